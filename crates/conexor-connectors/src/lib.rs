@@ -1,0 +1,186 @@
+//! Connectors: one module per kind of data source, behind one [`Source`] type.
+//!
+//! | kind         | module         | tested against                         |
+//! |--------------|----------------|----------------------------------------|
+//! | `postgresql` | [`postgresql`] | PostgreSQL 15 (private server per run) |
+//! | `mysql`      | [`mysql`]      | MariaDB 10.11 (private server per run) |
+//! | `sqlite`     | [`sqlite`]     | the file itself                        |
+//!
+//! A connector does three things: `test` (login, version, role checks), `discover`
+//! (names, types, keys, comments, estimates — never rows) and `read` (one
+//! guarded query). `read` accepts only a [`conexor_guard::CheckedQuery`], which
+//! nothing outside the guard can construct, and enforces the second layer of
+//! the SELECT-only promise itself: a read-only session from connect, a
+//! read-only transaction that is always rolled back, a statement timeout, and
+//! the row cap pushed into the SQL so the source stops early. Execution is
+//! always prepared (extended protocol on PostgreSQL, `COM_STMT_PREPARE` on
+//! MySQL), never the simple-query or batch path.
+//!
+//! This crate knows nothing of HTTP, MCP, the control-plane store or
+//! encryption: it receives a plaintext [`ConnectionSpec`] and never persists it.
+
+pub mod mysql;
+pub mod postgresql;
+pub mod sqlite;
+
+mod error;
+mod policy;
+mod schema;
+mod spec;
+mod value;
+
+pub use error::{Error, ErrorClass};
+pub use policy::{DestinationPolicy, check_destination};
+pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
+pub use spec::{ConnectionSpec, SslMode};
+
+use conexor_guard::CheckedQuery;
+use conexor_types::{ConnectionKind, Limits, ResultSet};
+use std::time::Duration;
+
+/// What a connection test found. Shown to the user before a connection is saved.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestReport {
+    /// The server's own version string.
+    pub version: String,
+    /// Round trip of a trivial query, after login.
+    pub latency_ms: u64,
+    /// Why this login is more powerful than a read-only one; empty when it is read-only.
+    pub privileges: Vec<String>,
+    /// Statements that create a suitable read-only login on this source.
+    pub read_only_grants: String,
+}
+
+/// How long an idle pooled connection is kept; pools themselves are closed by
+/// the server's pool cache after the same idle time.
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(300);
+
+/// An open source: a small pool of read-only sessions.
+#[derive(Clone)]
+pub enum Source {
+    Postgresql(postgresql::PostgresqlSource),
+    Mysql(mysql::MysqlSource),
+    Sqlite(sqlite::SqliteSource),
+}
+
+/// Options for opening a source that do not come from the user's spec.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Statement timeout pushed into every session.
+    pub statement_timeout: Duration,
+    /// How long a login may take.
+    pub connect_timeout: Duration,
+    /// Most sessions open at once to this source.
+    pub max_connections: u32,
+    /// Idle sessions are closed after this.
+    pub idle_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            statement_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+            max_connections: 4,
+            idle_timeout: DEFAULT_IDLE,
+        }
+    }
+}
+
+impl Source {
+    /// Opens a pool for `spec`. Does not check the destination: call
+    /// [`check_destination`] first.
+    pub async fn open(
+        kind: ConnectionKind,
+        spec: &ConnectionSpec,
+        options: &OpenOptions,
+    ) -> Result<Source, Error> {
+        match kind {
+            ConnectionKind::Postgresql => {
+                postgresql::PostgresqlSource::open(spec, options).await.map(Source::Postgresql)
+            }
+            ConnectionKind::Mysql => {
+                mysql::MysqlSource::open(spec, options).await.map(Source::Mysql)
+            }
+            ConnectionKind::Sqlite => {
+                sqlite::SqliteSource::open(spec, options).await.map(Source::Sqlite)
+            }
+        }
+    }
+
+    pub fn kind(&self) -> ConnectionKind {
+        match self {
+            Source::Postgresql(_) => ConnectionKind::Postgresql,
+            Source::Mysql(_) => ConnectionKind::Mysql,
+            Source::Sqlite(_) => ConnectionKind::Sqlite,
+        }
+    }
+
+    /// The guard dialect matching this source.
+    pub fn dialect(&self) -> conexor_guard::Dialect {
+        dialect_for(self.kind())
+    }
+
+    pub async fn test(&self) -> Result<TestReport, Error> {
+        match self {
+            Source::Postgresql(s) => s.test().await,
+            Source::Mysql(s) => s.test().await,
+            Source::Sqlite(s) => s.test().await,
+        }
+    }
+
+    pub async fn discover(&self) -> Result<Schema, Error> {
+        match self {
+            Source::Postgresql(s) => s.discover().await,
+            Source::Mysql(s) => s.discover().await,
+            Source::Sqlite(s) => s.discover().await,
+        }
+    }
+
+    /// Runs one guarded query with bound parameters within `limits`.
+    pub async fn read(
+        &self,
+        query: &CheckedQuery,
+        params: &[serde_json::Value],
+        limits: &Limits,
+    ) -> Result<ResultSet, Error> {
+        if query.dialect() != self.dialect() {
+            return Err(Error::Usage("query was checked for another dialect".into()));
+        }
+        if query.placeholder_count() != params.len() {
+            return Err(Error::Usage(format!(
+                "the query has {} placeholders but {} parameters were given",
+                query.placeholder_count(),
+                params.len()
+            )));
+        }
+        match self {
+            Source::Postgresql(s) => s.read(query, params, limits).await,
+            Source::Mysql(s) => s.read(query, params, limits).await,
+            Source::Sqlite(s) => s.read(query, params, limits).await,
+        }
+    }
+
+    /// Closes every pooled session.
+    pub async fn close(&self) {
+        match self {
+            Source::Postgresql(s) => s.close().await,
+            Source::Mysql(s) => s.close().await,
+            Source::Sqlite(s) => s.close().await,
+        }
+    }
+}
+
+pub fn dialect_for(kind: ConnectionKind) -> conexor_guard::Dialect {
+    match kind {
+        ConnectionKind::Postgresql => conexor_guard::Dialect::Postgresql,
+        ConnectionKind::Mysql => conexor_guard::Dialect::Mysql,
+        ConnectionKind::Sqlite => conexor_guard::Dialect::Sqlite,
+    }
+}
+
+/// SHA-256 hex of the exact statement sent to the source (the audit's `query_hash`).
+pub fn query_hash(statement: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(statement.as_bytes()))
+}

@@ -1,0 +1,356 @@
+//! MySQL and MariaDB connector.
+//!
+//! Every session is made read-only at connect (`SET SESSION TRANSACTION READ
+//! ONLY`) with an execution-time limit (`max_execution_time` on MySQL,
+//! `max_statement_time` on MariaDB); each read runs in `START TRANSACTION
+//! READ ONLY` … `ROLLBACK` as a server-side prepared statement, which MySQL
+//! refuses to run with more than one statement.
+
+use crate::value::{Collector, bytes_value, unsupported};
+use crate::{ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
+use conexor_guard::CheckedQuery;
+use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
+use futures::TryStreamExt;
+use serde_json::Value;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode};
+use sqlx::{AssertSqlSafe, Column as _, Executor, Row, TypeInfo, ValueRef};
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct MysqlSource {
+    pool: MySqlPool,
+    mariadb: bool,
+}
+
+impl MysqlSource {
+    pub async fn open(spec: &ConnectionSpec, options: &OpenOptions) -> Result<Self, Error> {
+        spec.validate(conexor_types::ConnectionKind::Mysql)?;
+        let mut connect = MySqlConnectOptions::new()
+            .host(spec.host.as_deref().unwrap_or_default())
+            .port(spec.port.unwrap_or(3306))
+            .username(spec.username.as_deref().unwrap_or_default())
+            .charset("utf8mb4")
+            .ssl_mode(match spec.ssl_mode {
+                SslMode::Disable => MySqlSslMode::Disabled,
+                SslMode::Prefer => MySqlSslMode::Preferred,
+                SslMode::Require => MySqlSslMode::Required,
+                SslMode::VerifyCa => MySqlSslMode::VerifyCa,
+                SslMode::VerifyFull => MySqlSslMode::VerifyIdentity,
+            });
+        if let Some(db) = &spec.database {
+            connect = connect.database(db);
+        }
+        if let Some(pw) = &spec.password {
+            connect = connect.password(pw);
+        }
+        if let Some(ca) = &spec.ssl_ca_pem {
+            connect = connect.ssl_ca_from_pem(ca.as_bytes().to_vec());
+        }
+        let timeout = options.statement_timeout;
+        // Learn the flavour once, on a throwaway session, so that every pooled
+        // session gets the right timeout variable.
+        let probe = MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)").fetch_one(&probe).await?;
+        probe.close().await;
+        let mariadb = version.to_ascii_lowercase().contains("mariadb");
+        let pool = MySqlPoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.connect_timeout)
+            .idle_timeout(options.idle_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                    let limit = if mariadb {
+                        format!("SET SESSION max_statement_time = {:.3}", timeout.as_secs_f64())
+                    } else {
+                        format!("SET SESSION max_execution_time = {}", timeout.as_millis())
+                    };
+                    conn.execute(AssertSqlSafe(limit)).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        Ok(MysqlSource { pool, mariadb })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn test(&self) -> Result<TestReport, Error> {
+        let started = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let version: String =
+            sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)").fetch_one(&mut *conn).await?;
+        let grants: Vec<String> = sqlx::query("SHOW GRANTS")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .filter_map(|r| text_at(r, 0))
+            .collect();
+        let database: Option<String> =
+            sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)").fetch_one(&mut *conn).await?;
+        let privileges = risky_grants(&grants);
+        let db = database.unwrap_or_else(|| "<database>".into());
+        let read_only_grants = format!(
+            "CREATE USER 'conexor_reader'@'%' IDENTIFIED BY '<choose one>';\n\
+             GRANT SELECT, SHOW VIEW ON `{db}`.* TO 'conexor_reader'@'%';"
+        );
+        Ok(TestReport { version, latency_ms, privileges, read_only_grants })
+    }
+
+    pub async fn discover(&self) -> Result<Schema, Error> {
+        let mut tx = self.pool.begin_with("START TRANSACTION READ ONLY").await?;
+        let tables = sqlx::query(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR),
+                    CAST(TABLE_COMMENT AS CHAR), CAST(TABLE_ROWS AS SIGNED)
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1, 2",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| -> Result<Table, sqlx::Error> {
+            let kind: String = r.try_get(2)?;
+            let comment: Option<String> = r.try_get(3)?;
+            Ok(Table {
+                schema: r.try_get(0)?,
+                name: r.try_get(1)?,
+                kind: if kind.contains("VIEW") { "view".into() } else { "table".into() },
+                comment: comment.filter(|c| !c.is_empty() && c != "VIEW"),
+                row_estimate: r.try_get(4)?,
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let columns = sqlx::query(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR),
+                    CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_COMMENT AS CHAR)
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+             ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| -> Result<_, sqlx::Error> {
+            let nullable: String = r.try_get(4)?;
+            let comment: Option<String> = r.try_get(5)?;
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                SchemaColumn {
+                    name: r.try_get(2)?,
+                    type_name: r.try_get(3)?,
+                    nullable: nullable == "YES",
+                    comment: comment.filter(|c| !c.is_empty()),
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let keys = sqlx::query(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(CONSTRAINT_NAME AS CHAR),
+                    CAST(COLUMN_NAME AS CHAR), CAST(REFERENCED_TABLE_SCHEMA AS CHAR),
+                    CAST(REFERENCED_TABLE_NAME AS CHAR), CAST(REFERENCED_COLUMN_NAME AS CHAR)
+             FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE()
+               AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL)
+             ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let mut pks: Vec<(String, String, Vec<String>)> = Vec::new();
+        let mut fks: Vec<(String, String, String, ForeignKey)> = Vec::new();
+        for r in keys {
+            let schema: String = r.try_get(0)?;
+            let table: String = r.try_get(1)?;
+            let constraint: String = r.try_get(2)?;
+            let column: String = r.try_get(3)?;
+            if constraint == "PRIMARY" {
+                match pks.last_mut() {
+                    Some(last) if last.0 == schema && last.1 == table => last.2.push(column),
+                    _ => pks.push((schema, table, vec![column])),
+                }
+            } else {
+                let ref_col: String = r.try_get::<Option<String>, _>(6)?.unwrap_or_default();
+                match fks.last_mut() {
+                    Some(last) if last.0 == schema && last.1 == table && last.2 == constraint => {
+                        last.3.columns.push(column);
+                        last.3.references_columns.push(ref_col);
+                    }
+                    _ => fks.push((
+                        schema,
+                        table,
+                        constraint,
+                        ForeignKey {
+                            columns: vec![column],
+                            references_schema: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+                            references_table: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                            references_columns: vec![ref_col],
+                        },
+                    )),
+                }
+            }
+        }
+        let fks = fks.into_iter().map(|(s, t, _, fk)| (s, t, fk)).collect();
+        Ok(Schema::assemble(tables, columns, pks, fks))
+    }
+
+    pub async fn read(
+        &self,
+        query: &CheckedQuery,
+        params: &[Value],
+        limits: &Limits,
+    ) -> Result<ResultSet, Error> {
+        let sql = query.capped_sql(limits.max_rows);
+        let mut tx = self.pool.begin_with("START TRANSACTION READ ONLY").await?;
+        let timeout = if self.mariadb {
+            format!("SET SESSION max_statement_time = {:.3}", limits.timeout_ms as f64 / 1000.0)
+        } else {
+            format!("SET SESSION max_execution_time = {}", limits.timeout_ms)
+        };
+        sqlx::query(AssertSqlSafe(timeout)).execute(&mut *tx).await?;
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for param in params {
+            q = match param {
+                Value::Null => q.bind(None::<String>),
+                Value::Bool(b) => q.bind(*b),
+                Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => q.bind(i),
+                    (None, Some(f)) => q.bind(f),
+                    _ => q.bind(n.to_string()),
+                },
+                Value::String(s) => q.bind(s.clone()),
+                other => q.bind(other.to_string()),
+            };
+        }
+        let mut collector = Collector::new(limits);
+        {
+            let mut rows = q.fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                if !collector.has_columns() {
+                    collector.set_columns(
+                        row.columns()
+                            .iter()
+                            .map(|c| Column {
+                                name: c.name().to_owned(),
+                                type_name: c.type_info().name().to_owned(),
+                            })
+                            .collect(),
+                    );
+                }
+                if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
+                    break;
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(collector.finish())
+    }
+}
+
+/// Names the grants that make a login more than read-only.
+fn risky_grants(grants: &[String]) -> Vec<String> {
+    const RISKY: &[&str] = &[
+        "ALL PRIVILEGES", "SUPER", "FILE", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER",
+        "INDEX", "GRANT OPTION", "SHUTDOWN", "PROCESS", "RELOAD", "CREATE USER", "EXECUTE",
+        "EVENT", "TRIGGER", "LOCK TABLES", "REFERENCES", "CREATE ROUTINE", "ALTER ROUTINE",
+        "REPLICATION SLAVE", "BINLOG ADMIN", "CONNECTION ADMIN", "READ_ONLY ADMIN",
+    ];
+    let mut found = Vec::new();
+    for grant in grants {
+        let upper = grant.to_ascii_uppercase();
+        let Some(body) = upper.strip_prefix("GRANT ") else { continue };
+        let privs = body.split(" ON ").next().unwrap_or_default();
+        let with_grant = upper.contains("WITH GRANT OPTION");
+        for p in privs.split(',').map(str::trim) {
+            if RISKY.contains(&p) && !found.iter().any(|f: &String| f.starts_with(p)) {
+                found.push(format!("{p} privilege"));
+            }
+        }
+        if with_grant && !found.iter().any(|f| f.starts_with("GRANT OPTION")) {
+            found.push("GRANT OPTION privilege".into());
+        }
+    }
+    found
+}
+
+fn text_at(row: &MySqlRow, i: usize) -> Option<String> {
+    row.try_get::<String, _>(i)
+        .ok()
+        .or_else(|| row.try_get::<Vec<u8>, _>(i).ok().and_then(|b| String::from_utf8(b).ok()))
+}
+
+fn cell(row: &MySqlRow, i: usize) -> Value {
+    let Ok(raw) = row.try_get_raw(i) else { return Value::Null };
+    if raw.is_null() {
+        return Value::Null;
+    }
+    let name = raw.type_info().name().to_owned();
+    macro_rules! get {
+        ($t:ty, $f:expr) => {
+            match row.try_get::<$t, _>(i) {
+                Ok(v) => $f(v),
+                Err(_) => unsupported(&name),
+            }
+        };
+    }
+    match name.as_str() {
+        "BOOLEAN" => get!(bool, Value::Bool),
+        "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => get!(i64, int_value),
+        "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+        | "BIGINT UNSIGNED" => get!(u64, |v: u64| {
+            if v <= conexor_types::MAX_SAFE_INTEGER as u64 {
+                Value::from(v)
+            } else {
+                Value::String(v.to_string())
+            }
+        }),
+        "FLOAT" => get!(f32, |v: f32| float_value(v as f64)),
+        "DOUBLE" => get!(f64, float_value),
+        "DECIMAL" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| Value::String(v.to_string())),
+        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(v.to_string())),
+        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(v.to_string())),
+        "DATETIME" => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
+            Value::String(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+        }),
+        "TIMESTAMP" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<chrono::Utc>| {
+            Value::String(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }),
+        "JSON" => get!(Value, |v| v),
+        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT" | "GEOMETRY" => {
+            get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v))
+        }
+        _ => match row.try_get::<String, _>(i) {
+            Ok(v) => Value::String(v),
+            Err(_) => match row.try_get_unchecked::<Vec<u8>, _>(i) {
+                Ok(v) => match String::from_utf8(v) {
+                    Ok(s) => Value::String(s),
+                    Err(e) => bytes_value(e.as_bytes()),
+                },
+                Err(_) => unsupported(&name),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn risky_grants_are_named() {
+        let reader = vec!["GRANT SELECT, SHOW VIEW ON `shop`.* TO `r`@`%`".to_string(), "GRANT USAGE ON *.* TO `r`@`%`".to_string()];
+        assert!(super::risky_grants(&reader).is_empty());
+        let writer = vec!["GRANT SELECT, INSERT, UPDATE ON `shop`.* TO `w`@`%`".to_string()];
+        assert_eq!(super::risky_grants(&writer).len(), 2);
+        let admin = vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION".to_string()];
+        assert_eq!(super::risky_grants(&admin).len(), 2);
+    }
+}

@@ -1,0 +1,363 @@
+//! PostgreSQL 12+ connector.
+//!
+//! Sessions are read-only from connect (`default_transaction_read_only=on`
+//! and a `statement_timeout` in the startup options); each read runs in
+//! `BEGIN READ ONLY` … `ROLLBACK` through the extended protocol, which
+//! refuses a second statement on its own.
+
+use crate::value::{Collector, bytes_value, unsupported};
+use crate::{ConnectionSpec, Error, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
+use conexor_guard::CheckedQuery;
+use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
+use futures::TryStreamExt;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind};
+use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct PostgresqlSource {
+    pool: PgPool,
+}
+
+/// Oldest supported server, as `server_version_num`.
+const MIN_VERSION_NUM: i32 = 120000;
+
+impl PostgresqlSource {
+    pub async fn open(spec: &ConnectionSpec, options: &OpenOptions) -> Result<Self, Error> {
+        spec.validate(conexor_types::ConnectionKind::Postgresql)?;
+        let timeout_ms = options.statement_timeout.as_millis().to_string();
+        let mut connect = PgConnectOptions::new()
+            .host(spec.host.as_deref().unwrap_or_default())
+            .port(spec.port.unwrap_or(5432))
+            .username(spec.username.as_deref().unwrap_or_default())
+            .database(spec.database.as_deref().unwrap_or("postgres"))
+            .application_name("conexor")
+            .ssl_mode(match spec.ssl_mode {
+                SslMode::Disable => PgSslMode::Disable,
+                SslMode::Prefer => PgSslMode::Prefer,
+                SslMode::Require => PgSslMode::Require,
+                SslMode::VerifyCa => PgSslMode::VerifyCa,
+                SslMode::VerifyFull => PgSslMode::VerifyFull,
+            })
+            .options([
+                ("default_transaction_read_only", "on"),
+                ("statement_timeout", timeout_ms.as_str()),
+                ("idle_in_transaction_session_timeout", "60000"),
+            ]);
+        if let Some(pw) = &spec.password {
+            connect = connect.password(pw);
+        }
+        if let Some(ca) = &spec.ssl_ca_pem {
+            connect = connect.ssl_root_cert_from_pem(ca.as_bytes().to_vec());
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.connect_timeout)
+            .idle_timeout(options.idle_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(PostgresqlSource { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn test(&self) -> Result<TestReport, Error> {
+        let started = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let row = sqlx::query(
+            "SELECT version(), current_setting('server_version_num')::int, r.rolsuper, r.rolbypassrls,
+                    r.rolcreaterole, r.rolcreatedb, r.rolreplication,
+                    ARRAY(SELECT b.rolname::text FROM pg_roles b
+                          WHERE b.rolname IN ('pg_read_server_files','pg_write_server_files',
+                                              'pg_execute_server_program','pg_write_all_data',
+                                              'pg_signal_backend')
+                            AND pg_has_role(current_user, b.oid, 'MEMBER')),
+                    has_database_privilege(current_database(), 'CREATE'),
+                    ARRAY(SELECT n.nspname::text FROM pg_namespace n
+                          WHERE n.nspname NOT IN ('pg_catalog','information_schema')
+                            AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+                            AND has_schema_privilege(n.oid, 'CREATE') LIMIT 5),
+                    ARRAY(SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relkind IN ('r','p','v','m','f')
+                            AND n.nspname NOT IN ('pg_catalog','information_schema')
+                            AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+                                 OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+                          LIMIT 5),
+                    current_database()::text
+             FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let version: String = row.try_get(0)?;
+        let version_num: i32 = row.try_get(1)?;
+        if version_num < MIN_VERSION_NUM {
+            return Err(Error::Spec(format!(
+                "PostgreSQL 12 or newer is required; this server is {version_num}"
+            )));
+        }
+        let mut privileges = Vec::new();
+        let flags = [
+            (2, "superuser"),
+            (3, "BYPASSRLS (ignores row-level security)"),
+            (4, "CREATEROLE"),
+            (5, "CREATEDB"),
+            (6, "REPLICATION"),
+        ];
+        for (i, name) in flags {
+            if row.try_get::<bool, _>(i)? {
+                privileges.push(format!("role has {name}"));
+            }
+        }
+        for role in row.try_get::<Vec<String>, _>(7)? {
+            privileges.push(format!("member of {role}"));
+        }
+        if row.try_get::<bool, _>(8)? {
+            privileges.push("may CREATE in the database".into());
+        }
+        for schema in row.try_get::<Vec<String>, _>(9)? {
+            privileges.push(format!("may CREATE in schema {schema}"));
+        }
+        let writable: Vec<String> = row.try_get(10)?;
+        if !writable.is_empty() {
+            privileges.push(format!(
+                "may INSERT/UPDATE/DELETE/TRUNCATE tables (e.g. {})",
+                writable.join(", ")
+            ));
+        }
+        let database: String = row.try_get(11)?;
+        let read_only_grants = format!(
+            "CREATE ROLE conexor_reader LOGIN PASSWORD '<choose one>';\n\
+             ALTER ROLE conexor_reader SET default_transaction_read_only = on;\n\
+             GRANT CONNECT ON DATABASE \"{database}\" TO conexor_reader;\n\
+             GRANT USAGE ON SCHEMA public TO conexor_reader;\n\
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO conexor_reader;\n\
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO conexor_reader;"
+        );
+        Ok(TestReport { version, latency_ms, privileges, read_only_grants })
+    }
+
+    pub async fn discover(&self) -> Result<Schema, Error> {
+        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog','information_schema') \
+             AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
+        let tables = sqlx::query(AssertSqlSafe(format!(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text,
+                    obj_description(c.oid, 'pg_class'), c.reltuples::float8
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r','p','v','m','f') AND {USER_SCHEMAS}
+               AND has_table_privilege(c.oid, 'SELECT')
+             ORDER BY 1, 2"
+        )))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| -> Result<Table, sqlx::Error> {
+            let kind: String = r.try_get(2)?;
+            let estimate: Option<f64> = r.try_get(4)?;
+            Ok(Table {
+                schema: r.try_get(0)?,
+                name: r.try_get(1)?,
+                kind: if matches!(kind.as_str(), "v" | "m") { "view".into() } else { "table".into() },
+                comment: r.try_get(3)?,
+                row_estimate: estimate.filter(|e| *e >= 0.0).map(|e| e as i64),
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+                foreign_keys: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let columns = sqlx::query(AssertSqlSafe(format!(
+            "SELECT n.nspname::text, c.relname::text, a.attname::text,
+                    format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+                    col_description(c.oid, a.attnum)
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE a.attnum > 0 AND NOT a.attisdropped
+               AND c.relkind IN ('r','p','v','m','f') AND {USER_SCHEMAS}
+             ORDER BY 1, 2, a.attnum"
+        )))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| -> Result<_, sqlx::Error> {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                SchemaColumn {
+                    name: r.try_get(2)?,
+                    type_name: r.try_get(3)?,
+                    nullable: r.try_get(4)?,
+                    comment: r.try_get(5)?,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        let keys = sqlx::query(AssertSqlSafe(format!(
+            "SELECT n.nspname::text, c.relname::text, con.contype::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
+                    fn.nspname::text, fc.relname::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord)
+             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+             WHERE con.contype IN ('p','f') AND {USER_SCHEMAS}
+             ORDER BY 1, 2, con.conname"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let mut pks = Vec::new();
+        let mut fks = Vec::new();
+        for r in keys {
+            let schema: String = r.try_get(0)?;
+            let table: String = r.try_get(1)?;
+            let kind: String = r.try_get(2)?;
+            let cols: Vec<String> = r.try_get(3)?;
+            if kind == "p" {
+                pks.push((schema, table, cols));
+            } else {
+                fks.push((
+                    schema,
+                    table,
+                    crate::ForeignKey {
+                        columns: cols,
+                        references_schema: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
+                        references_table: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                        references_columns: r.try_get(6)?,
+                    },
+                ));
+            }
+        }
+        Ok(Schema::assemble(tables, columns, pks, fks))
+    }
+
+    pub async fn read(
+        &self,
+        query: &CheckedQuery,
+        params: &[Value],
+        limits: &Limits,
+    ) -> Result<ResultSet, Error> {
+        let sql = query.capped_sql(limits.max_rows);
+        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        sqlx::query(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", limits.timeout_ms)))
+            .execute(&mut *tx)
+            .await?;
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (index, param) in params.iter().enumerate() {
+            q = bind_param(q, index, param)?;
+        }
+        let mut collector = Collector::new(limits);
+        {
+            let mut rows = q.fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                if !collector.has_columns() {
+                    collector.set_columns(columns_of(&row));
+                }
+                if !collector.push(row_values(&row)) {
+                    break;
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(collector.finish())
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_param<'q>(q: PgQuery<'q>, index: usize, param: &Value) -> Result<PgQuery<'q>, Error> {
+    // Strings are bound as text, numbers as int8/float8: a comparison with
+    // another type needs an explicit cast in the SQL (`$1::date`).
+    Ok(match param {
+        Value::Null => q.bind(None::<String>),
+        Value::Bool(b) => q.bind(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                q.bind(i)
+            } else if let Some(f) = n.as_f64() {
+                q.bind(f)
+            } else {
+                return Err(Error::Param { index: index + 1, reason: "number out of range".into() });
+            }
+        }
+        Value::String(s) => q.bind(s.clone()),
+        Value::Array(_) | Value::Object(_) => q.bind(param.clone()),
+    })
+}
+
+fn columns_of(row: &PgRow) -> Vec<Column> {
+    row.columns()
+        .iter()
+        .map(|c| Column { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
+        .collect()
+}
+
+fn row_values(row: &PgRow) -> Vec<Value> {
+    (0..row.len()).map(|i| cell(row, i)).collect()
+}
+
+fn cell(row: &PgRow, i: usize) -> Value {
+    let Ok(raw) = row.try_get_raw(i) else { return Value::Null };
+    if raw.is_null() {
+        return Value::Null;
+    }
+    let type_info = raw.type_info().into_owned();
+    let name = type_info.name().to_owned();
+    macro_rules! get {
+        ($t:ty, $f:expr) => {
+            match row.try_get::<$t, _>(i) {
+                Ok(v) => $f(v),
+                Err(_) => unsupported(&name),
+            }
+        };
+    }
+    match name.as_str() {
+        "BOOL" => get!(bool, Value::Bool),
+        "INT2" => get!(i16, |v: i16| Value::from(v)),
+        "INT4" => get!(i32, |v: i32| Value::from(v)),
+        "INT8" => get!(i64, int_value),
+        "OID" => get!(sqlx::postgres::types::Oid, |v: sqlx::postgres::types::Oid| Value::from(v.0)),
+        "FLOAT4" => get!(f32, |v: f32| float_value(v as f64)),
+        "FLOAT8" => get!(f64, float_value),
+        "NUMERIC" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| Value::String(v.to_string())),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
+            get!(String, Value::String)
+        }
+        "UUID" => get!(sqlx::types::Uuid, |v: sqlx::types::Uuid| Value::String(v.to_string())),
+        "JSON" | "JSONB" => get!(Value, |v| v),
+        "BYTEA" => get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v)),
+        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(v.to_string())),
+        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(v.to_string())),
+        "TIMESTAMP" => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
+            Value::String(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+        }),
+        "TIMESTAMPTZ" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<chrono::Utc>| {
+            Value::String(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }),
+        "TEXT[]" | "VARCHAR[]" | "NAME[]" => get!(Vec<String>, |v: Vec<String>| Value::from(v)),
+        "INT4[]" => get!(Vec<i32>, |v: Vec<i32>| Value::from(v)),
+        "INT8[]" => get!(Vec<i64>, |v: Vec<i64>| Value::Array(v.into_iter().map(int_value).collect())),
+        "BOOL[]" => get!(Vec<bool>, |v: Vec<bool>| Value::from(v)),
+        _ => {
+            if matches!(type_info.kind(), PgTypeKind::Enum(_)) {
+                // Enum labels travel as their text in either format.
+                match row.try_get_unchecked::<String, _>(i) {
+                    Ok(v) => Value::String(v),
+                    Err(_) => unsupported(&name),
+                }
+            } else {
+                unsupported(&name)
+            }
+        }
+    }
+}

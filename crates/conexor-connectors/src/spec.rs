@@ -1,0 +1,182 @@
+//! The plaintext connection spec: what the client encrypts and the server
+//! opens in memory for one request. Its `Debug` is redacted and its password
+//! is zeroized on drop; the drivers keep their own copies of the password in
+//! their connect options, which this crate cannot zeroize.
+
+use crate::Error;
+use conexor_types::ConnectionKind;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(text: &str) -> Option<SslMode> {
+        match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "disable" | "disabled" | "false" => Some(SslMode::Disable),
+            "prefer" | "preferred" => Some(SslMode::Prefer),
+            "require" | "required" | "true" => Some(SslMode::Require),
+            "verify-ca" => Some(SslMode::VerifyCa),
+            "verify-full" | "verify-identity" => Some(SslMode::VerifyFull),
+            _ => None,
+        }
+    }
+}
+
+/// Everything about a connection except its name, kind and mode — all of it
+/// secret, all of it encrypted by the client (DESIGN §4).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Zeroizing<String>>,
+    #[serde(default)]
+    pub ssl_mode: SslMode,
+    /// PEM of the CA that signs the server's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_ca_pem: Option<String>,
+    /// SQLite: the database file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionSpec([redacted])")
+    }
+}
+
+impl ConnectionSpec {
+    /// Parses a connection URL: `postgres://user:pass@host:5432/db?sslmode=require`,
+    /// `mysql://…`, `mariadb://…`, `sqlite:///abs/path.db` or `sqlite:relative.db`.
+    pub fn from_url(text: &str) -> Result<(ConnectionKind, ConnectionSpec), Error> {
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::Spec("a sqlite URL needs a file path".into()));
+            }
+            let spec = ConnectionSpec { path: Some(path.to_owned()), ..Default::default() };
+            return Ok((ConnectionKind::Sqlite, spec));
+        }
+        let url = url::Url::parse(text)
+            .map_err(|_| Error::Spec("not a valid connection URL".into()))?;
+        let kind = match url.scheme() {
+            "postgres" | "postgresql" => ConnectionKind::Postgresql,
+            "mysql" | "mariadb" => ConnectionKind::Mysql,
+            other => {
+                return Err(Error::Spec(format!(
+                    "unsupported URL scheme {other:?}: use postgres://, mysql://, mariadb:// or sqlite:"
+                )));
+            }
+        };
+        let decode = |s: &str| -> Result<String, Error> {
+            percent_decode(s).ok_or_else(|| Error::Spec("invalid percent-encoding in URL".into()))
+        };
+        let mut spec = ConnectionSpec {
+            host: url.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()),
+            port: url.port(),
+            ..Default::default()
+        };
+        if !url.username().is_empty() {
+            spec.username = Some(decode(url.username())?);
+        }
+        if let Some(pw) = url.password() {
+            spec.password = Some(Zeroizing::new(decode(pw)?));
+        }
+        let db = url.path().trim_start_matches('/');
+        if !db.is_empty() {
+            spec.database = Some(decode(db)?);
+        }
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "sslmode" | "ssl-mode" | "ssl_mode" => {
+                    spec.ssl_mode = SslMode::parse(&v)
+                        .ok_or_else(|| Error::Spec(format!("unknown sslmode {v:?}")))?;
+                }
+                _ => {}
+            }
+        }
+        spec.validate(kind)?;
+        Ok((kind, spec))
+    }
+
+    /// Checks that the fields a kind needs are present.
+    pub fn validate(&self, kind: ConnectionKind) -> Result<(), Error> {
+        match kind {
+            ConnectionKind::Sqlite => {
+                if self.path.as_deref().unwrap_or_default().is_empty() {
+                    return Err(Error::Spec("a sqlite connection needs a file path".into()));
+                }
+            }
+            ConnectionKind::Postgresql | ConnectionKind::Mysql => {
+                if self.host.as_deref().unwrap_or_default().is_empty() {
+                    return Err(Error::Spec("a host is required".into()));
+                }
+                if self.username.as_deref().unwrap_or_default().is_empty() {
+                    return Err(Error::Spec("a user name is required".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let (kind, spec) =
+            ConnectionSpec::from_url("postgres://u%40x:p%2Fw@db.example:6543/shop?sslmode=require")
+                .unwrap();
+        assert_eq!(kind, ConnectionKind::Postgresql);
+        assert_eq!(spec.username.as_deref(), Some("u@x"));
+        assert_eq!(spec.password.as_deref().map(|s| s.as_str()), Some("p/w"));
+        assert_eq!(spec.port, Some(6543));
+        assert_eq!(spec.database.as_deref(), Some("shop"));
+        assert_eq!(spec.ssl_mode, SslMode::Require);
+        let (kind, spec) = ConnectionSpec::from_url("sqlite:///tmp/x.db").unwrap();
+        assert_eq!(kind, ConnectionKind::Sqlite);
+        assert_eq!(spec.path.as_deref(), Some("/tmp/x.db"));
+        assert!(ConnectionSpec::from_url("redis://x").is_err());
+        assert!(ConnectionSpec::from_url("postgres://host/db").is_err());
+        assert_eq!(format!("{spec:?}"), "ConnectionSpec([redacted])");
+    }
+}

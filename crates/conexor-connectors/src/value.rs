@@ -1,0 +1,74 @@
+//! Collecting rows within the caps, and the JSON mapping of values shared by
+//! every connector (DESIGN §8): big integers and decimals as strings, bytes
+//! as `{"$b64": …}`, timestamps RFC 3339, NaN and infinities as strings.
+
+use base64::Engine;
+use conexor_types::{Column, Limits, ResultSet};
+use serde_json::Value;
+
+pub(crate) fn bytes_value(bytes: &[u8]) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert(
+        "$b64".into(),
+        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+    );
+    Value::Object(map)
+}
+
+pub(crate) fn unsupported(type_name: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("$unsupported".into(), Value::String(type_name.to_owned()));
+    Value::Object(map)
+}
+
+/// Accumulates rows until a cap is reached. Memory held is bounded by the
+/// caps, whatever the size of the table behind the query.
+pub(crate) struct Collector {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Value>>,
+    bytes: u64,
+    max_rows: u64,
+    max_bytes: u64,
+    truncated: bool,
+}
+
+impl Collector {
+    pub(crate) fn new(limits: &Limits) -> Collector {
+        Collector {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            bytes: 0,
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes,
+            truncated: false,
+        }
+    }
+
+    pub(crate) fn has_columns(&self) -> bool {
+        !self.columns.is_empty()
+    }
+
+    pub(crate) fn set_columns(&mut self, columns: Vec<Column>) {
+        self.columns = columns;
+    }
+
+    /// Adds a row; returns false when the caller should stop reading.
+    pub(crate) fn push(&mut self, row: Vec<Value>) -> bool {
+        if self.rows.len() as u64 >= self.max_rows {
+            self.truncated = true;
+            return false;
+        }
+        let size = serde_json::to_vec(&row).map(|v| v.len() as u64).unwrap_or(0);
+        if self.bytes + size > self.max_bytes {
+            self.truncated = true;
+            return false;
+        }
+        self.bytes += size;
+        self.rows.push(row);
+        true
+    }
+
+    pub(crate) fn finish(self) -> ResultSet {
+        ResultSet { columns: self.columns, rows: self.rows, truncated: self.truncated, bytes: self.bytes }
+    }
+}

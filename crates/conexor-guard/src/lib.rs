@@ -1,0 +1,633 @@
+//! The SELECT-only guard (DESIGN.md §5): decides whether one SQL text from an AI
+//! assistant may be sent to a database, and if so hands back a [`CheckedQuery`] that the
+//! connectors execute (with the row cap pushed into the source by
+//! [`CheckedQuery::capped_sql`]).
+//!
+//! Deny by default: the text must be one `SELECT` / `WITH … SELECT` / `VALUES` / set
+//! operation, or an `EXPLAIN` (without `ANALYZE`) of one, parsed with the source's own
+//! dialect, with no data-modifying CTE, no `SELECT … INTO`, no locking clause, no denied
+//! function anywhere, no MySQL executable comment or optimizer hint, and placeholders in
+//! the dialect's own style. Each refusal is a [`Rejection`] with a stable [`Rule`] code
+//! for the audit log and a one-sentence reason written for the AI.
+//!
+//! What it deliberately does not do: resolve names against a catalog, rewrite the query,
+//! or replace the source's own read-only session, read-only transaction, statement
+//! timeout and database role, which remain the last boundary. Parsing happens on a
+//! worker thread with a large stack so that hostile nesting is refused, never a stack
+//! overflow.
+
+use std::fmt;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+
+mod deny;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+/// Longest SQL text accepted, in bytes; longer input is refused before parsing.
+pub const MAX_SQL_BYTES: usize = 100_000;
+
+/// Parser recursion limit (sqlparser's default): deeper nesting is refused.
+const RECURSION_LIMIT: usize = 50;
+
+/// Most MySQL `DIV` / SQLite `REGEXP`, `MATCH`, `GLOB` operators in one query: sqlparser
+/// copies the left operand for each of them, so long chains cost quadratic time.
+const MAX_COPYING_OPERATORS: usize = 64;
+
+/// Stack reserved for the parsing thread. Rejected input can still be a deep
+/// left-nested operator chain (about one level per two bytes), which is dropped
+/// recursively; this leaves a wide margin over what the worst 100 kB input needs.
+const WORKER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The SQL dialect of the source the query will run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// PostgreSQL (placeholders `$1`, `$2`, …).
+    Postgresql,
+    /// MySQL and MariaDB (placeholders `?`).
+    Mysql,
+    /// SQLite (placeholders `?`).
+    Sqlite,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Postgresql => "postgresql",
+            Dialect::Mysql => "mysql",
+            Dialect::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// A statement the guard accepted. Only this crate can construct it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedQuery {
+    sql: String,
+    dialect: Dialect,
+    placeholders: usize,
+    explain: bool,
+}
+
+impl CheckedQuery {
+    /// The exact text that was checked, without leading whitespace and without trailing
+    /// `;`, whitespace and comments.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The dialect it was checked against.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Parameters the query expects: the highest `$n` on PostgreSQL, the number of `?`
+    /// on MySQL and SQLite.
+    pub fn placeholder_count(&self) -> usize {
+        self.placeholders
+    }
+
+    /// Whether the statement is an `EXPLAIN` of a query.
+    pub fn is_explain(&self) -> bool {
+        self.explain
+    }
+
+    /// The SQL to send with the row cap pushed into the source:
+    /// `SELECT * FROM (<sql>) AS _cx LIMIT <max_rows + 1>`, so the source stops early and
+    /// the caller can tell the result was truncated. An `EXPLAIN` is returned unchanged.
+    pub fn capped_sql(&self, max_rows: u64) -> String {
+        if self.explain {
+            return self.sql.clone();
+        }
+        format!(
+            "SELECT * FROM ({}) AS _cx LIMIT {}",
+            self.sql,
+            max_rows.saturating_add(1)
+        )
+    }
+}
+
+/// Why the guard refused a statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Rejection {
+    /// Which rule refused it (its [`Rule::code`] goes into the audit log).
+    pub rule: Rule,
+    /// One sentence for the AI: lowercase, no trailing period.
+    pub reason: String,
+}
+
+impl Rejection {
+    fn new(rule: Rule, reason: impl Into<String>) -> Self {
+        Rejection {
+            rule,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The rule behind a [`Rejection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Empty, whitespace-only or comment-only input.
+    Empty,
+    /// Longer than [`MAX_SQL_BYTES`].
+    TooLong,
+    /// Contains a NUL byte.
+    NulByte,
+    /// MySQL / MariaDB executable comment (`/*!`, `/*M!`) or optimizer hint (`/*+`).
+    ExecutableComment,
+    /// Does not parse in the source's dialect.
+    Parse,
+    /// Nested or chained beyond the guard's limits.
+    TooDeep,
+    /// More than one statement.
+    MultipleStatements,
+    /// A statement other than a query or `EXPLAIN` of a query.
+    NotAQuery,
+    /// `INSERT` / `UPDATE` / `DELETE` / `MERGE` inside a query (e.g. in a CTE).
+    DataModifyingCte,
+    /// `SELECT … INTO` (table, file, dump file or variable).
+    SelectInto,
+    /// `FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE` and similar.
+    LockingClause,
+    /// A function on the dialect's deny list.
+    DeniedFunction,
+    /// User-variable assignment (`@v := …`).
+    VariableAssignment,
+    /// `EXPLAIN ANALYZE`, which runs the statement.
+    ExplainAnalyze,
+    /// An `EXPLAIN` option outside the allowed set.
+    ExplainOption,
+    /// A placeholder in a style the dialect does not use.
+    PlaceholderStyle,
+    /// Placeholder count differs from the number of parameters given.
+    PlaceholderMismatch,
+    /// Syntax the guard does not accept for these sources.
+    UnsupportedSyntax,
+    /// The guard itself failed; the query was not checked.
+    Internal,
+}
+
+impl Rule {
+    /// Stable snake_case code for the audit log, e.g. `guard.denied_function`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rule::Empty => "guard.empty",
+            Rule::TooLong => "guard.too_long",
+            Rule::NulByte => "guard.nul_byte",
+            Rule::ExecutableComment => "guard.executable_comment",
+            Rule::Parse => "guard.parse",
+            Rule::TooDeep => "guard.too_deep",
+            Rule::MultipleStatements => "guard.multiple_statements",
+            Rule::NotAQuery => "guard.not_a_query",
+            Rule::DataModifyingCte => "guard.data_modifying_cte",
+            Rule::SelectInto => "guard.select_into",
+            Rule::LockingClause => "guard.locking_clause",
+            Rule::DeniedFunction => "guard.denied_function",
+            Rule::VariableAssignment => "guard.variable_assignment",
+            Rule::ExplainAnalyze => "guard.explain_analyze",
+            Rule::ExplainOption => "guard.explain_option",
+            Rule::PlaceholderStyle => "guard.placeholder_style",
+            Rule::PlaceholderMismatch => "guard.placeholder_mismatch",
+            Rule::UnsupportedSyntax => "guard.unsupported_syntax",
+            Rule::Internal => "guard.internal",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Check one SQL text for `dialect`.
+pub fn check(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
+    precheck_text(dialect, sql)?;
+    let owned = sql.to_owned();
+    let worker = std::thread::Builder::new()
+        .name("conexor-guard".to_owned())
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn(move || inspect(dialect, &owned));
+    match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(Rejection::new(
+                Rule::Internal,
+                "the guard failed while checking this query; it was not run",
+            ))
+        }),
+        Err(_) => Err(Rejection::new(
+            Rule::Internal,
+            "the guard could not start a worker to check this query; it was not run",
+        )),
+    }
+}
+
+/// [`check`], and also require exactly `param_count` placeholders.
+pub fn check_with_params(
+    dialect: Dialect,
+    sql: &str,
+    param_count: usize,
+) -> Result<CheckedQuery, Rejection> {
+    let checked = check(dialect, sql)?;
+    if checked.placeholders != param_count {
+        return Err(Rejection::new(
+            Rule::PlaceholderMismatch,
+            format!(
+                "the query has {} but {} given",
+                plural(checked.placeholders, "placeholder", "placeholders"),
+                match param_count {
+                    1 => "1 parameter was".to_owned(),
+                    n => format!("{n} parameters were"),
+                }
+            ),
+        ));
+    }
+    Ok(checked)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Checks on the raw text, before any tokenizing: cheap, and they bound the work after.
+fn precheck_text(dialect: Dialect, sql: &str) -> Result<(), Rejection> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(Rejection::new(
+            Rule::TooLong,
+            format!(
+                "the query is {} bytes long; the limit is {MAX_SQL_BYTES} bytes",
+                sql.len()
+            ),
+        ));
+    }
+    if sql.trim().is_empty() {
+        return Err(Rejection::new(Rule::Empty, "the query is empty"));
+    }
+    if sql.contains('\0') {
+        return Err(Rejection::new(
+            Rule::NulByte,
+            "the query contains a nul byte, which is not allowed",
+        ));
+    }
+    if dialect == Dialect::Mysql {
+        executable_comments(sql)?;
+    }
+    Ok(())
+}
+
+/// MySQL runs the body of `/*! … */` (MariaDB also `/*M! … */`) as SQL and honours
+/// optimizer hints in `/*+ … */`; the guard cannot see either, so both are refused
+/// anywhere in the text, even inside string literals.
+fn executable_comments(sql: &str) -> Result<(), Rejection> {
+    let bytes = sql.as_bytes();
+    for (at, window) in bytes.windows(2).enumerate() {
+        if window != b"/*" {
+            continue;
+        }
+        let rest = bytes.get(at + 2..).unwrap_or_default();
+        match rest {
+            [b'!', ..] | [b'M' | b'm', b'!', ..] => {
+                return Err(Rejection::new(
+                    Rule::ExecutableComment,
+                    "mysql executable comments (/*! … */ and /*M! … */) are not allowed: their content would run unchecked",
+                ));
+            }
+            [b'+', ..] => {
+                return Err(Rejection::new(
+                    Rule::ExecutableComment,
+                    "mysql optimizer hints (/*+ … */) are not allowed: they can change session limits",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Everything after the text pre-checks; runs on the worker thread.
+fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
+    let postgres = PostgreSqlDialect {};
+    let mysql = MySqlDialect {};
+    let sqlite = SQLiteDialect {};
+    let parser_dialect: &dyn sqlparser::dialect::Dialect = match dialect {
+        Dialect::Postgresql => &postgres,
+        Dialect::Mysql => &mysql,
+        Dialect::Sqlite => &sqlite,
+    };
+
+    let tokens = Tokenizer::new(parser_dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| Rejection::new(Rule::Parse, format!("could not parse the query: {e}")))?;
+    let significant: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    let (Some(first), Some(last)) = (
+        significant.first(),
+        significant.iter().rev().find(|t| t.token != Token::SemiColon),
+    ) else {
+        return Err(Rejection::new(
+            Rule::Empty,
+            "the query is empty: it has only comments or semicolons",
+        ));
+    };
+    let start = byte_offset(sql, first.span.start);
+    let end = byte_offset(sql, last.span.end);
+    let trimmed = sql.get(start..end).unwrap_or(sql).to_owned();
+
+    copying_operators(dialect, &significant)?;
+    let words = significant_words(&significant);
+
+    let statements = match Parser::new(parser_dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .with_tokens_with_locations(tokens.clone())
+        .parse_statements()
+    {
+        Ok(statements) => statements,
+        Err(ParserError::RecursionLimitExceeded) => {
+            return Err(Rejection::new(
+                Rule::TooDeep,
+                format!(
+                    "the query is nested too deeply (parentheses, subqueries or expressions): the limit is about {RECURSION_LIMIT} levels"
+                ),
+            ));
+        }
+        Err(error) => return Err(explain_parse_failure(&words, &error)),
+    };
+
+    let statement = match statements.as_slice() {
+        [] => {
+            return Err(Rejection::new(
+                Rule::Empty,
+                "the query is empty: it has only comments or semicolons",
+            ));
+        }
+        [one] => one,
+        many => {
+            return Err(Rejection::new(
+                Rule::MultipleStatements,
+                format!(
+                    "only one statement is allowed; got {}: send them one at a time",
+                    many.len()
+                ),
+            ));
+        }
+    };
+
+    let (query, explain) = match statement {
+        Statement::Query(query) => (query, false),
+        Statement::Explain {
+            analyze,
+            estimate,
+            statement,
+            options,
+            ..
+        } => {
+            if *analyze {
+                return Err(explain_analyze());
+            }
+            if *estimate {
+                return Err(Rejection::new(
+                    Rule::ExplainOption,
+                    "EXPLAIN ESTIMATE is not supported",
+                ));
+            }
+            for option in options.iter().flatten() {
+                let name = option.name.value.to_lowercase();
+                if name == "analyze" || name == "analyse" {
+                    return Err(explain_analyze());
+                }
+                if !ALLOWED_EXPLAIN_OPTIONS.contains(&name.as_str()) {
+                    return Err(Rejection::new(
+                        Rule::ExplainOption,
+                        format!(
+                            "EXPLAIN option {name} is not allowed; allowed options are {}",
+                            ALLOWED_EXPLAIN_OPTIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+            match statement.as_ref() {
+                Statement::Query(query) => (query, true),
+                other => {
+                    return Err(Rejection::new(
+                        Rule::NotAQuery,
+                        format!(
+                            "only EXPLAIN of a SELECT query is allowed; got EXPLAIN of {}",
+                            nested_statement_kind(other)
+                        ),
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(Rejection::new(
+                Rule::NotAQuery,
+                format!(
+                    "only SELECT queries are allowed; got {}",
+                    statement_kind(&words)
+                ),
+            ));
+        }
+    };
+
+    if let Some(kind) = walk::modifying_body(&query.body) {
+        return Err(Rejection::new(
+            Rule::NotAQuery,
+            format!("only SELECT queries are allowed; got {kind} (after WITH)"),
+        ));
+    }
+    let walked = walk::walk(dialect, query)?;
+    drop(statements);
+
+    Ok(CheckedQuery {
+        sql: trimmed,
+        dialect,
+        placeholders: walked.placeholders,
+        explain,
+    })
+}
+
+/// PostgreSQL `EXPLAIN ( … )` options that do not run the statement.
+const ALLOWED_EXPLAIN_OPTIONS: &[&str] = &[
+    "format",
+    "verbose",
+    "costs",
+    "settings",
+    "generic_plan",
+    "buffers",
+    "summary",
+    "memory",
+];
+
+fn explain_analyze() -> Rejection {
+    Rejection::new(
+        Rule::ExplainAnalyze,
+        "EXPLAIN ANALYZE is not allowed: it runs the statement; use plain EXPLAIN",
+    )
+}
+
+/// Refuse long chains of operators that sqlparser parses in quadratic time.
+fn copying_operators(dialect: Dialect, tokens: &[&TokenWithSpan]) -> Result<(), Rejection> {
+    let copying: &[Keyword] = match dialect {
+        Dialect::Postgresql => return Ok(()),
+        Dialect::Mysql => &[Keyword::DIV],
+        Dialect::Sqlite => &[Keyword::REGEXP, Keyword::MATCH, Keyword::GLOB],
+    };
+    let count = tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && copying.contains(&w.keyword)))
+        .count();
+    if count > MAX_COPYING_OPERATORS {
+        return Err(Rejection::new(
+            Rule::TooDeep,
+            format!(
+                "the query uses {count} {} operators: the limit is {MAX_COPYING_OPERATORS}",
+                match dialect {
+                    Dialect::Mysql => "DIV",
+                    _ => "REGEXP / MATCH / GLOB",
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The unquoted words and other significant tokens, uppercased, for naming statements
+/// and explaining parse failures. Quoted identifiers and literals become `""`.
+fn significant_words(tokens: &[&TokenWithSpan]) -> Vec<String> {
+    tokens
+        .iter()
+        .map(|t| match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_uppercase(),
+            Token::LParen => "(".to_owned(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+/// The kind of a statement found inside another (after EXPLAIN).
+fn nested_statement_kind(statement: &Statement) -> &'static str {
+    match statement {
+        Statement::Insert(_) => "INSERT",
+        Statement::Update(_) => "UPDATE",
+        Statement::Delete(_) => "DELETE",
+        Statement::Merge(_) => "MERGE",
+        Statement::Explain { .. } => "EXPLAIN",
+        _ => "a statement that is not a query",
+    }
+}
+
+/// "INSERT", "CREATE TABLE", "ALTER SYSTEM", … from the leading words.
+fn statement_kind(words: &[String]) -> String {
+    let mut leading = words.iter().filter(|w| w.as_str() != "(");
+    let Some(first) = leading.next().filter(|w| !w.is_empty()) else {
+        return "an unrecognised statement".to_owned();
+    };
+    let mut kind = first.clone();
+    if matches!(first.as_str(), "CREATE" | "ALTER" | "DROP") {
+        for word in leading {
+            if word.is_empty() {
+                break;
+            }
+            kind.push(' ');
+            kind.push_str(word);
+            if !matches!(
+                word.as_str(),
+                "OR" | "REPLACE"
+                    | "TEMP"
+                    | "TEMPORARY"
+                    | "UNIQUE"
+                    | "MATERIALIZED"
+                    | "GLOBAL"
+                    | "LOCAL"
+                    | "UNLOGGED"
+                    | "RECURSIVE"
+                    | "DEFINER"
+            ) {
+                break;
+            }
+        }
+    }
+    kind
+}
+
+/// Turn a parse error into the clearest rejection: a statement that is not a query, a
+/// locking or INTO clause sqlparser does not model, or else the parser's message.
+fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
+    let has = |pattern: &[&str]| {
+        words
+            .windows(pattern.len())
+            .any(|w| w.iter().zip(pattern).all(|(a, b)| a == b))
+    };
+    let first = words
+        .iter()
+        .find(|w| w.as_str() != "(")
+        .map_or("", |w| w.as_str());
+    if !matches!(
+        first,
+        "SELECT" | "WITH" | "VALUES" | "EXPLAIN" | "DESCRIBE" | "DESC" | "TABLE"
+    ) {
+        return Rejection::new(
+            Rule::NotAQuery,
+            format!("only SELECT queries are allowed; got {}", statement_kind(words)),
+        );
+    }
+    if has(&["FOR", "NO", "KEY", "UPDATE"])
+        || has(&["FOR", "KEY", "SHARE"])
+        || has(&["LOCK", "IN", "SHARE", "MODE"])
+    {
+        return Rejection::new(
+            Rule::LockingClause,
+            "locking clauses (FOR … UPDATE / SHARE, LOCK IN SHARE MODE) are not allowed: queries must not lock rows",
+        );
+    }
+    let into_target = words
+        .windows(2)
+        .any(|w| w[0] == "INTO" && (w[1] == "OUTFILE" || w[1] == "DUMPFILE" || w[1].starts_with('@')));
+    if into_target {
+        return Rejection::new(
+            Rule::SelectInto,
+            "SELECT … INTO is not allowed: it writes to a table, file or variable",
+        );
+    }
+    let message = error.to_string();
+    let message = message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(&message);
+    Rejection::new(
+        Rule::Parse,
+        format!("could not parse the query: {}", message.trim_end_matches('.')),
+    )
+}
+
+/// Byte offset in `sql` of a tokenizer location (1-based line and column, counted in
+/// characters, lines split on `\n` only). Past the end gives `sql.len()`.
+fn byte_offset(sql: &str, location: Location) -> usize {
+    let (mut line, mut column) = (1u64, 1u64);
+    for (offset, ch) in sql.char_indices() {
+        if line == location.line && column == location.column {
+            return offset;
+        }
+        if ch == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    sql.len()
+}

@@ -1,0 +1,426 @@
+//! The REST API used by the CLI (and later the dashboard), under `/api/v1`.
+//! Request and response shapes live here and nowhere else.
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::gateway::{CallContext, Gateway, ToolError, parse_schema};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use conexor_crypto::{Envelope, SealedSecret};
+use conexor_store::{ConnectionRecord, KeyRecord, RevokeOutcome, Scope, WorkspaceRecord};
+use conexor_types::{ConnectionKind, KeyId, SecretId, WorkspaceId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Routes that need a workspace key (the auth middleware is applied by the caller).
+pub fn keyed_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/keys/self", get(key_self))
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/rotate-master", post(rotate_master))
+        .route("/keys/deks", get(list_deks))
+        .route("/keys/{key_id}", delete(revoke_key))
+        .route("/connections", get(list_connections).post(add_connection))
+        .route("/connections/test", post(test_connection))
+        .route("/connections/{name}", get(show_connection).put(edit_connection).delete(remove_connection))
+        .route("/connections/{name}/refresh", post(refresh_connection))
+        .route("/query", post(query))
+}
+
+/// Routes authenticated by the admin token.
+pub fn admin_routes() -> Router<Arc<AppState>> {
+    Router::new().route("/workspaces", post(create_workspace))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(text: &str, len: usize, what: &str) -> Result<Vec<u8>, ApiError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| ApiError::BadRequest(format!("{what} is not base64url")))?;
+    if bytes.len() != len {
+        return Err(ApiError::BadRequest(format!("{what} must be {len} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// A new key as the client sends it: public and wrapped values only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    key_id: String,
+    label: String,
+    scope: String,
+    auth_salt: String,
+    auth_hash: String,
+    kdf_salt: String,
+    kdf_iterations: u32,
+    wrapped_wmk: Envelope,
+    wmk_check: Envelope,
+}
+
+impl NewKey {
+    fn into_record(self, workspace_id: &WorkspaceId) -> Result<KeyRecord, ApiError> {
+        if self.kdf_iterations < conexor_crypto::MIN_KDF_ITERATIONS || self.kdf_iterations > conexor_crypto::MAX_KDF_ITERATIONS {
+            return Err(ApiError::BadRequest(format!(
+                "kdf_iterations must be between {} and {}",
+                conexor_crypto::MIN_KDF_ITERATIONS,
+                conexor_crypto::MAX_KDF_ITERATIONS
+            )));
+        }
+        if self.label.len() > 200 {
+            return Err(ApiError::BadRequest("label is too long".into()));
+        }
+        Ok(KeyRecord {
+            key_id: KeyId::parse(&self.key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+            workspace_id: workspace_id.clone(),
+            label: self.label,
+            scope: Scope::parse(&self.scope).ok_or_else(|| ApiError::BadRequest("scope must be admin or mcp".into()))?,
+            created_at: String::new(),
+            revoked_at: None,
+            auth_salt: unb64(&self.auth_salt, 16, "auth_salt")?,
+            auth_hash: unb64(&self.auth_hash, 32, "auth_hash")?,
+            kdf_salt: unb64(&self.kdf_salt, 16, "kdf_salt")?,
+            kdf_iterations: self.kdf_iterations,
+            wrapped_wmk: serde_json::to_string(&self.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?,
+            wmk_check: serde_json::to_string(&self.wmk_check).map_err(|e| ApiError::Internal(e.into()))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWorkspace {
+    workspace_id: String,
+    name: String,
+    key: NewKey,
+}
+
+async fn create_workspace(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(body): Json<CreateWorkspace>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let token = crate::auth::bearer(&headers).ok_or(ApiError::Unauthenticated)?;
+    if !state.is_admin_token(token) {
+        return Err(ApiError::Unauthenticated);
+    }
+    let id = WorkspaceId::parse(&body.workspace_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut key = body.key.into_record(&id)?;
+    key.scope = Scope::Admin;
+    let workspace = WorkspaceRecord { id: id.clone(), name: body.name, created_at: String::new() };
+    state.store.create_workspace(&workspace, &key).await?;
+    tracing::info!(workspace_id = %id, key_id = %key.key_id, "Workspace created.");
+    Ok((StatusCode::CREATED, Json(json!({"workspace_id": id, "key_id": key.key_id}))))
+}
+
+async fn key_self(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+    let record = state.store.key(&p.key_id).await?.ok_or(ApiError::Unauthenticated)?;
+    let wrapped: Value = serde_json::from_str(&record.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
+    let check: Value = serde_json::from_str(&record.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(json!({
+        "key_id": record.key_id, "workspace_id": record.workspace_id, "label": record.label,
+        "scope": record.scope.as_str(), "kdf_salt": b64(&record.kdf_salt),
+        "kdf_iterations": record.kdf_iterations, "wrapped_wmk": wrapped, "wmk_check": check,
+    })))
+}
+
+async fn list_keys(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let keys = state.store.keys(&p.workspace_id).await?;
+    let list: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({
+            "key_id": k.key_id, "label": k.label, "scope": k.scope.as_str(),
+            "created_at": k.created_at, "revoked_at": k.revoked_at, "current": k.key_id == p.key_id,
+        }))
+        .collect();
+    Ok(Json(json!({ "keys": list })))
+}
+
+async fn create_key(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<NewKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require_admin()?;
+    let record = body.into_record(&p.workspace_id)?;
+    state.store.insert_key(&record).await?;
+    tracing::info!(workspace_id = %p.workspace_id, key_id = %record.key_id, "Key created.");
+    Ok((StatusCode::CREATED, Json(json!({"key_id": record.key_id, "scope": record.scope.as_str()}))))
+}
+
+#[derive(Deserialize)]
+struct RevokeQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn revoke_key(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(key_id): Path<String>,
+    Query(q): Query<RevokeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let key_id = KeyId::parse(&key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match state.store.revoke_key(&p.workspace_id, &key_id, q.force).await? {
+        RevokeOutcome::Revoked => {
+            state.keys.forget(&key_id);
+            tracing::info!(workspace_id = %p.workspace_id, key_id = %key_id, "Key revoked.");
+            Ok(Json(json!({"key_id": key_id, "revoked": true})))
+        }
+        RevokeOutcome::AlreadyRevoked => Ok(Json(json!({"key_id": key_id, "revoked": true, "note": "already revoked"}))),
+        RevokeOutcome::LastKey => Err(ApiError::Conflict(
+            "this is the workspace's last key: revoking it makes every stored secret unrecoverable; pass force to do it anyway".into(),
+        )),
+    }
+}
+
+/// Every wrapped DEK of the workspace, for a client rotating the master key.
+async fn list_deks(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let mut deks = Vec::new();
+    for c in state.store.connections(&p.workspace_id).await? {
+        let dek: Value = serde_json::from_str(&c.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
+        deks.push(json!({"connection": c.name, "secret_id": c.secret_id, "dek": dek}));
+    }
+    Ok(Json(json!({ "deks": deks })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateMaster {
+    wrapped_wmk: Envelope,
+    wmk_check: Envelope,
+    deks: Vec<RewrappedDek>,
+    #[serde(default)]
+    new_keys: Vec<NewKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RewrappedDek {
+    secret_id: String,
+    dek: Envelope,
+}
+
+async fn rotate_master(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<RotateMaster>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let deks: Vec<(String, String)> = body
+        .deks
+        .into_iter()
+        .map(|d| Ok((d.secret_id, serde_json::to_string(&d.dek).map_err(|e| ApiError::Internal(e.into()))?)))
+        .collect::<Result<_, ApiError>>()?;
+    let new_keys: Vec<KeyRecord> =
+        body.new_keys.into_iter().map(|k| k.into_record(&p.workspace_id)).collect::<Result<_, _>>()?;
+    let wrapped = serde_json::to_string(&body.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
+    let check = serde_json::to_string(&body.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
+    let revoked = state
+        .store
+        .rotate_master(&p.workspace_id, &p.key_id, &wrapped, &check, &deks, &new_keys)
+        .await
+        .map_err(|e| match e {
+            conexor_store::Error::Corrupt(why) => ApiError::BadRequest(why.into()),
+            other => other.into(),
+        })?;
+    state.keys.forget(&p.key_id);
+    for k in &revoked {
+        state.keys.forget(k);
+    }
+    tracing::info!(workspace_id = %p.workspace_id, key_id = %p.key_id, revoked = revoked.len(), "Master key rotated.");
+    Ok(Json(json!({"revoked": revoked, "rewrapped": deks.len()})))
+}
+
+fn connection_summary(c: &ConnectionRecord) -> Value {
+    let tables = parse_schema(c).map(|s| s.tables.len());
+    json!({
+        "name": c.name, "type": c.kind, "mode": c.mode, "secret_version": c.secret_version,
+        "tables": tables, "discovered_at": c.discovered_at, "created_at": c.created_at, "updated_at": c.updated_at,
+    })
+}
+
+async fn list_connections(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = state.store.connections(&p.workspace_id).await?.iter().map(connection_summary).collect();
+    Ok(Json(json!({ "connections": list })))
+}
+
+async fn show_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = state.store.connection(&p.workspace_id, &name).await?.ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    let mut out = connection_summary(&c);
+    out["schema"] = parse_schema(&c).map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+    Ok(Json(out))
+}
+
+/// A connection as the client sends it: name, kind and mode in clear, the spec sealed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedConnection {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    secret_id: String,
+    sealed: SealedSecret,
+    #[serde(default)]
+    allow_privileged: bool,
+}
+
+fn valid_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphabetic();
+    if ok { Ok(()) } else { Err(ApiError::BadRequest("connection names are 1-64 letters, digits, '_' or '-', starting with a letter".into())) }
+}
+
+fn ctx(p: &Principal) -> CallContext {
+    CallContext { principal: p.clone(), client: None }
+}
+
+fn tool_error(e: ToolError) -> ApiError {
+    if e.denied {
+        ApiError::Denied(e.message)
+    } else if e.code == "crypto.open" || e.code == "spec" || e.code.starts_with("unknown") {
+        ApiError::BadRequest(e.message)
+    } else {
+        ApiError::Conflict(e.message)
+    }
+}
+
+fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), ApiError> {
+    valid_name(&body.name)?;
+    let kind = ConnectionKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown connection type {:?}: use postgresql, mysql or sqlite", body.kind)))?;
+    let secret_id = SecretId::parse(&body.secret_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((kind, secret_id))
+}
+
+async fn test_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<SealedConnection>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let (kind, secret_id) = parse_sealed(&body)?;
+    let gateway = Gateway::new(state.clone());
+    let (report, _) = gateway
+        .test_connection(&ctx(&p), &body.name, kind, &secret_id, &body.sealed, body.allow_privileged, false)
+        .await
+        .map_err(tool_error)?;
+    Ok(Json(json!({ "test": report })))
+}
+
+async fn add_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<SealedConnection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require_admin()?;
+    let (kind, secret_id) = parse_sealed(&body)?;
+    if state.store.connection(&p.workspace_id, &body.name).await?.is_some() {
+        return Err(ApiError::Conflict(format!("a connection named {:?} already exists; use edit", body.name)));
+    }
+    let gateway = Gateway::new(state.clone());
+    let (report, schema) = gateway
+        .test_connection(&ctx(&p), &body.name, kind, &secret_id, &body.sealed, body.allow_privileged, true)
+        .await
+        .map_err(tool_error)?;
+    let schema_json = schema.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+    let record = ConnectionRecord {
+        workspace_id: p.workspace_id.clone(),
+        name: body.name.clone(),
+        kind: kind.as_str().into(),
+        mode: "direct".into(),
+        secret_id,
+        secret_version: 1,
+        sealed_value: serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?,
+        sealed_dek: serde_json::to_string(&body.sealed.dek).map_err(|e| ApiError::Internal(e.into()))?,
+        schema_json,
+        discovered_at: None,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    state.store.insert_connection(&record).await?;
+    tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
+    let tables = schema.map(|s| s.tables.len()).unwrap_or(0);
+    Ok((StatusCode::CREATED, Json(json!({"name": body.name, "test": report, "tables": tables}))))
+}
+
+async fn edit_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Json(body): Json<SealedConnection>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    if body.name != name {
+        return Err(ApiError::BadRequest("a connection cannot be renamed; remove and add it".into()));
+    }
+    let (kind, secret_id) = parse_sealed(&body)?;
+    let existing = state.store.connection(&p.workspace_id, &name).await?.ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    if existing.kind != kind.as_str() {
+        return Err(ApiError::BadRequest("a connection's type cannot change".into()));
+    }
+    let gateway = Gateway::new(state.clone());
+    let (report, schema) = gateway
+        .test_connection(&ctx(&p), &name, kind, &secret_id, &body.sealed, body.allow_privileged, true)
+        .await
+        .map_err(tool_error)?;
+    let schema_json = schema.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+    let value = serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?;
+    let dek = serde_json::to_string(&body.sealed.dek).map_err(|e| ApiError::Internal(e.into()))?;
+    let version = state.store.replace_secret(&p.workspace_id, &name, &secret_id, &value, &dek, schema_json.as_deref()).await?;
+    state.pools.close_connection(&p.workspace_id, &name).await;
+    tracing::info!(workspace_id = %p.workspace_id, connection = %name, version, "Connection credentials replaced.");
+    Ok(Json(json!({"name": name, "secret_version": version, "test": report})))
+}
+
+async fn refresh_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let gateway = Gateway::new(state.clone());
+    let schema = gateway.refresh(&ctx(&p), &name).await.map_err(tool_error)?;
+    Ok(Json(json!({"name": name, "tables": schema.tables.len()})))
+}
+
+async fn remove_connection(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    state.store.delete_connection(&p.workspace_id, &name).await?;
+    state.pools.close_connection(&p.workspace_id, &name).await;
+    tracing::info!(workspace_id = %p.workspace_id, connection = %name, "Connection removed.");
+    Ok(Json(json!({"name": name, "removed": true})))
+}
+
+async fn query(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let gateway = Gateway::new(state.clone());
+    match gateway.call_tool(&ctx(&p), "run_query", body).await {
+        Ok(v) => Ok(Json(v)),
+        Err(e) => Err(if e.denied { ApiError::Denied(e.message) } else { ApiError::BadRequest(e.message) }),
+    }
+}

@@ -1,0 +1,80 @@
+//! Server settings. Every field has a flag and an environment variable in
+//! the `conexor server` command; this struct is what the library receives.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory holding the store file; created 0700 if missing.
+    pub data_dir: PathBuf,
+    /// Host names accepted in `Host` on `/mcp` (DNS-rebinding guard).
+    pub allowed_hosts: Vec<String>,
+    /// Admin token to require for workspace creation; generated at first start when absent.
+    pub admin_token: Option<String>,
+    /// Caps and timeouts applied to every read.
+    pub limits: LimitsConfig,
+    /// How long an unwrapped workspace key and an idle pool are kept in memory.
+    pub key_cache_ttl: Duration,
+    /// Directories under which SQLite connections may point.
+    pub sqlite_dirs: Vec<PathBuf>,
+    /// Refuse loopback destinations (multi-tenant deployments).
+    pub deny_loopback: bool,
+    /// Refuse private-network destinations (multi-tenant deployments).
+    pub deny_private: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Most rows a call may return (callers may ask for fewer).
+    pub max_rows: u64,
+    /// Rows returned when the caller does not say.
+    pub default_rows: u64,
+    /// Most bytes of encoded rows per call.
+    pub max_bytes: u64,
+    /// Statement timeout.
+    pub statement_timeout: Duration,
+    /// Concurrent tool calls per API key.
+    pub per_key_concurrency: usize,
+    /// Concurrent sessions per connection pool.
+    pub per_connection_concurrency: u32,
+    /// Largest SQL text accepted.
+    pub max_sql_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_rows: 10_000,
+            default_rows: 200,
+            max_bytes: 4 * 1024 * 1024,
+            statement_timeout: Duration::from_secs(15),
+            per_key_concurrency: 16,
+            per_connection_concurrency: 4,
+            max_sql_bytes: 100_000,
+        }
+    }
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            data_dir,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            admin_token: None,
+            limits: LimitsConfig::default(),
+            key_cache_ttl: Duration::from_secs(300),
+            sqlite_dirs: Vec::new(),
+            deny_loopback: false,
+            deny_private: false,
+        }
+    }
+}
+
+/// Where the server listens and how, for the binary.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}

@@ -1,0 +1,525 @@
+//! The chokepoint: every path that touches data — MCP tools, the REST query
+//! endpoint, connection test and discovery — runs through [`Gateway::run`].
+//! It authorises the call against the caller's workspace, limits
+//! concurrency, measures it, and is the single place where a call's record
+//! is emitted (the audit chain hooks in here).
+//!
+//! Tool errors are written for an AI to act on. Driver messages go back to
+//! the caller only, never into logs.
+
+use crate::auth::Principal;
+use crate::state::AppState;
+use conexor_connectors::{ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport};
+use conexor_crypto::{Envelope, SealedSecret};
+use conexor_store::ConnectionRecord;
+use conexor_types::{ConnectionKind, Limits, SecretId};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Who called, through which surface, with which client.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub principal: Principal,
+    /// MCP `clientInfo` name and version, when known.
+    pub client: Option<(String, String)>,
+}
+
+/// A failed or refused call.
+#[derive(Debug, Clone)]
+pub struct ToolError {
+    /// Text for the caller (may quote the source's own message).
+    pub message: String,
+    /// Value-free class code for logs and audit: `guard.denied_function`, `sqlstate:42P01`, …
+    pub code: String,
+    /// True when refused by policy (guard, scope, limits) rather than failed.
+    pub denied: bool,
+}
+
+impl ToolError {
+    fn denied(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError { message: message.into(), code: code.into(), denied: true }
+    }
+    fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError { message: message.into(), code: code.into(), denied: false }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ToolError::failed("invalid_params", message)
+    }
+}
+
+impl From<conexor_connectors::Error> for ToolError {
+    fn from(err: conexor_connectors::Error) -> Self {
+        let class = err.class();
+        let denied = matches!(err, conexor_connectors::Error::Destination(_));
+        ToolError { message: err.to_string(), code: class.code, denied }
+    }
+}
+
+impl From<crate::error::ApiError> for ToolError {
+    fn from(err: crate::error::ApiError) -> Self {
+        ToolError::failed("internal", err.client_message())
+    }
+}
+
+/// What a successful call measured, for the record.
+#[derive(Debug, Default, Clone)]
+struct Measure {
+    query_hash: Option<String>,
+    rows: Option<u64>,
+    bytes: Option<u64>,
+}
+
+pub struct Gateway {
+    state: Arc<AppState>,
+}
+
+/// The generic tools every workspace has.
+pub const TOOLS: &[&str] = &["list_connections", "search_schema", "describe_table", "run_query"];
+
+impl Gateway {
+    pub fn new(state: Arc<AppState>) -> Gateway {
+        Gateway { state }
+    }
+
+    /// Runs one tool call through the chokepoint.
+    pub async fn call_tool(&self, ctx: &CallContext, tool: &str, args: Value) -> Result<Value, ToolError> {
+        let started = Instant::now();
+        let permits = self.state.key_permits(&ctx.principal.key_id);
+        let outcome = match permits.try_acquire() {
+            Err(_) => Err(ToolError::denied(
+                "limit.concurrency",
+                "too many concurrent calls for this API key; retry shortly",
+            )),
+            Ok(_permit) => self.dispatch(ctx, tool, &args).await,
+        };
+        self.record(ctx, tool, started, &outcome);
+        outcome.map(|(value, _)| value)
+    }
+
+    async fn dispatch(&self, ctx: &CallContext, tool: &str, args: &Value) -> Result<(Value, Measure), ToolError> {
+        match tool {
+            "list_connections" => self.list_connections(ctx).await,
+            "search_schema" => self.search_schema(ctx, args).await,
+            "describe_table" => self.describe_table(ctx, args).await,
+            "run_query" => self.run_query(ctx, args).await,
+            other => Err(ToolError::failed(
+                "unknown_tool",
+                format!("unknown tool {other:?}; available tools: {}", TOOLS.join(", ")),
+            )),
+        }
+    }
+
+    /// The single place a call's record is written. For now it is a
+    /// structured log line without parameters or rows; the audit chain
+    /// replaces it.
+    fn record(&self, ctx: &CallContext, tool: &str, started: Instant, outcome: &Result<(Value, Measure), ToolError>) {
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let client = ctx.client.as_ref().map(|(n, v)| format!("{n}/{v}")).unwrap_or_default();
+        match outcome {
+            Ok((_, m)) => tracing::info!(
+                workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id, client, tool,
+                query_hash = m.query_hash.as_deref().unwrap_or(""), rows = m.rows.unwrap_or(0),
+                bytes = m.bytes.unwrap_or(0), duration_ms, outcome = "ok", "Tool call finished."
+            ),
+            Err(e) => tracing::info!(
+                workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id, client, tool,
+                duration_ms, outcome = if e.denied { "denied" } else { "error" }, error = %e.code,
+                "Tool call refused or failed."
+            ),
+        }
+    }
+
+    async fn list_connections(&self, ctx: &CallContext) -> Result<(Value, Measure), ToolError> {
+        let records = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+        let list: Vec<Value> = records
+            .iter()
+            .map(|c| {
+                let tables = parse_schema(c).map(|s| s.tables.len()).unwrap_or(0);
+                json!({"name": c.name, "type": c.kind, "mode": c.mode, "tables": tables})
+            })
+            .collect();
+        Ok((json!({ "connections": list }), Measure::default()))
+    }
+
+    async fn search_schema(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+        let pattern = str_arg(args, "pattern")?.to_lowercase();
+        let only = opt_str_arg(args, "connection")?;
+        let limit = opt_u64_arg(args, "limit")?.unwrap_or(50).min(500) as usize;
+        let records = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+        if let Some(name) = &only {
+            if !records.iter().any(|c| &c.name == name) {
+                return Err(unknown_connection(name, &records));
+            }
+        }
+        let matcher = Pattern::new(&pattern);
+        let mut hits = Vec::new();
+        let mut total = 0usize;
+        for c in records.iter().filter(|c| only.as_ref().is_none_or(|n| n == &c.name)) {
+            let Some(schema) = parse_schema(c) else { continue };
+            for t in &schema.tables {
+                let table_hit = matcher.matches(&t.name) || t.comment.as_deref().is_some_and(|d| matcher.matches(d));
+                let columns: Vec<&str> =
+                    t.columns.iter().filter(|col| matcher.matches(&col.name)).map(|col| col.name.as_str()).collect();
+                if table_hit || !columns.is_empty() {
+                    total += 1;
+                    if hits.len() < limit {
+                        hits.push(json!({
+                            "connection": c.name, "table": qualified(t), "kind": t.kind,
+                            "matching_columns": columns, "comment": t.comment,
+                        }));
+                    }
+                }
+            }
+        }
+        let mut answer = json!({ "matches": hits, "total": total });
+        if total > limit {
+            answer["note"] = json!(format!("showing {limit} of {total}; use a narrower pattern"));
+        }
+        Ok((answer, Measure::default()))
+    }
+
+    async fn describe_table(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+        let connection = str_arg(args, "connection")?;
+        let table = str_arg(args, "table")?;
+        let record = self.connection(ctx, connection).await?;
+        let schema = parse_schema(&record).ok_or_else(|| {
+            ToolError::failed("no_schema", "this connection has no discovered schema; run `conexor connections refresh`")
+        })?;
+        let wanted = table.to_lowercase();
+        let found = schema.tables.iter().find(|t| {
+            qualified(t).to_lowercase() == wanted || t.name.to_lowercase() == wanted
+        });
+        let Some(t) = found else {
+            let names: Vec<String> = schema.tables.iter().map(qualified).collect();
+            let near = nearest(&wanted, &names);
+            return Err(ToolError::failed(
+                "unknown_table",
+                format!("no table {table:?} in connection {connection:?}{}", suggest(&near)),
+            ));
+        };
+        Ok((serde_json::to_value(t).unwrap_or(Value::Null), Measure::default()))
+    }
+
+    async fn run_query(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+        let connection = str_arg(args, "connection")?;
+        let sql = str_arg(args, "sql")?;
+        let params: Vec<Value> = match args.get("params") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => return Err(ToolError::invalid("params must be an array of values")),
+        };
+        let limits = &self.state.config.limits;
+        let max_rows = opt_u64_arg(args, "limit")?.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
+        if sql.len() > limits.max_sql_bytes {
+            return Err(ToolError::denied(
+                "guard.too_long",
+                format!("the SQL text is {} bytes; the limit is {}", sql.len(), limits.max_sql_bytes),
+            ));
+        }
+        let record = self.connection(ctx, connection).await?;
+        let kind = ConnectionKind::parse(&record.kind)
+            .ok_or_else(|| ToolError::failed("unsupported", "this connection type cannot run SQL"))?;
+        let checked = conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
+            .map_err(|r| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason)))?;
+        let source = self.source(ctx, &record, kind).await?;
+        let read_limits = Limits {
+            max_rows,
+            max_bytes: limits.max_bytes,
+            timeout_ms: limits.statement_timeout.as_millis() as u64,
+        };
+        let sent = checked.capped_sql(max_rows);
+        let measure_hash = conexor_connectors::query_hash(&sent);
+        let result = source.read(&checked, &params, &read_limits).await.map_err(|e| {
+            let mut err = ToolError::from(e);
+            err.message = format!("{}; check names with describe_table", err.message);
+            err
+        })?;
+        let row_count = result.rows.len() as u64;
+        let mut answer = json!({
+            "columns": result.columns,
+            "rows": result.rows,
+            "row_count": row_count,
+            "truncated": result.truncated,
+        });
+        if result.truncated {
+            answer["note"] = json!(format!(
+                "result truncated at {row_count} rows (limit {max_rows}, {} bytes max); add WHERE filters, aggregate, or select fewer columns",
+                limits.max_bytes
+            ));
+        }
+        if result.rows.iter().flatten().any(|v| v.get("$unsupported").is_some()) {
+            answer["hint"] = json!("some values have a type this gateway does not map; cast them to text in the SQL");
+        }
+        Ok((answer, Measure { query_hash: Some(measure_hash), rows: Some(row_count), bytes: Some(result.bytes) }))
+    }
+
+    /// Looks up a connection of the caller's workspace.
+    async fn connection(&self, ctx: &CallContext, name: &str) -> Result<ConnectionRecord, ToolError> {
+        match self.state.store.connection(&ctx.principal.workspace_id, name).await.map_err(store_err)? {
+            Some(c) => Ok(c),
+            None => {
+                let all = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+                Err(unknown_connection(name, &all))
+            }
+        }
+    }
+
+    /// The open pool for a stored connection, opening it with the caller's key if needed.
+    async fn source(&self, ctx: &CallContext, record: &ConnectionRecord, kind: ConnectionKind) -> Result<Source, ToolError> {
+        let ws = &ctx.principal.workspace_id;
+        if let Some(source) = self.state.pools.get(ws, &record.name, record.secret_version).await {
+            return Ok(source);
+        }
+        let sealed = SealedSecret {
+            value: parse_envelope(&record.sealed_value)?,
+            dek: parse_envelope(&record.sealed_dek)?,
+        };
+        let spec = self.open_spec(ctx, &record.secret_id, &sealed).await?;
+        let source = self.open_source(kind, &spec).await?;
+        self.state.pools.put(ws, &record.name, record.secret_version, source.clone()).await;
+        Ok(source)
+    }
+
+    /// Opens a sealed spec in memory with the caller's key.
+    pub(crate) async fn open_spec(&self, ctx: &CallContext, secret_id: &SecretId, sealed: &SealedSecret) -> Result<ConnectionSpec, ToolError> {
+        let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
+        let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
+            .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| ToolError::failed("spec", "the connection's secret is not a valid connection spec"))
+    }
+
+    async fn open_source(&self, kind: ConnectionKind, spec: &ConnectionSpec) -> Result<Source, ToolError> {
+        let config = &self.state.config;
+        let policy = DestinationPolicy {
+            deny_loopback: config.deny_loopback,
+            deny_private: config.deny_private,
+            sqlite_dirs: config.sqlite_dirs.clone(),
+            own_paths: vec![config.data_dir.clone()],
+        };
+        conexor_connectors::check_destination(kind, spec, &policy).await?;
+        let options = OpenOptions {
+            statement_timeout: config.limits.statement_timeout,
+            connect_timeout: Duration::from_secs(10),
+            max_connections: config.limits.per_connection_concurrency,
+            idle_timeout: config.key_cache_ttl,
+        };
+        Ok(Source::open(kind, spec, &options).await?)
+    }
+
+    /// Tests a sealed spec (not stored) and optionally discovers its schema.
+    /// Runs through the chokepoint like any tool call.
+    pub async fn test_connection(
+        &self,
+        ctx: &CallContext,
+        name: &str,
+        kind: ConnectionKind,
+        secret_id: &SecretId,
+        sealed: &SealedSecret,
+        allow_privileged: bool,
+        discover: bool,
+    ) -> Result<(TestReport, Option<Schema>), ToolError> {
+        let started = Instant::now();
+        let outcome = async {
+            let spec = self.open_spec(ctx, secret_id, sealed).await?;
+            let source = self.open_source(kind, &spec).await?;
+            let result = async {
+                let report = source.test().await?;
+                if !report.privileges.is_empty() && !allow_privileged {
+                    return Err(ToolError::denied(
+                        "privileged_login",
+                        format!(
+                            "this login can do more than read: {}. Use a read-only login, or pass --allow-privileged to accept it.\nA read-only login:\n{}",
+                            report.privileges.join("; "),
+                            report.read_only_grants
+                        ),
+                    ));
+                }
+                let schema = if discover { Some(source.discover().await?) } else { None };
+                Ok((report, schema))
+            }
+            .await;
+            source.close().await;
+            let (report, schema) = result?;
+            let tables = schema.as_ref().map(|s| s.tables.len() as u64);
+            Ok(((report, schema), Measure { rows: tables, ..Default::default() }))
+        }
+        .await;
+        let tool = if discover { "admin.connection_discover" } else { "admin.connection_test" };
+        let logged = outcome.as_ref().map(|(_, m)| (Value::String(name.to_owned()), m.clone())).map_err(Clone::clone);
+        self.record(ctx, tool, started, &logged);
+        outcome.map(|(v, _)| v)
+    }
+
+    /// Rediscovers a stored connection's schema.
+    pub async fn refresh(&self, ctx: &CallContext, name: &str) -> Result<Schema, ToolError> {
+        let started = Instant::now();
+        let outcome = async {
+            let record = self.connection(ctx, name).await?;
+            let kind = ConnectionKind::parse(&record.kind)
+                .ok_or_else(|| ToolError::failed("unsupported", "unknown connection type"))?;
+            let source = self.source(ctx, &record, kind).await?;
+            let schema = source.discover().await?;
+            let json = serde_json::to_string(&schema).map_err(|e| ToolError::failed("internal", e.to_string()))?;
+            self.state.store.set_schema(&ctx.principal.workspace_id, name, &json).await.map_err(store_err)?;
+            let tables = schema.tables.len() as u64;
+            Ok((schema, Measure { rows: Some(tables), ..Default::default() }))
+        }
+        .await;
+        let logged = outcome.as_ref().map(|(_, m)| (Value::Null, m.clone())).map_err(Clone::clone);
+        self.record(ctx, "admin.connection_refresh", started, &logged);
+        outcome.map(|(s, _)| s)
+    }
+}
+
+fn store_err(err: conexor_store::Error) -> ToolError {
+    tracing::error!(error = %err, "Store failed.");
+    ToolError::failed("store", "the server's store failed; try again")
+}
+
+fn parse_envelope(text: &str) -> Result<Envelope, ToolError> {
+    serde_json::from_str(text).map_err(|_| ToolError::failed("store", "a stored envelope is damaged"))
+}
+
+pub(crate) fn parse_schema(record: &ConnectionRecord) -> Option<Schema> {
+    serde_json::from_str(record.schema_json.as_deref()?).ok()
+}
+
+fn qualified(t: &conexor_connectors::Table) -> String {
+    if t.schema.is_empty() || t.schema == "main" || t.schema == "public" {
+        t.name.clone()
+    } else {
+        format!("{}.{}", t.schema, t.name)
+    }
+}
+
+fn unknown_connection(name: &str, all: &[ConnectionRecord]) -> ToolError {
+    let names: Vec<String> = all.iter().map(|c| c.name.clone()).collect();
+    let near = nearest(&name.to_lowercase(), &names);
+    let listing = if names.is_empty() { " (this workspace has none)".to_string() } else { suggest(&near) };
+    ToolError::failed("unknown_connection", format!("no connection named {name:?}{listing}; call list_connections"))
+}
+
+fn suggest(near: &[String]) -> String {
+    if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) }
+}
+
+/// Up to three names closest to `wanted` by edit distance.
+pub(crate) fn nearest(wanted: &str, names: &[String]) -> Vec<String> {
+    let mut scored: Vec<(usize, &String)> = names
+        .iter()
+        .map(|n| (edit_distance(wanted, &n.to_lowercase()), n))
+        .filter(|(d, n)| *d <= (n.len() / 2).max(2) || n.to_lowercase().contains(wanted))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A case-insensitive pattern: `%` and `*` match any run, `_` and `?` one
+/// character; without wildcards it matches as a substring.
+struct Pattern {
+    parts: Vec<char>,
+    anchored: bool,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Pattern {
+        let anchored = text.contains(['%', '*', '_', '?']);
+        Pattern { parts: text.chars().collect(), anchored }
+    }
+
+    fn matches(&self, candidate: &str) -> bool {
+        let candidate = candidate.to_lowercase();
+        if !self.anchored {
+            return candidate.contains(&self.parts.iter().collect::<String>());
+        }
+        let c: Vec<char> = candidate.chars().collect();
+        glob(&self.parts, &c)
+    }
+}
+
+fn glob(p: &[char], s: &[char]) -> bool {
+    // Iterative wildcard match with backtracking on the last star.
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == '?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && (p[pi] == '%' || p[pi] == '*') {
+            star = Some(pi);
+            mark = si;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && (p[pi] == '%' || p[pi] == '*') {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn str_arg<'a>(args: &'a Value, name: &str) -> Result<&'a str, ToolError> {
+    match args.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(ToolError::invalid(format!("missing required argument {name:?}"))),
+        Some(_) => Err(ToolError::invalid(format!("argument {name:?} must be a string"))),
+    }
+}
+
+fn opt_str_arg(args: &Value, name: &str) -> Result<Option<String>, ToolError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ToolError::invalid(format!("argument {name:?} must be a string"))),
+    }
+}
+
+fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, ToolError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| ToolError::invalid(format!("argument {name:?} must be a positive integer"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(Pattern::new("order").matches("order_items"));
+        assert!(Pattern::new("ord%").matches("orders"));
+        assert!(!Pattern::new("ord%").matches("reorders"));
+        assert!(Pattern::new("%_id").matches("customer_id"));
+        assert!(Pattern::new("*mail*").matches("Email"));
+    }
+
+    #[test]
+    fn nearest_names() {
+        let names = vec!["customers".to_string(), "orders".to_string(), "order_items".to_string()];
+        assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
+        assert!(nearest("zzzzzzzz", &names).is_empty());
+    }
+}

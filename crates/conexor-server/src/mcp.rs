@@ -1,0 +1,162 @@
+//! The MCP surface: the generic tools over Streamable HTTP at `/mcp`.
+//!
+//! Every HTTP request is authenticated by middleware before rmcp sees it; the
+//! handler reads the [`Principal`] from the request parts rmcp passes along.
+//! A tool call is handed to the [`Gateway`] as-is, so MCP adds no path to
+//! data of its own.
+
+use crate::auth::Principal;
+use crate::gateway::{CallContext, Gateway};
+use crate::state::AppState;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct McpHandler {
+    state: Arc<AppState>,
+}
+
+impl McpHandler {
+    pub fn new(state: Arc<AppState>) -> McpHandler {
+        McpHandler { state }
+    }
+}
+
+const INSTRUCTIONS: &str = "Conexor gives read-only access to this workspace's databases. \
+Start with list_connections, find tables with search_schema, read a table's columns and keys with \
+describe_table, then run one SELECT with run_query (bind values with params; results are capped and \
+say when truncated). Writes, DDL and multiple statements are refused.";
+
+fn schema(value: Value) -> Arc<JsonObject> {
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+fn read_only() -> ToolAnnotations {
+    ToolAnnotations::new().read_only(true).destructive(false).idempotent(true).open_world(false)
+}
+
+/// The generic tools, with their input schemas.
+pub fn generic_tools() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "list_connections",
+            "List the data sources of this workspace: name, type (postgresql, mysql, sqlite), mode and number of tables.",
+            schema(json!({"type": "object", "properties": {}, "additionalProperties": false})),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "search_schema",
+            "Find tables and columns by name or comment across connections. The pattern is case-insensitive; \
+             without wildcards it matches anywhere, with % or * it matches the whole name.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "pattern": {"type": "string", "description": "text or wildcard pattern, e.g. order or cust%"},
+                    "connection": {"type": "string", "description": "limit the search to one connection"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "most matches returned (default 50)"}
+                },
+                "required": ["pattern"],
+                "additionalProperties": false
+            })),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "describe_table",
+            "Columns (name, type, nullability, comment), primary key, foreign keys, comment and row estimate of one table or view.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "connection": {"type": "string"},
+                    "table": {"type": "string", "description": "table name, optionally schema-qualified (sales.orders)"}
+                },
+                "required": ["connection", "table"],
+                "additionalProperties": false
+            })),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "run_query",
+            "Run one read-only SQL query (SELECT, WITH … SELECT, VALUES, or EXPLAIN without ANALYZE) in the \
+             connection's dialect. Bind values with params ($1, $2 on PostgreSQL; ? on MySQL and SQLite). \
+             Returns columns once, then rows; big integers and decimals come as strings, bytes as {\"$b64\": …}.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "connection": {"type": "string"},
+                    "sql": {"type": "string"},
+                    "params": {"type": "array", "description": "values bound to the placeholders, in order"},
+                    "limit": {"type": "integer", "minimum": 1, "description": "most rows returned (default 200)"}
+                },
+                "required": ["connection", "sql"],
+                "additionalProperties": false
+            })),
+        )
+        .annotate(read_only()),
+    ]
+}
+
+fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
+    ctx.extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>())
+        .cloned()
+        .ok_or_else(|| McpError::invalid_request("request is not authenticated", None))
+}
+
+impl ServerHandler for McpHandler {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions(INSTRUCTIONS);
+        info.server_info = Implementation::new("conexor", env!("CARGO_PKG_VERSION"));
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        principal(&ctx)?;
+        Ok(ListToolsResult::with_all_items(generic_tools()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let principal = principal(&ctx)?;
+        if !crate::gateway::TOOLS.contains(&request.name.as_ref()) {
+            return Err(McpError::invalid_params(
+                format!("unknown tool {:?}; available: {}", request.name, crate::gateway::TOOLS.join(", ")),
+                None,
+            ));
+        }
+        let client = ctx
+            .peer
+            .peer_info()
+            .map(|info| (info.client_info.name.clone(), info.client_info.version.clone()));
+        let call = CallContext { principal, client };
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let gateway = Gateway::new(self.state.clone());
+        let result = match gateway.call_tool(&call, &request.name, args).await {
+            Ok(value) => {
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                result.structured_content = Some(value);
+                result
+            }
+            Err(err) => CallToolResult::error(vec![ContentBlock::text(err.message)]),
+        };
+        Ok(result.into())
+    }
+}

@@ -1,0 +1,68 @@
+//! Shared vocabulary of Conexor: identifiers as newtypes, connection kinds,
+//! limits and the compact result set.
+//!
+//! Every crate speaks these types so that an id of one kind cannot be passed
+//! where another is expected, and so that the AAD strings of format v1 are
+//! built only from validated ids. This crate does no I/O and has no opinion
+//! about HTTP or MCP.
+
+mod ids;
+mod result;
+
+pub use ids::{IdError, KeyId, SecretId, WorkspaceId, is_base62};
+pub use result::{Column, MAX_SAFE_INTEGER, ResultSet, float_value, int_value};
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of data source Conexor can read. The string form is the `type`
+/// key of DESIGN §3 and the name of the connector module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    Postgresql,
+    Mysql,
+    Sqlite,
+}
+
+impl ConnectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Postgresql => "postgresql",
+            ConnectionKind::Mysql => "mysql",
+            ConnectionKind::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ConnectionKind> {
+        match text {
+            "postgresql" | "postgres" => Some(ConnectionKind::Postgresql),
+            "mysql" | "mariadb" => Some(ConnectionKind::Mysql),
+            "sqlite" => Some(ConnectionKind::Sqlite),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Limits applied to one read. The server clamps what a caller asks for to
+/// the operator's configured maximums before a read starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most rows returned; one more is fetched to know whether the result was truncated.
+    pub max_rows: u64,
+    /// Most bytes of encoded rows returned.
+    pub max_bytes: u64,
+    /// Statement timeout pushed to the source.
+    pub timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_rows: 1000, max_bytes: 4 * 1024 * 1024, timeout_ms: 15_000 }
+    }
+}

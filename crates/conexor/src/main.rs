@@ -1,0 +1,99 @@
+//! `conexor`: the one binary. Server, demo, client commands and the stdio
+//! MCP bridge. This file is only the command-line definition and glue; the
+//! work is done by the library crates.
+
+mod bridge;
+mod client_cmds;
+mod sample;
+mod server_cmd;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "conexor", version, about = "Read-only MCP gateway between AI assistants and your data", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a server on an embedded store with a sample SQLite shop database connected
+    Demo(server_cmd::DemoArgs),
+    /// Run the server (MCP at /mcp, REST API at /api/v1)
+    Server(server_cmd::ServerArgs),
+    /// Create a workspace and its first API key (needs the server's admin token)
+    Init(client_cmds::InitArgs),
+    /// Manage API keys
+    #[command(subcommand)]
+    Keys(client_cmds::KeysCmd),
+    /// Manage connections (credentials are encrypted here, before they leave)
+    #[command(subcommand, alias = "connection")]
+    Connections(client_cmds::ConnectionsCmd),
+    /// Run one guarded query, through the server or locally with --url
+    Query(client_cmds::QueryArgs),
+    /// Bridge a stdio MCP client (Claude Desktop style) to the server
+    Mcp(bridge::McpArgs),
+}
+
+/// Where the server is and which key to present; shared by client commands.
+#[derive(Args, Clone, Debug)]
+pub struct ClientArgs {
+    /// Server URL
+    #[arg(long = "server", env = "CONEXOR_URL", default_value = "http://127.0.0.1:7400", global = true)]
+    pub server: String,
+    /// API key (cxk_…); prefer the environment variable to keep it out of shell history
+    #[arg(long = "api-key", env = "CONEXOR_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// Allow plain http:// to a non-loopback host
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Print machine-readable JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl ClientArgs {
+    pub fn client(&self) -> Result<conexor_client::Client> {
+        let key = match &self.api_key {
+            Some(text) => Some(conexor_crypto::ApiKey::parse(text.trim()).map_err(|e| {
+                anyhow::anyhow!("the API key is not valid ({e}); keys look like cxk_<12 chars>_<43 chars>")
+            })?),
+            None => None,
+        };
+        conexor_client::Client::new(&self.server, key, self.insecure)
+    }
+}
+
+pub fn data_dir_default() -> PathBuf {
+    std::env::var_os("CONEXOR_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./conexor-data"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo(args) => server_cmd::demo(args).await,
+            Command::Server(args) => server_cmd::server(args).await,
+            Command::Init(args) => client_cmds::init(args).await,
+            Command::Keys(cmd) => client_cmds::keys(cmd).await,
+            Command::Connections(cmd) => client_cmds::connections(cmd).await,
+            Command::Query(args) => client_cmds::query(args).await,
+            Command::Mcp(args) => bridge::run(args).await,
+        }
+    });
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

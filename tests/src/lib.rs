@@ -1,0 +1,123 @@
+//! Test support for Conexor's integration tests: an in-process server on a
+//! free loopback port (as in mini-redis), workspaces created through the
+//! real client code, a capture of every log line, and the private database
+//! servers that `scripts/test-env.sh` starts (their URLs come from the
+//! environment; a missing one fails the test and names the server).
+
+use conexor_client::Client;
+use conexor_server::{AppState, Config};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Every log line written by any server in this test process.
+pub fn logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+#[derive(Clone, Copy)]
+struct LogSink;
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = logs().lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logging() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=info,hyper=info,h2=info,rustls=info,reqwest=info")
+            .with_writer(|| LogSink)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+/// A running server and what a test needs to reach it.
+pub struct TestServer {
+    pub url: String,
+    pub admin_token: String,
+    pub data_dir: PathBuf,
+    pub state: Arc<AppState>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        init_logging();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let admin_token = format!("cxadm_{}", conexor_crypto::random_base62(40));
+        let mut config = Config::new(data_dir.clone());
+        config.admin_token = Some(admin_token.clone());
+        config.sqlite_dirs = vec![dir.path().to_path_buf()];
+        tweak(&mut config);
+        let started = AppState::start(config).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = started.state.clone();
+        tokio::spawn(conexor_server::serve(listener, started.state, async move {
+            let _ = rx.await;
+        }));
+        TestServer { url, admin_token, data_dir, state, _dir: dir, stop: Some(tx) }
+    }
+
+    /// A directory next to the store (allowed for SQLite, not the store itself).
+    pub fn scratch(&self) -> PathBuf {
+        self._dir.path().to_path_buf()
+    }
+
+    /// Creates a workspace and returns a client holding its first (admin) key.
+    pub async fn workspace(&self, name: &str) -> Client {
+        let anonymous = Client::new(&self.url, None, false).expect("client");
+        let (_, key) = anonymous.create_workspace(&self.admin_token, name, "test admin").await.expect("create workspace");
+        Client::new(&self.url, Some(key), false).expect("client")
+    }
+
+    pub fn client_with(&self, key: conexor_crypto::ApiKey) -> Client {
+        Client::new(&self.url, Some(key), false).expect("client")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A URL exported by `scripts/test-env.sh`; fails naming the server when absent.
+pub fn env_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: these tests need the private PostgreSQL and MariaDB servers that `scripts/test` starts (eval \"$(scripts/test-env.sh start)\")")
+    })
+}
+
+/// Adds a connection by URL through the real client flow (sealed on the client).
+pub async fn add_connection(client: &Client, name: &str, url: &str, allow_privileged: bool) -> anyhow::Result<serde_json::Value> {
+    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plain = serde_json::to_vec(&spec)?;
+    let body = client.sealed_connection(name, kind, &plain, allow_privileged).await?;
+    client.post("connections", body).await
+}
+
+/// The HTTP status of a client error, if it was one.
+pub fn status_of(err: &anyhow::Error) -> Option<u16> {
+    err.downcast_ref::<conexor_client::ServerError>().map(|e| e.status)
+}
