@@ -1,1 +1,9 @@
-//! integration tests
+//! The one integration-test binary. Each module attacks or exercises one
+//! promise against a real in-process server and, where named, the private
+//! PostgreSQL and MariaDB servers that `scripts/test` starts.
+
+mod attacks;
+mod bad_input;
+mod breach;
+mod isolation;
+mod sources;

@@ -34,7 +34,6 @@ impl fmt::Debug for Kek {
 /// iterations, 32 bytes). Refuses counts outside
 /// [`MIN_KDF_ITERATIONS`]`..=`[`MAX_KDF_ITERATIONS`] before doing any work.
 pub fn derive_kek(secret: &[u8; 32], kdf_salt: &[u8; 16], iterations: u32) -> Result<Kek, Error> {
-    DERIVATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if iterations < MIN_KDF_ITERATIONS {
         return Err(Error::WeakKdf { iterations });
     }
@@ -44,14 +43,6 @@ pub fn derive_kek(secret: &[u8; 32], kdf_salt: &[u8; 16], iterations: u32) -> Re
     let mut out = Zeroizing::new([0u8; 32]);
     pbkdf2::pbkdf2_hmac::<Sha256>(secret, kdf_salt, iterations, &mut out[..]);
     Ok(Kek(out))
-}
-
-static DERIVATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How many key derivations this process has started. Lets tests prove that
-/// an unauthenticated request costs no derivation.
-pub fn derivation_count() -> u64 {
-    DERIVATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ mod random;
 mod wmk;
 
 pub use envelope::Envelope;
-pub use kdf::{Kek, MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, derivation_count, derive_kek};
+pub use kdf::{Kek, MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, derive_kek};
 pub use key::{ApiKey, auth_hash, verify_auth};
 pub use random::{new_secret_id, new_workspace_id, random_base62, random_salt};
 pub use wmk::{

@@ -40,10 +40,11 @@ const RECURSION_LIMIT: usize = 50;
 /// copies the left operand for each of them, so long chains cost quadratic time.
 const MAX_COPYING_OPERATORS: usize = 64;
 
-/// Stack reserved for the parsing thread. Rejected input can still be a deep
-/// left-nested operator chain (about one level per two bytes), which is dropped
-/// recursively; this leaves a wide margin over what the worst 100 kB input needs.
-const WORKER_STACK_BYTES: usize = 256 * 1024 * 1024;
+/// Stack reserved for the parsing thread (address space; pages are committed only when
+/// touched). Rejected input can still parse into a left-nested operator chain of about
+/// one level per two bytes, which is dropped recursively: the worst 100 kB input needs
+/// under 8 MiB in a debug build, so this leaves a wide margin.
+const WORKER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// The SQL dialect of the source the query will run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,7 +78,7 @@ pub struct CheckedQuery {
 
 impl CheckedQuery {
     /// The exact text that was checked, without leading whitespace and without trailing
-    /// `;`, whitespace and comments.
+    /// `;`, whitespace and comments (so it can be wrapped in a subquery).
     pub fn sql(&self) -> &str {
         &self.sql
     }
@@ -335,16 +336,19 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
         .iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
         .collect();
-    let (Some(first), Some(last)) = (
-        significant.first(),
-        significant.iter().rev().find(|t| t.token != Token::SemiColon),
-    ) else {
+    let Some(last) = significant
+        .iter()
+        .rev()
+        .find(|t| t.token != Token::SemiColon)
+    else {
         return Err(Rejection::new(
             Rule::Empty,
             "the query is empty: it has only comments or semicolons",
         ));
     };
-    let start = byte_offset(sql, first.span.start);
+    // Leading comments stay (they may carry planner hints); trailing `;`, whitespace and
+    // comments go, so the text can be wrapped in a subquery safely.
+    let start = sql.len() - sql.trim_start().len();
     let end = byte_offset(sql, last.span.end);
     let trimmed = sql.get(start..end).unwrap_or(sql).to_owned();
 
@@ -402,7 +406,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
             if *estimate {
                 return Err(Rejection::new(
                     Rule::ExplainOption,
-                    "EXPLAIN ESTIMATE is not supported",
+                    "explain with ESTIMATE is not supported",
                 ));
             }
             for option in options.iter().flatten() {
@@ -414,7 +418,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
                     return Err(Rejection::new(
                         Rule::ExplainOption,
                         format!(
-                            "EXPLAIN option {name} is not allowed; allowed options are {}",
+                            "explain option {name} is not allowed; the allowed options are {}",
                             ALLOWED_EXPLAIN_OPTIONS.join(", ")
                         ),
                     ));
@@ -476,7 +480,7 @@ const ALLOWED_EXPLAIN_OPTIONS: &[&str] = &[
 fn explain_analyze() -> Rejection {
     Rejection::new(
         Rule::ExplainAnalyze,
-        "EXPLAIN ANALYZE is not allowed: it runs the statement; use plain EXPLAIN",
+        "explain with ANALYZE is not allowed: it runs the statement; use plain EXPLAIN",
     )
 }
 
@@ -538,7 +542,10 @@ fn statement_kind(words: &[String]) -> String {
         return "an unrecognised statement".to_owned();
     };
     let mut kind = first.clone();
-    if matches!(first.as_str(), "CREATE" | "ALTER" | "DROP") {
+    if matches!(
+        first.as_str(),
+        "CREATE" | "ALTER" | "DROP" | "START" | "LOAD" | "LOCK"
+    ) {
         for word in leading {
             if word.is_empty() {
                 break;
@@ -555,6 +562,8 @@ fn statement_kind(words: &[String]) -> String {
                     | "GLOBAL"
                     | "LOCAL"
                     | "UNLOGGED"
+                    | "VIRTUAL"
+                    | "EXTERNAL"
                     | "RECURSIVE"
                     | "DEFINER"
             ) {
@@ -583,7 +592,10 @@ fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
     ) {
         return Rejection::new(
             Rule::NotAQuery,
-            format!("only SELECT queries are allowed; got {}", statement_kind(words)),
+            format!(
+                "only SELECT queries are allowed; got {}",
+                statement_kind(words)
+            ),
         );
     }
     if has(&["FOR", "NO", "KEY", "UPDATE"])
@@ -595,23 +607,24 @@ fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
             "locking clauses (FOR … UPDATE / SHARE, LOCK IN SHARE MODE) are not allowed: queries must not lock rows",
         );
     }
-    let into_target = words
-        .windows(2)
-        .any(|w| w[0] == "INTO" && (w[1] == "OUTFILE" || w[1] == "DUMPFILE" || w[1].starts_with('@')));
+    let into_target = words.windows(2).any(|w| {
+        w[0] == "INTO" && (w[1] == "OUTFILE" || w[1] == "DUMPFILE" || w[1].starts_with('@'))
+    });
     if into_target {
         return Rejection::new(
             Rule::SelectInto,
-            "SELECT … INTO is not allowed: it writes to a table, file or variable",
+            "writing results with SELECT … INTO is not allowed: it creates a table, file or variable",
         );
     }
     let message = error.to_string();
     let message = message
         .strip_prefix("sql parser error: ")
         .unwrap_or(&message);
-    Rejection::new(
-        Rule::Parse,
-        format!("could not parse the query: {}", message.trim_end_matches('.')),
-    )
+    let message = message
+        .replace("found: EOF", "found: the end of the query")
+        .trim_end_matches('.')
+        .to_owned();
+    Rejection::new(Rule::Parse, format!("could not parse the query: {message}"))
 }
 
 /// Byte offset in `sql` of a tokenizer location (1-based line and column, counted in

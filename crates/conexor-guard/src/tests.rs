@@ -1,0 +1,941 @@
+//! Table-driven tests of the guard: one-line accept/refuse cases per rule, the shared
+//! attack and legitimate-query files under `tests/data/`, generated oversized and deeply
+//! nested input, placeholder counting, text trimming and the capped SQL.
+//!
+//! They check the guard's decisions only; running the attack files against real
+//! databases is left to the connectors' integration tests.
+
+use std::time::{Duration, Instant};
+
+use expect_test::expect;
+
+use crate::Dialect::{Mysql, Postgresql, Sqlite};
+use crate::{Dialect, Rejection, Rule, check, check_with_params};
+
+/// The start of `sql` for failure messages (generated input can be 100 kB).
+fn head(sql: &str) -> String {
+    let mut shown: String = sql.chars().take(160).collect();
+    if shown.len() < sql.len() {
+        shown.push_str(" …");
+    }
+    shown
+}
+
+#[track_caller]
+fn check_ok(dialect: Dialect, sql: &str) {
+    if let Err(rejection) = check(dialect, sql) {
+        panic!(
+            "expected {dialect} to accept:\n{}\nbut it was refused: {} ({})",
+            head(sql),
+            rejection.reason,
+            rejection.rule.code()
+        );
+    }
+}
+
+#[track_caller]
+fn check_denied(dialect: Dialect, sql: &str, rule: Rule) {
+    match check(dialect, sql) {
+        Ok(_) => panic!(
+            "expected {dialect} to refuse with {rule}:\n{}\nbut it was accepted",
+            head(sql)
+        ),
+        Err(rejection) => {
+            assert_eq!(
+                rejection.rule,
+                rule,
+                "wrong rule for {dialect}:\n{}\nreason: {}",
+                head(sql),
+                rejection.reason
+            );
+            assert_reason_style(&rejection);
+        }
+    }
+}
+
+#[track_caller]
+fn assert_reason_style(rejection: &Rejection) {
+    let reason = &rejection.reason;
+    assert!(!reason.is_empty(), "empty reason for {}", rejection.rule);
+    assert!(
+        !reason.ends_with('.'),
+        "reason ends with a period: {reason}"
+    );
+    assert!(
+        !reason.starts_with(|c: char| c.is_ascii_uppercase()),
+        "reason starts with a capital: {reason}"
+    );
+}
+
+/// Entries of a data file: split on lines that are exactly `-- next`, trimmed, skipping
+/// chunks made only of `--` comment lines (the file header).
+fn entries(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut flush = |chunk: &mut String| {
+        let trimmed = chunk.trim();
+        let only_comments = trimmed
+            .lines()
+            .all(|line| line.trim().is_empty() || line.trim_start().starts_with("--"));
+        if !only_comments {
+            out.push(trimmed.to_owned());
+        }
+        chunk.clear();
+    };
+    for line in text.lines() {
+        if line.trim_end() == "-- next" {
+            flush(&mut current);
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    flush(&mut current);
+    out
+}
+
+const ATTACKS: [(Dialect, &str); 3] = [
+    (
+        Postgresql,
+        include_str!("../tests/data/attacks-postgresql.sql"),
+    ),
+    (Mysql, include_str!("../tests/data/attacks-mysql.sql")),
+    (Sqlite, include_str!("../tests/data/attacks-sqlite.sql")),
+];
+
+const LEGIT: [(Dialect, &str); 3] = [
+    (
+        Postgresql,
+        include_str!("../tests/data/legit-postgresql.sql"),
+    ),
+    (Mysql, include_str!("../tests/data/legit-mysql.sql")),
+    (Sqlite, include_str!("../tests/data/legit-sqlite.sql")),
+];
+
+#[test]
+fn every_attack_is_refused() {
+    let mut accepted = Vec::new();
+    for (dialect, file) in ATTACKS {
+        let cases = entries(file);
+        assert!(
+            cases.len() >= 70,
+            "{dialect}: only {} attack entries",
+            cases.len()
+        );
+        for sql in cases {
+            match check(dialect, &sql) {
+                Ok(_) => accepted.push(format!("[{dialect}] {sql}")),
+                Err(rejection) => assert_reason_style(&rejection),
+            }
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "attacks accepted:\n{}",
+        accepted.join("\n-- next\n")
+    );
+}
+
+#[test]
+fn legit_queries_pass() {
+    let mut refused = Vec::new();
+    for (dialect, file) in LEGIT {
+        let cases = entries(file);
+        assert!(
+            cases.len() >= 20,
+            "{dialect}: only {} legit entries",
+            cases.len()
+        );
+        for sql in cases {
+            if let Err(rejection) = check(dialect, &sql) {
+                refused.push(format!(
+                    "[{dialect}] {sql}\n  => {}: {}",
+                    rejection.rule, rejection.reason
+                ));
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "legit queries refused:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn entries_parser_handles_headers_and_multiline() {
+    let text = "-- header\n-- more header\n-- next\nSELECT 1\n-- next\nSELECT\n  2 -- c\n-- next\n";
+    assert_eq!(entries(text), vec!["SELECT 1", "SELECT\n  2 -- c"]);
+}
+
+#[test]
+fn allowed_queries() {
+    for (dialect, sql) in [
+        (Postgresql, "SELECT 1"),
+        (Postgresql, "select 1;"),
+        (Postgresql, "SELECT 1 ;  ; \n"),
+        (Postgresql, "SELECT 'DROP TABLE x; DELETE' AS s -- INSERT"),
+        (
+            Postgresql,
+            "SELECT 'pg_sleep(1)' AS s /* pg_read_file('x') */",
+        ),
+        (
+            Postgresql,
+            "SELECT sum(x) OVER (PARTITION BY a ORDER BY b ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t",
+        ),
+        (
+            Postgresql,
+            "SELECT rank() OVER w FROM t WINDOW w AS (ORDER BY a)",
+        ),
+        (
+            Postgresql,
+            "WITH a AS (SELECT 1 AS x), b AS (SELECT x FROM a) SELECT * FROM b",
+        ),
+        (
+            Postgresql,
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 5) SELECT * FROM c",
+        ),
+        (
+            Postgresql,
+            "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x) FROM t",
+        ),
+        (Postgresql, "EXPLAIN (FORMAT JSON) SELECT * FROM t"),
+        (
+            Postgresql,
+            "EXPLAIN (FORMAT JSON, VERBOSE, COSTS OFF, SETTINGS, BUFFERS) SELECT 1",
+        ),
+        (Postgresql, "EXPLAIN SELECT 1"),
+        (Postgresql, "EXPLAIN VERBOSE SELECT 1"),
+        (
+            Postgresql,
+            "SELECT 1 UNION SELECT 2 INTERSECT SELECT 2 EXCEPT SELECT 3",
+        ),
+        (Postgresql, "VALUES (1), (2)"),
+        (Postgresql, "SELECT CASE WHEN a THEN 1 ELSE 2 END FROM t"),
+        (
+            Postgresql,
+            "SELECT now() - interval '1 day', date_trunc('day', now()), age(now())",
+        ),
+        (Postgresql, "SELECT * FROM generate_series(1, 3) AS g(n)"),
+        (Postgresql, "SELECT generate_series(1, 3)"),
+        (Postgresql, "SELECT * FROM information_schema.columns"),
+        (Postgresql, "SELECT * FROM pg_catalog.pg_tables"),
+        (Postgresql, "SELECT * FROM pg_stat_activity"),
+        (Postgresql, "SELECT data->>'x', data#>>'{a,b}' FROM t"),
+        (Postgresql, "SELECT x::int, y::text[] FROM t"),
+        (
+            Postgresql,
+            "SELECT * FROM t WHERE a LIKE 'x%' AND b ILIKE '%y'",
+        ),
+        (Postgresql, "SELECT * FROM t WHERE a IN (SELECT b FROM u)"),
+        (Postgresql, "SELECT * FROM t WHERE EXISTS (SELECT 1)"),
+        (
+            Postgresql,
+            "SELECT * FROM t CROSS JOIN LATERAL (SELECT t.a) l",
+        ),
+        (Postgresql, "SELECT make_interval(days => 1)"),
+        (Postgresql, "SELECT lower('A'), log(2), lo"),
+        (Postgresql, "SELECT pg_sleep FROM t"),
+        (Postgresql, "SELECT * FROM pg_file_settings"),
+        (Mysql, "SELECT `a` FROM `t` WHERE `b` = ? LIMIT ?"),
+        (Mysql, "SELECT sleep FROM t"),
+        (Mysql, "SELECT 'sleep(10)'"),
+        (Mysql, "SELECT 'a /* b */ c'"),
+        (Mysql, "SELECT 1 /* plain comment */"),
+        (Mysql, "EXPLAIN FORMAT=TREE SELECT 1"),
+        (Mysql, "SELECT * FROM t LOCK_TABLE_NAME"),
+        (Sqlite, "SELECT strftime('%Y', 'now')"),
+        (Sqlite, "SELECT * FROM t WHERE a = ? AND b = ?"),
+        (
+            Sqlite,
+            "SELECT sqlite_version(), sqlite_compileoption_get(0)",
+        ),
+        (Sqlite, "EXPLAIN QUERY PLAN SELECT 1"),
+    ] {
+        check_ok(dialect, sql);
+    }
+}
+
+#[test]
+fn refused_queries_by_rule() {
+    use Rule::*;
+    for (dialect, sql, rule) in [
+        // empty
+        (Postgresql, "", Empty),
+        (Postgresql, "  \n\t ", Empty),
+        (Postgresql, "-- just a comment", Empty),
+        (Postgresql, "/* c */ ; ;", Empty),
+        (Mysql, "# hash comment", Empty),
+        (Sqlite, ";", Empty),
+        // nul byte
+        (Postgresql, "SELECT 1\0", NulByte),
+        (Sqlite, "SELECT '\0'", NulByte),
+        // executable comments and hints (mysql only)
+        (Mysql, "/*!50000 DELETE FROM t */", ExecutableComment),
+        (Mysql, "/*M!100000 DROP TABLE t */", ExecutableComment),
+        (Mysql, "/*m!100000 DROP TABLE t */", ExecutableComment),
+        (Mysql, "SELECT /*!50000 sleep(10) */ 1", ExecutableComment),
+        (Mysql, "SELECT 1 /*!*/", ExecutableComment),
+        (Mysql, "SELECT '/*!'", ExecutableComment),
+        (
+            Mysql,
+            "SELECT /*+ MAX_EXECUTION_TIME(0) */ 1",
+            ExecutableComment,
+        ),
+        // parse errors
+        (Postgresql, "SELEC 1", NotAQuery),
+        (Postgresql, "SELECT 1 +", Parse),
+        (Postgresql, "SELECT (1", Parse),
+        (Postgresql, "SELECT 'unterminated", Parse),
+        (Postgresql, "SELECT ?", Parse),
+        // multiple statements
+        (Postgresql, "SELECT 1; SELECT 2", MultipleStatements),
+        (Postgresql, "SELECT 1; DELETE FROM t", MultipleStatements),
+        (Mysql, "COMMIT; DROP TABLE x", MultipleStatements),
+        (Sqlite, "SELECT 1; ATTACH 'x' AS x", MultipleStatements),
+        // not a query
+        (Postgresql, "INSERT INTO t VALUES (1)", NotAQuery),
+        (Postgresql, "UPDATE t SET a = 1", NotAQuery),
+        (Postgresql, "DELETE FROM t", NotAQuery),
+        (Postgresql, "DROP TABLE t", NotAQuery),
+        (Postgresql, "TRUNCATE t", NotAQuery),
+        (Postgresql, "COPY t TO PROGRAM 'id'", NotAQuery),
+        (Postgresql, "GRANT ALL ON t TO PUBLIC", NotAQuery),
+        (Postgresql, "SET TRANSACTION READ WRITE", NotAQuery),
+        (Postgresql, "BEGIN", NotAQuery),
+        (Postgresql, "DO $$BEGIN END$$", NotAQuery),
+        (Postgresql, "CALL p()", NotAQuery),
+        (Postgresql, "VACUUM", NotAQuery),
+        (Postgresql, "LISTEN x", NotAQuery),
+        (Postgresql, "WITH x AS (SELECT 1) DELETE FROM t", NotAQuery),
+        (Mysql, "SET GLOBAL read_only = 0", NotAQuery),
+        (Mysql, "HANDLER t OPEN", NotAQuery),
+        (Mysql, "SHUTDOWN", NotAQuery),
+        (Mysql, "DESCRIBE t", NotAQuery),
+        (Sqlite, "PRAGMA writable_schema=1", NotAQuery),
+        (Sqlite, "ATTACH DATABASE '/tmp/x.db' AS x", NotAQuery),
+        (Sqlite, "VACUUM INTO '/tmp/x'", NotAQuery),
+        (Postgresql, "EXPLAIN DELETE FROM t", NotAQuery),
+        // data-modifying CTEs
+        (
+            Postgresql,
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            DataModifyingCte,
+        ),
+        (
+            Postgresql,
+            "WITH d AS (UPDATE t SET a = 1 RETURNING *) SELECT * FROM d",
+            DataModifyingCte,
+        ),
+        (
+            Postgresql,
+            "WITH d AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM d",
+            DataModifyingCte,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM (WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d) s",
+            DataModifyingCte,
+        ),
+        (
+            Postgresql,
+            "SELECT (WITH d AS (DELETE FROM t RETURNING 1) SELECT 1 FROM d)",
+            DataModifyingCte,
+        ),
+        (
+            Postgresql,
+            "EXPLAIN WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            DataModifyingCte,
+        ),
+        // select into
+        (Postgresql, "SELECT * INTO newt FROM t", SelectInto),
+        (
+            Postgresql,
+            "SELECT * INTO TEMPORARY newt FROM t",
+            SelectInto,
+        ),
+        (Postgresql, "SELECT * FROM (SELECT 1 INTO x) s", SelectInto),
+        (Mysql, "SELECT 1 INTO @v", SelectInto),
+        (Mysql, "SELECT 1 INTO OUTFILE '/tmp/x'", SelectInto),
+        (Mysql, "SELECT 1 INTO DUMPFILE '/tmp/x'", SelectInto),
+        (Mysql, "SELECT a FROM t INTO @v", SelectInto),
+        // locking clauses
+        (Postgresql, "SELECT * FROM t FOR UPDATE", LockingClause),
+        (Postgresql, "SELECT * FROM t FOR SHARE", LockingClause),
+        (
+            Postgresql,
+            "SELECT * FROM t FOR NO KEY UPDATE",
+            LockingClause,
+        ),
+        (Postgresql, "SELECT * FROM t FOR KEY SHARE", LockingClause),
+        (
+            Postgresql,
+            "SELECT * FROM t FOR UPDATE OF t SKIP LOCKED",
+            LockingClause,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM (SELECT * FROM t FOR UPDATE) s",
+            LockingClause,
+        ),
+        (
+            Postgresql,
+            "WITH l AS (SELECT * FROM t FOR SHARE) SELECT * FROM l",
+            LockingClause,
+        ),
+        (Mysql, "SELECT * FROM t FOR UPDATE", LockingClause),
+        (Mysql, "SELECT * FROM t LOCK IN SHARE MODE", LockingClause),
+        // denied functions, everywhere and in every spelling
+        (Postgresql, "SELECT pg_sleep(1)", DeniedFunction),
+        (Postgresql, "SELECT PG_SLEEP(1)", DeniedFunction),
+        (Postgresql, "SELECT pg_catalog.pg_sleep(1)", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT \"pg_catalog\".\"PG_SLEEP\"(1)",
+            DeniedFunction,
+        ),
+        (Postgresql, "SELECT public.pg_sleep(1)", DeniedFunction),
+        (Postgresql, "SELECT pg_sleep /* x */ (1)", DeniedFunction),
+        (Postgresql, "SELECT pg_sleep\n(1)", DeniedFunction),
+        (Postgresql, "SELECT pg_sleep_for('1 hour')", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT 1 WHERE pg_sleep(1) IS NULL",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT 1 FROM t GROUP BY pg_sleep(1)",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT 1 FROM t HAVING count(pg_sleep(1)) > 0",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t ORDER BY pg_sleep(1)",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT CASE WHEN a THEN pg_sleep(1) END FROM t",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT coalesce(pg_sleep(1), 1)",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT sum(a) OVER (ORDER BY pg_sleep(1)) FROM t",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t JOIN u ON pg_sleep(1) IS NULL",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t LIMIT (SELECT pg_sleep(1))::int",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM pg_read_file('/etc/passwd')",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM pg_catalog.pg_ls_dir('.')",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t, LATERAL pg_ls_dir(t.p) d",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "WITH x AS (SELECT pg_read_file('f')) SELECT * FROM x",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT (SELECT lo_import('/etc/passwd'))",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT 1 UNION SELECT nextval('s')",
+            DeniedFunction,
+        ),
+        (Postgresql, "SELECT dblink_exec('x', 'y')", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT set_config('a', 'b', false)",
+            DeniedFunction,
+        ),
+        (Postgresql, "SELECT pg_advisory_lock(1)", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT pg_create_physical_replication_slot('s')",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT query_to_xml_and_xmlschema('DELETE FROM t', true, true, '')",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT pg_stat_reset_shared('bgwriter')",
+            DeniedFunction,
+        ),
+        (Postgresql, "SELECT sleep(1)", DeniedFunction),
+        (Postgresql, "EXPLAIN SELECT pg_sleep(1)", DeniedFunction),
+        (Mysql, "SELECT sleep(10)", DeniedFunction),
+        (Mysql, "SELECT SLEEP(10)", DeniedFunction),
+        (Mysql, "SELECT `sleep`(10)", DeniedFunction),
+        (Mysql, "SELECT db.sleep(10)", DeniedFunction),
+        (
+            Mysql,
+            "SELECT benchmark(100000000, md5('x'))",
+            DeniedFunction,
+        ),
+        (Mysql, "SELECT load_file('/etc/passwd')", DeniedFunction),
+        (Mysql, "SELECT get_lock('a', 1)", DeniedFunction),
+        (Mysql, "SELECT IF(1, sleep(1), 0)", DeniedFunction),
+        (
+            Mysql,
+            "SELECT * FROM t WHERE a = 1 AND (SELECT sleep(1))",
+            DeniedFunction,
+        ),
+        (Sqlite, "SELECT load_extension('x')", DeniedFunction),
+        (Sqlite, "SELECT writefile('/tmp/x', 'y')", DeniedFunction),
+        (Sqlite, "SELECT readfile('/etc/passwd')", DeniedFunction),
+        (Sqlite, "SELECT * FROM fsdir('/')", DeniedFunction),
+        (Sqlite, "SELECT zeroblob(1000000000)", DeniedFunction),
+        (Sqlite, "SELECT randomblob(1000000000)", DeniedFunction),
+        (Sqlite, "SELECT \"LOAD_EXTENSION\"('x')", DeniedFunction),
+        // variable assignment
+        (Mysql, "SELECT @v := 1", VariableAssignment),
+        (Mysql, "SELECT a, @r := @r + 1 FROM t", VariableAssignment),
+        // explain
+        (Postgresql, "EXPLAIN ANALYZE SELECT 1", ExplainAnalyze),
+        (Postgresql, "EXPLAIN (ANALYZE) SELECT 1", ExplainAnalyze),
+        (
+            Postgresql,
+            "EXPLAIN (analyze false) SELECT 1",
+            ExplainAnalyze,
+        ),
+        (
+            Postgresql,
+            "EXPLAIN (FORMAT JSON, ANALYZE true) SELECT 1",
+            ExplainAnalyze,
+        ),
+        (Postgresql, "EXPLAIN (TIMING) SELECT 1", ExplainOption),
+        (Postgresql, "EXPLAIN (SERIALIZE) SELECT 1", ExplainOption),
+        (Mysql, "EXPLAIN ANALYZE SELECT 1", ExplainAnalyze),
+        // placeholder style
+        (Postgresql, "SELECT $0", PlaceholderStyle),
+        (Postgresql, "SELECT $99999", PlaceholderStyle),
+        (Sqlite, "SELECT ?1", PlaceholderStyle),
+        (Sqlite, "SELECT :name", PlaceholderStyle),
+        (Sqlite, "SELECT @name", PlaceholderStyle),
+        (Sqlite, "SELECT $name", PlaceholderStyle),
+        // nesting
+        (
+            Postgresql,
+            &format!("SELECT {}1{}", "(".repeat(60), ")".repeat(60)),
+            TooDeep,
+        ),
+    ] {
+        check_denied(dialect, sql, rule);
+    }
+}
+
+#[test]
+fn reasons_read_well() {
+    let show = |dialect: Dialect, sql: &str| match check(dialect, sql) {
+        Ok(_) => "accepted".to_owned(),
+        Err(r) => format!("{}: {}", r.rule.code(), r.reason),
+    };
+    let lines = [
+        show(Postgresql, "SELECT pg_read_file('/etc/passwd')"),
+        show(Postgresql, "INSERT INTO t VALUES (1)"),
+        show(Postgresql, "CREATE OR REPLACE VIEW v AS SELECT 1"),
+        show(Postgresql, "ALTER SYSTEM SET x = 1"),
+        show(
+            Postgresql,
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+        ),
+        show(Postgresql, "SELECT * FROM t FOR UPDATE"),
+        show(Postgresql, "SELECT * INTO x FROM t"),
+        show(Postgresql, "EXPLAIN ANALYZE SELECT 1"),
+        show(Postgresql, "SELECT 1; SELECT 2"),
+        show(Postgresql, "SELECT 1 +"),
+        show(Mysql, "SELECT /*!50000 1 */"),
+        show(Mysql, "SELECT sleep(1)"),
+        show(Sqlite, "SELECT :a"),
+    ]
+    .join("\n");
+    expect![[r#"
+        guard.denied_function: function pg_read_file is not allowed: it reads or writes files on the database server
+        guard.not_a_query: only SELECT queries are allowed; got INSERT
+        guard.not_a_query: only SELECT queries are allowed; got CREATE OR REPLACE VIEW
+        guard.not_a_query: only SELECT queries are allowed; got ALTER SYSTEM
+        guard.data_modifying_cte: a data-modifying DELETE inside a query is not allowed: only reads are permitted
+        guard.locking_clause: locking clause FOR UPDATE is not allowed: queries must not lock rows
+        guard.select_into: writing results with SELECT … INTO is not allowed: it creates a table, file or variable
+        guard.explain_analyze: explain with ANALYZE is not allowed: it runs the statement; use plain EXPLAIN
+        guard.multiple_statements: only one statement is allowed; got 2: send them one at a time
+        guard.parse: could not parse the query: Expected: an expression, found: the end of the query
+        guard.executable_comment: mysql executable comments (/*! … */ and /*M! … */) are not allowed: their content would run unchecked
+        guard.denied_function: function sleep is not allowed: it makes the database sleep or burn cpu on purpose
+        guard.placeholder_style: placeholder :a is not supported on sqlite: use plain ? placeholders"#]]
+    .assert_eq(&lines);
+}
+
+#[test]
+fn too_long_is_refused_fast() {
+    let big = format!("SELECT '{}'", "x".repeat(200 * 1024));
+    check_denied(Postgresql, &big, Rule::TooLong);
+
+    let huge = "SELECT 1 + ".repeat(1024 * 1024);
+    let started = Instant::now();
+    for dialect in [Postgresql, Mysql, Sqlite] {
+        check_denied(dialect, &huge, Rule::TooLong);
+    }
+    assert!(started.elapsed() < Duration::from_millis(50));
+
+    // Exactly at the limit is still parsed (and here accepted).
+    let at_limit = format!("SELECT '{}'", "x".repeat(crate::MAX_SQL_BYTES - 9));
+    assert_eq!(at_limit.len(), crate::MAX_SQL_BYTES);
+    check_ok(Postgresql, &at_limit);
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let n = 1000;
+    for dialect in [Postgresql, Mysql, Sqlite] {
+        check_denied(
+            dialect,
+            &format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n)),
+            Rule::TooDeep,
+        );
+        check_denied(
+            dialect,
+            &format!("SELECT {}1{}", "(SELECT ".repeat(n), ")".repeat(n)),
+            Rule::TooDeep,
+        );
+        check_denied(
+            dialect,
+            &format!(
+                "SELECT * FROM {}SELECT 1{} AS x",
+                "(".repeat(n),
+                ")".repeat(n)
+            ),
+            Rule::TooDeep,
+        );
+        check_denied(
+            dialect,
+            &format!("SELECT {}1{}", "abs(".repeat(n), ")".repeat(n)),
+            Rule::TooDeep,
+        );
+        check_denied(
+            dialect,
+            &format!("SELECT {}1", "- ".repeat(n)),
+            Rule::TooDeep,
+        );
+        // sqlparser reports this one as a plain syntax error once it is too deep.
+        let cases = format!(
+            "SELECT {}1{}",
+            "CASE WHEN 1 THEN ".repeat(n),
+            " END".repeat(n)
+        );
+        assert!(check(dialect, &cases).is_err());
+    }
+    check_ok(
+        Postgresql,
+        &format!(
+            "SELECT {}1{}",
+            "CASE WHEN 1 THEN ".repeat(10),
+            " END".repeat(10)
+        ),
+    );
+    // Moderate nesting is fine.
+    check_ok(
+        Postgresql,
+        &format!("SELECT {}1{}", "(SELECT ".repeat(10), ")".repeat(10)),
+    );
+}
+
+#[test]
+fn long_operator_chains_are_refused_quickly() {
+    let max = crate::MAX_SQL_BYTES - 20;
+    let cases = [
+        (Postgresql, format!("SELECT 1{}", "+1".repeat(max / 2))),
+        (Postgresql, format!("SELECT 1{}", "::int".repeat(max / 5))),
+        (Postgresql, format!("SELECT 1{}", " AND 1".repeat(max / 6))),
+        (
+            Postgresql,
+            format!("SELECT 1{}", " UNION SELECT 1".repeat(max / 15)),
+        ),
+        (Mysql, format!("SELECT 1{}", " DIV 1".repeat(max / 6))),
+        (Mysql, format!("SELECT 1{}", " || 1".repeat(max / 5))),
+        (Sqlite, format!("SELECT 1{}", " GLOB 1".repeat(max / 7))),
+        (Sqlite, format!("SELECT 1{}", " REGEXP 1".repeat(max / 9))),
+    ];
+    for (dialect, sql) in cases {
+        assert!(sql.len() <= crate::MAX_SQL_BYTES);
+        let started = Instant::now();
+        check_denied(dialect, &sql, Rule::TooDeep);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "{dialect}: {} took {took:?}",
+            &sql[..40]
+        );
+    }
+    // Ordinary lengths of the same shapes pass.
+    check_ok(Postgresql, &format!("SELECT 1{}", "+1".repeat(200)));
+    check_ok(
+        Postgresql,
+        &format!("SELECT 1{}", " UNION SELECT 1".repeat(100)),
+    );
+    check_ok(Mysql, &format!("SELECT 1{}", " DIV 1".repeat(20)));
+}
+
+#[test]
+fn many_flat_items_are_fine() {
+    let list = (0..5000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    check_ok(Postgresql, &format!("SELECT * FROM t WHERE a IN ({list})"));
+    let cols = (0..2000)
+        .map(|i| format!("c{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    check_ok(Mysql, &format!("SELECT {cols} FROM t"));
+}
+
+#[test]
+fn placeholders_are_counted_from_the_ast() {
+    let count = |dialect, sql| match check(dialect, sql) {
+        Ok(q) => q.placeholder_count(),
+        Err(r) => panic!("{sql}: {}", r.reason),
+    };
+    assert_eq!(count(Postgresql, "SELECT 1"), 0);
+    assert_eq!(count(Postgresql, "SELECT $1"), 1);
+    assert_eq!(count(Postgresql, "SELECT $1, $1, $2"), 2);
+    assert_eq!(count(Postgresql, "SELECT $3"), 3);
+    assert_eq!(count(Postgresql, "SELECT '$5', $1 -- $9"), 1);
+    assert_eq!(
+        count(
+            Postgresql,
+            "SELECT * FROM t WHERE a = $1 LIMIT $2 OFFSET $3"
+        ),
+        3
+    );
+    assert_eq!(
+        count(Postgresql, "SELECT data ? 'k' FROM t WHERE a = $1"),
+        1
+    );
+    assert_eq!(
+        count(
+            Postgresql,
+            "WITH x AS (SELECT $2 AS v) SELECT v FROM x WHERE v > $1"
+        ),
+        2
+    );
+    assert_eq!(count(Mysql, "SELECT ?, '?', \"?\", `?` FROM t LIMIT ?"), 2);
+    assert_eq!(count(Mysql, "SELECT ? -- ?"), 1);
+    assert_eq!(count(Sqlite, "SELECT ? /* ? */, '?', ?"), 2);
+    assert_eq!(
+        count(
+            Sqlite,
+            "SELECT * FROM t WHERE a IN (SELECT b FROM u WHERE c = ?) AND d = ?"
+        ),
+        2
+    );
+}
+
+#[test]
+fn check_with_params_requires_the_right_count() {
+    assert!(check_with_params(Postgresql, "SELECT $1, $2", 2).is_ok());
+    assert!(check_with_params(Mysql, "SELECT ?", 1).is_ok());
+    assert!(check_with_params(Sqlite, "SELECT 1", 0).is_ok());
+    for (dialect, sql, given) in [
+        (Postgresql, "SELECT $1, $2", 1),
+        (Postgresql, "SELECT $2", 1),
+        (Postgresql, "SELECT 1", 1),
+        (Mysql, "SELECT ?, ?", 3),
+        (Sqlite, "SELECT ?", 0),
+    ] {
+        match check_with_params(dialect, sql, given) {
+            Ok(_) => panic!("{sql} with {given} params was accepted"),
+            Err(r) => {
+                assert_eq!(r.rule, Rule::PlaceholderMismatch, "{sql}: {}", r.reason);
+                assert_reason_style(&r);
+            }
+        }
+    }
+    let rejection = check_with_params(Mysql, "SELECT ?, ?", 1).err();
+    assert_eq!(
+        rejection.map(|r| r.reason),
+        Some("the query has 2 placeholders but 1 parameter was given".to_owned())
+    );
+    // Other rules win over the count.
+    assert_eq!(
+        check_with_params(Postgresql, "DELETE FROM t", 0)
+            .err()
+            .map(|r| r.rule),
+        Some(Rule::NotAQuery)
+    );
+}
+
+#[test]
+fn sql_is_trimmed_of_trailing_noise_only() {
+    let sql = |dialect, text| match check(dialect, text) {
+        Ok(q) => q.sql().to_owned(),
+        Err(r) => panic!("{text}: {}", r.reason),
+    };
+    assert_eq!(sql(Postgresql, "SELECT 1"), "SELECT 1");
+    assert_eq!(sql(Postgresql, "  SELECT 1 ;\n"), "SELECT 1");
+    assert_eq!(sql(Postgresql, "SELECT 1;;  ;"), "SELECT 1");
+    assert_eq!(sql(Postgresql, "SELECT 1 -- trailing"), "SELECT 1");
+    assert_eq!(sql(Postgresql, "SELECT 1; -- trailing\n"), "SELECT 1");
+    assert_eq!(sql(Postgresql, "SELECT 1 /* x */ ;"), "SELECT 1");
+    assert_eq!(
+        sql(Postgresql, "-- leading\nSELECT 'é€😀' AS \"ü\"\n-- c\n"),
+        "-- leading\nSELECT 'é€😀' AS \"ü\""
+    );
+    assert_eq!(
+        sql(Postgresql, "SELECT\r\n  'a;b'\r\n;"),
+        "SELECT\r\n  'a;b'"
+    );
+    assert_eq!(sql(Mysql, "SELECT 1 # hash\n"), "SELECT 1");
+    assert_eq!(sql(Sqlite, "SELECT 1; "), "SELECT 1");
+}
+
+#[test]
+fn capped_sql_wraps_queries_and_leaves_explain_alone() {
+    let q = check(Postgresql, "SELECT a FROM t ORDER BY a; -- done").ok();
+    let q = q
+        .as_ref()
+        .map(|q| (q.capped_sql(100), q.is_explain(), q.dialect()));
+    assert_eq!(
+        q,
+        Some((
+            "SELECT * FROM (SELECT a FROM t ORDER BY a) AS _cx LIMIT 101".to_owned(),
+            false,
+            Postgresql
+        ))
+    );
+    let commented = check(Mysql, "SELECT 1 -- note")
+        .map(|q| q.capped_sql(0))
+        .ok();
+    assert_eq!(
+        commented.as_deref(),
+        Some("SELECT * FROM (SELECT 1) AS _cx LIMIT 1")
+    );
+    let max = check(Sqlite, "SELECT 1")
+        .map(|q| q.capped_sql(u64::MAX))
+        .ok();
+    assert_eq!(
+        max,
+        Some(format!(
+            "SELECT * FROM (SELECT 1) AS _cx LIMIT {}",
+            u64::MAX
+        ))
+    );
+    let explain = check(Postgresql, "EXPLAIN (FORMAT JSON) SELECT 1;").ok();
+    assert_eq!(
+        explain.as_ref().map(|q| (q.capped_sql(10), q.is_explain())),
+        Some(("EXPLAIN (FORMAT JSON) SELECT 1".to_owned(), true))
+    );
+}
+
+#[test]
+fn capped_sql_is_itself_accepted() {
+    for (dialect, file) in LEGIT {
+        for sql in entries(file) {
+            let Ok(checked) = check(dialect, &sql) else {
+                continue;
+            };
+            if checked.is_explain() {
+                continue;
+            }
+            let capped = checked.capped_sql(10);
+            if let Err(r) = check(dialect, &capped) {
+                panic!(
+                    "[{dialect}] capped form refused: {capped}\n  => {}",
+                    r.reason
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rule_codes_are_stable_and_unique() {
+    use Rule::*;
+    let rules = [
+        Empty,
+        TooLong,
+        NulByte,
+        ExecutableComment,
+        Parse,
+        TooDeep,
+        MultipleStatements,
+        NotAQuery,
+        DataModifyingCte,
+        SelectInto,
+        LockingClause,
+        DeniedFunction,
+        VariableAssignment,
+        ExplainAnalyze,
+        ExplainOption,
+        PlaceholderStyle,
+        PlaceholderMismatch,
+        UnsupportedSyntax,
+        Internal,
+    ];
+    let mut codes: Vec<&str> = rules.iter().map(Rule::code).collect();
+    for code in &codes {
+        let rest = code.strip_prefix("guard.").unwrap_or_default();
+        assert!(
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "bad code {code}"
+        );
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), rules.len());
+    assert_eq!(Rule::DeniedFunction.code(), "guard.denied_function");
+    assert_eq!(Rule::DeniedFunction.to_string(), "guard.denied_function");
+}
+
+#[test]
+fn rejection_is_an_error_that_displays_its_reason() {
+    let rejection = check(Postgresql, "DELETE FROM t").err();
+    let shown = rejection.as_ref().map(ToString::to_string);
+    assert_eq!(
+        shown.as_deref(),
+        Some("only SELECT queries are allowed; got DELETE")
+    );
+    let boxed: Option<Box<dyn std::error::Error>> = rejection.map(|r| Box::new(r) as _);
+    assert!(boxed.is_some());
+}
+
+#[test]
+fn dialects_display_lowercase() {
+    assert_eq!(Postgresql.to_string(), "postgresql");
+    assert_eq!(Mysql.to_string(), "mysql");
+    assert_eq!(Sqlite.to_string(), "sqlite");
+}

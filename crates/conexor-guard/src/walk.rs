@@ -117,7 +117,9 @@ impl Guard {
             Dialect::Postgresql => {
                 let number = text
                     .strip_prefix('$')
-                    .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .filter(|digits| {
+                        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                    })
                     .and_then(|digits| digits.parse::<usize>().ok());
                 match number {
                     Some(n) if (1..=MAX_PG_PLACEHOLDER).contains(&n) => {
@@ -176,7 +178,9 @@ impl Visitor for Guard {
         };
         reject(
             Rule::DataModifyingCte,
-            format!("a data-modifying {kind} inside a query is not allowed: only reads are permitted"),
+            format!(
+                "a data-modifying {kind} inside a query is not allowed: only reads are permitted"
+            ),
         )
     }
 
@@ -184,13 +188,18 @@ impl Visitor for Guard {
         if let Some(kind) = modifying_body(&query.body) {
             return reject(
                 Rule::DataModifyingCte,
-                format!("a data-modifying {kind} inside a query is not allowed: only reads are permitted"),
+                format!(
+                    "a data-modifying {kind} inside a query is not allowed: only reads are permitted"
+                ),
             );
         }
         if let Some(lock) = query.locks.first() {
             return reject(
                 Rule::LockingClause,
-                format!("locking clause FOR {} is not allowed: queries must not lock rows", lock.lock_type),
+                format!(
+                    "locking clause FOR {} is not allowed: queries must not lock rows",
+                    lock.lock_type
+                ),
             );
         }
         if query.for_clause.is_some() {
@@ -202,7 +211,7 @@ impl Visitor for Guard {
         if query.settings.is_some() || query.format_clause.is_some() {
             return reject(
                 Rule::UnsupportedSyntax,
-                "SETTINGS and FORMAT clauses are not supported".to_owned(),
+                "the SETTINGS and FORMAT clauses are not supported".to_owned(),
             );
         }
         if !query.pipe_operators.is_empty() {
@@ -226,7 +235,7 @@ impl Visitor for Guard {
         if select.into.is_some() {
             return reject(
                 Rule::SelectInto,
-                "SELECT … INTO is not allowed: it writes to a table, file or variable".to_owned(),
+                "writing results with SELECT … INTO is not allowed: it creates a table, file or variable".to_owned(),
             );
         }
         ControlFlow::Continue(())
@@ -251,7 +260,9 @@ impl Visitor for Guard {
         if self.depth > MAX_EXPR_DEPTH {
             return reject(
                 Rule::TooDeep,
-                format!("the query nests expressions too deeply: the limit is {MAX_EXPR_DEPTH} levels"),
+                format!(
+                    "the query nests expressions too deeply: the limit is {MAX_EXPR_DEPTH} levels"
+                ),
             );
         }
         match expr {

@@ -90,6 +90,9 @@ pub async fn require_key(State(state): State<Arc<AppState>>, mut request: Reques
 #[derive(Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<KeyId, (Wmk, Instant)>>,
+    /// Key derivations this server has run; lets tests prove that an
+    /// unauthenticated request costs none.
+    derivations: std::sync::atomic::AtomicU64,
 }
 
 impl KeyCache {
@@ -105,6 +108,7 @@ impl KeyCache {
             return Err(ApiError::Unauthenticated);
         }
         let secret = principal.secret.clone();
+        self.derivations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let wmk = tokio::task::spawn_blocking(move || unwrap_for(&record, &secret))
             .await
             .map_err(|e| ApiError::Internal(e.into()))??;
@@ -124,6 +128,10 @@ impl KeyCache {
             }
             None => None,
         }
+    }
+
+    pub fn derivations(&self) -> u64 {
+        self.derivations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Drops a key's entry (revocation, rotation).

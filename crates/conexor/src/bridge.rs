@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    ListToolsResult, PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -67,7 +67,14 @@ impl ServerHandler for Bridge {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let upstream = self.upstream(&ctx).await?;
-        upstream.list_tools(request).await.map_err(|e| McpError::internal_error(format!("upstream: {e}"), None))
+        let mut result = upstream
+            .list_tools(request)
+            .await
+            .map_err(|e| McpError::internal_error(format!("upstream: {e}"), None))?;
+        // The upstream session may speak an older revision than the stdio
+        // client; mark results complete as 2026-07-28 requires.
+        result.result_type = Some(ResultType::COMPLETE);
+        Ok(result)
     }
 
     async fn call_tool(
@@ -77,7 +84,10 @@ impl ServerHandler for Bridge {
     ) -> Result<CallToolResponse, McpError> {
         let upstream = self.upstream(&ctx).await?;
         match upstream.call_tool(request).await {
-            Ok(result) => Ok(result.into()),
+            Ok(mut result) => {
+                result.result_type = Some(ResultType::COMPLETE);
+                Ok(result.into())
+            }
             Err(rmcp::ServiceError::McpError(e)) => Err(e),
             Err(e) => Err(McpError::internal_error(format!("upstream: {e}"), None)),
         }

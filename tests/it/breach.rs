@@ -1,0 +1,106 @@
+//! Zero-knowledge at rest, attacked: after adding connections, every byte of
+//! the server's data directory and of every log line is searched for the
+//! passwords, user names, hosts and URLs in every plausible encoding.
+
+use base64::Engine;
+use conexor_tests::{TestServer, add_connection, env_url, logs};
+
+fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
+    let b = needle.as_bytes();
+    let mut out = vec![("plain".to_string(), b.to_vec())];
+    out.push(("hex".into(), hex_lower(b).into_bytes()));
+    out.push(("HEX".into(), hex_lower(b).to_uppercase().into_bytes()));
+    // Base64 of the needle at each of the three alignments, trimmed to the stable middle.
+    for shift in 0..3 {
+        let mut padded = vec![b'x'; shift];
+        padded.extend_from_slice(b);
+        for (name, engine) in [
+            ("base64", &base64::engine::general_purpose::STANDARD),
+            ("base64url", &base64::engine::general_purpose::URL_SAFE),
+        ] {
+            let enc = engine.encode(&padded);
+            let start = (shift * 4).div_ceil(3) + 1;
+            let end = enc.len().saturating_sub(4);
+            if end > start + 4 {
+                out.push((format!("{name}+{shift}"), enc[start..end].as_bytes().to_vec()));
+            }
+        }
+    }
+    let utf16le: Vec<u8> = needle.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let utf16be: Vec<u8> = needle.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    out.push(("utf16le".into(), utf16le));
+    out.push(("utf16be".into(), utf16be));
+    out
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn all_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.display().to_string(), bytes));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_stolen_store_and_logs_hold_no_credential() {
+    let pg = env_url("CONEXOR_TEST_PG_READER_URL");
+    let my = env_url("CONEXOR_TEST_MYSQL_READER_URL");
+    let lite_dir = tempfile::tempdir().unwrap();
+    let lite = lite_dir.path().join("very_private_name.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let allowed = lite_dir.path().to_path_buf();
+    let server = TestServer::start_with(move |c| c.sqlite_dirs.push(allowed)).await;
+    let client2 = server.workspace("breach").await;
+    let lite_url = format!("sqlite://{}", lite.display());
+    for (name, url) in [("pg", &pg), ("my", &my), ("lite", &lite_url)] {
+        add_connection(&client2, name, url, false).await.unwrap();
+        client2.query(name, "SELECT COUNT(*) FROM customers", vec![], None).await.unwrap();
+    }
+    let key_text = client2.key().unwrap().to_text().to_string();
+    // Make the store flush its WAL into the main file as well; both are searched anyway.
+    server.state.store.close().await;
+
+    let mut needles: Vec<String> = vec![pg.clone(), my.clone(), lite.display().to_string(), "very_private_name".into()];
+    for url in [&pg, &my] {
+        let parsed = url::Url::parse(url).unwrap();
+        needles.push(parsed.password().unwrap().to_string());
+        needles.push(format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap()));
+    }
+    needles.push("cx_reader".into());
+    let secret_part = key_text.rsplit_once('_').map(|(_, s)| s.to_string()).unwrap();
+    needles.push(secret_part);
+
+    let mut haystacks = all_files(&server.data_dir);
+    assert!(!haystacks.is_empty());
+    haystacks.push(("logs".into(), logs().lock().unwrap().clone()));
+    let mut found = Vec::new();
+    for (file, bytes) in &haystacks {
+        for needle in &needles {
+            for (enc, pattern) in encodings(needle) {
+                if find(bytes, &pattern) {
+                    found.push(format!("{needle:?} as {enc} in {file}"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "secrets found:\n{}", found.join("\n"));
+    let log_text = String::from_utf8_lossy(&logs().lock().unwrap()).to_lowercase();
+    assert!(!log_text.contains("authorization"), "an Authorization header reached the logs");
+    assert!(!log_text.contains("bearer "), "a bearer token reached the logs");
+}
