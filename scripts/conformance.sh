@@ -57,9 +57,8 @@
 # --- Baseline ------------------------------------------------------------------
 # tests/conformance/baseline.yml, in the suite's --expected-failures format
 # (YAML: `server: [scenario, ...]`, comments allowed). Only scenarios that call
-# the reference "everything" server's fixture tools/resources/prompts, or
-# methods of a capability Conexor does not declare, belong there; reasons are
-# on each line. See tests/conformance/README.md.
+# the reference "everything" server's fixture tools/resources/prompts belong
+# there; the reason is on each line. See tests/conformance/README.md.
 #
 # Environment (all optional):
 #   CONEXOR_CONFORMANCE_DIR    install dir (default: <repo>/.cache/conformance)
@@ -126,21 +125,36 @@ fi
 "$node22" --version | grep -q '^v22\.' || die "$node22 is not Node 22 ($("$node22" --version 2>&1))"
 
 # --- 2. preflight: is the server there, and does it take the key? -------------
+# One initialize with the key (then DELETE of the session it opened, so the
+# preflight leaves nothing behind). The key goes to curl on stdin, not argv.
 init_body='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"conexor-conformance-preflight","version":"0"}}}'
-status="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$url" \
-  -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-  -H 'Accept: application/json, text/event-stream' --data "$init_body" 2>&1)" ||
-  die "server not reachable at $url: $status"
+pre_headers="$(mktemp)"
+curl_err="$(mktemp)"
+status="$(printf 'header = "Authorization: Bearer %s"\n' "$key" |
+  curl -sS --config - -o /dev/null -D "$pre_headers" -w '%{http_code}' --max-time 10 -X POST "$url" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    --data "$init_body" 2>"$curl_err")" || {
+  msg="$(cat "$curl_err")"; rm -f "$pre_headers" "$curl_err"; die "server not reachable at $url: $msg"; }
+session="$(tr -d '\r' <"$pre_headers" | sed -n 's/^[Mm][Cc][Pp]-[Ss][Ee][Ss][Ss][Ii][Oo][Nn]-[Ii][Dd]: *//p' | head -n1)"
+rm -f "$pre_headers" "$curl_err"
+if [[ -n "$session" ]]; then
+  printf 'header = "Authorization: Bearer %s"\n' "$key" |
+    curl -sS --config - -o /dev/null --max-time 5 -X DELETE "$url" \
+      -H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-11-25' 2>/dev/null || true
+fi
 case "$status" in
-  401|403) die "server at $url answered $status to an initialize carrying the key: wrong KEY (or URL host not loopback)" ;;
+  401) die "server at $url answered 401 to an initialize carrying the key: wrong or revoked KEY" ;;
+  403) die "server at $url answered 403 to initialize: key without MCP access, or the URL's host is not in the server's allowed hosts" ;;
   2??) ;;
-  *) die "server at $url answered HTTP $status to initialize" ;;
+  *) die "server at $url answered HTTP $status to initialize (wrong URL path?)" ;;
 esac
 
 # --- 3. auth proxy ---------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/conexor-conformance.XXXXXX")"
 proxy_pid=""
+suite_pid=""
 cleanup() {
+  if [[ -n "$suite_pid" ]]; then kill "$suite_pid" 2>/dev/null || true; wait "$suite_pid" 2>/dev/null || true; fi
   if [[ -n "$proxy_pid" ]]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -161,19 +175,24 @@ proxy_url="http://127.0.0.1:$(cat "$work/port")$url_path"
 # --- 4. the suite ------------------------------------------------------------
 rm -rf "$out_dir"
 mkdir -p "$out_dir"
+out_dir="$(cd "$out_dir" && pwd)"
 suite_log="$out_dir/suite.log"
 args=(server --url "$proxy_url" --expected-failures "$baseline" -o "$out_dir")
 if [[ -n "$scenario" ]]; then args+=(--scenario "$scenario"); else args+=(--suite "$suite"); fi
 log "running suite against $url via auth proxy $proxy_url (log: $suite_log)"
 start_s=$SECONDS
-set +e
+# Run in the background and `wait`, so that INT/TERM reach the trap at once
+# (the cleanup stops the suite and the proxy).
 if [[ "${CONEXOR_CONFORMANCE_VERBOSE:-0}" == 1 ]]; then
-  (cd "$install_dir" && NO_COLOR=1 "$node22" "$suite_js" "${args[@]}") 2>&1 | tee "$suite_log"
-  suite_rc=${PIPESTATUS[0]}
+  NO_COLOR=1 "$node22" "$suite_js" "${args[@]}" > >(tee "$suite_log") 2>&1 &
 else
-  (cd "$install_dir" && NO_COLOR=1 "$node22" "$suite_js" "${args[@]}") >"$suite_log" 2>&1
-  suite_rc=$?
+  NO_COLOR=1 "$node22" "$suite_js" "${args[@]}" >"$suite_log" 2>&1 &
 fi
+suite_pid=$!
+set +e
+wait "$suite_pid"
+suite_rc=$?
+suite_pid=""
 set -e
 elapsed=$((SECONDS - start_s))
 cp "$work/proxy.log" "$out_dir/proxy.log" 2>/dev/null || true

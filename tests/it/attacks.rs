@@ -11,11 +11,15 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 fn attacks(dialect: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../crates/conexor-guard/tests/data/attacks-{dialect}.sql"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../crates/conexor-guard/tests/data/attacks-{dialect}.sql"
+    ));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = Vec::new();
     for chunk in text.split("\n-- next\n") {
-        let only_comments = chunk.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"));
+        let only_comments = chunk
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"));
         if only_comments {
             continue;
         }
@@ -32,9 +36,15 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
     let mut i = 0;
     while i < text.len() {
         let starts = text[i..].starts_with(word);
-        let before_ok = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'\'');
+        let before_ok = i == 0
+            || !(bytes[i - 1].is_ascii_alphanumeric()
+                || bytes[i - 1] == b'_'
+                || bytes[i - 1] == b'\'');
         let after = i + word.len();
-        let after_ok = after >= text.len() || !(bytes[after].is_ascii_alphanumeric() || bytes[after] == b'_' || bytes[after] == b'\'');
+        let after_ok = after >= text.len()
+            || !(bytes[after].is_ascii_alphanumeric()
+                || bytes[after] == b'_'
+                || bytes[after] == b'\'');
         if starts && before_ok && after_ok {
             out.push_str(with);
             i = after;
@@ -51,10 +61,15 @@ fn files_under(dir: &Path, skip: &[&str]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
-            let rel = p.strip_prefix(dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
+            let rel = p
+                .strip_prefix(dir)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if skip.iter().any(|s| rel.starts_with(s)) {
                 continue;
             }
@@ -75,15 +90,23 @@ fn tmp_files() -> BTreeSet<String> {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
         for (i, _) in text.match_indices("/tmp/") {
-            let path: String = text[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c)).collect();
+            let path: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+                .collect();
             named.insert(path);
         }
     }
-    named.into_iter().filter(|p| Path::new(p).exists()).collect()
+    named
+        .into_iter()
+        .filter(|p| Path::new(p).exists())
+        .collect()
 }
 
 async fn pg_snapshot(admin_url: &str) -> Vec<String> {
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("pg admin");
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("pg admin");
     let mut out = Vec::new();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
@@ -113,14 +136,19 @@ async fn pg_snapshot(admin_url: &str) -> Vec<String> {
         "SELECT count(*)::text FROM pg_largeobject_metadata",
         "SELECT name || '=' || setting FROM pg_file_settings ORDER BY 1",
     ] {
-        let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&mut conn).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        let rows: Vec<String> = sqlx::query_scalar(q)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
         out.extend(rows.into_iter().map(|r| format!("{q:.30}: {r}")));
     }
     out
 }
 
 async fn mysql_snapshot(admin_url: &str) -> Vec<String> {
-    let mut conn = sqlx::MySqlConnection::connect(admin_url).await.expect("mysql admin");
+    let mut conn = sqlx::MySqlConnection::connect(admin_url)
+        .await
+        .expect("mysql admin");
     let mut out = Vec::new();
     let tables: Vec<String> = sqlx::query("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = 'shop' ORDER BY 1")
         .fetch_all(&mut conn)
@@ -130,7 +158,10 @@ async fn mysql_snapshot(admin_url: &str) -> Vec<String> {
         .map(|r| r.get::<String, _>(0))
         .collect();
     for t in &tables {
-        let rows = sqlx::raw_sql(AssertSqlSafe(format!("CHECKSUM TABLE shop.`{t}` EXTENDED"))).fetch_all(&mut conn).await.unwrap();
+        let rows = sqlx::raw_sql(AssertSqlSafe(format!("CHECKSUM TABLE shop.`{t}` EXTENDED")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
         for r in rows {
             let sum: Option<i64> = r.try_get(1).ok().flatten();
             out.push(format!("data {t} {sum:?}"));
@@ -178,7 +209,12 @@ async fn run_attacks(client: &conexor_client::Client, connection: &str, dialect:
             Ok(v) => failures.push(format!("ran and returned {v}: {sql}")),
         }
     }
-    assert!(failures.is_empty(), "{dialect}: {} attacks got through:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{dialect}: {} attacks got through:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     list.len()
 }
 
@@ -186,18 +222,42 @@ async fn run_attacks(client: &conexor_client::Client, connection: &str, dialect:
 async fn postgresql_attacks_change_nothing() {
     let admin = env_url("CONEXOR_TEST_PG_ADMIN_URL");
     let datadir = env_url("CONEXOR_TEST_PG_DATADIR");
-    let skip = ["pg_wal", "pg_stat_tmp", "pg_stat", "pg_xact", "pg_subtrans", "pg_multixact", "pg_logical", "pg_snapshots", "postmaster.pid", "base/pgsql_tmp", "pg_notify"];
+    let skip = [
+        "pg_wal",
+        "pg_stat_tmp",
+        "pg_stat",
+        "pg_xact",
+        "pg_subtrans",
+        "pg_multixact",
+        "pg_logical",
+        "pg_snapshots",
+        "postmaster.pid",
+        "base/pgsql_tmp",
+        "pg_notify",
+    ];
     let server = TestServer::start().await;
     let client = server.workspace("attack-pg").await;
-    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true).await.unwrap();
+    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true)
+        .await
+        .unwrap();
     let before = pg_snapshot(&admin).await;
     let files_before = files_under(Path::new(&datadir), &skip);
     let tmp_before = tmp_files();
     let n = run_attacks(&client, "pg", "postgresql").await;
     let after = pg_snapshot(&admin).await;
-    assert!(diff(&before, &after).is_empty(), "database changed:\n{}", diff(&before, &after).join("\n"));
-    let new_files: Vec<_> = files_under(Path::new(&datadir), &skip).difference(&files_before).cloned().collect();
-    assert!(new_files.is_empty(), "new files in the data directory: {new_files:?}");
+    assert!(
+        diff(&before, &after).is_empty(),
+        "database changed:\n{}",
+        diff(&before, &after).join("\n")
+    );
+    let new_files: Vec<_> = files_under(Path::new(&datadir), &skip)
+        .difference(&files_before)
+        .cloned()
+        .collect();
+    assert!(
+        new_files.is_empty(),
+        "new files in the data directory: {new_files:?}"
+    );
     let new_tmp: Vec<_> = tmp_files().difference(&tmp_before).cloned().collect();
     assert!(new_tmp.is_empty(), "new files in /tmp: {new_tmp:?}");
     eprintln!("postgresql: {n} attacks refused, database unchanged");
@@ -207,18 +267,45 @@ async fn postgresql_attacks_change_nothing() {
 async fn mariadb_attacks_change_nothing() {
     let admin = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
     let datadir = env_url("CONEXOR_TEST_MYSQL_DATADIR");
-    let skip = ["ib_logfile", "ibtmp", "ibdata", "aria_log", "ddl_recovery", "undo", "#", "mysql.sock", "sock"];
+    let skip = [
+        "ib_logfile",
+        "ibtmp",
+        "ibdata",
+        "aria_log",
+        "ddl_recovery",
+        "undo",
+        "#",
+        "mysql.sock",
+        "sock",
+    ];
     let server = TestServer::start().await;
     let client = server.workspace("attack-my").await;
-    add_connection(&client, "my", &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"), true).await.unwrap();
+    add_connection(
+        &client,
+        "my",
+        &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"),
+        true,
+    )
+    .await
+    .unwrap();
     let before = mysql_snapshot(&admin).await;
     let files_before = files_under(Path::new(&datadir), &skip);
     let tmp_before = tmp_files();
     let n = run_attacks(&client, "my", "mysql").await;
     let after = mysql_snapshot(&admin).await;
-    assert!(diff(&before, &after).is_empty(), "database changed:\n{}", diff(&before, &after).join("\n"));
-    let new_files: Vec<_> = files_under(Path::new(&datadir), &skip).difference(&files_before).cloned().collect();
-    assert!(new_files.is_empty(), "new files in the data directory: {new_files:?}");
+    assert!(
+        diff(&before, &after).is_empty(),
+        "database changed:\n{}",
+        diff(&before, &after).join("\n")
+    );
+    let new_files: Vec<_> = files_under(Path::new(&datadir), &skip)
+        .difference(&files_before)
+        .cloned()
+        .collect();
+    assert!(
+        new_files.is_empty(),
+        "new files in the data directory: {new_files:?}"
+    );
     let new_tmp: Vec<_> = tmp_files().difference(&tmp_before).cloned().collect();
     assert!(new_tmp.is_empty(), "new files in /tmp: {new_tmp:?}");
     eprintln!("mariadb: {n} attacks refused, database unchanged");
@@ -230,12 +317,29 @@ async fn sqlite_attacks_change_nothing() {
     let db = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&db).await;
     let client = server.workspace("attack-lite").await;
-    add_connection(&client, "lite", &format!("sqlite://{}", db.display()), false).await.unwrap();
+    add_connection(
+        &client,
+        "lite",
+        &format!("sqlite://{}", db.display()),
+        false,
+    )
+    .await
+    .unwrap();
     let before = std::fs::read(&db).unwrap();
     let dir_before = files_under(&server.scratch(), &["data"]);
     let n = run_attacks(&client, "lite", "sqlite").await;
-    assert_eq!(std::fs::read(&db).unwrap(), before, "the sqlite file changed");
-    let new_files: Vec<_> = files_under(&server.scratch(), &["data"]).difference(&dir_before).cloned().collect();
-    assert!(new_files.is_empty(), "new files next to the database: {new_files:?}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the sqlite file changed"
+    );
+    let new_files: Vec<_> = files_under(&server.scratch(), &["data"])
+        .difference(&dir_before)
+        .cloned()
+        .collect();
+    assert!(
+        new_files.is_empty(),
+        "new files next to the database: {new_files:?}"
+    );
     eprintln!("sqlite: {n} attacks refused, file unchanged");
 }

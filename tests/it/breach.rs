@@ -22,12 +22,21 @@ fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
             let start = (shift * 4).div_ceil(3) + 1;
             let end = enc.len().saturating_sub(4);
             if end > start + 4 {
-                out.push((format!("{name}+{shift}"), enc[start..end].as_bytes().to_vec()));
+                out.push((
+                    format!("{name}+{shift}"),
+                    enc[start..end].as_bytes().to_vec(),
+                ));
             }
         }
     }
-    let utf16le: Vec<u8> = needle.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-    let utf16be: Vec<u8> = needle.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    let utf16le: Vec<u8> = needle
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let utf16be: Vec<u8> = needle
+        .encode_utf16()
+        .flat_map(|u| u.to_be_bytes())
+        .collect();
     out.push(("utf16le".into(), utf16le));
     out.push(("utf16be".into(), utf16be));
     out
@@ -70,20 +79,35 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
     let lite_url = format!("sqlite://{}", lite.display());
     for (name, url) in [("pg", &pg), ("my", &my), ("lite", &lite_url)] {
         add_connection(&client2, name, url, false).await.unwrap();
-        client2.query(name, "SELECT COUNT(*) FROM customers", vec![], None).await.unwrap();
+        client2
+            .query(name, "SELECT COUNT(*) FROM customers", vec![], None)
+            .await
+            .unwrap();
     }
     let key_text = client2.key().unwrap().to_text().to_string();
     // Make the store flush its WAL into the main file as well; both are searched anyway.
     server.state.store.close().await;
 
-    let mut needles: Vec<String> = vec![pg.clone(), my.clone(), lite.display().to_string(), "very_private_name".into()];
+    let mut needles: Vec<String> = vec![
+        pg.clone(),
+        my.clone(),
+        lite.display().to_string(),
+        "very_private_name".into(),
+    ];
     for url in [&pg, &my] {
         let parsed = url::Url::parse(url).unwrap();
         needles.push(parsed.password().unwrap().to_string());
-        needles.push(format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap()));
+        needles.push(format!(
+            "{}:{}",
+            parsed.host_str().unwrap(),
+            parsed.port().unwrap()
+        ));
     }
     needles.push("cx_reader".into());
-    let secret_part = key_text.rsplit_once('_').map(|(_, s)| s.to_string()).unwrap();
+    let secret_part = key_text
+        .rsplit_once('_')
+        .map(|(_, s)| s.to_string())
+        .unwrap();
     needles.push(secret_part);
 
     let mut haystacks = all_files(&server.data_dir);
@@ -101,6 +125,12 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
     }
     assert!(found.is_empty(), "secrets found:\n{}", found.join("\n"));
     let log_text = String::from_utf8_lossy(&logs().lock().unwrap()).to_lowercase();
-    assert!(!log_text.contains("authorization"), "an Authorization header reached the logs");
-    assert!(!log_text.contains("bearer "), "a bearer token reached the logs");
+    assert!(
+        !log_text.contains("authorization"),
+        "an Authorization header reached the logs"
+    );
+    assert!(
+        !log_text.contains("bearer "),
+        "a bearer token reached the logs"
+    );
 }

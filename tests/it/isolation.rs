@@ -6,7 +6,12 @@ use conexor_tests::{TestServer, add_connection, status_of};
 use serde_json::{Value, json};
 
 /// Posts one JSON-RPC message to /mcp and returns (status, session id, body).
-pub async fn mcp_post(url: &str, key: &str, session: Option<&str>, body: Value) -> (u16, Option<String>, String) {
+pub async fn mcp_post(
+    url: &str,
+    key: &str,
+    session: Option<&str>,
+    body: Value,
+) -> (u16, Option<String>, String) {
     let http = reqwest::Client::new();
     let mut request = http
         .post(format!("{url}/mcp"))
@@ -19,7 +24,11 @@ pub async fn mcp_post(url: &str, key: &str, session: Option<&str>, body: Value) 
     }
     let response = request.json(&body).send().await.expect("request");
     let status = response.status().as_u16();
-    let session = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.unwrap_or_default();
     (status, session, text)
 }
@@ -31,7 +40,13 @@ pub async fn mcp_session(url: &str, key: &str) -> String {
     let (status, session, body) = mcp_post(url, key, None, init).await;
     assert_eq!(status, 200, "{body}");
     let session = session.expect("session id");
-    let (status, _, _) = mcp_post(url, key, Some(&session), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let (status, _, _) = mcp_post(
+        url,
+        key,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
     assert!(status == 202 || status == 200);
     session
 }
@@ -47,15 +62,26 @@ async fn workspaces_see_nothing_of_each_other() {
     crate::sources::make_sqlite_shop(&lite).await;
     let a = server.workspace("A").await;
     let b = server.workspace("B").await;
-    add_connection(&b, "secret_b", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    add_connection(
+        &b,
+        "secret_b",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
 
     // REST: list, show, query, refresh, edit, remove.
     let list = a.get("connections").await.unwrap();
     assert_eq!(list["connections"], json!([]));
     for err in [
         a.get("connections/secret_b").await.unwrap_err(),
-        a.query("secret_b", "SELECT 1", vec![], None).await.unwrap_err(),
-        a.post("connections/secret_b/refresh", json!({})).await.unwrap_err(),
+        a.query("secret_b", "SELECT 1", vec![], None)
+            .await
+            .unwrap_err(),
+        a.post("connections/secret_b/refresh", json!({}))
+            .await
+            .unwrap_err(),
         a.delete("connections/secret_b").await.unwrap_err(),
     ] {
         assert!(matches!(status_of(&err), Some(400 | 404 | 409)), "{err:#}");
@@ -73,22 +99,45 @@ async fn workspaces_see_nothing_of_each_other() {
     for (i, (tool, args)) in [
         ("list_connections", json!({})),
         ("search_schema", json!({"pattern": "customers"})),
-        ("describe_table", json!({"connection": "secret_b", "table": "customers"})),
-        ("run_query", json!({"connection": "secret_b", "sql": "SELECT * FROM customers"})),
+        (
+            "describe_table",
+            json!({"connection": "secret_b", "table": "customers"}),
+        ),
+        (
+            "run_query",
+            json!({"connection": "secret_b", "sql": "SELECT * FROM customers"}),
+        ),
     ]
     .into_iter()
     .enumerate()
     {
-        let (status, _, body) = mcp_post(&server.url, &key_a, Some(&session), call(10 + i as u64, tool, args)).await;
+        let (status, _, body) = mcp_post(
+            &server.url,
+            &key_a,
+            Some(&session),
+            call(10 + i as u64, tool, args),
+        )
+        .await;
         assert_eq!(status, 200);
-        assert!(!body.contains("customer1@example.com"), "{tool} leaked B's rows: {body}");
-        assert!(!body.contains("secret_b\",\"type"), "{tool} listed B's connection: {body}");
+        assert!(
+            !body.contains("customer1@example.com"),
+            "{tool} leaked B's rows: {body}"
+        );
+        assert!(
+            !body.contains("secret_b\",\"type"),
+            "{tool} listed B's connection: {body}"
+        );
         if tool == "search_schema" {
-            assert!(body.contains("\\\"total\\\":0") || body.contains("\"total\":0"), "{body}");
+            assert!(
+                body.contains("\\\"total\\\":0") || body.contains("\"total\":0"),
+                "{body}"
+            );
         }
     }
     // B still works.
-    b.query("secret_b", "SELECT COUNT(*) FROM customers", vec![], None).await.unwrap();
+    b.query("secret_b", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -100,13 +149,17 @@ async fn mcp_scope_keys_cannot_manage() {
     for err in [
         mcp.get("keys").await.unwrap_err(),
         mcp.create_key("sneaky", "admin").await.unwrap_err(),
-        mcp.delete(&format!("keys/{}", admin.key().unwrap().key_id())).await.unwrap_err(),
+        mcp.delete(&format!("keys/{}", admin.key().unwrap().key_id()))
+            .await
+            .unwrap_err(),
         mcp.post("connections/test", json!({})).await.unwrap_err(),
         mcp.delete("connections/anything").await.unwrap_err(),
     ] {
         assert!(matches!(status_of(&err), Some(403 | 422 | 400)), "{err:#}");
     }
-    let err = conexor_tests::add_connection(&mcp, "x", "sqlite:///etc/hostname", false).await.unwrap_err();
+    let err = conexor_tests::add_connection(&mcp, "x", "sqlite:///etc/hostname", false)
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
     // But it can call tools.
     let list = mcp.get("connections").await.unwrap();
@@ -120,13 +173,31 @@ async fn a_revoked_key_is_refused_inside_a_live_session() {
     let key = admin.create_key("doomed", "mcp").await.unwrap();
     let text = key.to_text().to_string();
     let session = mcp_session(&server.url, &text).await;
-    let (status, _, _) = mcp_post(&server.url, &text, Some(&session), call(2, "list_connections", json!({}))).await;
+    let (status, _, _) = mcp_post(
+        &server.url,
+        &text,
+        Some(&session),
+        call(2, "list_connections", json!({})),
+    )
+    .await;
     assert_eq!(status, 200);
-    admin.delete(&format!("keys/{}", key.key_id())).await.unwrap();
-    let (status, _, _) = mcp_post(&server.url, &text, Some(&session), call(3, "list_connections", json!({}))).await;
+    admin
+        .delete(&format!("keys/{}", key.key_id()))
+        .await
+        .unwrap();
+    let (status, _, _) = mcp_post(
+        &server.url,
+        &text,
+        Some(&session),
+        call(3, "list_connections", json!({})),
+    )
+    .await;
     assert_eq!(status, 401);
     // The last key is protected unless forced.
-    let err = admin.delete(&format!("keys/{}", admin.key().unwrap().key_id())).await.unwrap_err();
+    let err = admin
+        .delete(&format!("keys/{}", admin.key().unwrap().key_id()))
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(409));
 }
 
@@ -134,11 +205,22 @@ async fn a_revoked_key_is_refused_inside_a_live_session() {
 async fn a_session_is_bound_to_its_key() {
     let server = TestServer::start().await;
     let admin = server.workspace("bound").await;
-    let one = admin.create_key("one", "mcp").await.unwrap().to_text().to_string();
+    let one = admin
+        .create_key("one", "mcp")
+        .await
+        .unwrap()
+        .to_text()
+        .to_string();
     let other_ws = server.workspace("other").await;
     let two = other_ws.key().unwrap().to_text().to_string();
     let session = mcp_session(&server.url, &one).await;
-    let (status, _, _) = mcp_post(&server.url, &two, Some(&session), call(2, "list_connections", json!({}))).await;
+    let (status, _, _) = mcp_post(
+        &server.url,
+        &two,
+        Some(&session),
+        call(2, "list_connections", json!({})),
+    )
+    .await;
     assert_eq!(status, 403);
 }
 
@@ -153,13 +235,83 @@ async fn connections_cannot_point_at_the_servers_own_store() {
     let admin = server.workspace("self").await;
     let store = server.data_dir.join("conexor.db");
     assert!(store.exists());
-    let err = add_connection(&admin, "self", &format!("sqlite://{}", store.display()), false).await.unwrap_err();
+    let err = add_connection(
+        &admin,
+        "self",
+        &format!("sqlite://{}", store.display()),
+        false,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
     assert!(format!("{err:#}").contains("own data directory"), "{err:#}");
     // And metadata addresses are refused for network sources.
-    let err = add_connection(&admin, "meta", "postgres://u:p@169.254.169.254:5432/x", false).await.unwrap_err();
+    let err = add_connection(
+        &admin,
+        "meta",
+        "postgres://u:p@169.254.169.254:5432/x",
+        false,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
     // SQLite outside the allowed directories.
-    let err = add_connection(&admin, "etc", "sqlite:///etc/hostname", false).await.unwrap_err();
+    let err = add_connection(&admin, "etc", "sqlite:///etc/hostname", false)
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
+}
+
+#[tokio::test]
+async fn envelopes_moved_between_rows_do_not_open() {
+    use sqlx::Connection;
+    let server = TestServer::start().await;
+    let one = server.scratch().join("one.db");
+    let two = server.scratch().join("two.db");
+    crate::sources::make_sqlite_shop(&one).await;
+    crate::sources::make_sqlite_shop(&two).await;
+    let a = server.workspace("A").await;
+    let b = server.workspace("B").await;
+    add_connection(&a, "a1", &format!("sqlite://{}", one.display()), false)
+        .await
+        .unwrap();
+    add_connection(&a, "a2", &format!("sqlite://{}", two.display()), false)
+        .await
+        .unwrap();
+    add_connection(&b, "b1", &format!("sqlite://{}", two.display()), false)
+        .await
+        .unwrap();
+    // An attacker with write access to the store moves ciphertext around.
+    let store = format!("sqlite://{}", server.data_dir.join("conexor.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&store).await.unwrap();
+    let swap = "UPDATE connections SET sealed_value = (SELECT sealed_value FROM connections WHERE name = ?1),
+                                      sealed_dek = (SELECT sealed_dek FROM connections WHERE name = ?1)
+                WHERE name = ?2";
+    sqlx::query(swap)
+        .bind("a2")
+        .bind("a1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(swap)
+        .bind("b1")
+        .bind("a2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    for name in ["a1", "a2"] {
+        let err = a
+            .query(name, "SELECT COUNT(*) FROM customers", vec![], None)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("does not open"),
+            "{name}: {err:#}"
+        );
+    }
+    // The untouched row still opens.
+    b.query("b1", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
 }

@@ -56,7 +56,10 @@ pub async fn make_sqlite_shop(path: &std::path::Path) {
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO customers SELECT i, 'customer' || i || '@example.com', 9007199254740993, 0.5, x'00ff' FROM n",
         "INSERT INTO orders SELECT id, id, id * 1.5 FROM customers",
     ] {
-        sqlx::query(stmt).execute(&mut conn).await.expect("sqlite fixture");
+        sqlx::query(stmt)
+            .execute(&mut conn)
+            .await
+            .expect("sqlite fixture");
     }
 }
 
@@ -68,52 +71,113 @@ async fn every_source_adds_discovers_and_reads() {
     for s in sources(&server) {
         // Privileged logins are refused unless explicitly allowed, with the GRANTs shown.
         for url in [&s.writer, &s.admin].into_iter().flatten() {
-            let err = add_connection(&client, &format!("{}_priv", s.name), url, false).await.unwrap_err();
+            let err = add_connection(&client, &format!("{}_priv", s.name), url, false)
+                .await
+                .unwrap_err();
             assert_eq!(status_of(&err), Some(403), "{}: {err:#}", s.name);
             let text = format!("{err:#}");
             assert!(text.contains("can do more than read"), "{}: {text}", s.name);
             assert!(text.contains("GRANT"), "{}: {text}", s.name);
         }
-        let added = add_connection(&client, s.name, &s.reader, false).await.unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
-        assert!(added["tables"].as_u64().unwrap_or(0) >= 2, "{}: {added}", s.name);
+        let added = add_connection(&client, s.name, &s.reader, false)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
+        assert!(
+            added["tables"].as_u64().unwrap_or(0) >= 2,
+            "{}: {added}",
+            s.name
+        );
         assert!(added["test"]["latency_ms"].is_u64());
 
         // Discovery: columns, primary and foreign keys.
-        let shown = client.get(&format!("connections/{}", s.name)).await.unwrap();
+        let shown = client
+            .get(&format!("connections/{}", s.name))
+            .await
+            .unwrap();
         let tables = shown["schema"]["tables"].as_array().unwrap();
-        let orders = tables.iter().find(|t| t["name"] == "orders").expect("orders discovered");
+        let orders = tables
+            .iter()
+            .find(|t| t["name"] == "orders")
+            .expect("orders discovered");
         assert_eq!(orders["primary_key"], json!(["id"]), "{}", s.name);
-        assert_eq!(orders["foreign_keys"][0]["references_table"], "customers", "{}", s.name);
+        assert_eq!(
+            orders["foreign_keys"][0]["references_table"], "customers",
+            "{}",
+            s.name
+        );
 
         // A bound parameter is data, never SQL.
-        let r = client.query(s.name, s.param_sql, vec![json!("customer7@example.com")], None).await.unwrap();
+        let r = client
+            .query(
+                s.name,
+                s.param_sql,
+                vec![json!("customer7@example.com")],
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(r["rows"][0][0], 7, "{}: {r}", s.name);
         for injection in ["' OR '1'='1", "x'; DROP TABLE orders; --", "\\' OR 1=1 -- "] {
-            let r = client.query(s.name, s.param_sql, vec![json!(injection)], None).await.unwrap();
-            assert_eq!(r["row_count"], 0, "{}: injection through a parameter returned rows: {r}", s.name);
+            let r = client
+                .query(s.name, s.param_sql, vec![json!(injection)], None)
+                .await
+                .unwrap();
+            assert_eq!(
+                r["row_count"], 0,
+                "{}: injection through a parameter returned rows: {r}",
+                s.name
+            );
         }
 
         // Caps: the limit is honoured and truncation is reported with advice.
-        let r = client.query(s.name, "SELECT id FROM customers ORDER BY id", vec![], Some(5)).await.unwrap();
+        let r = client
+            .query(
+                s.name,
+                "SELECT id FROM customers ORDER BY id",
+                vec![],
+                Some(5),
+            )
+            .await
+            .unwrap();
         assert_eq!(r["row_count"], 5);
         assert_eq!(r["truncated"], true);
-        assert!(r["note"].as_str().unwrap().contains("narrow") || r["note"].as_str().unwrap().contains("WHERE"));
+        assert!(
+            r["note"].as_str().unwrap().contains("narrow")
+                || r["note"].as_str().unwrap().contains("WHERE")
+        );
 
         // Writes are refused with a reason, whatever the login.
-        let err = client.query(s.name, "DELETE FROM orders", vec![], None).await.unwrap_err();
+        let err = client
+            .query(s.name, "DELETE FROM orders", vec![], None)
+            .await
+            .unwrap_err();
         assert_eq!(status_of(&err), Some(403), "{}", s.name);
 
         // Placeholder count is checked.
-        let err = client.query(s.name, s.param_sql, vec![], None).await.unwrap_err();
-        assert!(format!("{err:#}").contains("placeholder") || format!("{err:#}").contains("parameter"), "{}: {err:#}", s.name);
+        let err = client
+            .query(s.name, s.param_sql, vec![], None)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("placeholder") || format!("{err:#}").contains("parameter"),
+            "{}: {err:#}",
+            s.name
+        );
 
         if s.big {
             // A million-row table: the cap stops the source early.
             let started = std::time::Instant::now();
-            let r = client.query(s.name, "SELECT * FROM big", vec![], Some(100)).await.unwrap();
+            let r = client
+                .query(s.name, "SELECT * FROM big", vec![], Some(100))
+                .await
+                .unwrap();
             assert_eq!(r["row_count"], 100);
             assert_eq!(r["truncated"], true);
-            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{}: cap not pushed down", s.name);
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{}: cap not pushed down",
+                s.name
+            );
         }
     }
 }
@@ -123,11 +187,23 @@ async fn sessions_are_read_only_at_the_source() {
     // Layer two on its own: even the writer login's session refuses writes.
     let server = TestServer::start().await;
     let client = server.workspace("layer2").await;
-    add_connection(&client, "pgw", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true).await.unwrap();
-    add_connection(&client, "myw", &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"), true).await.unwrap();
+    add_connection(&client, "pgw", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true)
+        .await
+        .unwrap();
+    add_connection(
+        &client,
+        "myw",
+        &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"),
+        true,
+    )
+    .await
+    .unwrap();
     let r = client.query("pgw", "SELECT current_setting('transaction_read_only') AS ro, current_setting('default_transaction_read_only') AS dro", vec![], None).await.unwrap();
     assert_eq!(r["rows"][0], json!(["on", "on"]));
-    let r = client.query("myw", "SELECT @@session.tx_read_only AS ro", vec![], None).await.unwrap();
+    let r = client
+        .query("myw", "SELECT @@session.tx_read_only AS ro", vec![], None)
+        .await
+        .unwrap();
     assert_eq!(r["rows"][0][0], json!(1), "{r}");
 }
 
@@ -135,7 +211,9 @@ async fn sessions_are_read_only_at_the_source() {
 async fn values_follow_the_documented_mapping() {
     let server = TestServer::start().await;
     let client = server.workspace("values").await;
-    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false).await.unwrap();
+    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false)
+        .await
+        .unwrap();
     let r = client
         .query(
             "pg",
@@ -146,34 +224,68 @@ async fn values_follow_the_documented_mapping() {
         )
         .await
         .unwrap();
-    assert_eq!(r["rows"][0], json!(["9007199254740993", "12.50", {"$b64": "AP8="}, "NaN", "2024-01-02T03:04:05Z", 42, Value::Null]), "{r}");
-    add_connection(&client, "my", &env_url("CONEXOR_TEST_MYSQL_READER_URL"), false).await.unwrap();
+    assert_eq!(
+        r["rows"][0],
+        json!(["9007199254740993", "12.50", {"$b64": "AP8="}, "NaN", "2024-01-02T03:04:05Z", 42, Value::Null]),
+        "{r}"
+    );
+    add_connection(
+        &client,
+        "my",
+        &env_url("CONEXOR_TEST_MYSQL_READER_URL"),
+        false,
+    )
+    .await
+    .unwrap();
     let r = client
         .query("my", "SELECT CAST(9007199254740993 AS SIGNED) AS big, CAST(12.5 AS DECIMAL(6,2)) AS dec_, 42 AS small", vec![], None)
         .await
         .unwrap();
-    assert_eq!(r["rows"][0], json!(["9007199254740993", "12.50", 42]), "{r}");
+    assert_eq!(
+        r["rows"][0],
+        json!(["9007199254740993", "12.50", 42]),
+        "{r}"
+    );
 }
 
 #[tokio::test]
 async fn edit_replaces_credentials_and_remove_forgets() {
     let server = TestServer::start().await;
     let client = server.workspace("edit").await;
-    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false).await.unwrap();
+    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false)
+        .await
+        .unwrap();
     client.query("pg", "SELECT 1", vec![], None).await.unwrap();
     // Wrong password: the edit is tested before it is saved, and refused.
     let bad = env_url("CONEXOR_TEST_PG_READER_URL").replacen("cx_reader:", "cx_reader:wrong", 1);
     let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&bad).unwrap();
-    let body = client.sealed_connection("pg", kind, &serde_json::to_vec(&spec).unwrap(), false).await.unwrap();
+    let body = client
+        .sealed_connection("pg", kind, &serde_json::to_vec(&spec).unwrap(), false)
+        .await
+        .unwrap();
     assert!(client.put("connections/pg", body).await.is_err());
     // A good edit bumps the secret version.
-    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&env_url("CONEXOR_TEST_PG_READER_URL")).unwrap();
-    let body = client.sealed_connection("pg", kind, &serde_json::to_vec(&spec).unwrap(), false).await.unwrap();
+    let (kind, spec) =
+        conexor_connectors::ConnectionSpec::from_url(&env_url("CONEXOR_TEST_PG_READER_URL"))
+            .unwrap();
+    let body = client
+        .sealed_connection("pg", kind, &serde_json::to_vec(&spec).unwrap(), false)
+        .await
+        .unwrap();
     let v = client.put("connections/pg", body).await.unwrap();
     assert_eq!(v["secret_version"], 2);
     client.query("pg", "SELECT 1", vec![], None).await.unwrap();
-    client.post("connections/pg/refresh", json!({})).await.unwrap();
+    client
+        .post("connections/pg/refresh", json!({}))
+        .await
+        .unwrap();
     client.delete("connections/pg").await.unwrap();
-    let err = client.query("pg", "SELECT 1", vec![], None).await.unwrap_err();
-    assert!(format!("{err:#}").contains("no connection named"), "{err:#}");
+    let err = client
+        .query("pg", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no connection named"),
+        "{err:#}"
+    );
 }

@@ -67,14 +67,23 @@ impl TestServer {
         config.sqlite_dirs = vec![dir.path().to_path_buf()];
         tweak(&mut config);
         let started = AppState::start(config).await.expect("server state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = started.state.clone();
         tokio::spawn(conexor_server::serve(listener, started.state, async move {
             let _ = rx.await;
         }));
-        TestServer { url, admin_token, data_dir, state, _dir: dir, stop: Some(tx) }
+        TestServer {
+            url,
+            admin_token,
+            data_dir,
+            state,
+            _dir: dir,
+            stop: Some(tx),
+        }
     }
 
     /// A directory next to the store (allowed for SQLite, not the store itself).
@@ -85,7 +94,10 @@ impl TestServer {
     /// Creates a workspace and returns a client holding its first (admin) key.
     pub async fn workspace(&self, name: &str) -> Client {
         let anonymous = Client::new(&self.url, None, false).expect("client");
-        let (_, key) = anonymous.create_workspace(&self.admin_token, name, "test admin").await.expect("create workspace");
+        let (_, key) = anonymous
+            .create_workspace(&self.admin_token, name, "test admin")
+            .await
+            .expect("create workspace");
         Client::new(&self.url, Some(key), false).expect("client")
     }
 
@@ -110,14 +122,23 @@ pub fn env_url(var: &str) -> String {
 }
 
 /// Adds a connection by URL through the real client flow (sealed on the client).
-pub async fn add_connection(client: &Client, name: &str, url: &str, allow_privileged: bool) -> anyhow::Result<serde_json::Value> {
-    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+pub async fn add_connection(
+    client: &Client,
+    name: &str,
+    url: &str,
+    allow_privileged: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let (kind, spec) =
+        conexor_connectors::ConnectionSpec::from_url(url).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plain = serde_json::to_vec(&spec)?;
-    let body = client.sealed_connection(name, kind, &plain, allow_privileged).await?;
+    let body = client
+        .sealed_connection(name, kind, &plain, allow_privileged)
+        .await?;
     client.post("connections", body).await
 }
 
 /// The HTTP status of a client error, if it was one.
 pub fn status_of(err: &anyhow::Error) -> Option<u16> {
-    err.downcast_ref::<conexor_client::ServerError>().map(|e| e.status)
+    err.downcast_ref::<conexor_client::ServerError>()
+        .map(|e| e.status)
 }

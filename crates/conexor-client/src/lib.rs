@@ -45,7 +45,9 @@ pub fn check_url(url: &url::Url, insecure: bool) -> Result<()> {
             if loopback || insecure {
                 Ok(())
             } else {
-                bail!("refusing plain http:// to a non-loopback host (the API key would cross the network in clear); use https:// or pass --insecure")
+                bail!(
+                    "refusing plain http:// to a non-loopback host (the API key would cross the network in clear); use https:// or pass --insecure"
+                )
             }
         }
         other => bail!("unsupported URL scheme {other:?}: use https:// (or http:// on loopback)"),
@@ -76,7 +78,8 @@ pub fn new_key_record(wmk: &Wmk, label: &str, scope: &str) -> Result<(ApiKey, Va
 
 impl Client {
     pub fn new(url: &str, key: Option<ApiKey>, insecure: bool) -> Result<Client> {
-        let mut base = url::Url::parse(url).with_context(|| format!("invalid server URL {url:?}"))?;
+        let mut base =
+            url::Url::parse(url).with_context(|| format!("invalid server URL {url:?}"))?;
         check_url(&base, insecure)?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -90,19 +93,32 @@ impl Client {
     }
 
     pub fn key(&self) -> Result<&ApiKey> {
-        self.key.as_ref().ok_or_else(|| anyhow!("an API key is required: pass --api-key or set CONEXOR_API_KEY"))
+        self.key
+            .as_ref()
+            .ok_or_else(|| anyhow!("an API key is required: pass --api-key or set CONEXOR_API_KEY"))
     }
 
     /// The MCP endpoint of this server.
     pub fn mcp_url(&self) -> String {
-        self.base.join("mcp").map(|u| u.to_string()).unwrap_or_default()
+        self.base
+            .join("mcp")
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     fn endpoint(&self, path: &str) -> Result<url::Url> {
-        self.base.join(&format!("api/v1/{path}")).context("building the request URL")
+        self.base
+            .join(&format!("api/v1/{path}"))
+            .context("building the request URL")
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Result<Value> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let mut request = self.http.request(method, self.endpoint(path)?);
         let owned: Zeroizing<String>;
         let token = match token {
@@ -121,15 +137,26 @@ impl Client {
         if let Some(b) = body {
             request = request.json(&b);
         }
-        let response = request.send().await.with_context(|| format!("could not reach the server at {}", self.base))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("could not reach the server at {}", self.base))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             Ok(value)
         } else {
-            let message = value.get("error").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| value.to_string());
-            Err(ServerError { status: status.as_u16(), message }.into())
+            let message = value
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| value.to_string());
+            Err(ServerError {
+                status: status.as_u16(),
+                message,
+            }
+            .into())
         }
     }
 
@@ -137,22 +164,35 @@ impl Client {
         self.send(reqwest::Method::GET, path, None, None).await
     }
     pub async fn post(&self, path: &str, body: Value) -> Result<Value> {
-        self.send(reqwest::Method::POST, path, None, Some(body)).await
+        self.send(reqwest::Method::POST, path, None, Some(body))
+            .await
     }
     pub async fn put(&self, path: &str, body: Value) -> Result<Value> {
-        self.send(reqwest::Method::PUT, path, None, Some(body)).await
+        self.send(reqwest::Method::PUT, path, None, Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> Result<Value> {
         self.send(reqwest::Method::DELETE, path, None, None).await
     }
 
     /// Creates a workspace and its first (admin) key. The WMK and key are made here.
-    pub async fn create_workspace(&self, admin_token: &str, name: &str, label: &str) -> Result<(WorkspaceId, ApiKey)> {
+    pub async fn create_workspace(
+        &self,
+        admin_token: &str,
+        name: &str,
+        label: &str,
+    ) -> Result<(WorkspaceId, ApiKey)> {
         let workspace_id = conexor_crypto::new_workspace_id();
         let wmk = Wmk::generate();
         let (key, key_body) = new_key_record(&wmk, label, "admin")?;
         let body = json!({"workspace_id": workspace_id, "name": name, "key": key_body});
-        self.send(reqwest::Method::POST, "workspaces", Some(admin_token), Some(body)).await?;
+        self.send(
+            reqwest::Method::POST,
+            "workspaces",
+            Some(admin_token),
+            Some(body),
+        )
+        .await?;
         Ok((workspace_id, key))
     }
 
@@ -160,7 +200,9 @@ impl Client {
     pub async fn unlock(&self) -> Result<Unlocked> {
         let key = self.key()?;
         let me = self.get("keys/self").await?;
-        let iterations = me["kdf_iterations"].as_u64().ok_or_else(|| anyhow!("server sent no kdf_iterations"))?;
+        let iterations = me["kdf_iterations"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("server sent no kdf_iterations"))?;
         let iterations = u32::try_from(iterations).context("kdf_iterations out of range")?;
         if iterations < conexor_crypto::MIN_KDF_ITERATIONS {
             bail!("the server offers a weak key derivation ({iterations} iterations); refusing");
@@ -168,17 +210,27 @@ impl Client {
         let salt = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(me["kdf_salt"].as_str().unwrap_or_default())
             .context("server sent a malformed kdf_salt")?;
-        let salt: [u8; 16] = salt.as_slice().try_into().map_err(|_| anyhow!("server sent a kdf_salt of the wrong length"))?;
-        let wrapped: Envelope = serde_json::from_value(me["wrapped_wmk"].clone()).context("server sent a malformed wrapped key")?;
-        let check: Envelope = serde_json::from_value(me["wmk_check"].clone()).context("server sent a malformed check value")?;
-        let workspace_id: WorkspaceId = serde_json::from_value(me["workspace_id"].clone()).context("server sent a malformed workspace id")?;
+        let salt: [u8; 16] = salt
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("server sent a kdf_salt of the wrong length"))?;
+        let wrapped: Envelope = serde_json::from_value(me["wrapped_wmk"].clone())
+            .context("server sent a malformed wrapped key")?;
+        let check: Envelope = serde_json::from_value(me["wmk_check"].clone())
+            .context("server sent a malformed check value")?;
+        let workspace_id: WorkspaceId = serde_json::from_value(me["workspace_id"].clone())
+            .context("server sent a malformed workspace id")?;
         let kek = conexor_crypto::derive_kek(key.secret(), &salt, iterations)?;
         let wmk = conexor_crypto::unwrap_wmk(&kek, &wrapped, key.key_id())
             .context("this key does not open the workspace key (was the master key rotated?)")?;
         if !conexor_crypto::verify_wmk_check(&wmk, &check) {
             bail!("the workspace key failed its check value; refusing to use it");
         }
-        Ok(Unlocked { wmk, workspace_id, key_id: key.key_id().clone() })
+        Ok(Unlocked {
+            wmk,
+            workspace_id,
+            key_id: key.key_id().clone(),
+        })
     }
 
     pub async fn create_key(&self, label: &str, scope: &str) -> Result<ApiKey> {
@@ -191,7 +243,10 @@ impl Client {
     /// Rotates the workspace master key: a new WMK, every DEK re-wrapped, the
     /// caller's key re-wrapped, every other key revoked; with `reissue`, a
     /// replacement key per revoked key (same label and scope) is returned.
-    pub async fn rotate_master(&self, reissue: bool) -> Result<(Value, Vec<(String, String, ApiKey)>)> {
+    pub async fn rotate_master(
+        &self,
+        reissue: bool,
+    ) -> Result<(Value, Vec<(String, String, ApiKey)>)> {
         let key = self.key()?;
         let old = self.unlock().await?;
         let me = self.get("keys/self").await?;
@@ -200,13 +255,19 @@ impl Client {
         let new = Wmk::generate();
         let mut rewrapped = Vec::new();
         for d in deks["deks"].as_array().cloned().unwrap_or_default() {
-            let secret_id: conexor_types::SecretId = serde_json::from_value(d["secret_id"].clone())?;
+            let secret_id: conexor_types::SecretId =
+                serde_json::from_value(d["secret_id"].clone())?;
             let dek: Envelope = serde_json::from_value(d["dek"].clone())?;
-            let fresh = conexor_crypto::rewrap_dek(&old.wmk, &new, &old.workspace_id, &secret_id, &dek)?;
+            let fresh =
+                conexor_crypto::rewrap_dek(&old.wmk, &new, &old.workspace_id, &secret_id, &dek)?;
             rewrapped.push(json!({"secret_id": secret_id, "dek": fresh}));
         }
-        let salt = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(me["kdf_salt"].as_str().unwrap_or_default())?;
-        let salt: [u8; 16] = salt.as_slice().try_into().map_err(|_| anyhow!("malformed kdf_salt"))?;
+        let salt = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(me["kdf_salt"].as_str().unwrap_or_default())?;
+        let salt: [u8; 16] = salt
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow!("malformed kdf_salt"))?;
         let iterations = u32::try_from(me["kdf_iterations"].as_u64().unwrap_or(0))?;
         let kek = conexor_crypto::derive_kek(key.secret(), &salt, iterations)?;
         let mut new_keys = Vec::new();
@@ -233,17 +294,34 @@ impl Client {
     }
 
     /// The request body for a connection: name and type in clear, the spec sealed.
-    pub async fn sealed_connection(&self, name: &str, kind: ConnectionKind, spec_json: &[u8], allow_privileged: bool) -> Result<Value> {
+    pub async fn sealed_connection(
+        &self,
+        name: &str,
+        kind: ConnectionKind,
+        spec_json: &[u8],
+        allow_privileged: bool,
+    ) -> Result<Value> {
         let unlocked = self.unlock().await?;
         let secret_id = conexor_crypto::new_secret_id();
-        let sealed: SealedSecret = conexor_crypto::seal_secret(&unlocked.wmk, &unlocked.workspace_id, &secret_id, spec_json)?;
+        let sealed: SealedSecret = conexor_crypto::seal_secret(
+            &unlocked.wmk,
+            &unlocked.workspace_id,
+            &secret_id,
+            spec_json,
+        )?;
         Ok(json!({
             "name": name, "type": kind.as_str(), "secret_id": secret_id, "sealed": sealed,
             "allow_privileged": allow_privileged,
         }))
     }
 
-    pub async fn query(&self, connection: &str, sql: &str, params: Vec<Value>, limit: Option<u64>) -> Result<Value> {
+    pub async fn query(
+        &self,
+        connection: &str,
+        sql: &str,
+        params: Vec<Value>,
+        limit: Option<u64>,
+    ) -> Result<Value> {
         let mut body = json!({"connection": connection, "sql": sql, "params": params});
         if let Some(l) = limit {
             body["limit"] = json!(l);

@@ -28,7 +28,11 @@ pub enum Error {
     Param { index: usize, reason: String },
     /// The source refused or failed; the message is the driver's own.
     #[error("source error: {message}")]
-    Source { code: String, message: String, timeout: bool },
+    Source {
+        code: String,
+        message: String,
+        timeout: bool,
+    },
     /// The source could not be reached or refused the login.
     #[error("could not connect: {message}")]
     Connect { message: String },
@@ -37,21 +41,38 @@ pub enum Error {
 impl Error {
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Spec(_) => ErrorClass { code: "spec".into(), reason: "invalid connection" },
-            Error::Destination(_) => {
-                ErrorClass { code: "destination".into(), reason: "destination refused by policy" }
-            }
-            Error::Usage(_) => ErrorClass { code: "usage".into(), reason: "invalid request" },
-            Error::Param { .. } => ErrorClass { code: "param".into(), reason: "invalid parameter" },
-            Error::Source { timeout: true, code, .. } => {
-                ErrorClass { code: code.clone(), reason: "statement timeout" }
-            }
-            Error::Source { code, .. } => {
-                ErrorClass { code: code.clone(), reason: "the source rejected the statement" }
-            }
-            Error::Connect { .. } => {
-                ErrorClass { code: "connect".into(), reason: "could not connect to the source" }
-            }
+            Error::Spec(_) => ErrorClass {
+                code: "spec".into(),
+                reason: "invalid connection",
+            },
+            Error::Destination(_) => ErrorClass {
+                code: "destination".into(),
+                reason: "destination refused by policy",
+            },
+            Error::Usage(_) => ErrorClass {
+                code: "usage".into(),
+                reason: "invalid request",
+            },
+            Error::Param { .. } => ErrorClass {
+                code: "param".into(),
+                reason: "invalid parameter",
+            },
+            Error::Source {
+                timeout: true,
+                code,
+                ..
+            } => ErrorClass {
+                code: code.clone(),
+                reason: "statement timeout",
+            },
+            Error::Source { code, .. } => ErrorClass {
+                code: code.clone(),
+                reason: "the source rejected the statement",
+            },
+            Error::Connect { .. } => ErrorClass {
+                code: "connect".into(),
+                reason: "could not connect to the source",
+            },
         }
     }
 }
@@ -70,14 +91,24 @@ impl From<sqlx::Error> for Error {
                 } else {
                     format!("source:{raw}")
                 };
-                Error::Source { code, message: db.message().to_string(), timeout }
+                Error::Source {
+                    code,
+                    message: db.message().to_string(),
+                    timeout,
+                }
             }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::Configuration(_) => Error::Connect { message: err.to_string() },
-            _ => Error::Source { code: "driver".into(), message: err.to_string(), timeout: false },
+            | sqlx::Error::Configuration(_) => Error::Connect {
+                message: err.to_string(),
+            },
+            _ => Error::Source {
+                code: "driver".into(),
+                message: err.to_string(),
+                timeout: false,
+            },
         }
     }
 }

@@ -96,15 +96,15 @@ impl Source {
         options: &OpenOptions,
     ) -> Result<Source, Error> {
         match kind {
-            ConnectionKind::Postgresql => {
-                postgresql::PostgresqlSource::open(spec, options).await.map(Source::Postgresql)
-            }
-            ConnectionKind::Mysql => {
-                mysql::MysqlSource::open(spec, options).await.map(Source::Mysql)
-            }
-            ConnectionKind::Sqlite => {
-                sqlite::SqliteSource::open(spec, options).await.map(Source::Sqlite)
-            }
+            ConnectionKind::Postgresql => postgresql::PostgresqlSource::open(spec, options)
+                .await
+                .map(Source::Postgresql),
+            ConnectionKind::Mysql => mysql::MysqlSource::open(spec, options)
+                .await
+                .map(Source::Mysql),
+            ConnectionKind::Sqlite => sqlite::SqliteSource::open(spec, options)
+                .await
+                .map(Source::Sqlite),
         }
     }
 

@@ -7,7 +7,10 @@
 //! refuses to run with more than one statement.
 
 use crate::value::{Collector, bytes_value, unsupported};
-use crate::{ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
+use crate::{
+    ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, SslMode, Table,
+    TestReport,
+};
 use conexor_guard::CheckedQuery;
 use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
@@ -54,7 +57,9 @@ impl MysqlSource {
             .acquire_timeout(options.connect_timeout)
             .connect_with(connect.clone())
             .await?;
-        let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)").fetch_one(&probe).await?;
+        let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+            .fetch_one(&probe)
+            .await?;
         probe.close().await;
         let mariadb = version.to_ascii_lowercase().contains("mariadb");
         let pool = MySqlPoolOptions::new()
@@ -66,7 +71,10 @@ impl MysqlSource {
                 Box::pin(async move {
                     conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
                     let limit = if mariadb {
-                        format!("SET SESSION max_statement_time = {:.3}", timeout.as_secs_f64())
+                        format!(
+                            "SET SESSION max_statement_time = {:.3}",
+                            timeout.as_secs_f64()
+                        )
                     } else {
                         format!("SET SESSION max_execution_time = {}", timeout.as_millis())
                     };
@@ -88,23 +96,30 @@ impl MysqlSource {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let version: String =
-            sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)").fetch_one(&mut *conn).await?;
+        let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
+            .fetch_one(&mut *conn)
+            .await?;
         let grants: Vec<String> = sqlx::query("SHOW GRANTS")
             .fetch_all(&mut *conn)
             .await?
             .iter()
             .filter_map(|r| text_at(r, 0))
             .collect();
-        let database: Option<String> =
-            sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)").fetch_one(&mut *conn).await?;
+        let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
+            .fetch_one(&mut *conn)
+            .await?;
         let privileges = risky_grants(&grants);
         let db = database.unwrap_or_else(|| "<database>".into());
         let read_only_grants = format!(
             "CREATE USER 'conexor_reader'@'%' IDENTIFIED BY '<choose one>';\n\
              GRANT SELECT, SHOW VIEW ON `{db}`.* TO 'conexor_reader'@'%';"
         );
-        Ok(TestReport { version, latency_ms, privileges, read_only_grants })
+        Ok(TestReport {
+            version,
+            latency_ms,
+            privileges,
+            read_only_grants,
+        })
     }
 
     pub async fn discover(&self) -> Result<Schema, Error> {
@@ -123,7 +138,11 @@ impl MysqlSource {
             Ok(Table {
                 schema: r.try_get(0)?,
                 name: r.try_get(1)?,
-                kind: if kind.contains("VIEW") { "view".into() } else { "table".into() },
+                kind: if kind.contains("VIEW") {
+                    "view".into()
+                } else {
+                    "table".into()
+                },
                 comment: comment.filter(|c| !c.is_empty() && c != "VIEW"),
                 row_estimate: r.try_get(4)?,
                 columns: Vec::new(),
@@ -192,8 +211,12 @@ impl MysqlSource {
                         constraint,
                         ForeignKey {
                             columns: vec![column],
-                            references_schema: r.try_get::<Option<String>, _>(4)?.unwrap_or_default(),
-                            references_table: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                            references_schema: r
+                                .try_get::<Option<String>, _>(4)?
+                                .unwrap_or_default(),
+                            references_table: r
+                                .try_get::<Option<String>, _>(5)?
+                                .unwrap_or_default(),
                             references_columns: vec![ref_col],
                         },
                     )),
@@ -213,11 +236,16 @@ impl MysqlSource {
         let sql = query.capped_sql(limits.max_rows);
         let mut tx = self.pool.begin_with("START TRANSACTION READ ONLY").await?;
         let timeout = if self.mariadb {
-            format!("SET SESSION max_statement_time = {:.3}", limits.timeout_ms as f64 / 1000.0)
+            format!(
+                "SET SESSION max_statement_time = {:.3}",
+                limits.timeout_ms as f64 / 1000.0
+            )
         } else {
             format!("SET SESSION max_execution_time = {}", limits.timeout_ms)
         };
-        sqlx::query(AssertSqlSafe(timeout)).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(timeout))
+            .execute(&mut *tx)
+            .await?;
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for param in params {
             q = match param {
@@ -260,15 +288,39 @@ impl MysqlSource {
 /// Names the grants that make a login more than read-only.
 fn risky_grants(grants: &[String]) -> Vec<String> {
     const RISKY: &[&str] = &[
-        "ALL PRIVILEGES", "SUPER", "FILE", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER",
-        "INDEX", "GRANT OPTION", "SHUTDOWN", "PROCESS", "RELOAD", "CREATE USER", "EXECUTE",
-        "EVENT", "TRIGGER", "LOCK TABLES", "REFERENCES", "CREATE ROUTINE", "ALTER ROUTINE",
-        "REPLICATION SLAVE", "BINLOG ADMIN", "CONNECTION ADMIN", "READ_ONLY ADMIN",
+        "ALL PRIVILEGES",
+        "SUPER",
+        "FILE",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "INDEX",
+        "GRANT OPTION",
+        "SHUTDOWN",
+        "PROCESS",
+        "RELOAD",
+        "CREATE USER",
+        "EXECUTE",
+        "EVENT",
+        "TRIGGER",
+        "LOCK TABLES",
+        "REFERENCES",
+        "CREATE ROUTINE",
+        "ALTER ROUTINE",
+        "REPLICATION SLAVE",
+        "BINLOG ADMIN",
+        "CONNECTION ADMIN",
+        "READ_ONLY ADMIN",
     ];
     let mut found = Vec::new();
     for grant in grants {
         let upper = grant.to_ascii_uppercase();
-        let Some(body) = upper.strip_prefix("GRANT ") else { continue };
+        let Some(body) = upper.strip_prefix("GRANT ") else {
+            continue;
+        };
         let privs = body.split(" ON ").next().unwrap_or_default();
         let with_grant = upper.contains("WITH GRANT OPTION");
         for p in privs.split(',').map(str::trim) {
@@ -284,13 +336,17 @@ fn risky_grants(grants: &[String]) -> Vec<String> {
 }
 
 fn text_at(row: &MySqlRow, i: usize) -> Option<String> {
-    row.try_get::<String, _>(i)
-        .ok()
-        .or_else(|| row.try_get::<Vec<u8>, _>(i).ok().and_then(|b| String::from_utf8(b).ok()))
+    row.try_get::<String, _>(i).ok().or_else(|| {
+        row.try_get::<Vec<u8>, _>(i)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    })
 }
 
 fn cell(row: &MySqlRow, i: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(i) else { return Value::Null };
+    let Ok(raw) = row.try_get_raw(i) else {
+        return Value::Null;
+    };
     if raw.is_null() {
         return Value::Null;
     }
@@ -316,17 +372,26 @@ fn cell(row: &MySqlRow, i: usize) -> Value {
         }),
         "FLOAT" => get!(f32, |v: f32| float_value(v as f64)),
         "DOUBLE" => get!(f64, float_value),
-        "DECIMAL" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| Value::String(v.to_string())),
-        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(v.to_string())),
-        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(v.to_string())),
+        "DECIMAL" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| {
+            Value::String(v.to_string())
+        }),
+        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(
+            v.to_string()
+        )),
+        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(
+            v.to_string()
+        )),
         "DATETIME" => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
             Value::String(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
         }),
-        "TIMESTAMP" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<chrono::Utc>| {
+        "TIMESTAMP" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<
+            chrono::Utc,
+        >| {
             Value::String(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         }),
         "JSON" => get!(Value, |v| v),
-        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT" | "GEOMETRY" => {
+        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" | "BIT"
+        | "GEOMETRY" => {
             get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v))
         }
         _ => match row.try_get::<String, _>(i) {
@@ -346,11 +411,15 @@ fn cell(row: &MySqlRow, i: usize) -> Value {
 mod tests {
     #[test]
     fn risky_grants_are_named() {
-        let reader = vec!["GRANT SELECT, SHOW VIEW ON `shop`.* TO `r`@`%`".to_string(), "GRANT USAGE ON *.* TO `r`@`%`".to_string()];
+        let reader = vec![
+            "GRANT SELECT, SHOW VIEW ON `shop`.* TO `r`@`%`".to_string(),
+            "GRANT USAGE ON *.* TO `r`@`%`".to_string(),
+        ];
         assert!(super::risky_grants(&reader).is_empty());
         let writer = vec!["GRANT SELECT, INSERT, UPDATE ON `shop`.* TO `w`@`%`".to_string()];
         assert_eq!(super::risky_grants(&writer).len(), 2);
-        let admin = vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION".to_string()];
+        let admin =
+            vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION".to_string()];
         assert_eq!(super::risky_grants(&admin).len(), 2);
     }
 }

@@ -25,8 +25,12 @@ pub struct DestinationPolicy {
     pub own_paths: Vec<PathBuf>,
 }
 
-const METADATA_HOSTS: &[&str] =
-    &["metadata.google.internal", "metadata", "metadata.azure.com", "instance-data"];
+const METADATA_HOSTS: &[&str] = &[
+    "metadata.google.internal",
+    "metadata",
+    "metadata.azure.com",
+    "instance-data",
+];
 
 pub async fn check_destination(
     kind: ConnectionKind,
@@ -34,7 +38,9 @@ pub async fn check_destination(
     policy: &DestinationPolicy,
 ) -> Result<(), Error> {
     match kind {
-        ConnectionKind::Sqlite => check_sqlite_path(spec.path.as_deref().unwrap_or_default(), policy),
+        ConnectionKind::Sqlite => {
+            check_sqlite_path(spec.path.as_deref().unwrap_or_default(), policy)
+        }
         ConnectionKind::Postgresql | ConnectionKind::Mysql => {
             let host = spec.host.as_deref().unwrap_or_default();
             let port = spec.port.unwrap_or(5432);
@@ -44,8 +50,9 @@ pub async fn check_destination(
 }
 
 fn check_sqlite_path(path: &str, policy: &DestinationPolicy) -> Result<(), Error> {
-    let canonical = std::fs::canonicalize(path)
-        .map_err(|_| Error::Destination("the sqlite file does not exist or cannot be read".into()))?;
+    let canonical = std::fs::canonicalize(path).map_err(|_| {
+        Error::Destination("the sqlite file does not exist or cannot be read".into())
+    })?;
     for own in &policy.own_paths {
         if let Ok(own) = std::fs::canonicalize(own) {
             let allowed_inside = policy
@@ -82,16 +89,22 @@ async fn check_host(host: &str, port: u16, policy: &DestinationPolicy) -> Result
         return Err(Error::Spec("a host is required".into()));
     }
     if lowered.starts_with('/') {
-        return Err(Error::Destination("unix socket paths are not allowed as hosts".into()));
+        return Err(Error::Destination(
+            "unix socket paths are not allowed as hosts".into(),
+        ));
     }
     if METADATA_HOSTS.contains(&lowered.as_str()) {
-        return Err(Error::Destination("cloud metadata endpoints are never allowed".into()));
+        return Err(Error::Destination(
+            "cloud metadata endpoints are never allowed".into(),
+        ));
     }
     let addrs: Vec<IpAddr> = match lowered.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => tokio::net::lookup_host((lowered.as_str(), port))
             .await
-            .map_err(|_| Error::Connect { message: "the host name does not resolve".into() })?
+            .map_err(|_| Error::Connect {
+                message: "the host name does not resolve".into(),
+            })?
             .map(|a| a.ip())
             .collect(),
     };
@@ -104,7 +117,10 @@ async fn check_host(host: &str, port: u16, policy: &DestinationPolicy) -> Result
 /// Refuses an address by the policy.
 pub fn check_ip(ip: IpAddr, policy: &DestinationPolicy) -> Result<(), Error> {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     let refuse = |why: &str| Err(Error::Destination(why.to_owned()));
@@ -151,14 +167,31 @@ mod tests {
     #[test]
     fn metadata_and_link_local_always_refused() {
         let open = DestinationPolicy::default();
-        for ip in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254", "fd00:ec2::254", "100.100.100.200"] {
+        for ip in [
+            "169.254.169.254",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "fd00:ec2::254",
+            "100.100.100.200",
+        ] {
             assert!(check_ip(ip.parse().unwrap(), &open).is_err(), "{ip}");
         }
         for ip in ["127.0.0.1", "10.0.0.5", "192.168.1.1", "8.8.8.8", "::1"] {
             assert!(check_ip(ip.parse().unwrap(), &open).is_ok(), "{ip}");
         }
-        let strict = DestinationPolicy { deny_loopback: true, deny_private: true, ..Default::default() };
-        for ip in ["127.0.0.1", "10.0.0.5", "192.168.1.1", "::1", "fd12::1", "100.64.0.1"] {
+        let strict = DestinationPolicy {
+            deny_loopback: true,
+            deny_private: true,
+            ..Default::default()
+        };
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.5",
+            "192.168.1.1",
+            "::1",
+            "fd12::1",
+            "100.64.0.1",
+        ] {
             assert!(check_ip(ip.parse().unwrap(), &strict).is_err(), "{ip}");
         }
     }
@@ -170,9 +203,13 @@ mod tests {
             username: Some("u".into()),
             ..Default::default()
         };
-        let err = check_destination(ConnectionKind::Postgresql, &spec, &DestinationPolicy::default())
-            .await
-            .unwrap_err();
+        let err = check_destination(
+            ConnectionKind::Postgresql,
+            &spec,
+            &DestinationPolicy::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::Destination(_)));
     }
 
@@ -198,7 +235,11 @@ mod tests {
         // A path that walks back into the store.
         let sneaky = samples.join("../conexor.db");
         assert!(check_sqlite_path(sneaky.to_str().unwrap(), &policy).is_err());
-        let narrow = DestinationPolicy { sqlite_dirs: vec![samples], own_paths: vec![data], ..Default::default() };
+        let narrow = DestinationPolicy {
+            sqlite_dirs: vec![samples],
+            own_paths: vec![data],
+            ..Default::default()
+        };
         assert!(check_sqlite_path(elsewhere.to_str().unwrap(), &narrow).is_err());
     }
 }

@@ -140,7 +140,12 @@ impl PostgresqlSource {
              GRANT SELECT ON ALL TABLES IN SCHEMA public TO conexor_reader;\n\
              ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO conexor_reader;"
         );
-        Ok(TestReport { version, latency_ms, privileges, read_only_grants })
+        Ok(TestReport {
+            version,
+            latency_ms,
+            privileges,
+            read_only_grants,
+        })
     }
 
     pub async fn discover(&self) -> Result<Schema, Error> {
@@ -164,7 +169,11 @@ impl PostgresqlSource {
             Ok(Table {
                 schema: r.try_get(0)?,
                 name: r.try_get(1)?,
-                kind: if matches!(kind.as_str(), "v" | "m") { "view".into() } else { "table".into() },
+                kind: if matches!(kind.as_str(), "v" | "m") {
+                    "view".into()
+                } else {
+                    "table".into()
+                },
                 comment: r.try_get(3)?,
                 row_estimate: estimate.filter(|e| *e >= 0.0).map(|e| e as i64),
                 columns: Vec::new(),
@@ -249,9 +258,12 @@ impl PostgresqlSource {
     ) -> Result<ResultSet, Error> {
         let sql = query.capped_sql(limits.max_rows);
         let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
-        sqlx::query(AssertSqlSafe(format!("SET LOCAL statement_timeout = {}", limits.timeout_ms)))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {}",
+            limits.timeout_ms
+        )))
+        .execute(&mut *tx)
+        .await?;
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (index, param) in params.iter().enumerate() {
             q = bind_param(q, index, param)?;
@@ -287,7 +299,10 @@ fn bind_param<'q>(q: PgQuery<'q>, index: usize, param: &Value) -> Result<PgQuery
             } else if let Some(f) = n.as_f64() {
                 q.bind(f)
             } else {
-                return Err(Error::Param { index: index + 1, reason: "number out of range".into() });
+                return Err(Error::Param {
+                    index: index + 1,
+                    reason: "number out of range".into(),
+                });
             }
         }
         Value::String(s) => q.bind(s.clone()),
@@ -298,7 +313,10 @@ fn bind_param<'q>(q: PgQuery<'q>, index: usize, param: &Value) -> Result<PgQuery
 fn columns_of(row: &PgRow) -> Vec<Column> {
     row.columns()
         .iter()
-        .map(|c| Column { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
+        .map(|c| Column {
+            name: c.name().to_owned(),
+            type_name: c.type_info().name().to_owned(),
+        })
         .collect()
 }
 
@@ -307,7 +325,9 @@ fn row_values(row: &PgRow) -> Vec<Value> {
 }
 
 fn cell(row: &PgRow, i: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(i) else { return Value::Null };
+    let Ok(raw) = row.try_get_raw(i) else {
+        return Value::Null;
+    };
     if raw.is_null() {
         return Value::Null;
     }
@@ -326,27 +346,42 @@ fn cell(row: &PgRow, i: usize) -> Value {
         "INT2" => get!(i16, |v: i16| Value::from(v)),
         "INT4" => get!(i32, |v: i32| Value::from(v)),
         "INT8" => get!(i64, int_value),
-        "OID" => get!(sqlx::postgres::types::Oid, |v: sqlx::postgres::types::Oid| Value::from(v.0)),
+        "OID" => get!(
+            sqlx::postgres::types::Oid,
+            |v: sqlx::postgres::types::Oid| Value::from(v.0)
+        ),
         "FLOAT4" => get!(f32, |v: f32| float_value(v as f64)),
         "FLOAT8" => get!(f64, float_value),
-        "NUMERIC" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| Value::String(v.to_string())),
+        "NUMERIC" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| {
+            Value::String(v.to_string())
+        }),
         "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
             get!(String, Value::String)
         }
-        "UUID" => get!(sqlx::types::Uuid, |v: sqlx::types::Uuid| Value::String(v.to_string())),
+        "UUID" => get!(sqlx::types::Uuid, |v: sqlx::types::Uuid| Value::String(
+            v.to_string()
+        )),
         "JSON" | "JSONB" => get!(Value, |v| v),
         "BYTEA" => get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v)),
-        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(v.to_string())),
-        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(v.to_string())),
+        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(
+            v.to_string()
+        )),
+        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(
+            v.to_string()
+        )),
         "TIMESTAMP" => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
             Value::String(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
         }),
-        "TIMESTAMPTZ" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<chrono::Utc>| {
+        "TIMESTAMPTZ" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<
+            chrono::Utc,
+        >| {
             Value::String(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         }),
         "TEXT[]" | "VARCHAR[]" | "NAME[]" => get!(Vec<String>, |v: Vec<String>| Value::from(v)),
         "INT4[]" => get!(Vec<i32>, |v: Vec<i32>| Value::from(v)),
-        "INT8[]" => get!(Vec<i64>, |v: Vec<i64>| Value::Array(v.into_iter().map(int_value).collect())),
+        "INT8[]" => get!(Vec<i64>, |v: Vec<i64>| Value::Array(
+            v.into_iter().map(int_value).collect()
+        )),
         "BOOL[]" => get!(Vec<bool>, |v: Vec<bool>| Value::from(v)),
         _ => {
             if matches!(type_info.kind(), PgTypeKind::Enum(_)) {

@@ -73,11 +73,14 @@ impl ConnectionSpec {
             if path.is_empty() {
                 return Err(Error::Spec("a sqlite URL needs a file path".into()));
             }
-            let spec = ConnectionSpec { path: Some(path.to_owned()), ..Default::default() };
+            let spec = ConnectionSpec {
+                path: Some(path.to_owned()),
+                ..Default::default()
+            };
             return Ok((ConnectionKind::Sqlite, spec));
         }
-        let url = url::Url::parse(text)
-            .map_err(|_| Error::Spec("not a valid connection URL".into()))?;
+        let url =
+            url::Url::parse(text).map_err(|_| Error::Spec("not a valid connection URL".into()))?;
         let kind = match url.scheme() {
             "postgres" | "postgresql" => ConnectionKind::Postgresql,
             "mysql" | "mariadb" => ConnectionKind::Mysql,
@@ -91,7 +94,9 @@ impl ConnectionSpec {
             percent_decode(s).ok_or_else(|| Error::Spec("invalid percent-encoding in URL".into()))
         };
         let mut spec = ConnectionSpec {
-            host: url.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()),
+            host: url
+                .host_str()
+                .map(|h| h.trim_matches(['[', ']']).to_owned()),
             port: url.port(),
             ..Default::default()
         };

@@ -7,7 +7,9 @@
 //! bounded by a wall-clock timeout that interrupts it.
 
 use crate::value::{Collector, bytes_value, unsupported};
-use crate::{ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, Table, TestReport};
+use crate::{
+    ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, Table, TestReport,
+};
 use conexor_guard::CheckedQuery;
 use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
@@ -26,7 +28,9 @@ impl SqliteSource {
         spec.validate(conexor_types::ConnectionKind::Sqlite)?;
         let path = spec.path.as_deref().unwrap_or_default();
         if !std::path::Path::new(path).is_file() {
-            return Err(Error::Connect { message: "the sqlite file does not exist".into() });
+            return Err(Error::Connect {
+                message: "the sqlite file does not exist".into(),
+            });
         }
         let connect = SqliteConnectOptions::new()
             .filename(path)
@@ -49,7 +53,9 @@ impl SqliteSource {
 
     pub async fn test(&self) -> Result<TestReport, Error> {
         let started = Instant::now();
-        let version: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&self.pool).await?;
+        let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(TestReport {
             version: format!("SQLite {version}"),
             latency_ms: started.elapsed().as_millis() as u64,
@@ -90,11 +96,20 @@ impl SqliteSource {
                 columns.push((
                     "main".to_string(),
                     name.clone(),
-                    SchemaColumn { name: col, type_name: c.try_get(1)?, nullable: notnull == 0, comment: None },
+                    SchemaColumn {
+                        name: col,
+                        type_name: c.try_get(1)?,
+                        nullable: notnull == 0,
+                        comment: None,
+                    },
                 ));
             }
             pk.sort();
-            pks.push(("main".to_string(), name.clone(), pk.into_iter().map(|(_, c)| c).collect()));
+            pks.push((
+                "main".to_string(),
+                name.clone(),
+                pk.into_iter().map(|(_, c)| c).collect(),
+            ));
             let fk_rows = sqlx::query(
                 "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq",
             )
@@ -122,7 +137,11 @@ impl SqliteSource {
                     )),
                 }
             }
-            fks.extend(by_id.into_iter().map(|(_, fk)| ("main".to_string(), name.clone(), fk)));
+            fks.extend(
+                by_id
+                    .into_iter()
+                    .map(|(_, fk)| ("main".to_string(), name.clone(), fk)),
+            );
             tables.push(Table {
                 schema: "main".into(),
                 name,
@@ -195,7 +214,9 @@ impl SqliteSource {
 }
 
 fn cell(row: &SqliteRow, i: usize) -> Value {
-    let Ok(raw) = row.try_get_raw(i) else { return Value::Null };
+    let Ok(raw) = row.try_get_raw(i) else {
+        return Value::Null;
+    };
     if raw.is_null() {
         return Value::Null;
     }
@@ -205,7 +226,9 @@ fn cell(row: &SqliteRow, i: usize) -> Value {
         "INTEGER" | "INT8" | "BIGINT" => row.try_get_unchecked::<i64, _>(i).map(int_value),
         "REAL" | "FLOAT" | "DOUBLE" => row.try_get_unchecked::<f64, _>(i).map(float_value),
         "BOOLEAN" => row.try_get_unchecked::<bool, _>(i).map(Value::Bool),
-        "BLOB" => row.try_get_unchecked::<Vec<u8>, _>(i).map(|v| bytes_value(&v)),
+        "BLOB" => row
+            .try_get_unchecked::<Vec<u8>, _>(i)
+            .map(|v| bytes_value(&v)),
         _ => row.try_get_unchecked::<String, _>(i).map(Value::String),
     }
     .unwrap_or_else(|_| unsupported(&name))

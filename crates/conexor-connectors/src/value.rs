@@ -58,7 +58,9 @@ impl Collector {
             self.truncated = true;
             return false;
         }
-        let size = serde_json::to_vec(&row).map(|v| v.len() as u64).unwrap_or(0);
+        let size = serde_json::to_vec(&row)
+            .map(|v| v.len() as u64)
+            .unwrap_or(0);
         if self.bytes + size > self.max_bytes {
             self.truncated = true;
             return false;
@@ -69,6 +71,11 @@ impl Collector {
     }
 
     pub(crate) fn finish(self) -> ResultSet {
-        ResultSet { columns: self.columns, rows: self.rows, truncated: self.truncated, bytes: self.bytes }
+        ResultSet {
+            columns: self.columns,
+            rows: self.rows,
+            truncated: self.truncated,
+            bytes: self.bytes,
+        }
     }
 }

@@ -285,6 +285,31 @@ fn precheck_text(dialect: Dialect, sql: &str) -> Result<(), Rejection> {
     }
     if dialect == Dialect::Mysql {
         executable_comments(sql)?;
+        ambiguous_dash_comments(sql)?;
+    }
+    Ok(())
+}
+
+/// MySQL starts a `--` comment only when the next character is an ascii space or control
+/// character; the parser asks for any unicode whitespace. Where the two disagree (say
+/// `--` then a no-break space, or then `\x01`) the server would run text the guard took
+/// for a comment, or the reverse, so such input is refused.
+fn ambiguous_dash_comments(sql: &str) -> Result<(), Rejection> {
+    let mut previous_dash = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if previous_dash && ch == '-' {
+            if let Some(&next) = chars.peek() {
+                let mysql_comment = next <= ' ' || next == '\x7f';
+                if mysql_comment != next.is_whitespace() {
+                    return Err(Rejection::new(
+                        Rule::UnsupportedSyntax,
+                        "a -- comment followed by an unusual character is read differently by mysql; put a plain space after --",
+                    ));
+                }
+            }
+        }
+        previous_dash = ch == '-';
     }
     Ok(())
 }
@@ -357,7 +382,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
 
     let statements = match Parser::new(parser_dialect)
         .with_recursion_limit(RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens.clone())
+        .with_tokens_with_locations(tokens)
         .parse_statements()
     {
         Ok(statements) => statements,
@@ -455,7 +480,6 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
         ));
     }
     let walked = walk::walk(dialect, query)?;
-    drop(statements);
 
     Ok(CheckedQuery {
         sql: trimmed,
@@ -607,8 +631,12 @@ fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
             "locking clauses (FOR … UPDATE / SHARE, LOCK IN SHARE MODE) are not allowed: queries must not lock rows",
         );
     }
-    let into_target = words.windows(2).any(|w| {
-        w[0] == "INTO" && (w[1] == "OUTFILE" || w[1] == "DUMPFILE" || w[1].starts_with('@'))
+    let into_target = words.windows(2).any(|pair| match pair {
+        [into, target] => {
+            into == "INTO"
+                && (target == "OUTFILE" || target == "DUMPFILE" || target.starts_with('@'))
+        }
+        _ => false,
     });
     if into_target {
         return Rejection::new(

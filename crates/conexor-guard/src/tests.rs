@@ -243,6 +243,10 @@ fn allowed_queries() {
         (Mysql, "SELECT 'a /* b */ c'"),
         (Mysql, "SELECT 1 /* plain comment */"),
         (Mysql, "EXPLAIN FORMAT=TREE SELECT 1"),
+        (Mysql, "SELECT 1 -- comment\n"),
+        (Mysql, "SELECT 1 --\tcomment\n, 2"),
+        (Mysql, "SELECT 1 --\r\n"),
+        (Mysql, "SELECT 1 - -1, 2---1"),
         (Mysql, "SELECT * FROM t LOCK_TABLE_NAME"),
         (Sqlite, "SELECT strftime('%Y', 'now')"),
         (Sqlite, "SELECT * FROM t WHERE a = ? AND b = ?"),
@@ -282,12 +286,30 @@ fn refused_queries_by_rule() {
             "SELECT /*+ MAX_EXECUTION_TIME(0) */ 1",
             ExecutableComment,
         ),
+        // `--` comments that mysql and the parser would read differently
+        (
+            Mysql,
+            "SELECT a --\u{a0}x, sleep(10)\nFROM t",
+            UnsupportedSyntax,
+        ),
+        (Mysql, "SELECT a --\u{85}x\nFROM t", UnsupportedSyntax),
+        (
+            Mysql,
+            "SELECT 1 --\x01'\n, sleep(10) -- '",
+            UnsupportedSyntax,
+        ),
+        (
+            Mysql,
+            "SELECT 1 --\x1f'\n, sleep(10) -- '",
+            UnsupportedSyntax,
+        ),
         // parse errors
         (Postgresql, "SELEC 1", NotAQuery),
         (Postgresql, "SELECT 1 +", Parse),
         (Postgresql, "SELECT (1", Parse),
         (Postgresql, "SELECT 'unterminated", Parse),
         (Postgresql, "SELECT ?", Parse),
+        (Postgresql, "SELECT * FROM t WHERE a = ?", Parse),
         // multiple statements
         (Postgresql, "SELECT 1; SELECT 2", MultipleStatements),
         (Postgresql, "SELECT 1; DELETE FROM t", MultipleStatements),
@@ -397,6 +419,11 @@ fn refused_queries_by_rule() {
         (Postgresql, "SELECT public.pg_sleep(1)", DeniedFunction),
         (Postgresql, "SELECT pg_sleep /* x */ (1)", DeniedFunction),
         (Postgresql, "SELECT pg_sleep\n(1)", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT 1 --c\r, pg_sleep(1)\n FROM t",
+            DeniedFunction,
+        ),
         (Postgresql, "SELECT pg_sleep_for('1 hour')", DeniedFunction),
         (
             Postgresql,
@@ -497,6 +524,47 @@ fn refused_queries_by_rule() {
         ),
         (Postgresql, "SELECT sleep(1)", DeniedFunction),
         (Postgresql, "EXPLAIN SELECT pg_sleep(1)", DeniedFunction),
+        (Postgresql, "SELECT a.b.pg_sleep(1)", DeniedFunction),
+        (
+            Postgresql,
+            "SELECT (SELECT 1 FROM pg_ls_dir('.') LIMIT 1)",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t WHERE a = ANY (SELECT pg_sleep(1))",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t WINDOW w AS (ORDER BY pg_sleep(1))",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT array_agg(a ORDER BY pg_sleep(1)) FROM t",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT count(*) FILTER (WHERE pg_sleep(1) IS NULL) FROM t",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t WHERE a = (VALUES (pg_sleep(1)))",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM t LIMIT 1 OFFSET (SELECT 1 FROM pg_ls_dir('.'))",
+            DeniedFunction,
+        ),
+        (
+            Postgresql,
+            "SELECT * FROM json_to_record(pg_read_file('x')::json) AS r(a int)",
+            DeniedFunction,
+        ),
         (Mysql, "SELECT sleep(10)", DeniedFunction),
         (Mysql, "SELECT SLEEP(10)", DeniedFunction),
         (Mysql, "SELECT `sleep`(10)", DeniedFunction),

@@ -27,7 +27,12 @@ pub fn keyed_routes() -> Router<Arc<AppState>> {
         .route("/keys/{key_id}", delete(revoke_key))
         .route("/connections", get(list_connections).post(add_connection))
         .route("/connections/test", post(test_connection))
-        .route("/connections/{name}", get(show_connection).put(edit_connection).delete(remove_connection))
+        .route(
+            "/connections/{name}",
+            get(show_connection)
+                .put(edit_connection)
+                .delete(remove_connection),
+        )
         .route("/connections/{name}/refresh", post(refresh_connection))
         .route("/query", post(query))
 }
@@ -68,7 +73,9 @@ pub struct NewKey {
 
 impl NewKey {
     fn into_record(self, workspace_id: &WorkspaceId) -> Result<KeyRecord, ApiError> {
-        if self.kdf_iterations < conexor_crypto::MIN_KDF_ITERATIONS || self.kdf_iterations > conexor_crypto::MAX_KDF_ITERATIONS {
+        if self.kdf_iterations < conexor_crypto::MIN_KDF_ITERATIONS
+            || self.kdf_iterations > conexor_crypto::MAX_KDF_ITERATIONS
+        {
             return Err(ApiError::BadRequest(format!(
                 "kdf_iterations must be between {} and {}",
                 conexor_crypto::MIN_KDF_ITERATIONS,
@@ -82,15 +89,18 @@ impl NewKey {
             key_id: KeyId::parse(&self.key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?,
             workspace_id: workspace_id.clone(),
             label: self.label,
-            scope: Scope::parse(&self.scope).ok_or_else(|| ApiError::BadRequest("scope must be admin or mcp".into()))?,
+            scope: Scope::parse(&self.scope)
+                .ok_or_else(|| ApiError::BadRequest("scope must be admin or mcp".into()))?,
             created_at: String::new(),
             revoked_at: None,
             auth_salt: unb64(&self.auth_salt, 16, "auth_salt")?,
             auth_hash: unb64(&self.auth_hash, 32, "auth_hash")?,
             kdf_salt: unb64(&self.kdf_salt, 16, "kdf_salt")?,
             kdf_iterations: self.kdf_iterations,
-            wrapped_wmk: serde_json::to_string(&self.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?,
-            wmk_check: serde_json::to_string(&self.wmk_check).map_err(|e| ApiError::Internal(e.into()))?,
+            wrapped_wmk: serde_json::to_string(&self.wrapped_wmk)
+                .map_err(|e| ApiError::Internal(e.into()))?,
+            wmk_check: serde_json::to_string(&self.wmk_check)
+                .map_err(|e| ApiError::Internal(e.into()))?,
         })
     }
 }
@@ -112,19 +122,36 @@ async fn create_workspace(
     if !state.is_admin_token(token) {
         return Err(ApiError::Unauthenticated);
     }
-    let id = WorkspaceId::parse(&body.workspace_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let id =
+        WorkspaceId::parse(&body.workspace_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let mut key = body.key.into_record(&id)?;
     key.scope = Scope::Admin;
-    let workspace = WorkspaceRecord { id: id.clone(), name: body.name, created_at: String::new() };
+    let workspace = WorkspaceRecord {
+        id: id.clone(),
+        name: body.name,
+        created_at: String::new(),
+    };
     state.store.create_workspace(&workspace, &key).await?;
     tracing::info!(workspace_id = %id, key_id = %key.key_id, "Workspace created.");
-    Ok((StatusCode::CREATED, Json(json!({"workspace_id": id, "key_id": key.key_id}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"workspace_id": id, "key_id": key.key_id})),
+    ))
 }
 
-async fn key_self(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
-    let record = state.store.key(&p.key_id).await?.ok_or(ApiError::Unauthenticated)?;
-    let wrapped: Value = serde_json::from_str(&record.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
-    let check: Value = serde_json::from_str(&record.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
+async fn key_self(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let record = state
+        .store
+        .key(&p.key_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let wrapped: Value =
+        serde_json::from_str(&record.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
+    let check: Value =
+        serde_json::from_str(&record.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(json!({
         "key_id": record.key_id, "workspace_id": record.workspace_id, "label": record.label,
         "scope": record.scope.as_str(), "kdf_salt": b64(&record.kdf_salt),
@@ -132,7 +159,10 @@ async fn key_self(State(state): State<Arc<AppState>>, Extension(p): Extension<Pr
     })))
 }
 
-async fn list_keys(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+async fn list_keys(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
     let keys = state.store.keys(&p.workspace_id).await?;
     let list: Vec<Value> = keys
@@ -154,7 +184,10 @@ async fn create_key(
     let record = body.into_record(&p.workspace_id)?;
     state.store.insert_key(&record).await?;
     tracing::info!(workspace_id = %p.workspace_id, key_id = %record.key_id, "Key created.");
-    Ok((StatusCode::CREATED, Json(json!({"key_id": record.key_id, "scope": record.scope.as_str()}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key_id": record.key_id, "scope": record.scope.as_str()})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -185,11 +218,15 @@ async fn revoke_key(
 }
 
 /// Every wrapped DEK of the workspace, for a client rotating the master key.
-async fn list_deks(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
+async fn list_deks(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
     let mut deks = Vec::new();
     for c in state.store.connections(&p.workspace_id).await? {
-        let dek: Value = serde_json::from_str(&c.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
+        let dek: Value =
+            serde_json::from_str(&c.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
         deks.push(json!({"connection": c.name, "secret_id": c.secret_id, "dek": dek}));
     }
     Ok(Json(json!({ "deks": deks })))
@@ -221,15 +258,31 @@ async fn rotate_master(
     let deks: Vec<(String, String)> = body
         .deks
         .into_iter()
-        .map(|d| Ok((d.secret_id, serde_json::to_string(&d.dek).map_err(|e| ApiError::Internal(e.into()))?)))
+        .map(|d| {
+            Ok((
+                d.secret_id,
+                serde_json::to_string(&d.dek).map_err(|e| ApiError::Internal(e.into()))?,
+            ))
+        })
         .collect::<Result<_, ApiError>>()?;
-    let new_keys: Vec<KeyRecord> =
-        body.new_keys.into_iter().map(|k| k.into_record(&p.workspace_id)).collect::<Result<_, _>>()?;
-    let wrapped = serde_json::to_string(&body.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
+    let new_keys: Vec<KeyRecord> = body
+        .new_keys
+        .into_iter()
+        .map(|k| k.into_record(&p.workspace_id))
+        .collect::<Result<_, _>>()?;
+    let wrapped =
+        serde_json::to_string(&body.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
     let check = serde_json::to_string(&body.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
     let revoked = state
         .store
-        .rotate_master(&p.workspace_id, &p.key_id, &wrapped, &check, &deks, &new_keys)
+        .rotate_master(
+            &p.workspace_id,
+            &p.key_id,
+            &wrapped,
+            &check,
+            &deks,
+            &new_keys,
+        )
         .await
         .map_err(|e| match e {
             conexor_store::Error::Corrupt(why) => ApiError::BadRequest(why.into()),
@@ -251,8 +304,17 @@ fn connection_summary(c: &ConnectionRecord) -> Value {
     })
 }
 
-async fn list_connections(State(state): State<Arc<AppState>>, Extension(p): Extension<Principal>) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = state.store.connections(&p.workspace_id).await?.iter().map(connection_summary).collect();
+async fn list_connections(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = state
+        .store
+        .connections(&p.workspace_id)
+        .await?
+        .iter()
+        .map(connection_summary)
+        .collect();
     Ok(Json(json!({ "connections": list })))
 }
 
@@ -261,9 +323,15 @@ async fn show_connection(
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = state.store.connection(&p.workspace_id, &name).await?.ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    let c = state
+        .store
+        .connection(&p.workspace_id, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
     let mut out = connection_summary(&c);
-    out["schema"] = parse_schema(&c).map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+    out["schema"] = parse_schema(&c)
+        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
     Ok(Json(out))
 }
 
@@ -283,13 +351,24 @@ struct SealedConnection {
 fn valid_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && name.as_bytes()[0].is_ascii_alphabetic();
-    if ok { Ok(()) } else { Err(ApiError::BadRequest("connection names are 1-64 letters, digits, '_' or '-', starting with a letter".into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "connection names are 1-64 letters, digits, '_' or '-', starting with a letter".into(),
+        ))
+    }
 }
 
 fn ctx(p: &Principal) -> CallContext {
-    CallContext { principal: p.clone(), client: None }
+    CallContext {
+        principal: p.clone(),
+        client: None,
+    }
 }
 
 fn tool_error(e: ToolError) -> ApiError {
@@ -304,9 +383,14 @@ fn tool_error(e: ToolError) -> ApiError {
 
 fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), ApiError> {
     valid_name(&body.name)?;
-    let kind = ConnectionKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown connection type {:?}: use postgresql, mysql or sqlite", body.kind)))?;
-    let secret_id = SecretId::parse(&body.secret_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let kind = ConnectionKind::parse(&body.kind).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown connection type {:?}: use postgresql, mysql or sqlite",
+            body.kind
+        ))
+    })?;
+    let secret_id =
+        SecretId::parse(&body.secret_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok((kind, secret_id))
 }
 
@@ -319,7 +403,15 @@ async fn test_connection(
     let (kind, secret_id) = parse_sealed(&body)?;
     let gateway = Gateway::new(state.clone());
     let (report, _) = gateway
-        .test_connection(&ctx(&p), &body.name, kind, &secret_id, &body.sealed, body.allow_privileged, false)
+        .test_connection(
+            &ctx(&p),
+            &body.name,
+            kind,
+            &secret_id,
+            &body.sealed,
+            body.allow_privileged,
+            false,
+        )
         .await
         .map_err(tool_error)?;
     Ok(Json(json!({ "test": report })))
@@ -332,15 +424,35 @@ async fn add_connection(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     p.require_admin()?;
     let (kind, secret_id) = parse_sealed(&body)?;
-    if state.store.connection(&p.workspace_id, &body.name).await?.is_some() {
-        return Err(ApiError::Conflict(format!("a connection named {:?} already exists; use edit", body.name)));
+    if state
+        .store
+        .connection(&p.workspace_id, &body.name)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "a connection named {:?} already exists; use edit",
+            body.name
+        )));
     }
     let gateway = Gateway::new(state.clone());
     let (report, schema) = gateway
-        .test_connection(&ctx(&p), &body.name, kind, &secret_id, &body.sealed, body.allow_privileged, true)
+        .test_connection(
+            &ctx(&p),
+            &body.name,
+            kind,
+            &secret_id,
+            &body.sealed,
+            body.allow_privileged,
+            true,
+        )
         .await
         .map_err(tool_error)?;
-    let schema_json = schema.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+    let schema_json = schema
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let record = ConnectionRecord {
         workspace_id: p.workspace_id.clone(),
         name: body.name.clone(),
@@ -348,8 +460,10 @@ async fn add_connection(
         mode: "direct".into(),
         secret_id,
         secret_version: 1,
-        sealed_value: serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?,
-        sealed_dek: serde_json::to_string(&body.sealed.dek).map_err(|e| ApiError::Internal(e.into()))?,
+        sealed_value: serde_json::to_string(&body.sealed.value)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        sealed_dek: serde_json::to_string(&body.sealed.dek)
+            .map_err(|e| ApiError::Internal(e.into()))?,
         schema_json,
         discovered_at: None,
         created_at: String::new(),
@@ -358,7 +472,10 @@ async fn add_connection(
     state.store.insert_connection(&record).await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
     let tables = schema.map(|s| s.tables.len()).unwrap_or(0);
-    Ok((StatusCode::CREATED, Json(json!({"name": body.name, "test": report, "tables": tables}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"name": body.name, "test": report, "tables": tables})),
+    ))
 }
 
 async fn edit_connection(
@@ -369,25 +486,58 @@ async fn edit_connection(
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
     if body.name != name {
-        return Err(ApiError::BadRequest("a connection cannot be renamed; remove and add it".into()));
+        return Err(ApiError::BadRequest(
+            "a connection cannot be renamed; remove and add it".into(),
+        ));
     }
     let (kind, secret_id) = parse_sealed(&body)?;
-    let existing = state.store.connection(&p.workspace_id, &name).await?.ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    let existing = state
+        .store
+        .connection(&p.workspace_id, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
     if existing.kind != kind.as_str() {
-        return Err(ApiError::BadRequest("a connection's type cannot change".into()));
+        return Err(ApiError::BadRequest(
+            "a connection's type cannot change".into(),
+        ));
     }
     let gateway = Gateway::new(state.clone());
     let (report, schema) = gateway
-        .test_connection(&ctx(&p), &name, kind, &secret_id, &body.sealed, body.allow_privileged, true)
+        .test_connection(
+            &ctx(&p),
+            &name,
+            kind,
+            &secret_id,
+            &body.sealed,
+            body.allow_privileged,
+            true,
+        )
         .await
         .map_err(tool_error)?;
-    let schema_json = schema.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
-    let value = serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?;
+    let schema_json = schema
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let value =
+        serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?;
     let dek = serde_json::to_string(&body.sealed.dek).map_err(|e| ApiError::Internal(e.into()))?;
-    let version = state.store.replace_secret(&p.workspace_id, &name, &secret_id, &value, &dek, schema_json.as_deref()).await?;
+    let version = state
+        .store
+        .replace_secret(
+            &p.workspace_id,
+            &name,
+            &secret_id,
+            &value,
+            &dek,
+            schema_json.as_deref(),
+        )
+        .await?;
     state.pools.close_connection(&p.workspace_id, &name).await;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, version, "Connection credentials replaced.");
-    Ok(Json(json!({"name": name, "secret_version": version, "test": report})))
+    Ok(Json(
+        json!({"name": name, "secret_version": version, "test": report}),
+    ))
 }
 
 async fn refresh_connection(
@@ -407,7 +557,10 @@ async fn remove_connection(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
-    state.store.delete_connection(&p.workspace_id, &name).await?;
+    state
+        .store
+        .delete_connection(&p.workspace_id, &name)
+        .await?;
     state.pools.close_connection(&p.workspace_id, &name).await;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, "Connection removed.");
     Ok(Json(json!({"name": name, "removed": true})))
@@ -421,6 +574,10 @@ async fn query(
     let gateway = Gateway::new(state.clone());
     match gateway.call_tool(&ctx(&p), "run_query", body).await {
         Ok(v) => Ok(Json(v)),
-        Err(e) => Err(if e.denied { ApiError::Denied(e.message) } else { ApiError::BadRequest(e.message) }),
+        Err(e) => Err(if e.denied {
+            ApiError::Denied(e.message)
+        } else {
+            ApiError::BadRequest(e.message)
+        }),
     }
 }

@@ -46,26 +46,41 @@ impl Principal {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.scope {
             Scope::Admin => Ok(()),
-            Scope::Mcp => Err(ApiError::Forbidden("this key has mcp scope: it can call tools but not manage keys or connections")),
+            Scope::Mcp => Err(ApiError::Forbidden(
+                "this key has mcp scope: it can call tools but not manage keys or connections",
+            )),
         }
     }
 }
 
 /// Extracts the bearer token of a request.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
     Some(token.trim())
 }
 
 /// Checks a presented key against the store. Costs one SHA-256 and one lookup.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let key = ApiKey::parse(token).map_err(|_| ApiError::Unauthenticated)?;
-    let record = state.store.key(key.key_id()).await?.ok_or(ApiError::Unauthenticated)?;
+    let record = state
+        .store
+        .key(key.key_id())
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     if record.revoked_at.is_some() {
         return Err(ApiError::Unauthenticated);
     }
-    let salt: [u8; 16] = record.auth_salt.as_slice().try_into().map_err(|_| ApiError::Unauthenticated)?;
+    let salt: [u8; 16] = record
+        .auth_salt
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::Unauthenticated)?;
     if !conexor_crypto::verify_auth(&salt, key.secret(), &record.auth_hash) {
         return Err(ApiError::Unauthenticated);
     }
@@ -79,8 +94,14 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
 }
 
 /// Axum middleware: every request under it carries a valid key or gets 401.
-pub async fn require_key(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let token = bearer(request.headers()).ok_or(ApiError::Unauthenticated)?.to_owned();
+pub async fn require_key(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = bearer(request.headers())
+        .ok_or(ApiError::Unauthenticated)?
+        .to_owned();
     let principal = authenticate(&state, &token).await?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
@@ -103,12 +124,17 @@ impl KeyCache {
         if let Some(wmk) = self.get(&principal.key_id, ttl) {
             return Ok(wmk);
         }
-        let record = state.store.key(&principal.key_id).await?.ok_or(ApiError::Unauthenticated)?;
+        let record = state
+            .store
+            .key(&principal.key_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         if record.revoked_at.is_some() {
             return Err(ApiError::Unauthenticated);
         }
         let secret = principal.secret.clone();
-        self.derivations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.derivations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let wmk = tokio::task::spawn_blocking(move || unwrap_for(&record, &secret))
             .await
             .map_err(|e| ApiError::Internal(e.into()))??;
@@ -150,14 +176,14 @@ impl KeyCache {
 }
 
 fn unwrap_for(record: &KeyRecord, secret: &[u8; 32]) -> Result<Wmk, ApiError> {
-    let kdf_salt: [u8; 16] = record
-        .kdf_salt
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("stored kdf salt has the wrong length")))?;
+    let kdf_salt: [u8; 16] =
+        record.kdf_salt.as_slice().try_into().map_err(|_| {
+            ApiError::Internal(anyhow::anyhow!("stored kdf salt has the wrong length"))
+        })?;
     let kek = conexor_crypto::derive_kek(secret, &kdf_salt, record.kdf_iterations)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let wrapped: Envelope = serde_json::from_str(&record.wrapped_wmk)
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    conexor_crypto::unwrap_wmk(&kek, &wrapped, &record.key_id).map_err(|e| ApiError::Internal(e.into()))
+    let wrapped: Envelope =
+        serde_json::from_str(&record.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
+    conexor_crypto::unwrap_wmk(&kek, &wrapped, &record.key_id)
+        .map_err(|e| ApiError::Internal(e.into()))
 }

@@ -2,9 +2,9 @@
 //! [`ApiError::client_message`]; the full chain is logged with the request
 //! id. Driver messages never reach logs (they can carry row values).
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -49,7 +49,9 @@ impl ApiError {
 impl From<conexor_store::Error> for ApiError {
     fn from(err: conexor_store::Error) -> Self {
         match err {
-            conexor_store::Error::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            conexor_store::Error::Conflict(what) => {
+                ApiError::Conflict(format!("{what} already exists"))
+            }
             conexor_store::Error::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             other => ApiError::Internal(other.into()),
         }

@@ -9,7 +9,9 @@
 
 use crate::auth::Principal;
 use crate::state::AppState;
-use conexor_connectors::{ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport};
+use conexor_connectors::{
+    ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport,
+};
 use conexor_crypto::{Envelope, SealedSecret};
 use conexor_store::ConnectionRecord;
 use conexor_types::{ConnectionKind, Limits, SecretId};
@@ -38,10 +40,18 @@ pub struct ToolError {
 
 impl ToolError {
     fn denied(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ToolError { message: message.into(), code: code.into(), denied: true }
+        ToolError {
+            message: message.into(),
+            code: code.into(),
+            denied: true,
+        }
     }
     fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ToolError { message: message.into(), code: code.into(), denied: false }
+        ToolError {
+            message: message.into(),
+            code: code.into(),
+            denied: false,
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         ToolError::failed("invalid_params", message)
@@ -52,7 +62,11 @@ impl From<conexor_connectors::Error> for ToolError {
     fn from(err: conexor_connectors::Error) -> Self {
         let class = err.class();
         let denied = matches!(err, conexor_connectors::Error::Destination(_));
-        ToolError { message: err.to_string(), code: class.code, denied }
+        ToolError {
+            message: err.to_string(),
+            code: class.code,
+            denied,
+        }
     }
 }
 
@@ -75,7 +89,12 @@ pub struct Gateway {
 }
 
 /// The generic tools every workspace has.
-pub const TOOLS: &[&str] = &["list_connections", "search_schema", "describe_table", "run_query"];
+pub const TOOLS: &[&str] = &[
+    "list_connections",
+    "search_schema",
+    "describe_table",
+    "run_query",
+];
 
 impl Gateway {
     pub fn new(state: Arc<AppState>) -> Gateway {
@@ -83,7 +102,12 @@ impl Gateway {
     }
 
     /// Runs one tool call through the chokepoint.
-    pub async fn call_tool(&self, ctx: &CallContext, tool: &str, args: Value) -> Result<Value, ToolError> {
+    pub async fn call_tool(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: Value,
+    ) -> Result<Value, ToolError> {
         let started = Instant::now();
         let permits = self.state.key_permits(&ctx.principal.key_id);
         let outcome = match permits.try_acquire() {
@@ -97,7 +121,12 @@ impl Gateway {
         outcome.map(|(value, _)| value)
     }
 
-    async fn dispatch(&self, ctx: &CallContext, tool: &str, args: &Value) -> Result<(Value, Measure), ToolError> {
+    async fn dispatch(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
         match tool {
             "list_connections" => self.list_connections(ctx).await,
             "search_schema" => self.search_schema(ctx, args).await,
@@ -105,7 +134,10 @@ impl Gateway {
             "run_query" => self.run_query(ctx, args).await,
             other => Err(ToolError::failed(
                 "unknown_tool",
-                format!("unknown tool {other:?}; available tools: {}", TOOLS.join(", ")),
+                format!(
+                    "unknown tool {other:?}; available tools: {}",
+                    TOOLS.join(", ")
+                ),
             )),
         }
     }
@@ -113,9 +145,19 @@ impl Gateway {
     /// The single place a call's record is written. For now it is a
     /// structured log line without parameters or rows; the audit chain
     /// replaces it.
-    fn record(&self, ctx: &CallContext, tool: &str, started: Instant, outcome: &Result<(Value, Measure), ToolError>) {
+    fn record(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        started: Instant,
+        outcome: &Result<(Value, Measure), ToolError>,
+    ) {
         let duration_ms = started.elapsed().as_millis() as u64;
-        let client = ctx.client.as_ref().map(|(n, v)| format!("{n}/{v}")).unwrap_or_default();
+        let client = ctx
+            .client
+            .as_ref()
+            .map(|(n, v)| format!("{n}/{v}"))
+            .unwrap_or_default();
         match outcome {
             Ok((_, m)) => tracing::info!(
                 workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id, client, tool,
@@ -131,7 +173,12 @@ impl Gateway {
     }
 
     async fn list_connections(&self, ctx: &CallContext) -> Result<(Value, Measure), ToolError> {
-        let records = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+        let records = self
+            .state
+            .store
+            .connections(&ctx.principal.workspace_id)
+            .await
+            .map_err(store_err)?;
         let list: Vec<Value> = records
             .iter()
             .map(|c| {
@@ -142,11 +189,20 @@ impl Gateway {
         Ok((json!({ "connections": list }), Measure::default()))
     }
 
-    async fn search_schema(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+    async fn search_schema(
+        &self,
+        ctx: &CallContext,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
         let pattern = str_arg(args, "pattern")?.to_lowercase();
         let only = opt_str_arg(args, "connection")?;
         let limit = opt_u64_arg(args, "limit")?.unwrap_or(50).min(500) as usize;
-        let records = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+        let records = self
+            .state
+            .store
+            .connections(&ctx.principal.workspace_id)
+            .await
+            .map_err(store_err)?;
         if let Some(name) = &only {
             if !records.iter().any(|c| &c.name == name) {
                 return Err(unknown_connection(name, &records));
@@ -155,12 +211,22 @@ impl Gateway {
         let matcher = Pattern::new(&pattern);
         let mut hits = Vec::new();
         let mut total = 0usize;
-        for c in records.iter().filter(|c| only.as_ref().is_none_or(|n| n == &c.name)) {
-            let Some(schema) = parse_schema(c) else { continue };
+        for c in records
+            .iter()
+            .filter(|c| only.as_ref().is_none_or(|n| n == &c.name))
+        {
+            let Some(schema) = parse_schema(c) else {
+                continue;
+            };
             for t in &schema.tables {
-                let table_hit = matcher.matches(&t.name) || t.comment.as_deref().is_some_and(|d| matcher.matches(d));
-                let columns: Vec<&str> =
-                    t.columns.iter().filter(|col| matcher.matches(&col.name)).map(|col| col.name.as_str()).collect();
+                let table_hit = matcher.matches(&t.name)
+                    || t.comment.as_deref().is_some_and(|d| matcher.matches(d));
+                let columns: Vec<&str> = t
+                    .columns
+                    .iter()
+                    .filter(|col| matcher.matches(&col.name))
+                    .map(|col| col.name.as_str())
+                    .collect();
                 if table_hit || !columns.is_empty() {
                     total += 1;
                     if hits.len() < limit {
@@ -174,34 +240,54 @@ impl Gateway {
         }
         let mut answer = json!({ "matches": hits, "total": total });
         if total > limit {
-            answer["note"] = json!(format!("showing {limit} of {total}; use a narrower pattern"));
+            answer["note"] = json!(format!(
+                "showing {limit} of {total}; use a narrower pattern"
+            ));
         }
         Ok((answer, Measure::default()))
     }
 
-    async fn describe_table(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+    async fn describe_table(
+        &self,
+        ctx: &CallContext,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
         let connection = str_arg(args, "connection")?;
         let table = str_arg(args, "table")?;
         let record = self.connection(ctx, connection).await?;
         let schema = parse_schema(&record).ok_or_else(|| {
-            ToolError::failed("no_schema", "this connection has no discovered schema; run `conexor connections refresh`")
+            ToolError::failed(
+                "no_schema",
+                "this connection has no discovered schema; run `conexor connections refresh`",
+            )
         })?;
         let wanted = table.to_lowercase();
-        let found = schema.tables.iter().find(|t| {
-            qualified(t).to_lowercase() == wanted || t.name.to_lowercase() == wanted
-        });
+        let found = schema
+            .tables
+            .iter()
+            .find(|t| qualified(t).to_lowercase() == wanted || t.name.to_lowercase() == wanted);
         let Some(t) = found else {
             let names: Vec<String> = schema.tables.iter().map(qualified).collect();
             let near = nearest(&wanted, &names);
             return Err(ToolError::failed(
                 "unknown_table",
-                format!("no table {table:?} in connection {connection:?}{}", suggest(&near)),
+                format!(
+                    "no table {table:?} in connection {connection:?}{}",
+                    suggest(&near)
+                ),
             ));
         };
-        Ok((serde_json::to_value(t).unwrap_or(Value::Null), Measure::default()))
+        Ok((
+            serde_json::to_value(t).unwrap_or(Value::Null),
+            Measure::default(),
+        ))
     }
 
-    async fn run_query(&self, ctx: &CallContext, args: &Value) -> Result<(Value, Measure), ToolError> {
+    async fn run_query(
+        &self,
+        ctx: &CallContext,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
         let connection = str_arg(args, "connection")?;
         let sql = str_arg(args, "sql")?;
         let params: Vec<Value> = match args.get("params") {
@@ -210,18 +296,29 @@ impl Gateway {
             Some(_) => return Err(ToolError::invalid("params must be an array of values")),
         };
         let limits = &self.state.config.limits;
-        let max_rows = opt_u64_arg(args, "limit")?.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
+        let max_rows = opt_u64_arg(args, "limit")?
+            .unwrap_or(limits.default_rows)
+            .clamp(1, limits.max_rows);
         if sql.len() > limits.max_sql_bytes {
             return Err(ToolError::denied(
                 "guard.too_long",
-                format!("the SQL text is {} bytes; the limit is {}", sql.len(), limits.max_sql_bytes),
+                format!(
+                    "the SQL text is {} bytes; the limit is {}",
+                    sql.len(),
+                    limits.max_sql_bytes
+                ),
             ));
         }
         let record = self.connection(ctx, connection).await?;
-        let kind = ConnectionKind::parse(&record.kind)
-            .ok_or_else(|| ToolError::failed("unsupported", "this connection type cannot run SQL"))?;
-        let checked = conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
-            .map_err(|r| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason)))?;
+        let kind = ConnectionKind::parse(&record.kind).ok_or_else(|| {
+            ToolError::failed("unsupported", "this connection type cannot run SQL")
+        })?;
+        let checked = conexor_guard::check_with_params(
+            conexor_connectors::dialect_for(kind),
+            sql,
+            params.len(),
+        )
+        .map_err(|r| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason)))?;
         let source = self.source(ctx, &record, kind).await?;
         let read_limits = Limits {
             max_rows,
@@ -230,11 +327,14 @@ impl Gateway {
         };
         let sent = checked.capped_sql(max_rows);
         let measure_hash = conexor_connectors::query_hash(&sent);
-        let result = source.read(&checked, &params, &read_limits).await.map_err(|e| {
-            let mut err = ToolError::from(e);
-            err.message = format!("{}; check names with describe_table", err.message);
-            err
-        })?;
+        let result = source
+            .read(&checked, &params, &read_limits)
+            .await
+            .map_err(|e| {
+                let mut err = ToolError::from(e);
+                err.message = format!("{}; check names with describe_table", err.message);
+                err
+            })?;
         let row_count = result.rows.len() as u64;
         let mut answer = json!({
             "columns": result.columns,
@@ -248,27 +348,66 @@ impl Gateway {
                 limits.max_bytes
             ));
         }
-        if result.rows.iter().flatten().any(|v| v.get("$unsupported").is_some()) {
-            answer["hint"] = json!("some values have a type this gateway does not map; cast them to text in the SQL");
+        if result
+            .rows
+            .iter()
+            .flatten()
+            .any(|v| v.get("$unsupported").is_some())
+        {
+            answer["hint"] = json!(
+                "some values have a type this gateway does not map; cast them to text in the SQL"
+            );
         }
-        Ok((answer, Measure { query_hash: Some(measure_hash), rows: Some(row_count), bytes: Some(result.bytes) }))
+        Ok((
+            answer,
+            Measure {
+                query_hash: Some(measure_hash),
+                rows: Some(row_count),
+                bytes: Some(result.bytes),
+            },
+        ))
     }
 
     /// Looks up a connection of the caller's workspace.
-    async fn connection(&self, ctx: &CallContext, name: &str) -> Result<ConnectionRecord, ToolError> {
-        match self.state.store.connection(&ctx.principal.workspace_id, name).await.map_err(store_err)? {
+    async fn connection(
+        &self,
+        ctx: &CallContext,
+        name: &str,
+    ) -> Result<ConnectionRecord, ToolError> {
+        match self
+            .state
+            .store
+            .connection(&ctx.principal.workspace_id, name)
+            .await
+            .map_err(store_err)?
+        {
             Some(c) => Ok(c),
             None => {
-                let all = self.state.store.connections(&ctx.principal.workspace_id).await.map_err(store_err)?;
+                let all = self
+                    .state
+                    .store
+                    .connections(&ctx.principal.workspace_id)
+                    .await
+                    .map_err(store_err)?;
                 Err(unknown_connection(name, &all))
             }
         }
     }
 
     /// The open pool for a stored connection, opening it with the caller's key if needed.
-    async fn source(&self, ctx: &CallContext, record: &ConnectionRecord, kind: ConnectionKind) -> Result<Source, ToolError> {
+    async fn source(
+        &self,
+        ctx: &CallContext,
+        record: &ConnectionRecord,
+        kind: ConnectionKind,
+    ) -> Result<Source, ToolError> {
         let ws = &ctx.principal.workspace_id;
-        if let Some(source) = self.state.pools.get(ws, &record.name, record.secret_version).await {
+        if let Some(source) = self
+            .state
+            .pools
+            .get(ws, &record.name, record.secret_version)
+            .await
+        {
             return Ok(source);
         }
         let sealed = SealedSecret {
@@ -277,20 +416,36 @@ impl Gateway {
         };
         let spec = self.open_spec(ctx, &record.secret_id, &sealed).await?;
         let source = self.open_source(kind, &spec).await?;
-        self.state.pools.put(ws, &record.name, record.secret_version, source.clone()).await;
+        self.state
+            .pools
+            .put(ws, &record.name, record.secret_version, source.clone())
+            .await;
         Ok(source)
     }
 
     /// Opens a sealed spec in memory with the caller's key.
-    pub(crate) async fn open_spec(&self, ctx: &CallContext, secret_id: &SecretId, sealed: &SealedSecret) -> Result<ConnectionSpec, ToolError> {
+    pub(crate) async fn open_spec(
+        &self,
+        ctx: &CallContext,
+        secret_id: &SecretId,
+        sealed: &SealedSecret,
+    ) -> Result<ConnectionSpec, ToolError> {
         let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
-        serde_json::from_slice(&plain)
-            .map_err(|_| ToolError::failed("spec", "the connection's secret is not a valid connection spec"))
+        serde_json::from_slice(&plain).map_err(|_| {
+            ToolError::failed(
+                "spec",
+                "the connection's secret is not a valid connection spec",
+            )
+        })
     }
 
-    async fn open_source(&self, kind: ConnectionKind, spec: &ConnectionSpec) -> Result<Source, ToolError> {
+    async fn open_source(
+        &self,
+        kind: ConnectionKind,
+        spec: &ConnectionSpec,
+    ) -> Result<Source, ToolError> {
         let config = &self.state.config;
         let policy = DestinationPolicy {
             deny_loopback: config.deny_loopback,
@@ -346,8 +501,15 @@ impl Gateway {
             Ok(((report, schema), Measure { rows: tables, ..Default::default() }))
         }
         .await;
-        let tool = if discover { "admin.connection_discover" } else { "admin.connection_test" };
-        let logged = outcome.as_ref().map(|(_, m)| (Value::String(name.to_owned()), m.clone())).map_err(Clone::clone);
+        let tool = if discover {
+            "admin.connection_discover"
+        } else {
+            "admin.connection_test"
+        };
+        let logged = outcome
+            .as_ref()
+            .map(|(_, m)| (Value::String(name.to_owned()), m.clone()))
+            .map_err(Clone::clone);
         self.record(ctx, tool, started, &logged);
         outcome.map(|(v, _)| v)
     }
@@ -361,13 +523,27 @@ impl Gateway {
                 .ok_or_else(|| ToolError::failed("unsupported", "unknown connection type"))?;
             let source = self.source(ctx, &record, kind).await?;
             let schema = source.discover().await?;
-            let json = serde_json::to_string(&schema).map_err(|e| ToolError::failed("internal", e.to_string()))?;
-            self.state.store.set_schema(&ctx.principal.workspace_id, name, &json).await.map_err(store_err)?;
+            let json = serde_json::to_string(&schema)
+                .map_err(|e| ToolError::failed("internal", e.to_string()))?;
+            self.state
+                .store
+                .set_schema(&ctx.principal.workspace_id, name, &json)
+                .await
+                .map_err(store_err)?;
             let tables = schema.tables.len() as u64;
-            Ok((schema, Measure { rows: Some(tables), ..Default::default() }))
+            Ok((
+                schema,
+                Measure {
+                    rows: Some(tables),
+                    ..Default::default()
+                },
+            ))
         }
         .await;
-        let logged = outcome.as_ref().map(|(_, m)| (Value::Null, m.clone())).map_err(Clone::clone);
+        let logged = outcome
+            .as_ref()
+            .map(|(_, m)| (Value::Null, m.clone()))
+            .map_err(Clone::clone);
         self.record(ctx, "admin.connection_refresh", started, &logged);
         outcome.map(|(s, _)| s)
     }
@@ -379,7 +555,8 @@ fn store_err(err: conexor_store::Error) -> ToolError {
 }
 
 fn parse_envelope(text: &str) -> Result<Envelope, ToolError> {
-    serde_json::from_str(text).map_err(|_| ToolError::failed("store", "a stored envelope is damaged"))
+    serde_json::from_str(text)
+        .map_err(|_| ToolError::failed("store", "a stored envelope is damaged"))
 }
 
 pub(crate) fn parse_schema(record: &ConnectionRecord) -> Option<Schema> {
@@ -397,12 +574,23 @@ fn qualified(t: &conexor_connectors::Table) -> String {
 fn unknown_connection(name: &str, all: &[ConnectionRecord]) -> ToolError {
     let names: Vec<String> = all.iter().map(|c| c.name.clone()).collect();
     let near = nearest(&name.to_lowercase(), &names);
-    let listing = if names.is_empty() { " (this workspace has none)".to_string() } else { suggest(&near) };
-    ToolError::failed("unknown_connection", format!("no connection named {name:?}{listing}; call list_connections"))
+    let listing = if names.is_empty() {
+        " (this workspace has none)".to_string()
+    } else {
+        suggest(&near)
+    };
+    ToolError::failed(
+        "unknown_connection",
+        format!("no connection named {name:?}{listing}; call list_connections"),
+    )
 }
 
 fn suggest(near: &[String]) -> String {
-    if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) }
+    if near.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", near.join(", "))
+    }
 }
 
 /// Up to three names closest to `wanted` by edit distance.
@@ -422,7 +610,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -439,7 +629,10 @@ struct Pattern {
 impl Pattern {
     fn new(text: &str) -> Pattern {
         let anchored = text.contains(['%', '*', '_', '?']);
-        Pattern { parts: text.chars().collect(), anchored }
+        Pattern {
+            parts: text.chars().collect(),
+            anchored,
+        }
     }
 
     fn matches(&self, candidate: &str) -> bool {
@@ -480,8 +673,12 @@ fn glob(p: &[char], s: &[char]) -> bool {
 fn str_arg<'a>(args: &'a Value, name: &str) -> Result<&'a str, ToolError> {
     match args.get(name) {
         Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(ToolError::invalid(format!("missing required argument {name:?}"))),
-        Some(_) => Err(ToolError::invalid(format!("argument {name:?} must be a string"))),
+        None | Some(Value::Null) => Err(ToolError::invalid(format!(
+            "missing required argument {name:?}"
+        ))),
+        Some(_) => Err(ToolError::invalid(format!(
+            "argument {name:?} must be a string"
+        ))),
     }
 }
 
@@ -489,17 +686,18 @@ fn opt_str_arg(args: &Value, name: &str) -> Result<Option<String>, ToolError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ToolError::invalid(format!("argument {name:?} must be a string"))),
+        Some(_) => Err(ToolError::invalid(format!(
+            "argument {name:?} must be a string"
+        ))),
     }
 }
 
 fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, ToolError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| ToolError::invalid(format!("argument {name:?} must be a positive integer"))),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            ToolError::invalid(format!("argument {name:?} must be a positive integer"))
+        }),
     }
 }
 
@@ -518,7 +716,11 @@ mod tests {
 
     #[test]
     fn nearest_names() {
-        let names = vec!["customers".to_string(), "orders".to_string(), "order_items".to_string()];
+        let names = vec![
+            "customers".to_string(),
+            "orders".to_string(),
+            "order_items".to_string(),
+        ];
         assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
         assert!(nearest("zzzzzzzz", &names).is_empty());
     }

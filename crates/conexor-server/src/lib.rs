@@ -56,8 +56,14 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(state.clone(), bind_session))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
-    let keyed = api::keyed_routes().layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
+    let keyed = api::keyed_routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
     let api = Router::new().merge(keyed).merge(api::admin_routes());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -71,23 +77,36 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"error": "store unavailable"}))).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": "store unavailable"})),
+        )
+            .into_response(),
     }
 }
 
 /// Binds an MCP session to the key that opened it: a request that presents
 /// another key's session id is refused, as is any request after its key is
 /// revoked (authentication runs on every request).
-async fn bind_session(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn bind_session(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     const SESSION: &str = "mcp-session-id";
     let Some(principal) = request.extensions().get::<auth::Principal>().cloned() else {
         return error::ApiError::Unauthenticated.into_response();
     };
     if let Some(session) = request.headers().get(SESSION).and_then(|v| v.to_str().ok()) {
-        let owner = state.sessions.lock().ok().and_then(|s| s.get(session).cloned());
+        let owner = state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|s| s.get(session).cloned());
         if let Some(owner) = owner {
             if owner != principal.key_id {
-                return error::ApiError::Forbidden("this MCP session belongs to another API key").into_response();
+                return error::ApiError::Forbidden("this MCP session belongs to another API key")
+                    .into_response();
             }
         }
         if request.method() == axum::http::Method::DELETE {
@@ -97,9 +116,15 @@ async fn bind_session(State(state): State<Arc<AppState>>, request: Request, next
         }
     }
     let response = next.run(request).await;
-    if let Some(session) = response.headers().get(SESSION).and_then(|v| v.to_str().ok()) {
+    if let Some(session) = response
+        .headers()
+        .get(SESSION)
+        .and_then(|v| v.to_str().ok())
+    {
         if let Ok(mut sessions) = state.sessions.lock() {
-            sessions.entry(session.to_owned()).or_insert(principal.key_id.clone());
+            sessions
+                .entry(session.to_owned())
+                .or_insert(principal.key_id.clone());
         }
     }
     response
@@ -149,7 +174,10 @@ pub async fn serve_tls(
         stop.cancel();
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
-    let result = axum_server::bind_rustls(addr, tls).handle(handle).serve(app.into_make_service()).await;
+    let result = axum_server::bind_rustls(addr, tls)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await;
     token.cancel();
     sweeper.abort();
     state.pools.close_all().await;

@@ -9,8 +9,9 @@ use crate::auth::Principal;
 use crate::gateway::{CallContext, Gateway};
 use crate::state::AppState;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -41,7 +42,11 @@ fn schema(value: Value) -> Arc<JsonObject> {
 }
 
 fn read_only() -> ToolAnnotations {
-    ToolAnnotations::new().read_only(true).destructive(false).idempotent(true).open_world(false)
+    ToolAnnotations::new()
+        .read_only(true)
+        .destructive(false)
+        .idempotent(true)
+        .open_world(false)
 }
 
 /// The generic tools, with their input schemas.
@@ -113,11 +118,30 @@ fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
 }
 
 impl ServerHandler for McpHandler {
+    #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_instructions(INSTRUCTIONS);
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+        .with_instructions(INSTRUCTIONS);
         info.server_info = Implementation::new("conexor", env!("CARGO_PKG_VERSION"));
         info
+    }
+
+    /// Accepted so that clients can choose a level; the server sends no log
+    /// notifications today (its logs stay on the operator's side).
+    /// Logging is deprecated by SEP-2577, but clients of 2025-11-25 still send it.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        principal(&ctx)?;
+        Ok(())
     }
 
     async fn list_tools(
@@ -137,14 +161,20 @@ impl ServerHandler for McpHandler {
         let principal = principal(&ctx)?;
         if !crate::gateway::TOOLS.contains(&request.name.as_ref()) {
             return Err(McpError::invalid_params(
-                format!("unknown tool {:?}; available: {}", request.name, crate::gateway::TOOLS.join(", ")),
+                format!(
+                    "unknown tool {:?}; available: {}",
+                    request.name,
+                    crate::gateway::TOOLS.join(", ")
+                ),
                 None,
             ));
         }
-        let client = ctx
-            .peer
-            .peer_info()
-            .map(|info| (info.client_info.name.clone(), info.client_info.version.clone()));
+        let client = ctx.peer.peer_info().map(|info| {
+            (
+                info.client_info.name.clone(),
+                info.client_info.version.clone(),
+            )
+        });
         let call = CallContext { principal, client };
         let args = Value::Object(request.arguments.unwrap_or_default());
         let gateway = Gateway::new(self.state.clone());

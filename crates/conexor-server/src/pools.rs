@@ -16,7 +16,12 @@ pub struct PoolCache {
 }
 
 impl PoolCache {
-    pub async fn get(&self, workspace: &WorkspaceId, connection: &str, version: i64) -> Option<Source> {
+    pub async fn get(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &str,
+        version: i64,
+    ) -> Option<Source> {
         let mut pools = self.pools.lock().await;
         let entry = pools.get_mut(&(workspace.clone(), connection.to_owned(), version))?;
         entry.1 = Instant::now();
@@ -24,7 +29,13 @@ impl PoolCache {
     }
 
     /// Stores a pool, closing any pool of an older version of the same connection.
-    pub async fn put(&self, workspace: &WorkspaceId, connection: &str, version: i64, source: Source) {
+    pub async fn put(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &str,
+        version: i64,
+        source: Source,
+    ) {
         let stale: Vec<Source> = {
             let mut pools = self.pools.lock().await;
             let old_keys: Vec<PoolKey> = pools
@@ -32,8 +43,15 @@ impl PoolCache {
                 .filter(|(w, c, v)| w == workspace && c == connection && *v != version)
                 .cloned()
                 .collect();
-            let stale = old_keys.iter().filter_map(|k| pools.remove(k)).map(|(s, _)| s).collect();
-            pools.insert((workspace.clone(), connection.to_owned(), version), (source, Instant::now()));
+            let stale = old_keys
+                .iter()
+                .filter_map(|k| pools.remove(k))
+                .map(|(s, _)| s)
+                .collect();
+            pools.insert(
+                (workspace.clone(), connection.to_owned(), version),
+                (source, Instant::now()),
+            );
             stale
         };
         for s in stale {
@@ -45,9 +63,15 @@ impl PoolCache {
     pub async fn close_connection(&self, workspace: &WorkspaceId, connection: &str) {
         let removed: Vec<Source> = {
             let mut pools = self.pools.lock().await;
-            let keys: Vec<PoolKey> =
-                pools.keys().filter(|(w, c, _)| w == workspace && c == connection).cloned().collect();
-            keys.iter().filter_map(|k| pools.remove(k)).map(|(s, _)| s).collect()
+            let keys: Vec<PoolKey> = pools
+                .keys()
+                .filter(|(w, c, _)| w == workspace && c == connection)
+                .cloned()
+                .collect();
+            keys.iter()
+                .filter_map(|k| pools.remove(k))
+                .map(|(s, _)| s)
+                .collect()
         };
         for s in removed {
             s.close().await;
@@ -57,9 +81,15 @@ impl PoolCache {
     pub async fn sweep(&self, idle: Duration) {
         let removed: Vec<Source> = {
             let mut pools = self.pools.lock().await;
-            let keys: Vec<PoolKey> =
-                pools.iter().filter(|(_, (_, at))| at.elapsed() >= idle).map(|(k, _)| k.clone()).collect();
-            keys.iter().filter_map(|k| pools.remove(k)).map(|(s, _)| s).collect()
+            let keys: Vec<PoolKey> = pools
+                .iter()
+                .filter(|(_, (_, at))| at.elapsed() >= idle)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter()
+                .filter_map(|k| pools.remove(k))
+                .map(|(s, _)| s)
+                .collect()
         };
         for s in removed {
             s.close().await;
@@ -67,7 +97,13 @@ impl PoolCache {
     }
 
     pub async fn close_all(&self) {
-        let all: Vec<Source> = self.pools.lock().await.drain().map(|(_, (s, _))| s).collect();
+        let all: Vec<Source> = self
+            .pools
+            .lock()
+            .await
+            .drain()
+            .map(|(_, (s, _))| s)
+            .collect();
         for s in all {
             s.close().await;
         }

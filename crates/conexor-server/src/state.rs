@@ -54,7 +54,10 @@ impl AppState {
                         new_admin_token = Some(token);
                         hash
                     } else {
-                        store.setting(ADMIN_TOKEN_SETTING).await?.unwrap_or_default()
+                        store
+                            .setting(ADMIN_TOKEN_SETTING)
+                            .await?
+                            .unwrap_or_default()
                     }
                 }
             },
@@ -71,7 +74,10 @@ impl AppState {
             per_key: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
         });
-        Ok(Started { state, new_admin_token })
+        Ok(Started {
+            state,
+            new_admin_token,
+        })
     }
 
     /// Checks a presented admin token in constant time.

@@ -16,8 +16,10 @@ mod records;
 pub use records::{ConnectionRecord, KeyRecord, Scope, WorkspaceRecord};
 
 use conexor_types::{KeyId, WorkspaceId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +107,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         for statement in MIGRATIONS {
             sqlx::query(*statement).execute(&pool).await?;
         }
@@ -122,10 +127,12 @@ impl Store {
     }
 
     pub async fn setting(&self, name: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Sets a setting only if it is not set yet; returns whether it was set.
@@ -148,14 +155,19 @@ impl Store {
     }
 
     /// Creates a workspace with its first key, atomically.
-    pub async fn create_workspace(&self, workspace: &WorkspaceRecord, first_key: &KeyRecord) -> Result<()> {
+    pub async fn create_workspace(
+        &self,
+        workspace: &WorkspaceRecord,
+        first_key: &KeyRecord,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(workspace.id.as_str())
-            .bind(&workspace.name)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        let inserted =
+            sqlx::query("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
+                .bind(workspace.id.as_str())
+                .bind(&workspace.name)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
         if inserted.rows_affected() != 1 {
             return Err(Error::Conflict("workspace"));
         }
@@ -197,18 +209,26 @@ impl Store {
 
     /// Revokes a key: its auth hash and its wrap of the master key are erased.
     /// Refuses the workspace's last live key unless `force`.
-    pub async fn revoke_key(&self, workspace: &WorkspaceId, key_id: &KeyId, force: bool) -> Result<RevokeOutcome> {
+    pub async fn revoke_key(
+        &self,
+        workspace: &WorkspaceId,
+        key_id: &KeyId,
+        force: bool,
+    ) -> Result<RevokeOutcome> {
         let mut tx = self.pool.begin().await?;
-        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL")
-            .bind(workspace.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        let target: Option<Option<String>> =
-            sqlx::query_scalar("SELECT revoked_at FROM api_keys WHERE workspace_id = ? AND key_id = ?")
-                .bind(workspace.as_str())
-                .bind(key_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
+        )
+        .bind(workspace.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let target: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT revoked_at FROM api_keys WHERE workspace_id = ? AND key_id = ?",
+        )
+        .bind(workspace.as_str())
+        .bind(key_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         match target {
             None => return Err(Error::NotFound("key")),
             Some(Some(_)) => return Ok(RevokeOutcome::AlreadyRevoked),
@@ -242,16 +262,19 @@ impl Store {
         new_keys: &[KeyRecord],
     ) -> Result<Vec<KeyId>> {
         let mut tx = self.pool.begin().await?;
-        let secret_ids: Vec<String> = sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
-            .bind(workspace.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+        let secret_ids: Vec<String> =
+            sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
+                .bind(workspace.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
         let mut given: Vec<&str> = deks.iter().map(|(s, _)| s.as_str()).collect();
         given.sort_unstable();
         let mut expected: Vec<&str> = secret_ids.iter().map(String::as_str).collect();
         expected.sort_unstable();
         if given != expected {
-            return Err(Error::Corrupt("the rotation must re-wrap exactly the workspace's secrets"));
+            return Err(Error::Corrupt(
+                "the rotation must re-wrap exactly the workspace's secrets",
+            ));
         }
         for (secret_id, dek) in deks {
             sqlx::query("UPDATE connections SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?")
@@ -292,7 +315,10 @@ impl Store {
             insert_key(&mut tx, key).await?;
         }
         tx.commit().await?;
-        others.iter().map(|k| KeyId::parse(k).map_err(|_| Error::Corrupt("key id"))).collect()
+        others
+            .iter()
+            .map(|k| KeyId::parse(k).map_err(|_| Error::Corrupt("key id")))
+            .collect()
     }
 
     pub async fn connections(&self, workspace: &WorkspaceId) -> Result<Vec<ConnectionRecord>> {
@@ -303,7 +329,11 @@ impl Store {
         rows.iter().map(records::connection_from_row).collect()
     }
 
-    pub async fn connection(&self, workspace: &WorkspaceId, name: &str) -> Result<Option<ConnectionRecord>> {
+    pub async fn connection(
+        &self,
+        workspace: &WorkspaceId,
+        name: &str,
+    ) -> Result<Option<ConnectionRecord>> {
         let row = sqlx::query(records::CONNECTION_SELECT_ONE)
             .bind(workspace.as_str())
             .bind(name)
@@ -389,7 +419,12 @@ impl Store {
         Ok(version)
     }
 
-    pub async fn set_schema(&self, workspace: &WorkspaceId, name: &str, schema_json: &str) -> Result<()> {
+    pub async fn set_schema(
+        &self,
+        workspace: &WorkspaceId,
+        name: &str,
+        schema_json: &str,
+    ) -> Result<()> {
         let done = sqlx::query("UPDATE connections SET schema_json = ?, discovered_at = ? WHERE workspace_id = ? AND name = ?")
             .bind(schema_json)
             .bind(now())
@@ -417,8 +452,15 @@ impl Store {
 
     /// Whether the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        let one: i64 = sqlx::query("SELECT 1").fetch_one(&self.pool).await?.try_get(0)?;
-        if one == 1 { Ok(()) } else { Err(Error::Corrupt("ping")) }
+        let one: i64 = sqlx::query("SELECT 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(Error::Corrupt("ping"))
+        }
     }
 }
 

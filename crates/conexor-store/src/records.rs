@@ -83,7 +83,8 @@ pub(crate) const CONNECTION_SELECT_ONE: &str = "SELECT workspace_id, name, kind,
 
 pub(crate) fn workspace_from_row(r: &SqliteRow) -> Result<WorkspaceRecord> {
     Ok(WorkspaceRecord {
-        id: WorkspaceId::parse(&r.try_get::<String, _>(0)?).map_err(|_| Error::Corrupt("workspace id"))?,
+        id: WorkspaceId::parse(&r.try_get::<String, _>(0)?)
+            .map_err(|_| Error::Corrupt("workspace id"))?,
         name: r.try_get(1)?,
         created_at: r.try_get(2)?,
     })
@@ -115,7 +116,8 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRecord> {
         name: r.try_get(1)?,
         kind: r.try_get(2)?,
         mode: r.try_get(3)?,
-        secret_id: SecretId::parse(&r.try_get::<String, _>(4)?).map_err(|_| Error::Corrupt("secret id"))?,
+        secret_id: SecretId::parse(&r.try_get::<String, _>(4)?)
+            .map_err(|_| Error::Corrupt("secret id"))?,
         secret_version: r.try_get(5)?,
         sealed_value: r.try_get(6)?,
         sealed_dek: r.try_get(7)?,

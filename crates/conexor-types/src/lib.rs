@@ -63,6 +63,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_rows: 1000, max_bytes: 4 * 1024 * 1024, timeout_ms: 15_000 }
+        Limits {
+            max_rows: 1000,
+            max_bytes: 4 * 1024 * 1024,
+            timeout_ms: 15_000,
+        }
     }
 }

@@ -41,13 +41,19 @@ impl Bridge {
                     .peer
                     .peer_info()
                     .map(|p| p.client_info.clone())
-                    .unwrap_or_else(|| Implementation::new("conexor-mcp-bridge", env!("CARGO_PKG_VERSION")));
+                    .unwrap_or_else(|| {
+                        Implementation::new("conexor-mcp-bridge", env!("CARGO_PKG_VERSION"))
+                    });
                 let config = ClientConfig::new(ClientCapabilities::default(), info);
                 let transport = StreamableHttpClientTransport::from_config(
-                    StreamableHttpClientTransportConfig::with_uri(self.url.clone()).auth_header(self.key.clone()),
+                    StreamableHttpClientTransportConfig::with_uri(self.url.clone())
+                        .auth_header(self.key.clone()),
                 );
                 config.serve(transport).await.map_err(|e| {
-                    McpError::internal_error(format!("could not reach the Conexor server at {}: {e}", self.url), None)
+                    McpError::internal_error(
+                        format!("could not reach the Conexor server at {}: {e}", self.url),
+                        None,
+                    )
                 })
             })
             .await
@@ -98,7 +104,11 @@ pub async fn run(args: McpArgs) -> Result<()> {
     // Logs go to stderr: stdout carries the protocol.
     let client = args.client.client()?;
     let key = client.key()?.to_text().to_string();
-    let bridge = Bridge { url: client.mcp_url(), key, upstream: Arc::new(OnceCell::new()) };
+    let bridge = Bridge {
+        url: client.mcp_url(),
+        key,
+        upstream: Arc::new(OnceCell::new()),
+    };
     let service = bridge
         .serve(rmcp::transport::io::stdio())
         .await

@@ -31,12 +31,20 @@ pub async fn init(args: InitArgs) -> Result<()> {
         None => prompt_secret("Admin token: ")?.to_string(),
     };
     let client = args.client.client()?;
-    let (workspace, key) = client.create_workspace(token.trim(), &args.name, &args.label).await?;
+    let (workspace, key) = client
+        .create_workspace(token.trim(), &args.name, &args.label)
+        .await?;
     let text = key.to_text();
     if args.client.json {
-        println!("{}", json!({"workspace_id": workspace, "key_id": key.key_id(), "api_key": text.as_str()}));
+        println!(
+            "{}",
+            json!({"workspace_id": workspace, "key_id": key.key_id(), "api_key": text.as_str()})
+        );
     } else {
-        println!("Workspace {workspace} created.\n\nAPI key (admin scope; shown once, store it in a secret manager):\n\n    {}\n", text.as_str());
+        println!(
+            "Workspace {workspace} created.\n\nAPI key (admin scope; shown once, store it in a secret manager):\n\n    {}\n",
+            text.as_str()
+        );
         println!("Use it with: export CONEXOR_API_KEY=<the key>");
     }
     Ok(())
@@ -81,14 +89,25 @@ pub enum KeysCmd {
 
 pub async fn keys(cmd: KeysCmd) -> Result<()> {
     match cmd {
-        KeysCmd::Create { client: args, label, scope } => {
+        KeysCmd::Create {
+            client: args,
+            label,
+            scope,
+        } => {
             let client = args.client()?;
             let key = client.create_key(&label, &scope).await?;
             let text = key.to_text();
             if args.json {
-                println!("{}", json!({"key_id": key.key_id(), "scope": scope, "api_key": text.as_str()}));
+                println!(
+                    "{}",
+                    json!({"key_id": key.key_id(), "scope": scope, "api_key": text.as_str()})
+                );
             } else {
-                println!("Key {} ({scope}) created. Shown once:\n\n    {}\n", key.key_id(), text.as_str());
+                println!(
+                    "Key {} ({scope}) created. Shown once:\n\n    {}\n",
+                    key.key_id(),
+                    text.as_str()
+                );
             }
         }
         KeysCmd::List { client: args } => {
@@ -96,10 +115,21 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
             if args.json {
                 println!("{value}");
             } else {
-                println!("{:<14} {:<6} {:<9} {:<26} LABEL", "KEY ID", "SCOPE", "STATE", "CREATED");
+                println!(
+                    "{:<14} {:<6} {:<9} {:<26} LABEL",
+                    "KEY ID", "SCOPE", "STATE", "CREATED"
+                );
                 for k in value["keys"].as_array().cloned().unwrap_or_default() {
-                    let state = if k["revoked_at"].is_null() { "live" } else { "revoked" };
-                    let current = if k["current"] == Value::Bool(true) { " (this key)" } else { "" };
+                    let state = if k["revoked_at"].is_null() {
+                        "live"
+                    } else {
+                        "revoked"
+                    };
+                    let current = if k["current"] == Value::Bool(true) {
+                        " (this key)"
+                    } else {
+                        ""
+                    };
                     println!(
                         "{:<14} {:<6} {:<9} {:<26} {}{current}",
                         k["key_id"].as_str().unwrap_or("?"),
@@ -111,28 +141,45 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
                 }
             }
         }
-        KeysCmd::Revoke { client: args, key_id, force } => {
+        KeysCmd::Revoke {
+            client: args,
+            key_id,
+            force,
+        } => {
             let client = args.client()?;
-            let path = if force { format!("keys/{key_id}?force=true") } else { format!("keys/{key_id}") };
+            let path = if force {
+                format!("keys/{key_id}?force=true")
+            } else {
+                format!("keys/{key_id}")
+            };
             match client.delete(&path).await {
                 Ok(v) => {
                     if args.json {
                         println!("{v}");
                     } else {
                         println!("Key {key_id} revoked.");
-                        println!("It can no longer authenticate. If its secret may have leaked together with a copy of the store,\nrun `conexor keys rotate-master`: revocation alone does not re-encrypt what the key could open.");
+                        println!(
+                            "It can no longer authenticate. If its secret may have leaked together with a copy of the store,\nrun `conexor keys rotate-master`: revocation alone does not re-encrypt what the key could open."
+                        );
                     }
                 }
                 Err(e) => {
-                    let last = e.downcast_ref::<conexor_client::ServerError>().is_some_and(|s| s.status == 409);
+                    let last = e
+                        .downcast_ref::<conexor_client::ServerError>()
+                        .is_some_and(|s| s.status == 409);
                     if last {
-                        bail!("{e:#}\nThis is the last live key. Create another first (`conexor keys create --scope admin`), or pass --force knowing every stored secret becomes unrecoverable.");
+                        bail!(
+                            "{e:#}\nThis is the last live key. Create another first (`conexor keys create --scope admin`), or pass --force knowing every stored secret becomes unrecoverable."
+                        );
                     }
                     return Err(e);
                 }
             }
         }
-        KeysCmd::RotateMaster { client: args, reissue } => {
+        KeysCmd::RotateMaster {
+            client: args,
+            reissue,
+        } => {
             let client = args.client()?;
             let (result, issued) = client.rotate_master(reissue).await?;
             if args.json {
@@ -148,7 +195,10 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
                     result["revoked"].as_array().map(Vec::len).unwrap_or(0)
                 );
                 for (label, scope, k) in issued {
-                    println!("Replacement for {label:?} ({scope}), shown once:\n    {}", k.to_text().as_str());
+                    println!(
+                        "Replacement for {label:?} ({scope}), shown once:\n    {}",
+                        k.to_text().as_str()
+                    );
                 }
             }
         }
@@ -194,7 +244,9 @@ impl SpecArgs {
     pub fn build(&self) -> Result<(ConnectionKind, ConnectionSpec)> {
         let from_url = if self.url_stdin {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading the URL from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the URL from stdin")?;
             Some(Zeroizing::new(text.trim().to_owned()))
         } else {
             self.url.as_ref().map(|u| Zeroizing::new(u.clone()))
@@ -202,8 +254,13 @@ impl SpecArgs {
         let (kind, mut spec) = match from_url {
             Some(url) => ConnectionSpec::from_url(&url).map_err(|e| anyhow!("{e}"))?,
             None => {
-                let kind_text = self.kind.as_deref().ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
-                let kind = ConnectionKind::parse(kind_text).ok_or_else(|| anyhow!("unknown --type {kind_text:?}: use postgresql, mysql or sqlite"))?;
+                let kind_text = self
+                    .kind
+                    .as_deref()
+                    .ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
+                let kind = ConnectionKind::parse(kind_text).ok_or_else(|| {
+                    anyhow!("unknown --type {kind_text:?}: use postgresql, mysql or sqlite")
+                })?;
                 (kind, ConnectionSpec::default())
             }
         };
@@ -220,20 +277,31 @@ impl SpecArgs {
             spec.username = Some(u.clone());
         }
         if let Some(p) = &self.path {
-            let absolute = std::path::Path::new(p).canonicalize().with_context(|| format!("no such file {p:?}"))?;
+            let absolute = std::path::Path::new(p)
+                .canonicalize()
+                .with_context(|| format!("no such file {p:?}"))?;
             spec.path = Some(absolute.to_string_lossy().into_owned());
         }
         if let Some(m) = &self.ssl_mode {
             spec.ssl_mode = SslMode::parse(m).ok_or_else(|| anyhow!("unknown --ssl-mode {m:?}"))?;
         }
         if let Some(ca) = &self.ssl_ca {
-            spec.ssl_ca_pem = Some(std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?);
+            spec.ssl_ca_pem = Some(
+                std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?,
+            );
         }
         if self.password_stdin {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("reading the password from stdin")?;
-            spec.password = Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()));
-        } else if spec.password.is_none() && kind != ConnectionKind::Sqlite && std::io::stdin().is_terminal() {
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from stdin")?;
+            spec.password = Some(Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            ));
+        } else if spec.password.is_none()
+            && kind != ConnectionKind::Sqlite
+            && std::io::stdin().is_terminal()
+        {
             spec.password = Some(prompt_secret("Password: ")?);
         }
         spec.validate(kind).map_err(|e| anyhow!("{e}"))?;
@@ -300,6 +368,17 @@ pub enum ConnectionsCmd {
     },
 }
 
+/// A spinner on a terminal for work that takes a while (large schemas).
+fn spinner(args: &ClientArgs, message: String) -> Option<indicatif::ProgressBar> {
+    if args.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(message);
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
 fn print_test(report: &Value) {
     println!("  server:   {}", report["version"].as_str().unwrap_or("?"));
     println!("  latency:  {} ms", report["latency_ms"]);
@@ -307,32 +386,54 @@ fn print_test(report: &Value) {
 
 pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
     match cmd {
-        ConnectionsCmd::Add { client: args, name, spec, allow_privileged }
-        | ConnectionsCmd::Test { client: args, name, spec, allow_privileged } => {
-            // Both share the flow; which one ran is told by the path chosen below.
-            let saving = !std::env::args().any(|a| a == "test");
+        ConnectionsCmd::Test {
+            client: args,
+            name,
+            spec,
+            allow_privileged,
+        } => {
             let (kind, spec) = spec.build()?;
             let client = args.client()?;
             let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
-            let body = client.sealed_connection(&name, kind, &plain, allow_privileged).await?;
-            if !saving {
-                let v = client.post("connections/test", body).await?;
-                if args.json {
-                    println!("{v}");
-                } else {
-                    println!("Connection test passed:");
-                    print_test(&v["test"]);
-                }
-                return Ok(());
-            }
-            if !args.json && std::io::stderr().is_terminal() {
-                eprintln!("Testing and discovering the schema of {name:?}…");
-            }
-            let v = client.post("connections", body).await?;
+            let body = client
+                .sealed_connection(&name, kind, &plain, allow_privileged)
+                .await?;
+            let v = client.post("connections/test", body).await?;
             if args.json {
                 println!("{v}");
             } else {
-                println!("Connection {name:?} saved ({} tables and views discovered).", v["tables"]);
+                println!("Connection test passed:");
+                print_test(&v["test"]);
+            }
+        }
+        ConnectionsCmd::Add {
+            client: args,
+            name,
+            spec,
+            allow_privileged,
+        } => {
+            let (kind, spec) = spec.build()?;
+            let client = args.client()?;
+            let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
+            let body = client
+                .sealed_connection(&name, kind, &plain, allow_privileged)
+                .await?;
+            let spinner = spinner(
+                &args,
+                format!("Testing {name:?} and discovering its schema…"),
+            );
+            let v = client.post("connections", body).await;
+            if let Some(pb) = spinner {
+                pb.finish_and_clear();
+            }
+            let v = v?;
+            if args.json {
+                println!("{v}");
+            } else {
+                println!(
+                    "Connection {name:?} saved ({} tables and views discovered).",
+                    v["tables"]
+                );
                 print_test(&v["test"]);
             }
         }
@@ -341,59 +442,116 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             if args.json {
                 println!("{v}");
             } else {
-                println!("{:<24} {:<11} {:<7} {:>7}  DISCOVERED", "NAME", "TYPE", "MODE", "TABLES");
+                println!(
+                    "{:<24} {:<11} {:<7} {:>7}  DISCOVERED",
+                    "NAME", "TYPE", "MODE", "TABLES"
+                );
                 for c in v["connections"].as_array().cloned().unwrap_or_default() {
                     println!(
                         "{:<24} {:<11} {:<7} {:>7}  {}",
                         c["name"].as_str().unwrap_or("?"),
                         c["type"].as_str().unwrap_or("?"),
                         c["mode"].as_str().unwrap_or("?"),
-                        c["tables"].as_u64().map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                        c["tables"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         c["discovered_at"].as_str().unwrap_or("never")
                     );
                 }
             }
         }
         ConnectionsCmd::Show { client: args, name } => {
-            let v = args.client()?.get(&format!("connections/{}", encode(&name))).await?;
+            let v = args
+                .client()?
+                .get(&format!("connections/{}", encode(&name)))
+                .await?;
             if args.json {
                 println!("{v}");
             } else {
-                println!("{} ({}, {}), secret version {}", v["name"].as_str().unwrap_or("?"), v["type"].as_str().unwrap_or("?"), v["mode"].as_str().unwrap_or("?"), v["secret_version"]);
-                for t in v["schema"]["tables"].as_array().cloned().unwrap_or_default() {
+                println!(
+                    "{} ({}, {}), secret version {}",
+                    v["name"].as_str().unwrap_or("?"),
+                    v["type"].as_str().unwrap_or("?"),
+                    v["mode"].as_str().unwrap_or("?"),
+                    v["secret_version"]
+                );
+                for t in v["schema"]["tables"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
                     let cols: Vec<String> = t["columns"]
                         .as_array()
                         .cloned()
                         .unwrap_or_default()
                         .iter()
-                        .map(|c| format!("{} {}", c["name"].as_str().unwrap_or("?"), c["type"].as_str().unwrap_or("?")))
+                        .map(|c| {
+                            format!(
+                                "{} {}",
+                                c["name"].as_str().unwrap_or("?"),
+                                c["type"].as_str().unwrap_or("?")
+                            )
+                        })
                         .collect();
-                    println!("  {}.{} [{}]: {}", t["schema"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or("?"), t["kind"].as_str().unwrap_or(""), cols.join(", "));
+                    println!(
+                        "  {}.{} [{}]: {}",
+                        t["schema"].as_str().unwrap_or(""),
+                        t["name"].as_str().unwrap_or("?"),
+                        t["kind"].as_str().unwrap_or(""),
+                        cols.join(", ")
+                    );
                 }
             }
         }
-        ConnectionsCmd::Edit { client: args, name, spec, allow_privileged } => {
+        ConnectionsCmd::Edit {
+            client: args,
+            name,
+            spec,
+            allow_privileged,
+        } => {
             let (kind, spec) = spec.build()?;
             let client = args.client()?;
             let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
-            let body = client.sealed_connection(&name, kind, &plain, allow_privileged).await?;
-            let v = client.put(&format!("connections/{}", encode(&name)), body).await?;
+            let body = client
+                .sealed_connection(&name, kind, &plain, allow_privileged)
+                .await?;
+            let v = client
+                .put(&format!("connections/{}", encode(&name)), body)
+                .await?;
             if args.json {
                 println!("{v}");
             } else {
-                println!("Connection {name:?} updated (secret version {}); old pools closed.", v["secret_version"]);
+                println!(
+                    "Connection {name:?} updated (secret version {}); old pools closed.",
+                    v["secret_version"]
+                );
             }
         }
         ConnectionsCmd::Refresh { client: args, name } => {
-            let v = args.client()?.post(&format!("connections/{}/refresh", encode(&name)), json!({})).await?;
+            let spinner = spinner(&args, format!("Rediscovering the schema of {name:?}…"));
+            let v = args
+                .client()?
+                .post(&format!("connections/{}/refresh", encode(&name)), json!({}))
+                .await;
+            if let Some(pb) = spinner {
+                pb.finish_and_clear();
+            }
+            let v = v?;
             if args.json {
                 println!("{v}");
             } else {
-                println!("Schema of {name:?} rediscovered: {} tables and views.", v["tables"]);
+                println!(
+                    "Schema of {name:?} rediscovered: {} tables and views.",
+                    v["tables"]
+                );
             }
         }
         ConnectionsCmd::Remove { client: args, name } => {
-            let v = args.client()?.delete(&format!("connections/{}", encode(&name))).await?;
+            let v = args
+                .client()?
+                .delete(&format!("connections/{}", encode(&name)))
+                .await?;
             if args.json {
                 println!("{v}");
             } else {
@@ -405,7 +563,16 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
 }
 
 fn encode(segment: &str) -> String {
-    segment.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[derive(Args, Debug)]
@@ -436,9 +603,18 @@ pub async fn query(args: QueryArgs) -> Result<()> {
     } else {
         args.sql.clone()
     };
-    let params: Vec<Value> = args.params.iter().map(|p| serde_json::from_str(p).unwrap_or_else(|_| Value::String(p.clone()))).collect();
+    let params: Vec<Value> = args
+        .params
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap_or_else(|_| Value::String(p.clone())))
+        .collect();
     let result = match (&args.connection, &args.url) {
-        (Some(name), None) => args.client.client()?.query(name, &sql, params, args.limit).await?,
+        (Some(name), None) => {
+            args.client
+                .client()?
+                .query(name, &sql, params, args.limit)
+                .await?
+        }
         (None, Some(url)) => local_query(url, &sql, &params, args.limit).await?,
         _ => bail!("give --connection NAME (through the server) or --url URL (locally)"),
     };
@@ -453,26 +629,51 @@ pub async fn query(args: QueryArgs) -> Result<()> {
 /// Runs a query on an inline connection, locally, with the same guard and limits.
 async fn local_query(url: &str, sql: &str, params: &[Value], limit: Option<u64>) -> Result<Value> {
     let (kind, spec) = ConnectionSpec::from_url(url).map_err(|e| anyhow!("{e}"))?;
-    let checked = conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
-        .map_err(|r| anyhow!("query refused: {}", r.reason))?;
-    let source = conexor_connectors::Source::open(kind, &spec, &conexor_connectors::OpenOptions::default()).await.map_err(|e| anyhow!("{e}"))?;
-    let limits = conexor_types::Limits { max_rows: limit.unwrap_or(200), ..Default::default() };
-    let result = source.read(&checked, params, &limits).await.map_err(|e| anyhow!("{e}"));
+    let checked =
+        conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
+            .map_err(|r| anyhow!("query refused: {}", r.reason))?;
+    let source =
+        conexor_connectors::Source::open(kind, &spec, &conexor_connectors::OpenOptions::default())
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+    let limits = conexor_types::Limits {
+        max_rows: limit.unwrap_or(200),
+        ..Default::default()
+    };
+    let result = source
+        .read(&checked, params, &limits)
+        .await
+        .map_err(|e| anyhow!("{e}"));
     source.close().await;
     let result = result?;
-    Ok(json!({"columns": result.columns, "rows": result.rows, "row_count": result.rows.len(), "truncated": result.truncated}))
+    Ok(
+        json!({"columns": result.columns, "rows": result.rows, "row_count": result.rows.len(), "truncated": result.truncated}),
+    )
 }
 
 fn print_table(result: &Value) {
-    let columns: Vec<String> = result["columns"].as_array().cloned().unwrap_or_default().iter().map(|c| c["name"].as_str().unwrap_or("?").to_owned()).collect();
+    let columns: Vec<String> = result["columns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or("?").to_owned())
+        .collect();
     let rows = result["rows"].as_array().cloned().unwrap_or_default();
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.as_array().cloned().unwrap_or_default().iter().map(|v| match v {
-            Value::String(s) => s.clone(),
-            Value::Null => "NULL".into(),
-            other => other.to_string(),
-        }).collect())
+        .map(|r| {
+            r.as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "NULL".into(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
         .collect();
     let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
     for row in &cells {
@@ -482,16 +683,38 @@ fn print_table(result: &Value) {
             }
         }
     }
-    let line = |items: &[String]| items.iter().enumerate().map(|(i, s)| {
-        let s: String = s.chars().take(60).collect();
-        format!("{s:<w$}", w = widths.get(i).copied().unwrap_or(0))
-    }).collect::<Vec<_>>().join(" | ");
+    let line = |items: &[String]| {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s: String = s.chars().take(60).collect();
+                format!("{s:<w$}", w = widths.get(i).copied().unwrap_or(0))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
     println!("{}", line(&columns));
-    println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    println!(
+        "{}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-+-")
+    );
     for row in &cells {
         println!("{}", line(row));
     }
-    println!("({} rows{})", cells.len(), if result["truncated"] == Value::Bool(true) { ", truncated" } else { "" });
+    println!(
+        "({} rows{})",
+        cells.len(),
+        if result["truncated"] == Value::Bool(true) {
+            ", truncated"
+        } else {
+            ""
+        }
+    );
     if let Some(note) = result["note"].as_str() {
         println!("{note}");
     }
@@ -499,7 +722,11 @@ fn print_table(result: &Value) {
 
 fn prompt_secret(prompt: &str) -> Result<Zeroizing<String>> {
     if !std::io::stdin().is_terminal() {
-        bail!("no terminal to prompt for a secret; pass it on stdin (--password-stdin / --url-stdin) or in the environment");
+        bail!(
+            "no terminal to prompt for a secret; pass it on stdin (--password-stdin / --url-stdin) or in the environment"
+        );
     }
-    Ok(Zeroizing::new(rpassword::prompt_password(prompt).context("reading the secret")?))
+    Ok(Zeroizing::new(
+        rpassword::prompt_password(prompt).context("reading the secret")?,
+    ))
 }

@@ -4,6 +4,7 @@
 
 mod bridge;
 mod client_cmds;
+mod config_file;
 mod sample;
 mod server_cmd;
 
@@ -42,10 +43,20 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct ClientArgs {
     /// Server URL
-    #[arg(long = "server", env = "CONEXOR_URL", default_value = "http://127.0.0.1:7400", global = true)]
+    #[arg(
+        long = "server",
+        env = "CONEXOR_URL",
+        default_value = "http://127.0.0.1:7400",
+        global = true
+    )]
     pub server: String,
     /// API key (cxk_…); prefer the environment variable to keep it out of shell history
-    #[arg(long = "api-key", env = "CONEXOR_API_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long = "api-key",
+        env = "CONEXOR_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub api_key: Option<String>,
     /// Allow plain http:// to a non-loopback host
     #[arg(long, global = true)]
@@ -59,7 +70,9 @@ impl ClientArgs {
     pub fn client(&self) -> Result<conexor_client::Client> {
         let key = match &self.api_key {
             Some(text) => Some(conexor_crypto::ApiKey::parse(text.trim()).map_err(|e| {
-                anyhow::anyhow!("the API key is not valid ({e}); keys look like cxk_<12 chars>_<43 chars>")
+                anyhow::anyhow!(
+                    "the API key is not valid ({e}); keys look like cxk_<12 chars>_<43 chars>"
+                )
             })?),
             None => None,
         };
@@ -68,12 +81,21 @@ impl ClientArgs {
 }
 
 pub fn data_dir_default() -> PathBuf {
-    std::env::var_os("CONEXOR_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./conexor-data"))
+    std::env::var_os("CONEXOR_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("./conexor-data"))
 }
 
 fn main() {
+    if let Err(err) = config_file::apply_from_args() {
+        eprintln!("error: {err:#}");
+        std::process::exit(2);
+    }
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");

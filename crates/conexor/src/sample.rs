@@ -7,16 +7,63 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Connection, Executor};
 use std::path::Path;
 
-const FIRST: &[&str] = &["Ana", "Ben", "Chloé", "Diego", "Emma", "Farah", "Gustav", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe"];
-const LAST: &[&str] = &["Silva", "Müller", "Kim", "Okafor", "Rossi", "Nakamura", "Dubois", "Novak", "García", "Ivanova", "Haddad", "Larsen", "Chen", "Patel", "O'Brien", "Schmidt", "Costa", "Nguyen"];
-const COUNTRIES: &[&str] = &["DE", "FR", "ES", "IT", "NL", "PL", "SE", "US", "GB", "JP", "BR", "IN"];
-const CATEGORIES: &[(&str, &[&str])] = &[
-    ("Coffee", &["Espresso Beans", "Filter Roast", "Decaf Blend", "Single Origin Ethiopia", "Cold Brew Pack"]),
-    ("Tea", &["Sencha", "Earl Grey", "Rooibos", "Chai Mix", "Oolong"]),
-    ("Equipment", &["Pour-over Kettle", "Burr Grinder", "French Press", "Milk Frother", "Scale"]),
-    ("Bakery", &["Croissant Box", "Sourdough Loaf", "Cinnamon Rolls", "Biscotti", "Brownie Tray"]),
+const FIRST: &[&str] = &[
+    "Ana", "Ben", "Chloé", "Diego", "Emma", "Farah", "Gustav", "Hana", "Ivan", "Jia", "Kofi",
+    "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor",
+    "Wen", "Yara", "Zoe",
 ];
-const STATUSES: &[&str] = &["delivered", "delivered", "delivered", "shipped", "paid", "cancelled", "refunded"];
+const LAST: &[&str] = &[
+    "Silva", "Müller", "Kim", "Okafor", "Rossi", "Nakamura", "Dubois", "Novak", "García",
+    "Ivanova", "Haddad", "Larsen", "Chen", "Patel", "O'Brien", "Schmidt", "Costa", "Nguyen",
+];
+const COUNTRIES: &[&str] = &[
+    "DE", "FR", "ES", "IT", "NL", "PL", "SE", "US", "GB", "JP", "BR", "IN",
+];
+const CATEGORIES: &[(&str, &[&str])] = &[
+    (
+        "Coffee",
+        &[
+            "Espresso Beans",
+            "Filter Roast",
+            "Decaf Blend",
+            "Single Origin Ethiopia",
+            "Cold Brew Pack",
+        ],
+    ),
+    (
+        "Tea",
+        &["Sencha", "Earl Grey", "Rooibos", "Chai Mix", "Oolong"],
+    ),
+    (
+        "Equipment",
+        &[
+            "Pour-over Kettle",
+            "Burr Grinder",
+            "French Press",
+            "Milk Frother",
+            "Scale",
+        ],
+    ),
+    (
+        "Bakery",
+        &[
+            "Croissant Box",
+            "Sourdough Loaf",
+            "Cinnamon Rolls",
+            "Biscotti",
+            "Brownie Tray",
+        ],
+    ),
+];
+const STATUSES: &[&str] = &[
+    "delivered",
+    "delivered",
+    "delivered",
+    "shipped",
+    "paid",
+    "cancelled",
+    "refunded",
+];
 
 /// A small deterministic generator (SplitMix64), so the sample is the same everywhere.
 struct Rng(u64);
@@ -46,8 +93,13 @@ pub async fn ensure(path: &Path) -> Result<()> {
     }
     let tmp = path.with_extension("db.partial");
     let _ = std::fs::remove_file(&tmp);
-    let options = SqliteConnectOptions::new().filename(&tmp).create_if_missing(true).journal_mode(SqliteJournalMode::Delete);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.context("creating the sample database")?;
+    let options = SqliteConnectOptions::new()
+        .filename(&tmp)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Delete);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .context("creating the sample database")?;
     conn.execute(
         "CREATE TABLE customers (
             id INTEGER PRIMARY KEY,
@@ -92,7 +144,12 @@ pub async fn ensure(path: &Path) -> Result<()> {
     for id in 1..=CUSTOMERS {
         let first = rng.pick(FIRST);
         let last = rng.pick(LAST);
-        let email = format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase().replace('\'', ""), id);
+        let email = format!(
+            "{}.{}{}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase().replace('\'', ""),
+            id
+        );
         let day = rng.below(730);
         sqlx::query("INSERT INTO customers VALUES (?, ?, ?, ?, date('2024-01-01', ? || ' days'))")
             .bind(id as i64)
@@ -157,6 +214,7 @@ pub async fn ensure(path: &Path) -> Result<()> {
     }
     tx.commit().await?;
     conn.close().await?;
-    std::fs::rename(&tmp, path).with_context(|| format!("moving the sample database to {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("moving the sample database to {}", path.display()))?;
     Ok(())
 }

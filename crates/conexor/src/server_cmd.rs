@@ -11,6 +11,9 @@ use std::time::Duration;
 /// Every server setting; each has a flag and an environment variable.
 #[derive(Args, Debug, Clone)]
 pub struct ServerArgs {
+    /// TOML file with any of these settings by their long names (flags and environment win)
+    #[arg(long, env = "CONEXOR_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address to listen on
     #[arg(long, env = "CONEXOR_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: SocketAddr,
@@ -57,7 +60,11 @@ pub struct ServerArgs {
     #[arg(long, env = "CONEXOR_KEY_CACHE_TTL", default_value_t = 300)]
     pub key_cache_ttl: u64,
     /// Directory under which SQLite connections may point; repeat or comma-separate
-    #[arg(long = "allow-sqlite-dir", env = "CONEXOR_SQLITE_DIRS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-sqlite-dir",
+        env = "CONEXOR_SQLITE_DIRS",
+        value_delimiter = ','
+    )]
     pub sqlite_dirs: Vec<PathBuf>,
     /// Refuse connections to loopback addresses (multi-tenant deployments)
     #[arg(long, env = "CONEXOR_DENY_LOOPBACK")]
@@ -90,8 +97,11 @@ impl ServerArgs {
 }
 
 fn init_logging(filter: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().try_init();
     } else {
@@ -103,13 +113,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -123,15 +134,26 @@ async fn shutdown_signal() {
 
 pub async fn server(args: ServerArgs) -> Result<()> {
     init_logging(&args.log_level, args.log_json);
-    let started = AppState::start(args.config()).await.context("starting the server")?;
+    let started = AppState::start(args.config())
+        .await
+        .context("starting the server")?;
     if let Some(token) = &started.new_admin_token {
-        eprintln!("\nAdmin token (shown once; needed to create workspaces with `conexor init`):\n\n    {token}\n");
+        eprintln!(
+            "\nAdmin token (shown once; needed to create workspaces with `conexor init`):\n\n    {token}\n"
+        );
     }
-    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(listen = %args.listen, "Conexor listening.");
     eprintln!("MCP endpoint: {scheme}://{}/mcp", args.listen);
     match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => conexor_server::serve_tls(args.listen, cert, key, started.state, shutdown_signal()).await,
+        (Some(cert), Some(key)) => {
+            conexor_server::serve_tls(args.listen, cert, key, started.state, shutdown_signal())
+                .await
+        }
         _ => {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
@@ -165,12 +187,14 @@ const DEMO_WORKSPACE: &str = "demo_workspace";
 pub async fn demo(args: DemoArgs) -> Result<()> {
     init_logging(&args.log_level, false);
     if args.reset && args.data_dir.exists() {
-        std::fs::remove_dir_all(&args.data_dir).with_context(|| format!("removing {}", args.data_dir.display()))?;
+        std::fs::remove_dir_all(&args.data_dir)
+            .with_context(|| format!("removing {}", args.data_dir.display()))?;
     }
     let samples = args.data_dir.join("samples");
     let sample_db = samples.join("shop.db");
     let admin_token = format!("cxadm_{}", conexor_crypto::random_base62(40));
     let mut config = ServerArgs {
+        config: None,
         listen: args.listen,
         data_dir: args.data_dir.clone(),
         tls_cert: None,
@@ -195,20 +219,41 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     config.sqlite_dirs = vec![samples.clone()];
     eprintln!("Preparing the sample shop database…");
     sample::ensure(&sample_db).await?;
-    let started = AppState::start(config).await.context("starting the demo server")?;
+    let started = AppState::start(config)
+        .await
+        .context("starting the demo server")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("could not listen on {} (is another demo running? use --listen)", args.listen))?;
+        .with_context(|| {
+            format!(
+                "could not listen on {} (is another demo running? use --listen)",
+                args.listen
+            )
+        })?;
     let local = listener.local_addr()?;
     let url = format!("http://{local}");
     let state = started.state.clone();
-    let server = tokio::spawn(conexor_server::serve(listener, state.clone(), shutdown_signal()));
+    let server = tokio::spawn(conexor_server::serve(
+        listener,
+        state.clone(),
+        shutdown_signal(),
+    ));
 
     let existing = state.store.setting(DEMO_WORKSPACE).await?;
     let key_text = match (existing, &args.api_key) {
         (Some(_), Some(key)) => {
-            let client = conexor_client::Client::new(&url, Some(conexor_crypto::ApiKey::parse(key.trim()).map_err(|e| anyhow::anyhow!("CONEXOR_API_KEY is not a valid key: {e}"))?), false)?;
-            client.unlock().await.context("CONEXOR_API_KEY does not open this demo's workspace")?;
+            let client = conexor_client::Client::new(
+                &url,
+                Some(
+                    conexor_crypto::ApiKey::parse(key.trim())
+                        .map_err(|e| anyhow::anyhow!("CONEXOR_API_KEY is not a valid key: {e}"))?,
+                ),
+                false,
+            )?;
+            client
+                .unlock()
+                .await
+                .context("CONEXOR_API_KEY does not open this demo's workspace")?;
             eprintln!("Reusing the demo workspace in {}.", args.data_dir.display());
             None
         }
@@ -222,14 +267,27 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         }
         (None, _) => {
             let client = conexor_client::Client::new(&url, None, false)?;
-            let (workspace, key) = client.create_workspace(&admin_token, "demo", "demo key").await?;
+            let (workspace, key) = client
+                .create_workspace(&admin_token, "demo", "demo key")
+                .await?;
             let client = conexor_client::Client::new(&url, Some(key), false)?;
             let spec = serde_json::json!({"path": sample_db.canonicalize()?.to_string_lossy()});
             let body = client
-                .sealed_connection("shop", conexor_types::ConnectionKind::Sqlite, spec.to_string().as_bytes(), false)
+                .sealed_connection(
+                    "shop",
+                    conexor_types::ConnectionKind::Sqlite,
+                    spec.to_string().as_bytes(),
+                    false,
+                )
                 .await?;
-            client.post("connections", body).await.context("connecting the sample database")?;
-            state.store.put_setting(DEMO_WORKSPACE, workspace.as_str()).await?;
+            client
+                .post("connections", body)
+                .await
+                .context("connecting the sample database")?;
+            state
+                .store
+                .put_setting(DEMO_WORKSPACE, workspace.as_str())
+                .await?;
             Some(client.key()?.to_text())
         }
     };
@@ -290,6 +348,8 @@ async def main():
 asyncio.run(main())
 "#
     );
-    println!("Try: CONEXOR_API_KEY=… conexor query --connection shop \"SELECT * FROM revenue_by_country\"");
+    println!(
+        "Try: CONEXOR_API_KEY=… conexor query --connection shop \"SELECT * FROM revenue_by_country\""
+    );
     println!("Press Ctrl-C to stop.");
 }

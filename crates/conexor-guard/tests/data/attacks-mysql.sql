@@ -229,3 +229,7 @@ EXPLAIN ANALYZE SELECT * FROM t
 EXPLAIN DELETE FROM t
 -- next
 EXPLAIN SELECT sleep(10)
+-- next
+-- the character right after the next "--" is a no-break space (U+00A0)
+SELECT a -- x, sleep(10)
+FROM (SELECT 1 AS a, 2 AS ` x`) AS s
