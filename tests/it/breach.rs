@@ -24,7 +24,7 @@ fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
             if end > start + 4 {
                 out.push((
                     format!("{name}+{shift}"),
-                    enc[start..end].as_bytes().to_vec(),
+                    enc.as_bytes()[start..end].to_vec(),
                 ));
             }
         }

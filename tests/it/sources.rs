@@ -146,6 +146,28 @@ async fn every_source_adds_discovers_and_reads() {
                 || r["note"].as_str().unwrap().contains("WHERE")
         );
 
+        // The cap keeps the caller's order (MariaDB may drop ORDER BY inside a derived table).
+        let r = client
+            .query(
+                s.name,
+                "SELECT id FROM customers ORDER BY id DESC",
+                vec![],
+                Some(3),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r["rows"], json!([[200], [199], [198]]), "{}", s.name);
+        let r = client
+            .query(
+                s.name,
+                "SELECT id FROM customers ORDER BY id DESC LIMIT 50",
+                vec![],
+                Some(2),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r["rows"], json!([[200], [199]]), "{}", s.name);
+
         // Writes are refused with a reason, whatever the login.
         let err = client
             .query(s.name, "DELETE FROM orders", vec![], None)

@@ -70,6 +70,12 @@ impl MysqlSource {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                    // The guard reads quotes and backslashes the default way:
+                    // no ANSI_QUOTES, no NO_BACKSLASH_ESCAPES.
+                    conn.execute(
+                        "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+                    )
+                    .await?;
                     let limit = if mariadb {
                         format!(
                             "SET SESSION max_statement_time = {:.3}",

@@ -42,6 +42,8 @@ impl PostgresqlSource {
             })
             .options([
                 ("default_transaction_read_only", "on"),
+                // The guard reads string literals the standard way; pin it.
+                ("standard_conforming_strings", "on"),
                 ("statement_timeout", timeout_ms.as_str()),
                 ("idle_in_transaction_session_timeout", "60000"),
             ]);

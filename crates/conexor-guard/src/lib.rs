@@ -74,6 +74,8 @@ pub struct CheckedQuery {
     dialect: Dialect,
     placeholders: usize,
     explain: bool,
+    /// The outermost query has its own LIMIT, OFFSET or FETCH clause.
+    limited: bool,
 }
 
 impl CheckedQuery {
@@ -99,18 +101,21 @@ impl CheckedQuery {
         self.explain
     }
 
-    /// The SQL to send with the row cap pushed into the source:
-    /// `SELECT * FROM (<sql>) AS _cx LIMIT <max_rows + 1>`, so the source stops early and
-    /// the caller can tell the result was truncated. An `EXPLAIN` is returned unchanged.
+    /// The SQL to send with the row cap pushed into the source, so the source
+    /// stops early and the caller can tell the result was truncated:
+    /// `<sql> LIMIT <max_rows + 1>` when the outermost query has no limit of its
+    /// own (which keeps its ORDER BY, which MySQL and MariaDB may drop inside a
+    /// derived table), otherwise `SELECT * FROM (<sql>) AS _cx LIMIT <max_rows + 1>`
+    /// (the inner LIMIT keeps the order). An `EXPLAIN` is returned unchanged.
     pub fn capped_sql(&self, max_rows: u64) -> String {
+        let cap = max_rows.saturating_add(1);
         if self.explain {
-            return self.sql.clone();
+            self.sql.clone()
+        } else if self.limited {
+            format!("SELECT * FROM ({}) AS _cx LIMIT {cap}", self.sql)
+        } else {
+            format!("{} LIMIT {cap}", self.sql)
         }
-        format!(
-            "SELECT * FROM ({}) AS _cx LIMIT {}",
-            self.sql,
-            max_rows.saturating_add(1)
-        )
     }
 }
 
@@ -298,15 +303,16 @@ fn ambiguous_dash_comments(sql: &str) -> Result<(), Rejection> {
     let mut previous_dash = false;
     let mut chars = sql.chars().peekable();
     while let Some(ch) = chars.next() {
-        if previous_dash && ch == '-' {
-            if let Some(&next) = chars.peek() {
-                let mysql_comment = next <= ' ' || next == '\x7f';
-                if mysql_comment != next.is_whitespace() {
-                    return Err(Rejection::new(
-                        Rule::UnsupportedSyntax,
-                        "a -- comment followed by an unusual character is read differently by mysql; put a plain space after --",
-                    ));
-                }
+        if previous_dash
+            && ch == '-'
+            && let Some(&next) = chars.peek()
+        {
+            let mysql_comment = next <= ' ' || next == '\x7f';
+            if mysql_comment != next.is_whitespace() {
+                return Err(Rejection::new(
+                    Rule::UnsupportedSyntax,
+                    "a -- comment followed by an unusual character is read differently by mysql; put a plain space after --",
+                ));
             }
         }
         previous_dash = ch == '-';
@@ -480,12 +486,14 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
         ));
     }
     let walked = walk::walk(dialect, query)?;
+    let limited = query.limit_clause.is_some() || query.fetch.is_some();
 
     Ok(CheckedQuery {
         sql: trimmed,
         dialect,
         placeholders: walked.placeholders,
         explain,
+        limited,
     })
 }
 

@@ -892,36 +892,35 @@ fn sql_is_trimmed_of_trailing_noise_only() {
 }
 
 #[test]
-fn capped_sql_wraps_queries_and_leaves_explain_alone() {
-    let q = check(Postgresql, "SELECT a FROM t ORDER BY a; -- done").ok();
-    let q = q
-        .as_ref()
-        .map(|q| (q.capped_sql(100), q.is_explain(), q.dialect()));
+fn capped_sql_appends_or_wraps_and_leaves_explain_alone() {
+    let capped = |d, q: &str, n| check(d, q).map(|c| c.capped_sql(n)).ok();
+    // No limit of its own: the cap is appended, so ORDER BY stays outermost.
     assert_eq!(
-        q,
-        Some((
-            "SELECT * FROM (SELECT a FROM t ORDER BY a) AS _cx LIMIT 101".to_owned(),
-            false,
-            Postgresql
-        ))
+        capped(Postgresql, "SELECT a FROM t ORDER BY a; -- done", 100).as_deref(),
+        Some("SELECT a FROM t ORDER BY a LIMIT 101")
     );
-    let commented = check(Mysql, "SELECT 1 -- note")
-        .map(|q| q.capped_sql(0))
-        .ok();
     assert_eq!(
-        commented.as_deref(),
-        Some("SELECT * FROM (SELECT 1) AS _cx LIMIT 1")
+        capped(Mysql, "SELECT 1 -- note", 0).as_deref(),
+        Some("SELECT 1 LIMIT 1")
     );
-    let max = check(Sqlite, "SELECT 1")
-        .map(|q| q.capped_sql(u64::MAX))
-        .ok();
     assert_eq!(
-        max,
-        Some(format!(
-            "SELECT * FROM (SELECT 1) AS _cx LIMIT {}",
-            u64::MAX
-        ))
+        capped(Sqlite, "SELECT 1", u64::MAX),
+        Some(format!("SELECT 1 LIMIT {}", u64::MAX))
     );
+    // Its own limit, offset or fetch: wrapped, the inner limit keeps the order.
+    for (d, q) in [
+        (Mysql, "SELECT a FROM t ORDER BY a LIMIT 500"),
+        (Postgresql, "SELECT a FROM t ORDER BY a OFFSET 5"),
+        (
+            Postgresql,
+            "SELECT a FROM t ORDER BY a FETCH FIRST 5 ROWS ONLY",
+        ),
+    ] {
+        assert_eq!(
+            capped(d, q, 10),
+            Some(format!("SELECT * FROM ({q}) AS _cx LIMIT 11"))
+        );
+    }
     let explain = check(Postgresql, "EXPLAIN (FORMAT JSON) SELECT 1;").ok();
     assert_eq!(
         explain.as_ref().map(|q| (q.capped_sql(10), q.is_explain())),

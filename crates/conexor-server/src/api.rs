@@ -3,7 +3,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::gateway::{CallContext, Gateway, ToolError, parse_schema};
+use crate::gateway::{CallContext, Candidate, Gateway, ToolError, parse_schema};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -405,11 +405,13 @@ async fn test_connection(
     let (report, _) = gateway
         .test_connection(
             &ctx(&p),
-            &body.name,
-            kind,
-            &secret_id,
-            &body.sealed,
-            body.allow_privileged,
+            &Candidate {
+                name: &body.name,
+                kind,
+                secret_id: &secret_id,
+                sealed: &body.sealed,
+                allow_privileged: body.allow_privileged,
+            },
             false,
         )
         .await
@@ -439,11 +441,13 @@ async fn add_connection(
     let (report, schema) = gateway
         .test_connection(
             &ctx(&p),
-            &body.name,
-            kind,
-            &secret_id,
-            &body.sealed,
-            body.allow_privileged,
+            &Candidate {
+                name: &body.name,
+                kind,
+                secret_id: &secret_id,
+                sealed: &body.sealed,
+                allow_privileged: body.allow_privileged,
+            },
             true,
         )
         .await
@@ -505,11 +509,13 @@ async fn edit_connection(
     let (report, schema) = gateway
         .test_connection(
             &ctx(&p),
-            &name,
-            kind,
-            &secret_id,
-            &body.sealed,
-            body.allow_privileged,
+            &Candidate {
+                name: &name,
+                kind,
+                secret_id: &secret_id,
+                sealed: &body.sealed,
+                allow_privileged: body.allow_privileged,
+            },
             true,
         )
         .await

@@ -76,6 +76,17 @@ impl From<crate::error::ApiError> for ToolError {
     }
 }
 
+/// A sealed connection spec to test (and maybe discover) before it is saved.
+#[derive(Clone, Copy)]
+pub struct Candidate<'a> {
+    pub name: &'a str,
+    pub kind: ConnectionKind,
+    pub secret_id: &'a SecretId,
+    pub sealed: &'a SealedSecret,
+    /// Accept a login that can do more than read.
+    pub allow_privileged: bool,
+}
+
 /// What a successful call measured, for the record.
 #[derive(Debug, Default, Clone)]
 struct Measure {
@@ -203,10 +214,10 @@ impl Gateway {
             .connections(&ctx.principal.workspace_id)
             .await
             .map_err(store_err)?;
-        if let Some(name) = &only {
-            if !records.iter().any(|c| &c.name == name) {
-                return Err(unknown_connection(name, &records));
-            }
+        if let Some(name) = &only
+            && !records.iter().any(|c| &c.name == name)
+        {
+            return Err(unknown_connection(name, &records));
         }
         let matcher = Pattern::new(&pattern);
         let mut hits = Vec::new();
@@ -468,13 +479,16 @@ impl Gateway {
     pub async fn test_connection(
         &self,
         ctx: &CallContext,
-        name: &str,
-        kind: ConnectionKind,
-        secret_id: &SecretId,
-        sealed: &SealedSecret,
-        allow_privileged: bool,
+        candidate: &Candidate<'_>,
         discover: bool,
     ) -> Result<(TestReport, Option<Schema>), ToolError> {
+        let Candidate {
+            name,
+            kind,
+            secret_id,
+            sealed,
+            allow_privileged,
+        } = *candidate;
         let started = Instant::now();
         let outcome = async {
             let spec = self.open_spec(ctx, secret_id, sealed).await?;

@@ -103,16 +103,16 @@ async fn bind_session(
             .lock()
             .ok()
             .and_then(|s| s.get(session).cloned());
-        if let Some(owner) = owner {
-            if owner != principal.key_id {
-                return error::ApiError::Forbidden("this MCP session belongs to another API key")
-                    .into_response();
-            }
+        if let Some(owner) = owner
+            && owner != principal.key_id
+        {
+            return error::ApiError::Forbidden("this MCP session belongs to another API key")
+                .into_response();
         }
-        if request.method() == axum::http::Method::DELETE {
-            if let Ok(mut sessions) = state.sessions.lock() {
-                sessions.remove(session);
-            }
+        if request.method() == axum::http::Method::DELETE
+            && let Ok(mut sessions) = state.sessions.lock()
+        {
+            sessions.remove(session);
         }
     }
     let response = next.run(request).await;
@@ -120,12 +120,11 @@ async fn bind_session(
         .headers()
         .get(SESSION)
         .and_then(|v| v.to_str().ok())
+        && let Ok(mut sessions) = state.sessions.lock()
     {
-        if let Ok(mut sessions) = state.sessions.lock() {
-            sessions
-                .entry(session.to_owned())
-                .or_insert(principal.key_id.clone());
-        }
+        sessions
+            .entry(session.to_owned())
+            .or_insert(principal.key_id.clone());
     }
     response
 }
