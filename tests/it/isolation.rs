@@ -315,3 +315,37 @@ async fn envelopes_moved_between_rows_do_not_open() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn rotate_master_revokes_other_keys_and_keeps_secrets_usable() {
+    let server = TestServer::start().await;
+    let lite = server.scratch().join("r.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let admin = server.workspace("rotate").await;
+    add_connection(&admin, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    let other = server.client_with(admin.create_key("laptop", "mcp").await.unwrap());
+    other.query("s", "SELECT 1", vec![], None).await.unwrap();
+    let (result, issued) = admin.rotate_master(true).await.unwrap();
+    assert_eq!(result["rewrapped"], 1);
+    assert_eq!(result["revoked"].as_array().unwrap().len(), 1);
+    // The old key is gone; the caller and the reissued key open the re-wrapped secret.
+    let err = other
+        .query("s", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), Some(401));
+    admin
+        .query("s", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(issued.len(), 1);
+    let (label, scope, key) = issued.into_iter().next().unwrap();
+    assert_eq!((label.as_str(), scope.as_str()), ("laptop", "mcp"));
+    let reissued = server.client_with(key);
+    reissued
+        .query("s", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
+}

@@ -337,3 +337,29 @@ pub struct ServerError {
     pub status: u16,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_cross_a_network_in_clear() {
+        let ok = [
+            "https://conexor.example.com",
+            "http://127.0.0.1:7400",
+            "http://localhost:7400",
+            "http://[::1]:7400",
+        ];
+        for url in ok {
+            assert!(Client::new(url, None, false).is_ok(), "{url}");
+        }
+        for url in [
+            "http://conexor.example.com",
+            "http://10.0.0.5:7400",
+            "ftp://x",
+        ] {
+            assert!(Client::new(url, None, false).is_err(), "{url}");
+        }
+        assert!(Client::new("http://10.0.0.5:7400", None, true).is_ok());
+    }
+}

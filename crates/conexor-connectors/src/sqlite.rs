@@ -184,12 +184,25 @@ impl SqliteSource {
                 let mut rows = q.fetch(&mut *tx);
                 while let Some(row) = rows.try_next().await? {
                     if !collector.has_columns() {
+                        // An expression column has no declared type; name the
+                        // storage class of its first value instead.
                         collector.set_columns(
                             row.columns()
                                 .iter()
-                                .map(|c| Column {
-                                    name: c.name().to_owned(),
-                                    type_name: c.type_info().name().to_owned(),
+                                .enumerate()
+                                .map(|(i, c)| {
+                                    let declared = c.type_info().name().to_owned();
+                                    let type_name = if declared == "NULL" {
+                                        row.try_get_raw(i)
+                                            .map(|v| v.type_info().name().to_owned())
+                                            .unwrap_or(declared)
+                                    } else {
+                                        declared
+                                    };
+                                    Column {
+                                        name: c.name().to_owned(),
+                                        type_name,
+                                    }
                                 })
                                 .collect(),
                         );

@@ -11,7 +11,10 @@
 //! PostgreSQL backend for several replicas is planned behind the same
 //! methods; until then this type is the interface.
 
+mod audit;
 mod records;
+
+pub use audit::{AuditRow, StoredCheckpoint, StoredRecord};
 
 pub use records::{ConnectionRecord, KeyRecord, Scope, WorkspaceRecord};
 
@@ -42,7 +45,7 @@ pub const STORE_FILE: &str = "conexor.db";
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     path: PathBuf,
 }
 
@@ -111,7 +114,7 @@ impl Store {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        for statement in MIGRATIONS {
+        for statement in MIGRATIONS.iter().chain(audit::MIGRATIONS) {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Store { pool, path })

@@ -328,28 +328,33 @@ fn print_demo(url: &str, key: Option<&str>) {
         }))
         .unwrap_or_default()
     );
-    println!("\nPython (pip install mcp httpx):");
     println!(
-        r#"
-import asyncio, os, httpx
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-
-async def main():
-    headers = {{"Authorization": "Bearer " + os.environ["CONEXOR_API_KEY"]}}
-    async with httpx.AsyncClient(headers=headers) as http:
-        async with streamable_http_client("{mcp}", http_client=http) as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                result = await session.call_tool("run_query", {{"connection": "shop",
-                    "sql": "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country"}})
-                print(result.content[0].text)
-
-asyncio.run(main())
-"#
+        "\nPython (pip install 'mcp>=2.3'; save as conexor_demo.py, run with CONEXOR_API_KEY set):"
     );
+    println!("{}", python_snippet(&mcp));
+    println!("# end of snippet");
     println!(
         "Try: CONEXOR_API_KEY=… conexor query --connection shop \"SELECT * FROM revenue_by_country\""
     );
     println!("Press Ctrl-C to stop.");
+}
+
+/// A runnable Python MCP SDK (2.x) client for this server; the key comes from
+/// the environment, never from the snippet.
+pub fn python_snippet(mcp_url: &str) -> String {
+    format!(
+        r#"import asyncio, os
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+async def main():
+    http = httpx2.AsyncClient(headers={{"Authorization": "Bearer " + os.environ["CONEXOR_API_KEY"]}})
+    async with http, Client(streamable_http_client("{mcp_url}", http_client=http)) as client:
+        result = await client.call_tool("run_query", {{"connection": "shop",
+            "sql": "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country ORDER BY 2 DESC"}})
+        print(result.content[0].text)
+
+asyncio.run(main())"#
+    )
 }

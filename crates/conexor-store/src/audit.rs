@@ -1,0 +1,207 @@
+//! Append-only storage of the audit chain: records and signed checkpoints.
+//!
+//! The store itself refuses `UPDATE` and `DELETE` on both tables (triggers),
+//! so a bug or a hand-run statement cannot rewrite history through SQL; the
+//! hash chain and the signatures make any edit of the file visible to an
+//! offline verifier. Records are written in batches (one transaction per
+//! batch: group commit) by the server's audit writer.
+
+use crate::{Result, Store};
+use sqlx::Row;
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS audit_records (
+        workspace_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        key_id TEXT,
+        outcome TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, seq)
+    ) STRICT",
+    "CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+     BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END",
+    "CREATE TABLE IF NOT EXISTS audit_checkpoints (
+        workspace_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        sig TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, seq, ts)
+    ) STRICT",
+    "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+     BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+     BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END",
+];
+
+/// One record as stored: the indexed columns and the canonical JSON.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    pub workspace_id: String,
+    pub seq: u64,
+    pub ts: String,
+    pub tool: String,
+    pub key_id: Option<String>,
+    pub outcome: String,
+    pub hash: String,
+    /// The whole record as JSON (with its hash).
+    pub record: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredCheckpoint {
+    pub workspace_id: String,
+    pub seq: u64,
+    pub ts: String,
+    pub hash: String,
+    pub sig: String,
+}
+
+/// Either kind of audit row, in chain order.
+#[derive(Debug, Clone)]
+pub enum AuditRow {
+    Record(StoredRecord),
+    Checkpoint(StoredCheckpoint),
+}
+
+impl Store {
+    /// Appends a batch of records (any workspaces) in one transaction.
+    pub async fn append_audit(&self, records: &[StoredRecord]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO audit_records (workspace_id, seq, ts, tool, key_id, outcome, hash, record)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&r.workspace_id)
+            .bind(r.seq as i64)
+            .bind(&r.ts)
+            .bind(&r.tool)
+            .bind(&r.key_id)
+            .bind(&r.outcome)
+            .bind(&r.hash)
+            .bind(&r.record)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn append_checkpoint(&self, c: &StoredCheckpoint) -> Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO audit_checkpoints (workspace_id, seq, ts, hash, sig) VALUES (?, ?, ?, ?, ?)")
+            .bind(&c.workspace_id)
+            .bind(c.seq as i64)
+            .bind(&c.ts)
+            .bind(&c.hash)
+            .bind(&c.sig)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The last record of every workspace's chain: (workspace, seq, hash).
+    pub async fn audit_heads(&self) -> Result<Vec<(String, u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT r.workspace_id, r.seq, r.hash FROM audit_records r
+             JOIN (SELECT workspace_id, MAX(seq) AS seq FROM audit_records GROUP BY workspace_id) m
+               ON m.workspace_id = r.workspace_id AND m.seq = r.seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// The latest checkpoint of every workspace: (workspace, seq, ts).
+    pub async fn last_checkpoints(&self) -> Result<Vec<(String, u64, String)>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, seq, MAX(ts) FROM audit_checkpoints c
+             WHERE seq = (SELECT MAX(seq) FROM audit_checkpoints d WHERE d.workspace_id = c.workspace_id)
+             GROUP BY workspace_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// One page of a workspace's audit rows in chain order: records with
+    /// seq > `after_seq`, interleaved with checkpoints, at most `limit` records.
+    pub async fn audit_page(
+        &self,
+        workspace: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        let records = sqlx::query(
+            "SELECT workspace_id, seq, ts, tool, key_id, outcome, hash, record FROM audit_records
+             WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(after_seq as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(records.len());
+        let Some(last) = records.last() else {
+            return Ok(out);
+        };
+        let last_seq: i64 = last.try_get(1)?;
+        let full_page = records.len() as u32 == limit;
+        let checkpoints = sqlx::query(
+            "SELECT workspace_id, seq, ts, hash, sig FROM audit_checkpoints
+             WHERE workspace_id = ? AND seq > ? AND (seq <= ? OR ?) ORDER BY seq, ts",
+        )
+        .bind(workspace)
+        .bind(after_seq as i64)
+        .bind(last_seq)
+        .bind(!full_page)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cps = checkpoints.into_iter().peekable();
+        for r in records {
+            let seq = r.try_get::<i64, _>(1)? as u64;
+            out.push(AuditRow::Record(StoredRecord {
+                workspace_id: r.try_get(0)?,
+                seq,
+                ts: r.try_get(2)?,
+                tool: r.try_get(3)?,
+                key_id: r.try_get(4)?,
+                outcome: r.try_get(5)?,
+                hash: r.try_get(6)?,
+                record: r.try_get(7)?,
+            }));
+            while let Some(c) = cps.peek() {
+                let cseq = c.try_get::<i64, _>(1)? as u64;
+                if cseq > seq {
+                    break;
+                }
+                if let Some(c) = cps.next() {
+                    out.push(AuditRow::Checkpoint(checkpoint_from(&c)?));
+                }
+            }
+        }
+        for c in cps {
+            out.push(AuditRow::Checkpoint(checkpoint_from(&c)?));
+        }
+        Ok(out)
+    }
+}
+
+fn checkpoint_from(r: &sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        workspace_id: r.try_get(0)?,
+        seq: r.try_get::<i64, _>(1)? as u64,
+        ts: r.try_get(2)?,
+        hash: r.try_get(3)?,
+        sig: r.try_get(4)?,
+    })
+}
