@@ -6,17 +6,17 @@
 //! READ ONLY` … `ROLLBACK` as a server-side prepared statement, which MySQL
 //! refuses to run with more than one statement.
 
-use crate::value::{Collector, bytes_value, unsupported};
+use crate::value::{Collector, bind_json, bytes_value, columns_of, unsupported};
 use crate::{
     ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, SslMode, Table,
     TestReport,
 };
 use conexor_guard::CheckedQuery;
-use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
+use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode};
-use sqlx::{AssertSqlSafe, Column as _, Executor, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Executor, Row, TypeInfo, ValueRef};
 use std::time::Instant;
 
 #[derive(Clone)]
@@ -254,32 +254,14 @@ impl MysqlSource {
             .await?;
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for param in params {
-            q = match param {
-                Value::Null => q.bind(None::<String>),
-                Value::Bool(b) => q.bind(*b),
-                Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                    (Some(i), _) => q.bind(i),
-                    (None, Some(f)) => q.bind(f),
-                    _ => q.bind(n.to_string()),
-                },
-                Value::String(s) => q.bind(s.clone()),
-                other => q.bind(other.to_string()),
-            };
+            q = bind_json(q, param);
         }
         let mut collector = Collector::new(limits);
         {
             let mut rows = q.fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 if !collector.has_columns() {
-                    collector.set_columns(
-                        row.columns()
-                            .iter()
-                            .map(|c| Column {
-                                name: c.name().to_owned(),
-                                type_name: c.type_info().name().to_owned(),
-                            })
-                            .collect(),
-                    );
+                    collector.set_columns(columns_of(&row));
                 }
                 if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
                     break;

@@ -5,14 +5,14 @@
 //! `BEGIN READ ONLY` … `ROLLBACK` through the extended protocol, which
 //! refuses a second statement on its own.
 
-use crate::value::{Collector, bytes_value, unsupported};
+use crate::value::{Collector, bytes_value, columns_of, unsupported};
 use crate::{ConnectionSpec, Error, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
 use conexor_guard::CheckedQuery;
-use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
+use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind};
-use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Row, TypeInfo, ValueRef};
 use std::time::Instant;
 
 #[derive(Clone)]
@@ -310,16 +310,6 @@ fn bind_param<'q>(q: PgQuery<'q>, index: usize, param: &Value) -> Result<PgQuery
         Value::String(s) => q.bind(s.clone()),
         Value::Array(_) | Value::Object(_) => q.bind(param.clone()),
     })
-}
-
-fn columns_of(row: &PgRow) -> Vec<Column> {
-    row.columns()
-        .iter()
-        .map(|c| Column {
-            name: c.name().to_owned(),
-            type_name: c.type_info().name().to_owned(),
-        })
-        .collect()
 }
 
 fn row_values(row: &PgRow) -> Vec<Value> {

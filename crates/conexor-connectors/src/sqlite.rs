@@ -6,7 +6,7 @@
 //! stop a second statement here. SQLite has no statement timeout; a read is
 //! bounded by a wall-clock timeout that interrupts it.
 
-use crate::value::{Collector, bytes_value, unsupported};
+use crate::value::{Collector, bind_json, bytes_value, unsupported};
 use crate::{
     ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, Table, TestReport,
 };
@@ -167,17 +167,7 @@ impl SqliteSource {
             let mut tx = self.pool.begin().await?;
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for param in params {
-                q = match param {
-                    Value::Null => q.bind(None::<String>),
-                    Value::Bool(b) => q.bind(*b),
-                    Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                        (Some(i), _) => q.bind(i),
-                        (None, Some(f)) => q.bind(f),
-                        _ => q.bind(n.to_string()),
-                    },
-                    Value::String(s) => q.bind(s.clone()),
-                    other => q.bind(other.to_string()),
-                };
+                q = bind_json(q, param);
             }
             let mut collector = Collector::new(limits);
             {

@@ -79,3 +79,43 @@ impl Collector {
         }
     }
 }
+
+/// Binds one JSON parameter: null, booleans, integers, floats and strings as
+/// themselves; arrays and objects as their JSON text. Used where the driver
+/// has no JSON parameter type of its own (MySQL, SQLite).
+pub(crate) fn bind_json<'q, DB>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    param: &Value,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> f64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<String>: sqlx::Encode<'t, DB>,
+{
+    match param {
+        Value::Null => query.bind(None::<String>),
+        Value::Bool(b) => query.bind(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => query.bind(i),
+            (None, Some(f)) => query.bind(f),
+            _ => query.bind(n.to_string()),
+        },
+        Value::String(s) => query.bind(s.clone()),
+        other => query.bind(other.to_string()),
+    }
+}
+
+/// Column names and the driver's type names of a row.
+pub(crate) fn columns_of<R: sqlx::Row>(row: &R) -> Vec<Column> {
+    use sqlx::{Column as _, TypeInfo};
+    row.columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_owned(),
+            type_name: c.type_info().name().to_owned(),
+        })
+        .collect()
+}

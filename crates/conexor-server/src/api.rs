@@ -437,26 +437,8 @@ async fn add_connection(
             body.name
         )));
     }
-    let gateway = Gateway::new(state.clone());
-    let (report, schema) = gateway
-        .test_connection(
-            &ctx(&p),
-            &Candidate {
-                name: &body.name,
-                kind,
-                secret_id: &secret_id,
-                sealed: &body.sealed,
-                allow_privileged: body.allow_privileged,
-            },
-            true,
-        )
-        .await
-        .map_err(tool_error)?;
-    let schema_json = schema
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (report, schema_json, tables) =
+        test_and_discover(&state, &p, &body, kind, &secret_id).await?;
     let record = ConnectionRecord {
         workspace_id: p.workspace_id.clone(),
         name: body.name.clone(),
@@ -464,10 +446,8 @@ async fn add_connection(
         mode: "direct".into(),
         secret_id,
         secret_version: 1,
-        sealed_value: serde_json::to_string(&body.sealed.value)
-            .map_err(|e| ApiError::Internal(e.into()))?,
-        sealed_dek: serde_json::to_string(&body.sealed.dek)
-            .map_err(|e| ApiError::Internal(e.into()))?,
+        sealed_value: json_text(&body.sealed.value)?,
+        sealed_dek: json_text(&body.sealed.dek)?,
         schema_json,
         discovered_at: None,
         created_at: String::new(),
@@ -475,11 +455,38 @@ async fn add_connection(
     };
     state.store.insert_connection(&record).await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
-    let tables = schema.map(|s| s.tables.len()).unwrap_or(0);
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": body.name, "test": report, "tables": tables})),
     ))
+}
+
+/// Tests a sealed connection and discovers its schema, through the gateway.
+async fn test_and_discover(
+    state: &Arc<AppState>,
+    p: &Principal,
+    body: &SealedConnection,
+    kind: ConnectionKind,
+    secret_id: &SecretId,
+) -> Result<(conexor_connectors::TestReport, Option<String>, usize), ApiError> {
+    let candidate = Candidate {
+        name: &body.name,
+        kind,
+        secret_id,
+        sealed: &body.sealed,
+        allow_privileged: body.allow_privileged,
+    };
+    let (report, schema) = Gateway::new(state.clone())
+        .test_connection(&ctx(p), &candidate, true)
+        .await
+        .map_err(tool_error)?;
+    let tables = schema.as_ref().map(|s| s.tables.len()).unwrap_or(0);
+    let schema_json = schema.as_ref().map(json_text).transpose()?;
+    Ok((report, schema_json, tables))
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
 }
 
 async fn edit_connection(
@@ -505,29 +512,9 @@ async fn edit_connection(
             "a connection's type cannot change".into(),
         ));
     }
-    let gateway = Gateway::new(state.clone());
-    let (report, schema) = gateway
-        .test_connection(
-            &ctx(&p),
-            &Candidate {
-                name: &name,
-                kind,
-                secret_id: &secret_id,
-                sealed: &body.sealed,
-                allow_privileged: body.allow_privileged,
-            },
-            true,
-        )
-        .await
-        .map_err(tool_error)?;
-    let schema_json = schema
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let value =
-        serde_json::to_string(&body.sealed.value).map_err(|e| ApiError::Internal(e.into()))?;
-    let dek = serde_json::to_string(&body.sealed.dek).map_err(|e| ApiError::Internal(e.into()))?;
+    let (report, schema_json, _) = test_and_discover(&state, &p, &body, kind, &secret_id).await?;
+    let value = json_text(&body.sealed.value)?;
+    let dek = json_text(&body.sealed.dek)?;
     let version = state
         .store
         .replace_secret(

@@ -28,7 +28,7 @@ impl PoolCache {
         Some(entry.0.clone())
     }
 
-    /// Stores a pool, closing any pool of an older version of the same connection.
+    /// Stores a pool, closing any pool of another version of the same connection.
     pub async fn put(
         &self,
         workspace: &WorkspaceId,
@@ -36,54 +36,38 @@ impl PoolCache {
         version: i64,
         source: Source,
     ) {
-        let stale: Vec<Source> = {
-            let mut pools = self.pools.lock().await;
-            let old_keys: Vec<PoolKey> = pools
-                .keys()
-                .filter(|(w, c, v)| w == workspace && c == connection && *v != version)
-                .cloned()
-                .collect();
-            let stale = old_keys
-                .iter()
-                .filter_map(|k| pools.remove(k))
-                .map(|(s, _)| s)
-                .collect();
-            pools.insert(
-                (workspace.clone(), connection.to_owned(), version),
-                (source, Instant::now()),
-            );
-            stale
-        };
-        for s in stale {
-            s.close().await;
-        }
+        self.close_where(|(w, c, v), _| w == workspace && c == connection && *v != version)
+            .await;
+        let key = (workspace.clone(), connection.to_owned(), version);
+        self.pools
+            .lock()
+            .await
+            .insert(key, (source, Instant::now()));
     }
 
     /// Closes every pool of a connection (edit, remove).
     pub async fn close_connection(&self, workspace: &WorkspaceId, connection: &str) {
-        let removed: Vec<Source> = {
-            let mut pools = self.pools.lock().await;
-            let keys: Vec<PoolKey> = pools
-                .keys()
-                .filter(|(w, c, _)| w == workspace && c == connection)
-                .cloned()
-                .collect();
-            keys.iter()
-                .filter_map(|k| pools.remove(k))
-                .map(|(s, _)| s)
-                .collect()
-        };
-        for s in removed {
-            s.close().await;
-        }
+        self.close_where(|(w, c, _), _| w == workspace && c == connection)
+            .await;
     }
 
+    /// Closes pools idle for `idle` or longer.
     pub async fn sweep(&self, idle: Duration) {
+        self.close_where(|_, last_used| last_used.elapsed() >= idle)
+            .await;
+    }
+
+    pub async fn close_all(&self) {
+        self.close_where(|_, _| true).await;
+    }
+
+    /// Removes the matching pools under the lock, then closes them outside it.
+    async fn close_where(&self, matches: impl Fn(&PoolKey, &Instant) -> bool) {
         let removed: Vec<Source> = {
             let mut pools = self.pools.lock().await;
             let keys: Vec<PoolKey> = pools
                 .iter()
-                .filter(|(_, (_, at))| at.elapsed() >= idle)
+                .filter(|(k, (_, at))| matches(k, at))
                 .map(|(k, _)| k.clone())
                 .collect();
             keys.iter()
@@ -91,21 +75,8 @@ impl PoolCache {
                 .map(|(s, _)| s)
                 .collect()
         };
-        for s in removed {
-            s.close().await;
-        }
-    }
-
-    pub async fn close_all(&self) {
-        let all: Vec<Source> = self
-            .pools
-            .lock()
-            .await
-            .drain()
-            .map(|(_, (s, _))| s)
-            .collect();
-        for s in all {
-            s.close().await;
+        for source in removed {
+            source.close().await;
         }
     }
 }

@@ -368,6 +368,23 @@ pub enum ConnectionsCmd {
     },
 }
 
+/// Builds the spec from the command line, seals it here, and returns the
+/// request body; only the envelope leaves this process.
+async fn sealed_body(
+    args: &ClientArgs,
+    name: &str,
+    spec: &SpecArgs,
+    allow_privileged: bool,
+) -> Result<(conexor_client::Client, Value)> {
+    let (kind, spec) = spec.build()?;
+    let client = args.client()?;
+    let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
+    let body = client
+        .sealed_connection(name, kind, &plain, allow_privileged)
+        .await?;
+    Ok((client, body))
+}
+
 /// A spinner on a terminal for work that takes a while (large schemas).
 fn spinner(args: &ClientArgs, message: String) -> Option<indicatif::ProgressBar> {
     if args.json || !std::io::stderr().is_terminal() {
@@ -392,12 +409,7 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             spec,
             allow_privileged,
         } => {
-            let (kind, spec) = spec.build()?;
-            let client = args.client()?;
-            let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
-            let body = client
-                .sealed_connection(&name, kind, &plain, allow_privileged)
-                .await?;
+            let (client, body) = sealed_body(&args, &name, &spec, allow_privileged).await?;
             let v = client.post("connections/test", body).await?;
             if args.json {
                 println!("{v}");
@@ -412,12 +424,7 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             spec,
             allow_privileged,
         } => {
-            let (kind, spec) = spec.build()?;
-            let client = args.client()?;
-            let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
-            let body = client
-                .sealed_connection(&name, kind, &plain, allow_privileged)
-                .await?;
+            let (client, body) = sealed_body(&args, &name, &spec, allow_privileged).await?;
             let spinner = spinner(
                 &args,
                 format!("Testing {name:?} and discovering its schema…"),
@@ -510,12 +517,7 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             spec,
             allow_privileged,
         } => {
-            let (kind, spec) = spec.build()?;
-            let client = args.client()?;
-            let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
-            let body = client
-                .sealed_connection(&name, kind, &plain, allow_privileged)
-                .await?;
+            let (client, body) = sealed_body(&args, &name, &spec, allow_privileged).await?;
             let v = client
                 .put(&format!("connections/{}", encode(&name)), body)
                 .await?;
