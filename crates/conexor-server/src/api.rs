@@ -368,6 +368,7 @@ fn ctx(p: &Principal) -> CallContext {
     CallContext {
         principal: p.clone(),
         client: None,
+        model: None,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct CallContext {
     pub principal: Principal,
     /// MCP `clientInfo` name and version, when known.
     pub client: Option<(String, String)>,
+    /// The AI model, when the client says.
+    pub model: Option<String>,
 }
 
 /// A failed or refused call.

@@ -38,6 +38,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Most MCP session bindings remembered at once.
+const MAX_SESSION_BINDINGS: usize = 100_000;
+
 /// Largest request body accepted anywhere (a 10 MB SQL text is refused here).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
@@ -103,11 +106,20 @@ async fn bind_session(
             .lock()
             .ok()
             .and_then(|s| s.get(session).cloned());
-        if let Some(owner) = owner
-            && owner != principal.key_id
-        {
-            return error::ApiError::Forbidden("this MCP session belongs to another API key")
+        match owner {
+            Some(owner) if owner != principal.key_id => {
+                return error::ApiError::Forbidden("this MCP session belongs to another API key")
+                    .into_response();
+            }
+            Some(_) => {}
+            // Not opened through this server (or forgotten): the client must
+            // initialize again, as the MCP spec says for an unknown session.
+            None => {
+                return error::ApiError::NotFound(
+                    "unknown MCP session; send initialize again".into(),
+                )
                 .into_response();
+            }
         }
         if request.method() == axum::http::Method::DELETE
             && let Ok(mut sessions) = state.sessions.lock()
@@ -122,6 +134,11 @@ async fn bind_session(
         .and_then(|v| v.to_str().ok())
         && let Ok(mut sessions) = state.sessions.lock()
     {
+        // Bounded: past the cap, forget every binding; those sessions are
+        // refused on their next request and their clients initialize again.
+        if sessions.len() >= MAX_SESSION_BINDINGS && !sessions.contains_key(session) {
+            sessions.clear();
+        }
         sessions
             .entry(session.to_owned())
             .or_insert(principal.key_id.clone());

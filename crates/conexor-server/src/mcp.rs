@@ -117,6 +117,28 @@ fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
         .ok_or_else(|| McpError::invalid_request("request is not authenticated", None))
 }
 
+/// The model behind the call, when the client says: `_meta.model` on the
+/// request, else an `X-Conexor-Model` header. Bounded and printable only.
+fn model(
+    ctx: &RequestContext<RoleServer>,
+    meta: Option<&rmcp::model::RequestMetaObject>,
+) -> Option<String> {
+    let from_meta = meta
+        .and_then(|m| m.get("model"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let from_header = || {
+        ctx.extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get("x-conexor-model"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    from_meta
+        .or_else(from_header)
+        .map(|m| m.chars().filter(|c| !c.is_control()).take(200).collect())
+}
+
 impl ServerHandler for McpHandler {
     #[allow(deprecated)]
     fn get_info(&self) -> ServerConfig {
@@ -169,13 +191,19 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         }
-        let client = ctx.peer.peer_info().map(|info| {
-            (
-                info.client_info.name.clone(),
-                info.client_info.version.clone(),
-            )
-        });
-        let call = CallContext { principal, client };
+        // Sessions (≤ 2025-11-25) carry clientInfo from initialize; stateless
+        // requests (2026-07-28) carry it in each request's _meta.
+        let client = ctx
+            .peer
+            .peer_info()
+            .map(|info| info.client_info.clone())
+            .or_else(|| ctx.meta.client_info())
+            .map(|info| (info.name, info.version));
+        let call = CallContext {
+            principal,
+            client,
+            model: model(&ctx, request.meta.as_ref()),
+        };
         let args = Value::Object(request.arguments.unwrap_or_default());
         let gateway = Gateway::new(self.state.clone());
         let result = match gateway.call_tool(&call, &request.name, args).await {
