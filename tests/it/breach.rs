@@ -104,10 +104,8 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
         ));
     }
     needles.push("cx_reader".into());
-    let secret_part = key_text
-        .rsplit_once('_')
-        .map(|(_, s)| s.to_string())
-        .unwrap();
+    // By position: the secret itself may contain '_'.
+    let secret_part = key_text["cxk_".len() + 12 + 1..].to_string();
     needles.push(secret_part);
 
     let mut haystacks = all_files(&server.data_dir);

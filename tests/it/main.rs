@@ -3,6 +3,7 @@
 //! PostgreSQL and MariaDB servers that `scripts/test` starts.
 
 mod attacks;
+mod audit;
 mod bad_input;
 mod breach;
 mod isolation;

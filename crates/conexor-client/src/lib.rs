@@ -160,6 +160,43 @@ impl Client {
         }
     }
 
+    /// A GET whose answer is text (exports), streamed into memory.
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let mut response = self.get_stream(path).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = response.chunk().await.context("reading the answer")? {
+            out.extend_from_slice(&chunk);
+        }
+        String::from_utf8(out).context("the answer is not UTF-8")
+    }
+
+    /// A GET whose answer the caller reads chunk by chunk (large exports).
+    pub async fn get_stream(&self, path: &str) -> Result<reqwest::Response> {
+        let key = self.key()?.to_text();
+        let response = self
+            .http
+            .get(self.endpoint(path)?)
+            .bearer_auth(key.as_str())
+            .timeout(std::time::Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .with_context(|| format!("could not reach the server at {}", self.base))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or(text);
+        Err(ServerError {
+            status: status.as_u16(),
+            message,
+        }
+        .into())
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.send(reqwest::Method::GET, path, None, None).await
     }

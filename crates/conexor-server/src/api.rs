@@ -35,6 +35,8 @@ pub fn keyed_routes() -> Router<Arc<AppState>> {
         )
         .route("/connections/{name}/refresh", post(refresh_connection))
         .route("/query", post(query))
+        .route("/audit/pubkey", get(crate::audit_api::pubkey))
+        .route("/audit/export", get(crate::audit_api::export_audit))
 }
 
 /// Routes authenticated by the admin token.
@@ -132,6 +134,15 @@ async fn create_workspace(
         created_at: String::new(),
     };
     state.store.create_workspace(&workspace, &key).await?;
+    let who = Principal::admin_token(id.clone(), key.key_id.clone());
+    audited(
+        &state,
+        &who,
+        "admin.workspace_create",
+        json!({"key_id": key.key_id, "label": key.label}),
+        None,
+    )
+    .await?;
     tracing::info!(workspace_id = %id, key_id = %key.key_id, "Workspace created.");
     Ok((
         StatusCode::CREATED,
@@ -183,6 +194,14 @@ async fn create_key(
     p.require_admin()?;
     let record = body.into_record(&p.workspace_id)?;
     state.store.insert_key(&record).await?;
+    audited(
+        &state,
+        &p,
+        "admin.key_create",
+        json!({"key_id": record.key_id, "label": record.label, "scope": record.scope.as_str()}),
+        None,
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, key_id = %record.key_id, "Key created.");
     Ok((
         StatusCode::CREATED,
@@ -207,6 +226,7 @@ async fn revoke_key(
     match state.store.revoke_key(&p.workspace_id, &key_id, q.force).await? {
         RevokeOutcome::Revoked => {
             state.keys.forget(&key_id);
+            audited(&state, &p, "admin.key_revoke", json!({"key_id": key_id, "force": q.force}), None).await?;
             tracing::info!(workspace_id = %p.workspace_id, key_id = %key_id, "Key revoked.");
             Ok(Json(json!({"key_id": key_id, "revoked": true})))
         }
@@ -292,6 +312,14 @@ async fn rotate_master(
     for k in &revoked {
         state.keys.forget(k);
     }
+    audited(
+        &state,
+        &p,
+        "admin.key_rotate_master",
+        json!({"revoked": revoked, "rewrapped": deks.len(), "issued": new_keys.len()}),
+        None,
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, key_id = %p.key_id, revoked = revoked.len(), "Master key rotated.");
     Ok(Json(json!({"revoked": revoked, "rewrapped": deks.len()})))
 }
@@ -373,7 +401,9 @@ fn ctx(p: &Principal) -> CallContext {
 }
 
 fn tool_error(e: ToolError) -> ApiError {
-    if e.denied {
+    if e.code.starts_with("audit.") {
+        ApiError::Unavailable(e.message)
+    } else if e.denied {
         ApiError::Denied(e.message)
     } else if e.code == "crypto.open" || e.code == "spec" || e.code.starts_with("unknown") {
         ApiError::BadRequest(e.message)
@@ -455,6 +485,14 @@ async fn add_connection(
         updated_at: String::new(),
     };
     state.store.insert_connection(&record).await?;
+    audited(
+        &state,
+        &p,
+        "admin.connection_add",
+        json!({"name": body.name, "type": kind.as_str()}),
+        Some(&body.name),
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
     Ok((
         StatusCode::CREATED,
@@ -528,6 +566,14 @@ async fn edit_connection(
         )
         .await?;
     state.pools.close_connection(&p.workspace_id, &name).await;
+    audited(
+        &state,
+        &p,
+        "admin.connection_edit",
+        json!({"name": name, "secret_version": version}),
+        Some(&name),
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, version, "Connection credentials replaced.");
     Ok(Json(
         json!({"name": name, "secret_version": version, "test": report}),
@@ -556,6 +602,14 @@ async fn remove_connection(
         .delete_connection(&p.workspace_id, &name)
         .await?;
     state.pools.close_connection(&p.workspace_id, &name).await;
+    audited(
+        &state,
+        &p,
+        "admin.connection_remove",
+        json!({"name": name}),
+        Some(&name),
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, "Connection removed.");
     Ok(Json(json!({"name": name, "removed": true})))
 }
@@ -568,10 +622,27 @@ async fn query(
     let gateway = Gateway::new(state.clone());
     match gateway.call_tool(&ctx(&p), "run_query", body).await {
         Ok(v) => Ok(Json(v)),
-        Err(e) => Err(if e.denied {
-            ApiError::Denied(e.message)
-        } else {
-            ApiError::BadRequest(e.message)
-        }),
+        Err(e) if e.code.starts_with("audit.") => Err(ApiError::Unavailable(e.message)),
+        Err(e) if e.denied => Err(ApiError::Denied(e.message)),
+        Err(e) => Err(ApiError::BadRequest(e.message)),
     }
+}
+
+/// Records an admin action in the audit chain before the answer goes out.
+async fn audited(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    tool: &str,
+    params: Value,
+    connection: Option<&str>,
+) -> Result<(), ApiError> {
+    Gateway::new(state.clone())
+        .record_admin(principal, tool, params, connection, None)
+        .await
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "the action was done but could not be audited: {}",
+                e.message
+            ))
+        })
 }

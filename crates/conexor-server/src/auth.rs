@@ -43,6 +43,18 @@ impl std::fmt::Debug for Principal {
 }
 
 impl Principal {
+    /// Who to name in an audit record for an action taken with the admin
+    /// token (workspace creation). It holds no key secret and opens nothing.
+    pub(crate) fn admin_token(workspace_id: WorkspaceId, key_id: KeyId) -> Principal {
+        Principal {
+            workspace_id,
+            key_id,
+            label: "admin token".into(),
+            scope: Scope::Admin,
+            secret: Arc::new(Zeroizing::new([0u8; 32])),
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.scope {
             Scope::Admin => Ok(()),

@@ -23,6 +23,12 @@ pub struct Config {
     pub deny_loopback: bool,
     /// Refuse private-network destinations (multi-tenant deployments).
     pub deny_private: bool,
+    /// Sign an audit checkpoint after this many records (0: no count trigger).
+    pub audit_checkpoint_records: u64,
+    /// Sign an audit checkpoint at least this often, even when idle.
+    pub audit_checkpoint_seconds: u64,
+    /// The checkpoint signing key (64 hex); else `audit-signing.key` in the data directory.
+    pub audit_signing_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +74,9 @@ impl Config {
             sqlite_dirs: Vec::new(),
             deny_loopback: false,
             deny_private: false,
+            audit_checkpoint_records: 1000,
+            audit_checkpoint_seconds: 60,
+            audit_signing_key: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::auth::Principal;
 use crate::state::AppState;
+use conexor_audit::Draft;
 use conexor_connectors::{
     ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport,
 };
@@ -58,6 +59,13 @@ impl ToolError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ToolError::failed("invalid_params", message)
     }
+    /// The call's audit record could not be made durable: no answer.
+    pub fn audit() -> Self {
+        ToolError::failed(
+            "audit.unavailable",
+            "the audit log could not record this call, so it was not answered; try again shortly",
+        )
+    }
 }
 
 impl From<conexor_connectors::Error> for ToolError {
@@ -92,6 +100,8 @@ pub struct Candidate<'a> {
 /// What a successful call measured, for the record.
 #[derive(Debug, Default, Clone)]
 struct Measure {
+    /// `direct` or `agent` when a source was used.
+    mode: Option<&'static str>,
     query_hash: Option<String>,
     rows: Option<u64>,
     bytes: Option<u64>,
@@ -100,6 +110,9 @@ struct Measure {
 pub struct Gateway {
     state: Arc<AppState>,
 }
+
+/// How long a call waits for one of its key's concurrency slots.
+const PERMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The generic tools every workspace has.
 pub const TOOLS: &[&str] = &[
@@ -114,7 +127,8 @@ impl Gateway {
         Gateway { state }
     }
 
-    /// Runs one tool call through the chokepoint.
+    /// Runs one tool call through the chokepoint: the call, then its audit
+    /// record, durably, then the answer. No record, no answer.
     pub async fn call_tool(
         &self,
         ctx: &CallContext,
@@ -123,14 +137,18 @@ impl Gateway {
     ) -> Result<Value, ToolError> {
         let started = Instant::now();
         let permits = self.state.key_permits(&ctx.principal.key_id);
-        let outcome = match permits.try_acquire() {
-            Err(_) => Err(ToolError::denied(
+        // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
+        let permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()).await;
+        let outcome = match permit {
+            Ok(Ok(_permit)) => self.dispatch(ctx, tool, &args).await,
+            _ => Err(ToolError::denied(
                 "limit.concurrency",
                 "too many concurrent calls for this API key; retry shortly",
             )),
-            Ok(_permit) => self.dispatch(ctx, tool, &args).await,
         };
-        self.record(ctx, tool, started, &outcome);
+        let connection = args.get("connection").and_then(Value::as_str);
+        self.record(ctx, tool, args.clone(), connection, started, &outcome)
+            .await?;
         outcome.map(|(value, _)| value)
     }
 
@@ -155,34 +173,59 @@ impl Gateway {
         }
     }
 
-    /// The single place a call's record is written. For now it is a
-    /// structured log line without parameters or rows; the audit chain
-    /// replaces it.
-    fn record(
+    /// The single place a call's audit record is written, and a log line
+    /// with the same value-free fields. Fails closed: when the record cannot
+    /// be made durable, the caller gets [`ToolError::audit`] instead of its answer.
+    async fn record<T>(
         &self,
         ctx: &CallContext,
         tool: &str,
+        params: Value,
+        connection: Option<&str>,
         started: Instant,
-        outcome: &Result<(Value, Measure), ToolError>,
-    ) {
+        outcome: &Result<(T, Measure), ToolError>,
+    ) -> Result<(), ToolError> {
         let duration_ms = started.elapsed().as_millis() as u64;
-        let client = ctx
-            .client
-            .as_ref()
-            .map(|(n, v)| format!("{n}/{v}"))
-            .unwrap_or_default();
+        let client = ctx.client.as_ref().map(|(n, v)| format!("{n}/{v}"));
+        let mut draft = Draft::new(tool, conexor_audit::Outcome::Ok);
+        draft.user = Some(ctx.principal.label.clone());
+        draft.key_id = Some(ctx.principal.key_id.to_string());
+        draft.client = client.clone();
+        draft.model = ctx.model.clone();
+        draft.params = params;
+        draft.duration_ms = duration_ms;
         match outcome {
-            Ok((_, m)) => tracing::info!(
-                workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id, client, tool,
-                query_hash = m.query_hash.as_deref().unwrap_or(""), rows = m.rows.unwrap_or(0),
-                bytes = m.bytes.unwrap_or(0), duration_ms, outcome = "ok", "Tool call finished."
-            ),
-            Err(e) => tracing::info!(
-                workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id, client, tool,
-                duration_ms, outcome = if e.denied { "denied" } else { "error" }, error = %e.code,
-                "Tool call refused or failed."
-            ),
+            Ok((_, m)) => {
+                draft.connection = connection.map(str::to_owned);
+                draft.mode = m.mode.map(str::to_owned);
+                draft.query_hash = m.query_hash.clone();
+                draft.rows = m.rows;
+                draft.bytes = m.bytes;
+            }
+            Err(e) => {
+                draft.connection = connection.map(str::to_owned);
+                draft.outcome = if e.denied {
+                    conexor_audit::Outcome::Denied
+                } else {
+                    conexor_audit::Outcome::Error
+                };
+                draft.error = Some(format!("{}: {}", e.code, fixed_reason(&e.code)));
+            }
         }
+        let outcome_text = draft.outcome.as_str();
+        tracing::info!(
+            workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id,
+            client = client.as_deref().unwrap_or(""), tool,
+            query_hash = draft.query_hash.as_deref().unwrap_or(""), rows = draft.rows.unwrap_or(0),
+            bytes = draft.bytes.unwrap_or(0), duration_ms, outcome = outcome_text,
+            error = draft.error.as_deref().unwrap_or(""), "Tool call finished."
+        );
+        self.state
+            .audit
+            .append(ctx.principal.workspace_id.as_str(), draft)
+            .await
+            .map(|_| ())
+            .map_err(|_| ToolError::audit())
     }
 
     async fn list_connections(&self, ctx: &CallContext) -> Result<(Value, Measure), ToolError> {
@@ -374,6 +417,7 @@ impl Gateway {
         Ok((
             answer,
             Measure {
+                mode: Some("direct"),
                 query_hash: Some(measure_hash),
                 rows: Some(row_count),
                 bytes: Some(result.bytes),
@@ -514,7 +558,7 @@ impl Gateway {
             source.close().await;
             let (report, schema) = result?;
             let tables = schema.as_ref().map(|s| s.tables.len() as u64);
-            Ok(((report, schema), Measure { rows: tables, ..Default::default() }))
+            Ok(((report, schema), Measure { mode: Some("direct"), rows: tables, ..Default::default() }))
         }
         .await;
         let tool = if discover {
@@ -522,11 +566,9 @@ impl Gateway {
         } else {
             "admin.connection_test"
         };
-        let logged = outcome
-            .as_ref()
-            .map(|(_, m)| (Value::String(name.to_owned()), m.clone()))
-            .map_err(Clone::clone);
-        self.record(ctx, tool, started, &logged);
+        let params = json!({"name": name, "type": kind.as_str()});
+        self.record(ctx, tool, params, Some(name), started, &outcome)
+            .await?;
         outcome.map(|(v, _)| v)
     }
 
@@ -550,18 +592,47 @@ impl Gateway {
             Ok((
                 schema,
                 Measure {
+                    mode: Some("direct"),
                     rows: Some(tables),
                     ..Default::default()
                 },
             ))
         }
         .await;
-        let logged = outcome
-            .as_ref()
-            .map(|(_, m)| (Value::Null, m.clone()))
-            .map_err(Clone::clone);
-        self.record(ctx, "admin.connection_refresh", started, &logged);
+        let params = json!({"name": name});
+        self.record(
+            ctx,
+            "admin.connection_refresh",
+            params,
+            Some(name),
+            started,
+            &outcome,
+        )
+        .await?;
         outcome.map(|(s, _)| s)
+    }
+}
+
+/// The fixed reason recorded with an error class: never text from a driver,
+/// a query or a row.
+pub(crate) fn fixed_reason(code: &str) -> &'static str {
+    let prefix = code.split([':', '.']).next().unwrap_or_default();
+    match prefix {
+        "guard" => "refused by the SELECT-only guard",
+        "sqlstate" | "source" | "driver" => "the source rejected or failed the statement",
+        "timeout" => "statement timeout",
+        "connect" => "could not connect to the source",
+        "limit" => "a limit was reached",
+        "destination" => "destination refused by policy",
+        "privileged_login" => "the login can do more than read",
+        "crypto" => "the secret does not open with this key",
+        "spec" => "invalid connection spec",
+        "invalid_params" | "param" | "usage" => "invalid arguments",
+        "unknown_tool" | "unknown_connection" | "unknown_table" => "unknown name",
+        "no_schema" => "no discovered schema",
+        "store" => "the server's store failed",
+        "audit" => "the audit log was unavailable",
+        _ => "the call failed",
     }
 }
 
@@ -739,5 +810,31 @@ mod tests {
         ];
         assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
         assert!(nearest("zzzzzzzz", &names).is_empty());
+    }
+}
+
+impl Gateway {
+    /// Records an admin action (keys, connections) in the same chain. The
+    /// action has happened when this is called; a failure to record it is
+    /// returned so the caller answers with an error rather than success.
+    pub async fn record_admin(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        params: Value,
+        connection: Option<&str>,
+        failure: Option<&ToolError>,
+    ) -> Result<(), ToolError> {
+        let ctx = CallContext {
+            principal: principal.clone(),
+            client: None,
+            model: None,
+        };
+        let outcome: Result<((), Measure), ToolError> = match failure {
+            None => Ok(((), Measure::default())),
+            Some(e) => Err(e.clone()),
+        };
+        self.record(&ctx, tool, params, connection, Instant::now(), &outcome)
+            .await
     }
 }

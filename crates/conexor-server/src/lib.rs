@@ -13,6 +13,8 @@
 //! and the REST API's JSON shapes.
 
 pub mod api;
+pub mod audit;
+pub mod audit_api;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -165,7 +167,10 @@ pub async fn serve(
         .await;
     token.cancel();
     sweeper.abort();
+    state.stopping.cancel();
     state.pools.close_all().await;
+    // Give the audit writer a moment to seal its chains before the store closes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     state.store.close().await;
     result.map_err(Into::into)
 }
@@ -196,7 +201,9 @@ pub async fn serve_tls(
         .await;
     token.cancel();
     sweeper.abort();
+    state.stopping.cancel();
     state.pools.close_all().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     result.map_err(Into::into)
 }
 

@@ -1,5 +1,6 @@
 //! Shared server state, built once at start.
 
+use crate::audit::AuditLog;
 use crate::auth::KeyCache;
 use crate::config::Config;
 use crate::pools::PoolCache;
@@ -23,6 +24,10 @@ pub struct AppState {
     per_key: Mutex<HashMap<KeyId, Arc<Semaphore>>>,
     /// MCP session id → the key that opened it.
     pub sessions: Mutex<HashMap<String, KeyId>>,
+    /// The audit chain writer.
+    pub audit: AuditLog,
+    /// Cancelled when the server stops (seals the audit chains).
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// What `AppState::start` reports to the caller (the binary prints it).
@@ -65,7 +70,17 @@ impl AppState {
         let mut admin_token_hash = [0u8; 32];
         hex::decode_to_slice(&admin_hash_hex, &mut admin_token_hash)
             .map_err(|_| anyhow::anyhow!("stored admin token hash is damaged"))?;
+        let signer =
+            crate::audit::load_signing_key(&config.data_dir, config.audit_signing_key.as_deref())?;
+        let interval = conexor_audit::Interval {
+            records: config.audit_checkpoint_records,
+            seconds: config.audit_checkpoint_seconds,
+        };
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let audit = AuditLog::start(store.clone(), signer, interval, stopping.clone()).await?;
         let state = Arc::new(AppState {
+            audit,
+            stopping,
             pools: PoolCache::default(),
             keys: KeyCache::default(),
             config,

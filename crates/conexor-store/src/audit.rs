@@ -133,6 +133,18 @@ impl Store {
             .collect()
     }
 
+    /// The first seq of a workspace's records at or after `ts` (RFC 3339).
+    pub async fn audit_first_seq_since(&self, workspace: &str, ts: &str) -> Result<Option<u64>> {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(seq) FROM audit_records WHERE workspace_id = ? AND ts >= ?",
+        )
+        .bind(workspace)
+        .bind(ts)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq.map(|s| s as u64))
+    }
+
     /// One page of a workspace's audit rows in chain order: records with
     /// seq > `after_seq`, interleaved with checkpoints, at most `limit` records.
     pub async fn audit_page(

@@ -1,0 +1,137 @@
+//! The Conexor server under test, in the bench process, set up as the
+//! integration tests do it (`tests/src/lib.rs`): `AppState::start` and
+//! `conexor_server::serve` on 127.0.0.1:0, a workspace created and a
+//! PostgreSQL connection added through `conexor_client` (sealed client-side,
+//! test-before-save). Requests use the workspace's first key (admin scope,
+//! which MCP and REST both accept; scope does not change the request path).
+//!
+//! Server settings a scenario may vary live in [`ServerOptions`]; the runner
+//! starts one server per distinct set of options.
+
+use crate::targets::ConexorEndpoint;
+use anyhow::{Context, Result, anyhow};
+use conexor_client::Client;
+use conexor_server::{AppState, Config};
+use std::sync::Arc;
+
+/// The connection name the bench adds.
+pub const CONNECTION: &str = "shop";
+
+/// Server settings a scenario may change. Defaults are the server's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerOptions {
+    /// The audit chain on or off. Passed through to the server's config
+    /// once it has such a switch; until then it changes nothing and the
+    /// server's built-in behaviour is what is measured.
+    pub audit: bool,
+    /// PostgreSQL sessions per connection pool (`per_connection_concurrency`);
+    /// `None` keeps the server's default.
+    pub pool_size: Option<u32>,
+}
+
+impl ServerOptions {
+    fn apply(&self, config: &mut Config) {
+        // `audit`: no field in `Config` yet; set it here when there is one.
+        let _ = self.audit;
+        if let Some(n) = self.pool_size {
+            config.limits.per_connection_concurrency = n;
+        }
+    }
+
+    pub fn describe(&self, defaults: &Config) -> String {
+        let pool = self
+            .pool_size
+            .unwrap_or(defaults.limits.per_connection_concurrency);
+        format!(
+            "audit flag {} (no-op: the server has no switch yet), pool {pool} PostgreSQL sessions, per-key concurrency {}",
+            if self.audit { "on" } else { "off" },
+            defaults.limits.per_key_concurrency
+        )
+    }
+}
+
+/// A running in-process server; stops when dropped.
+pub struct Server {
+    pub endpoint: ConexorEndpoint,
+    /// The server's state, for counters (key derivations).
+    pub state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// PBKDF2 key derivations the server has run so far (each ~60 ms of CPU).
+    pub fn derivations(&self) -> u64 {
+        self.state.keys.derivations()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The settings a server starts with before [`ServerOptions`] apply.
+pub fn base_config(data_dir: std::path::PathBuf) -> Config {
+    Config::new(data_dir)
+}
+
+/// Starts a server, creates a workspace and adds `pg_url` as [`CONNECTION`].
+pub async fn start(options: ServerOptions, pg_url: &str) -> Result<Server> {
+    let dir = tempfile::tempdir().context("temp dir for the server's store")?;
+    let admin_token = format!("cxadm_{}", conexor_crypto::random_base62(40));
+    let mut config = base_config(dir.path().join("data"));
+    config.admin_token = Some(admin_token.clone());
+    options.apply(&mut config);
+    let started = AppState::start(config)
+        .await
+        .context("starting the server state")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding 127.0.0.1:0")?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = started.state.clone();
+    tokio::spawn(conexor_server::serve(listener, started.state, async move {
+        let _ = stopped.await;
+    }));
+    let mut server = Server {
+        endpoint: ConexorEndpoint {
+            base_url: base_url.clone(),
+            // Filled in once the workspace exists.
+            mcp_url: String::new(),
+            key: String::new(),
+            connection: CONNECTION.to_owned(),
+        },
+        state,
+        stop: Some(stop),
+        _dir: dir,
+    };
+
+    let anonymous = Client::new(&base_url, None, false)?;
+    let (_, key) = anonymous
+        .create_workspace(&admin_token, "bench", "bench admin")
+        .await
+        .context("creating the workspace")?;
+    let key_text = key.to_text().to_string();
+    let client = Client::new(&base_url, Some(key), false)?;
+    add_connection(&client, CONNECTION, pg_url)
+        .await
+        .context("adding the PostgreSQL connection")?;
+    server.endpoint.mcp_url = client.mcp_url();
+    server.endpoint.key = key_text;
+    Ok(server)
+}
+
+/// As `conexor_tests::add_connection`: the spec is sealed on the client.
+async fn add_connection(client: &Client, name: &str, url: &str) -> Result<()> {
+    let (kind, spec) =
+        conexor_connectors::ConnectionSpec::from_url(url).map_err(|e| anyhow!("{e}"))?;
+    let plain = serde_json::to_vec(&spec)?;
+    let body = client.sealed_connection(name, kind, &plain, false).await?;
+    client.post("connections", body).await?;
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! The audit writer: one task that owns every workspace's chain, turns the
+//! gateway's drafts into linked records, writes them durably in batches
+//! (group commit: all drafts waiting when a write starts go into one
+//! transaction), and only then releases the callers — record durable first,
+//! answer second. It also signs checkpoints every N records and every T
+//! seconds, even when idle.
+//!
+//! When a batch cannot be written, every caller in it gets an error (the
+//! gateway then answers with no rows) and the chains are rebuilt from what
+//! the store holds, so the next record links to a durable one.
+
+use chrono::Utc;
+use conexor_audit::{Chain, Checkpoint, Draft, Interval, PublicKey, Record, SigningKey};
+use conexor_store::{Store, StoredCheckpoint, StoredRecord};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Most drafts written in one transaction.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log could not record this call")]
+pub struct AuditError;
+
+struct Job {
+    workspace: String,
+    draft: Draft,
+    reply: oneshot::Sender<Result<Record, AuditError>>,
+}
+
+/// The handle the rest of the server uses.
+pub struct AuditLog {
+    jobs: mpsc::Sender<Job>,
+    signer: Arc<SigningKey>,
+    interval: Interval,
+}
+
+impl AuditLog {
+    /// Starts the writer. Every chain already in the store is resumed with a
+    /// start record and a checkpoint, so a restart is visible in the chain.
+    pub async fn start(
+        store: Store,
+        signer: SigningKey,
+        interval: Interval,
+        stop: CancellationToken,
+    ) -> anyhow::Result<AuditLog> {
+        let signer = Arc::new(signer);
+        let (jobs, rx) = mpsc::channel(4096);
+        let mut writer = Writer {
+            store,
+            signer: signer.clone(),
+            interval,
+            chains: HashMap::new(),
+        };
+        writer.resume_all().await?;
+        tokio::spawn(writer.run(rx, stop));
+        Ok(AuditLog {
+            jobs,
+            signer,
+            interval,
+        })
+    }
+
+    /// Records one call durably; returns only after the record is committed.
+    pub async fn append(&self, workspace: &str, draft: Draft) -> Result<Record, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                workspace: workspace.to_owned(),
+                draft,
+                reply,
+            })
+            .await
+            .map_err(|_| AuditError)?;
+        answer.await.map_err(|_| AuditError)?
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.signer.public()
+    }
+
+    pub fn interval(&self) -> Interval {
+        self.interval
+    }
+
+    /// Signs a checkpoint of `seq`/`hash` now (the head line of an export).
+    pub fn sign_head(
+        &self,
+        workspace: &str,
+        seq: u64,
+        hash: &str,
+    ) -> Result<(Checkpoint, String), AuditError> {
+        let checkpoint = Checkpoint::new(workspace.to_owned(), seq, hash.to_owned(), Utc::now());
+        let sig = self.signer.sign(&checkpoint).map_err(|_| AuditError)?;
+        Ok((checkpoint, sig))
+    }
+}
+
+struct Writer {
+    store: Store,
+    signer: Arc<SigningKey>,
+    interval: Interval,
+    chains: HashMap<String, Chain>,
+}
+
+impl Writer {
+    async fn resume_all(&mut self) -> anyhow::Result<()> {
+        for (workspace, seq, hash) in self.store.audit_heads().await? {
+            let mut chain = Chain::resume(workspace.clone(), seq, hash)?;
+            let start = chain.append_start(Utc::now())?;
+            self.store.append_audit(&[stored(&start)?]).await?;
+            self.checkpoint(&mut chain).await;
+            self.chains.insert(workspace, chain);
+        }
+        Ok(())
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>, stop: CancellationToken) {
+        let tick_every = Duration::from_secs(self.interval.seconds.clamp(1, 60)) / 2;
+        let mut tick = tokio::time::interval(tick_every.max(Duration::from_millis(500)));
+        loop {
+            tokio::select! {
+                job = rx.recv() => {
+                    let Some(first) = job else { break };
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    self.write(batch).await;
+                }
+                _ = tick.tick() => self.checkpoint_due().await,
+                _ = stop.cancelled() => break,
+            }
+        }
+        // Seal every chain on the way out.
+        let names: Vec<String> = self.chains.keys().cloned().collect();
+        for name in names {
+            if let Some(mut chain) = self.chains.remove(&name) {
+                self.checkpoint(&mut chain).await;
+            }
+        }
+    }
+
+    async fn chain(&mut self, workspace: &str) -> Option<&mut Chain> {
+        if !self.chains.contains_key(workspace) {
+            // A workspace whose chain was never loaded: its first record ever.
+            self.chains
+                .insert(workspace.to_owned(), Chain::genesis(workspace.to_owned()));
+        }
+        self.chains.get_mut(workspace)
+    }
+
+    async fn write(&mut self, batch: Vec<Job>) {
+        let now = Utc::now();
+        let mut before: HashMap<String, Chain> = HashMap::new();
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut done = Vec::with_capacity(batch.len());
+        for job in batch {
+            let Some(chain) = self.chain(&job.workspace).await else {
+                let _ = job.reply.send(Err(AuditError));
+                continue;
+            };
+            before
+                .entry(job.workspace.clone())
+                .or_insert_with(|| chain.clone());
+            match chain
+                .append(job.draft, now)
+                .map_err(|_| AuditError)
+                .and_then(|r| stored(&r).map(|s| (r, s)).map_err(|_| AuditError))
+            {
+                Ok((record, row)) => {
+                    rows.push(row);
+                    done.push((job.reply, record));
+                }
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+        match self.store.append_audit(&rows).await {
+            Ok(()) => {
+                for (reply, record) in done {
+                    let _ = reply.send(Ok(record));
+                }
+                let touched: Vec<String> = before.into_keys().collect();
+                for name in touched {
+                    if let Some(mut chain) = self.chains.remove(&name) {
+                        if chain.checkpoint_due(self.interval, Utc::now()) {
+                            self.checkpoint(&mut chain).await;
+                        }
+                        self.chains.insert(name, chain);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(error = %error, records = rows.len(), "Audit write failed; calls refused.");
+                for (name, chain) in before {
+                    self.chains.insert(name, chain);
+                }
+                for (reply, _) in done {
+                    let _ = reply.send(Err(AuditError));
+                }
+            }
+        }
+    }
+
+    async fn checkpoint_due(&mut self) {
+        let now = Utc::now();
+        let due: Vec<String> = self
+            .chains
+            .iter()
+            .filter(|(_, c)| c.checkpoint_due(self.interval, now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in due {
+            if let Some(mut chain) = self.chains.remove(&name) {
+                self.checkpoint(&mut chain).await;
+                self.chains.insert(name, chain);
+            }
+        }
+    }
+
+    async fn checkpoint(&self, chain: &mut Chain) {
+        let checkpoint = chain.checkpoint(Utc::now());
+        let sig = match self.signer.sign(&checkpoint) {
+            Ok(sig) => sig,
+            Err(error) => {
+                tracing::error!(error = %error, "Signing a checkpoint failed.");
+                return;
+            }
+        };
+        let row = StoredCheckpoint {
+            workspace_id: checkpoint.workspace.clone(),
+            seq: checkpoint.seq,
+            ts: checkpoint.ts.clone(),
+            hash: checkpoint.hash.clone(),
+            sig,
+        };
+        if let Err(error) = self.store.append_checkpoint(&row).await {
+            tracing::error!(error = %error, "Storing a checkpoint failed.");
+        }
+    }
+}
+
+fn stored(record: &Record) -> Result<StoredRecord, conexor_audit::Error> {
+    Ok(StoredRecord {
+        workspace_id: record.workspace.clone(),
+        seq: record.seq,
+        ts: record.ts.clone(),
+        tool: record.tool.clone(),
+        key_id: record.key_id.clone(),
+        outcome: record.outcome.as_str().to_owned(),
+        hash: record.hash.clone(),
+        record: serde_json::to_string(record)?,
+    })
+}
+
+/// The deployment's checkpoint signing key: `CONEXOR_AUDIT_SIGNING_KEY`
+/// (64 hex characters) or the file `audit-signing.key` in the data directory
+/// (created 0600 at first start) — never a row of the store.
+pub fn load_signing_key(data_dir: &Path, from_env: Option<&str>) -> anyhow::Result<SigningKey> {
+    let parse = |text: &str| -> anyhow::Result<SigningKey> {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), &mut seed[..])
+            .map_err(|_| anyhow::anyhow!("the audit signing key must be 64 hex characters"))?;
+        Ok(SigningKey::from_bytes(&seed))
+    };
+    if let Some(text) = from_env {
+        return parse(text);
+    }
+    let path = data_dir.join("audit-signing.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate()?;
+            let text = zeroize::Zeroizing::new(hex::encode(key.to_bytes().as_slice()));
+            write_private(&path, text.as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The audit endpoints of the REST API: the verifying key and streaming
+//! exports (JSON Lines, CSV, OCSF) with an optional `follow` mode for SIEM
+//! forwarders. Exports are streamed page by page: memory stays constant
+//! whatever the length of the chain.
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::Response;
+use axum::{Extension, Json};
+use conexor_audit::{Record, export};
+use conexor_store::AuditRow;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+const PAGE: u32 = 1000;
+
+pub async fn pubkey(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let key = state.audit.public_key();
+    Json(json!({"pubkey": key.to_text(), "key_id": key.key_id()}))
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    #[serde(default = "default_format")]
+    format: String,
+    /// Records at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Records at or before this time (RFC 3339).
+    until: Option<String>,
+    /// Only this user label (the export is then not verifiable as a chain).
+    user: Option<String>,
+    /// Only this tool (not verifiable as a chain).
+    tool: Option<String>,
+    /// Only this outcome (not verifiable as a chain).
+    outcome: Option<String>,
+    /// Keep streaming new records and checkpoints as they are written.
+    #[serde(default)]
+    follow: bool,
+}
+
+fn default_format() -> String {
+    "jsonl".into()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Jsonl,
+    Csv,
+    Ocsf,
+}
+
+pub async fn export_audit(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    p.require_admin()?;
+    let format = match q.format.as_str() {
+        "jsonl" => Format::Jsonl,
+        "csv" => Format::Csv,
+        "ocsf" => Format::Ocsf,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown format {other:?}: use jsonl, csv or ocsf"
+            )));
+        }
+    };
+    for t in [&q.since, &q.until].into_iter().flatten() {
+        conexor_audit::parse_ts(t)
+            .map_err(|_| ApiError::BadRequest(format!("{t:?} is not an RFC 3339 time")))?;
+    }
+    if let Some(o) = &q.outcome {
+        conexor_audit::Outcome::parse(o)
+            .ok_or_else(|| ApiError::BadRequest("outcome must be ok, denied or error".into()))?;
+    }
+    let workspace = p.workspace_id.to_string();
+    let from_seq = match &q.since {
+        Some(since) => {
+            let ts = conexor_audit::format_ts(
+                conexor_audit::parse_ts(since)
+                    .map_err(|_| ApiError::BadRequest("bad since".into()))?,
+            );
+            state
+                .store
+                .audit_first_seq_since(&workspace, &ts)
+                .await?
+                .unwrap_or(u64::MAX)
+        }
+        None => 1,
+    };
+    let (tx, rx) = mpsc::channel::<String>(64);
+    tokio::spawn(stream_export(state, workspace, q, format, from_seq, tx));
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
+    }));
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Jsonl | Format::Ocsf => "application/x-ndjson",
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Writes the export into `tx`, one line per message; stops when the client goes away.
+async fn stream_export(
+    state: Arc<AppState>,
+    workspace: String,
+    q: ExportQuery,
+    format: Format,
+    from_seq: u64,
+    tx: mpsc::Sender<String>,
+) {
+    let key = state.audit.public_key();
+    let mut header = export::Header::new(
+        workspace.clone(),
+        &key,
+        state.audit.interval(),
+        chrono::Utc::now(),
+    );
+    header.from_seq = from_seq;
+    let first = match format {
+        Format::Jsonl => export::jsonl_header(&header).ok(),
+        Format::Csv => export::csv_header_row(&header)
+            .ok()
+            .map(|row| format!("{}{row}", export::csv_header())),
+        Format::Ocsf => None,
+    };
+    if let Some(line) = first
+        && tx.send(line).await.is_err()
+    {
+        return;
+    }
+    let until = q
+        .until
+        .as_deref()
+        .and_then(|t| conexor_audit::parse_ts(t).ok());
+    let mut after = from_seq.saturating_sub(1);
+    let mut last: Option<(u64, String)> = None;
+    loop {
+        let page = match state.store.audit_page(&workspace, after, PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::error!(error = %error, "Audit export failed.");
+                return;
+            }
+        };
+        let mut records_in_page = 0;
+        let mut reached_until = false;
+        for row in page {
+            let line = match row {
+                AuditRow::Record(stored) => {
+                    records_in_page += 1;
+                    after = stored.seq;
+                    let Ok(record) = serde_json::from_str::<Record>(&stored.record) else {
+                        tracing::error!(seq = stored.seq, "A stored audit record does not parse.");
+                        return;
+                    };
+                    if until
+                        .is_some_and(|u| conexor_audit::parse_ts(&record.ts).is_ok_and(|ts| ts > u))
+                    {
+                        reached_until = true;
+                        break;
+                    }
+                    last = Some((record.seq, record.hash.clone()));
+                    if !selected(&q, &record) {
+                        continue;
+                    }
+                    match format {
+                        Format::Jsonl => export::jsonl_record(&record).ok(),
+                        Format::Csv => export::csv_record(&record).ok(),
+                        Format::Ocsf => export::ocsf_record(&record).ok(),
+                    }
+                }
+                AuditRow::Checkpoint(c) => {
+                    let covered =
+                        last.as_ref().is_some_and(|(seq, _)| c.seq <= *seq) && c.seq >= from_seq;
+                    if !covered || format == Format::Ocsf {
+                        continue;
+                    }
+                    let cp = conexor_audit::Checkpoint {
+                        workspace: c.workspace_id,
+                        seq: c.seq,
+                        hash: c.hash,
+                        ts: c.ts,
+                    };
+                    match format {
+                        Format::Jsonl => export::jsonl_checkpoint(&cp, &c.sig).ok(),
+                        _ => Some(export::csv_checkpoint(&cp, &c.sig)),
+                    }
+                }
+            };
+            if let Some(line) = line
+                && tx.send(line).await.is_err()
+            {
+                return;
+            }
+        }
+        if reached_until {
+            break;
+        }
+        if records_in_page < PAGE as usize {
+            if !q.follow {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tx.closed() => return,
+            }
+        }
+    }
+    if format == Format::Ocsf {
+        return;
+    }
+    // Always end with a freshly signed head checkpoint, or a cut tail would be invisible.
+    let (seq, hash) = last.unwrap_or((
+        from_seq.saturating_sub(1),
+        conexor_audit::ZERO_HASH.to_owned(),
+    ));
+    if let Ok((cp, sig)) = state.audit.sign_head(&workspace, seq, &hash) {
+        let line = match format {
+            Format::Jsonl => export::jsonl_checkpoint(&cp, &sig).ok(),
+            _ => Some(export::csv_checkpoint(&cp, &sig)),
+        };
+        if let Some(line) = line {
+            let _ = tx.send(line).await;
+        }
+    }
+}
+
+fn selected(q: &ExportQuery, r: &Record) -> bool {
+    q.user
+        .as_ref()
+        .is_none_or(|u| r.user.as_deref() == Some(u.as_str()))
+        && q.tool.as_ref().is_none_or(|t| &r.tool == t)
+        && q.outcome.as_ref().is_none_or(|o| r.outcome.as_str() == o)
+}

@@ -1,0 +1,231 @@
+//! The audit promise, attacked: every call recorded before it is answered,
+//! the chain verifies offline from an export, nothing of the rows reaches the
+//! store, the export or the logs, and a call whose record cannot be written
+//! returns no rows.
+
+use conexor_tests::{TestServer, add_connection, env_url, logs, status_of};
+use serde_json::{Value, json};
+
+async fn export(client: &conexor_client::Client, format: &str) -> String {
+    client
+        .get_text(&format!("audit/export?format={format}"))
+        .await
+        .expect("export")
+}
+
+async fn pubkey(client: &conexor_client::Client) -> conexor_audit::PublicKey {
+    let v = client.get("audit/pubkey").await.expect("pubkey");
+    conexor_audit::PublicKey::parse(v["pubkey"].as_str().expect("pubkey text"))
+        .expect("pubkey parses")
+}
+
+fn records(jsonl: &str) -> Vec<Value> {
+    jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("record").cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_call_is_recorded_and_the_export_verifies() {
+    let server = TestServer::start().await;
+    let lite = server.scratch().join("a.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let client = server.workspace("audit").await;
+    add_connection(&client, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    client
+        .query("s", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
+    client
+        .query("s", "DELETE FROM customers", vec![], None)
+        .await
+        .unwrap_err();
+    client
+        .query("s", "SELECT nope FROM customers", vec![], None)
+        .await
+        .unwrap_err();
+    // Many calls at once from one workspace: a gapless, strictly increasing chain.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let c = server
+            .client_with(conexor_crypto::ApiKey::parse(&client.key().unwrap().to_text()).unwrap());
+        tasks.push(tokio::spawn(async move {
+            c.query("s", "SELECT ? AS i", vec![json!(i)], None).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let jsonl = export(&client, "jsonl").await;
+    let key = pubkey(&client).await;
+    let report = conexor_audit::verify(std::io::Cursor::new(jsonl.as_bytes()), Some(&key))
+        .expect("export verifies");
+    let recs = records(&jsonl);
+    assert_eq!(report.records, recs.len() as u64);
+    let seqs: Vec<u64> = recs.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (seqs[0]..seqs[0] + seqs.len() as u64).collect::<Vec<_>>(),
+        "gapless"
+    );
+    let outcome = |tool: &str, o: &str| {
+        recs.iter()
+            .filter(|r| r["tool"] == tool && r["outcome"] == o)
+            .count()
+    };
+    assert_eq!(outcome("run_query", "ok"), 41);
+    assert_eq!(outcome("run_query", "denied"), 1);
+    assert_eq!(outcome("run_query", "error"), 1);
+    assert!(
+        outcome("admin.connection_add", "ok") >= 1,
+        "admin actions join the chain"
+    );
+    let denied = recs.iter().find(|r| r["outcome"] == "denied").unwrap();
+    assert!(
+        denied["error"].as_str().unwrap().starts_with("guard."),
+        "{denied}"
+    );
+    for r in &recs {
+        for field in [
+            "seq",
+            "ts",
+            "workspace",
+            "user",
+            "key_id",
+            "client",
+            "model",
+            "tool",
+            "params",
+            "connection",
+            "mode",
+            "query_hash",
+            "rows",
+            "bytes",
+            "duration_ms",
+            "outcome",
+            "error",
+            "prev_hash",
+            "hash",
+        ] {
+            assert!(r.get(field).is_some(), "field {field} missing in {r}");
+        }
+    }
+    // The CSV export verifies too.
+    let csv = export(&client, "csv").await;
+    conexor_audit::verify(std::io::Cursor::new(csv.as_bytes()), Some(&key))
+        .expect("csv export verifies");
+    // A flipped byte is caught.
+    let tampered = jsonl.replacen(
+        "SELECT COUNT(*) FROM customers",
+        "SELECT COUNT(*) FROM customerz",
+        1,
+    );
+    let problem =
+        conexor_audit::verify(std::io::Cursor::new(tampered.as_bytes()), Some(&key)).unwrap_err();
+    assert_eq!(problem.kind, conexor_audit::Damage::Modified, "{problem:?}");
+}
+
+#[tokio::test]
+async fn rows_never_reach_the_audit_store_export_or_logs() {
+    let server = TestServer::start().await;
+    let client = server.workspace("norows").await;
+    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false)
+        .await
+        .unwrap();
+    let r = client
+        .query(
+            "pg",
+            "SELECT email, full_name FROM customers WHERE id = $1",
+            vec![json!(7)],
+            None,
+        )
+        .await
+        .unwrap();
+    let email = r["rows"][0][0].as_str().unwrap().to_string();
+    let name = r["rows"][0][1].as_str().unwrap().to_string();
+    // A failing query whose driver error quotes a row value.
+    let err = client
+        .query(
+            "pg",
+            "SELECT CAST(email AS int) FROM customers WHERE id = 3",
+            vec![],
+            None,
+        )
+        .await
+        .unwrap_err();
+    let quoted = "customer3@example.com";
+    assert!(
+        format!("{err:#}").contains(quoted),
+        "the caller does get the driver's message: {err:#}"
+    );
+    let jsonl = export(&client, "jsonl").await;
+    let csv = export(&client, "csv").await;
+    let ocsf = export(&client, "ocsf").await;
+    server.state.store.close().await;
+    let mut hay: Vec<(String, Vec<u8>)> = vec![
+        ("jsonl".into(), jsonl.into_bytes()),
+        ("csv".into(), csv.into_bytes()),
+        ("ocsf".into(), ocsf.into_bytes()),
+        ("logs".into(), logs().lock().unwrap().clone()),
+    ];
+    for entry in std::fs::read_dir(&server.data_dir).unwrap().flatten() {
+        hay.push((
+            entry.path().display().to_string(),
+            std::fs::read(entry.path()).unwrap(),
+        ));
+    }
+    for (place, bytes) in &hay {
+        for value in [&email, &name, &quoted.to_string()] {
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "{value:?} found in {place}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_call_whose_record_cannot_be_written_returns_no_rows() {
+    use sqlx::Connection;
+    let server = TestServer::start().await;
+    let lite = server.scratch().join("f.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let client = server.workspace("failclosed").await;
+    add_connection(&client, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    client.query("s", "SELECT 1", vec![], None).await.unwrap();
+    // Someone holds the store's write lock: the audit write cannot complete.
+    let url = format!("sqlite://{}", server.data_dir.join("conexor.db").display());
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let err = client
+        .query("s", "SELECT email FROM customers", vec![], None)
+        .await
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("audit"), "{text}");
+    assert!(
+        !text.contains("@example.com"),
+        "rows leaked without a record: {text}"
+    );
+    assert!(matches!(status_of(&err), Some(503)), "{text}");
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    drop(blocker);
+    // Once the store is writable again, calls work and the chain still verifies.
+    client
+        .query("s", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
+    let jsonl = export(&client, "jsonl").await;
+    let key = pubkey(&client).await;
+    conexor_audit::verify(std::io::Cursor::new(jsonl.as_bytes()), Some(&key))
+        .expect("chain intact after the failure");
+}
