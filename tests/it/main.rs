@@ -6,5 +6,6 @@ mod attacks;
 mod audit;
 mod bad_input;
 mod breach;
+mod crash;
 mod isolation;
 mod sources;

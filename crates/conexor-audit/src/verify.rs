@@ -37,8 +37,9 @@ const HEAD_SLACK_MS: i64 = 60_000;
 #[non_exhaustive]
 pub enum Damage {
     /// Not a valid export line: bad JSON or CSV, missing or extra fields,
-    /// bad types, an unparseable timestamp or hash, a second header, an
-    /// unsupported format, or unreadable input.
+    /// bad types, an unparseable timestamp or hash, a checkpoint of seq ≥ 1
+    /// with the genesis hash, a second header, an unsupported format, or
+    /// unreadable input.
     Malformed,
     /// A record's content does not match its own hash; or its `prev_hash`
     /// does not match the record before it (one of the two was altered and
@@ -782,6 +783,18 @@ impl Verifier {
         }
         let ts = parse_ts(&cp.ts)
             .map_err(|_| Problem::new(line, Damage::Malformed, "checkpoint ts is not rfc 3339"))?;
+        if cp.seq > 0 && cp.hash == ZERO_HASH {
+            // No record hashes to 64 zeros: a server that signed this made
+            // a false statement (e.g. an empty partial export's head).
+            return Err(Problem::new(
+                line,
+                Damage::Malformed,
+                format!(
+                    "checkpoint of seq {} carries the genesis hash, which only seq 0 can have",
+                    cp.seq
+                ),
+            ));
+        }
         if !self.key.verify(&cp, sig) {
             return Err(Problem::new(
                 line,

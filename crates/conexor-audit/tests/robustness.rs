@@ -218,3 +218,19 @@ fn a_long_export_streams_through_the_verifier() {
     assert_eq!(r.records, N);
     assert_eq!(r.last_seq, Some(N));
 }
+
+#[test]
+fn a_signed_checkpoint_with_the_genesis_hash_beyond_seq_0_is_refused() {
+    // An empty partial export (from_seq 21) whose head wrongly signs
+    // (20, 64 zeros): the true hash of record 20 is never all zeros.
+    let mut lines = build_with("ws_A", &key(), Vec::new(), t0());
+    lines.truncate(1);
+    if let Line::Header(h) = &mut lines[0] {
+        h.from_seq = 21;
+    }
+    let cp = conexor_audit::Checkpoint::new("ws_A", 20, conexor_audit::ZERO_HASH, t0());
+    let sig = key().sign(&cp).unwrap_or_default();
+    lines.push(Line::Checkpoint(cp, sig));
+    let p = verify(jsonl(&lines).as_bytes(), Some(&key().public())).err();
+    assert_eq!(p.map(|p| (p.kind, p.line)), Some((Damage::Malformed, 2)));
+}

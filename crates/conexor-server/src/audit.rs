@@ -288,6 +288,18 @@ pub fn load_signing_key(data_dir: &Path, from_env: Option<&str>) -> anyhow::Resu
     }
 }
 
+/// Reads the signing key of a data directory without creating one.
+pub fn load_existing_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join("audit-signing.key");
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: the server has not started on this data directory",
+            path.display()
+        );
+    }
+    load_signing_key(data_dir, None)
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();

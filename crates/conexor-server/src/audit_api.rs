@@ -91,7 +91,14 @@ pub async fn export_audit(
                 .store
                 .audit_first_seq_since(&workspace, &ts)
                 .await?
-                .unwrap_or(u64::MAX)
+                // Nothing since then: an empty export that starts after the head.
+                .unwrap_or(
+                    state
+                        .store
+                        .audit_last_seq(&workspace)
+                        .await?
+                        .saturating_add(1),
+                )
         }
         None => 1,
     };
@@ -223,10 +230,26 @@ async fn stream_export(
         return;
     }
     // Always end with a freshly signed head checkpoint, or a cut tail would be invisible.
-    let (seq, hash) = last.unwrap_or((
-        from_seq.saturating_sub(1),
-        conexor_audit::ZERO_HASH.to_owned(),
-    ));
+    let (seq, hash) = match last {
+        Some(head) => head,
+        None => {
+            // No record exported: sign the record just before the range, truthfully.
+            let before = from_seq.saturating_sub(1);
+            let hash = match before {
+                0 => Some(conexor_audit::ZERO_HASH.to_owned()),
+                seq => state
+                    .store
+                    .audit_hash_at(&workspace, seq)
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            match hash {
+                Some(hash) => (before, hash),
+                None => return,
+            }
+        }
+    };
     if let Ok((cp, sig)) = state.audit.sign_head(&workspace, seq, &hash) {
         let line = match format {
             Format::Jsonl => export::jsonl_checkpoint(&cp, &sig).ok(),

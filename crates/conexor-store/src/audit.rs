@@ -145,6 +145,26 @@ impl Store {
         Ok(seq.map(|s| s as u64))
     }
 
+    /// The hash of one record, and the last seq of the workspace's chain.
+    pub async fn audit_hash_at(&self, workspace: &str, seq: u64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT hash FROM audit_records WHERE workspace_id = ? AND seq = ?")
+                .bind(workspace)
+                .bind(seq as i64)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn audit_last_seq(&self, workspace: &str) -> Result<u64> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM audit_records WHERE workspace_id = ?")
+                .bind(workspace)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
     /// One page of a workspace's audit rows in chain order: records with
     /// seq > `after_seq`, interleaved with checkpoints, at most `limit` records.
     pub async fn audit_page(

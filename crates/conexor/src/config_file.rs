@@ -28,6 +28,14 @@ const KNOWN: &[(&str, &str)] = &[
     ("sqlite_dirs", "CONEXOR_SQLITE_DIRS"),
     ("deny_loopback", "CONEXOR_DENY_LOOPBACK"),
     ("deny_private", "CONEXOR_DENY_PRIVATE"),
+    (
+        "audit_checkpoint_records",
+        "CONEXOR_AUDIT_CHECKPOINT_RECORDS",
+    ),
+    (
+        "audit_checkpoint_seconds",
+        "CONEXOR_AUDIT_CHECKPOINT_SECONDS",
+    ),
 ];
 
 /// Finds `--config FILE` in the arguments (or `CONEXOR_CONFIG`) and applies it.

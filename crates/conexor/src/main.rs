@@ -2,6 +2,7 @@
 //! MCP bridge. This file is only the command-line definition and glue; the
 //! work is done by the library crates.
 
+mod audit_cmds;
 mod bridge;
 mod client_cmds;
 mod config_file;
@@ -33,6 +34,9 @@ enum Command {
     /// Manage connections (credentials are encrypted here, before they leave)
     #[command(subcommand, alias = "connection")]
     Connections(client_cmds::ConnectionsCmd),
+    /// Export, verify and pin the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(audit_cmds::AuditCmd),
     /// Run one guarded query, through the server or locally with --url
     Query(client_cmds::QueryArgs),
     /// Bridge a stdio MCP client (Claude Desktop style) to the server
@@ -111,6 +115,7 @@ fn main() {
             Command::Keys(cmd) => client_cmds::keys(cmd).await,
             Command::Connections(cmd) => client_cmds::connections(cmd).await,
             Command::Query(args) => client_cmds::query(args).await,
+            Command::Audit(cmd) => audit_cmds::run(cmd).await,
             Command::Mcp(args) => bridge::run(args).await,
         }
     });

@@ -72,6 +72,15 @@ pub struct ServerArgs {
     /// Refuse connections to private-network addresses (multi-tenant deployments)
     #[arg(long, env = "CONEXOR_DENY_PRIVATE")]
     pub deny_private: bool,
+    /// Sign an audit checkpoint after this many records (0: only by time)
+    #[arg(long, env = "CONEXOR_AUDIT_CHECKPOINT_RECORDS", default_value_t = 1000)]
+    pub audit_checkpoint_records: u64,
+    /// Sign an audit checkpoint at least this often, in seconds, even when idle
+    #[arg(long, env = "CONEXOR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
+    pub audit_checkpoint_seconds: u64,
+    /// Checkpoint signing key, 64 hex (default: audit-signing.key in the data directory, created at first start)
+    #[arg(long, env = "CONEXOR_AUDIT_SIGNING_KEY", hide_env_values = true)]
+    pub audit_signing_key: Option<String>,
 }
 
 impl ServerArgs {
@@ -92,6 +101,9 @@ impl ServerArgs {
         config.sqlite_dirs = self.sqlite_dirs.clone();
         config.deny_loopback = self.deny_loopback;
         config.deny_private = self.deny_private;
+        config.audit_checkpoint_records = self.audit_checkpoint_records;
+        config.audit_checkpoint_seconds = self.audit_checkpoint_seconds.max(1);
+        config.audit_signing_key = self.audit_signing_key.clone();
         config
     }
 }
@@ -213,6 +225,9 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         sqlite_dirs: vec![samples.clone()],
         deny_loopback: false,
         deny_private: false,
+        audit_checkpoint_records: 1000,
+        audit_checkpoint_seconds: 60,
+        audit_signing_key: None,
     }
     .config();
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;
