@@ -788,31 +788,6 @@ fn opt_u64_arg(args: &Value, name: &str) -> Result<Option<u64>, ToolError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns() {
-        assert!(Pattern::new("order").matches("order_items"));
-        assert!(Pattern::new("ord%").matches("orders"));
-        assert!(!Pattern::new("ord%").matches("reorders"));
-        assert!(Pattern::new("%_id").matches("customer_id"));
-        assert!(Pattern::new("*mail*").matches("Email"));
-    }
-
-    #[test]
-    fn nearest_names() {
-        let names = vec![
-            "customers".to_string(),
-            "orders".to_string(),
-            "order_items".to_string(),
-        ];
-        assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
-        assert!(nearest("zzzzzzzz", &names).is_empty());
-    }
-}
-
 impl Gateway {
     /// Records an admin action (keys, connections) in the same chain. The
     /// action has happened when this is called; a failure to record it is
@@ -836,5 +811,30 @@ impl Gateway {
         };
         self.record(&ctx, tool, params, connection, Instant::now(), &outcome)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(Pattern::new("order").matches("order_items"));
+        assert!(Pattern::new("ord%").matches("orders"));
+        assert!(!Pattern::new("ord%").matches("reorders"));
+        assert!(Pattern::new("%_id").matches("customer_id"));
+        assert!(Pattern::new("*mail*").matches("Email"));
+    }
+
+    #[test]
+    fn nearest_names() {
+        let names = vec![
+            "customers".to_string(),
+            "orders".to_string(),
+            "order_items".to_string(),
+        ];
+        assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
+        assert!(nearest("zzzzzzzz", &names).is_empty());
     }
 }
