@@ -29,6 +29,9 @@ pub struct Config {
     pub audit_checkpoint_seconds: u64,
     /// The checkpoint signing key (64 hex); else `audit-signing.key` in the data directory.
     pub audit_signing_key: Option<String>,
+    /// Benchmarks only: skip the audit record (the "audit off" baseline of
+    /// `bench/`). No command-line flag sets it; a real server always audits.
+    pub audit_disabled_for_benchmark: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +80,7 @@ impl Config {
             audit_checkpoint_records: 1000,
             audit_checkpoint_seconds: 60,
             audit_signing_key: None,
+            audit_disabled_for_benchmark: false,
         }
     }
 }

