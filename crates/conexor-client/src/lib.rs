@@ -78,6 +78,17 @@ pub fn new_key_record(wmk: &Wmk, label: &str, scope: &str) -> Result<(ApiKey, Va
 
 impl Client {
     pub fn new(url: &str, key: Option<ApiKey>, insecure: bool) -> Result<Client> {
+        Self::with_ca(url, key, insecure, None)
+    }
+
+    /// Like [`Client::new`], also trusting the CA certificate(s) in `ca_pem`
+    /// (a server with a private certificate).
+    pub fn with_ca(
+        url: &str,
+        key: Option<ApiKey>,
+        insecure: bool,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Client> {
         let mut base =
             url::Url::parse(url).with_context(|| format!("invalid server URL {url:?}"))?;
         check_url(&base, insecure)?;
@@ -85,10 +96,15 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(120))
-            .build()
-            .context("building the HTTP client")?;
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
+        if let Some(pem) = ca_pem {
+            for cert in
+                reqwest::Certificate::from_pem_bundle(pem).context("reading the CA certificate")?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().context("building the HTTP client")?;
         Ok(Client { base, http, key })
     }
 

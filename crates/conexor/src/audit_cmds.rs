@@ -187,7 +187,7 @@ pub async fn run(cmd: AuditCmd) -> Result<()> {
                             serde_json::json!({"ok": false, "line": problem.line, "damage": problem.kind.to_string(), "detail": problem.detail})
                         );
                     }
-                    bail!("{}: line {}: {}", file.display(), problem.line, problem);
+                    bail!("{}: {problem}", file.display());
                 }
             }
         }

@@ -65,6 +65,9 @@ pub struct ClientArgs {
     /// Allow plain http:// to a non-loopback host
     #[arg(long, global = true)]
     pub insecure: bool,
+    /// Trust this CA certificate (PEM) for the server's TLS certificate
+    #[arg(long, env = "CONEXOR_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
     /// Print machine-readable JSON
     #[arg(long, global = true)]
     pub json: bool,
@@ -80,7 +83,14 @@ impl ClientArgs {
             })?),
             None => None,
         };
-        conexor_client::Client::new(&self.server, key, self.insecure)
+        let ca = match &self.ca_cert {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        conexor_client::Client::with_ca(&self.server, key, self.insecure, ca.as_deref())
     }
 }
 
