@@ -239,3 +239,41 @@ async fn a_call_whose_record_cannot_be_written_returns_no_rows() {
     conexor_audit::verify(std::io::Cursor::new(jsonl.as_bytes()), Some(&key))
         .expect("chain intact after the failure");
 }
+
+#[tokio::test]
+async fn follow_streams_new_records_as_they_are_written() {
+    let server = TestServer::start().await;
+    let lite = server.scratch().join("w.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let client = server.workspace("follow").await;
+    add_connection(&client, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    let mut stream = client
+        .get_stream("audit/export?format=jsonl&follow=true")
+        .await
+        .unwrap();
+    client
+        .query("s", "SELECT 'follow-marker' AS m", vec![], None)
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("follow-marker") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        found,
+        Ok(true),
+        "the followed export did not deliver the new record: {seen}"
+    );
+    for line in seen.lines() {
+        serde_json::from_str::<Value>(line).expect("every followed line is JSON");
+    }
+}
