@@ -8,23 +8,23 @@
 # server lives in the bench binary. Everything it starts is stopped on exit.
 #
 # Usage:
-#   bench/run.sh [--release] [--duration SECONDS] [--no-dbhub] [-- BENCH-ARGS...]
+#   bench/run.sh [--release] [--duration SECONDS] [--no-dbhub] [--out FILE] [-- BENCH-ARGS...]
 #
 #   --release        build and measure with the release profile (a clean
 #                    release build takes several minutes on 2 cores)
 #   --duration S     measured seconds per scenario and concurrency (default 10)
 #   --no-dbhub       skip the peer (DBHub scenarios say so in the results)
+#   --out FILE       write the results there instead of bench/RESULTS.md
 #   -- BENCH-ARGS    passed to conexor-bench (see `conexor-bench --help`),
 #                    e.g. -- --scenario conexor-mcp --concurrency 1,4,8
 #
-# Notes at the end of RESULTS.md, after the line "<!-- notes -->", are kept
-# from one run to the next; everything above it is regenerated.
+# Notes at the end of the results file, after the line "<!-- notes -->", are
+# kept from one run to the next; everything above it is regenerated.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly BENCH="$ROOT/bench"
-readonly RESULTS="$BENCH/RESULTS.md"
 readonly NOTES_MARKER='<!-- notes -->'
 readonly DBHUB_INSTALL="$ROOT/.cache/bench"
 readonly COMMAND="bench/run.sh${*:+ $*}"
@@ -33,6 +33,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 profile=dev
+RESULTS="$BENCH/RESULTS.md"
 duration=10
 dbhub=1
 bench_args=()
@@ -42,8 +43,9 @@ while (($#)); do
     --duration) [[ $# -ge 2 ]] || die "--duration needs a value"; duration=$2; shift ;;
     --duration=*) duration=${1#--duration=} ;;
     --no-dbhub) dbhub=0 ;;
+    --out) [[ $# -ge 2 ]] || die "--out needs a value"; RESULTS=$(realpath -m "$2"); shift ;;
     --) shift; bench_args=("$@"); break ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift

@@ -20,10 +20,11 @@ pub const CONNECTION: &str = "shop";
 /// Server settings a scenario may change. Defaults are the server's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerOptions {
-    /// The audit chain on or off. Passed through to the server's config
-    /// once it has such a switch; until then it changes nothing and the
-    /// server's built-in behaviour is what is measured.
+    /// The audit chain on or off (`Config::audit_disabled_for_benchmark`,
+    /// a library-only switch: a real server always audits).
     pub audit: bool,
+    /// Commits fsynced (power-loss durability) or not (process-crash durability).
+    pub fsync: bool,
     /// PostgreSQL sessions per connection pool (`per_connection_concurrency`);
     /// `None` keeps the server's default.
     pub pool_size: Option<u32>,
@@ -31,8 +32,10 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     fn apply(&self, config: &mut Config) {
-        // `audit`: no field in `Config` yet; set it here when there is one.
-        let _ = self.audit;
+        config.audit_disabled_for_benchmark = !self.audit;
+        if !self.fsync {
+            config.durability = conexor_server::config::Durability::ProcessCrash;
+        }
         if let Some(n) = self.pool_size {
             config.limits.per_connection_concurrency = n;
         }
@@ -43,8 +46,13 @@ impl ServerOptions {
             .pool_size
             .unwrap_or(defaults.limits.per_connection_concurrency);
         format!(
-            "audit flag {} (no-op: the server has no switch yet), pool {pool} PostgreSQL sessions, per-key concurrency {}",
+            "audit {} ({} durability), pool {pool} PostgreSQL sessions, per-key concurrency {}",
             if self.audit { "on" } else { "off" },
+            if self.fsync {
+                "power-loss"
+            } else {
+                "process-crash"
+            },
             defaults.limits.per_key_concurrency
         )
     }

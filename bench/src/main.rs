@@ -22,14 +22,14 @@
 
 mod conexor;
 mod measure;
-mod memory;
+mod procfs;
 mod targets;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use conexor::ServerOptions;
 use measure::{Stats, Window};
-use memory::Process;
+use procfs::Process;
 use std::fmt::Write as _;
 use std::time::Duration;
 use targets::{Endpoints, Target, Worker, Workload};
@@ -64,8 +64,9 @@ struct Args {
     /// Why DBHub is not running (written into the results instead).
     #[arg(long)]
     dbhub_unavailable: Option<String>,
-    /// The audit chain in the Conexor server (passed through; no-op today).
-    #[arg(long, value_parser = ["on", "off"], default_value = "off")]
+    /// The audit chain in the Conexor server (a real server always audits;
+    /// scenario 2c measures "off" on its own).
+    #[arg(long, value_parser = ["on", "off"], default_value = "on")]
     audit: String,
     /// PostgreSQL sessions per Conexor connection pool (server default if unset).
     #[arg(long)]
@@ -96,6 +97,7 @@ struct Scenario {
 fn server_options(args: &Args) -> ServerOptions {
     ServerOptions {
         audit: args.audit == "on",
+        fsync: true,
         pool_size: args.conexor_pool,
     }
 }
@@ -135,6 +137,28 @@ fn scenarios(args: &Args) -> Vec<Scenario> {
             Workload::Point,
             false,
         ),
+        Scenario {
+            id: "conexor-mcp-noaudit",
+            title: "2c. Conexor over MCP, audit switched off (to measure the audit's cost)",
+            target: Target::ConexorMcp,
+            workload: Workload::Point,
+            server: ServerOptions {
+                audit: false,
+                ..server
+            },
+            memory: false,
+        },
+        Scenario {
+            id: "conexor-mcp-crashsafe",
+            title: "2d. Conexor over MCP, audit on with process-crash durability (no fsync per commit)",
+            target: Target::ConexorMcp,
+            workload: Workload::Point,
+            server: ServerOptions {
+                fsync: false,
+                ..server
+            },
+            memory: false,
+        },
         s(
             "conexor-rest",
             "2b. Conexor over REST (`POST /api/v1/query`)",
@@ -181,6 +205,8 @@ enum Outcome {
 
 struct Run {
     stats: Stats,
+    /// Over warm-up and window: the machine, and the process serving the target.
+    cpu: Option<procfs::CpuShare>,
     protocol: Option<String>,
     memory: Option<MemoryDelta>,
     /// Key derivations (PBKDF2) the Conexor server ran during warm-up and window.
@@ -189,8 +215,8 @@ struct Run {
 
 struct MemoryDelta {
     process: &'static str,
-    before: memory::Reading,
-    after: memory::Reading,
+    before: procfs::Reading,
+    after: procfs::Reading,
     peak_reset: bool,
 }
 
@@ -340,12 +366,15 @@ async fn run_scenario(
             *dbhub_tools = Some(tools);
         }
         let before = match (scenario.memory, process) {
-            (true, Some(p)) => Some((memory::reset_peak(p), memory::read(p)?)),
+            (true, Some(p)) => Some((procfs::reset_peak(p), procfs::read(p)?)),
             _ => None,
         };
         eprintln!("bench:   concurrency {concurrency}");
         let derivations_before = server.map(|s| s.derivations());
+        let watched = watched_processes(args);
+        let cpu_before = procfs::cpu_snapshot(&watched)?;
         let (stats, workers) = measure::drive(window, workers).await;
+        let cpu = procfs::cpu_share(&cpu_before, &procfs::cpu_snapshot(&watched)?);
         let derivations = server
             .zip(derivations_before)
             .map(|(s, before)| s.derivations() - before);
@@ -357,7 +386,7 @@ async fn run_scenario(
                     "DBHub (node)"
                 },
                 before,
-                after: memory::read(p)?,
+                after: procfs::read(p)?,
                 peak_reset,
             }),
             _ => None,
@@ -374,12 +403,21 @@ async fn run_scenario(
         }
         runs.push(Run {
             stats,
+            cpu,
             protocol,
             memory,
             derivations,
         });
     }
     Ok(Outcome::Ran(runs))
+}
+
+/// The processes whose CPU time is reported: the bench itself (clients,
+/// in-process Conexor server) and DBHub when it runs.
+fn watched_processes(args: &Args) -> Vec<Process> {
+    std::iter::once(Process::This)
+        .chain(args.dbhub_pid.map(Process::Pid))
+        .collect()
 }
 
 fn ms(d: Duration) -> String {
@@ -408,6 +446,10 @@ fn report(
         window.warmup.as_secs_f64()
     );
     let _ = writeln!(w, "- sqlx baseline pool: {} connections.", args.sqlx_pool);
+    let _ = writeln!(
+        w,
+        "- CPU columns: shares of all cores' time over warm-up and window (100 = every core busy): the whole machine, the bench process (clients, and the in-process Conexor server), DBHub. The rest of the machine's busy time is PostgreSQL and any other work on the machine."
+    );
     let options = server_options(args);
     let _ = writeln!(
         w,
@@ -458,6 +500,11 @@ fn report(
     }
     let _ = writeln!(w);
 
+    let cpu_header = if args.dbhub_pid.is_some() {
+        "CPU % machine / bench / DBHub"
+    } else {
+        "CPU % machine / bench"
+    };
     for (s, outcome) in results {
         let _ = writeln!(w, "## {}\n", s.title);
         let _ = writeln!(
@@ -476,11 +523,11 @@ fn report(
         };
         let _ = writeln!(
             w,
-            "| concurrency | requests | errors | req/s | mean ms | p50 ms | p95 ms | p99 ms | max ms | answer bytes |"
+            "| concurrency | requests | errors | req/s | mean ms | p50 ms | p95 ms | p99 ms | max ms | answer bytes | {cpu_header} |"
         );
         let _ = writeln!(
             w,
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for r in runs {
             let st = &r.stats;
@@ -489,9 +536,20 @@ fn report(
             } else {
                 st.mean_bytes.to_string()
             };
+            let cpu = r
+                .cpu
+                .as_ref()
+                .map(|c| {
+                    std::iter::once(c.machine_busy)
+                        .chain(c.processes.iter().copied())
+                        .map(|v| format!("{v:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .unwrap_or_else(|| "—".to_owned());
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
                 st.concurrency,
                 st.ok,
                 st.errors,
@@ -501,7 +559,8 @@ fn report(
                 ms(st.p95),
                 ms(st.p99),
                 ms(st.max),
-                bytes
+                bytes,
+                cpu
             );
         }
         let _ = writeln!(w);
@@ -514,18 +573,18 @@ fn report(
             for r in runs {
                 if let Some(m) = &r.memory {
                     let peak = if m.peak_reset {
-                        memory::mib(m.after.hwm_kib)
+                        procfs::mib(m.after.hwm_kib)
                     } else {
-                        format!("{} (since start)", memory::mib(m.after.hwm_kib))
+                        format!("{} (since start)", procfs::mib(m.after.hwm_kib))
                     };
                     let _ = writeln!(
                         w,
                         "| {} | {} | {} | {} | {} |",
                         r.stats.concurrency,
                         m.process,
-                        memory::mib(m.before.rss_kib),
+                        procfs::mib(m.before.rss_kib),
                         peak,
-                        memory::mib(m.after.rss_kib)
+                        procfs::mib(m.after.rss_kib)
                     );
                 }
             }

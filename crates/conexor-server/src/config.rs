@@ -1,6 +1,7 @@
 //! Server settings. Every field has a flag and an environment variable in
 //! the `conexor server` command; this struct is what the library receives.
 
+pub use conexor_store::Durability;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct Config {
     pub audit_checkpoint_seconds: u64,
     /// The checkpoint signing key (64 hex); else `audit-signing.key` in the data directory.
     pub audit_signing_key: Option<String>,
+    /// What a committed record survives (power loss by default).
+    pub durability: conexor_store::Durability,
     /// Benchmarks only: skip the audit record (the "audit off" baseline of
     /// `bench/`). No command-line flag sets it; a real server always audits.
     pub audit_disabled_for_benchmark: bool,
@@ -81,6 +84,7 @@ impl Config {
             audit_checkpoint_seconds: 60,
             audit_signing_key: None,
             audit_disabled_for_benchmark: false,
+            durability: conexor_store::Durability::Full,
         }
     }
 }

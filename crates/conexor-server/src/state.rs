@@ -42,7 +42,7 @@ const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 impl AppState {
     pub async fn start(config: Config) -> anyhow::Result<Started> {
         create_private_dir(&config.data_dir)?;
-        let store = Store::open(&config.data_dir).await?;
+        let store = Store::open_with(&config.data_dir, config.durability).await?;
         let mut new_admin_token = None;
         let admin_hash_hex = match &config.admin_token {
             Some(token) => {

@@ -102,12 +102,20 @@ fn now() -> String {
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Store> {
+        Self::open_with(data_dir, Durability::Full).await
+    }
+
+    /// Opens the store with a chosen durability of commits.
+    pub async fn open_with(data_dir: &Path, durability: Durability) -> Result<Store> {
         let path = data_dir.join(STORE_FILE);
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::ProcessCrash => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
@@ -465,6 +473,18 @@ impl Store {
             Err(Error::Corrupt("ping"))
         }
     }
+}
+
+/// What a committed write (an audit record above all) survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: every commit is fsynced; survives power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL` in WAL mode: survives a crash of the process
+    /// (the OS holds the WAL), but a power loss or kernel crash can drop the
+    /// last commits.
+    ProcessCrash,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

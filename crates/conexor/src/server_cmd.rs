@@ -78,6 +78,10 @@ pub struct ServerArgs {
     /// Sign an audit checkpoint at least this often, in seconds, even when idle
     #[arg(long, env = "CONEXOR_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60)]
     pub audit_checkpoint_seconds: u64,
+    /// What a committed audit record survives: `power-loss` (fsync every commit) or
+    /// `process-crash` (faster; a power loss can drop the last commits)
+    #[arg(long, env = "CONEXOR_DURABILITY", default_value = "power-loss", value_parser = ["power-loss", "process-crash"])]
+    pub durability: String,
     /// Checkpoint signing key, 64 hex (default: audit-signing.key in the data directory, created at first start)
     #[arg(long, env = "CONEXOR_AUDIT_SIGNING_KEY", hide_env_values = true)]
     pub audit_signing_key: Option<String>,
@@ -104,6 +108,11 @@ impl ServerArgs {
         config.audit_checkpoint_records = self.audit_checkpoint_records;
         config.audit_checkpoint_seconds = self.audit_checkpoint_seconds.max(1);
         config.audit_signing_key = self.audit_signing_key.clone();
+        config.durability = if self.durability == "process-crash" {
+            conexor_store::Durability::ProcessCrash
+        } else {
+            conexor_store::Durability::Full
+        };
         config
     }
 }
@@ -228,6 +237,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         audit_checkpoint_records: 1000,
         audit_checkpoint_seconds: 60,
         audit_signing_key: None,
+        durability: "power-loss".into(),
     }
     .config();
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;
