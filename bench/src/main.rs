@@ -58,9 +58,12 @@ struct Args {
     /// DBHub's MCP endpoint (e.g. http://127.0.0.1:PORT/mcp).
     #[arg(long)]
     dbhub_url: Option<String>,
-    /// DBHub's process id, for its memory readings.
+    /// DBHub's process id, for its memory and CPU readings.
     #[arg(long)]
     dbhub_pid: Option<u32>,
+    /// The PostgreSQL postmaster's process id, for its (and its backends') CPU time.
+    #[arg(long)]
+    pg_pid: Option<u32>,
     /// Why DBHub is not running (written into the results instead).
     #[arg(long)]
     dbhub_unavailable: Option<String>,
@@ -371,7 +374,10 @@ async fn run_scenario(
         };
         eprintln!("bench:   concurrency {concurrency}");
         let derivations_before = server.map(|s| s.derivations());
-        let watched = watched_processes(args);
+        let watched: Vec<Process> = watched_processes(args)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
         let cpu_before = procfs::cpu_snapshot(&watched)?;
         let (stats, workers) = measure::drive(window, workers).await;
         let cpu = procfs::cpu_share(&cpu_before, &procfs::cpu_snapshot(&watched)?);
@@ -412,11 +418,13 @@ async fn run_scenario(
     Ok(Outcome::Ran(runs))
 }
 
-/// The processes whose CPU time is reported: the bench itself (clients,
-/// in-process Conexor server) and DBHub when it runs.
-fn watched_processes(args: &Args) -> Vec<Process> {
-    std::iter::once(Process::This)
-        .chain(args.dbhub_pid.map(Process::Pid))
+/// The processes whose CPU time is reported, with their column names: the
+/// bench itself (clients, in-process Conexor server), DBHub and PostgreSQL
+/// when known.
+fn watched_processes(args: &Args) -> Vec<(&'static str, Process)> {
+    std::iter::once(("bench", Process::This))
+        .chain(args.dbhub_pid.map(|p| ("DBHub", Process::Pid(p))))
+        .chain(args.pg_pid.map(|p| ("PostgreSQL", Process::Tree(p))))
         .collect()
 }
 
@@ -448,7 +456,7 @@ fn report(
     let _ = writeln!(w, "- sqlx baseline pool: {} connections.", args.sqlx_pool);
     let _ = writeln!(
         w,
-        "- CPU columns: shares of all cores' time over warm-up and window (100 = every core busy): the whole machine, the bench process (clients, and the in-process Conexor server), DBHub. The rest of the machine's busy time is PostgreSQL and any other work on the machine."
+        "- CPU columns: shares of all cores' time over warm-up and window (100 = every core busy): the whole machine, the bench process (clients and the in-process Conexor server), DBHub, PostgreSQL (postmaster and backends), and *other*: busy time none of them accounts for, i.e. other work on this shared machine. A run with a large *other* share was disturbed; repeat it."
     );
     let options = server_options(args);
     let _ = writeln!(
@@ -500,11 +508,14 @@ fn report(
     }
     let _ = writeln!(w);
 
-    let cpu_header = if args.dbhub_pid.is_some() {
-        "CPU % machine / bench / DBHub"
-    } else {
-        "CPU % machine / bench"
-    };
+    let cpu_header = format!(
+        "CPU % machine / {} / other",
+        watched_processes(args)
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
     for (s, outcome) in results {
         let _ = writeln!(w, "## {}\n", s.title);
         let _ = writeln!(
@@ -542,6 +553,7 @@ fn report(
                 .map(|c| {
                     std::iter::once(c.machine_busy)
                         .chain(c.processes.iter().copied())
+                        .chain(std::iter::once(c.other()))
                         .map(|v| format!("{v:.0}"))
                         .collect::<Vec<_>>()
                         .join(" / ")

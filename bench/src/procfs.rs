@@ -23,13 +23,16 @@ use anyhow::{Context, Result, anyhow};
 pub enum Process {
     This,
     Pid(u32),
+    /// A process and its children (PostgreSQL's postmaster and backends), for
+    /// CPU time only; children that exit in between lose their share.
+    Tree(u32),
 }
 
 impl Process {
     fn dir(self) -> String {
         match self {
             Process::This => "/proc/self".to_owned(),
-            Process::Pid(pid) => format!("/proc/{pid}"),
+            Process::Pid(pid) | Process::Tree(pid) => format!("/proc/{pid}"),
         }
     }
 }
@@ -85,6 +88,13 @@ pub struct CpuShare {
     pub processes: Vec<f64>,
 }
 
+impl CpuShare {
+    /// Busy time no watched process accounts for: other work on the machine.
+    pub fn other(&self) -> f64 {
+        (self.machine_busy - self.processes.iter().sum::<f64>()).max(0.0)
+    }
+}
+
 pub fn cpu_snapshot(processes: &[Process]) -> Result<CpuSnapshot> {
     let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
     let fields: Vec<u64> = stat
@@ -107,10 +117,24 @@ pub fn cpu_snapshot(processes: &[Process]) -> Result<CpuSnapshot> {
     })
 }
 
-/// utime + stime of a process, from `/proc/<pid>/stat`.
+/// utime + stime of a process (and, for a tree, of its children).
 fn process_jiffies(process: Process) -> Result<u64> {
-    let path = format!("{}/stat", process.dir());
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let own = stat_jiffies(&format!("{}/stat", process.dir()))?;
+    let Process::Tree(pid) = process else {
+        return Ok(own);
+    };
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .with_context(|| format!("reading the children of process {pid}"))?;
+    Ok(own
+        + children
+            .split_whitespace()
+            .filter_map(|child| stat_jiffies(&format!("/proc/{child}/stat")).ok())
+            .sum::<u64>())
+}
+
+/// utime + stime from a `/proc/<pid>/stat` file.
+fn stat_jiffies(path: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     // The command name may hold spaces: count fields from after its ')'.
     // There, state (field 3 of the line) is index 0, so utime (14) and
     // stime (15) are indexes 11 and 12.
