@@ -2,6 +2,7 @@
 //! promise against a real in-process server and, where named, the private
 //! PostgreSQL and MariaDB servers that `scripts/test` starts.
 
+mod agent;
 mod attacks;
 mod audit;
 mod bad_input;

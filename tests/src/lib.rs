@@ -48,8 +48,11 @@ pub struct TestServer {
     pub admin_token: String,
     pub data_dir: PathBuf,
     pub state: Arc<AppState>,
+    config: Config,
+    addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestServer {
@@ -66,24 +69,40 @@ impl TestServer {
         config.admin_token = Some(admin_token.clone());
         config.sqlite_dirs = vec![dir.path().to_path_buf()];
         tweak(&mut config);
-        let started = AppState::start(config).await.expect("server state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = started.state.clone();
-        tokio::spawn(conexor_server::serve(listener, started.state, async move {
-            let _ = rx.await;
-        }));
+        let addr = listener.local_addr().expect("addr");
+        let (state, stop, running) = launch(config.clone(), listener).await;
         TestServer {
-            url,
+            url: format!("http://{addr}"),
             admin_token,
             data_dir,
             state,
+            config,
+            addr,
             _dir: dir,
-            stop: Some(tx),
+            stop: Some(stop),
+            running: Some(running),
         }
+    }
+
+    /// Stops the server (graceful shutdown, as on SIGTERM) and starts a new
+    /// one on the same data directory and port.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("re-bind the same port");
+        let (state, stop, running) = launch(self.config.clone(), listener).await;
+        self.state = state;
+        self.stop = Some(stop);
+        self.running = Some(running);
     }
 
     /// A directory next to the store (allowed for SQLite, not the store itself).
@@ -104,6 +123,23 @@ impl TestServer {
     pub fn client_with(&self, key: conexor_crypto::ApiKey) -> Client {
         Client::new(&self.url, Some(key), false).expect("client")
     }
+}
+
+async fn launch(
+    config: Config,
+    listener: tokio::net::TcpListener,
+) -> (
+    Arc<AppState>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let started = AppState::start(config).await.expect("server state");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = started.state.clone();
+    let running = tokio::spawn(conexor_server::serve(listener, started.state, async move {
+        let _ = rx.await;
+    }));
+    (state, tx, running)
 }
 
 impl Drop for TestServer {

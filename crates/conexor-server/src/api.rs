@@ -332,17 +332,50 @@ fn connection_summary(c: &ConnectionRecord) -> Value {
     })
 }
 
+fn agent_connection_summary(state: &AppState, a: &conexor_store::AgentConnectionRecord) -> Value {
+    let tables = a
+        .schema_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(j).ok())
+        .map(|s| s.tables.len());
+    json!({
+        "name": a.name, "type": a.kind, "mode": "agent", "agent": a.agent_name, "agent_id": a.agent_id,
+        "online": state.agents.is_live(&a.agent_id), "tables": tables,
+        "discovered_at": a.discovered_at, "updated_at": a.updated_at,
+    })
+}
+
+/// Agent connections are configured on the agent, not here.
+async fn refuse_if_agent(state: &AppState, p: &Principal, name: &str) -> Result<(), ApiError> {
+    if let Some(a) = state.store.agent_connection(&p.workspace_id, name).await? {
+        return Err(ApiError::Conflict(format!(
+            "connection {name:?} is offered by agent {:?}: change or remove it in that agent's agent.toml (or revoke the agent)",
+            a.agent_name
+        )));
+    }
+    Ok(())
+}
+
 async fn list_connections(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = state
+    let mut list: Vec<Value> = state
         .store
         .connections(&p.workspace_id)
         .await?
         .iter()
         .map(connection_summary)
         .collect();
+    list.extend(
+        state
+            .store
+            .agent_connections(&p.workspace_id)
+            .await?
+            .iter()
+            .map(|a| agent_connection_summary(&state, a)),
+    );
+    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(Json(json!({ "connections": list })))
 }
 
@@ -351,11 +384,20 @@ async fn show_connection(
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = state
-        .store
-        .connection(&p.workspace_id, &name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    let Some(c) = state.store.connection(&p.workspace_id, &name).await? else {
+        let a = state
+            .store
+            .agent_connection(&p.workspace_id, &name)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+        let mut out = agent_connection_summary(&state, &a);
+        out["schema"] = a
+            .schema_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or(Value::Null);
+        return Ok(Json(out));
+    };
     let mut out = connection_summary(&c);
     out["schema"] = parse_schema(&c)
         .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
@@ -535,6 +577,7 @@ async fn edit_connection(
     Json(body): Json<SealedConnection>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
+    refuse_if_agent(&state, &p, &name).await?;
     if body.name != name {
         return Err(ApiError::BadRequest(
             "a connection cannot be renamed; remove and add it".into(),
@@ -597,6 +640,7 @@ async fn remove_connection(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
+    refuse_if_agent(&state, &p, &name).await?;
     state
         .store
         .delete_connection(&p.workspace_id, &name)

@@ -35,6 +35,8 @@ pub struct Config {
     /// Benchmarks only: skip the audit record (the "audit off" baseline of
     /// `bench/`). No command-line flag sets it; a real server always audits.
     pub audit_disabled_for_benchmark: bool,
+    /// How often the server pings each agent; three silent intervals end its session.
+    pub agent_heartbeat: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,7 @@ impl Config {
             audit_checkpoint_seconds: 60,
             audit_signing_key: None,
             audit_disabled_for_benchmark: false,
+            agent_heartbeat: Duration::from_secs(2),
             durability: conexor_store::Durability::Full,
         }
     }

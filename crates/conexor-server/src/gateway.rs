@@ -14,7 +14,7 @@ use conexor_connectors::{
     ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport,
 };
 use conexor_crypto::{Envelope, SealedSecret};
-use conexor_store::ConnectionRecord;
+use conexor_store::{AgentConnectionRecord, ConnectionRecord};
 use conexor_types::{ConnectionKind, Limits, SecretId};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -42,14 +42,14 @@ pub struct ToolError {
 }
 
 impl ToolError {
-    fn denied(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn denied(code: impl Into<String>, message: impl Into<String>) -> Self {
         ToolError {
             message: message.into(),
             code: code.into(),
             denied: true,
         }
     }
-    fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
         ToolError {
             message: message.into(),
             code: code.into(),
@@ -105,6 +105,35 @@ struct Measure {
     query_hash: Option<String>,
     rows: Option<u64>,
     bytes: Option<u64>,
+}
+
+/// A connection of the caller's workspace: stored sealed (direct mode) or
+/// offered by an agent (agent mode, no secret here at all).
+pub(crate) enum Conn {
+    Direct(ConnectionRecord),
+    Agent(AgentConnectionRecord),
+}
+
+impl Conn {
+    fn name(&self) -> &str {
+        match self {
+            Conn::Direct(c) => &c.name,
+            Conn::Agent(c) => &c.name,
+        }
+    }
+    fn kind(&self) -> &str {
+        match self {
+            Conn::Direct(c) => &c.kind,
+            Conn::Agent(c) => &c.kind,
+        }
+    }
+    fn schema(&self) -> Option<Schema> {
+        let json = match self {
+            Conn::Direct(c) => c.schema_json.as_deref(),
+            Conn::Agent(c) => c.schema_json.as_deref(),
+        };
+        serde_json::from_str(json?).ok()
+    }
 }
 
 pub struct Gateway {
@@ -209,7 +238,7 @@ impl Gateway {
                 } else {
                     conexor_audit::Outcome::Error
                 };
-                draft.error = Some(format!("{}: {}", e.code, fixed_reason(&e.code)));
+                draft.error = Some(format!("{}: {}", e.code, conexor_audit::fixed_reason(&e.code)));
             }
         }
         let outcome_text = draft.outcome.as_str();
@@ -232,20 +261,47 @@ impl Gateway {
     }
 
     async fn list_connections(&self, ctx: &CallContext) -> Result<(Value, Measure), ToolError> {
-        let records = self
-            .state
-            .store
-            .connections(&ctx.principal.workspace_id)
-            .await
-            .map_err(store_err)?;
-        let list: Vec<Value> = records
+        let list: Vec<Value> = self
+            .all_connections(ctx)
+            .await?
             .iter()
             .map(|c| {
-                let tables = parse_schema(c).map(|s| s.tables.len()).unwrap_or(0);
-                json!({"name": c.name, "type": c.kind, "mode": c.mode, "tables": tables})
+                let tables = c.schema().map(|s| s.tables.len()).unwrap_or(0);
+                match c {
+                    Conn::Direct(d) => json!({"name": d.name, "type": d.kind, "mode": d.mode, "tables": tables}),
+                    Conn::Agent(a) => json!({
+                        "name": a.name, "type": a.kind, "mode": "agent", "tables": tables,
+                        "agent": a.agent_name, "online": self.state.agents.is_live(&a.agent_id),
+                    }),
+                }
             })
             .collect();
         Ok((json!({ "connections": list }), Measure::default()))
+    }
+
+    /// Every connection of the caller's workspace, direct and agent, by name.
+    async fn all_connections(&self, ctx: &CallContext) -> Result<Vec<Conn>, ToolError> {
+        let ws = &ctx.principal.workspace_id;
+        let mut all: Vec<Conn> = self
+            .state
+            .store
+            .connections(ws)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(Conn::Direct)
+            .collect();
+        all.extend(
+            self.state
+                .store
+                .agent_connections(ws)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .map(Conn::Agent),
+        );
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(all)
     }
 
     async fn search_schema(
@@ -256,14 +312,9 @@ impl Gateway {
         let pattern = str_arg(args, "pattern")?.to_lowercase();
         let only = opt_str_arg(args, "connection")?;
         let limit = opt_u64_arg(args, "limit")?.unwrap_or(50).min(500) as usize;
-        let records = self
-            .state
-            .store
-            .connections(&ctx.principal.workspace_id)
-            .await
-            .map_err(store_err)?;
+        let records = self.all_connections(ctx).await?;
         if let Some(name) = &only
-            && !records.iter().any(|c| &c.name == name)
+            && !records.iter().any(|c| c.name() == name)
         {
             return Err(unknown_connection(name, &records));
         }
@@ -272,9 +323,9 @@ impl Gateway {
         let mut total = 0usize;
         for c in records
             .iter()
-            .filter(|c| only.as_ref().is_none_or(|n| n == &c.name))
+            .filter(|c| only.as_ref().is_none_or(|n| n == c.name()))
         {
-            let Some(schema) = parse_schema(c) else {
+            let Some(schema) = c.schema() else {
                 continue;
             };
             for t in &schema.tables {
@@ -290,7 +341,7 @@ impl Gateway {
                     total += 1;
                     if hits.len() < limit {
                         hits.push(json!({
-                            "connection": c.name, "table": qualified(t), "kind": t.kind,
+                            "connection": c.name(), "table": qualified(t), "kind": t.kind,
                             "matching_columns": columns, "comment": t.comment,
                         }));
                     }
@@ -314,7 +365,7 @@ impl Gateway {
         let connection = str_arg(args, "connection")?;
         let table = str_arg(args, "table")?;
         let record = self.connection(ctx, connection).await?;
-        let schema = parse_schema(&record).ok_or_else(|| {
+        let schema = record.schema().ok_or_else(|| {
             ToolError::failed(
                 "no_schema",
                 "this connection has no discovered schema; run `conexor connections refresh`",
@@ -369,7 +420,7 @@ impl Gateway {
             ));
         }
         let record = self.connection(ctx, connection).await?;
-        let kind = ConnectionKind::parse(&record.kind).ok_or_else(|| {
+        let kind = ConnectionKind::parse(record.kind()).ok_or_else(|| {
             ToolError::failed("unsupported", "this connection type cannot run SQL")
         })?;
         let checked = conexor_guard::check_with_params(
@@ -378,7 +429,6 @@ impl Gateway {
             params.len(),
         )
         .map_err(|r| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason)))?;
-        let source = self.source(ctx, &record, kind).await?;
         let read_limits = Limits {
             max_rows,
             max_bytes: limits.max_bytes,
@@ -386,14 +436,33 @@ impl Gateway {
         };
         let sent = checked.capped_sql(max_rows);
         let measure_hash = conexor_connectors::query_hash(&sent);
-        let result = source
-            .read(&checked, &params, &read_limits)
-            .await
-            .map_err(|e| {
-                let mut err = ToolError::from(e);
+        let with_hint = |mut err: ToolError| {
+            if !err.code.starts_with("agent.") {
                 err.message = format!("{}; check names with describe_table", err.message);
-                err
-            })?;
+            }
+            err
+        };
+        let (result, mode) = match &record {
+            Conn::Direct(direct) => {
+                let source = self.source(ctx, direct, kind).await?;
+                let result = source
+                    .read(&checked, &params, &read_limits)
+                    .await
+                    .map_err(|e| with_hint(ToolError::from(e)))?;
+                (result, "direct")
+            }
+            // The server checked the SQL above; the agent checks it again with
+            // its own guard and limits, and runs it on its side.
+            Conn::Agent(a) => {
+                let result = self
+                    .state
+                    .agents
+                    .query(&a.agent_id, &a.agent_name, &a.name, sql, &params, &read_limits)
+                    .await
+                    .map_err(with_hint)?;
+                (result, "agent")
+            }
+        };
         let row_count = result.rows.len() as u64;
         let mut answer = json!({
             "columns": result.columns,
@@ -420,7 +489,7 @@ impl Gateway {
         Ok((
             answer,
             Measure {
-                mode: Some("direct"),
+                mode: Some(mode),
                 query_hash: Some(measure_hash),
                 rows: Some(row_count),
                 bytes: Some(result.bytes),
@@ -428,30 +497,22 @@ impl Gateway {
         ))
     }
 
-    /// Looks up a connection of the caller's workspace.
-    async fn connection(
-        &self,
-        ctx: &CallContext,
-        name: &str,
-    ) -> Result<ConnectionRecord, ToolError> {
-        match self
+    /// Looks up a connection of the caller's workspace (direct or agent).
+    async fn connection(&self, ctx: &CallContext, name: &str) -> Result<Conn, ToolError> {
+        let ws = &ctx.principal.workspace_id;
+        if let Some(c) = self.state.store.connection(ws, name).await.map_err(store_err)? {
+            return Ok(Conn::Direct(c));
+        }
+        if let Some(c) = self
             .state
             .store
-            .connection(&ctx.principal.workspace_id, name)
+            .agent_connection(ws, name)
             .await
             .map_err(store_err)?
         {
-            Some(c) => Ok(c),
-            None => {
-                let all = self
-                    .state
-                    .store
-                    .connections(&ctx.principal.workspace_id)
-                    .await
-                    .map_err(store_err)?;
-                Err(unknown_connection(name, &all))
-            }
+            return Ok(Conn::Agent(c));
         }
+        Err(unknown_connection(name, &self.all_connections(ctx).await?))
     }
 
     /// The open pool for a stored connection, opening it with the caller's key if needed.
@@ -580,22 +641,34 @@ impl Gateway {
         let started = Instant::now();
         let outcome = async {
             let record = self.connection(ctx, name).await?;
-            let kind = ConnectionKind::parse(&record.kind)
-                .ok_or_else(|| ToolError::failed("unsupported", "unknown connection type"))?;
-            let source = self.source(ctx, &record, kind).await?;
-            let schema = source.discover().await?;
-            let json = serde_json::to_string(&schema)
-                .map_err(|e| ToolError::failed("internal", e.to_string()))?;
-            self.state
-                .store
-                .set_schema(&ctx.principal.workspace_id, name, &json)
-                .await
-                .map_err(store_err)?;
+            let (schema, mode) = match &record {
+                Conn::Direct(direct) => {
+                    let kind = ConnectionKind::parse(&direct.kind)
+                        .ok_or_else(|| ToolError::failed("unsupported", "unknown connection type"))?;
+                    let source = self.source(ctx, direct, kind).await?;
+                    let schema = source.discover().await?;
+                    let json = serde_json::to_string(&schema)
+                        .map_err(|e| ToolError::failed("internal", e.to_string()))?;
+                    self.state
+                        .store
+                        .set_schema(&ctx.principal.workspace_id, name, &json)
+                        .await
+                        .map_err(store_err)?;
+                    (schema, "direct")
+                }
+                // The agent discovers on its side; the hub stores what it sends.
+                Conn::Agent(a) => {
+                    let value = self.state.agents.discover(&a.agent_id, &a.agent_name, &a.name).await?;
+                    let schema: Schema = serde_json::from_value(value)
+                        .map_err(|_| ToolError::failed("agent.bad_schema", "the agent sent an unusable schema"))?;
+                    (schema, "agent")
+                }
+            };
             let tables = schema.tables.len() as u64;
             Ok((
                 schema,
                 Measure {
-                    mode: Some("direct"),
+                    mode: Some(mode),
                     rows: Some(tables),
                     ..Default::default()
                 },
@@ -613,29 +686,6 @@ impl Gateway {
         )
         .await?;
         outcome.map(|(s, _)| s)
-    }
-}
-
-/// The fixed reason recorded with an error class: never text from a driver,
-/// a query or a row.
-pub(crate) fn fixed_reason(code: &str) -> &'static str {
-    let prefix = code.split([':', '.']).next().unwrap_or_default();
-    match prefix {
-        "guard" => "refused by the SELECT-only guard",
-        "sqlstate" | "source" | "driver" => "the source rejected or failed the statement",
-        "timeout" => "statement timeout",
-        "connect" => "could not connect to the source",
-        "limit" => "a limit was reached",
-        "destination" => "destination refused by policy",
-        "privileged_login" => "the login can do more than read",
-        "crypto" => "the secret does not open with this key",
-        "spec" => "invalid connection spec",
-        "invalid_params" | "param" | "usage" => "invalid arguments",
-        "unknown_tool" | "unknown_connection" | "unknown_table" => "unknown name",
-        "no_schema" => "no discovered schema",
-        "store" => "the server's store failed",
-        "audit" => "the audit log was unavailable",
-        _ => "the call failed",
     }
 }
 
@@ -661,8 +711,8 @@ fn qualified(t: &conexor_connectors::Table) -> String {
     }
 }
 
-fn unknown_connection(name: &str, all: &[ConnectionRecord]) -> ToolError {
-    let names: Vec<String> = all.iter().map(|c| c.name.clone()).collect();
+fn unknown_connection(name: &str, all: &[Conn]) -> ToolError {
+    let names: Vec<String> = all.iter().map(|c| c.name().to_owned()).collect();
     let near = nearest(&name.to_lowercase(), &names);
     let listing = if names.is_empty() {
         " (this workspace has none)".to_string()

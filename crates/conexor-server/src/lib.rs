@@ -12,6 +12,8 @@
 //! Architecture invariant: this is the only crate that knows HTTP, MCP JSON
 //! and the REST API's JSON shapes.
 
+pub mod agents;
+pub mod agents_api;
 pub mod api;
 pub mod audit;
 pub mod audit_api;
@@ -65,7 +67,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
             state.clone(),
             auth::require_key,
         ));
-    let keyed = api::keyed_routes().layer(middleware::from_fn_with_state(
+    let keyed = api::keyed_routes().merge(agents_api::routes()).layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_key,
     ));
@@ -73,6 +75,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route(conexor_protocol::PATH, get(agents::socket))
         .nest("/api/v1", api)
         .merge(mcp_routes)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -159,7 +162,10 @@ pub async fn serve(
     let app = router(state.clone(), token.clone());
     let sweeper = spawn_sweeper(state.clone(), token.clone());
     let stop = token.clone();
-    let result = axum::serve(listener, app)
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop.cancel();
@@ -197,7 +203,7 @@ pub async fn serve_tls(
     });
     let result = axum_server::bind_rustls(addr, tls)
         .handle(handle)
-        .serve(app.into_make_service())
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await;
     token.cancel();
     sweeper.abort();

@@ -26,6 +26,8 @@ pub struct AppState {
     pub sessions: Mutex<HashMap<String, KeyId>>,
     /// The audit chain writer.
     pub audit: AuditLog,
+    /// Live on-premise agents.
+    pub agents: crate::agents::AgentHub,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -80,6 +82,7 @@ impl AppState {
         let audit = AuditLog::start(store.clone(), signer, interval, stopping.clone()).await?;
         let state = Arc::new(AppState {
             audit,
+            agents: Default::default(),
             stopping,
             pools: PoolCache::default(),
             keys: KeyCache::default(),

@@ -11,8 +11,11 @@
 //! PostgreSQL backend for several replicas is planned behind the same
 //! methods; until then this type is the interface.
 
+mod agents;
 mod audit;
 mod records;
+
+pub use agents::{AgentConnectionRecord, AgentRecord, EnrolRefusal};
 
 pub use audit::{AuditRow, StoredCheckpoint, StoredRecord};
 
@@ -95,7 +98,7 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT",
 ];
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -122,7 +125,10 @@ impl Store {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        for statement in MIGRATIONS.iter().chain(audit::MIGRATIONS) {
+        for statement in MIGRATIONS
+            .iter()
+            .chain(audit::MIGRATIONS)
+            .chain(agents::MIGRATIONS) {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Store { pool, path })
@@ -366,6 +372,16 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         if !Self::claim_secret_id(&mut tx, c.secret_id.as_str()).await? {
             return Err(Error::Conflict("secret id"));
+        }
+        let offered: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM agent_connections WHERE workspace_id = ? AND name = ?",
+        )
+        .bind(c.workspace_id.as_str())
+        .bind(&c.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if offered.is_some() {
+            return Err(Error::Conflict("connection (offered by an agent)"));
         }
         let now = now();
         let done = sqlx::query(

@@ -4,9 +4,9 @@
 //! integers beyond ±2^53 and decimals as strings, bytes as `{"$b64": …}`,
 //! timestamps as RFC 3339 strings, NaN and infinities as strings.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     /// The source's own type name, as the driver reports it.

@@ -2,6 +2,7 @@
 //! MCP bridge. This file is only the command-line definition and glue; the
 //! work is done by the library crates.
 
+mod agent_cmds;
 mod audit_cmds;
 mod bridge;
 mod client_cmds;
@@ -41,6 +42,11 @@ enum Command {
     Query(client_cmds::QueryArgs),
     /// Bridge a stdio MCP client (Claude Desktop style) to the server
     Mcp(bridge::McpArgs),
+    /// Manage on-premise agents (create prints a one-time enrolment token)
+    #[command(subcommand)]
+    Agents(agent_cmds::AgentsCmd),
+    /// Run the on-premise agent: dials out to the server, serves guarded reads of local databases
+    Agent(agent_cmds::AgentArgs),
 }
 
 /// Where the server is and which key to present; shared by client commands.
@@ -127,6 +133,8 @@ fn main() {
             Command::Query(args) => client_cmds::query(args).await,
             Command::Audit(cmd) => audit_cmds::run(cmd).await,
             Command::Mcp(args) => bridge::run(args).await,
+            Command::Agents(cmd) => agent_cmds::agents(cmd).await,
+            Command::Agent(args) => agent_cmds::agent(args).await,
         }
     });
     if let Err(err) = result {

@@ -117,7 +117,7 @@ impl ServerArgs {
     }
 }
 
-fn init_logging(filter: &str, json: bool) {
+pub(crate) fn init_logging(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -130,7 +130,7 @@ fn init_logging(filter: &str, json: bool) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

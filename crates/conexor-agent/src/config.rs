@@ -1,0 +1,354 @@
+//! The agent's configuration file (`agent.toml`) and the secrets it points
+//! at. Secrets come from the agent's own environment or local files; the
+//! file names the variable or path, never holds a password itself (a plain
+//! `url` is accepted only without a password, e.g. for SQLite).
+//!
+//! ```toml
+//! server = "https://conexor.example.com"   # or wss://…/agent/v1
+//! token_env = "CONEXOR_AGENT_TOKEN"         # first start only (or token = "cxa_…")
+//! ca_cert = "/etc/conexor/ca.pem"           # optional: a private CA
+//! state_dir = "/var/lib/conexor-agent"      # identity key and local audit log
+//!
+//! [limits]
+//! max_rows = 10000
+//! max_bytes = 4194304
+//! statement_timeout_s = 15
+//! max_in_flight = 16
+//!
+//! [[connections]]
+//! name = "warehouse"
+//! url_env = "WAREHOUSE_URL"                 # or url_file = "/run/secrets/warehouse"
+//! ```
+
+use conexor_connectors::ConnectionSpec;
+use conexor_types::ConnectionKind;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// A configuration problem, named precisely and without secret values.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    server: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
+    /// Allow plain ws:// to a host that is not loopback.
+    #[serde(default)]
+    insecure: bool,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    connections: Vec<FileConnection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_rows: Option<u64>,
+    max_bytes: Option<u64>,
+    statement_timeout_s: Option<u64>,
+    max_in_flight: Option<usize>,
+    max_sql_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConnection {
+    name: String,
+    /// Optional: taken from the URL's scheme when absent.
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    url_env: Option<String>,
+    #[serde(default)]
+    url_file: Option<PathBuf>,
+    /// A URL without a password (SQLite files, or logins that need none).
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// The agent's own limits: applied whatever the server asks.
+#[derive(Debug, Clone)]
+pub struct AgentLimits {
+    pub max_rows: u64,
+    pub max_bytes: u64,
+    pub statement_timeout: Duration,
+    pub max_in_flight: usize,
+    pub max_sql_bytes: usize,
+}
+
+impl Default for AgentLimits {
+    fn default() -> Self {
+        AgentLimits {
+            max_rows: 10_000,
+            max_bytes: 4 * 1024 * 1024,
+            statement_timeout: Duration::from_secs(15),
+            max_in_flight: 16,
+            max_sql_bytes: 100_000,
+        }
+    }
+}
+
+/// One local connection, resolved: its secret is in memory here only.
+#[derive(Clone)]
+pub struct LocalConnection {
+    pub name: String,
+    pub kind: ConnectionKind,
+    pub spec: ConnectionSpec,
+}
+
+impl std::fmt::Debug for LocalConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalConnection")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the agent runs with.
+#[derive(Clone)]
+pub struct Settings {
+    /// `ws://` or `wss://` URL of the server's agent endpoint.
+    pub server: url::Url,
+    /// The enrolment token, needed until the agent has an identity.
+    pub token: Option<Zeroizing<String>>,
+    /// PEM of extra CA certificates to trust.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Identity key and local audit log live here.
+    pub state_dir: PathBuf,
+    pub limits: AgentLimits,
+    pub connections: Vec<LocalConnection>,
+    /// Reconnect delays: the first, and the most.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("server", &self.server.as_str())
+            .field("state_dir", &self.state_dir)
+            .field("connections", &self.connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Reads and checks `agent.toml`; secrets are read from the environment
+    /// and files it names.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("reading {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Settings::parse(&text, base)
+    }
+
+    /// Parses a configuration text; relative paths are taken from `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| err(format!("agent configuration: {e}")))?;
+        let server = server_url(&file.server, file.insecure)?;
+        let token = match (&file.token, &file.token_env) {
+            (Some(_), Some(_)) => return Err(err("set token or token_env, not both")),
+            (Some(t), None) => Some(Zeroizing::new(t.trim().to_owned())),
+            (None, Some(var)) => std::env::var(var)
+                .ok()
+                .map(|t| Zeroizing::new(t.trim().to_owned())),
+            (None, None) => None,
+        };
+        if let Some(t) = &token
+            && !t.starts_with(conexor_protocol::TOKEN_PREFIX)
+        {
+            return Err(err(
+                "the enrolment token must start with cxa_ (from `conexor agents create`)",
+            ));
+        }
+        let resolve = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
+        let ca_pem = match &file.ca_cert {
+            Some(p) => {
+                let p = resolve(p);
+                Some(
+                    std::fs::read(&p)
+                        .map_err(|e| err(format!("reading ca_cert {}: {e}", p.display())))?,
+                )
+            }
+            None => None,
+        };
+        let state_dir = file
+            .state_dir
+            .as_ref()
+            .map(resolve)
+            .unwrap_or_else(|| base.join("agent-state"));
+        let d = AgentLimits::default();
+        let l = &file.limits;
+        let limits = AgentLimits {
+            max_rows: l.max_rows.unwrap_or(d.max_rows).max(1),
+            max_bytes: l.max_bytes.unwrap_or(d.max_bytes).max(1024),
+            statement_timeout: l
+                .statement_timeout_s
+                .map(Duration::from_secs)
+                .unwrap_or(d.statement_timeout),
+            max_in_flight: l.max_in_flight.unwrap_or(d.max_in_flight).clamp(1, 256),
+            max_sql_bytes: l.max_sql_bytes.unwrap_or(d.max_sql_bytes),
+        };
+        if file.connections.len() > conexor_protocol::MAX_OFFERS {
+            return Err(err(format!(
+                "at most {} connections per agent",
+                conexor_protocol::MAX_OFFERS
+            )));
+        }
+        let mut connections: Vec<LocalConnection> = Vec::new();
+        for (i, c) in file.connections.iter().enumerate() {
+            let at = format!("connections[{i}] ({:?})", c.name);
+            if !conexor_protocol::valid_name(&c.name) {
+                return Err(err(format!(
+                    "{at}: names are 1-64 characters of letters, digits, _ - ."
+                )));
+            }
+            if connections.iter().any(|o| o.name == c.name) {
+                return Err(err(format!("{at}: the name is used twice")));
+            }
+            let url = match (&c.url_env, &c.url_file, &c.url) {
+                (Some(var), None, None) => Zeroizing::new(std::env::var(var).map_err(|_| {
+                    err(format!("{at}: the environment variable {var} is not set"))
+                })?),
+                (None, Some(p), None) => {
+                    let p = resolve(p);
+                    Zeroizing::new(
+                        std::fs::read_to_string(&p)
+                            .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?
+                            .trim()
+                            .to_owned(),
+                    )
+                }
+                (None, None, Some(u)) => Zeroizing::new(u.clone()),
+                _ => {
+                    return Err(err(format!(
+                        "{at}: set exactly one of url_env, url_file or url"
+                    )));
+                }
+            };
+            let (kind, spec) = ConnectionSpec::from_url(&url).map_err(|e| {
+                err(format!(
+                    "{at}: not a usable connection URL ({})",
+                    e.class().code
+                ))
+            })?;
+            if c.url.is_some() && spec.password.is_some() {
+                return Err(err(format!(
+                    "{at}: a password does not belong in agent.toml; use url_env or url_file"
+                )));
+            }
+            if let Some(k) = &c.kind
+                && ConnectionKind::parse(k) != Some(kind)
+            {
+                return Err(err(format!(
+                    "{at}: type {k:?} does not match the URL's scheme ({})",
+                    kind.as_str()
+                )));
+            }
+            connections.push(LocalConnection {
+                name: c.name.clone(),
+                kind,
+                spec,
+            });
+        }
+        Ok(Settings {
+            server,
+            token,
+            ca_pem,
+            state_dir,
+            limits,
+            connections,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        })
+    }
+}
+
+/// `https://host` → `wss://host/agent/v1`; `ws(s)://` kept, path added when empty.
+fn server_url(text: &str, insecure: bool) -> Result<url::Url, ConfigError> {
+    let mut url = url::Url::parse(text.trim())
+        .map_err(|e| err(format!("server: not a URL ({e}); e.g. https://conexor.example.com")))?;
+    let scheme = match url.scheme() {
+        "https" | "wss" => "wss",
+        "http" | "ws" => "ws",
+        other => {
+            return Err(err(format!(
+                "server: scheme {other:?} is not supported; use https:// (or http:// on loopback)"
+            )));
+        }
+    };
+    url.set_scheme(scheme)
+        .map_err(|_| err("server: cannot use this URL"))?;
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path(conexor_protocol::PATH);
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => return Err(err("server: the URL has no host")),
+    };
+    if scheme == "ws" && !loopback && !insecure {
+        return Err(err(
+            "server: plain http/ws to a host that is not loopback would send rows in clear; use https, or set insecure = true",
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_clearly() {
+        let base = Path::new("/etc/conexor");
+        let s = Settings::parse(
+            "server = \"https://cx.example.com\"\ntoken = \"cxa_abc\"\n[[connections]]\nname = \"local\"\nurl = \"sqlite:///tmp/x.db\"\n",
+            base,
+        )
+        .unwrap();
+        assert_eq!(s.server.as_str(), "wss://cx.example.com/agent/v1");
+        assert_eq!(s.state_dir, Path::new("/etc/conexor/agent-state"));
+        assert_eq!(s.connections[0].kind, ConnectionKind::Sqlite);
+        let bad = |text: &str| Settings::parse(text, base).err().unwrap().0;
+        assert!(bad("server = \"http://10.0.0.1:7400\"").contains("plain http"));
+        assert!(bad("server = \"ftp://x\"").contains("scheme"));
+        assert!(bad("server = \"https://x\"\nbogus = 1").contains("bogus"));
+        let pw = bad("server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl = \"postgres://u:hunter2@h/db\"\n");
+        assert!(pw.contains("password does not belong"), "{pw}");
+        assert!(!pw.contains("hunter2"));
+        let env = bad("server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl_env = \"CX_NO_SUCH_VAR_123\"\n");
+        assert!(env.contains("CX_NO_SUCH_VAR_123"));
+        assert!(bad("server = \"https://x\"\ntoken = \"nope\"").contains("cxa_"));
+        assert!(
+            bad("server = \"https://x\"\n[[connections]]\nname = \"a b\"\nurl = \"sqlite:///x\"\n")
+                .contains("names are")
+        );
+    }
+}

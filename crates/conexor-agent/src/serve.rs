@@ -1,0 +1,283 @@
+//! One request from the server, served under the agent's own rules: the
+//! SELECT-only guard in the connection's dialect, the agent's limits
+//! (whichever of the server's and the agent's is smaller), the source-side
+//! read-only session of `conexor-connectors`, and a local audit record
+//! written durably before the answer is sent.
+
+use crate::Shared;
+use conexor_audit::{Draft, Outcome};
+use conexor_connectors::{OpenOptions, Source};
+use conexor_protocol::{AgentMessage, Operation, encode};
+use conexor_types::{Limits, ResultSet};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A refused or failed request: a value-free code, and a message for the AI.
+struct Refusal {
+    code: String,
+    message: String,
+    denied: bool,
+}
+
+impl Refusal {
+    fn denied(code: &str, message: impl Into<String>) -> Refusal {
+        Refusal { code: code.into(), message: message.into(), denied: true }
+    }
+}
+
+impl From<conexor_connectors::Error> for Refusal {
+    fn from(e: conexor_connectors::Error) -> Self {
+        let class = e.class();
+        Refusal { code: class.code, message: e.to_string(), denied: false }
+    }
+}
+
+async fn send(tx: &mpsc::Sender<Message>, message: &AgentMessage) -> bool {
+    tx.send(Message::text(encode(message))).await.is_ok()
+}
+
+/// Answers a request the agent has no room for.
+pub(crate) async fn busy(tx: &mpsc::Sender<Message>, id: u64) {
+    tracing::warn!(id, "Request refused: too many in flight.");
+    send(tx, &AgentMessage::Error {
+        id,
+        code: "limit.concurrency".into(),
+        message: "the agent is serving as many requests as it allows; retry shortly".into(),
+        denied: true,
+    })
+    .await;
+}
+
+/// Records and refuses a message the agent does not understand. When it had
+/// an id, the server gets an error for it.
+pub(crate) async fn refuse_malformed(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: Option<u64>, why: &str) {
+    tracing::warn!(id = id.unwrap_or(0), why, "Refused a message from the server.");
+    let mut draft = Draft::new("agent.protocol", Outcome::Denied);
+    draft.mode = Some("agent".into());
+    draft.error = Some(format!("protocol.malformed: {}", conexor_audit::fixed_reason("protocol")));
+    let _ = record(shared, draft).await;
+    if let Some(id) = id {
+        send(tx, &AgentMessage::Error {
+            id,
+            code: "protocol.unknown_operation".into(),
+            message: "the agent serves only `query` and `discover` requests on its offered connections".into(),
+            denied: true,
+        })
+        .await;
+    }
+}
+
+/// Appends to the local audit log off the async threads (it fsyncs).
+async fn record(shared: &Arc<Shared>, draft: Draft) -> Result<(), ()> {
+    let audit = shared.audit.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut slot = match audit.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        match slot.as_mut() {
+            Some(log) => log.append(draft).map(|_| ()).map_err(|e| {
+                tracing::error!(error = %e, "Local audit log write failed.");
+            }),
+            None => Err(()),
+        }
+    })
+    .await
+    .unwrap_or(Err(()))
+}
+
+async fn source(shared: &Arc<Shared>, name: &str) -> Result<Source, Refusal> {
+    let Some(local) = shared.settings.connections.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = shared.settings.connections.iter().map(|c| c.name.as_str()).collect();
+        return Err(Refusal::denied(
+            "unknown_connection",
+            format!("this agent offers no connection {name:?}; it offers: {}", names.join(", ")),
+        ));
+    };
+    let mut sources = shared.sources.lock().await;
+    if let Some(s) = sources.get(name) {
+        return Ok(s.clone());
+    }
+    let limits = &shared.settings.limits;
+    let options = OpenOptions {
+        statement_timeout: limits.statement_timeout,
+        connect_timeout: Duration::from_secs(10),
+        max_connections: limits.max_in_flight.clamp(1, 8) as u32,
+        ..OpenOptions::default()
+    };
+    let opened = Source::open(local.kind, &local.spec, &options).await?;
+    sources.insert(name.to_owned(), opened.clone());
+    Ok(opened)
+}
+
+/// Discovers each offered connection and sends its schema (metadata only).
+pub(crate) async fn push_schemas(shared: Arc<Shared>, tx: mpsc::Sender<Message>) {
+    for c in &shared.settings.connections {
+        let started = Instant::now();
+        let result = async {
+            let s = source(&shared, &c.name).await?;
+            Ok::<_, Refusal>(s.discover().await?)
+        }
+        .await;
+        match result {
+            Ok(schema) => {
+                let tables = schema.tables.len();
+                let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
+                send(&tx, &AgentMessage::Schema { connection: c.name.clone(), id: None, schema }).await;
+                tracing::info!(connection = %c.name, tables, duration_ms = started.elapsed().as_millis() as u64, "Schema sent.");
+            }
+            Err(r) => {
+                tracing::warn!(connection = %c.name, error = %r.code, "Discovery failed; the connection is offered without schema.");
+            }
+        }
+    }
+}
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Message>,
+    id: u64,
+    connection: String,
+    op: Operation,
+    _permit: OwnedSemaphorePermit,
+) {
+    let started = Instant::now();
+    let (tool, params) = match &op {
+        Operation::Query { sql, params, max_rows, .. } => (
+            "agent.query",
+            json!({"connection": connection, "sql": sql, "params": params, "limit": max_rows}),
+        ),
+        Operation::Discover => ("agent.discover", json!({"connection": connection})),
+    };
+    let outcome = match op {
+        Operation::Query { sql, params, max_rows, max_bytes, timeout_ms } => {
+            query(&shared, &connection, &sql, &params, max_rows, max_bytes, timeout_ms).await.map(Answer::Rows)
+        }
+        Operation::Discover => async {
+            let s = source(&shared, &connection).await?;
+            Ok(Answer::Schema(s.discover().await?))
+        }
+        .await,
+    };
+    let mut draft = Draft::new(tool, Outcome::Ok);
+    draft.params = params;
+    draft.connection = Some(connection.clone());
+    draft.mode = Some("agent".into());
+    draft.duration_ms = started.elapsed().as_millis() as u64;
+    match &outcome {
+        Ok(Answer::Rows((rs, hash))) => {
+            draft.query_hash = Some(hash.clone());
+            draft.rows = Some(rs.rows.len() as u64);
+            draft.bytes = Some(rs.bytes);
+        }
+        Ok(Answer::Schema(s)) => draft.rows = Some(s.tables.len() as u64),
+        Err(r) => {
+            draft.outcome = if r.denied { Outcome::Denied } else { Outcome::Error };
+            draft.error = Some(format!("{}: {}", r.code, conexor_audit::fixed_reason(&r.code)));
+        }
+    }
+    let duration_ms = draft.duration_ms;
+    let outcome_text = draft.outcome.as_str();
+    // Record first, answer second: no local record, no answer.
+    if record(&shared, draft).await.is_err() {
+        send(&tx, &AgentMessage::Error {
+            id,
+            code: "audit.unavailable".into(),
+            message: "the agent could not write its local audit log, so it did not answer".into(),
+            denied: false,
+        })
+        .await;
+        return;
+    }
+    match outcome {
+        Ok(Answer::Rows((rs, hash))) => {
+            tracing::info!(id, connection = %connection, rows = rs.rows.len(), bytes = rs.bytes, duration_ms, query_hash = %hash, "Request served.");
+            send_rows(&tx, id, rs, duration_ms, hash).await;
+        }
+        Ok(Answer::Schema(schema)) => {
+            let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
+            send(&tx, &AgentMessage::Schema { connection, id: Some(id), schema }).await;
+        }
+        Err(r) => {
+            if r.denied {
+                tracing::warn!(id, connection = %connection, code = %r.code, outcome = outcome_text, "Request refused.");
+            } else {
+                tracing::info!(id, connection = %connection, code = %r.code, outcome = outcome_text, "Request failed.");
+            }
+            send(&tx, &AgentMessage::Error { id, code: r.code, message: r.message, denied: r.denied }).await;
+        }
+    }
+}
+
+enum Answer {
+    Rows((ResultSet, String)),
+    Schema(conexor_connectors::Schema),
+}
+
+async fn query(
+    shared: &Arc<Shared>,
+    connection: &str,
+    sql: &str,
+    params: &[Value],
+    max_rows: u64,
+    max_bytes: u64,
+    timeout_ms: u64,
+) -> Result<(ResultSet, String), Refusal> {
+    let local = &shared.settings.limits;
+    if sql.len() > local.max_sql_bytes {
+        return Err(Refusal::denied("guard.too_long", format!("the SQL text is {} bytes; this agent allows {}", sql.len(), local.max_sql_bytes)));
+    }
+    let kind = shared
+        .settings
+        .connections
+        .iter()
+        .find(|c| c.name == connection)
+        .map(|c| c.kind);
+    let Some(kind) = kind else {
+        // Same answer as for any unknown name.
+        return Err(source(shared, connection).await.err().unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
+    };
+    // The agent's own guard: the server's check counts for nothing here.
+    let checked = conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
+        .map_err(|r| Refusal::denied(r.rule.code(), format!("query refused by the agent: {}", r.reason)))?;
+    let max_rows = max_rows.clamp(1, local.max_rows);
+    let limits = Limits {
+        max_rows,
+        max_bytes: max_bytes.clamp(1, local.max_bytes),
+        timeout_ms: timeout_ms.clamp(1, local.statement_timeout.as_millis() as u64),
+    };
+    let hash = conexor_connectors::query_hash(&checked.capped_sql(max_rows));
+    let s = source(shared, connection).await?;
+    let rs = s.read(&checked, params, &limits).await?;
+    Ok((rs, hash))
+}
+
+/// Streams a result in batches of about [`conexor_protocol::BATCH_BYTES`];
+/// each send waits for room in the outbox (backpressure from the socket).
+async fn send_rows(tx: &mpsc::Sender<Message>, id: u64, rs: ResultSet, duration_ms: u64, hash: String) {
+    let ResultSet { columns, rows, truncated, bytes } = rs;
+    let total = rows.len() as u64;
+    let mut columns = Some(columns);
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0usize;
+    for row in rows {
+        batch_bytes += serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
+        batch.push(row);
+        if batch_bytes >= conexor_protocol::BATCH_BYTES {
+            let rows = std::mem::take(&mut batch);
+            batch_bytes = 0;
+            if !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows }).await {
+                return;
+            }
+        }
+    }
+    if (!batch.is_empty() || columns.is_some())
+        && !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows: batch }).await
+    {
+        return;
+    }
+    send(tx, &AgentMessage::Done { id, rows: total, bytes, truncated, duration_ms, query_hash: Some(hash) }).await;
+}

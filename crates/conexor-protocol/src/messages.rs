@@ -1,0 +1,212 @@
+//! The messages, as JSON objects with a `type` member. Unknown members are
+//! ignored (a newer peer may add some); an unknown `type` is an error the
+//! receiver answers or drops, never a crash.
+
+use crate::Error;
+use conexor_types::Column;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A connection the agent offers: its name and kind only. Where it points
+/// and how it logs in stay in the agent's own configuration.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionOffer {
+    pub name: String,
+    /// `postgresql`, `mysql` or `sqlite`.
+    pub kind: String,
+}
+
+/// An offered connection the server did not accept, and why.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RejectedOffer {
+    pub name: String,
+    pub reason: String,
+}
+
+/// What the server asks of one connection.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operation {
+    /// One query. The agent checks it with its own guard and its own limits,
+    /// whatever the server says.
+    Query {
+        sql: String,
+        #[serde(default)]
+        params: Vec<Value>,
+        max_rows: u64,
+        max_bytes: u64,
+        timeout_ms: u64,
+    },
+    /// Rediscover the schema; answered with a `schema` message carrying the id.
+    Discover,
+}
+
+/// Server to agent.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message of every connection: the nonce to sign.
+    Challenge { protocol: u32, nonce: String },
+    /// The agent is who it says; it may now offer schema and serve requests.
+    Welcome {
+        agent_id: String,
+        workspace_id: String,
+        name: String,
+        /// The server pings this often and expects traffic at least as often.
+        heartbeat_ms: u64,
+        /// Most requests the server keeps in flight on this agent.
+        max_in_flight: u32,
+        #[serde(default)]
+        rejected: Vec<RejectedOffer>,
+    },
+    /// The connection is refused; the socket closes after this.
+    Refused { code: String, reason: String },
+    Request {
+        id: u64,
+        connection: String,
+        op: Operation,
+    },
+    /// The caller went away: stop work on `id` if it is still running.
+    Cancel { id: u64 },
+    Ping { seq: u64 },
+    Pong { seq: u64 },
+}
+
+/// Agent to server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    /// First connection: exchange a one-time token for an identity.
+    Enrol {
+        token: String,
+        public_key: String,
+        signature: String,
+        version: String,
+        connections: Vec<ConnectionOffer>,
+    },
+    /// Every later connection.
+    Hello {
+        agent_id: String,
+        workspace_id: String,
+        signature: String,
+        version: String,
+        connections: Vec<ConnectionOffer>,
+    },
+    /// Discovered metadata of one connection (names, types, keys, comments,
+    /// estimates; never rows). `id` is set when it answers a `discover`.
+    Schema {
+        connection: String,
+        #[serde(default)]
+        id: Option<u64>,
+        schema: Value,
+    },
+    /// A batch of rows; the first batch of a request carries the columns.
+    Rows {
+        id: u64,
+        #[serde(default)]
+        columns: Option<Vec<Column>>,
+        rows: Vec<Vec<Value>>,
+    },
+    Done {
+        id: u64,
+        rows: u64,
+        bytes: u64,
+        truncated: bool,
+        duration_ms: u64,
+        /// SHA-256 hex of the exact statement the agent sent to its source.
+        query_hash: Option<String>,
+    },
+    /// The request failed or was refused. `code` is a value-free class;
+    /// `message` is for the AI caller and is never logged by the server.
+    Error {
+        id: u64,
+        code: String,
+        message: String,
+        denied: bool,
+    },
+    Ping { seq: u64 },
+    Pong { seq: u64 },
+}
+
+/// One message as a JSON text frame.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    // Serialising these types cannot fail: every map key is a string.
+    serde_json::to_string(message).unwrap_or_else(|_| String::from("{}"))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Malformed(classify(&e)))
+}
+
+/// Decodes a frame sent by the server.
+pub fn decode_server(text: &str) -> Result<ServerMessage, Error> {
+    decode(text)
+}
+
+/// Decodes a frame sent by an agent.
+pub fn decode_agent(text: &str) -> Result<AgentMessage, Error> {
+    decode(text)
+}
+
+/// A description of a decoding error that quotes nothing of the input.
+fn classify(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io => "i/o".into(),
+        Category::Syntax => format!("not JSON (line {}, column {})", e.line(), e.column()),
+        Category::Data => "not a known message shape".into(),
+        Category::Eof => "truncated JSON".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trip_and_shapes() {
+        let m = ServerMessage::Request {
+            id: 7,
+            connection: "wh".into(),
+            op: Operation::Query {
+                sql: "SELECT 1".into(),
+                params: vec![json!(1)],
+                max_rows: 10,
+                max_bytes: 100,
+                timeout_ms: 1000,
+            },
+        };
+        let text = encode(&m);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"type":"request","id":7,"connection":"wh","op":{"kind":"query","sql":"SELECT 1","params":[1],"max_rows":10,"max_bytes":100,"timeout_ms":1000}})
+        );
+        assert_eq!(decode_server(&text).unwrap(), m);
+        let done = AgentMessage::Done {
+            id: 7,
+            rows: 1,
+            bytes: 3,
+            truncated: false,
+            duration_ms: 2,
+            query_hash: None,
+        };
+        assert_eq!(decode_agent(&encode(&done)).unwrap(), done);
+    }
+
+    #[test]
+    fn garbage_is_an_error_that_quotes_nothing() {
+        for text in [
+            "",
+            "nope",
+            "{\"type\":\"get_config\"}",
+            "{\"type\":\"request\",\"id\":\"x\"}",
+            "[1,2]",
+            "{\"type\":\"request\",\"id\":1,\"connection\":\"a\",\"op\":{\"kind\":\"write\"}}",
+        ] {
+            let err = decode_server(text).unwrap_err();
+            assert!(!err.to_string().contains("get_config"), "{err}");
+        }
+        assert!(decode_agent("{\"type\":\"hello\"}").is_err());
+    }
+}
