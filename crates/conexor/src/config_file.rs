@@ -41,6 +41,10 @@ const KNOWN: &[(&str, &str)] = &[
 /// Finds `--config FILE` in the arguments (or `CONEXOR_CONFIG`) and applies it.
 pub fn apply_from_args() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    // Only the server reads this file; `conexor agent --config` is agent.toml.
+    if !matches!(args.get(1).map(String::as_str), Some("server" | "demo")) {
+        return Ok(());
+    }
     let mut path = std::env::var("CONEXOR_CONFIG").ok();
     for (i, a) in args.iter().enumerate() {
         if a == "--config" {
