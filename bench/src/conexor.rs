@@ -28,6 +28,9 @@ pub struct ServerOptions {
     /// PostgreSQL sessions per connection pool (`per_connection_concurrency`);
     /// `None` keeps the server's default.
     pub pool_size: Option<u32>,
+    /// Serve the connection through an on-premise agent (run in this
+    /// process, over a loopback WebSocket) instead of direct mode.
+    pub agent: bool,
 }
 
 impl ServerOptions {
@@ -46,7 +49,12 @@ impl ServerOptions {
             .pool_size
             .unwrap_or(defaults.limits.per_connection_concurrency);
         format!(
-            "audit {} ({} durability), pool {pool} PostgreSQL sessions, per-key concurrency {}",
+            "{}audit {} ({} durability), pool {pool} PostgreSQL sessions, per-key concurrency {}",
+            if self.agent {
+                "agent mode (in-process agent over loopback WebSocket), "
+            } else {
+                ""
+            },
             if self.audit { "on" } else { "off" },
             if self.fsync {
                 "power-loss"
@@ -64,6 +72,7 @@ pub struct Server {
     /// The server's state, for counters (key derivations).
     pub state: Arc<AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    agent: Option<tokio_util::sync::CancellationToken>,
     _dir: tempfile::TempDir,
 }
 
@@ -78,6 +87,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(agent) = self.agent.take() {
+            agent.cancel();
         }
     }
 }
@@ -116,6 +128,7 @@ pub async fn start(options: ServerOptions, pg_url: &str) -> Result<Server> {
         },
         state,
         stop: Some(stop),
+        agent: None,
         _dir: dir,
     };
 
@@ -126,9 +139,14 @@ pub async fn start(options: ServerOptions, pg_url: &str) -> Result<Server> {
         .context("creating the workspace")?;
     let key_text = key.to_text().to_string();
     let client = Client::new(&base_url, Some(key), false)?;
-    add_connection(&client, CONNECTION, pg_url)
-        .await
-        .context("adding the PostgreSQL connection")?;
+    if options.agent {
+        let state_dir = server._dir.path().join("agent");
+        server.agent = Some(start_agent(&client, &base_url, &state_dir, pg_url).await?);
+    } else {
+        add_connection(&client, CONNECTION, pg_url)
+            .await
+            .context("adding the PostgreSQL connection")?;
+    }
     server.endpoint.mcp_url = client.mcp_url();
     server.endpoint.key = key_text;
     Ok(server)
@@ -142,4 +160,45 @@ async fn add_connection(client: &Client, name: &str, url: &str) -> Result<()> {
     let body = client.sealed_connection(name, kind, &plain, false).await?;
     client.post("connections", body).await?;
     Ok(())
+}
+
+/// Creates an agent, runs it in this process against `pg_url` and waits
+/// until its connection is online with schema.
+async fn start_agent(
+    client: &Client,
+    base_url: &str,
+    state_dir: &std::path::Path,
+    pg_url: &str,
+) -> Result<tokio_util::sync::CancellationToken> {
+    let created = client
+        .post("agents", serde_json::json!({"name": "bench"}))
+        .await
+        .context("creating the agent")?;
+    let token = created["token"].as_str().context("no token")?;
+    std::fs::create_dir_all(state_dir)?;
+    std::fs::write(state_dir.join("pg.url"), pg_url)?;
+    let text = format!(
+        "server = \"{base_url}\"\ntoken = \"{token}\"\nstate_dir = \"state\"\n[limits]\nmax_in_flight = 64\n[[connections]]\nname = \"{CONNECTION}\"\nurl_file = \"pg.url\"\n"
+    );
+    let settings = conexor_agent::Settings::parse(&text, state_dir).map_err(|e| anyhow!("{e}"))?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = stop.clone();
+    tokio::spawn(async move {
+        if let Err(e) = conexor_agent::run(settings, run).await {
+            eprintln!("bench: agent stopped: {e}");
+        }
+    });
+    for _ in 0..200 {
+        let listed = client.get("connections").await?;
+        let online = listed["connections"].as_array().is_some_and(|all| {
+            all.iter().any(|c| {
+                c["name"] == CONNECTION && c["online"] == true && c["tables"].as_u64().unwrap_or(0) > 0
+            })
+        });
+        if online {
+            return Ok(stop);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(anyhow!("the agent's connection never came online"))
 }

@@ -102,6 +102,7 @@ fn server_options(args: &Args) -> ServerOptions {
         audit: args.audit == "on",
         fsync: true,
         pool_size: args.conexor_pool,
+        agent: false,
     }
 }
 
@@ -162,6 +163,17 @@ fn scenarios(args: &Args) -> Vec<Scenario> {
             },
             memory: false,
         },
+        Scenario {
+            id: "conexor-mcp-agent",
+            title: "2e. Conexor over MCP, connection served by an on-premise agent (loopback)",
+            target: Target::ConexorMcp,
+            workload: Workload::Point,
+            server: ServerOptions {
+                agent: true,
+                ..server
+            },
+            memory: false,
+        },
         s(
             "conexor-rest",
             "2b. Conexor over REST (`POST /api/v1/query`)",
@@ -183,6 +195,17 @@ fn scenarios(args: &Args) -> Vec<Scenario> {
             big,
             true,
         ),
+        Scenario {
+            id: "big-conexor-mcp-agent",
+            title: "4d. Large result through Conexor MCP, agent mode",
+            target: Target::ConexorMcp,
+            workload: big,
+            server: ServerOptions {
+                agent: true,
+                ..server
+            },
+            memory: true,
+        },
         s(
             "big-dbhub-mcp",
             "4b. Large result through DBHub MCP",

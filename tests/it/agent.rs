@@ -129,6 +129,24 @@ impl Raw {
     }
 }
 
+/// Opens a session with `hello`, retrying while the server still holds the
+/// previous session of this identity (it notices a closed socket shortly).
+async fn hello_session(server: &TestServer, key: &AgentKey, agent_id: &str, ws: &str, conns: &[&str]) -> (Raw, AgentMessage) {
+    let started = Instant::now();
+    loop {
+        let mut raw = Raw::connect(server).await;
+        let hello = raw.hello(key, agent_id, ws, conns);
+        raw.send(&hello).await;
+        match raw.recv().await {
+            ServerMessage::Welcome { .. } => return (raw, hello),
+            ServerMessage::Refused { code, .. } if code == "agent.duplicate" && started.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+    }
+}
+
 fn refused_code(m: &ServerMessage) -> &str {
     match m {
         ServerMessage::Refused { code, .. } => code,
@@ -418,10 +436,7 @@ async fn calls_fail_fast_naming_the_agent_when_it_dies_or_falls_silent() {
         other => panic!("{other:?}"),
     };
     drop(raw);
-    let mut raw = Raw::connect(&server).await;
-    let hello = raw.hello(&key, &agent_id, &ws, &["quiet"]);
-    raw.send(&hello).await;
-    assert!(matches!(raw.recv().await, ServerMessage::Welcome { .. }));
+    let (raw, _) = hello_session(&server, &key, &agent_id, &ws, &["quiet"]).await;
     // The raw peer now stops reading (its socket stays open).
     let started = Instant::now();
     let err = admin.query("quiet", "SELECT 1", vec![], None).await.unwrap_err();
@@ -550,10 +565,7 @@ async fn replays_duplicates_and_other_workspaces_are_refused() {
     drop(raw);
 
     // A recorded answer to one challenge, replayed on a new connection.
-    let mut first = Raw::connect(&server).await;
-    let recorded = first.hello(&key, &agent_id, &ws_a, &["pg"]);
-    first.send(&recorded).await;
-    assert!(matches!(first.recv().await, ServerMessage::Welcome { .. }));
+    let (first, recorded) = hello_session(&server, &key, &agent_id, &ws_a, &["pg"]).await;
     // Same identity from a second place while the first is live.
     let mut second = Raw::connect(&server).await;
     let hello = second.hello(&key, &agent_id, &ws_a, &["pg"]);
