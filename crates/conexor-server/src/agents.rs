@@ -19,7 +19,7 @@ use crate::gateway::ToolError;
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use conexor_audit::{Draft, Outcome};
 use conexor_protocol::{
     AgentMessage, ConnectionOffer, Operation, RejectedOffer, ServerMessage, decode_agent, encode,
@@ -96,10 +96,23 @@ impl Link {
     }
 }
 
+/// Sockets that may be between upgrade and welcome at once: an
+/// unauthenticated peer can hold one for at most [`HANDSHAKE_TIMEOUT`].
+const MAX_HANDSHAKES: usize = 256;
+
 /// Live agents, by agent id.
-#[derive(Default)]
 pub struct AgentHub {
     live: Mutex<HashMap<String, Arc<Link>>>,
+    handshakes: Arc<Semaphore>,
+}
+
+impl Default for AgentHub {
+    fn default() -> Self {
+        AgentHub {
+            live: Mutex::new(HashMap::new()),
+            handshakes: Arc::new(Semaphore::new(MAX_HANDSHAKES)),
+        }
+    }
 }
 
 /// Public facts about a live link, for `agents list`.
@@ -279,6 +292,9 @@ impl AgentHub {
 /// `GET /agent/v1`: upgrades to the agent protocol. Unauthenticated at the
 /// HTTP layer: the protocol's challenge is the authentication.
 pub async fn socket(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade, request: Request) -> Response {
+    let Ok(handshake) = state.agents.handshakes.clone().try_acquire_owned() else {
+        return crate::error::ApiError::TooMany("too many agents are connecting at once; retry shortly").into_response();
+    };
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -287,7 +303,7 @@ pub async fn socket(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade, re
     ws.max_message_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .max_frame_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            session(state, socket, address).await;
+            session(state, socket, address, handshake).await;
         })
 }
 
@@ -390,7 +406,7 @@ async fn authenticate(
     }
 }
 
-async fn session(state: Arc<AppState>, socket: WebSocket, address: String) {
+async fn session(state: Arc<AppState>, socket: WebSocket, address: String, handshake: tokio::sync::OwnedSemaphorePermit) {
     let (mut sink, mut stream) = socket.split();
     let Ok(nonce) = conexor_protocol::new_nonce() else {
         return refuse(&mut sink, "server.unavailable", "no randomness", &address).await;
@@ -497,6 +513,7 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String) {
         return;
     }
     tracing::info!(agent_id = %agent.id, agent = %agent.name, address = %address, connections = names.len(), "Agent connected.");
+    drop(handshake);
 
     let closed = link.closed.clone();
     let writer = tokio::spawn(async move {

@@ -6,7 +6,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::gateway::Gateway;
+use crate::api::audited;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
@@ -75,7 +75,7 @@ async fn create_agent(
         }
         Err(e) => return Err(e.into()),
     };
-    audited(&state, &p, "admin.agent_create", json!({"agent": agent.name, "agent_id": agent.id, "expires_at": expires_at})).await?;
+    audited(&state, &p, "admin.agent_create", json!({"agent": agent.name, "agent_id": agent.id, "expires_at": expires_at}), None).await?;
     tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, agent = %agent.name, "Agent created.");
     Ok(Json(json!({
         "agent_id": agent.id, "name": agent.name, "token": token, "expires_at": expires_at,
@@ -100,6 +100,7 @@ async fn list_agents(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
     let agents = state.store.agents(&p.workspace_id).await?;
     let connections = state.store.agent_connections(&p.workspace_id).await?;
     let list: Vec<Value> = agents
@@ -144,15 +145,8 @@ async fn revoke_agent(
         .agents
         .disconnect(&agent.id, "this agent was revoked", "agent.revoked");
     if newly {
-        audited(&state, &p, "admin.agent_revoke", json!({"agent": agent.name, "agent_id": agent.id})).await?;
+        audited(&state, &p, "admin.agent_revoke", json!({"agent": agent.name, "agent_id": agent.id}), None).await?;
         tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, "Agent revoked.");
     }
     Ok(Json(json!({"agent_id": agent.id, "name": agent.name, "revoked": true, "already": !newly})))
-}
-
-async fn audited(state: &Arc<AppState>, p: &Principal, tool: &str, params: Value) -> Result<(), ApiError> {
-    Gateway::new(state.clone())
-        .record_admin(p, tool, params, None, None)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the action was done but could not be audited: {}", e.message)))
 }

@@ -673,7 +673,7 @@ async fn query(
 }
 
 /// Records an admin action in the audit chain before the answer goes out.
-async fn audited(
+pub(crate) async fn audited(
     state: &Arc<AppState>,
     principal: &Principal,
     tool: &str,

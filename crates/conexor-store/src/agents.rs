@@ -177,7 +177,7 @@ impl Store {
         token_hash: &[u8; 32],
         public_key: &str,
     ) -> Result<std::result::Result<AgentRecord, EnrolRefusal>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(agent_select!("WHERE token_hash = ? AND enrolled_at IS NULL"))
         .bind(&token_hash[..])
         .fetch_optional(&mut *tx)
@@ -208,7 +208,7 @@ impl Store {
     /// Revokes an agent: its token and key stop working and the connections
     /// it offered are removed. False when it was already revoked.
     pub async fn revoke_agent(&self, workspace: &WorkspaceId, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE agents SET revoked_at = ?, token_hash = NULL WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
         )
@@ -256,7 +256,7 @@ impl Store {
         agent_id: &str,
         offers: &[(String, String)],
     ) -> Result<Vec<(String, &'static str)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT name, agent_id, kind FROM agent_connections WHERE workspace_id = ?",
         )

@@ -72,7 +72,7 @@ pub enum AuditRow {
 impl Store {
     /// Appends a batch of records (any workspaces) in one transaction.
     pub async fn append_audit(&self, records: &[StoredRecord]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for r in records {
             sqlx::query(
                 "INSERT INTO audit_records (workspace_id, seq, ts, tool, key_id, outcome, hash, record)

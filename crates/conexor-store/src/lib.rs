@@ -7,7 +7,11 @@
 //! derived from that secret (DESIGN §4). This crate stores those values as
 //! opaque bytes and text; it does no cryptography and knows nothing of HTTP.
 //!
-//! The embedded backend is a SQLite file (WAL, `synchronous=FULL`). A
+//! The embedded backend is a SQLite file (WAL, `synchronous=FULL`). Every
+//! write transaction starts with `BEGIN IMMEDIATE`: a deferred one that reads
+//! first and then writes fails at once with `SQLITE_BUSY` when another
+//! connection committed in between (the busy timeout does not apply to that
+//! upgrade), which a concurrent audit writer makes likely. A
 //! PostgreSQL backend for several replicas is planned behind the same
 //! methods; until then this type is the interface.
 
@@ -177,7 +181,7 @@ impl Store {
         workspace: &WorkspaceRecord,
         first_key: &KeyRecord,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted =
             sqlx::query("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
                 .bind(workspace.id.as_str())
@@ -218,7 +222,7 @@ impl Store {
     }
 
     pub async fn insert_key(&self, key: &KeyRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_key(&mut tx, key).await?;
         tx.commit().await?;
         Ok(())
@@ -232,7 +236,7 @@ impl Store {
         key_id: &KeyId,
         force: bool,
     ) -> Result<RevokeOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let live: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
         )
@@ -278,7 +282,7 @@ impl Store {
         deks: &[(String, String)],
         new_keys: &[KeyRecord],
     ) -> Result<Vec<KeyId>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let secret_ids: Vec<String> =
             sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
                 .bind(workspace.as_str())
@@ -369,7 +373,7 @@ impl Store {
     }
 
     pub async fn insert_connection(&self, c: &ConnectionRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if !Self::claim_secret_id(&mut tx, c.secret_id.as_str()).await? {
             return Err(Error::Conflict("secret id"));
         }
@@ -419,7 +423,7 @@ impl Store {
         sealed_dek: &str,
         schema_json: Option<&str>,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if !Self::claim_secret_id(&mut tx, secret_id.as_str()).await? {
             return Err(Error::Conflict("secret id"));
         }
