@@ -161,7 +161,10 @@ impl Writer {
         let now = Utc::now();
         let mut before: HashMap<String, Chain> = HashMap::new();
         let mut rows = Vec::with_capacity(batch.len());
+        let mut checkpoints = Vec::new();
         let mut done = Vec::with_capacity(batch.len());
+        let interval = self.interval;
+        let signer = self.signer.clone();
         for job in batch {
             let Some(chain) = self.chain(&job.workspace).await else {
                 let _ = job.reply.send(Err(AuditError));
@@ -178,25 +181,27 @@ impl Writer {
                 Ok((record, row)) => {
                     rows.push(row);
                     done.push((job.reply, record));
+                    // Signed right after the record that makes it due, and
+                    // committed with it: a batch never carries a chain past N.
+                    if chain.checkpoint_due(interval, now)
+                        && let Some(cp) = signed_checkpoint(&signer, chain)
+                    {
+                        checkpoints.push(cp);
+                    }
                 }
                 Err(e) => {
                     let _ = job.reply.send(Err(e));
                 }
             }
         }
-        match self.store.append_audit(&rows).await {
+        match self
+            .store
+            .append_audit_with_checkpoints(&rows, &checkpoints)
+            .await
+        {
             Ok(()) => {
                 for (reply, record) in done {
                     let _ = reply.send(Ok(record));
-                }
-                let touched: Vec<String> = before.into_keys().collect();
-                for name in touched {
-                    if let Some(mut chain) = self.chains.remove(&name) {
-                        if chain.checkpoint_due(self.interval, Utc::now()) {
-                            self.checkpoint(&mut chain).await;
-                        }
-                        self.chains.insert(name, chain);
-                    }
                 }
             }
             Err(error) => {
@@ -228,25 +233,33 @@ impl Writer {
     }
 
     async fn checkpoint(&self, chain: &mut Chain) {
-        let checkpoint = chain.checkpoint(Utc::now());
-        let sig = match self.signer.sign(&checkpoint) {
-            Ok(sig) => sig,
-            Err(error) => {
-                tracing::error!(error = %error, "Signing a checkpoint failed.");
-                return;
-            }
-        };
-        let row = StoredCheckpoint {
-            workspace_id: checkpoint.workspace.clone(),
-            seq: checkpoint.seq,
-            ts: checkpoint.ts.clone(),
-            hash: checkpoint.hash.clone(),
-            sig,
+        let Some(row) = signed_checkpoint(&self.signer, chain) else {
+            return;
         };
         if let Err(error) = self.store.append_checkpoint(&row).await {
             tracing::error!(error = %error, "Storing a checkpoint failed.");
         }
     }
+}
+
+/// The chain's head checkpoint, signed, as a store row (resets the chain's
+/// "due" counters).
+fn signed_checkpoint(signer: &SigningKey, chain: &mut Chain) -> Option<StoredCheckpoint> {
+    let checkpoint = chain.checkpoint(Utc::now());
+    let sig = match signer.sign(&checkpoint) {
+        Ok(sig) => sig,
+        Err(error) => {
+            tracing::error!(error = %error, "Signing a checkpoint failed.");
+            return None;
+        }
+    };
+    Some(StoredCheckpoint {
+        workspace_id: checkpoint.workspace.clone(),
+        seq: checkpoint.seq,
+        ts: checkpoint.ts.clone(),
+        hash: checkpoint.hash.clone(),
+        sig,
+    })
 }
 
 fn stored(record: &Record) -> Result<StoredRecord, conexor_audit::Error> {

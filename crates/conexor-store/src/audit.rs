@@ -72,6 +72,16 @@ pub enum AuditRow {
 impl Store {
     /// Appends a batch of records (any workspaces) in one transaction.
     pub async fn append_audit(&self, records: &[StoredRecord]) -> Result<()> {
+        self.append_audit_with_checkpoints(records, &[]).await
+    }
+
+    /// Appends records and the checkpoints that cover them in one
+    /// transaction: a crash never keeps records whose due checkpoint is lost.
+    pub async fn append_audit_with_checkpoints(
+        &self,
+        records: &[StoredRecord],
+        checkpoints: &[StoredCheckpoint],
+    ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for r in records {
             sqlx::query(
@@ -88,6 +98,16 @@ impl Store {
             .bind(&r.record)
             .execute(&mut *tx)
             .await?;
+        }
+        for c in checkpoints {
+            sqlx::query("INSERT OR IGNORE INTO audit_checkpoints (workspace_id, seq, ts, hash, sig) VALUES (?, ?, ?, ?, ?)")
+                .bind(&c.workspace_id)
+                .bind(c.seq as i64)
+                .bind(&c.ts)
+                .bind(&c.hash)
+                .bind(&c.sig)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
