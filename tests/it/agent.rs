@@ -446,34 +446,97 @@ async fn calls_fail_fast_naming_the_agent_when_it_dies_or_falls_silent() {
 }
 
 #[tokio::test]
-async fn the_agent_reconnects_by_itself_after_a_server_restart() {
+async fn the_agent_reconnects_by_itself_after_a_server_restart_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let mut server = TestServer::start().await;
-    let admin = server.workspace("agent-restart").await;
+    let admin = Arc::new(server.workspace("agent-restart").await);
     let dir = tempfile::tempdir().unwrap();
     let pg = env_url("CONEXOR_TEST_PG_READER_URL");
     let (_, token) = create_agent(&admin, "steady", 600).await;
     let agent = spawn_agent(settings(dir.path(), &server.url, Some(&token), "wh", &pg));
     wait_online(&admin, "wh").await;
-    assert!(admin.query("wh", "SELECT 1 AS one", vec![], None).await.is_ok());
 
+    // Four clients query in a loop across the restart.
+    let stop = Arc::new(AtomicBool::new(false));
+    let restarted = Arc::new(AtomicBool::new(false));
+    let ok_after = Arc::new(AtomicU64::new(0));
+    let ok_before = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (admin, stop, restarted) = (admin.clone(), stop.clone(), restarted.clone());
+            let (ok_after, ok_before, failed) = (ok_after.clone(), ok_before.clone(), failed.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    match admin.query("wh", "SELECT $1::int AS w", vec![json!(w)], None).await {
+                        Ok(v) => {
+                            assert_eq!(v["rows"], json!([[w]]), "an answer went to the wrong caller");
+                            if restarted.load(Ordering::Relaxed) { &ok_after } else { &ok_before }.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
     server.restart().await;
-    // No user action: the same call works again once the agent is back.
+    restarted.store(true, Ordering::Relaxed);
+    // No user action: calls work again once the agent is back.
     let started = Instant::now();
-    loop {
-        match admin.query("wh", "SELECT 1 AS one", vec![], None).await {
-            Ok(v) => {
-                assert_eq!(v["rows"], json!([[1]]));
-                break;
-            }
-            Err(e) => {
-                assert!(started.elapsed() < Duration::from_secs(15), "the agent did not come back: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    while ok_after.load(Ordering::Relaxed) < 20 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the agent did not come back ({} failed calls)", failed.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("a load worker panicked");
+    }
+    assert!(ok_before.load(Ordering::Relaxed) > 0);
     assert!(!agent.task.is_finished());
     agent.stop.cancel();
     agent.task.await.unwrap().unwrap();
+}
+
+/// A server that stops answering (a network cut that leaves the socket
+/// open): the agent notices within three heartbeats and dials again.
+#[tokio::test]
+async fn the_agent_redials_when_the_server_falls_silent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("empty.db");
+    std::fs::write(&lite, b"").unwrap();
+    let agent = spawn_agent(settings(dir.path(), &format!("http://{addr}"), Some("cxa_fake"), "db", &format!("sqlite://{}", lite.display())));
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+    ws.send(Message::text(encode(&ServerMessage::Challenge { protocol: 1, nonce: "bm9uY2U".into() }))).await.unwrap();
+    let _enrol = ws.next().await.unwrap().unwrap();
+    ws.send(Message::text(encode(&ServerMessage::Welcome {
+        agent_id: "agt_fake".into(),
+        workspace_id: "ws_AAAAAAAAAAAAAAAA".into(),
+        name: "fake".into(),
+        heartbeat_ms: 200,
+        max_in_flight: 4,
+        rejected: vec![],
+    })))
+    .await
+    .unwrap();
+    // From here on the fake server reads nothing and sends nothing.
+    let silent_since = Instant::now();
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("the agent dialled again after the server fell silent")
+        .unwrap();
+    assert!(silent_since.elapsed() >= Duration::from_millis(500), "redialled before three heartbeats");
+    drop(stream);
+    drop(ws);
+    agent.stop.cancel();
+    let _ = agent.task.await;
 }
 
 #[tokio::test]
