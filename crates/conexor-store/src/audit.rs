@@ -83,21 +83,23 @@ impl Store {
         checkpoints: &[StoredCheckpoint],
     ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO audit_records (workspace_id, seq, ts, tool, key_id, outcome, hash, record)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&r.workspace_id)
-            .bind(r.seq as i64)
-            .bind(&r.ts)
-            .bind(&r.tool)
-            .bind(&r.key_id)
-            .bind(&r.outcome)
-            .bind(&r.hash)
-            .bind(&r.record)
-            .execute(&mut *tx)
-            .await?;
+        // One multi-row INSERT per chunk: one round trip to SQLite's thread
+        // instead of one per record (8 bound values a row; SQLite allows 32766).
+        for chunk in records.chunks(1000) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO audit_records (workspace_id, seq, ts, tool, key_id, outcome, hash, record) ",
+            );
+            insert.push_values(chunk, |mut row, r| {
+                row.push_bind(&r.workspace_id)
+                    .push_bind(r.seq as i64)
+                    .push_bind(&r.ts)
+                    .push_bind(&r.tool)
+                    .push_bind(&r.key_id)
+                    .push_bind(&r.outcome)
+                    .push_bind(&r.hash)
+                    .push_bind(&r.record);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         for c in checkpoints {
             sqlx::query("INSERT OR IGNORE INTO audit_checkpoints (workspace_id, seq, ts, hash, sig) VALUES (?, ?, ?, ?, ?)")
