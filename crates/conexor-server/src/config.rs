@@ -35,6 +35,10 @@ pub struct Config {
     /// Benchmarks only: skip the audit record (the "audit off" baseline of
     /// `bench/`). No command-line flag sets it; a real server always audits.
     pub audit_disabled_for_benchmark: bool,
+    /// A directory of tools files, `<workspace_id>.toml`, reloaded on change.
+    pub tools_dir: Option<PathBuf>,
+    /// How often the tools directory is checked for changes.
+    pub tools_poll: Duration,
     /// How often the server pings each agent; three silent intervals end its session.
     pub agent_heartbeat: Duration,
 }
@@ -87,6 +91,8 @@ impl Config {
             audit_signing_key: None,
             audit_disabled_for_benchmark: false,
             agent_heartbeat: Duration::from_secs(2),
+            tools_dir: None,
+            tools_poll: Duration::from_secs(2),
             durability: conexor_store::Durability::Full,
         }
     }

@@ -100,6 +100,8 @@ pub struct Candidate<'a> {
 /// What a successful call measured, for the record.
 #[derive(Debug, Default, Clone)]
 struct Measure {
+    /// The connection used, when the arguments do not name it (named tools).
+    connection: Option<String>,
     /// `direct` or `agent` when a source was used.
     mode: Option<&'static str>,
     query_hash: Option<String>,
@@ -175,7 +177,10 @@ impl Gateway {
                 "too many concurrent calls for this API key; retry shortly",
             )),
         };
-        let connection = args.get("connection").and_then(Value::as_str);
+        let named = outcome.as_ref().ok().and_then(|(_, m)| m.connection.clone());
+        let connection = named
+            .as_deref()
+            .or_else(|| args.get("connection").and_then(Value::as_str));
         self.record(ctx, tool, args.clone(), connection, started, &outcome)
             .await?;
         outcome.map(|(value, _)| value)
@@ -192,14 +197,46 @@ impl Gateway {
             "search_schema" => self.search_schema(ctx, args).await,
             "describe_table" => self.describe_table(ctx, args).await,
             "run_query" => self.run_query(ctx, args).await,
-            other => Err(ToolError::failed(
-                "unknown_tool",
-                format!(
-                    "unknown tool {other:?}; available tools: {}",
-                    TOOLS.join(", ")
-                ),
-            )),
+            other => self.named_tool(ctx, other, args).await,
         }
+    }
+
+    /// A named query of the caller's workspace: arguments validated by type
+    /// and bound to the placeholders, then the same guarded read as run_query.
+    async fn named_tool(
+        &self,
+        ctx: &CallContext,
+        name: &str,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
+        let ws = &ctx.principal.workspace_id;
+        let Some(record) = self.state.store.tool(ws, name).await.map_err(store_err)? else {
+            let mut names: Vec<String> = TOOLS.iter().map(|t| (*t).to_owned()).collect();
+            names.extend(
+                self.state
+                    .store
+                    .tools(ws)
+                    .await
+                    .map_err(store_err)?
+                    .into_iter()
+                    .map(|t| t.name),
+            );
+            let near = nearest(&name.to_lowercase(), &names);
+            return Err(ToolError::failed(
+                "unknown_tool",
+                format!("unknown tool {name:?}{}; available tools: {}", suggest(&near), names.join(", ")),
+            ));
+        };
+        let def: conexor_tools::ToolDef = serde_json::from_str(&record.definition)
+            .map_err(|_| ToolError::failed("store", "a stored tool definition is damaged"))?;
+        let params = def
+            .bind(args)
+            .map_err(|e| ToolError::failed("param", format!("{}: {e}", def.name)))?;
+        let limits = &self.state.config.limits;
+        let max_rows = def.max_rows.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
+        let (value, mut measure) = self.read(ctx, &def.connection, &def.sql, params, max_rows).await?;
+        measure.connection = Some(def.connection.clone());
+        Ok((value, measure))
     }
 
     /// The single place a call's audit record is written, and a log line
@@ -409,6 +446,20 @@ impl Gateway {
         let max_rows = opt_u64_arg(args, "limit")?
             .unwrap_or(limits.default_rows)
             .clamp(1, limits.max_rows);
+        self.read(ctx, connection, sql, params, max_rows).await
+    }
+
+    /// One guarded read on a connection of the caller's workspace, direct or
+    /// through its agent: the shared path of run_query and named tools.
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        connection: &str,
+        sql: &str,
+        params: Vec<Value>,
+        max_rows: u64,
+    ) -> Result<(Value, Measure), ToolError> {
+        let limits = &self.state.config.limits;
         if sql.len() > limits.max_sql_bytes {
             return Err(ToolError::denied(
                 "guard.too_long",
@@ -493,6 +544,7 @@ impl Gateway {
                 query_hash: Some(measure_hash),
                 rows: Some(row_count),
                 bytes: Some(result.bytes),
+                ..Default::default()
             },
         ))
     }

@@ -24,6 +24,7 @@ pub mod gateway;
 pub mod mcp;
 pub mod pools;
 pub mod state;
+pub mod tools;
 
 pub use config::{Config, LimitsConfig, Listen};
 pub use state::{AppState, Started};
@@ -67,7 +68,9 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
             state.clone(),
             auth::require_key,
         ));
-    let keyed = api::keyed_routes().merge(agents_api::routes()).layer(middleware::from_fn_with_state(
+    let keyed = api::keyed_routes()
+        .merge(agents_api::routes())
+        .merge(tools::routes()).layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_key,
     ));
@@ -214,6 +217,10 @@ pub async fn serve_tls(
 }
 
 fn spawn_sweeper(state: Arc<AppState>, token: CancellationToken) -> tokio::task::JoinHandle<()> {
+    if let Some(dir) = state.config.tools_dir.clone() {
+        let every = state.config.tools_poll;
+        tools::spawn_directory_watcher(state.clone(), dir, every, token.clone());
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15));
         loop {

@@ -145,6 +145,7 @@ impl ServerHandler for McpHandler {
         let mut info = ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -171,8 +172,37 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        principal(&ctx)?;
-        Ok(ListToolsResult::with_all_items(generic_tools()))
+        let principal = principal(&ctx)?;
+        let mut tools = generic_tools();
+        let named = self
+            .state
+            .store
+            .tools(&principal.workspace_id)
+            .await
+            .map_err(|_| McpError::internal_error("the server's store failed", None))?;
+        for record in named {
+            let Ok(def) = serde_json::from_str::<conexor_tools::ToolDef>(&record.definition) else {
+                continue;
+            };
+            tools.push(
+                Tool::new(def.name.clone(), format!("{} (connection {})", def.description, def.connection), schema(def.input_schema()))
+                    .annotate(read_only()),
+            );
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    /// Remembers the session's peer so that a change of its workspace's
+    /// tools reaches it as `notifications/tools/list_changed`.
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        let principal = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned();
+        if let Some(p) = principal {
+            self.state.tool_watchers.add(p.workspace_id, context.peer);
+        }
     }
 
     async fn call_tool(
@@ -181,16 +211,6 @@ impl ServerHandler for McpHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let principal = principal(&ctx)?;
-        if !crate::gateway::TOOLS.contains(&request.name.as_ref()) {
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown tool {:?}; available: {}",
-                    request.name,
-                    crate::gateway::TOOLS.join(", ")
-                ),
-                None,
-            ));
-        }
         // Sessions (≤ 2025-11-25) carry clientInfo from initialize; stateless
         // requests (2026-07-28) carry it in each request's _meta.
         let client = ctx
@@ -212,6 +232,10 @@ impl ServerHandler for McpHandler {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
                 result.structured_content = Some(value);
                 result
+            }
+            // An unknown tool is a protocol error (and it was recorded all the same).
+            Err(err) if err.code == "unknown_tool" => {
+                return Err(McpError::invalid_params(err.message, None));
             }
             Err(err) => CallToolResult::error(vec![ContentBlock::text(err.message)]),
         };

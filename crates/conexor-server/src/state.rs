@@ -28,6 +28,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Live on-premise agents.
     pub agents: crate::agents::AgentHub,
+    /// MCP sessions to tell when their workspace's tools change.
+    pub tool_watchers: crate::tools::Watchers,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -83,6 +85,7 @@ impl AppState {
         let state = Arc::new(AppState {
             audit,
             agents: Default::default(),
+            tool_watchers: Default::default(),
             stopping,
             pools: PoolCache::default(),
             keys: KeyCache::default(),

@@ -18,6 +18,9 @@
 mod agents;
 mod audit;
 mod records;
+mod tools;
+
+pub use tools::ToolRecord;
 
 pub use agents::{AgentConnectionRecord, AgentRecord, EnrolRefusal};
 
@@ -132,7 +135,8 @@ impl Store {
         for statement in MIGRATIONS
             .iter()
             .chain(audit::MIGRATIONS)
-            .chain(agents::MIGRATIONS) {
+            .chain(agents::MIGRATIONS)
+            .chain(tools::MIGRATIONS) {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Store { pool, path })

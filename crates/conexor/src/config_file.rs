@@ -9,6 +9,8 @@ use anyhow::{Context, Result, bail};
 /// The settings a file may hold, and their environment variables.
 const KNOWN: &[(&str, &str)] = &[
     ("listen", "CONEXOR_LISTEN"),
+    ("tools_dir", "CONEXOR_TOOLS_DIR"),
+    ("agent_heartbeat", "CONEXOR_AGENT_HEARTBEAT"),
     ("data_dir", "CONEXOR_DATA_DIR"),
     ("tls_cert", "CONEXOR_TLS_CERT"),
     ("tls_key", "CONEXOR_TLS_KEY"),

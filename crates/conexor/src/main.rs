@@ -9,6 +9,7 @@ mod client_cmds;
 mod config_file;
 mod sample;
 mod server_cmd;
+mod tools_cmds;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +48,12 @@ enum Command {
     Agents(agent_cmds::AgentsCmd),
     /// Run the on-premise agent: dials out to the server, serves guarded reads of local databases
     Agent(agent_cmds::AgentArgs),
+    /// Named-query tools: add from a tools file, list, show, remove, try
+    #[command(subcommand)]
+    Tools(tools_cmds::ToolsCmd),
+    /// Export a client config or snippet, or the tool definitions
+    #[command(subcommand)]
+    Export(tools_cmds::ExportCmd),
 }
 
 /// Where the server is and which key to present; shared by client commands.
@@ -135,6 +142,8 @@ fn main() {
             Command::Mcp(args) => bridge::run(args).await,
             Command::Agents(cmd) => agent_cmds::agents(cmd).await,
             Command::Agent(args) => agent_cmds::agent(args).await,
+            Command::Tools(cmd) => tools_cmds::tools(cmd).await,
+            Command::Export(cmd) => tools_cmds::export(cmd).await,
         }
     });
     if let Err(err) = result {

@@ -85,6 +85,12 @@ pub struct ServerArgs {
     /// Checkpoint signing key, 64 hex (default: audit-signing.key in the data directory, created at first start)
     #[arg(long, env = "CONEXOR_AUDIT_SIGNING_KEY", hide_env_values = true)]
     pub audit_signing_key: Option<String>,
+    /// Directory of named-query tools files, one per workspace (<workspace id>.toml); reloaded on change
+    #[arg(long, env = "CONEXOR_TOOLS_DIR")]
+    pub tools_dir: Option<PathBuf>,
+    /// Seconds between checks of the agents' heartbeat (three silent intervals end an agent's session)
+    #[arg(long, env = "CONEXOR_AGENT_HEARTBEAT", default_value_t = 2)]
+    pub agent_heartbeat: u64,
 }
 
 impl ServerArgs {
@@ -108,6 +114,8 @@ impl ServerArgs {
         config.audit_checkpoint_records = self.audit_checkpoint_records;
         config.audit_checkpoint_seconds = self.audit_checkpoint_seconds.max(1);
         config.audit_signing_key = self.audit_signing_key.clone();
+        config.tools_dir = self.tools_dir.clone();
+        config.agent_heartbeat = Duration::from_secs(self.agent_heartbeat.clamp(1, 60));
         config.durability = if self.durability == "process-crash" {
             conexor_store::Durability::ProcessCrash
         } else {
@@ -238,6 +246,8 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         audit_checkpoint_seconds: 60,
         audit_signing_key: None,
         durability: "power-loss".into(),
+        tools_dir: None,
+        agent_heartbeat: 2,
     }
     .config();
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;

@@ -1,0 +1,326 @@
+//! Named-query tools on the server: the REST API (`/api/v1/tools`), the
+//! tools directory it loads and reloads without a restart, and the MCP
+//! sessions it tells (`notifications/tools/list_changed`) when a
+//! workspace's tools change.
+//!
+//! Definitions and their checks are `conexor-tools`'; here they are checked
+//! against the workspace (the connection must exist, by name; the SQL is
+//! guarded in that connection's dialect) before they are stored. The store
+//! is the source of truth; the tools file `<workspace_id>.toml` in the tools
+//! directory replaces exactly the tools that came from it.
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::gateway::{CallContext, Gateway};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use conexor_audit::{Draft, Outcome};
+use conexor_tools::ToolDef;
+use conexor_types::{ConnectionKind, WorkspaceId};
+use rmcp::{Peer, RoleServer};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// Most MCP sessions remembered for notifications.
+const MAX_WATCHERS: usize = 10_000;
+
+/// MCP sessions by workspace, to notify when its tools change.
+#[derive(Default)]
+pub struct Watchers {
+    peers: Mutex<Vec<(WorkspaceId, Peer<RoleServer>)>>,
+}
+
+impl Watchers {
+    pub fn add(&self, workspace: WorkspaceId, peer: Peer<RoleServer>) {
+        let mut peers = match self.peers.lock() {
+            Ok(p) => p,
+            Err(p) => p.into_inner(),
+        };
+        peers.retain(|(_, p)| !p.is_transport_closed());
+        if peers.len() >= MAX_WATCHERS {
+            peers.remove(0);
+        }
+        peers.push((workspace, peer));
+    }
+
+    /// Sends `notifications/tools/list_changed` to the workspace's sessions.
+    pub fn notify(&self, workspace: &WorkspaceId) {
+        let targets: Vec<Peer<RoleServer>> = match self.peers.lock() {
+            Ok(mut p) => {
+                p.retain(|(_, peer)| !peer.is_transport_closed());
+                p.iter().filter(|(w, _)| w == workspace).map(|(_, peer)| peer.clone()).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        for peer in targets {
+            tokio::spawn(async move {
+                let _ = peer.notify_tool_list_changed().await;
+            });
+        }
+    }
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/tools", get(list_tools).post(put_tool))
+        .route("/tools/export", get(export_tools))
+        .route("/tools/{name}", get(show_tool).delete(remove_tool))
+        .route("/tools/{name}/try", post(try_tool))
+}
+
+/// The dialect of a connection of the workspace, direct or agent.
+async fn dialect_of(state: &AppState, ws: &WorkspaceId, name: &str) -> Result<conexor_guard::Dialect, String> {
+    let kind = match state.store.connection(ws, name).await {
+        Ok(Some(c)) => Some(c.kind),
+        Ok(None) => match state.store.agent_connection(ws, name).await {
+            Ok(Some(a)) => Some(a.kind),
+            Ok(None) => None,
+            Err(_) => return Err("the server's store failed".into()),
+        },
+        Err(_) => return Err("the server's store failed".into()),
+    };
+    let Some(kind) = kind else {
+        return Err(format!("connection: no connection named {name:?} in this workspace (a tool names one by reference)"));
+    };
+    ConnectionKind::parse(&kind)
+        .map(conexor_connectors::dialect_for)
+        .ok_or_else(|| format!("connection: {name:?} is of a type that runs no SQL"))
+}
+
+/// Every check a definition passes before it is stored.
+async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), String> {
+    let dialect = dialect_of(state, ws, &def.connection).await?;
+    def.check(dialect).map_err(|e| e.0)
+}
+
+fn summary(def: &ToolDef, source: &str, updated_at: &str) -> Value {
+    json!({
+        "name": def.name, "description": def.description, "connection": def.connection,
+        "params": def.params.iter().map(|p| json!({"name": p.name, "type": p.kind, "required": p.required})).collect::<Vec<_>>(),
+        "source": source, "updated_at": updated_at,
+    })
+}
+
+async fn list_tools(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = state
+        .store
+        .tools(&p.workspace_id)
+        .await?
+        .iter()
+        .filter_map(|t| {
+            serde_json::from_str::<ToolDef>(&t.definition)
+                .ok()
+                .map(|d| summary(&d, &t.source, &t.updated_at))
+        })
+        .collect();
+    Ok(Json(json!({ "tools": list })))
+}
+
+async fn show_tool(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let t = state
+        .store
+        .tool(&p.workspace_id, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no tool named {name:?}")))?;
+    let def: Value = serde_json::from_str(&t.definition).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(json!({"definition": def, "source": t.source, "updated_at": t.updated_at})))
+}
+
+async fn put_tool(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    if let Some(bad) = body.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| ["url", "dsn", "password", "host", "connection_string"].contains(&k.as_str()))
+            .cloned()
+    }) {
+        return Err(ApiError::BadRequest(format!(
+            "field {bad}: a tool names a connection by reference; inline connections exist only on the client (`conexor tools try --url …`) and are never sent to the server"
+        )));
+    }
+    let def: ToolDef = serde_json::from_value(body).map_err(|e| ApiError::BadRequest(format!("tool definition: {e}")))?;
+    check(&state, &p.workspace_id, &def).await.map_err(|e| ApiError::BadRequest(format!("tool {:?}: {e}", def.name)))?;
+    let json = serde_json::to_string(&def).map_err(|e| ApiError::Internal(e.into()))?;
+    match state.store.put_api_tool(&p.workspace_id, &def.name, &def.connection, &json).await {
+        Ok(()) => {}
+        Err(conexor_store::Error::Conflict(_)) => {
+            return Err(ApiError::Conflict(format!("tool {:?} is defined in the tools file; change it there", def.name)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    crate::api::audited(&state, &p, "admin.tool_put", json!({"name": def.name, "connection": def.connection}), Some(&def.connection)).await?;
+    state.tool_watchers.notify(&p.workspace_id);
+    tracing::info!(workspace_id = %p.workspace_id, tool = %def.name, "Tool saved.");
+    Ok(Json(json!({"name": def.name, "saved": true})))
+}
+
+async fn remove_tool(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    if !state.store.delete_api_tool(&p.workspace_id, &name).await? {
+        return match state.store.tool(&p.workspace_id, &name).await? {
+            Some(_) => Err(ApiError::Conflict(format!("tool {name:?} is defined in the tools file; remove it there"))),
+            None => Err(ApiError::NotFound(format!("no tool named {name:?}"))),
+        };
+    }
+    crate::api::audited(&state, &p, "admin.tool_remove", json!({"name": name}), None).await?;
+    state.tool_watchers.notify(&p.workspace_id);
+    Ok(Json(json!({"name": name, "removed": true})))
+}
+
+/// Runs a named tool as an MCP client would (the same chokepoint, audited).
+async fn try_tool(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    Json(args): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let ctx = CallContext { principal: p, client: None, model: None };
+    match Gateway::new(state.clone()).call_tool(&ctx, &name, args).await {
+        Ok(v) => Ok(Json(v)),
+        Err(e) if e.code.starts_with("audit.") => Err(ApiError::Unavailable(e.message)),
+        Err(e) if e.denied => Err(ApiError::Denied(e.message)),
+        Err(e) if e.code == "unknown_tool" => Err(ApiError::NotFound(e.message)),
+        Err(e) => Err(ApiError::BadRequest(e.message)),
+    }
+}
+
+async fn export_tools(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+) -> Result<String, ApiError> {
+    let defs: Vec<ToolDef> = state
+        .store
+        .tools(&p.workspace_id)
+        .await?
+        .iter()
+        .filter_map(|t| serde_json::from_str(&t.definition).ok())
+        .collect();
+    conexor_tools::to_file(&defs).map_err(|e| ApiError::Internal(anyhow::anyhow!(e.0)))
+}
+
+/// Watches the tools directory: `<workspace_id>.toml` files, polled every
+/// `every`. A changed file is parsed and checked as a whole; on any error
+/// the previous tools stay and the error (line, tool, field) is logged.
+pub fn spawn_directory_watcher(state: Arc<AppState>, dir: PathBuf, every: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen: HashMap<PathBuf, (SystemTime, u64)> = HashMap::new();
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => scan(&state, &dir, &mut seen).await,
+            }
+        }
+    })
+}
+
+async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut HashMap<PathBuf, (SystemTime, u64)>) {
+    let mut present: Vec<PathBuf> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            present.push(path.clone());
+            let Ok(meta) = entry.metadata() else { continue };
+            let sig = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
+            if seen.get(&path) == Some(&sig) {
+                continue;
+            }
+            seen.insert(path.clone(), sig);
+            load(state, &path).await;
+        }
+    }
+    // A removed file removes the tools that came from it.
+    let gone: Vec<PathBuf> = seen.keys().filter(|p| !present.contains(p)).cloned().collect();
+    for path in gone {
+        seen.remove(&path);
+        if let Some(ws) = workspace_of(&path) {
+            apply(state, &path, &ws, Vec::new()).await;
+        }
+    }
+}
+
+fn workspace_of(path: &std::path::Path) -> Option<WorkspaceId> {
+    WorkspaceId::parse(path.file_stem()?.to_str()?).ok()
+}
+
+async fn load(state: &Arc<AppState>, path: &std::path::Path) {
+    let file = path.display().to_string();
+    let Some(ws) = workspace_of(path) else {
+        tracing::warn!(file, "Tools file ignored: name it <workspace id>.toml (ws_…).");
+        return;
+    };
+    if !matches!(state.store.workspace(&ws).await, Ok(Some(_))) {
+        tracing::warn!(file, workspace_id = %ws, "Tools file ignored: no such workspace.");
+        return;
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(file, error = %e, "Tools file unreadable; previous tools kept.");
+            return;
+        }
+    };
+    let parsed = match conexor_tools::parse_file(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(file, error = %e, "Tools file refused; previous tools kept.");
+            return;
+        }
+    };
+    let mut rows = Vec::new();
+    for t in parsed {
+        if let Err(e) = check(state, &ws, &t.def).await {
+            tracing::error!(file, error = %format!("line {}: tool {:?}: {e}", t.line, t.def.name), "Tools file refused; previous tools kept.");
+            return;
+        }
+        match serde_json::to_string(&t.def) {
+            Ok(json) => rows.push((t.def.name.clone(), t.def.connection.clone(), json)),
+            Err(_) => return,
+        }
+    }
+    apply(state, path, &ws, rows).await;
+}
+
+async fn apply(state: &Arc<AppState>, path: &std::path::Path, ws: &WorkspaceId, rows: Vec<(String, String, String)>) {
+    let file = path.display().to_string();
+    match state.store.replace_file_tools(ws, &rows).await {
+        Ok(clashes) if !clashes.is_empty() => {
+            tracing::error!(file, tools = %clashes.join(", "), "Tools file refused: these names are defined through the API; previous tools kept.");
+        }
+        Ok(_) => {
+            let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
+            let mut draft = Draft::new("admin.tools_reload", Outcome::Ok);
+            draft.user = Some("tools file".into());
+            draft.params = json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names});
+            if state.audit.append(ws.as_str(), draft).await.is_err() {
+                tracing::error!(file, "Could not audit a tools reload.");
+            }
+            tracing::info!(file, workspace_id = %ws, tools = names.len(), "Tools file loaded.");
+            state.tool_watchers.notify(ws);
+        }
+        Err(e) => tracing::error!(file, error = %e, "Store failed loading a tools file."),
+    }
+}

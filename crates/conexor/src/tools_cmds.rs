@@ -1,0 +1,285 @@
+//! `conexor tools …` (named-query tools) and `conexor export …` (client
+//! set-up and tool definitions).
+
+use crate::ClientArgs;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Subcommand;
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum ToolsCmd {
+    /// Add (or replace) the tools of a tools file ([[tools]] tables, TOML) through the API
+    Add {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The tools file; `-` reads stdin
+        #[arg(long, short)]
+        file: PathBuf,
+    },
+    /// List the workspace's named tools
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one tool's definition
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+    },
+    /// Remove a tool added through the API
+    Remove {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+    },
+    /// Call a tool as an AI would: through the server, or locally on an inline --url
+    Try {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+        /// An argument, name=value (JSON values are parsed, anything else is a string); repeat
+        #[arg(long = "arg", short = 'a')]
+        args: Vec<String>,
+        /// Run locally against this URL instead (needs --file); nothing is sent to the server
+        #[arg(long, requires = "file")]
+        url: Option<String>,
+        /// The tools file holding NAME (with --url)
+        #[arg(long, short)]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCmd {
+    /// Print a ready client config or a runnable snippet for this server
+    Client {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// claude-desktop, cursor, vscode, python, typescript or curl
+        #[arg(long = "for", value_parser = ["claude-desktop", "cursor", "vscode", "python", "typescript", "curl"])]
+        target: String,
+    },
+    /// Write the workspace's named-query definitions as a tools file
+    Tools {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Output file (default: stdout)
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn read_file(path: &PathBuf) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Value> {
+    let mut map = Map::new();
+    for a in args {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--arg {a:?}: write name=value"))?;
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        map.insert(k.to_owned(), value);
+    }
+    Ok(Value::Object(map))
+}
+
+pub async fn tools(cmd: ToolsCmd) -> Result<()> {
+    match cmd {
+        ToolsCmd::Add { client: args, file } => {
+            let text = read_file(&file)?;
+            let tools = conexor_tools::parse_file(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let client = args.client()?;
+            for t in &tools {
+                let body = serde_json::to_value(&t.def)?;
+                client
+                    .post("tools", body)
+                    .await
+                    .with_context(|| format!("{} line {}", file.display(), t.line))?;
+                if !args.json {
+                    println!("Tool {} saved.", t.def.name);
+                }
+            }
+            if args.json {
+                println!("{}", json!({"saved": tools.iter().map(|t| &t.def.name).collect::<Vec<_>>()}));
+            }
+        }
+        ToolsCmd::List { client: args } => {
+            let v = args.client()?.get("tools").await?;
+            if args.json {
+                println!("{v}");
+                return Ok(());
+            }
+            println!("{:<32} {:<16} {:<6} PARAMETERS", "NAME", "CONNECTION", "SOURCE");
+            for t in v["tools"].as_array().cloned().unwrap_or_default() {
+                let params: Vec<String> = t["params"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| format!("{}: {}", p["name"].as_str().unwrap_or("?"), p["type"].as_str().unwrap_or("?")))
+                    .collect();
+                println!(
+                    "{:<32} {:<16} {:<6} {}",
+                    t["name"].as_str().unwrap_or("?"),
+                    t["connection"].as_str().unwrap_or("?"),
+                    t["source"].as_str().unwrap_or("?"),
+                    params.join(", ")
+                );
+            }
+        }
+        ToolsCmd::Show { client: args, name } => {
+            let v = args.client()?.get(&format!("tools/{name}")).await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                let def: conexor_tools::ToolDef = serde_json::from_value(v["definition"].clone())?;
+                print!("{}", conexor_tools::to_file(&[def]).map_err(|e| anyhow!("{e}"))?);
+            }
+        }
+        ToolsCmd::Remove { client: args, name } => {
+            args.client()?.delete(&format!("tools/{name}")).await?;
+            if !args.json {
+                println!("Tool {name} removed.");
+            }
+        }
+        ToolsCmd::Try { client: args, name, args: kv, url, file } => {
+            let call_args = parse_args(&kv)?;
+            let result = match (url, file) {
+                (Some(url), Some(file)) => {
+                    let text = read_file(&file)?;
+                    let def = conexor_tools::parse_file(&text)
+                        .map_err(|e| anyhow!("{}: {e}", file.display()))?
+                        .into_iter()
+                        .find(|t| t.def.name == name)
+                        .ok_or_else(|| anyhow!("{} has no tool named {name:?}", file.display()))?
+                        .def;
+                    let (kind, _) = conexor_connectors::ConnectionSpec::from_url(&url).map_err(|e| anyhow!("{e}"))?;
+                    def.check(conexor_connectors::dialect_for(kind)).map_err(|e| anyhow!("tool {name}: {e}"))?;
+                    let params = def.bind(&call_args).map_err(|e| anyhow!("{e}"))?;
+                    crate::client_cmds::local_query(&url, &def.sql, &params, def.max_rows).await?
+                }
+                (None, None) => args.client()?.post(&format!("tools/{name}/try"), call_args).await?,
+                _ => bail!("--url needs --file (the definition is read locally)"),
+            };
+            if args.json {
+                println!("{result}");
+            } else {
+                crate::client_cmds::print_table(&result);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn export(cmd: ExportCmd) -> Result<()> {
+    match cmd {
+        ExportCmd::Tools { client: args, output } => {
+            let text = args.client()?.get_text("tools/export").await?;
+            match output {
+                Some(p) => {
+                    std::fs::write(&p, &text).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("Wrote {}.", p.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        ExportCmd::Client { client: args, target } => {
+            let mcp = format!("{}/mcp", args.server.trim_end_matches('/'));
+            print!("{}", client_config(&target, &mcp));
+        }
+    }
+    Ok(())
+}
+
+/// A ready config or snippet. Never contains a key: clients that expand
+/// environment variables read CONEXOR_API_KEY; Claude Desktop gets a
+/// placeholder and a one-line instruction.
+pub fn client_config(target: &str, mcp: &str) -> String {
+    match target {
+        "claude-desktop" => format!(
+            "// Claude Desktop: put this in claude_desktop_config.json and replace PASTE_AN_MCP_KEY with a key\n\
+             // from `conexor keys create --scope mcp` (Claude Desktop does not expand environment variables).\n{}\n",
+            serde_json::to_string_pretty(&json!({"mcpServers": {"conexor": {
+                "command": "conexor",
+                "args": ["mcp", "--server", mcp.trim_end_matches("/mcp")],
+                "env": {"CONEXOR_API_KEY": "PASTE_AN_MCP_KEY"}
+            }}})).unwrap_or_default()
+        ),
+        "cursor" => format!(
+            "// Cursor: .cursor/mcp.json (the key comes from CONEXOR_API_KEY in Cursor's environment)\n{}\n",
+            serde_json::to_string_pretty(&json!({"mcpServers": {"conexor": {
+                "url": mcp,
+                "headers": {"Authorization": "Bearer ${env:CONEXOR_API_KEY}"}
+            }}})).unwrap_or_default()
+        ),
+        "vscode" => format!(
+            "// VS Code: .vscode/mcp.json (VS Code asks for the key once and keeps it in its secret storage)\n{}\n",
+            serde_json::to_string_pretty(&json!({
+                "inputs": [{"type": "promptString", "id": "conexor-key", "description": "Conexor MCP key (cxk_…)", "password": true}],
+                "servers": {"conexor": {
+                    "type": "http",
+                    "url": mcp,
+                    "headers": {"Authorization": "Bearer ${input:conexor-key}"}
+                }}
+            })).unwrap_or_default()
+        ),
+        "python" => format!(
+            r#"# Python (pip install "mcp>=2.3,<3"); the key comes from CONEXOR_API_KEY.
+import asyncio, json, os
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+URL = "{mcp}"
+
+async def main():
+    http = httpx2.AsyncClient(headers={{"Authorization": "Bearer " + os.environ["CONEXOR_API_KEY"]}})
+    async with Client(streamable_http_client(URL, http_client=http)) as client:
+        tools = await client.list_tools()
+        print("tools:", ", ".join(t.name for t in tools.tools))
+        result = await client.call_tool("list_connections", {{}})
+        print(result.content[0].text)
+
+asyncio.run(main())
+"#
+        ),
+        "typescript" => format!(
+            r#"// TypeScript (npm install @modelcontextprotocol/sdk); the key comes from CONEXOR_API_KEY.
+import {{ Client }} from "@modelcontextprotocol/sdk/client/index.js";
+import {{ StreamableHTTPClientTransport }} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+const transport = new StreamableHTTPClientTransport(new URL("{mcp}"), {{
+  requestInit: {{ headers: {{ Authorization: `Bearer ${{process.env.CONEXOR_API_KEY}}` }} }},
+}});
+const client = new Client({{ name: "conexor-snippet", version: "1.0.0" }});
+await client.connect(transport);
+const tools = await client.listTools();
+console.log("tools:", tools.tools.map((t) => t.name).join(", "));
+const result = await client.callTool({{ name: "list_connections", arguments: {{}} }});
+console.log(result.content[0].text);
+await client.close();
+"#
+        ),
+        _ => format!(
+            r#"# curl: initialize, then call a tool (the key comes from CONEXOR_API_KEY).
+curl -si {mcp} -H "Authorization: Bearer $CONEXOR_API_KEY" -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' \
+  -d '{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"curl","version":"1"}}}}}}'
+# then, with the Mcp-Session-Id header it returned:
+# curl -s {mcp} -H "Authorization: Bearer $CONEXOR_API_KEY" -H "Mcp-Session-Id: …" -H 'Content-Type: application/json' \
+#   -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
+#   -d '{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_connections","arguments":{{}}}}}}'
+"#
+        ),
+    }
+}
