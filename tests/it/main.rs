@@ -10,3 +10,4 @@ mod breach;
 mod crash;
 mod isolation;
 mod sources;
+mod tools;

@@ -227,15 +227,30 @@ impl Gateway {
                 format!("unknown tool {name:?}{}; available tools: {}", suggest(&near), names.join(", ")),
             ));
         };
-        let def: conexor_tools::ToolDef = serde_json::from_str(&record.definition)
+        let stored: conexor_tools::Stored = serde_json::from_str(&record.definition)
             .map_err(|_| ToolError::failed("store", "a stored tool definition is damaged"))?;
-        let params = def
-            .bind(args)
-            .map_err(|e| ToolError::failed("param", format!("{}: {e}", def.name)))?;
         let limits = &self.state.config.limits;
-        let max_rows = def.max_rows.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
-        let (value, mut measure) = self.read(ctx, &def.connection, &def.sql, params, max_rows).await?;
-        measure.connection = Some(def.connection.clone());
+        let (connection, sql, params, max_rows) = match stored {
+            conexor_tools::Stored::Query(def) => {
+                let params = def
+                    .bind(args)
+                    .map_err(|e| ToolError::failed("param", format!("{}: {e}", def.name)))?;
+                (def.connection, def.sql, params, def.max_rows)
+            }
+            conexor_tools::Stored::Table { table_tool: t } => {
+                let conn = self.connection(ctx, &t.connection).await?;
+                let kind = ConnectionKind::parse(conn.kind()).ok_or_else(|| {
+                    ToolError::failed("unsupported", "this connection type cannot run SQL")
+                })?;
+                let (sql, params, limit) = t
+                    .build(args, conexor_connectors::dialect_for(kind))
+                    .map_err(|e| ToolError::failed("param", format!("{}: {e}", t.name)))?;
+                (t.connection, sql, params, limit.or(t.max_rows))
+            }
+        };
+        let max_rows = max_rows.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
+        let (value, mut measure) = self.read(ctx, &connection, &sql, params, max_rows).await?;
+        measure.connection = Some(connection);
         Ok((value, measure))
     }
 
@@ -785,31 +800,7 @@ fn suggest(near: &[String]) -> String {
     }
 }
 
-/// Up to three names closest to `wanted` by edit distance.
-pub(crate) fn nearest(wanted: &str, names: &[String]) -> Vec<String> {
-    let mut scored: Vec<(usize, &String)> = names
-        .iter()
-        .map(|n| (edit_distance(wanted, &n.to_lowercase()), n))
-        .filter(|(d, n)| *d <= (n.len() / 2).max(2) || n.to_lowercase().contains(wanted))
-        .collect();
-    scored.sort();
-    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub(crate) use conexor_tools::nearest;
 
 /// A case-insensitive pattern: `%` and `*` match any run, `_` and `?` one
 /// character; without wildcards it matches as a substring.

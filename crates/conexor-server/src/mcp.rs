@@ -181,11 +181,15 @@ impl ServerHandler for McpHandler {
             .await
             .map_err(|_| McpError::internal_error("the server's store failed", None))?;
         for record in named {
-            let Ok(def) = serde_json::from_str::<conexor_tools::ToolDef>(&record.definition) else {
+            let Ok(def) = serde_json::from_str::<conexor_tools::Stored>(&record.definition) else {
                 continue;
             };
+            let description = match &def {
+                conexor_tools::Stored::Query(_) => format!("{} (connection {})", def.description(), def.connection()),
+                conexor_tools::Stored::Table { .. } => def.description().to_owned(),
+            };
             tools.push(
-                Tool::new(def.name.clone(), format!("{} (connection {})", def.description, def.connection), schema(def.input_schema()))
+                Tool::new(def.name().to_owned(), description, schema(def.input_schema()))
                     .annotate(read_only()),
             );
         }

@@ -70,6 +70,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/tools", get(list_tools).post(put_tool))
         .route("/tools/export", get(export_tools))
+        .route("/tools/generate", post(generate_tools))
         .route("/tools/{name}", get(show_tool).delete(remove_tool))
         .route("/tools/{name}/try", post(try_tool))
 }
@@ -99,11 +100,21 @@ async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), 
     def.check(dialect).map_err(|e| e.0)
 }
 
-fn summary(def: &ToolDef, source: &str, updated_at: &str) -> Value {
+fn summary(def: &conexor_tools::Stored, source: &str, updated_at: &str) -> Value {
+    let params: Vec<Value> = match def {
+        conexor_tools::Stored::Query(d) => d
+            .params
+            .iter()
+            .map(|p| json!({"name": p.name, "type": p.kind, "required": p.required}))
+            .collect(),
+        conexor_tools::Stored::Table { .. } => ["columns", "where", "order_by", "limit"]
+            .iter()
+            .map(|n| json!({"name": n, "type": "filter", "required": false}))
+            .collect(),
+    };
     json!({
-        "name": def.name, "description": def.description, "connection": def.connection,
-        "params": def.params.iter().map(|p| json!({"name": p.name, "type": p.kind, "required": p.required})).collect::<Vec<_>>(),
-        "source": source, "updated_at": updated_at,
+        "name": def.name(), "description": def.description(), "connection": def.connection(),
+        "params": params, "source": source, "updated_at": updated_at,
     })
 }
 
@@ -117,7 +128,7 @@ async fn list_tools(
         .await?
         .iter()
         .filter_map(|t| {
-            serde_json::from_str::<ToolDef>(&t.definition)
+            serde_json::from_str::<conexor_tools::Stored>(&t.definition)
                 .ok()
                 .map(|d| summary(&d, &t.source, &t.updated_at))
         })
@@ -135,7 +146,10 @@ async fn show_tool(
         .tool(&p.workspace_id, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no tool named {name:?}")))?;
-    let def: Value = serde_json::from_str(&t.definition).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut def: Value = serde_json::from_str(&t.definition).map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(inner) = def.get("table_tool").cloned() {
+        def = inner;
+    }
     Ok(Json(json!({"definition": def, "source": t.source, "updated_at": t.updated_at})))
 }
 
@@ -187,6 +201,92 @@ async fn remove_tool(
     Ok(Json(json!({"name": name, "removed": true})))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Generate {
+    connection: String,
+    #[serde(default)]
+    tables: Vec<String>,
+}
+
+/// Most tables generated without naming them: one tool per table does not
+/// scale, so larger schemas must pick (`--tables`).
+const GENERATE_ALL_MAX: usize = 20;
+
+/// Generates one read tool per chosen table from the discovered schema.
+async fn generate_tools(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Json(body): Json<Generate>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let ws = &p.workspace_id;
+    let schema_json = match state.store.connection(ws, &body.connection).await? {
+        Some(c) => c.schema_json,
+        None => state
+            .store
+            .agent_connection(ws, &body.connection)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no connection named {:?}", body.connection)))?
+            .schema_json,
+    };
+    let schema: conexor_connectors::Schema = schema_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("connection {:?} has no discovered schema; run `conexor connections refresh {}`", body.connection, body.connection)))?;
+    let qualified = |t: &conexor_connectors::Table| {
+        if t.schema.is_empty() || t.schema == "main" || t.schema == "public" { t.name.clone() } else { format!("{}.{}", t.schema, t.name) }
+    };
+    let names: Vec<String> = schema.tables.iter().map(qualified).collect();
+    let chosen: Vec<&conexor_connectors::Table> = if body.tables.is_empty() {
+        if schema.tables.len() > GENERATE_ALL_MAX {
+            return Err(ApiError::BadRequest(format!(
+                "{} has {} tables; one tool per table does not scale, so name the ones you want with --tables (the AI finds the others with search_schema)",
+                body.connection, schema.tables.len()
+            )));
+        }
+        schema.tables.iter().collect()
+    } else {
+        let mut out = Vec::new();
+        for wanted in &body.tables {
+            let found = schema.tables.iter().find(|t| qualified(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted));
+            match found {
+                Some(t) => out.push(t),
+                None => {
+                    let near = crate::gateway::nearest(wanted, &names);
+                    return Err(ApiError::BadRequest(format!(
+                        "no table {wanted:?} in {}{}",
+                        body.connection,
+                        if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) }
+                    )));
+                }
+            }
+        }
+        out
+    };
+    let mut created = Vec::new();
+    for t in chosen {
+        let schema_name = if t.schema == "main" { "" } else { t.schema.as_str() };
+        let columns: Vec<(String, String, Option<String>)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_name.clone(), c.comment.clone()))
+            .collect();
+        let tool = conexor_tools::TableTool::new(&body.connection, schema_name, &t.name, t.comment.as_deref(), &columns, &t.primary_key);
+        let json = serde_json::to_string(&json!({"table_tool": tool})).map_err(|e| ApiError::Internal(e.into()))?;
+        match state.store.put_tool(ws, &tool.name, &body.connection, &json, "generated").await {
+            Ok(()) => created.push(tool.name),
+            Err(conexor_store::Error::Conflict(_)) => {
+                return Err(ApiError::Conflict(format!("a tool named {:?} already exists (named query or tools file)", tool.name)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    crate::api::audited(&state, &p, "admin.tools_generate", json!({"connection": body.connection, "tools": created}), Some(&body.connection)).await?;
+    state.tool_watchers.notify(ws);
+    Ok(Json(json!({"connection": body.connection, "tools": created})))
+}
+
 /// Runs a named tool as an MCP client would (the same chokepoint, audited).
 async fn try_tool(
     State(state): State<Arc<AppState>>,
@@ -213,6 +313,7 @@ async fn export_tools(
         .tools(&p.workspace_id)
         .await?
         .iter()
+        .filter(|t| t.source != "generated")
         .filter_map(|t| serde_json::from_str(&t.definition).ok())
         .collect();
     conexor_tools::to_file(&defs).map_err(|e| ApiError::Internal(anyhow::anyhow!(e.0)))

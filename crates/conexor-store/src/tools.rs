@@ -12,7 +12,7 @@ pub(crate) const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS named_tools
         name TEXT NOT NULL,
         connection TEXT NOT NULL,
         definition TEXT NOT NULL,
-        source TEXT NOT NULL CHECK (source IN ('api','file')),
+        source TEXT NOT NULL CHECK (source IN ('api','file','generated')),
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (workspace_id, name)
@@ -66,24 +66,38 @@ impl Store {
         connection: &str,
         definition: &str,
     ) -> Result<()> {
+        self.put_tool(workspace, name, connection, definition, "api").await
+    }
+
+    /// Adds or replaces a tool of `source` (`api` or `generated`); a tool of
+    /// another source with the same name is not replaced.
+    pub async fn put_tool(
+        &self,
+        workspace: &WorkspaceId,
+        name: &str,
+        connection: &str,
+        definition: &str,
+        source: &str,
+    ) -> Result<()> {
         let now = now();
         let done = sqlx::query(
             "INSERT INTO named_tools (workspace_id, name, connection, definition, source, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'api', ?, ?)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (workspace_id, name) DO UPDATE SET connection = excluded.connection,
                 definition = excluded.definition, updated_at = excluded.updated_at
-             WHERE named_tools.source = 'api'",
+             WHERE named_tools.source = excluded.source",
         )
         .bind(workspace.as_str())
         .bind(name)
         .bind(connection)
         .bind(definition)
+        .bind(source)
         .bind(&now)
         .bind(&now)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() != 1 {
-            return Err(Error::Conflict("tool (defined in the tools file)"));
+            return Err(Error::Conflict("tool (defined elsewhere)"));
         }
         Ok(())
     }
@@ -91,7 +105,7 @@ impl Store {
     /// Removes a tool added through the API; false when there is none.
     pub async fn delete_api_tool(&self, workspace: &WorkspaceId, name: &str) -> Result<bool> {
         let done = sqlx::query(
-            "DELETE FROM named_tools WHERE workspace_id = ? AND name = ? AND source = 'api'",
+            "DELETE FROM named_tools WHERE workspace_id = ? AND name = ? AND source IN ('api', 'generated')",
         )
         .bind(workspace.as_str())
         .bind(name)
@@ -109,7 +123,7 @@ impl Store {
     ) -> Result<Vec<String>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let api: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM named_tools WHERE workspace_id = ? AND source = 'api'",
+            "SELECT name FROM named_tools WHERE workspace_id = ? AND source <> 'file'",
         )
         .bind(workspace.as_str())
         .fetch_all(&mut *tx)

@@ -18,6 +18,10 @@
 
 #![forbid(unsafe_code)]
 
+mod table;
+
+pub use table::{ColumnClass, TableColumn, TableTool};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -390,6 +394,67 @@ pub fn to_file(defs: &[ToolDef]) -> Result<String, ToolError> {
         tools: &'a [ToolDef],
     }
     toml::to_string_pretty(&Out { tools: defs }).map_err(|e| err(e.to_string()))
+}
+
+/// A stored tool: a named query, or a read tool generated from a table.
+/// Stored as JSON; a generated one is `{"table_tool": {…}}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(untagged)]
+pub enum Stored {
+    Table { table_tool: TableTool },
+    Query(ToolDef),
+}
+
+impl Stored {
+    pub fn name(&self) -> &str {
+        match self {
+            Stored::Table { table_tool } => &table_tool.name,
+            Stored::Query(d) => &d.name,
+        }
+    }
+    pub fn description(&self) -> &str {
+        match self {
+            Stored::Table { table_tool } => &table_tool.description,
+            Stored::Query(d) => &d.description,
+        }
+    }
+    pub fn connection(&self) -> &str {
+        match self {
+            Stored::Table { table_tool } => &table_tool.connection,
+            Stored::Query(d) => &d.connection,
+        }
+    }
+    pub fn input_schema(&self) -> Value {
+        match self {
+            Stored::Table { table_tool } => table_tool.input_schema(),
+            Stored::Query(d) => d.input_schema(),
+        }
+    }
+}
+
+/// Up to three names closest to `wanted` (edit distance, or containing it).
+pub fn nearest(wanted: &str, names: &[String]) -> Vec<String> {
+    let wanted = wanted.to_lowercase();
+    let mut scored: Vec<(usize, &String)> = names
+        .iter()
+        .map(|n| (edit_distance(&wanted, &n.to_lowercase()), n))
+        .filter(|(d, n)| *d <= (n.len() / 2).max(2) || n.to_lowercase().contains(&wanted))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -118,3 +118,86 @@ fn round_trips_through_a_file() {
     let text = to_file(std::slice::from_ref(&t)).unwrap();
     assert_eq!(parse_file(&text).unwrap()[0].def, t);
 }
+
+fn orders() -> TableTool {
+    let cols = |v: &[(&str, &str)]| v.iter().map(|(n, t)| (n.to_string(), t.to_string(), None)).collect::<Vec<_>>();
+    TableTool::new(
+        "shop",
+        "public",
+        "orders",
+        Some("One checkout"),
+        &cols(&[("id", "int4"), ("status", "varchar"), ("ordered_at", "timestamp"), ("total", "numeric"), ("paid", "bool"), ("meta", "jsonb")]),
+        &["id".to_string()],
+    )
+}
+
+#[test]
+fn generated_tools_build_quoted_sql_with_bound_values() {
+    let t = orders();
+    assert_eq!(t.name, "shop_orders");
+    assert!(t.description.contains("Primary key: id"));
+    let (sql, params, limit) = t
+        .build(
+            &json!({"columns": ["id", "total"], "where": {"status": {"in": ["paid", "shipped"]}, "total": {"gte": 10}, "ordered_at": {"gt": "2026-01-01"}},
+                    "order_by": [{"column": "total", "desc": true}], "limit": 5}),
+            Dialect::Postgresql,
+        )
+        .unwrap();
+    assert_eq!(
+        sql,
+        "SELECT \"id\", \"total\" FROM \"public\".\"orders\" WHERE \"ordered_at\" > CAST($1 AS timestamp) AND \"status\" IN ($2, $3) AND \"total\" >= $4 ORDER BY \"total\" DESC"
+    );
+    assert_eq!(params, vec![json!("2026-01-01"), json!("paid"), json!("shipped"), json!(10)]);
+    assert_eq!(limit, Some(5));
+    conexor_guard::check_with_params(Dialect::Postgresql, &sql, params.len()).unwrap();
+    let (sql, _, _) = t.build(&json!({"where": {"status": {"like": "p%"}}}), Dialect::Mysql).unwrap();
+    assert_eq!(sql, "SELECT * FROM `public`.`orders` WHERE `status` LIKE ?");
+}
+
+#[test]
+fn generated_tools_refuse_bad_filters_clearly() {
+    let t = orders();
+    let e = |args: Value| t.build(&args, Dialect::Postgresql).unwrap_err().0;
+    assert!(e(json!({"where": {"totl": {"eq": 1}}})).contains("did you mean total"));
+    assert!(e(json!({"columns": ["idd"]})).contains("did you mean id"));
+    assert!(e(json!({"where": {"total": {"like": "1%"}}})).contains("is not a filter for this column"));
+    assert!(e(json!({"where": {"meta": {"eq": "x"}}})).contains("cannot be filtered"));
+    assert!(e(json!({"where": {"id": {"eq": "1 OR 1=1"}}})).contains("must be an integer"));
+    assert!(e(json!({"where": {"ordered_at": {"gt": "soon"}}})).contains("must be a date"));
+    assert!(e(json!({"where": {"status": {"in": []}}})).contains("1 to 100"));
+    assert!(e(json!({"order_by": [{"column": "id", "desc": "yes"}]})).contains("true or false"));
+    assert!(e(json!({"limit": 0})).contains("positive integer"));
+    assert!(e(json!({"sql": "DROP TABLE orders"})).contains("unknown argument"));
+    // A hostile value stays a bound value.
+    let (sql, params, _) = t.build(&json!({"where": {"status": {"eq": "x\" OR 1=1 --"}}}), Dialect::Postgresql).unwrap();
+    assert_eq!(sql, "SELECT * FROM \"public\".\"orders\" WHERE \"status\" = $1");
+    assert_eq!(params, vec![json!("x\" OR 1=1 --")]);
+}
+
+#[test]
+fn identifiers_from_the_schema_are_quoted() {
+    let cols = vec![("we\"ird".to_string(), "text".to_string(), None)];
+    let t = TableTool::new("c", "", "ta`ble", None, &cols, &[]);
+    let (sql, _, _) = t.build(&json!({"columns": ["we\"ird"]}), Dialect::Sqlite).unwrap();
+    assert_eq!(sql, "SELECT \"we\"\"ird\" FROM \"ta`ble\"");
+    let (sql, _, _) = t.build(&json!({}), Dialect::Mysql).unwrap();
+    assert_eq!(sql, "SELECT * FROM `ta``ble`");
+}
+
+#[test]
+fn stored_tools_round_trip_both_kinds() {
+    let q = Stored::Query(tool());
+    let text = serde_json::to_string(&q).unwrap();
+    assert_eq!(serde_json::from_str::<Stored>(&text).unwrap(), q);
+    let g = Stored::Table { table_tool: orders() };
+    let text = serde_json::to_string(&g).unwrap();
+    assert!(text.starts_with("{\"table_tool\""));
+    assert_eq!(serde_json::from_str::<Stored>(&text).unwrap(), g);
+}
+
+#[test]
+fn each_tool_reports_the_line_of_its_header() {
+    let text = "[[tools]]\nname = \"a\"\ndescription = \"d\"\nconnection = \"c\"\nsql = \"SELECT 1\"\n\n[[tools]]\nname = \"b\"\ndescription = \"d\"\nconnection = \"c\"\nsql = \"SELECT 2\"\n";
+    let tools = parse_file(text).unwrap();
+    assert_eq!((tools[0].line, tools[1].line), (1, 7));
+}

@@ -34,6 +34,15 @@ pub enum ToolsCmd {
         client: ClientArgs,
         name: String,
     },
+    /// Generate read tools (typed filters, columns, order, limit) for chosen tables of a connection
+    Generate {
+        #[command(flatten)]
+        client: ClientArgs,
+        connection: String,
+        /// Tables to generate tools for (comma-separated); required when the schema has more than 20
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+    },
     /// Call a tool as an AI would: through the server, or locally on an inline --url
     Try {
         #[command(flatten)]
@@ -150,6 +159,19 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             args.client()?.delete(&format!("tools/{name}")).await?;
             if !args.json {
                 println!("Tool {name} removed.");
+            }
+        }
+        ToolsCmd::Generate { client: args, connection, tables } => {
+            let v = args
+                .client()?
+                .post("tools/generate", json!({"connection": connection, "tables": tables}))
+                .await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                for t in v["tools"].as_array().cloned().unwrap_or_default() {
+                    println!("Tool {} generated.", t.as_str().unwrap_or("?"));
+                }
             }
         }
         ToolsCmd::Try { client: args, name, args: kv, url, file } => {

@@ -1,0 +1,285 @@
+//! Named-query tools through a real MCP client (rmcp, the official Rust
+//! SDK) on PostgreSQL, MariaDB and SQLite: typed parameters validated,
+//! injection attempts bound as data, definitions checked when saved, and
+//! the tools file reloaded under a live session with
+//! `notifications/tools/list_changed`.
+
+use conexor_tests::{TestServer, add_connection, env_url, status_of};
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A client that counts `notifications/tools/list_changed`.
+#[derive(Clone)]
+struct Watch(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl ClientHandler for Watch {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.0.send(());
+    }
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("conexor-tests", "1"))
+    }
+}
+
+async fn mcp(server: &TestServer, client: &conexor_client::Client) -> (RunningService<RoleClient, Watch>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let key = client.key().unwrap().to_text().to_string();
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url)).auth_header(key);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let service = Watch(tx).serve(StreamableHttpClientTransport::from_config(config)).await.expect("MCP initialize");
+    (service, rx)
+}
+
+async fn call(service: &RunningService<RoleClient, Watch>, name: &str, args: Value) -> (bool, Value, String) {
+    let Value::Object(args) = args else { panic!("args must be an object") };
+    let result = service
+        .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(args))
+        .await
+        .expect("tools/call");
+    let text: String = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
+    let value = result.structured_content.clone().unwrap_or(Value::Null);
+    (result.is_error.unwrap_or(false), value, text)
+}
+
+async fn tool_names(service: &RunningService<RoleClient, Watch>) -> Vec<String> {
+    service
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+fn def(name: &str, connection: &str, sql: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "Customers up to an id, optionally by e-mail",
+        "connection": connection,
+        "sql": sql,
+        "max_rows": 50,
+        "params": [
+            {"name": "email", "type": "string", "description": "exact e-mail"},
+            {"name": "max_id", "type": "integer", "min": 1, "max": 1000, "default": 5},
+            {"name": "kind", "type": "enum", "values": ["a", "b"], "default": "a"},
+            {"name": "since", "type": "date", "default": "2000-01-01"}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn named_tools_validate_types_and_bind_values_on_every_source() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("named-tools").await;
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    add_connection(&admin, "pg", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true).await.unwrap();
+    add_connection(&admin, "maria", &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"), true).await.unwrap();
+    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    let sources = [
+        ("pg", "SELECT id, email FROM customers WHERE COALESCE($1, email) = email AND id <= $2 AND $3 IN ('a', 'b') AND CAST($4 AS date) > DATE '1900-01-01' ORDER BY id"),
+        ("maria", "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND CAST(? AS date) > DATE '1900-01-01' ORDER BY id"),
+        ("lite", "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND date(?) > '1900-01-01' ORDER BY id"),
+    ];
+    for (conn, sql) in sources {
+        admin.post("tools", def(&format!("customers_{conn}"), conn, sql)).await.unwrap_or_else(|e| panic!("{conn}: {e}"));
+    }
+    let (service, _) = mcp(&server, &admin).await;
+    let tools = service.list_all_tools().await.unwrap();
+    let t = tools.iter().find(|t| t.name == "customers_pg").expect("listed");
+    let schema = serde_json::to_value(&*t.input_schema).unwrap();
+    assert_eq!(schema["properties"]["kind"]["enum"], json!(["a", "b"]));
+    assert_eq!(schema["properties"]["since"]["format"], "date");
+    assert_eq!(t.annotations.as_ref().and_then(|a| a.read_only_hint), Some(true));
+
+    for (conn, _) in sources {
+        let name = format!("customers_{conn}");
+        let (error, v, text) = call(&service, &name, json!({})).await;
+        assert!(!error, "{conn}: {text}");
+        assert_eq!(v["rows"].as_array().unwrap().len(), 5, "{conn}: defaults bound: {v}");
+        let (error, v, _) = call(&service, &name, json!({"max_id": 2, "kind": "b", "since": "2026-12-01"})).await;
+        assert!(!error);
+        assert_eq!(v["rows"].as_array().unwrap().len(), 2, "{conn}");
+        // Wrong types, out of range, out of enum, unknown names: clear errors, nothing run.
+        for (args, expect) in [
+            (json!({"max_id": "5"}), "must be an integer"),
+            (json!({"max_id": 5000}), "at most 1000"),
+            (json!({"max_id": 2.5}), "must be an integer"),
+            (json!({"kind": "c"}), "must be one of a, b"),
+            (json!({"since": "yesterday"}), "must be a date"),
+            (json!({"email": 42}), "must be a string"),
+            (json!({"mail": "x"}), "unknown argument \"mail\""),
+        ] {
+            let (error, _, text) = call(&service, &name, args.clone()).await;
+            assert!(error, "{conn} {args}: not refused");
+            assert!(text.contains(expect), "{conn} {args}: {text}");
+        }
+        // Injection attempts in every string-typed parameter come back as data.
+        for evil in ["x' OR '1'='1", "x'; DELETE FROM customers; --", "a' OR 'a'='a", "$1", "?"] {
+            let (error, v, text) = call(&service, &name, json!({"email": evil})).await;
+            assert!(!error, "{conn}: {text}");
+            assert_eq!(v["rows"], json!([]), "{conn}: {evil:?} matched rows");
+            let (error, _, text) = call(&service, &name, json!({"kind": evil})).await;
+            assert!(error && text.contains("one of"), "{conn}: {text}");
+            let (error, _, _) = call(&service, &name, json!({"since": evil})).await;
+            assert!(error, "{conn}: a date that is not a date was accepted");
+        }
+    }
+    // Generated read tools, opt-in per table, on every source.
+    for (conn, _) in sources {
+        let v = admin.post("tools/generate", json!({"connection": conn, "tables": ["customers"]})).await.unwrap();
+        let name = format!("{conn}_customers");
+        assert_eq!(v["tools"], json!([name]));
+        let (error, v, text) = call(&service, &name, json!({"columns": ["id"], "where": {"id": {"lte": 3}}, "order_by": [{"column": "id", "desc": true}]})).await;
+        assert!(!error, "{conn}: {text}");
+        assert_eq!(v["rows"], json!([[3], [2], [1]]), "{conn}");
+        let (error, v, _) = call(&service, &name, json!({"columns": ["id"], "where": {"id": {"in": [5, 7]}}, "limit": 1})).await;
+        assert!(!error);
+        assert_eq!(v["rows"].as_array().unwrap().len(), 1, "{conn}");
+        assert_eq!(v["truncated"], true, "{conn}");
+        for evil in ["x' OR '1'='1", "%' OR 1=1 --"] {
+            let (error, v, text) = call(&service, &name, json!({"where": {"email": {"eq": evil}}})).await;
+            assert!(!error, "{conn}: {text}");
+            assert_eq!(v["rows"], json!([]), "{conn}: {evil:?}");
+            let (error, v, _) = call(&service, &name, json!({"where": {"email": {"like": evil}}})).await;
+            assert!(!error);
+            assert_eq!(v["rows"], json!([]), "{conn}: like {evil:?}");
+        }
+        let (error, _, text) = call(&service, &name, json!({"where": {"emial": {"eq": "x"}}})).await;
+        assert!(error && text.contains("did you mean email"), "{conn}: {text}");
+        let (error, _, text) = call(&service, &name, json!({"where": {"id": {"eq": "1 OR 1=1"}}})).await;
+        assert!(error && text.contains("must be an integer"), "{conn}: {text}");
+    }
+    let err = admin.post("tools/generate", json!({"connection": "pg", "tables": ["custmers"]})).await.unwrap_err();
+    assert!(err.to_string().contains("did you mean customers"), "{err}");
+    // Still 200 customers everywhere (the injections were values).
+    for (conn, _) in sources {
+        let r = admin.query(conn, "SELECT COUNT(*) AS n FROM customers", vec![], None).await.unwrap();
+        assert_eq!(r["rows"], json!([[200]]), "{conn}");
+    }
+    // An unknown tool is a protocol error, and it is audited.
+    let unknown = service
+        .call_tool(CallToolRequestParams::new("customers_pq"))
+        .await;
+    let message = format!("{:?}", unknown.expect_err("unknown tool"));
+    assert!(message.contains("customers_pg"), "suggests the nearest name: {message}");
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let records: Vec<Value> = audit.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()?.get("record").cloned()).collect();
+    assert!(records.iter().any(|r| r["tool"] == "customers_pq" && r["error"].as_str().is_some_and(|e| e.starts_with("unknown_tool"))));
+    let ok = records.iter().find(|r| r["tool"] == "customers_maria" && r["outcome"] == "ok").unwrap();
+    assert_eq!(ok["connection"], "maria");
+    assert!(ok["query_hash"].is_string());
+    service.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn definitions_are_checked_when_saved() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("tool-checks").await;
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    let base = json!({"name": "t", "description": "d", "connection": "lite", "sql": "SELECT id FROM customers WHERE id = ?", "params": [{"name": "id", "type": "integer", "required": true}]});
+    let refused = |patch: Value| {
+        let mut body = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (patch, expect) in [
+        (json!({"sql": "DELETE FROM customers WHERE id = ?"}), "sql: query refused"),
+        (json!({"sql": "SELECT id FROM customers"}), "placeholder"),
+        (json!({"connection": "nope"}), "no connection named \"nope\""),
+        (json!({"name": "run_query"}), "built-in"),
+        (json!({"url": "postgres://u:pw@db/x"}), "only on the client"),
+        (json!({"params": [{"name": "id", "type": "enum"}]}), "an enum needs values"),
+    ] {
+        let err = admin.post("tools", refused(patch.clone())).await.unwrap_err();
+        assert_eq!(status_of(&err), Some(400), "{patch}");
+        assert!(err.to_string().contains(expect), "{patch}: {err}");
+    }
+    admin.post("tools", base.clone()).await.unwrap();
+    let listed = admin.get("tools").await.unwrap();
+    assert_eq!(listed["tools"][0]["source"], "api");
+    let exported = admin.get_text("tools/export").await.unwrap();
+    assert_eq!(conexor_tools::parse_file(&exported).unwrap()[0].def.name, "t");
+    let r = admin.post("tools/t/try", json!({"id": 7})).await.unwrap();
+    assert_eq!(r["rows"], json!([[7]]));
+    admin.delete("tools/t").await.unwrap();
+    assert_eq!(status_of(&admin.delete("tools/t").await.unwrap_err()), Some(404));
+}
+
+#[tokio::test]
+async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
+    let tools_dir = tempfile::tempdir().unwrap();
+    let dir_path = tools_dir.path().to_path_buf();
+    let server = TestServer::start_with(|c| {
+        c.tools_dir = Some(dir_path);
+        c.tools_poll = Duration::from_millis(100);
+    })
+    .await;
+    let admin = server.workspace("tool-file").await;
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    let ws = admin.get("keys/self").await.unwrap()["workspace_id"].as_str().unwrap().to_owned();
+    let (service, mut changed) = mcp(&server, &admin).await;
+    assert!(!tool_names(&service).await.contains(&"count_orders".to_string()));
+
+    let file = tools_dir.path().join(format!("{ws}.toml"));
+    let one = "[[tools]]\nname = \"count_orders\"\ndescription = \"How many orders\"\nconnection = \"lite\"\nsql = \"SELECT COUNT(*) AS n FROM orders\"\n";
+    std::fs::write(&file, one).unwrap();
+    async fn wait(changed: &mut tokio::sync::mpsc::UnboundedReceiver<()>) {
+        tokio::time::timeout(Duration::from_secs(10), changed.recv())
+            .await
+            .expect("list_changed within 10 s");
+    }
+    wait(&mut changed).await;
+    assert!(tool_names(&service).await.contains(&"count_orders".to_string()));
+    let (error, v, text) = call(&service, "count_orders", json!({})).await;
+    assert!(!error, "{text}");
+    assert_eq!(v["rows"], json!([[200]]));
+
+    // A second tool: the same session sees it after the notification.
+    let two = format!("{one}\n[[tools]]\nname = \"order_by_id\"\ndescription = \"One order\"\nconnection = \"lite\"\nsql = \"SELECT * FROM orders WHERE id = ?\"\n[[tools.params]]\nname = \"id\"\ntype = \"integer\"\nrequired = true\n");
+    std::fs::write(&file, &two).unwrap();
+    wait(&mut changed).await;
+    assert!(tool_names(&service).await.contains(&"order_by_id".to_string()));
+
+    // A broken file changes nothing and the log names the line.
+    std::fs::write(&file, format!("{two}\n[[tools]]\nname = \"bad\"\ndescription = \"x\"\nconnection = \"lite\"\nsql = \"DROP TABLE orders\"\n")).unwrap();
+    let started = Instant::now();
+    loop {
+        let logs = String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap()).to_string();
+        if logs.contains("line 17: tool \"bad\": sql: query refused") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the refusal was not logged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names = tool_names(&service).await;
+    assert!(names.contains(&"order_by_id".to_string()) && !names.contains(&"bad".to_string()));
+    // A file with an inline connection is refused, saying why.
+    std::fs::write(&file, "[[tools]]\nname = \"x\"\ndescription = \"x\"\nurl = \"sqlite:///tmp/x.db\"\nsql = \"SELECT 1\"\n").unwrap();
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap()).contains("inline connections with URLs or passwords exist only on the client") {
+        assert!(started.elapsed() < Duration::from_secs(10), "the inline connection was not refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Removing the file removes its tools; API tools cannot be shadowed by it.
+    std::fs::remove_file(&file).unwrap();
+    wait(&mut changed).await;
+    assert!(!tool_names(&service).await.contains(&"count_orders".to_string()));
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    assert!(audit.contains("\"tool\":\"admin.tools_reload\""));
+    service.cancel().await.ok();
+}
