@@ -283,3 +283,30 @@ async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
     assert!(audit.contains("\"tool\":\"admin.tools_reload\""));
     service.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn schema_is_offered_as_resources_through_the_chokepoint() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("resources").await;
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    let (service, _) = mcp(&server, &admin).await;
+    let resources = service.list_all_resources().await.expect("resources/list");
+    let uris: Vec<String> = resources.iter().map(|r| r.uri.clone()).collect();
+    assert!(uris.contains(&"conexor://connection/lite".to_string()), "{uris:?}");
+    assert!(uris.contains(&"conexor://connection/lite/table/customers".to_string()), "{uris:?}");
+    let read = service
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("conexor://connection/lite/table/customers"))
+        .await
+        .expect("resources/read");
+    let text = format!("{:?}", read.contents);
+    assert!(text.contains("email"), "{text}");
+    let missing = service
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("conexor://connection/lite/table/nope"))
+        .await;
+    assert!(missing.is_err());
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    assert!(audit.contains("\"tool\":\"resources/read\""));
+    service.cancel().await.ok();
+}

@@ -146,6 +146,7 @@ impl ServerHandler for McpHandler {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_resources()
                 .enable_logging()
                 .build(),
         )
@@ -194,6 +195,55 @@ impl ServerHandler for McpHandler {
             );
         }
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, McpError> {
+        let call = CallContext { principal: principal(&ctx)?, client: None, model: None };
+        let list = Gateway::new(self.state.clone())
+            .resources(&call)
+            .await
+            .map_err(|e| McpError::internal_error(e.message, None))?;
+        let resources = list
+            .into_iter()
+            .map(|(uri, name, description)| {
+                let mut r = rmcp::model::Resource::new(uri, name).with_mime_type("application/json");
+                if let Some(d) = description {
+                    r = r.with_description(d);
+                }
+                r
+            })
+            .collect();
+        Ok(rmcp::model::ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        let client = ctx
+            .peer
+            .peer_info()
+            .map(|info| info.client_info.clone())
+            .or_else(|| ctx.meta.client_info())
+            .map(|info| (info.name, info.version));
+        let call = CallContext { principal: principal(&ctx)?, client, model: model(&ctx, None) };
+        match Gateway::new(self.state.clone()).read_resource(&call, &request.uri).await {
+            Ok(value) => {
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                let mut contents = rmcp::model::ResourceContents::text(text, request.uri.clone());
+                if let rmcp::model::ResourceContents::TextResourceContents { mime_type, .. } = &mut contents {
+                    *mime_type = Some("application/json".into());
+                }
+                Ok(rmcp::model::ReadResourceResult::new(vec![contents]).into())
+            }
+            Err(e) if e.code.starts_with("unknown_") => Err(McpError::resource_not_found(e.message, None)),
+            Err(e) => Err(McpError::internal_error(e.message, None)),
+        }
     }
 
     /// Remembers the session's peer so that a change of its workspace's

@@ -305,3 +305,23 @@ curl -si {mcp} -H "Authorization: Bearer $CONEXOR_API_KEY" -H 'Content-Type: app
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::client_config;
+
+    #[test]
+    fn exported_configs_parse_and_hold_no_key() {
+        for target in ["claude-desktop", "cursor", "vscode", "python", "typescript", "curl"] {
+            let text = client_config(target, "https://cx.example.com/mcp");
+            assert!(!text.contains("cxk_"), "{target}");
+            assert!(text.contains("cx.example.com"), "{target}");
+            if ["claude-desktop", "cursor", "vscode"].contains(&target) {
+                let json: String = text.lines().filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
+                serde_json::from_str::<serde_json::Value>(&json).unwrap_or_else(|e| panic!("{target}: {e}"));
+            }
+        }
+        assert!(client_config("claude-desktop", "http://x/mcp").contains("PASTE_AN_MCP_KEY"));
+        assert!(client_config("cursor", "http://x/mcp").contains("${env:CONEXOR_API_KEY}"));
+    }
+}
