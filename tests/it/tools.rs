@@ -202,12 +202,18 @@ async fn definitions_are_checked_when_saved() {
         (json!({"name": "run_query"}), "built-in"),
         (json!({"url": "postgres://u:pw@db/x"}), "only on the client"),
         (json!({"params": [{"name": "id", "type": "enum"}]}), "an enum needs values"),
+        (json!({"sql": "SELECT id FROM custmers WHERE id = ?"}), "no table \"custmers\" in the discovered schema of \"lite\"; did you mean customers?"),
     ] {
         let err = admin.post("tools", refused(patch.clone())).await.unwrap_err();
         assert_eq!(status_of(&err), Some(400), "{patch}");
         assert!(err.to_string().contains(expect), "{patch}: {err}");
     }
     admin.post("tools", base.clone()).await.unwrap();
+    // A wrong name in plain run_query gets the nearest names from the schema.
+    let err = admin.query("lite", "SELECT emial FROM customers", vec![], None).await.unwrap_err();
+    assert!(err.to_string().contains("did you mean email"), "{err}");
+    let err = admin.query("lite", "SELECT id FROM ordrs", vec![], None).await.unwrap_err();
+    assert!(err.to_string().contains("did you mean orders"), "{err}");
     let listed = admin.get("tools").await.unwrap();
     assert_eq!(listed["tools"][0]["source"], "api");
     let exported = admin.get_text("tools/export").await.unwrap();

@@ -76,9 +76,19 @@ pub struct CheckedQuery {
     explain: bool,
     /// The outermost query has its own LIMIT, OFFSET or FETCH clause.
     limited: bool,
+    /// Tables and views it reads (lowercased, as written, without CTE names).
+    relations: Vec<String>,
 }
 
 impl CheckedQuery {
+    /// The tables and views the query reads, as written (`orders`,
+    /// `sales.orders`), lowercased, without the query's own CTE names. For
+    /// checking a saved definition against the discovered schema; not a
+    /// security boundary (the source's permissions are).
+    pub fn relations(&self) -> &[String] {
+        &self.relations
+    }
+
     /// The exact text that was checked, without leading whitespace and without trailing
     /// `;`, whitespace and comments (so it can be wrapped in a subquery).
     pub fn sql(&self) -> &str {
@@ -494,6 +504,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
         placeholders: walked.placeholders,
         explain,
         limited,
+        relations: walked.relations,
     })
 }
 

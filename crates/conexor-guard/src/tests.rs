@@ -1006,3 +1006,13 @@ fn dialects_display_lowercase() {
     assert_eq!(Mysql.to_string(), "mysql");
     assert_eq!(Sqlite.to_string(), "sqlite");
 }
+
+#[test]
+fn relations_read_are_reported_without_cte_names() {
+    let q = check(
+        Dialect::Postgresql,
+        "WITH recent AS (SELECT * FROM Orders WHERE id > 10) SELECT r.id FROM recent r JOIN sales.customers c ON c.id = r.customer_id WHERE c.id IN (SELECT customer_id FROM \"Refunds\")",
+    )
+    .unwrap();
+    assert_eq!(q.relations(), ["orders", "refunds", "sales.customers"]);
+}

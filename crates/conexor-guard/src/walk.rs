@@ -30,6 +30,9 @@ const MAX_PG_PLACEHOLDER: usize = 65_535;
 /// What the walk learned about an accepted query.
 pub(crate) struct Walked {
     pub(crate) placeholders: usize,
+    /// Tables and views read, as written (`orders`, `sales.orders`), without
+    /// the query's own CTE names; lowercased, deduplicated.
+    pub(crate) relations: Vec<String>,
 }
 
 /// Walk `query` and everything below it.
@@ -39,6 +42,8 @@ pub(crate) fn walk(dialect: Dialect, query: &Query) -> Result<Walked, Rejection>
         depth: 0,
         highest_dollar: 0,
         question_marks: 0,
+        relations: Vec::new(),
+        ctes: Vec::new(),
     };
     match query.visit(&mut guard) {
         ControlFlow::Break(rejection) => Err(*rejection),
@@ -46,6 +51,16 @@ pub(crate) fn walk(dialect: Dialect, query: &Query) -> Result<Walked, Rejection>
             placeholders: match dialect {
                 Dialect::Postgresql => guard.highest_dollar,
                 Dialect::Mysql | Dialect::Sqlite => guard.question_marks,
+            },
+            relations: {
+                let mut r: Vec<String> = guard
+                    .relations
+                    .into_iter()
+                    .filter(|name| !guard.ctes.contains(name))
+                    .collect();
+                r.sort();
+                r.dedup();
+                r
             },
         }),
     }
@@ -71,6 +86,8 @@ struct Guard {
     depth: usize,
     highest_dollar: usize,
     question_marks: usize,
+    relations: Vec<String>,
+    ctes: Vec<String>,
 }
 
 type Flow = ControlFlow<Box<Rejection>>;
@@ -185,6 +202,11 @@ impl Visitor for Guard {
     }
 
     fn pre_visit_query(&mut self, query: &Query) -> Flow {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.push(cte.alias.name.value.to_lowercase());
+            }
+        }
         if let Some(kind) = modifying_body(&query.body) {
             return reject(
                 Rule::DataModifyingCte,
@@ -242,6 +264,19 @@ impl Visitor for Guard {
     }
 
     fn pre_visit_table_factor(&mut self, table_factor: &TableFactor) -> Flow {
+        if let TableFactor::Table { name, args: None, .. } = table_factor
+            && self.relations.len() < 1000
+        {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(|p| match p {
+                    ObjectNamePart::Identifier(ident) => Some(ident.value.to_lowercase()),
+                    _ => None,
+                })
+                .collect();
+            self.relations.push(parts.join("."));
+        }
         match table_factor {
             // `FROM f(args)` is parsed as a table with arguments.
             TableFactor::Table {

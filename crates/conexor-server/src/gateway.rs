@@ -502,9 +502,15 @@ impl Gateway {
         };
         let sent = checked.capped_sql(max_rows);
         let measure_hash = conexor_connectors::query_hash(&sent);
+        let schema = record.schema();
+        let relations = checked.relations().to_vec();
         let with_hint = |mut err: ToolError| {
             if !err.code.starts_with("agent.") {
-                err.message = format!("{}; check names with describe_table", err.message);
+                let hint = schema
+                    .as_ref()
+                    .and_then(|s| name_hint(&err.message, s, &relations))
+                    .unwrap_or_else(|| "check names with describe_table".into());
+                err.message = format!("{}; {hint}", err.message);
             }
             err
         };
@@ -754,6 +760,53 @@ impl Gateway {
         .await?;
         outcome.map(|(s, _)| s)
     }
+}
+
+/// For an unknown column or table in a source's error message (PostgreSQL,
+/// MySQL/MariaDB, SQLite wording), the nearest names from the discovered
+/// schema: columns of the tables the query reads, or the tables themselves.
+fn name_hint(message: &str, schema: &Schema, relations: &[String]) -> Option<String> {
+    let lower = message.to_lowercase();
+    let quoted = |text: &str| -> Option<String> {
+        let start = text.find(['"', '\''])?;
+        let quote = text[start..].chars().next()?;
+        let rest = &text[start + 1..];
+        Some(rest[..rest.find(quote)?].to_owned())
+    };
+    let after = |text: &str, marker: &str| -> Option<String> {
+        let rest = &text[text.find(marker)? + marker.len()..];
+        Some(rest.split_whitespace().next()?.trim_matches(['"', '\'', '`']).to_owned())
+    };
+    let last = |name: String| name.rsplit('.').next().unwrap_or_default().to_lowercase();
+    let column = if lower.contains("no such column") {
+        after(&lower, "no such column:")
+    } else if (lower.contains("column") && lower.contains("does not exist")) || lower.contains("unknown column") {
+        quoted(&lower).or_else(|| after(&lower, "column "))
+    } else {
+        None
+    };
+    if let Some(col) = column.map(last) {
+        let read: Vec<&conexor_connectors::Table> = schema
+            .tables
+            .iter()
+            .filter(|t| relations.iter().any(|r| r == &t.name.to_lowercase() || r == &qualified(t).to_lowercase()))
+            .collect();
+        let tables: Vec<&conexor_connectors::Table> = if read.is_empty() { schema.tables.iter().collect() } else { read };
+        let names: Vec<String> = tables.iter().flat_map(|t| t.columns.iter().map(|c| c.name.clone())).collect();
+        let near = nearest(&col, &names);
+        return (!near.is_empty()).then(|| format!("no column {col:?}; did you mean {}?", near.join(", ")));
+    }
+    let table = if lower.contains("no such table") {
+        after(&lower, "no such table:")
+    } else if (lower.contains("relation") && lower.contains("does not exist")) || (lower.contains("table") && lower.contains("doesn't exist")) {
+        quoted(&lower)
+    } else {
+        None
+    };
+    let table = last(table?);
+    let names: Vec<String> = schema.tables.iter().map(qualified).collect();
+    let near = nearest(&table, &names);
+    (!near.is_empty()).then(|| format!("no table {table:?}; did you mean {}?", near.join(", ")))
 }
 
 fn store_err(err: conexor_store::Error) -> ToolError {

@@ -94,10 +94,44 @@ async fn dialect_of(state: &AppState, ws: &WorkspaceId, name: &str) -> Result<co
         .ok_or_else(|| format!("connection: {name:?} is of a type that runs no SQL"))
 }
 
-/// Every check a definition passes before it is stored.
+/// Every check a definition passes before it is stored: the guard in the
+/// connection's dialect, then each table it reads against the discovered
+/// schema (when there is one).
 async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), String> {
     let dialect = dialect_of(state, ws, &def.connection).await?;
-    def.check(dialect).map_err(|e| e.0)
+    let relations = def.check(dialect).map_err(|e| e.0)?;
+    let schema_json = match state.store.connection(ws, &def.connection).await {
+        Ok(Some(c)) => c.schema_json,
+        _ => match state.store.agent_connection(ws, &def.connection).await {
+            Ok(Some(a)) => a.schema_json,
+            _ => None,
+        },
+    };
+    let Some(schema) = schema_json.and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(&j).ok()) else {
+        return Ok(());
+    };
+    let known: Vec<String> = schema
+        .tables
+        .iter()
+        .flat_map(|t| [t.name.to_lowercase(), format!("{}.{}", t.schema, t.name).to_lowercase()])
+        .collect();
+    for r in relations {
+        // System catalogs and functions' tables are the source's business.
+        if r.starts_with("information_schema.") || r.starts_with("pg_catalog.") || r.starts_with("sqlite_") {
+            continue;
+        }
+        if !known.contains(&r) {
+            let names: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
+            let near = crate::gateway::nearest(r.rsplit('.').next().unwrap_or(&r), &names);
+            return Err(format!(
+                "sql: no table {r:?} in the discovered schema of {:?}{} (run `conexor connections refresh {}` if it is new)",
+                def.connection,
+                if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) },
+                def.connection
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn summary(def: &conexor_tools::Stored, source: &str, updated_at: &str) -> Value {

@@ -201,7 +201,8 @@ impl ToolDef {
     /// The checks made when a definition is saved, for the connection's
     /// dialect: names, parameter types, defaults, enum values, and the
     /// SELECT-only guard with the placeholder count. Errors name the field.
-    pub fn check(&self, dialect: conexor_guard::Dialect) -> Result<(), ToolError> {
+    /// Returns the tables the SQL reads, for a check against the schema.
+    pub fn check(&self, dialect: conexor_guard::Dialect) -> Result<Vec<String>, ToolError> {
         if !valid_tool_name(&self.name) {
             return Err(err("name: 1-64 characters of a-z, 0-9 and _, starting with a letter"));
         }
@@ -240,9 +241,9 @@ impl ToolDef {
                 p.accept(d).map_err(|why| err(format!("{at}: default {why}")))?;
             }
         }
-        conexor_guard::check_with_params(dialect, &self.sql, self.params.len())
+        let checked = conexor_guard::check_with_params(dialect, &self.sql, self.params.len())
             .map_err(|r| err(format!("sql: query refused: {}", r.reason)))?;
-        Ok(())
+        Ok(checked.relations().to_vec())
     }
 
     /// The MCP input schema (JSON Schema 2020-12).

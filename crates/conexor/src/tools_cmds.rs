@@ -247,7 +247,7 @@ pub fn client_config(target: &str, mcp: &str) -> String {
         "vscode" => format!(
             "// VS Code: .vscode/mcp.json (VS Code asks for the key once and keeps it in its secret storage)\n{}\n",
             serde_json::to_string_pretty(&json!({
-                "inputs": [{"type": "promptString", "id": "conexor-key", "description": "Conexor MCP key (cxk_…)", "password": true}],
+                "inputs": [{"type": "promptString", "id": "conexor-key", "description": "Conexor MCP key (conexor keys create --scope mcp)", "password": true}],
                 "servers": {"conexor": {
                     "type": "http",
                     "url": mcp,
