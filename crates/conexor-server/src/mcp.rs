@@ -109,6 +109,16 @@ pub fn generic_tools() -> Vec<Tool> {
     ]
 }
 
+/// The MCP client's name and version: from initialize for sessions
+/// (≤ 2025-11-25), from each request's _meta when stateless (2026-07-28).
+fn client_of(ctx: &RequestContext<RoleServer>) -> Option<(String, String)> {
+    ctx.peer
+        .peer_info()
+        .map(|info| info.client_info.clone())
+        .or_else(|| ctx.meta.client_info())
+        .map(|info| (info.name, info.version))
+}
+
 fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
     ctx.extensions
         .get::<axum::http::request::Parts>()
@@ -225,12 +235,7 @@ impl ServerHandler for McpHandler {
         request: rmcp::model::ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
-        let client = ctx
-            .peer
-            .peer_info()
-            .map(|info| info.client_info.clone())
-            .or_else(|| ctx.meta.client_info())
-            .map(|info| (info.name, info.version));
+        let client = client_of(&ctx);
         let call = CallContext { principal: principal(&ctx)?, client, model: model(&ctx, None) };
         match Gateway::new(self.state.clone()).read_resource(&call, &request.uri).await {
             Ok(value) => {
@@ -267,12 +272,7 @@ impl ServerHandler for McpHandler {
         let principal = principal(&ctx)?;
         // Sessions (≤ 2025-11-25) carry clientInfo from initialize; stateless
         // requests (2026-07-28) carry it in each request's _meta.
-        let client = ctx
-            .peer
-            .peer_info()
-            .map(|info| info.client_info.clone())
-            .or_else(|| ctx.meta.client_info())
-            .map(|info| (info.name, info.version));
+        let client = client_of(&ctx);
         let call = CallContext {
             principal,
             client,
