@@ -206,10 +206,14 @@ impl Settings {
         let l = &file.limits;
         let limits = AgentLimits {
             max_rows: l.max_rows.unwrap_or(d.max_rows).max(1),
-            max_bytes: l.max_bytes.unwrap_or(d.max_bytes).max(1024),
+            // A single row must fit in one protocol message.
+            max_bytes: l
+                .max_bytes
+                .unwrap_or(d.max_bytes)
+                .clamp(1024, (conexor_protocol::MAX_MESSAGE_BYTES / 2) as u64),
             statement_timeout: l
                 .statement_timeout_s
-                .map(Duration::from_secs)
+                .map(|s| Duration::from_secs(s.max(1)))
                 .unwrap_or(d.statement_timeout),
             max_in_flight: l.max_in_flight.unwrap_or(d.max_in_flight).clamp(1, 256),
             max_sql_bytes: l.max_sql_bytes.unwrap_or(d.max_sql_bytes),

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Largest schema the server accepts for one connection.
+const MAX_SCHEMA_BYTES: usize = 2 << 20;
+/// A rows message stays this far below the protocol's message cap (envelope, columns).
+const MESSAGE_MARGIN: usize = 64 << 10;
+
 /// A refused or failed request: a value-free code, and a message for the AI.
 struct Refusal {
     code: String,
@@ -31,7 +36,17 @@ impl Refusal {
 impl From<conexor_connectors::Error> for Refusal {
     fn from(e: conexor_connectors::Error) -> Self {
         let class = e.class();
-        Refusal { code: class.code, message: e.to_string(), denied: false }
+        // The source's own message about the statement goes back to the AI (it
+        // needs "column x does not exist"); messages about logins, hosts and
+        // the spec stay on this side (logged here, class only to the server).
+        let message = match &e {
+            conexor_connectors::Error::Source { .. } | conexor_connectors::Error::Param { .. } | conexor_connectors::Error::Usage(_) => e.to_string(),
+            _ => {
+                tracing::warn!(error = %e, "Source unavailable.");
+                format!("the agent could not use this connection ({}); see the agent's log", class.reason)
+            }
+        };
+        Refusal { code: class.code, message, denied: false }
     }
 }
 
@@ -39,35 +54,50 @@ async fn send(tx: &mpsc::Sender<Message>, message: &AgentMessage) -> bool {
     tx.send(Message::text(encode(message))).await.is_ok()
 }
 
-/// Answers a request the agent has no room for.
-pub(crate) async fn busy(tx: &mpsc::Sender<Message>, id: u64) {
+/// For the socket reader: never waits (a server that stops reading must not
+/// stall the agent's heartbeat and shutdown checks).
+fn send_now(tx: &mpsc::Sender<Message>, message: &AgentMessage) -> bool {
+    tx.try_send(Message::text(encode(message))).is_ok()
+}
+
+/// Answers (and records) a request the agent has no room for.
+pub(crate) fn busy(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: u64, connection: &str) {
     tracing::warn!(id, "Request refused: too many in flight.");
-    send(tx, &AgentMessage::Error {
+    send_now(tx, &AgentMessage::Error {
         id,
         code: "limit.concurrency".into(),
         message: "the agent is serving as many requests as it allows; retry shortly".into(),
         denied: true,
-    })
-    .await;
+    });
+    let mut draft = Draft::new("agent.query", Outcome::Denied);
+    draft.mode = Some("agent".into());
+    draft.connection = Some(connection.chars().take(64).collect());
+    draft.error = Some(format!("limit.concurrency: {}", conexor_audit::fixed_reason("limit")));
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let _ = record(&shared, draft).await;
+    });
 }
 
 /// Records and refuses a message the agent does not understand. When it had
 /// an id, the server gets an error for it.
-pub(crate) async fn refuse_malformed(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: Option<u64>, why: &str) {
+pub(crate) fn refuse_malformed(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: Option<u64>, why: &str) {
     tracing::warn!(id = id.unwrap_or(0), why, "Refused a message from the server.");
     let mut draft = Draft::new("agent.protocol", Outcome::Denied);
     draft.mode = Some("agent".into());
     draft.error = Some(format!("protocol.malformed: {}", conexor_audit::fixed_reason("protocol")));
-    let _ = record(shared, draft).await;
     if let Some(id) = id {
-        send(tx, &AgentMessage::Error {
+        send_now(tx, &AgentMessage::Error {
             id,
             code: "protocol.unknown_operation".into(),
             message: "the agent serves only `query` and `discover` requests on its offered connections".into(),
             denied: true,
-        })
-        .await;
+        });
     }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let _ = record(&shared, draft).await;
+    });
 }
 
 /// Appends to the local audit log off the async threads (it fsyncs).
@@ -126,6 +156,11 @@ pub(crate) async fn push_schemas(shared: Arc<Shared>, tx: mpsc::Sender<Message>)
             Ok(schema) => {
                 let tables = schema.tables.len();
                 let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
+                let size = serde_json::to_string(&schema).map(|t| t.len()).unwrap_or(usize::MAX);
+                if size > MAX_SCHEMA_BYTES {
+                    tracing::warn!(connection = %c.name, tables, bytes = size, "Schema too large to send (limit 2 MiB); the connection is offered without schema.");
+                    continue;
+                }
                 send(&tx, &AgentMessage::Schema { connection: c.name.clone(), id: None, schema }).await;
                 tracing::info!(connection = %c.name, tables, duration_ms = started.elapsed().as_millis() as u64, "Schema sent.");
             }
@@ -142,6 +177,7 @@ pub(crate) async fn handle(
     id: u64,
     connection: String,
     op: Operation,
+    cancel: tokio_util::sync::CancellationToken,
     _permit: OwnedSemaphorePermit,
 ) {
     let started = Instant::now();
@@ -152,15 +188,26 @@ pub(crate) async fn handle(
         ),
         Operation::Discover => ("agent.discover", json!({"connection": connection})),
     };
-    let outcome = match op {
-        Operation::Query { sql, params, max_rows, max_bytes, timeout_ms } => {
-            query(&shared, &connection, &sql, &params, max_rows, max_bytes, timeout_ms).await.map(Answer::Rows)
+    let work = async {
+        match op {
+            Operation::Query { sql, params, max_rows, max_bytes, timeout_ms } => {
+                query(&shared, &connection, &sql, &params, max_rows, max_bytes, timeout_ms).await.map(Answer::Rows)
+            }
+            Operation::Discover => async {
+                let s = source(&shared, &connection).await?;
+                Ok(Answer::Schema(s.discover().await?))
+            }
+            .await,
         }
-        Operation::Discover => async {
-            let s = source(&shared, &connection).await?;
-            Ok(Answer::Schema(s.discover().await?))
-        }
-        .await,
+    };
+    // A cancelled request stops its work but is still recorded.
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        _ = cancel.cancelled() => Err(Refusal {
+            code: "cancelled".into(),
+            message: "the request was cancelled".into(),
+            denied: false,
+        }),
     };
     let mut draft = Draft::new(tool, Outcome::Ok);
     draft.params = params;
@@ -263,16 +310,29 @@ async fn send_rows(tx: &mpsc::Sender<Message>, id: u64, rs: ResultSet, duration_
     let mut columns = Some(columns);
     let mut batch = Vec::new();
     let mut batch_bytes = 0usize;
+    let limit = conexor_protocol::MAX_MESSAGE_BYTES - MESSAGE_MARGIN;
     for row in rows {
-        batch_bytes += serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
-        batch.push(row);
-        if batch_bytes >= conexor_protocol::BATCH_BYTES {
+        let size = serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
+        if size > limit {
+            send(tx, &AgentMessage::Error {
+                id,
+                code: "limit.row_size".into(),
+                message: format!("one row is {size} bytes, more than the agent protocol carries; select fewer or shorter columns"),
+                denied: true,
+            })
+            .await;
+            return;
+        }
+        // Cut before a row would take the message past the limit.
+        if batch_bytes + size > limit || batch_bytes >= conexor_protocol::BATCH_BYTES {
             let rows = std::mem::take(&mut batch);
             batch_bytes = 0;
             if !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows }).await {
                 return;
             }
         }
+        batch_bytes += size;
+        batch.push(row);
     }
     if (!batch.is_empty() || columns.is_some())
         && !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows: batch }).await

@@ -21,6 +21,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames waiting for the socket; request tasks wait beyond this (backpressure).
 const OUTBOX: usize = 64;
+/// Longest one frame may take to leave.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) enum End {
     Shutdown,
@@ -216,16 +218,18 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
-            if sink.send(m).await.is_err() {
-                break;
+            // A server that stops reading ends the session rather than the agent.
+            match tokio::time::timeout(SEND_TIMEOUT, sink.send(m)).await {
+                Ok(Ok(())) => {}
+                _ => break,
             }
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     });
     let schemas = tokio::spawn(serve::push_schemas(shared.clone(), tx.clone()));
     let limit = (max_in_flight as usize).clamp(1, 1024).min(settings.limits.max_in_flight);
     let permits = Arc::new(Semaphore::new(limit));
-    let mut tasks: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
+    let mut tasks: HashMap<u64, (CancellationToken, tokio::task::AbortHandle)> = HashMap::new();
     let mut last_heard = Instant::now();
     let mut tick = tokio::time::interval(heartbeat);
     let mut ping_seq = 0u64;
@@ -241,40 +245,42 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
                     Some(Ok(Message::Close(_))) => break connected("the server closed the connection".into()),
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
-                        serve::refuse_malformed(shared, &tx, None, "a binary frame").await;
+                        serve::refuse_malformed(shared, &tx, None, "a binary frame");
                         continue;
                     }
                     Some(Ok(_)) => continue,
                 };
                 match decode_server(text.as_str()) {
                     Ok(ServerMessage::Request { id, connection, op }) => {
-                        tasks.retain(|_, h| !h.is_finished());
+                        tasks.retain(|_, (_, h)| !h.is_finished());
                         match permits.clone().try_acquire_owned() {
                             Ok(permit) => {
-                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), id, connection, op, permit));
-                                tasks.insert(id, task.abort_handle());
+                                let cancel = CancellationToken::new();
+                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), id, connection, op, cancel.clone(), permit));
+                                tasks.insert(id, (cancel, task.abort_handle()));
                             }
-                            Err(_) => serve::busy(&tx, id).await,
+                            Err(_) => serve::busy(shared, &tx, id, &connection),
                         }
                     }
                     Ok(ServerMessage::Cancel { id }) => {
-                        if let Some(h) = tasks.remove(&id) {
-                            h.abort();
+                        // Stopped, and still recorded by the task itself.
+                        if let Some((cancel, _)) = tasks.remove(&id) {
+                            cancel.cancel();
                         }
                     }
                     Ok(ServerMessage::Ping { seq }) => {
-                        let _ = tx.send(Message::text(encode(&AgentMessage::Pong { seq }))).await;
+                        let _ = tx.try_send(Message::text(encode(&AgentMessage::Pong { seq })));
                     }
                     Ok(ServerMessage::Pong { .. }) => {}
                     Ok(ServerMessage::Refused { code, reason }) => break End::Refused { code, reason },
                     Ok(ServerMessage::Challenge { .. } | ServerMessage::Welcome { .. }) => {
-                        serve::refuse_malformed(shared, &tx, None, "a handshake message mid-session").await;
+                        serve::refuse_malformed(shared, &tx, None, "a handshake message mid-session");
                     }
                     Err(e) => {
                         let id = serde_json::from_str::<serde_json::Value>(text.as_str())
                             .ok()
                             .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64));
-                        serve::refuse_malformed(shared, &tx, id, &e.to_string()).await;
+                        serve::refuse_malformed(shared, &tx, id, &e.to_string());
                     }
                 }
             }
@@ -288,12 +294,16 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
         }
     };
     schemas.abort();
-    for (_, h) in tasks.drain() {
-        h.abort();
+    // In-flight requests stop and record themselves; their answers have nowhere to go.
+    for (_, (cancel, _)) in tasks.drain() {
+        cancel.cancel();
     }
     drop(tx);
-    // Let the writer flush a close frame, briefly.
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    // Let the writer flush a close frame, briefly; then it goes.
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
+        abort.abort();
+    }
     Ok(end)
 }
 

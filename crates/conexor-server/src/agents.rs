@@ -37,7 +37,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest opening message (enrol or hello) read before it is parsed.
+const MAX_OPENING_BYTES: usize = 64 << 10;
+/// Longest one frame may take to leave.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests one agent may have in flight from this server.
 const MAX_IN_FLIGHT: u32 = 64;
 /// Frames waiting to go to one agent.
@@ -416,6 +420,9 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
         return;
     }
     let opening = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(&mut stream)).await {
+        Ok(Some(text)) if text.len() > MAX_OPENING_BYTES => {
+            return refuse(&mut sink, "protocol.malformed", "the opening message is too large", &address).await;
+        }
         Ok(Some(text)) => match decode_agent(&text) {
             Ok(m) => m,
             Err(e) => return refuse(&mut sink, "protocol.malformed", &e.to_string(), &address).await,
@@ -425,7 +432,9 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     let (agent, offers, version, enrolled_now) = match authenticate(&state, &nonce, opening).await {
         Ok(ok) => ok,
         Err((code, reason, agent)) => {
-            if let Some(agent) = &agent {
+            // A bad signature proves nothing about who sent it (agent ids are not
+            // secret): logged, not written into the named agent's chain.
+            if let Some(agent) = agent.as_ref().filter(|_| code != "signature.invalid") {
                 audit_event(&state, agent, "admin.agent_refused", json!({"agent": agent.name, "address": address}), Some(code)).await;
             }
             return refuse(&mut sink, code, &reason, &address).await;
@@ -441,11 +450,13 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     let mut accepted: Vec<(String, String)> = Vec::new();
     for (i, offer) in offers.into_iter().enumerate() {
         if i >= conexor_protocol::MAX_OFFERS {
-            rejected.push(RejectedOffer { name: offer.name, reason: format!("at most {} connections per agent", conexor_protocol::MAX_OFFERS) });
+            if rejected.len() < conexor_protocol::MAX_OFFERS {
+                rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: format!("at most {} connections per agent", conexor_protocol::MAX_OFFERS) });
+            }
         } else if !conexor_protocol::valid_name(&offer.name) {
             rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: "names are 1-64 characters of letters, digits, _ - .".into() });
         } else if conexor_types::ConnectionKind::parse(&offer.kind).is_none() {
-            rejected.push(RejectedOffer { name: offer.name, reason: format!("unsupported type {:?}", offer.kind.chars().take(32).collect::<String>()) });
+            rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: format!("unsupported type {:?}", offer.kind.chars().take(32).collect::<String>()) });
         } else if accepted.iter().any(|(n, _)| *n == offer.name) {
             rejected.push(RejectedOffer { name: offer.name, reason: "offered twice".into() });
         } else {
@@ -486,6 +497,11 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     }
     let stored_rejects = match state.store.set_agent_connections(&agent.workspace_id, &agent.id, &accepted).await {
         Ok(r) => r,
+        // Revoked between the check above and now: the revocation wins.
+        Err(conexor_store::Error::Conflict(_)) => {
+            lock(&state.agents.live).remove(&agent.id);
+            return refuse(&mut sink, "agent.revoked", "this agent was revoked", &address).await;
+        }
         Err(e) => {
             tracing::error!(error = %e, "Store failed registering agent connections.");
             lock(&state.agents.live).remove(&agent.id);
@@ -520,13 +536,18 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
         loop {
             tokio::select! {
                 m = outbox_rx.recv() => match m {
-                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                    Some(text) => match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+                        Ok(Ok(())) => {}
+                        _ => break,
+                    },
                     None => break,
                 },
                 _ = closed.cancelled() => {
                     // Flush what is queued (a revocation notice), then close.
                     while let Ok(text) = outbox_rx.try_recv() {
-                        let _ = sink.send(Message::Text(text.into())).await;
+                        if !matches!(tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Text(text.into()))).await, Ok(Ok(()))) {
+                            break;
+                        }
                     }
                     break;
                 }
@@ -583,7 +604,10 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     }
     lock(&link.pending).clear();
     link.closed.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
+        abort.abort();
+    }
     let _ = state.store.agent_seen(&agent.id, &link.version, &address).await;
     tracing::info!(agent_id = %agent.id, agent = %agent.name, why = %why, "Agent disconnected.");
 }

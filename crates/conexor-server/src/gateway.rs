@@ -177,10 +177,28 @@ impl Gateway {
                 "too many concurrent calls for this API key; retry shortly",
             )),
         };
-        let named = outcome.as_ref().ok().and_then(|(_, m)| m.connection.clone());
-        let connection = named
-            .as_deref()
-            .or_else(|| args.get("connection").and_then(Value::as_str));
+        // Built-in tools name their connection in the arguments; a named or
+        // generated tool's connection is its own, whatever the caller sent.
+        let named = if TOOLS.contains(&tool) {
+            None
+        } else {
+            match outcome.as_ref().ok().and_then(|(_, m)| m.connection.clone()) {
+                Some(c) => Some(c),
+                None => self
+                    .state
+                    .store
+                    .tool(&ctx.principal.workspace_id, tool)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|t| t.connection),
+            }
+        };
+        let connection = if TOOLS.contains(&tool) {
+            args.get("connection").and_then(Value::as_str)
+        } else {
+            named.as_deref()
+        };
         self.record(ctx, tool, args.clone(), connection, started, &outcome)
             .await?;
         outcome.map(|(value, _)| value)
@@ -245,7 +263,11 @@ impl Gateway {
                 let (sql, params, limit) = t
                     .build(args, conexor_connectors::dialect_for(kind))
                     .map_err(|e| ToolError::failed("param", format!("{}: {e}", t.name)))?;
-                (t.connection, sql, params, limit.or(t.max_rows))
+                let cap = match (limit, t.max_rows) {
+                    (Some(l), Some(m)) => Some(l.min(m)),
+                    (l, m) => l.or(m),
+                };
+                (t.connection, sql, params, cap)
             }
         };
         let max_rows = max_rows.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);

@@ -24,11 +24,12 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Most MCP sessions remembered for notifications.
+/// Most MCP sessions remembered for notifications, in all and per workspace.
 const MAX_WATCHERS: usize = 10_000;
+const MAX_WATCHERS_PER_WORKSPACE: usize = 1_000;
 
 /// MCP sessions by workspace, to notify when its tools change.
 #[derive(Default)]
@@ -43,7 +44,13 @@ impl Watchers {
             Err(p) => p.into_inner(),
         };
         peers.retain(|(_, p)| !p.is_transport_closed());
-        if peers.len() >= MAX_WATCHERS {
+        // One workspace's sessions cannot push out another's.
+        let mine = peers.iter().filter(|(w, _)| *w == workspace).count();
+        if mine >= MAX_WATCHERS_PER_WORKSPACE {
+            if let Some(i) = peers.iter().position(|(w, _)| *w == workspace) {
+                peers.remove(i);
+            }
+        } else if peers.len() >= MAX_WATCHERS {
             peers.remove(0);
         }
         peers.push((workspace, peer));
@@ -195,7 +202,7 @@ async fn put_tool(
     p.require_admin()?;
     if let Some(bad) = body.as_object().and_then(|o| {
         o.keys()
-            .find(|k| ["url", "dsn", "password", "host", "connection_string"].contains(&k.as_str()))
+            .find(|k| conexor_tools::INLINE_FIELDS.contains(&k.as_str()))
             .cloned()
     }) {
         return Err(ApiError::BadRequest(format!(
@@ -298,7 +305,9 @@ async fn generate_tools(
         }
         out
     };
-    let mut created = Vec::new();
+    // Every name is settled before anything is saved: no duplicates in this
+    // request, no built-in name, and no tool of that name for another table.
+    let mut tools: Vec<conexor_tools::TableTool> = Vec::new();
     for t in chosen {
         let schema_name = if t.schema == "main" { "" } else { t.schema.as_str() };
         let columns: Vec<(String, String, Option<String>)> = t
@@ -307,13 +316,34 @@ async fn generate_tools(
             .map(|c| (c.name.clone(), c.type_name.clone(), c.comment.clone()))
             .collect();
         let tool = conexor_tools::TableTool::new(&body.connection, schema_name, &t.name, t.comment.as_deref(), &columns, &t.primary_key);
+        if conexor_tools::RESERVED.contains(&tool.name.as_str()) {
+            return Err(ApiError::Conflict(format!("{:?} would be the name of a built-in tool", tool.name)));
+        }
+        if let Some(other) = tools.iter().find(|o| o.name == tool.name) {
+            return Err(ApiError::Conflict(format!(
+                "tables {:?} and {:?} would both be named {:?}; generate them one at a time under different connections",
+                other.table, tool.table, tool.name
+            )));
+        }
+        if let Some(existing) = state.store.tool(ws, &tool.name).await? {
+            let same = existing.source == "generated"
+                && matches!(serde_json::from_str::<conexor_tools::Stored>(&existing.definition),
+                    Ok(conexor_tools::Stored::Table { table_tool }) if table_tool.connection == tool.connection && table_tool.schema == tool.schema && table_tool.table == tool.table);
+            if !same {
+                return Err(ApiError::Conflict(format!("a tool named {:?} already exists for something else", tool.name)));
+            }
+        }
+        tools.push(tool);
+    }
+    let mut created = Vec::new();
+    for tool in tools {
         let json = serde_json::to_string(&json!({"table_tool": tool})).map_err(|e| ApiError::Internal(e.into()))?;
         match state.store.put_tool(ws, &tool.name, &body.connection, &json, "generated").await {
             Ok(()) => created.push(tool.name),
-            Err(conexor_store::Error::Conflict(_)) => {
-                return Err(ApiError::Conflict(format!("a tool named {:?} already exists (named query or tools file)", tool.name)));
+            Err(e) => {
+                tracing::error!(error = %e, "Store failed saving a generated tool.");
+                break;
             }
-            Err(e) => return Err(e.into()),
         }
     }
     crate::api::audited(&state, &p, "admin.tools_generate", json!({"connection": body.connection, "tools": created}), Some(&body.connection)).await?;
@@ -358,7 +388,7 @@ async fn export_tools(
 /// the previous tools stay and the error (line, tool, field) is logged.
 pub fn spawn_directory_watcher(state: Arc<AppState>, dir: PathBuf, every: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut seen: HashMap<PathBuf, (SystemTime, u64)> = HashMap::new();
+        let mut seen: Option<HashMap<PathBuf, Signature>> = None;
         let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
@@ -369,26 +399,43 @@ pub fn spawn_directory_watcher(state: Arc<AppState>, dir: PathBuf, every: Durati
     })
 }
 
-async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut HashMap<PathBuf, (SystemTime, u64)>) {
+async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut Option<HashMap<PathBuf, Signature>>) {
+    // An unreadable directory (unmounted, permissions) changes nothing.
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "Tools directory unreadable; tools unchanged.");
+        return;
+    };
+    let first = seen.is_none();
+    let seen = seen.get_or_insert_with(HashMap::new);
     let mut present: Vec<PathBuf> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-                continue;
-            }
-            present.push(path.clone());
-            let Ok(meta) = entry.metadata() else { continue };
-            let sig = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
-            if seen.get(&path) == Some(&sig) {
-                continue;
-            }
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        present.push(path.clone());
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let sig = signature(&bytes);
+        if seen.get(&path) == Some(&sig) {
+            continue;
+        }
+        // Remembered once settled (loaded, or refused for its content), so a
+        // passing failure (store, unknown workspace) is retried next time.
+        if load(state, &path, &bytes).await {
             seen.insert(path.clone(), sig);
-            load(state, &path).await;
         }
     }
-    // A removed file removes the tools that came from it.
-    let gone: Vec<PathBuf> = seen.keys().filter(|p| !present.contains(p)).cloned().collect();
+    // A removed file removes the tools that came from it, also one removed
+    // while the server was stopped.
+    let mut gone: Vec<PathBuf> = seen.keys().filter(|p| !present.contains(p)).cloned().collect();
+    if first && let Ok(workspaces) = state.store.workspaces_with_file_tools().await {
+        for ws in workspaces {
+            let path = dir.join(format!("{ws}.toml"));
+            if !present.contains(&path) && !gone.contains(&path) {
+                gone.push(path);
+            }
+        }
+    }
     for path in gone {
         seen.remove(&path);
         if let Some(ws) = workspace_of(&path) {
@@ -397,65 +444,82 @@ async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut HashMap<P
     }
 }
 
+/// What a file held when it was last settled: its length and SHA-256.
+type Signature = (usize, [u8; 32]);
+
+fn signature(bytes: &[u8]) -> Signature {
+    use sha2::Digest;
+    (bytes.len(), sha2::Sha256::digest(bytes).into())
+}
+
 fn workspace_of(path: &std::path::Path) -> Option<WorkspaceId> {
     WorkspaceId::parse(path.file_stem()?.to_str()?).ok()
 }
 
-async fn load(state: &Arc<AppState>, path: &std::path::Path) {
+/// Loads one file; true once settled (applied, or refused for its content).
+async fn load(state: &Arc<AppState>, path: &std::path::Path, bytes: &[u8]) -> bool {
     let file = path.display().to_string();
     let Some(ws) = workspace_of(path) else {
         tracing::warn!(file, "Tools file ignored: name it <workspace id>.toml (ws_…).");
-        return;
+        return true;
     };
-    if !matches!(state.store.workspace(&ws).await, Ok(Some(_))) {
-        tracing::warn!(file, workspace_id = %ws, "Tools file ignored: no such workspace.");
-        return;
-    }
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(file, error = %e, "Tools file unreadable; previous tools kept.");
-            return;
+    match state.store.workspace(&ws).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::warn!(file, workspace_id = %ws, "Tools file waiting: no such workspace (yet).");
+            return false;
         }
+        Err(_) => return false,
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        tracing::error!(file, "Tools file refused: not UTF-8; previous tools kept.");
+        return true;
     };
-    let parsed = match conexor_tools::parse_file(&text) {
+    let parsed = match conexor_tools::parse_file(text) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(file, error = %e, "Tools file refused; previous tools kept.");
-            return;
+            return true;
         }
     };
     let mut rows = Vec::new();
     for t in parsed {
         if let Err(e) = check(state, &ws, &t.def).await {
             tracing::error!(file, error = %format!("line {}: tool {:?}: {e}", t.line, t.def.name), "Tools file refused; previous tools kept.");
-            return;
+            return true;
         }
         match serde_json::to_string(&t.def) {
             Ok(json) => rows.push((t.def.name.clone(), t.def.connection.clone(), json)),
-            Err(_) => return,
+            Err(_) => return true,
         }
     }
-    apply(state, path, &ws, rows).await;
+    apply(state, path, &ws, rows).await
 }
 
-async fn apply(state: &Arc<AppState>, path: &std::path::Path, ws: &WorkspaceId, rows: Vec<(String, String, String)>) {
+/// Records the reload, then applies it: no record, no change (fail closed).
+async fn apply(state: &Arc<AppState>, path: &std::path::Path, ws: &WorkspaceId, rows: Vec<(String, String, String)>) -> bool {
     let file = path.display().to_string();
+    let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
+    let mut draft = Draft::new("admin.tools_reload", Outcome::Ok);
+    draft.user = Some("tools file".into());
+    draft.params = json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names});
+    if state.audit.append(ws.as_str(), draft).await.is_err() {
+        tracing::error!(file, "Tools reload not applied: it could not be audited; retrying.");
+        return false;
+    }
     match state.store.replace_file_tools(ws, &rows).await {
         Ok(clashes) if !clashes.is_empty() => {
             tracing::error!(file, tools = %clashes.join(", "), "Tools file refused: these names are defined through the API; previous tools kept.");
+            true
         }
         Ok(_) => {
-            let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
-            let mut draft = Draft::new("admin.tools_reload", Outcome::Ok);
-            draft.user = Some("tools file".into());
-            draft.params = json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names});
-            if state.audit.append(ws.as_str(), draft).await.is_err() {
-                tracing::error!(file, "Could not audit a tools reload.");
-            }
             tracing::info!(file, workspace_id = %ws, tools = names.len(), "Tools file loaded.");
             state.tool_watchers.notify(ws);
+            true
         }
-        Err(e) => tracing::error!(file, error = %e, "Store failed loading a tools file."),
+        Err(e) => {
+            tracing::error!(file, error = %e, "Store failed loading a tools file; retrying.");
+            false
+        }
     }
 }

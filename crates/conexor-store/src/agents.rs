@@ -38,7 +38,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT",
 ];
 
-/// One agent as the server knows it: public values only.
+/// One agent as the server knows it: public values only. The token's hash is
+/// kept after enrolment (it opens nothing once expired, and lets the same key
+/// enrol again if its welcome was lost before the token expires).
 #[derive(Debug, Clone)]
 pub struct AgentRecord {
     pub id: String,
@@ -170,18 +172,19 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Uses a token once: binds `public_key` to its agent and erases the
-    /// token's hash, atomically. A used, expired or revoked token is refused.
+    /// Uses a token: binds `public_key` to its agent and records the
+    /// token's enrolment, atomically. A used (by another key), expired or revoked
+    /// token is refused; the same key again before expiry gets the same agent.
     pub async fn enrol_agent(
         &self,
         token_hash: &[u8; 32],
         public_key: &str,
     ) -> Result<std::result::Result<AgentRecord, EnrolRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(agent_select!("WHERE token_hash = ? AND enrolled_at IS NULL"))
-        .bind(&token_hash[..])
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(agent_select!("WHERE token_hash = ?"))
+            .bind(&token_hash[..])
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(agent) = row.map(|r| agent_from_row(&r)).transpose()? else {
             return Ok(Err(EnrolRefusal::Unknown));
         };
@@ -192,8 +195,17 @@ impl Store {
         if agent.token_expires_at <= now {
             return Ok(Err(EnrolRefusal::Expired));
         }
+        if agent.enrolled_at.is_some() {
+            // The same key again before the token expires: its welcome was
+            // lost, so the agent could not save its id. Any other key: used.
+            return Ok(if agent.public_key.as_deref() == Some(public_key) {
+                Ok(agent)
+            } else {
+                Err(EnrolRefusal::Unknown)
+            });
+        }
         sqlx::query(
-            "UPDATE agents SET public_key = ?, enrolled_at = ?, token_hash = NULL WHERE id = ? AND enrolled_at IS NULL",
+            "UPDATE agents SET public_key = ?, enrolled_at = ? WHERE id = ? AND enrolled_at IS NULL",
         )
         .bind(public_key)
         .bind(&now)
@@ -210,7 +222,7 @@ impl Store {
     pub async fn revoke_agent(&self, workspace: &WorkspaceId, id: &str) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
-            "UPDATE agents SET revoked_at = ?, token_hash = NULL WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
+            "UPDATE agents SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
         )
         .bind(now())
         .bind(workspace.as_str())
@@ -257,6 +269,15 @@ impl Store {
         offers: &[(String, String)],
     ) -> Result<Vec<(String, &'static str)>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let revoked: Option<Option<String>> =
+            sqlx::query_scalar("SELECT revoked_at FROM agents WHERE id = ? AND workspace_id = ?")
+                .bind(agent_id)
+                .bind(workspace.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !matches!(revoked, Some(None)) {
+            return Err(Error::Conflict("agent revoked"));
+        }
         let existing: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT name, agent_id, kind FROM agent_connections WHERE workspace_id = ?",
         )

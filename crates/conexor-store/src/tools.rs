@@ -50,11 +50,30 @@ impl Store {
     }
 
     pub async fn tool(&self, workspace: &WorkspaceId, name: &str) -> Result<Option<ToolRecord>> {
-        Ok(self
-            .tools(workspace)
-            .await?
-            .into_iter()
-            .find(|t| t.name == name))
+        let row = sqlx::query(
+            "SELECT name, connection, definition, source, updated_at FROM named_tools WHERE workspace_id = ? AND name = ?",
+        )
+        .bind(workspace.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ToolRecord {
+                name: r.try_get(0)?,
+                connection: r.try_get(1)?,
+                definition: r.try_get(2)?,
+                source: r.try_get(3)?,
+                updated_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Workspaces that have tools from a tools file.
+    pub async fn workspaces_with_file_tools(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT workspace_id FROM named_tools WHERE source = 'file'")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Adds or replaces a tool defined through the API. A tool that came

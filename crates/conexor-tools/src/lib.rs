@@ -38,7 +38,7 @@ fn err(msg: impl Into<String>) -> ToolError {
 pub const RESERVED: &[&str] = &["list_connections", "search_schema", "describe_table", "run_query"];
 
 /// Fields that would make a definition carry an inline connection.
-const INLINE_FIELDS: &[&str] = &[
+pub const INLINE_FIELDS: &[&str] = &[
     "url", "dsn", "connection_url", "connection_string", "password", "host", "port", "user", "username",
 ];
 
@@ -209,6 +209,19 @@ impl ToolDef {
         if RESERVED.contains(&self.name.as_str()) {
             return Err(err(format!("name: {:?} is a built-in tool", self.name)));
         }
+        if self.connection.contains("://") || self.connection.contains('@') {
+            return Err(err(
+                "connection: name a connection of the workspace; inline connections with URLs or passwords exist only on the client (`conexor tools try --url …`)",
+            ));
+        }
+        let c = self.connection.as_bytes();
+        if c.is_empty()
+            || c.len() > 64
+            || !c[0].is_ascii_alphanumeric()
+            || !c.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(err("connection: a connection name (1-64 letters, digits, _ - .)"));
+        }
         if self.description.trim().is_empty() {
             return Err(err("description: say what the tool returns; the AI chooses tools by it"));
         }
@@ -332,7 +345,8 @@ struct File {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// Parses a tools file (`[[tools]]` tables). Errors name the line, the tool

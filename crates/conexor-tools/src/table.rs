@@ -26,22 +26,32 @@ pub enum ColumnClass {
 }
 
 impl ColumnClass {
-    /// Classifies a source type name (PostgreSQL, MySQL/MariaDB, SQLite).
+    /// Classifies a source type name (PostgreSQL, MySQL/MariaDB, SQLite) by
+    /// its base name (before any `(…)`, without `unsigned`), exactly; what it
+    /// does not know is `Other`: selectable, not filterable.
     pub fn of(type_name: &str) -> ColumnClass {
-        let t = type_name.to_ascii_lowercase();
-        let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-        if t == "tinyint(1)" || has(&["bool"]) {
-            ColumnClass::Boolean
-        } else if has(&["int", "serial"]) {
-            ColumnClass::Integer
-        } else if has(&["numeric", "decimal", "real", "double", "float", "money"]) {
-            ColumnClass::Number
-        } else if has(&["timestamp", "datetime", "date", "time"]) {
-            ColumnClass::Time
-        } else if has(&["char", "text", "clob", "uuid", "citext", "enum", "name"]) {
-            ColumnClass::Text
-        } else {
-            ColumnClass::Other
+        let t = type_name.trim().to_ascii_lowercase();
+        if t == "tinyint(1)" {
+            return ColumnClass::Boolean;
+        }
+        let base = t.split('(').next().unwrap_or_default().trim();
+        let base = base
+            .trim_end_matches(" zerofill")
+            .trim_end_matches(" unsigned")
+            .trim_end_matches(" signed")
+            .trim();
+        match base {
+            "bool" | "boolean" => ColumnClass::Boolean,
+            "int" | "int2" | "int4" | "int8" | "integer" | "smallint" | "bigint" | "tinyint" | "mediumint"
+            | "serial" | "bigserial" | "smallserial" => ColumnClass::Integer,
+            "numeric" | "decimal" | "real" | "double" | "double precision" | "float" | "float4" | "float8" | "money" => {
+                ColumnClass::Number
+            }
+            "date" | "datetime" | "timestamp" | "timestamptz" | "time" | "timetz" | "timestamp without time zone"
+            | "timestamp with time zone" | "time without time zone" | "time with time zone" => ColumnClass::Time,
+            "char" | "character" | "varchar" | "character varying" | "bpchar" | "text" | "tinytext" | "mediumtext"
+            | "longtext" | "citext" | "name" | "nchar" | "nvarchar" | "clob" | "string" => ColumnClass::Text,
+            _ => ColumnClass::Other,
         }
     }
 
@@ -111,6 +121,7 @@ fn sanitize(text: &str) -> String {
 
 impl TableTool {
     /// The tool for `table` of `connection`; `columns` are (name, type, comment).
+    /// Its name is `<connection>_<table>`, lowercased, other characters as `_`.
     pub fn new(
         connection: &str,
         schema: &str,
@@ -364,14 +375,20 @@ fn typed(col: &TableColumn, name: &str, v: &Value) -> Result<Value, ToolError> {
     }
 }
 
-/// PostgreSQL binds text as `text`: compare times through the column's own type.
+/// PostgreSQL binds text as `text`: compare times through the column's own
+/// type, chosen from a fixed list (never spliced from the stored type name).
 fn cast(dialect: Dialect, col: &TableColumn, p: String) -> String {
-    let safe = !col.type_name.is_empty()
-        && col.type_name.len() <= 64
-        && col.type_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'_' | b'(' | b')' | b','));
-    if dialect == Dialect::Postgresql && col.class == ColumnClass::Time && safe {
-        format!("CAST({p} AS {})", col.type_name)
-    } else {
-        p
+    if dialect != Dialect::Postgresql || col.class != ColumnClass::Time {
+        return p;
     }
+    let base = col.type_name.trim().to_ascii_lowercase();
+    let target = match base.split('(').next().unwrap_or_default().trim() {
+        "date" => "date",
+        "time" | "time without time zone" => "time",
+        "timetz" | "time with time zone" => "timetz",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        _ => return p,
+    };
+    format!("CAST({p} AS {target})")
 }
