@@ -680,3 +680,27 @@ async fn replays_duplicates_and_other_workspaces_are_refused() {
     let logs = String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap()).to_string();
     assert!(logs.contains("signature.invalid"), "the replay was not logged");
 }
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_pending_handshake() {
+    let server = TestServer::start().await;
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        idle.push(Raw::connect(&server).await);
+    }
+    let refused = tokio_tungstenite::connect_async(ws_url(&server)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("the 17th pending handshake from one address was not refused: {:?}", other.map(|_| ())),
+    }
+    drop(idle);
+    // Slots come back as those sockets go away.
+    let started = Instant::now();
+    loop {
+        if tokio_tungstenite::connect_async(ws_url(&server)).await.is_ok() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "slots were not released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

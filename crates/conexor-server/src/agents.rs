@@ -69,7 +69,7 @@ enum Reply {
         message: String,
         denied: bool,
     },
-    Schema(Value),
+    Schema { connection: String, schema: Value },
 }
 
 /// One live agent connection.
@@ -104,10 +104,35 @@ impl Link {
 /// unauthenticated peer can hold one for at most [`HANDSHAKE_TIMEOUT`].
 const MAX_HANDSHAKES: usize = 256;
 
+/// Pending handshakes one address may hold.
+const MAX_HANDSHAKES_PER_ADDRESS: usize = 16;
+
 /// Live agents, by agent id.
 pub struct AgentHub {
     live: Mutex<HashMap<String, Arc<Link>>>,
     handshakes: Arc<Semaphore>,
+    /// Pending handshakes by peer IP address.
+    pending_by_ip: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// A pending handshake's slot for its address; freed on drop.
+struct AddressSlot {
+    ip: Option<std::net::IpAddr>,
+    map: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.ip {
+            let mut map = lock(&self.map);
+            if let Some(n) = map.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 impl Default for AgentHub {
@@ -115,6 +140,7 @@ impl Default for AgentHub {
         AgentHub {
             live: Mutex::new(HashMap::new()),
             handshakes: Arc::new(Semaphore::new(MAX_HANDSHAKES)),
+            pending_by_ip: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -273,7 +299,7 @@ impl AgentHub {
                     guard.finished = true;
                     return Err(ToolError { message: format!("agent {agent_name:?}: {message}"), code, denied });
                 }
-                Some(Reply::Schema(_)) => {}
+                Some(Reply::Schema { .. }) => {}
             }
         }
     }
@@ -286,7 +312,8 @@ impl AgentHub {
         match reply {
             Err(_) => Err(ToolError::failed("agent.timeout", format!("agent {agent_name:?} did not finish discovery in time"))),
             Ok(None) => Err(ToolError::failed("agent.lost", format!("agent {agent_name:?} went away during discovery"))),
-            Ok(Some(Reply::Schema(s))) => Ok(s),
+            Ok(Some(Reply::Schema { connection: c, schema })) if c == connection => Ok(schema),
+            Ok(Some(Reply::Schema { .. })) => Err(ToolError::failed("agent.bad_schema", format!("agent {agent_name:?} answered discovery of {connection:?} with another connection's schema"))),
             Ok(Some(Reply::Error { code, message, denied })) => Err(ToolError { message: format!("agent {agent_name:?}: {message}"), code, denied }),
             Ok(Some(_)) => Err(ToolError::failed("agent.protocol", "the agent answered discovery with something else")),
         }
@@ -296,14 +323,21 @@ impl AgentHub {
 /// `GET /agent/v1`: upgrades to the agent protocol. Unauthenticated at the
 /// HTTP layer: the protocol's challenge is the authentication.
 pub async fn socket(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade, request: Request) -> Response {
-    let Ok(handshake) = state.agents.handshakes.clone().try_acquire_owned() else {
+    let Ok(permit) = state.agents.handshakes.clone().try_acquire_owned() else {
         return crate::error::ApiError::TooMany("too many agents are connecting at once; retry shortly").into_response();
     };
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let address = peer.map(|p| p.to_string()).unwrap_or_default();
+    let ip = peer.map(|p| p.ip());
+    if let Some(ip) = ip {
+        let mut map = lock(&state.agents.pending_by_ip);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= MAX_HANDSHAKES_PER_ADDRESS {
+            return crate::error::ApiError::TooMany("too many pending agent connections from this address; retry shortly").into_response();
+        }
+        *n += 1;
+    }
+    let handshake = (permit, AddressSlot { ip, map: state.agents.pending_by_ip.clone() });
     ws.max_message_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .max_frame_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
@@ -410,7 +444,7 @@ async fn authenticate(
     }
 }
 
-async fn session(state: Arc<AppState>, socket: WebSocket, address: String, handshake: tokio::sync::OwnedSemaphorePermit) {
+async fn session(state: Arc<AppState>, socket: WebSocket, address: String, handshake: (tokio::sync::OwnedSemaphorePermit, AddressSlot)) {
     let (mut sink, mut stream) = socket.split();
     let Ok(nonce) = conexor_protocol::new_nonce() else {
         return refuse(&mut sink, "server.unavailable", "no randomness", &address).await;
@@ -648,7 +682,7 @@ async fn on_message(state: &AppState, agent: &AgentRecord, link: &Link, accepted
             }
             if let Some(id) = id {
                 let value = serde_json::to_value(&parsed).unwrap_or(Value::Null);
-                route(link, id, Reply::Schema(value)).await;
+                route(link, id, Reply::Schema { connection: connection.clone(), schema: value }).await;
             }
         }
         AgentMessage::Ping { seq } => {

@@ -112,10 +112,11 @@ pub fn generic_tools() -> Vec<Tool> {
 /// The MCP client's name and version: from initialize for sessions
 /// (≤ 2025-11-25), from each request's _meta when stateless (2026-07-28).
 fn client_of(ctx: &RequestContext<RoleServer>) -> Option<(String, String)> {
-    ctx.peer
-        .peer_info()
-        .map(|info| info.client_info.clone())
-        .or_else(|| ctx.meta.client_info())
+    // The request's own _meta first: in the stateless revision the peer is a
+    // stand-in whose clientInfo is rmcp's, not the caller's.
+    ctx.meta
+        .client_info()
+        .or_else(|| ctx.peer.peer_info().map(|info| info.client_info.clone()))
         .map(|info| (info.name, info.version))
 }
 
