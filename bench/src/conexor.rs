@@ -192,7 +192,9 @@ async fn start_agent(
         let listed = client.get("connections").await?;
         let online = listed["connections"].as_array().is_some_and(|all| {
             all.iter().any(|c| {
-                c["name"] == CONNECTION && c["online"] == true && c["tables"].as_u64().unwrap_or(0) > 0
+                c["name"] == CONNECTION
+                    && c["online"] == true
+                    && c["tables"].as_u64().unwrap_or(0) > 0
             })
         });
         if online {

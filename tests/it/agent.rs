@@ -22,13 +22,18 @@ async fn create_agent(client: &conexor_client::Client, name: &str, ttl_s: u64) -
         .post("agents", json!({"name": name, "expires_in_s": ttl_s}))
         .await
         .expect("create agent");
-    (v["agent_id"].as_str().unwrap().to_owned(), v["token"].as_str().unwrap().to_owned())
+    (
+        v["agent_id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Agent settings with one PostgreSQL connection whose URL is in a local file.
 fn settings(dir: &Path, server: &str, token: Option<&str>, conn: &str, url: &str) -> Settings {
     std::fs::write(dir.join(format!("{conn}.url")), url).unwrap();
-    let token = token.map(|t| format!("token = \"{t}\"\n")).unwrap_or_default();
+    let token = token
+        .map(|t| format!("token = \"{t}\"\n"))
+        .unwrap_or_default();
     let text = format!(
         "server = \"{server}\"\n{token}state_dir = \"state\"\n[limits]\nmax_in_flight = 32\n[[connections]]\nname = \"{conn}\"\nurl_file = \"{conn}.url\"\n"
     );
@@ -54,22 +59,34 @@ async fn wait_online(client: &conexor_client::Client, name: &str) -> Value {
     let started = Instant::now();
     loop {
         let v = client.get("connections").await.expect("list");
-        if let Some(c) = v["connections"].as_array().unwrap().iter().find(|c| c["name"] == name)
+        if let Some(c) = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
             && c["online"] == json!(true)
             && c["tables"].as_u64().unwrap_or(0) > 0
         {
             return c.clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "{name} never came online: {v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{name} never came online: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn ws_url(server: &TestServer) -> String {
-    format!("{}{}", server.url.replacen("http", "ws", 1), conexor_protocol::PATH)
+    format!(
+        "{}{}",
+        server.url.replacen("http", "ws", 1),
+        conexor_protocol::PATH
+    )
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A hand-driven agent: speaks the protocol message by message.
 struct Raw {
@@ -79,7 +96,9 @@ struct Raw {
 
 impl Raw {
     async fn connect(server: &TestServer) -> Raw {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(server)).await.expect("ws connect");
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(server))
+            .await
+            .expect("ws connect");
         let nonce = match Raw::recv_on(&mut ws).await {
             ServerMessage::Challenge { nonce, .. } => nonce,
             other => panic!("expected a challenge, got {other:?}"),
@@ -123,7 +142,10 @@ impl Raw {
             version: "raw".into(),
             connections: conns
                 .iter()
-                .map(|n| conexor_protocol::ConnectionOffer { name: (*n).into(), kind: "postgresql".into() })
+                .map(|n| conexor_protocol::ConnectionOffer {
+                    name: (*n).into(),
+                    kind: "postgresql".into(),
+                })
                 .collect(),
         }
     }
@@ -131,7 +153,13 @@ impl Raw {
 
 /// Opens a session with `hello`, retrying while the server still holds the
 /// previous session of this identity (it notices a closed socket shortly).
-async fn hello_session(server: &TestServer, key: &AgentKey, agent_id: &str, ws: &str, conns: &[&str]) -> (Raw, AgentMessage) {
+async fn hello_session(
+    server: &TestServer,
+    key: &AgentKey,
+    agent_id: &str,
+    ws: &str,
+    conns: &[&str],
+) -> (Raw, AgentMessage) {
     let started = Instant::now();
     loop {
         let mut raw = Raw::connect(server).await;
@@ -139,7 +167,9 @@ async fn hello_session(server: &TestServer, key: &AgentKey, agent_id: &str, ws: 
         raw.send(&hello).await;
         match raw.recv().await {
             ServerMessage::Welcome { .. } => return (raw, hello),
-            ServerMessage::Refused { code, .. } if code == "agent.duplicate" && started.elapsed() < Duration::from_secs(5) => {
+            ServerMessage::Refused { code, .. }
+                if code == "agent.duplicate" && started.elapsed() < Duration::from_secs(5) =>
+            {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             other => panic!("expected a welcome, got {other:?}"),
@@ -155,11 +185,17 @@ fn refused_code(m: &ServerMessage) -> &str {
 }
 
 async fn workspace_id(client: &conexor_client::Client) -> String {
-    client.get("keys/self").await.expect("keys/self")["workspace_id"].as_str().unwrap().to_owned()
+    client.get("keys/self").await.expect("keys/self")["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn audit_records(client: &conexor_client::Client) -> Vec<Value> {
-    let text = client.get_text("audit/export?format=jsonl").await.expect("export");
+    let text = client
+        .get_text("audit/export?format=jsonl")
+        .await
+        .expect("export");
     text.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| v.get("record").cloned())
@@ -197,37 +233,73 @@ async fn agent_connection_is_listed_described_and_queried_and_the_server_holds_n
     let dir = tempfile::tempdir().unwrap();
     let pg = env_url("CONEXOR_TEST_PG_READER_URL");
     let (agent_id, token) = create_agent(&admin, "dc1", 600).await;
-    let agent = spawn_agent(settings(dir.path(), &server.url, Some(&token), "warehouse", &pg));
+    let agent = spawn_agent(settings(
+        dir.path(),
+        &server.url,
+        Some(&token),
+        "warehouse",
+        &pg,
+    ));
     let listed = wait_online(&admin, "warehouse").await;
     assert_eq!(listed["mode"], "agent");
     assert_eq!(listed["agent"], "dc1");
 
     // Described from the schema the agent sent (metadata only).
     let shown = admin.get("connections/warehouse").await.unwrap();
-    let tables: Vec<&str> = shown["schema"]["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let tables: Vec<&str> = shown["schema"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert!(tables.contains(&"customers"), "{tables:?}");
 
     // Queried through the same gateway call as MCP's run_query, with bound parameters.
-    let r = admin.query("warehouse", "SELECT count(*) AS n FROM customers WHERE id <= $1", vec![json!(50)], None).await.unwrap();
+    let r = admin
+        .query(
+            "warehouse",
+            "SELECT count(*) AS n FROM customers WHERE id <= $1",
+            vec![json!(50)],
+            None,
+        )
+        .await
+        .unwrap();
     assert_eq!(r["rows"], json!([[50]]));
     // Many requests in flight over the one socket, each answered with its own result.
     let calls = (1..=24).map(|i| {
         let admin = &admin;
         async move {
-            let r = admin.query("warehouse", "SELECT id FROM customers WHERE id = $1", vec![json!(i)], None).await.unwrap();
+            let r = admin
+                .query(
+                    "warehouse",
+                    "SELECT id FROM customers WHERE id = $1",
+                    vec![json!(i)],
+                    None,
+                )
+                .await
+                .unwrap();
             assert_eq!(r["rows"], json!([[i]]));
         }
     });
     futures::future::join_all(calls).await;
     // Caps pushed to the agent's side: 1,000,000 rows in `big`, 7 asked.
-    let r = admin.query("warehouse", "SELECT * FROM big", vec![], Some(7)).await.unwrap();
+    let r = admin
+        .query("warehouse", "SELECT * FROM big", vec![], Some(7))
+        .await
+        .unwrap();
     assert_eq!(r["rows"].as_array().unwrap().len(), 7);
     assert_eq!(r["truncated"], true);
     // A write is refused (the server's guard first; the agent's would too).
-    let err = admin.query("warehouse", "DELETE FROM customers", vec![], None).await.unwrap_err();
+    let err = admin
+        .query("warehouse", "DELETE FROM customers", vec![], None)
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err}");
     // Refresh asks the agent to rediscover.
-    let v = admin.post("connections/warehouse/refresh", json!({})).await.unwrap();
+    let v = admin
+        .post("connections/warehouse/refresh", json!({}))
+        .await
+        .unwrap();
     assert!(v["tables"].as_u64().unwrap() >= 5);
     // Agent connections are managed on the agent, not here.
     let err = admin.delete("connections/warehouse").await.unwrap_err();
@@ -243,19 +315,35 @@ async fn agent_connection_is_listed_described_and_queried_and_the_server_holds_n
 
     // The audit chain names the mode; records of agent events are there.
     let records = audit_records(&admin).await;
-    let q = records.iter().find(|r| r["tool"] == "run_query" && r["outcome"] == "ok").unwrap();
+    let q = records
+        .iter()
+        .find(|r| r["tool"] == "run_query" && r["outcome"] == "ok")
+        .unwrap();
     assert_eq!(q["mode"], "agent");
     assert_eq!(q["connection"], "warehouse");
-    for tool in ["admin.agent_create", "admin.agent_enrol", "admin.agent_connect"] {
-        assert!(records.iter().any(|r| r["tool"] == tool), "no {tool} record");
+    for tool in [
+        "admin.agent_create",
+        "admin.agent_enrol",
+        "admin.agent_connect",
+    ] {
+        assert!(
+            records.iter().any(|r| r["tool"] == tool),
+            "no {tool} record"
+        );
     }
 
     // The server's data directory holds no secret of the agent connection:
     // neither the password nor the URL, in any form the breach test knows.
     let pw = password_of(&pg);
     let stored = all_bytes(&server.data_dir);
-    assert!(!contains(&stored, &pw), "the agent connection's password is in the server's store");
-    assert!(!contains(&stored, "cx_reader:"), "the agent connection's URL is in the server's store");
+    assert!(
+        !contains(&stored, &pw),
+        "the agent connection's password is in the server's store"
+    );
+    assert!(
+        !contains(&stored, "cx_reader:"),
+        "the agent connection's URL is in the server's store"
+    );
     // ...nor the enrolment token (only its hash).
     assert!(!contains(&stored, &token));
     let logs = conexor_tests::logs().lock().unwrap().clone();
@@ -278,11 +366,20 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // A write-capable login, so that only the agent's guard and read-only session stand in the way.
-    let agent = spawn_agent(settings(dir.path(), &format!("http://{addr}"), Some("cxa_fake"), "db", &writer));
+    let agent = spawn_agent(settings(
+        dir.path(),
+        &format!("http://{addr}"),
+        Some("cxa_fake"),
+        "db",
+        &writer,
+    ));
 
     let count = || async {
         let pool = sqlx::PgPool::connect(&writer).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         n
     };
@@ -292,8 +389,20 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
     let mut sent_by_agent: Vec<String> = Vec::new();
     let nonce = "bm9uY2U";
-    ws.send(Message::text(encode(&ServerMessage::Challenge { protocol: 1, nonce: nonce.into() }))).await.unwrap();
-    let first = ws.next().await.unwrap().unwrap().into_text().unwrap().to_string();
+    ws.send(Message::text(encode(&ServerMessage::Challenge {
+        protocol: 1,
+        nonce: nonce.into(),
+    })))
+    .await
+    .unwrap();
+    let first = ws
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_text()
+        .unwrap()
+        .to_string();
     sent_by_agent.push(first.clone());
     assert!(first.contains("\"type\":\"enrol\""), "{first}");
     ws.send(Message::text(encode(&ServerMessage::Welcome {
@@ -311,18 +420,40 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
         encode(&ServerMessage::Request {
             id,
             connection: "db".into(),
-            op: conexor_protocol::Operation::Query { sql: sql.into(), params: vec![], max_rows: 10, max_bytes: 1 << 20, timeout_ms: 5000 },
+            op: conexor_protocol::Operation::Query {
+                sql: sql.into(),
+                params: vec![],
+                max_rows: 10,
+                max_bytes: 1 << 20,
+                timeout_ms: 5000,
+            },
         })
     };
     let hostile: Vec<(u64, String)> = vec![
-        (1, query(1, "INSERT INTO customers (email) VALUES ('x@evil')")),
+        (
+            1,
+            query(1, "INSERT INTO customers (email) VALUES ('x@evil')"),
+        ),
         (2, query(2, "SELECT 1; DELETE FROM customers")),
-        (3, query(3, "WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d")),
+        (
+            3,
+            query(
+                3,
+                "WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d",
+            ),
+        ),
         (4, query(4, "SELECT pg_sleep(30)")),
         (5, query(5, "SELECT * FROM customers FOR UPDATE")),
         (6, query(6, "COPY customers TO '/tmp/x'")),
-        (7, r#"{"type":"request","id":7,"connection":"db","op":{"kind":"get_connection_string"}}"#.into()),
-        (8, r#"{"type":"request","id":8,"connection":"db","op":{"kind":"config"}}"#.into()),
+        (
+            7,
+            r#"{"type":"request","id":7,"connection":"db","op":{"kind":"get_connection_string"}}"#
+                .into(),
+        ),
+        (
+            8,
+            r#"{"type":"request","id":8,"connection":"db","op":{"kind":"config"}}"#.into(),
+        ),
         (9, query(9, "SELECT 1").replace("\"db\"", "\"elsewhere\"")),
     ];
     for (_, frame) in &hostile {
@@ -330,16 +461,25 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     }
     // Garbage without an id: refused, nothing to answer.
     ws.send(Message::text("not json at all")).await.unwrap();
-    ws.send(Message::binary(vec![0u8, 159, 146, 150])).await.unwrap();
-    ws.send(Message::text("{\"type\":\"welcome\"}")).await.unwrap();
+    ws.send(Message::binary(vec![0u8, 159, 146, 150]))
+        .await
+        .unwrap();
+    ws.send(Message::text("{\"type\":\"welcome\"}"))
+        .await
+        .unwrap();
     // Then a legitimate read: the agent is still serving.
-    ws.send(Message::text(query(100, "SELECT count(*) FROM customers"))).await.unwrap();
+    ws.send(Message::text(query(100, "SELECT count(*) FROM customers")))
+        .await
+        .unwrap();
 
     let mut errors: std::collections::HashMap<u64, Value> = Default::default();
     let mut served = false;
     let deadline = Instant::now() + Duration::from_secs(20);
     while (errors.len() < hostile.len() || !served) && Instant::now() < deadline {
-        let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await else { break };
+        let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+        else {
+            break;
+        };
         let Message::Text(text) = frame else { continue };
         sent_by_agent.push(text.to_string());
         let v: Value = serde_json::from_str(text.as_str()).unwrap();
@@ -352,28 +492,63 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
         }
     }
     for (id, _) in &hostile {
-        let e = errors.get(id).unwrap_or_else(|| panic!("no refusal for request {id}; got {errors:?}"));
+        let e = errors
+            .get(id)
+            .unwrap_or_else(|| panic!("no refusal for request {id}; got {errors:?}"));
         assert_eq!(e["denied"], true, "request {id}: {e}");
     }
-    assert!(errors[&1]["code"].as_str().unwrap().starts_with("guard."), "{}", errors[&1]);
+    assert!(
+        errors[&1]["code"].as_str().unwrap().starts_with("guard."),
+        "{}",
+        errors[&1]
+    );
     assert_eq!(errors[&7]["code"], "protocol.unknown_operation");
     assert!(served, "the agent stopped serving after the hostile frames");
 
     // A request cancelled at once is stopped and still recorded on the agent.
-    ws.send(Message::text(query(200, "SELECT count(*) FROM big a CROSS JOIN big b"))).await.unwrap();
-    ws.send(Message::text(encode(&ServerMessage::Cancel { id: 200 }))).await.unwrap();
+    ws.send(Message::text(query(
+        200,
+        "SELECT count(*) FROM big a CROSS JOIN big b",
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::text(encode(&ServerMessage::Cancel { id: 200 })))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // An oversized frame: refused by the WebSocket layer; the agent drops
     // this session and dials again by itself.
-    let _ = ws.send(Message::text("x".repeat(conexor_protocol::MAX_MESSAGE_BYTES + 1024))).await;
-    let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await.expect("the agent reconnected").unwrap();
+    let _ = ws
+        .send(Message::text(
+            "x".repeat(conexor_protocol::MAX_MESSAGE_BYTES + 1024),
+        ))
+        .await;
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the agent reconnected")
+        .unwrap();
     let mut ws2 = tokio_tungstenite::accept_async(stream).await.unwrap();
-    ws2.send(Message::text(encode(&ServerMessage::Challenge { protocol: 1, nonce: "bjI".into() }))).await.unwrap();
-    let again = ws2.next().await.unwrap().unwrap().into_text().unwrap().to_string();
+    ws2.send(Message::text(encode(&ServerMessage::Challenge {
+        protocol: 1,
+        nonce: "bjI".into(),
+    })))
+    .await
+    .unwrap();
+    let again = ws2
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_text()
+        .unwrap()
+        .to_string();
     sent_by_agent.push(again.clone());
     // Enrolled by the first welcome: it now proves its identity instead of sending the token.
-    assert!(again.contains("\"type\":\"hello\"") && again.contains("agt_fake"), "{again}");
+    assert!(
+        again.contains("\"type\":\"hello\"") && again.contains("agt_fake"),
+        "{again}"
+    );
     assert!(!again.contains("cxa_fake"));
 
     // Nothing the agent sent carries its connection string or password.
@@ -389,11 +564,22 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     let state = dir.path().join("state");
     let log = std::fs::read(state.join(conexor_agent::AUDIT_FILE)).unwrap();
     let key = conexor_agent::audit_signing_key(&state).unwrap().public();
-    let report = conexor_audit::verify(&log[..], Some(&key)).expect("the agent's audit log verifies");
+    let report =
+        conexor_audit::verify(&log[..], Some(&key)).expect("the agent's audit log verifies");
     let text = String::from_utf8(log).unwrap();
-    let denied = text.lines().filter(|l| l.contains("\"outcome\":\"denied\"")).count();
-    assert!(denied >= hostile.len() + 3, "{denied} denied records in {} records", report.records);
-    assert!(text.contains("\"error\":\"cancelled:"), "the cancelled request left no record");
+    let denied = text
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"denied\""))
+        .count();
+    assert!(
+        denied >= hostile.len() + 3,
+        "{denied} denied records in {} records",
+        report.records
+    );
+    assert!(
+        text.contains("\"error\":\"cancelled:"),
+        "the cancelled request left no record"
+    );
     assert!(!text.contains(&pw));
 }
 
@@ -414,7 +600,14 @@ async fn calls_fail_fast_naming_the_agent_when_it_dies_or_falls_silent() {
         let admin = admin.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let r = admin.query("wh", "SELECT count(*) FROM big a CROSS JOIN big b", vec![], None).await;
+            let r = admin
+                .query(
+                    "wh",
+                    "SELECT count(*) FROM big a CROSS JOIN big b",
+                    vec![],
+                    None,
+                )
+                .await;
             (r, started.elapsed())
         })
     };
@@ -423,14 +616,30 @@ async fn calls_fail_fast_naming_the_agent_when_it_dies_or_falls_silent() {
     agent.task.abort();
     let (result, _) = slow.await.unwrap();
     let err = result.expect_err("the call must fail");
-    assert!(killed_at.elapsed() < Duration::from_secs(5), "took {:?}", killed_at.elapsed());
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        killed_at.elapsed()
+    );
     let msg = err.to_string();
-    assert!(msg.contains("flaky"), "the error must name the agent: {msg}");
+    assert!(
+        msg.contains("flaky"),
+        "the error must name the agent: {msg}"
+    );
     // Later calls say the agent is offline.
-    let err = admin.query("wh", "SELECT 1", vec![], None).await.unwrap_err();
+    let err = admin
+        .query("wh", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not connected"), "{err}");
     let records = audit_records(&admin).await;
-    assert!(records.iter().any(|r| r["tool"] == "run_query" && r["error"].as_str().is_some_and(|e| e.starts_with("agent.lost"))), "no agent.lost record");
+    assert!(
+        records.iter().any(|r| r["tool"] == "run_query"
+            && r["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("agent.lost"))),
+        "no agent.lost record"
+    );
 
     // Falls silent: a raw agent that enrols, then never answers anything.
     let (_, token) = create_agent(&admin, "mute", 600).await;
@@ -445,8 +654,15 @@ async fn calls_fail_fast_naming_the_agent_when_it_dies_or_falls_silent() {
     let (raw, _) = hello_session(&server, &key, &agent_id, &ws, &["quiet"]).await;
     // The raw peer now stops reading (its socket stays open).
     let started = Instant::now();
-    let err = admin.query("quiet", "SELECT 1", vec![], None).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let err = admin
+        .query("quiet", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(err.to_string().contains("mute"), "{err}");
     drop(raw);
 }
@@ -472,13 +688,26 @@ async fn the_agent_reconnects_by_itself_after_a_server_restart_under_load() {
     let workers: Vec<_> = (0..4)
         .map(|w| {
             let (admin, stop, restarted) = (admin.clone(), stop.clone(), restarted.clone());
-            let (ok_after, ok_before, failed) = (ok_after.clone(), ok_before.clone(), failed.clone());
+            let (ok_after, ok_before, failed) =
+                (ok_after.clone(), ok_before.clone(), failed.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    match admin.query("wh", "SELECT $1::int AS w", vec![json!(w)], None).await {
+                    match admin
+                        .query("wh", "SELECT $1::int AS w", vec![json!(w)], None)
+                        .await
+                    {
                         Ok(v) => {
-                            assert_eq!(v["rows"], json!([[w]]), "an answer went to the wrong caller");
-                            if restarted.load(Ordering::Relaxed) { &ok_after } else { &ok_before }.fetch_add(1, Ordering::Relaxed);
+                            assert_eq!(
+                                v["rows"],
+                                json!([[w]]),
+                                "an answer went to the wrong caller"
+                            );
+                            if restarted.load(Ordering::Relaxed) {
+                                &ok_after
+                            } else {
+                                &ok_before
+                            }
+                            .fetch_add(1, Ordering::Relaxed);
                         }
                         Err(_) => {
                             failed.fetch_add(1, Ordering::Relaxed);
@@ -495,7 +724,11 @@ async fn the_agent_reconnects_by_itself_after_a_server_restart_under_load() {
     // No user action: calls work again once the agent is back.
     let started = Instant::now();
     while ok_after.load(Ordering::Relaxed) < 20 {
-        assert!(started.elapsed() < Duration::from_secs(15), "the agent did not come back ({} failed calls)", failed.load(Ordering::Relaxed));
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the agent did not come back ({} failed calls)",
+            failed.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -517,10 +750,21 @@ async fn the_agent_redials_when_the_server_falls_silent() {
     let dir = tempfile::tempdir().unwrap();
     let lite = dir.path().join("empty.db");
     std::fs::write(&lite, b"").unwrap();
-    let agent = spawn_agent(settings(dir.path(), &format!("http://{addr}"), Some("cxa_fake"), "db", &format!("sqlite://{}", lite.display())));
+    let agent = spawn_agent(settings(
+        dir.path(),
+        &format!("http://{addr}"),
+        Some("cxa_fake"),
+        "db",
+        &format!("sqlite://{}", lite.display()),
+    ));
     let (stream, _) = listener.accept().await.unwrap();
     let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-    ws.send(Message::text(encode(&ServerMessage::Challenge { protocol: 1, nonce: "bm9uY2U".into() }))).await.unwrap();
+    ws.send(Message::text(encode(&ServerMessage::Challenge {
+        protocol: 1,
+        nonce: "bm9uY2U".into(),
+    })))
+    .await
+    .unwrap();
     let _enrol = ws.next().await.unwrap().unwrap();
     ws.send(Message::text(encode(&ServerMessage::Welcome {
         agent_id: "agt_fake".into(),
@@ -538,7 +782,10 @@ async fn the_agent_redials_when_the_server_falls_silent() {
         .await
         .expect("the agent dialled again after the server fell silent")
         .unwrap();
-    assert!(silent_since.elapsed() >= Duration::from_millis(500), "redialled before three heartbeats");
+    assert!(
+        silent_since.elapsed() >= Duration::from_millis(500),
+        "redialled before three heartbeats"
+    );
     drop(stream);
     drop(ws);
     agent.stop.cancel();
@@ -556,20 +803,37 @@ async fn a_revoked_agent_is_cut_off_at_once_and_stays_out() {
     wait_online(&admin, "wh").await;
     admin.delete(&format!("agents/{agent_id}")).await.unwrap();
     // The agent is told, stops for good, and says why.
-    let result = tokio::time::timeout(Duration::from_secs(10), agent.task).await.expect("agent stopped").unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), agent.task)
+        .await
+        .expect("agent stopped")
+        .unwrap();
     match result {
         Err(conexor_agent::AgentError::Refused { code, .. }) => assert_eq!(code, "agent.revoked"),
         other => panic!("expected a revocation, got {other:?}"),
     }
-    let err = admin.query("wh", "SELECT 1", vec![], None).await.unwrap_err();
+    let err = admin
+        .query("wh", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no connection named"), "{err}");
     let agents = admin.get("agents").await.unwrap();
     assert_eq!(agents["agents"][0]["state"], "revoked");
     // Its identity no longer opens a session.
     let again = spawn_agent(settings(dir.path(), &server.url, None, "wh", &pg));
-    let result = tokio::time::timeout(Duration::from_secs(10), again.task).await.expect("agent stopped").unwrap();
-    assert!(matches!(result, Err(conexor_agent::AgentError::Refused { ref code, .. }) if code == "agent.revoked"), "{result:?}");
-    assert!(audit_records(&admin).await.iter().any(|r| r["tool"] == "admin.agent_revoke"));
+    let result = tokio::time::timeout(Duration::from_secs(10), again.task)
+        .await
+        .expect("agent stopped")
+        .unwrap();
+    assert!(
+        matches!(result, Err(conexor_agent::AgentError::Refused { ref code, .. }) if code == "agent.revoked"),
+        "{result:?}"
+    );
+    assert!(
+        audit_records(&admin)
+            .await
+            .iter()
+            .any(|r| r["tool"] == "admin.agent_revoke")
+    );
 }
 
 // ---- identity attacks -----------------------------------------------------------
@@ -594,29 +858,56 @@ async fn enrolment_tokens_are_single_use_expire_and_need_proof_of_the_key() {
     assert_eq!(refused_code(&raw.recv().await), "signature.invalid");
 
     let mut raw = Raw::connect(&server).await;
-    assert!(matches!(raw.enrol(&key, &token).await, ServerMessage::Welcome { .. }));
+    assert!(matches!(
+        raw.enrol(&key, &token).await,
+        ServerMessage::Welcome { .. }
+    ));
     drop(raw);
     // Consumed: the same token with another key is refused; with the same key
     // (a lost welcome) it gets the same agent back until the token expires.
     let mut raw = Raw::connect(&server).await;
-    assert_eq!(refused_code(&raw.enrol(&AgentKey::generate().unwrap(), &token).await), "token.used");
+    assert_eq!(
+        refused_code(&raw.enrol(&AgentKey::generate().unwrap(), &token).await),
+        "token.used"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut raw = Raw::connect(&server).await;
-    assert!(matches!(raw.enrol(&key, &token).await, ServerMessage::Welcome { .. }));
+    assert!(matches!(
+        raw.enrol(&key, &token).await,
+        ServerMessage::Welcome { .. }
+    ));
     drop(raw);
     // A token that was never issued.
     let mut raw = Raw::connect(&server).await;
-    assert_eq!(refused_code(&raw.enrol(&key, "cxa_neverissued").await), "token.used");
+    assert_eq!(
+        refused_code(&raw.enrol(&key, "cxa_neverissued").await),
+        "token.used"
+    );
     // Expired.
     let (_, short) = create_agent(&admin, "late", 1).await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let mut raw = Raw::connect(&server).await;
-    assert_eq!(refused_code(&raw.enrol(&AgentKey::generate().unwrap(), &short).await), "token.expired");
+    assert_eq!(
+        refused_code(&raw.enrol(&AgentKey::generate().unwrap(), &short).await),
+        "token.expired"
+    );
     let listed = admin.get("agents").await.unwrap();
-    let late = listed["agents"].as_array().unwrap().iter().find(|a| a["name"] == "late").unwrap().clone();
+    let late = listed["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "late")
+        .unwrap()
+        .clone();
     assert_eq!(late["state"], "expired");
     // Expiry is bounded.
-    let err = admin.post("agents", json!({"name": "forever", "expires_in_s": 365 * 86400})).await.unwrap_err();
+    let err = admin
+        .post(
+            "agents",
+            json!({"name": "forever", "expires_in_s": 365 * 86400}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(400));
 }
 
@@ -631,7 +922,11 @@ async fn replays_duplicates_and_other_workspaces_are_refused() {
     let key = AgentKey::generate().unwrap();
     let mut raw = Raw::connect(&server).await;
     let agent_id = match raw.enrol(&key, &token).await {
-        ServerMessage::Welcome { agent_id, workspace_id, .. } => {
+        ServerMessage::Welcome {
+            agent_id,
+            workspace_id,
+            ..
+        } => {
             assert_eq!(workspace_id, ws_a);
             agent_id
         }
@@ -659,7 +954,11 @@ async fn replays_duplicates_and_other_workspaces_are_refused() {
     cross.send(&hello).await;
     assert_eq!(refused_code(&cross.recv().await), "agent.workspace");
     let listed = b.get("connections").await.unwrap();
-    assert_eq!(listed["connections"], json!([]), "workspace B gained a connection");
+    assert_eq!(
+        listed["connections"],
+        json!([]),
+        "workspace B gained a connection"
+    );
     // B cannot see or revoke A's agent either.
     assert_eq!(b.get("agents").await.unwrap()["agents"], json!([]));
     let err = b.delete(&format!("agents/{agent_id}")).await.unwrap_err();
@@ -672,13 +971,25 @@ async fn replays_duplicates_and_other_workspaces_are_refused() {
         .filter(|r| r["tool"] == "admin.agent_refused")
         .filter_map(|r| r["error"].as_str())
         .collect();
-    assert!(refused.iter().any(|e| e.starts_with("agent.duplicate")), "{refused:?}");
-    assert!(refused.iter().any(|e| e.starts_with("agent.workspace")), "{refused:?}");
+    assert!(
+        refused.iter().any(|e| e.starts_with("agent.duplicate")),
+        "{refused:?}"
+    );
+    assert!(
+        refused.iter().any(|e| e.starts_with("agent.workspace")),
+        "{refused:?}"
+    );
     // A bad signature proves nothing about who sent it: logged, not written
     // into the named agent's chain (anyone knowing an agent id could flood it).
-    assert!(!refused.iter().any(|e| e.starts_with("signature.invalid")), "{refused:?}");
+    assert!(
+        !refused.iter().any(|e| e.starts_with("signature.invalid")),
+        "{refused:?}"
+    );
     let logs = String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap()).to_string();
-    assert!(logs.contains("signature.invalid"), "the replay was not logged");
+    assert!(
+        logs.contains("signature.invalid"),
+        "the replay was not logged"
+    );
 }
 
 #[tokio::test]
@@ -690,17 +1001,28 @@ async fn one_address_cannot_hold_every_pending_handshake() {
     }
     let refused = tokio_tungstenite::connect_async(ws_url(&server)).await;
     match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
-        other => panic!("the 17th pending handshake from one address was not refused: {:?}", other.map(|_| ())),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!(
+            "the 17th pending handshake from one address was not refused: {:?}",
+            other.map(|_| ())
+        ),
     }
     drop(idle);
     // Slots come back as those sockets go away.
     let started = Instant::now();
     loop {
-        if tokio_tungstenite::connect_async(ws_url(&server)).await.is_ok() {
+        if tokio_tungstenite::connect_async(ws_url(&server))
+            .await
+            .is_ok()
+        {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "slots were not released");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "slots were not released"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

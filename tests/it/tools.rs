@@ -22,20 +22,39 @@ impl ClientHandler for Watch {
         let _ = self.0.send(());
     }
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("conexor-tests", "1"))
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("conexor-tests", "1"),
+        )
     }
 }
 
-async fn mcp(server: &TestServer, client: &conexor_client::Client) -> (RunningService<RoleClient, Watch>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+async fn mcp(
+    server: &TestServer,
+    client: &conexor_client::Client,
+) -> (
+    RunningService<RoleClient, Watch>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
     let key = client.key().unwrap().to_text().to_string();
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url)).auth_header(key);
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+        .auth_header(key);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let service = Watch(tx).serve(StreamableHttpClientTransport::from_config(config)).await.expect("MCP initialize");
+    let service = Watch(tx)
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("MCP initialize");
     (service, rx)
 }
 
-async fn call(service: &RunningService<RoleClient, Watch>, name: &str, args: Value) -> (bool, Value, String) {
-    let Value::Object(args) = args else { panic!("args must be an object") };
+async fn call(
+    service: &RunningService<RoleClient, Watch>,
+    name: &str,
+    args: Value,
+) -> (bool, Value, String) {
+    let Value::Object(args) = args else {
+        panic!("args must be an object")
+    };
     let result = service
         .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(args))
         .await
@@ -81,31 +100,74 @@ async fn named_tools_validate_types_and_bind_values_on_every_source() {
     let admin = server.workspace("named-tools").await;
     let lite = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&lite).await;
-    add_connection(&admin, "pg", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true).await.unwrap();
-    add_connection(&admin, "maria", &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"), true).await.unwrap();
-    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    add_connection(&admin, "pg", &env_url("CONEXOR_TEST_PG_WRITER_URL"), true)
+        .await
+        .unwrap();
+    add_connection(
+        &admin,
+        "maria",
+        &env_url("CONEXOR_TEST_MYSQL_WRITER_URL"),
+        true,
+    )
+    .await
+    .unwrap();
+    add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
     let sources = [
-        ("pg", "SELECT id, email FROM customers WHERE COALESCE($1, email) = email AND id <= $2 AND $3 IN ('a', 'b') AND CAST($4 AS date) > DATE '1900-01-01' ORDER BY id"),
-        ("maria", "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND CAST(? AS date) > DATE '1900-01-01' ORDER BY id"),
-        ("lite", "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND date(?) > '1900-01-01' ORDER BY id"),
+        (
+            "pg",
+            "SELECT id, email FROM customers WHERE COALESCE($1, email) = email AND id <= $2 AND $3 IN ('a', 'b') AND CAST($4 AS date) > DATE '1900-01-01' ORDER BY id",
+        ),
+        (
+            "maria",
+            "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND CAST(? AS date) > DATE '1900-01-01' ORDER BY id",
+        ),
+        (
+            "lite",
+            "SELECT id, email FROM customers WHERE COALESCE(?, email) = email AND id <= ? AND ? IN ('a', 'b') AND date(?) > '1900-01-01' ORDER BY id",
+        ),
     ];
     for (conn, sql) in sources {
-        admin.post("tools", def(&format!("customers_{conn}"), conn, sql)).await.unwrap_or_else(|e| panic!("{conn}: {e}"));
+        admin
+            .post("tools", def(&format!("customers_{conn}"), conn, sql))
+            .await
+            .unwrap_or_else(|e| panic!("{conn}: {e}"));
     }
     let (service, _) = mcp(&server, &admin).await;
     let tools = service.list_all_tools().await.unwrap();
-    let t = tools.iter().find(|t| t.name == "customers_pg").expect("listed");
+    let t = tools
+        .iter()
+        .find(|t| t.name == "customers_pg")
+        .expect("listed");
     let schema = serde_json::to_value(&*t.input_schema).unwrap();
     assert_eq!(schema["properties"]["kind"]["enum"], json!(["a", "b"]));
     assert_eq!(schema["properties"]["since"]["format"], "date");
-    assert_eq!(t.annotations.as_ref().and_then(|a| a.read_only_hint), Some(true));
+    assert_eq!(
+        t.annotations.as_ref().and_then(|a| a.read_only_hint),
+        Some(true)
+    );
 
     for (conn, _) in sources {
         let name = format!("customers_{conn}");
         let (error, v, text) = call(&service, &name, json!({})).await;
         assert!(!error, "{conn}: {text}");
-        assert_eq!(v["rows"].as_array().unwrap().len(), 5, "{conn}: defaults bound: {v}");
-        let (error, v, _) = call(&service, &name, json!({"max_id": 2, "kind": "b", "since": "2026-12-01"})).await;
+        assert_eq!(
+            v["rows"].as_array().unwrap().len(),
+            5,
+            "{conn}: defaults bound: {v}"
+        );
+        let (error, v, _) = call(
+            &service,
+            &name,
+            json!({"max_id": 2, "kind": "b", "since": "2026-12-01"}),
+        )
+        .await;
         assert!(!error);
         assert_eq!(v["rows"].as_array().unwrap().len(), 2, "{conn}");
         // Wrong types, out of range, out of enum, unknown names: clear errors, nothing run.
@@ -123,7 +185,13 @@ async fn named_tools_validate_types_and_bind_values_on_every_source() {
             assert!(text.contains(expect), "{conn} {args}: {text}");
         }
         // Injection attempts in every string-typed parameter come back as data.
-        for evil in ["x' OR '1'='1", "x'; DELETE FROM customers; --", "a' OR 'a'='a", "$1", "?"] {
+        for evil in [
+            "x' OR '1'='1",
+            "x'; DELETE FROM customers; --",
+            "a' OR 'a'='a",
+            "$1",
+            "?",
+        ] {
             let (error, v, text) = call(&service, &name, json!({"email": evil})).await;
             assert!(!error, "{conn}: {text}");
             assert_eq!(v["rows"], json!([]), "{conn}: {evil:?} matched rows");
@@ -135,34 +203,68 @@ async fn named_tools_validate_types_and_bind_values_on_every_source() {
     }
     // Generated read tools, opt-in per table, on every source.
     for (conn, _) in sources {
-        let v = admin.post("tools/generate", json!({"connection": conn, "tables": ["customers"]})).await.unwrap();
+        let v = admin
+            .post(
+                "tools/generate",
+                json!({"connection": conn, "tables": ["customers"]}),
+            )
+            .await
+            .unwrap();
         let name = format!("{conn}_customers");
         assert_eq!(v["tools"], json!([name]));
         let (error, v, text) = call(&service, &name, json!({"columns": ["id"], "where": {"id": {"lte": 3}}, "order_by": [{"column": "id", "desc": true}]})).await;
         assert!(!error, "{conn}: {text}");
         assert_eq!(v["rows"], json!([[3], [2], [1]]), "{conn}");
-        let (error, v, _) = call(&service, &name, json!({"columns": ["id"], "where": {"id": {"in": [5, 7]}}, "limit": 1})).await;
+        let (error, v, _) = call(
+            &service,
+            &name,
+            json!({"columns": ["id"], "where": {"id": {"in": [5, 7]}}, "limit": 1}),
+        )
+        .await;
         assert!(!error);
         assert_eq!(v["rows"].as_array().unwrap().len(), 1, "{conn}");
         assert_eq!(v["truncated"], true, "{conn}");
         for evil in ["x' OR '1'='1", "%' OR 1=1 --"] {
-            let (error, v, text) = call(&service, &name, json!({"where": {"email": {"eq": evil}}})).await;
+            let (error, v, text) =
+                call(&service, &name, json!({"where": {"email": {"eq": evil}}})).await;
             assert!(!error, "{conn}: {text}");
             assert_eq!(v["rows"], json!([]), "{conn}: {evil:?}");
-            let (error, v, _) = call(&service, &name, json!({"where": {"email": {"like": evil}}})).await;
+            let (error, v, _) =
+                call(&service, &name, json!({"where": {"email": {"like": evil}}})).await;
             assert!(!error);
             assert_eq!(v["rows"], json!([]), "{conn}: like {evil:?}");
         }
-        let (error, _, text) = call(&service, &name, json!({"where": {"emial": {"eq": "x"}}})).await;
-        assert!(error && text.contains("did you mean email"), "{conn}: {text}");
-        let (error, _, text) = call(&service, &name, json!({"where": {"id": {"eq": "1 OR 1=1"}}})).await;
-        assert!(error && text.contains("must be an integer"), "{conn}: {text}");
+        let (error, _, text) =
+            call(&service, &name, json!({"where": {"emial": {"eq": "x"}}})).await;
+        assert!(
+            error && text.contains("did you mean email"),
+            "{conn}: {text}"
+        );
+        let (error, _, text) = call(
+            &service,
+            &name,
+            json!({"where": {"id": {"eq": "1 OR 1=1"}}}),
+        )
+        .await;
+        assert!(
+            error && text.contains("must be an integer"),
+            "{conn}: {text}"
+        );
     }
-    let err = admin.post("tools/generate", json!({"connection": "pg", "tables": ["custmers"]})).await.unwrap_err();
+    let err = admin
+        .post(
+            "tools/generate",
+            json!({"connection": "pg", "tables": ["custmers"]}),
+        )
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("did you mean customers"), "{err}");
     // Still 200 customers everywhere (the injections were values).
     for (conn, _) in sources {
-        let r = admin.query(conn, "SELECT COUNT(*) AS n FROM customers", vec![], None).await.unwrap();
+        let r = admin
+            .query(conn, "SELECT COUNT(*) AS n FROM customers", vec![], None)
+            .await
+            .unwrap();
         assert_eq!(r["rows"], json!([[200]]), "{conn}");
     }
     // An unknown tool is a protocol error, and it is audited.
@@ -170,11 +272,30 @@ async fn named_tools_validate_types_and_bind_values_on_every_source() {
         .call_tool(CallToolRequestParams::new("customers_pq"))
         .await;
     let message = format!("{:?}", unknown.expect_err("unknown tool"));
-    assert!(message.contains("customers_pg"), "suggests the nearest name: {message}");
+    assert!(
+        message.contains("customers_pg"),
+        "suggests the nearest name: {message}"
+    );
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
-    let records: Vec<Value> = audit.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()?.get("record").cloned()).collect();
-    assert!(records.iter().any(|r| r["tool"] == "customers_pq" && r["error"].as_str().is_some_and(|e| e.starts_with("unknown_tool"))));
-    let ok = records.iter().find(|r| r["tool"] == "customers_maria" && r["outcome"] == "ok").unwrap();
+    let records: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()?
+                .get("record")
+                .cloned()
+        })
+        .collect();
+    assert!(records.iter().any(|r| {
+        r["tool"] == "customers_pq"
+            && r["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("unknown_tool"))
+    }));
+    let ok = records
+        .iter()
+        .find(|r| r["tool"] == "customers_maria" && r["outcome"] == "ok")
+        .unwrap();
     assert_eq!(ok["connection"], "maria");
     assert!(ok["query_hash"].is_string());
     service.cancel().await.ok();
@@ -186,7 +307,14 @@ async fn definitions_are_checked_when_saved() {
     let admin = server.workspace("tool-checks").await;
     let lite = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&lite).await;
-    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
     let base = json!({"name": "t", "description": "d", "connection": "lite", "sql": "SELECT id FROM customers WHERE id = ?", "params": [{"name": "id", "type": "integer", "required": true}]});
     let refused = |patch: Value| {
         let mut body = base.clone();
@@ -196,32 +324,59 @@ async fn definitions_are_checked_when_saved() {
         body
     };
     for (patch, expect) in [
-        (json!({"sql": "DELETE FROM customers WHERE id = ?"}), "sql: query refused"),
+        (
+            json!({"sql": "DELETE FROM customers WHERE id = ?"}),
+            "sql: query refused",
+        ),
         (json!({"sql": "SELECT id FROM customers"}), "placeholder"),
-        (json!({"connection": "nope"}), "no connection named \"nope\""),
+        (
+            json!({"connection": "nope"}),
+            "no connection named \"nope\"",
+        ),
         (json!({"name": "run_query"}), "built-in"),
         (json!({"url": "postgres://u:pw@db/x"}), "only on the client"),
-        (json!({"params": [{"name": "id", "type": "enum"}]}), "an enum needs values"),
-        (json!({"sql": "SELECT id FROM custmers WHERE id = ?"}), "no table \"custmers\" in the discovered schema of \"lite\"; did you mean customers?"),
+        (
+            json!({"params": [{"name": "id", "type": "enum"}]}),
+            "an enum needs values",
+        ),
+        (
+            json!({"sql": "SELECT id FROM custmers WHERE id = ?"}),
+            "no table \"custmers\" in the discovered schema of \"lite\"; did you mean customers?",
+        ),
     ] {
-        let err = admin.post("tools", refused(patch.clone())).await.unwrap_err();
+        let err = admin
+            .post("tools", refused(patch.clone()))
+            .await
+            .unwrap_err();
         assert_eq!(status_of(&err), Some(400), "{patch}");
         assert!(err.to_string().contains(expect), "{patch}: {err}");
     }
     admin.post("tools", base.clone()).await.unwrap();
     // A wrong name in plain run_query gets the nearest names from the schema.
-    let err = admin.query("lite", "SELECT emial FROM customers", vec![], None).await.unwrap_err();
+    let err = admin
+        .query("lite", "SELECT emial FROM customers", vec![], None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("did you mean email"), "{err}");
-    let err = admin.query("lite", "SELECT id FROM ordrs", vec![], None).await.unwrap_err();
+    let err = admin
+        .query("lite", "SELECT id FROM ordrs", vec![], None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("did you mean orders"), "{err}");
     let listed = admin.get("tools").await.unwrap();
     assert_eq!(listed["tools"][0]["source"], "api");
     let exported = admin.get_text("tools/export").await.unwrap();
-    assert_eq!(conexor_tools::parse_file(&exported).unwrap()[0].def.name, "t");
+    assert_eq!(
+        conexor_tools::parse_file(&exported).unwrap()[0].def.name,
+        "t"
+    );
     let r = admin.post("tools/t/try", json!({"id": 7})).await.unwrap();
     assert_eq!(r["rows"], json!([[7]]));
     admin.delete("tools/t").await.unwrap();
-    assert_eq!(status_of(&admin.delete("tools/t").await.unwrap_err()), Some(404));
+    assert_eq!(
+        status_of(&admin.delete("tools/t").await.unwrap_err()),
+        Some(404)
+    );
 }
 
 #[tokio::test]
@@ -236,10 +391,24 @@ async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
     let admin = server.workspace("tool-file").await;
     let lite = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&lite).await;
-    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
-    let ws = admin.get("keys/self").await.unwrap()["workspace_id"].as_str().unwrap().to_owned();
+    add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
+    let ws = admin.get("keys/self").await.unwrap()["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (service, mut changed) = mcp(&server, &admin).await;
-    assert!(!tool_names(&service).await.contains(&"count_orders".to_string()));
+    assert!(
+        !tool_names(&service)
+            .await
+            .contains(&"count_orders".to_string())
+    );
 
     let file = tools_dir.path().join(format!("{ws}.toml"));
     let one = "[[tools]]\nname = \"count_orders\"\ndescription = \"How many orders\"\nconnection = \"lite\"\nsql = \"SELECT COUNT(*) AS n FROM orders\"\n";
@@ -250,16 +419,26 @@ async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
             .expect("list_changed within 10 s");
     }
     wait(&mut changed).await;
-    assert!(tool_names(&service).await.contains(&"count_orders".to_string()));
+    assert!(
+        tool_names(&service)
+            .await
+            .contains(&"count_orders".to_string())
+    );
     let (error, v, text) = call(&service, "count_orders", json!({})).await;
     assert!(!error, "{text}");
     assert_eq!(v["rows"], json!([[200]]));
 
     // A second tool: the same session sees it after the notification.
-    let two = format!("{one}\n[[tools]]\nname = \"order_by_id\"\ndescription = \"One order\"\nconnection = \"lite\"\nsql = \"SELECT * FROM orders WHERE id = ?\"\n[[tools.params]]\nname = \"id\"\ntype = \"integer\"\nrequired = true\n");
+    let two = format!(
+        "{one}\n[[tools]]\nname = \"order_by_id\"\ndescription = \"One order\"\nconnection = \"lite\"\nsql = \"SELECT * FROM orders WHERE id = ?\"\n[[tools.params]]\nname = \"id\"\ntype = \"integer\"\nrequired = true\n"
+    );
     std::fs::write(&file, &two).unwrap();
     wait(&mut changed).await;
-    assert!(tool_names(&service).await.contains(&"order_by_id".to_string()));
+    assert!(
+        tool_names(&service)
+            .await
+            .contains(&"order_by_id".to_string())
+    );
 
     // A broken file changes nothing and the log names the line.
     std::fs::write(&file, format!("{two}\n[[tools]]\nname = \"bad\"\ndescription = \"x\"\nconnection = \"lite\"\nsql = \"DROP TABLE orders\"\n")).unwrap();
@@ -269,7 +448,10 @@ async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
         if logs.contains("line 17: tool \"bad\": sql: query refused") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the refusal was not logged");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the refusal was not logged"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let names = tool_names(&service).await;
@@ -277,14 +459,23 @@ async fn the_tools_file_reloads_under_a_live_session_and_notifies_it() {
     // A file with an inline connection is refused, saying why.
     std::fs::write(&file, "[[tools]]\nname = \"x\"\ndescription = \"x\"\nurl = \"sqlite:///tmp/x.db\"\nsql = \"SELECT 1\"\n").unwrap();
     let started = Instant::now();
-    while !String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap()).contains("inline connections with URLs or passwords exist only on the client") {
-        assert!(started.elapsed() < Duration::from_secs(10), "the inline connection was not refused");
+    while !String::from_utf8_lossy(&conexor_tests::logs().lock().unwrap())
+        .contains("inline connections with URLs or passwords exist only on the client")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the inline connection was not refused"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Removing the file removes its tools; API tools cannot be shadowed by it.
     std::fs::remove_file(&file).unwrap();
     wait(&mut changed).await;
-    assert!(!tool_names(&service).await.contains(&"count_orders".to_string()));
+    assert!(
+        !tool_names(&service)
+            .await
+            .contains(&"count_orders".to_string())
+    );
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
     assert!(audit.contains("\"tool\":\"admin.tools_reload\""));
     service.cancel().await.ok();
@@ -296,20 +487,37 @@ async fn schema_is_offered_as_resources_through_the_chokepoint() {
     let admin = server.workspace("resources").await;
     let lite = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&lite).await;
-    add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false).await.unwrap();
+    add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
     let (service, _) = mcp(&server, &admin).await;
     let resources = service.list_all_resources().await.expect("resources/list");
     let uris: Vec<String> = resources.iter().map(|r| r.uri.clone()).collect();
-    assert!(uris.contains(&"conexor://connection/lite".to_string()), "{uris:?}");
-    assert!(uris.contains(&"conexor://connection/lite/table/customers".to_string()), "{uris:?}");
+    assert!(
+        uris.contains(&"conexor://connection/lite".to_string()),
+        "{uris:?}"
+    );
+    assert!(
+        uris.contains(&"conexor://connection/lite/table/customers".to_string()),
+        "{uris:?}"
+    );
     let read = service
-        .read_resource(rmcp::model::ReadResourceRequestParams::new("conexor://connection/lite/table/customers"))
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "conexor://connection/lite/table/customers",
+        ))
         .await
         .expect("resources/read");
     let text = format!("{:?}", read.contents);
     assert!(text.contains("email"), "{text}");
     let missing = service
-        .read_resource(rmcp::model::ReadResourceRequestParams::new("conexor://connection/lite/table/nope"))
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "conexor://connection/lite/table/nope",
+        ))
         .await;
     assert!(missing.is_err());
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();

@@ -47,8 +47,7 @@ pub fn signing_key(state_dir: &Path) -> std::io::Result<SigningKey> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             crate::state::create_private_dir(state_dir)?;
-            let key = SigningKey::generate()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let key = SigningKey::generate().map_err(|e| std::io::Error::other(e.to_string()))?;
             let text = Zeroizing::new(hex::encode(key.to_bytes().as_ref()));
             crate::state::write_private(&path, text.as_bytes())?;
             Ok(key)
@@ -69,7 +68,8 @@ impl LocalAudit {
             Ok(f) => match scan(std::io::BufReader::new(f), workspace) {
                 Some(found) => Some(found),
                 None => {
-                    let aside = path.with_extension(format!("jsonl.{}.old", now.format("%Y%m%dT%H%M%S")));
+                    let aside =
+                        path.with_extension(format!("jsonl.{}.old", now.format("%Y%m%dT%H%M%S")));
                     tracing::warn!(log = %path.display(), moved_to = %aside.display(),
                         "Local audit log belongs to another workspace or is damaged; moved aside, starting a new one.");
                     std::fs::rename(&path, &aside)?;
@@ -234,7 +234,13 @@ mod tests {
         LocalAudit::open(dir.path(), "ws_BBBBBBBBBBBBBBBB").unwrap();
         let aside = std::fs::read_dir(dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".old"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".old")
+            })
             .count();
         assert_eq!(aside, 1);
     }

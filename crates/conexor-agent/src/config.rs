@@ -295,8 +295,11 @@ impl Settings {
 
 /// `https://host` → `wss://host/agent/v1`; `ws(s)://` kept, path added when empty.
 fn server_url(text: &str, insecure: bool) -> Result<url::Url, ConfigError> {
-    let mut url = url::Url::parse(text.trim())
-        .map_err(|e| err(format!("server: not a URL ({e}); e.g. https://conexor.example.com")))?;
+    let mut url = url::Url::parse(text.trim()).map_err(|e| {
+        err(format!(
+            "server: not a URL ({e}); e.g. https://conexor.example.com"
+        ))
+    })?;
     let scheme = match url.scheme() {
         "https" | "wss" => "wss",
         "http" | "ws" => "ws",
@@ -344,10 +347,14 @@ mod tests {
         assert!(bad("server = \"http://10.0.0.1:7400\"").contains("plain http"));
         assert!(bad("server = \"ftp://x\"").contains("scheme"));
         assert!(bad("server = \"https://x\"\nbogus = 1").contains("bogus"));
-        let pw = bad("server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl = \"postgres://u:hunter2@h/db\"\n");
+        let pw = bad(
+            "server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl = \"postgres://u:hunter2@h/db\"\n",
+        );
         assert!(pw.contains("password does not belong"), "{pw}");
         assert!(!pw.contains("hunter2"));
-        let env = bad("server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl_env = \"CX_NO_SUCH_VAR_123\"\n");
+        let env = bad(
+            "server = \"https://x\"\n[[connections]]\nname = \"db\"\nurl_env = \"CX_NO_SUCH_VAR_123\"\n",
+        );
         assert!(env.contains("CX_NO_SUCH_VAR_123"));
         assert!(bad("server = \"https://x\"\ntoken = \"nope\"").contains("cxa_"));
         assert!(

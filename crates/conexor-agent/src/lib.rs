@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {
-        let mut s = Settings::parse("server = \"http://127.0.0.1:1\"", std::path::Path::new("/")).unwrap();
+        let mut s =
+            Settings::parse("server = \"http://127.0.0.1:1\"", std::path::Path::new("/")).unwrap();
         s.backoff_base = Duration::from_millis(100);
         s.backoff_max = Duration::from_secs(2);
         for attempt in 1..40 {

@@ -29,7 +29,11 @@ struct Refusal {
 
 impl Refusal {
     fn denied(code: &str, message: impl Into<String>) -> Refusal {
-        Refusal { code: code.into(), message: message.into(), denied: true }
+        Refusal {
+            code: code.into(),
+            message: message.into(),
+            denied: true,
+        }
     }
 }
 
@@ -40,13 +44,22 @@ impl From<conexor_connectors::Error> for Refusal {
         // needs "column x does not exist"); messages about logins, hosts and
         // the spec stay on this side (logged here, class only to the server).
         let message = match &e {
-            conexor_connectors::Error::Source { .. } | conexor_connectors::Error::Param { .. } | conexor_connectors::Error::Usage(_) => e.to_string(),
+            conexor_connectors::Error::Source { .. }
+            | conexor_connectors::Error::Param { .. }
+            | conexor_connectors::Error::Usage(_) => e.to_string(),
             _ => {
                 tracing::warn!(error = %e, "Source unavailable.");
-                format!("the agent could not use this connection ({}); see the agent's log", class.reason)
+                format!(
+                    "the agent could not use this connection ({}); see the agent's log",
+                    class.reason
+                )
             }
         };
-        Refusal { code: class.code, message, denied: false }
+        Refusal {
+            code: class.code,
+            message,
+            denied: false,
+        }
     }
 }
 
@@ -63,16 +76,22 @@ fn send_now(tx: &mpsc::Sender<Message>, message: &AgentMessage) -> bool {
 /// Answers (and records) a request the agent has no room for.
 pub(crate) fn busy(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: u64, connection: &str) {
     tracing::warn!(id, "Request refused: too many in flight.");
-    send_now(tx, &AgentMessage::Error {
-        id,
-        code: "limit.concurrency".into(),
-        message: "the agent is serving as many requests as it allows; retry shortly".into(),
-        denied: true,
-    });
+    send_now(
+        tx,
+        &AgentMessage::Error {
+            id,
+            code: "limit.concurrency".into(),
+            message: "the agent is serving as many requests as it allows; retry shortly".into(),
+            denied: true,
+        },
+    );
     let mut draft = Draft::new("agent.query", Outcome::Denied);
     draft.mode = Some("agent".into());
     draft.connection = Some(connection.chars().take(64).collect());
-    draft.error = Some(format!("limit.concurrency: {}", conexor_audit::fixed_reason("limit")));
+    draft.error = Some(format!(
+        "limit.concurrency: {}",
+        conexor_audit::fixed_reason("limit")
+    ));
     let shared = shared.clone();
     tokio::spawn(async move {
         let _ = record(&shared, draft).await;
@@ -81,11 +100,23 @@ pub(crate) fn busy(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: u64, co
 
 /// Records and refuses a message the agent does not understand. When it had
 /// an id, the server gets an error for it.
-pub(crate) fn refuse_malformed(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: Option<u64>, why: &str) {
-    tracing::warn!(id = id.unwrap_or(0), why, "Refused a message from the server.");
+pub(crate) fn refuse_malformed(
+    shared: &Arc<Shared>,
+    tx: &mpsc::Sender<Message>,
+    id: Option<u64>,
+    why: &str,
+) {
+    tracing::warn!(
+        id = id.unwrap_or(0),
+        why,
+        "Refused a message from the server."
+    );
     let mut draft = Draft::new("agent.protocol", Outcome::Denied);
     draft.mode = Some("agent".into());
-    draft.error = Some(format!("protocol.malformed: {}", conexor_audit::fixed_reason("protocol")));
+    draft.error = Some(format!(
+        "protocol.malformed: {}",
+        conexor_audit::fixed_reason("protocol")
+    ));
     if let Some(id) = id {
         send_now(tx, &AgentMessage::Error {
             id,
@@ -121,10 +152,18 @@ async fn record(shared: &Arc<Shared>, draft: Draft) -> Result<(), ()> {
 
 async fn source(shared: &Arc<Shared>, name: &str) -> Result<Source, Refusal> {
     let Some(local) = shared.settings.connections.iter().find(|c| c.name == name) else {
-        let names: Vec<&str> = shared.settings.connections.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = shared
+            .settings
+            .connections
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         return Err(Refusal::denied(
             "unknown_connection",
-            format!("this agent offers no connection {name:?}; it offers: {}", names.join(", ")),
+            format!(
+                "this agent offers no connection {name:?}; it offers: {}",
+                names.join(", ")
+            ),
         ));
     };
     let mut sources = shared.sources.lock().await;
@@ -156,12 +195,22 @@ pub(crate) async fn push_schemas(shared: Arc<Shared>, tx: mpsc::Sender<Message>)
             Ok(schema) => {
                 let tables = schema.tables.len();
                 let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
-                let size = serde_json::to_string(&schema).map(|t| t.len()).unwrap_or(usize::MAX);
+                let size = serde_json::to_string(&schema)
+                    .map(|t| t.len())
+                    .unwrap_or(usize::MAX);
                 if size > MAX_SCHEMA_BYTES {
                     tracing::warn!(connection = %c.name, tables, bytes = size, "Schema too large to send (limit 2 MiB); the connection is offered without schema.");
                     continue;
                 }
-                send(&tx, &AgentMessage::Schema { connection: c.name.clone(), id: None, schema }).await;
+                send(
+                    &tx,
+                    &AgentMessage::Schema {
+                        connection: c.name.clone(),
+                        id: None,
+                        schema,
+                    },
+                )
+                .await;
                 tracing::info!(connection = %c.name, tables, duration_ms = started.elapsed().as_millis() as u64, "Schema sent.");
             }
             Err(r) => {
@@ -182,7 +231,12 @@ pub(crate) async fn handle(
 ) {
     let started = Instant::now();
     let (tool, params) = match &op {
-        Operation::Query { sql, params, max_rows, .. } => (
+        Operation::Query {
+            sql,
+            params,
+            max_rows,
+            ..
+        } => (
             "agent.query",
             json!({"connection": connection, "sql": sql, "params": params, "limit": max_rows}),
         ),
@@ -190,14 +244,30 @@ pub(crate) async fn handle(
     };
     let work = async {
         match op {
-            Operation::Query { sql, params, max_rows, max_bytes, timeout_ms } => {
-                query(&shared, &connection, &sql, &params, max_rows, max_bytes, timeout_ms).await.map(Answer::Rows)
+            Operation::Query {
+                sql,
+                params,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            } => query(
+                &shared,
+                &connection,
+                &sql,
+                &params,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            )
+            .await
+            .map(Answer::Rows),
+            Operation::Discover => {
+                async {
+                    let s = source(&shared, &connection).await?;
+                    Ok(Answer::Schema(s.discover().await?))
+                }
+                .await
             }
-            Operation::Discover => async {
-                let s = source(&shared, &connection).await?;
-                Ok(Answer::Schema(s.discover().await?))
-            }
-            .await,
         }
     };
     // A cancelled request stops its work but is still recorded.
@@ -222,20 +292,32 @@ pub(crate) async fn handle(
         }
         Ok(Answer::Schema(s)) => draft.rows = Some(s.tables.len() as u64),
         Err(r) => {
-            draft.outcome = if r.denied { Outcome::Denied } else { Outcome::Error };
-            draft.error = Some(format!("{}: {}", r.code, conexor_audit::fixed_reason(&r.code)));
+            draft.outcome = if r.denied {
+                Outcome::Denied
+            } else {
+                Outcome::Error
+            };
+            draft.error = Some(format!(
+                "{}: {}",
+                r.code,
+                conexor_audit::fixed_reason(&r.code)
+            ));
         }
     }
     let duration_ms = draft.duration_ms;
     let outcome_text = draft.outcome.as_str();
     // Record first, answer second: no local record, no answer.
     if record(&shared, draft).await.is_err() {
-        send(&tx, &AgentMessage::Error {
-            id,
-            code: "audit.unavailable".into(),
-            message: "the agent could not write its local audit log, so it did not answer".into(),
-            denied: false,
-        })
+        send(
+            &tx,
+            &AgentMessage::Error {
+                id,
+                code: "audit.unavailable".into(),
+                message: "the agent could not write its local audit log, so it did not answer"
+                    .into(),
+                denied: false,
+            },
+        )
         .await;
         return;
     }
@@ -246,7 +328,15 @@ pub(crate) async fn handle(
         }
         Ok(Answer::Schema(schema)) => {
             let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
-            send(&tx, &AgentMessage::Schema { connection, id: Some(id), schema }).await;
+            send(
+                &tx,
+                &AgentMessage::Schema {
+                    connection,
+                    id: Some(id),
+                    schema,
+                },
+            )
+            .await;
         }
         Err(r) => {
             if r.denied {
@@ -254,7 +344,16 @@ pub(crate) async fn handle(
             } else {
                 tracing::info!(id, connection = %connection, code = %r.code, outcome = outcome_text, "Request failed.");
             }
-            send(&tx, &AgentMessage::Error { id, code: r.code, message: r.message, denied: r.denied }).await;
+            send(
+                &tx,
+                &AgentMessage::Error {
+                    id,
+                    code: r.code,
+                    message: r.message,
+                    denied: r.denied,
+                },
+            )
+            .await;
         }
     }
 }
@@ -275,7 +374,14 @@ async fn query(
 ) -> Result<(ResultSet, String), Refusal> {
     let local = &shared.settings.limits;
     if sql.len() > local.max_sql_bytes {
-        return Err(Refusal::denied("guard.too_long", format!("the SQL text is {} bytes; this agent allows {}", sql.len(), local.max_sql_bytes)));
+        return Err(Refusal::denied(
+            "guard.too_long",
+            format!(
+                "the SQL text is {} bytes; this agent allows {}",
+                sql.len(),
+                local.max_sql_bytes
+            ),
+        ));
     }
     let kind = shared
         .settings
@@ -285,11 +391,20 @@ async fn query(
         .map(|c| c.kind);
     let Some(kind) = kind else {
         // Same answer as for any unknown name.
-        return Err(source(shared, connection).await.err().unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
+        return Err(source(shared, connection)
+            .await
+            .err()
+            .unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
     };
     // The agent's own guard: the server's check counts for nothing here.
-    let checked = conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
-        .map_err(|r| Refusal::denied(r.rule.code(), format!("query refused by the agent: {}", r.reason)))?;
+    let checked =
+        conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
+            .map_err(|r| {
+                Refusal::denied(
+                    r.rule.code(),
+                    format!("query refused by the agent: {}", r.reason),
+                )
+            })?;
     let max_rows = max_rows.clamp(1, local.max_rows);
     let limits = Limits {
         max_rows,
@@ -304,8 +419,19 @@ async fn query(
 
 /// Streams a result in batches of about [`conexor_protocol::BATCH_BYTES`];
 /// each send waits for room in the outbox (backpressure from the socket).
-async fn send_rows(tx: &mpsc::Sender<Message>, id: u64, rs: ResultSet, duration_ms: u64, hash: String) {
-    let ResultSet { columns, rows, truncated, bytes } = rs;
+async fn send_rows(
+    tx: &mpsc::Sender<Message>,
+    id: u64,
+    rs: ResultSet,
+    duration_ms: u64,
+    hash: String,
+) {
+    let ResultSet {
+        columns,
+        rows,
+        truncated,
+        bytes,
+    } = rs;
     let total = rows.len() as u64;
     let mut columns = Some(columns);
     let mut batch = Vec::new();
@@ -327,7 +453,16 @@ async fn send_rows(tx: &mpsc::Sender<Message>, id: u64, rs: ResultSet, duration_
         if batch_bytes + size > limit || batch_bytes >= conexor_protocol::BATCH_BYTES {
             let rows = std::mem::take(&mut batch);
             batch_bytes = 0;
-            if !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows }).await {
+            if !send(
+                tx,
+                &AgentMessage::Rows {
+                    id,
+                    columns: columns.take(),
+                    rows,
+                },
+            )
+            .await
+            {
                 return;
             }
         }
@@ -335,9 +470,28 @@ async fn send_rows(tx: &mpsc::Sender<Message>, id: u64, rs: ResultSet, duration_
         batch.push(row);
     }
     if (!batch.is_empty() || columns.is_some())
-        && !send(tx, &AgentMessage::Rows { id, columns: columns.take(), rows: batch }).await
+        && !send(
+            tx,
+            &AgentMessage::Rows {
+                id,
+                columns: columns.take(),
+                rows: batch,
+            },
+        )
+        .await
     {
         return;
     }
-    send(tx, &AgentMessage::Done { id, rows: total, bytes, truncated, duration_ms, query_hash: Some(hash) }).await;
+    send(
+        tx,
+        &AgentMessage::Done {
+            id,
+            rows: total,
+            bytes,
+            truncated,
+            duration_ms,
+            query_hash: Some(hash),
+        },
+    )
+    .await;
 }

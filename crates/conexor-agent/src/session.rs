@@ -27,13 +27,25 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum End {
     Shutdown,
     /// The session ended; `connected` says whether it had been welcomed.
-    Lost { why: String, connected: bool },
-    Refused { code: String, reason: String },
+    Lost {
+        why: String,
+        connected: bool,
+    },
+    Refused {
+        code: String,
+        reason: String,
+    },
 }
 
 impl End {
     pub fn was_connected(&self) -> bool {
-        matches!(self, End::Lost { connected: true, .. })
+        matches!(
+            self,
+            End::Lost {
+                connected: true,
+                ..
+            }
+        )
     }
     pub fn describe(&self) -> String {
         match self {
@@ -114,7 +126,10 @@ async fn next_message(stream: &mut Stream) -> Result<ServerMessage, String> {
     }
 }
 
-pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> Result<End, AgentError> {
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    shutdown: &CancellationToken,
+) -> Result<End, AgentError> {
     let settings = &shared.settings;
     let connector = match connector(shared) {
         Ok(c) => c,
@@ -140,11 +155,18 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
     let nonce = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_message(&mut stream)).await {
         Err(_) => return Ok(lost("no challenge from the server")),
         Ok(Err(e)) => return Ok(lost(e)),
-        Ok(Ok(ServerMessage::Challenge { protocol, nonce })) if protocol == conexor_protocol::VERSION => nonce,
+        Ok(Ok(ServerMessage::Challenge { protocol, nonce }))
+            if protocol == conexor_protocol::VERSION =>
+        {
+            nonce
+        }
         Ok(Ok(ServerMessage::Challenge { protocol, .. })) => {
             return Ok(End::Refused {
                 code: "protocol.version".into(),
-                reason: format!("the server speaks agent protocol {protocol}; this agent speaks {}", conexor_protocol::VERSION),
+                reason: format!(
+                    "the server speaks agent protocol {protocol}; this agent speaks {}",
+                    conexor_protocol::VERSION
+                ),
             });
         }
         Ok(Ok(_)) => return Ok(lost("the server did not start with a challenge")),
@@ -166,7 +188,9 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
         Some(e) => AgentMessage::Hello {
             agent_id: e.agent_id.clone(),
             workspace_id: e.workspace_id.clone(),
-            signature: identity.key.answer(&nonce, &hello_subject(&e.agent_id, &e.workspace_id)),
+            signature: identity
+                .key
+                .answer(&nonce, &hello_subject(&e.agent_id, &e.workspace_id)),
             version,
             connections: offers,
         },
@@ -184,20 +208,42 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
     if let Err(e) = sink.send(Message::text(encode(&opening))).await {
         return Ok(lost(format!("sending hello: {e}")));
     }
-    let (agent_id, workspace_id, name, heartbeat, max_in_flight) =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_message(&mut stream)).await {
-            Err(_) => return Ok(lost("no answer to hello")),
-            Ok(Err(e)) => return Ok(lost(e)),
-            Ok(Ok(ServerMessage::Refused { code, reason })) => return Ok(End::Refused { code, reason }),
-            Ok(Ok(ServerMessage::Welcome { agent_id, workspace_id, name, heartbeat_ms, max_in_flight, rejected })) => {
-                for r in rejected {
-                    tracing::warn!(connection = %r.name, reason = %r.reason, "The server did not accept this connection.");
-                }
-                (agent_id, workspace_id, name, Duration::from_millis(heartbeat_ms.clamp(200, 60_000)), max_in_flight)
+    let (agent_id, workspace_id, name, heartbeat, max_in_flight) = match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        next_message(&mut stream),
+    )
+    .await
+    {
+        Err(_) => return Ok(lost("no answer to hello")),
+        Ok(Err(e)) => return Ok(lost(e)),
+        Ok(Ok(ServerMessage::Refused { code, reason })) => {
+            return Ok(End::Refused { code, reason });
+        }
+        Ok(Ok(ServerMessage::Welcome {
+            agent_id,
+            workspace_id,
+            name,
+            heartbeat_ms,
+            max_in_flight,
+            rejected,
+        })) => {
+            for r in rejected {
+                tracing::warn!(connection = %r.name, reason = %r.reason, "The server did not accept this connection.");
             }
-            Ok(Ok(_)) => return Ok(lost("unexpected answer to hello")),
-        };
-    let enrolled = Enrolled { agent_id: agent_id.clone(), workspace_id: workspace_id.clone() };
+            (
+                agent_id,
+                workspace_id,
+                name,
+                Duration::from_millis(heartbeat_ms.clamp(200, 60_000)),
+                max_in_flight,
+            )
+        }
+        Ok(Ok(_)) => return Ok(lost("unexpected answer to hello")),
+    };
+    let enrolled = Enrolled {
+        agent_id: agent_id.clone(),
+        workspace_id: workspace_id.clone(),
+    };
     match &identity.enrolled {
         None => {
             let mut updated = identity.clone();
@@ -227,13 +273,18 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     });
     let schemas = tokio::spawn(serve::push_schemas(shared.clone(), tx.clone()));
-    let limit = (max_in_flight as usize).clamp(1, 1024).min(settings.limits.max_in_flight);
+    let limit = (max_in_flight as usize)
+        .clamp(1, 1024)
+        .min(settings.limits.max_in_flight);
     let permits = Arc::new(Semaphore::new(limit));
     let mut tasks: HashMap<u64, (CancellationToken, tokio::task::AbortHandle)> = HashMap::new();
     let mut last_heard = Instant::now();
     let mut tick = tokio::time::interval(heartbeat);
     let mut ping_seq = 0u64;
-    let connected = |why: String| End::Lost { why, connected: true };
+    let connected = |why: String| End::Lost {
+        why,
+        connected: true,
+    };
     let end = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break End::Shutdown,
@@ -301,7 +352,10 @@ pub(crate) async fn run(shared: &Arc<Shared>, shutdown: &CancellationToken) -> R
     drop(tx);
     // Let the writer flush a close frame, briefly; then it goes.
     let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(1), writer)
+        .await
+        .is_err()
+    {
         abort.abort();
     }
     Ok(end)

@@ -79,7 +79,8 @@ pub fn save_identity(state_dir: &Path, identity: &Identity) -> std::io::Result<(
         agent_id: identity.enrolled.as_ref().map(|e| e.agent_id.clone()),
         workspace_id: identity.enrolled.as_ref().map(|e| e.workspace_id.clone()),
     };
-    let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| invalid(e.to_string()))?);
+    let text =
+        Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| invalid(e.to_string()))?);
     let mut file = file;
     zeroize::Zeroize::zeroize(&mut file.seed);
     write_private(&identity_path(state_dir), text.as_bytes())

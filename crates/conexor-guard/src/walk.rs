@@ -264,7 +264,9 @@ impl Visitor for Guard {
     }
 
     fn pre_visit_table_factor(&mut self, table_factor: &TableFactor) -> Flow {
-        if let TableFactor::Table { name, args: None, .. } = table_factor
+        if let TableFactor::Table {
+            name, args: None, ..
+        } = table_factor
             && self.relations.len() < 1000
         {
             let parts: Vec<String> = name

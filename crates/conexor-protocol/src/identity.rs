@@ -31,7 +31,9 @@ pub fn challenge_message(nonce: &str, subject: &str) -> Vec<u8> {
 /// A fresh challenge nonce: 32 random bytes, base64url without padding.
 pub fn new_nonce() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
-    SysRng.try_fill_bytes(&mut bytes).map_err(|_| Error::Random)?;
+    SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| Error::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

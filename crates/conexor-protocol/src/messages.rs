@@ -46,7 +46,10 @@ pub enum Operation {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message of every connection: the nonce to sign.
-    Challenge { protocol: u32, nonce: String },
+    Challenge {
+        protocol: u32,
+        nonce: String,
+    },
     /// The agent is who it says; it may now offer schema and serve requests.
     Welcome {
         agent_id: String,
@@ -60,16 +63,25 @@ pub enum ServerMessage {
         rejected: Vec<RejectedOffer>,
     },
     /// The connection is refused; the socket closes after this.
-    Refused { code: String, reason: String },
+    Refused {
+        code: String,
+        reason: String,
+    },
     Request {
         id: u64,
         connection: String,
         op: Operation,
     },
     /// The caller went away: stop work on `id` if it is still running.
-    Cancel { id: u64 },
-    Ping { seq: u64 },
-    Pong { seq: u64 },
+    Cancel {
+        id: u64,
+    },
+    Ping {
+        seq: u64,
+    },
+    Pong {
+        seq: u64,
+    },
 }
 
 /// Agent to server.
@@ -124,8 +136,12 @@ pub enum AgentMessage {
         message: String,
         denied: bool,
     },
-    Ping { seq: u64 },
-    Pong { seq: u64 },
+    Ping {
+        seq: u64,
+    },
+    Pong {
+        seq: u64,
+    },
 }
 
 /// One message as a JSON text frame.

@@ -69,7 +69,10 @@ enum Reply {
         message: String,
         denied: bool,
     },
-    Schema { connection: String, schema: Value },
+    Schema {
+        connection: String,
+        schema: Value,
+    },
 }
 
 /// One live agent connection.
@@ -217,7 +220,13 @@ impl AgentHub {
         }
     }
 
-    fn start(&self, agent_id: &str, agent_name: &str, connection: &str, op: Operation) -> Result<(PendingGuard, mpsc::Receiver<Reply>), ToolError> {
+    fn start(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+        op: Operation,
+    ) -> Result<(PendingGuard, mpsc::Receiver<Reply>), ToolError> {
         let link = lock(&self.live).get(agent_id).cloned().ok_or_else(|| {
             ToolError::failed(
                 "agent.offline",
@@ -225,15 +234,30 @@ impl AgentHub {
             )
         })?;
         let permit = link.permits.clone().try_acquire_owned().map_err(|_| {
-            ToolError::denied("agent.busy", format!("agent {agent_name:?} has too many calls in flight; retry shortly"))
+            ToolError::denied(
+                "agent.busy",
+                format!("agent {agent_name:?} has too many calls in flight; retry shortly"),
+            )
         })?;
         let id = link.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(REPLY_BUFFER);
         lock(&link.pending).insert(id, tx);
-        let guard = PendingGuard { link: link.clone(), id, finished: false, _permit: permit };
-        let frame = encode(&ServerMessage::Request { id, connection: connection.to_owned(), op });
+        let guard = PendingGuard {
+            link: link.clone(),
+            id,
+            finished: false,
+            _permit: permit,
+        };
+        let frame = encode(&ServerMessage::Request {
+            id,
+            connection: connection.to_owned(),
+            op,
+        });
         if link.outbox.try_send(frame).is_err() {
-            return Err(ToolError::failed("agent.busy", format!("agent {agent_name:?} is not keeping up; retry shortly")));
+            return Err(ToolError::failed(
+                "agent.busy",
+                format!("agent {agent_name:?} is not keeping up; retry shortly"),
+            ));
         }
         Ok((guard, rx))
     }
@@ -257,8 +281,14 @@ impl AgentHub {
             timeout_ms: limits.timeout_ms,
         };
         let (mut guard, mut rx) = self.start(agent_id, agent_name, connection, op)?;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(limits.timeout_ms) + ANSWER_GRACE;
-        let mut result = ResultSet { columns: Vec::new(), rows: Vec::new(), truncated: false, bytes: 0 };
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(limits.timeout_ms) + ANSWER_GRACE;
+        let mut result = ResultSet {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            truncated: false,
+            bytes: 0,
+        };
         loop {
             let reply = tokio::select! {
                 r = rx.recv() => r,
@@ -270,7 +300,10 @@ impl AgentHub {
                 None => {
                     return Err(ToolError::failed(
                         "agent.lost",
-                        format!("agent {agent_name:?} went away during the call ({}); retry when it is back", guard.link.ended_why()),
+                        format!(
+                            "agent {agent_name:?} went away during the call ({}); retry when it is back",
+                            guard.link.ended_why()
+                        ),
                     ));
                 }
                 Some(Reply::Rows { columns, rows }) => {
@@ -281,8 +314,12 @@ impl AgentHub {
                         if result.truncated {
                             break;
                         }
-                        let size = serde_json::to_string(&row).map(|s| s.len() as u64).unwrap_or(0);
-                        if result.rows.len() as u64 >= limits.max_rows || result.bytes + size > limits.max_bytes {
+                        let size = serde_json::to_string(&row)
+                            .map(|s| s.len() as u64)
+                            .unwrap_or(0);
+                        if result.rows.len() as u64 >= limits.max_rows
+                            || result.bytes + size > limits.max_bytes
+                        {
                             result.truncated = true;
                             break;
                         }
@@ -295,9 +332,17 @@ impl AgentHub {
                     guard.finished = true;
                     return Ok(result);
                 }
-                Some(Reply::Error { code, message, denied }) => {
+                Some(Reply::Error {
+                    code,
+                    message,
+                    denied,
+                }) => {
                     guard.finished = true;
-                    return Err(ToolError { message: format!("agent {agent_name:?}: {message}"), code, denied });
+                    return Err(ToolError {
+                        message: format!("agent {agent_name:?}: {message}"),
+                        code,
+                        denied,
+                    });
                 }
                 Some(Reply::Schema { .. }) => {}
             }
@@ -305,39 +350,89 @@ impl AgentHub {
     }
 
     /// Asks an agent to rediscover one connection's schema.
-    pub async fn discover(&self, agent_id: &str, agent_name: &str, connection: &str) -> Result<Value, ToolError> {
-        let (mut guard, mut rx) = self.start(agent_id, agent_name, connection, Operation::Discover)?;
+    pub async fn discover(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+    ) -> Result<Value, ToolError> {
+        let (mut guard, mut rx) =
+            self.start(agent_id, agent_name, connection, Operation::Discover)?;
         let reply = tokio::time::timeout(Duration::from_secs(120), rx.recv()).await;
         guard.finished = true;
         match reply {
-            Err(_) => Err(ToolError::failed("agent.timeout", format!("agent {agent_name:?} did not finish discovery in time"))),
-            Ok(None) => Err(ToolError::failed("agent.lost", format!("agent {agent_name:?} went away during discovery"))),
-            Ok(Some(Reply::Schema { connection: c, schema })) if c == connection => Ok(schema),
-            Ok(Some(Reply::Schema { .. })) => Err(ToolError::failed("agent.bad_schema", format!("agent {agent_name:?} answered discovery of {connection:?} with another connection's schema"))),
-            Ok(Some(Reply::Error { code, message, denied })) => Err(ToolError { message: format!("agent {agent_name:?}: {message}"), code, denied }),
-            Ok(Some(_)) => Err(ToolError::failed("agent.protocol", "the agent answered discovery with something else")),
+            Err(_) => Err(ToolError::failed(
+                "agent.timeout",
+                format!("agent {agent_name:?} did not finish discovery in time"),
+            )),
+            Ok(None) => Err(ToolError::failed(
+                "agent.lost",
+                format!("agent {agent_name:?} went away during discovery"),
+            )),
+            Ok(Some(Reply::Schema {
+                connection: c,
+                schema,
+            })) if c == connection => Ok(schema),
+            Ok(Some(Reply::Schema { .. })) => Err(ToolError::failed(
+                "agent.bad_schema",
+                format!(
+                    "agent {agent_name:?} answered discovery of {connection:?} with another connection's schema"
+                ),
+            )),
+            Ok(Some(Reply::Error {
+                code,
+                message,
+                denied,
+            })) => Err(ToolError {
+                message: format!("agent {agent_name:?}: {message}"),
+                code,
+                denied,
+            }),
+            Ok(Some(_)) => Err(ToolError::failed(
+                "agent.protocol",
+                "the agent answered discovery with something else",
+            )),
         }
     }
 }
 
 /// `GET /agent/v1`: upgrades to the agent protocol. Unauthenticated at the
 /// HTTP layer: the protocol's challenge is the authentication.
-pub async fn socket(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade, request: Request) -> Response {
+pub async fn socket(
+    State(state): State<Arc<AppState>>,
+    ws: WebSocketUpgrade,
+    request: Request,
+) -> Response {
     let Ok(permit) = state.agents.handshakes.clone().try_acquire_owned() else {
-        return crate::error::ApiError::TooMany("too many agents are connecting at once; retry shortly").into_response();
+        return crate::error::ApiError::TooMany(
+            "too many agents are connecting at once; retry shortly",
+        )
+        .into_response();
     };
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     let address = peer.map(|p| p.to_string()).unwrap_or_default();
     let ip = peer.map(|p| p.ip());
     if let Some(ip) = ip {
         let mut map = lock(&state.agents.pending_by_ip);
         let n = map.entry(ip).or_insert(0);
         if *n >= MAX_HANDSHAKES_PER_ADDRESS {
-            return crate::error::ApiError::TooMany("too many pending agent connections from this address; retry shortly").into_response();
+            return crate::error::ApiError::TooMany(
+                "too many pending agent connections from this address; retry shortly",
+            )
+            .into_response();
         }
         *n += 1;
     }
-    let handshake = (permit, AddressSlot { ip, map: state.agents.pending_by_ip.clone() });
+    let handshake = (
+        permit,
+        AddressSlot {
+            ip,
+            map: state.agents.pending_by_ip.clone(),
+        },
+    );
     ws.max_message_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .max_frame_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
@@ -351,7 +446,13 @@ type Stream = futures::stream::SplitStream<WebSocket>;
 async fn refuse(sink: &mut Sink, code: &str, reason: &str, address: &str) {
     tracing::warn!(code, reason, address, "Agent refused.");
     let _ = sink
-        .send(Message::Text(encode(&ServerMessage::Refused { code: code.into(), reason: reason.into() }).into()))
+        .send(Message::Text(
+            encode(&ServerMessage::Refused {
+                code: code.into(),
+                reason: reason.into(),
+            })
+            .into(),
+        ))
         .await;
     let _ = sink.close().await;
 }
@@ -377,15 +478,33 @@ pub fn enrolment_token_hash(token: &str) -> [u8; 32] {
 
 /// Appends an agent event to its workspace's chain. Failures are logged:
 /// these events answer no caller.
-async fn audit_event(state: &AppState, agent: &AgentRecord, tool: &str, params: Value, refused: Option<&str>) {
-    let mut draft = Draft::new(tool, if refused.is_some() { Outcome::Denied } else { Outcome::Ok });
+async fn audit_event(
+    state: &AppState,
+    agent: &AgentRecord,
+    tool: &str,
+    params: Value,
+    refused: Option<&str>,
+) {
+    let mut draft = Draft::new(
+        tool,
+        if refused.is_some() {
+            Outcome::Denied
+        } else {
+            Outcome::Ok
+        },
+    );
     draft.user = Some(format!("agent:{}", agent.name));
     draft.params = params;
     draft.mode = Some("agent".into());
     if let Some(code) = refused {
         draft.error = Some(format!("{code}: {}", conexor_audit::fixed_reason(code)));
     }
-    if state.audit.append(agent.workspace_id.as_str(), draft).await.is_err() {
+    if state
+        .audit
+        .append(agent.workspace_id.as_str(), draft)
+        .await
+        .is_err()
+    {
         tracing::error!(agent_id = %agent.id, tool, "Could not audit an agent event.");
     }
 }
@@ -395,20 +514,52 @@ async fn authenticate(
     state: &AppState,
     nonce: &str,
     opening: AgentMessage,
-) -> Result<(AgentRecord, Vec<ConnectionOffer>, String, bool), (&'static str, String, Option<AgentRecord>)> {
+) -> Result<
+    (AgentRecord, Vec<ConnectionOffer>, String, bool),
+    (&'static str, String, Option<AgentRecord>),
+> {
     match opening {
-        AgentMessage::Enrol { token, public_key, signature, version, connections } => {
+        AgentMessage::Enrol {
+            token,
+            public_key,
+            signature,
+            version,
+            connections,
+        } => {
             if !token.starts_with(conexor_protocol::TOKEN_PREFIX) || token.len() > 100 {
-                return Err(("token.invalid", "this is not an enrolment token (cxa_…)".into(), None));
+                return Err((
+                    "token.invalid",
+                    "this is not an enrolment token (cxa_…)".into(),
+                    None,
+                ));
             }
-            match conexor_protocol::verify_challenge(&public_key, nonce, conexor_protocol::ENROL_SUBJECT, &signature) {
+            match conexor_protocol::verify_challenge(
+                &public_key,
+                nonce,
+                conexor_protocol::ENROL_SUBJECT,
+                &signature,
+            ) {
                 Ok(true) => {}
-                _ => return Err(("signature.invalid", "the enrolment is not signed by the offered key".into(), None)),
+                _ => {
+                    return Err((
+                        "signature.invalid",
+                        "the enrolment is not signed by the offered key".into(),
+                        None,
+                    ));
+                }
             }
-            let enrolled = state.store.enrol_agent(&token_hash(&token), &public_key).await.map_err(|e| {
-                tracing::error!(error = %e, "Store failed during enrolment.");
-                ("server.unavailable", "the server's store failed; retry".to_string(), None)
-            })?;
+            let enrolled = state
+                .store
+                .enrol_agent(&token_hash(&token), &public_key)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "Store failed during enrolment.");
+                    (
+                        "server.unavailable",
+                        "the server's store failed; retry".to_string(),
+                        None,
+                    )
+                })?;
             match enrolled {
                 Ok(agent) => Ok((agent, connections, version, true)),
                 Err(EnrolRefusal::Unknown) => Err(("token.used", "this enrolment token is unknown or was already used; create a new one with `conexor agents create`".into(), None)),
@@ -416,52 +567,115 @@ async fn authenticate(
                 Err(EnrolRefusal::Revoked) => Err(("agent.revoked", "this agent was revoked".into(), None)),
             }
         }
-        AgentMessage::Hello { agent_id, workspace_id, signature, version, connections } => {
+        AgentMessage::Hello {
+            agent_id,
+            workspace_id,
+            signature,
+            version,
+            connections,
+        } => {
             let agent = match state.store.agent(&agent_id).await {
                 Ok(Some(a)) => a,
-                Ok(None) => return Err(("agent.unknown", "no agent has this id; enrol again with a new token".into(), None)),
+                Ok(None) => {
+                    return Err((
+                        "agent.unknown",
+                        "no agent has this id; enrol again with a new token".into(),
+                        None,
+                    ));
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "Store failed during agent hello.");
-                    return Err(("server.unavailable", "the server's store failed; retry".into(), None));
+                    return Err((
+                        "server.unavailable",
+                        "the server's store failed; retry".into(),
+                        None,
+                    ));
                 }
             };
             let Some(public_key) = agent.public_key.clone() else {
                 return Err(("agent.unknown", "this agent never enrolled".into(), None));
             };
-            match conexor_protocol::verify_challenge(&public_key, nonce, &conexor_protocol::hello_subject(&agent_id, &workspace_id), &signature) {
+            match conexor_protocol::verify_challenge(
+                &public_key,
+                nonce,
+                &conexor_protocol::hello_subject(&agent_id, &workspace_id),
+                &signature,
+            ) {
                 Ok(true) => {}
-                _ => return Err(("signature.invalid", "the answer to the challenge is not signed by this agent's key".into(), Some(agent))),
+                _ => {
+                    return Err((
+                        "signature.invalid",
+                        "the answer to the challenge is not signed by this agent's key".into(),
+                        Some(agent),
+                    ));
+                }
             }
             if agent.workspace_id.as_str() != workspace_id {
-                return Err(("agent.workspace", "this agent belongs to another workspace".into(), Some(agent)));
+                return Err((
+                    "agent.workspace",
+                    "this agent belongs to another workspace".into(),
+                    Some(agent),
+                ));
             }
             if agent.revoked_at.is_some() {
-                return Err(("agent.revoked", "this agent was revoked".into(), Some(agent)));
+                return Err((
+                    "agent.revoked",
+                    "this agent was revoked".into(),
+                    Some(agent),
+                ));
             }
             Ok((agent, connections, version, false))
         }
-        _ => Err(("protocol.unexpected", "the first message must be enrol or hello".into(), None)),
+        _ => Err((
+            "protocol.unexpected",
+            "the first message must be enrol or hello".into(),
+            None,
+        )),
     }
 }
 
-async fn session(state: Arc<AppState>, socket: WebSocket, address: String, handshake: (tokio::sync::OwnedSemaphorePermit, AddressSlot)) {
+async fn session(
+    state: Arc<AppState>,
+    socket: WebSocket,
+    address: String,
+    handshake: (tokio::sync::OwnedSemaphorePermit, AddressSlot),
+) {
     let (mut sink, mut stream) = socket.split();
     let Ok(nonce) = conexor_protocol::new_nonce() else {
         return refuse(&mut sink, "server.unavailable", "no randomness", &address).await;
     };
-    let challenge = encode(&ServerMessage::Challenge { protocol: conexor_protocol::VERSION, nonce: nonce.clone() });
+    let challenge = encode(&ServerMessage::Challenge {
+        protocol: conexor_protocol::VERSION,
+        nonce: nonce.clone(),
+    });
     if sink.send(Message::Text(challenge.into())).await.is_err() {
         return;
     }
     let opening = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(&mut stream)).await {
         Ok(Some(text)) if text.len() > MAX_OPENING_BYTES => {
-            return refuse(&mut sink, "protocol.malformed", "the opening message is too large", &address).await;
+            return refuse(
+                &mut sink,
+                "protocol.malformed",
+                "the opening message is too large",
+                &address,
+            )
+            .await;
         }
         Ok(Some(text)) => match decode_agent(&text) {
             Ok(m) => m,
-            Err(e) => return refuse(&mut sink, "protocol.malformed", &e.to_string(), &address).await,
+            Err(e) => {
+                return refuse(&mut sink, "protocol.malformed", &e.to_string(), &address).await;
+            }
         },
-        _ => return refuse(&mut sink, "protocol.timeout", "no enrol or hello in time", &address).await,
+        _ => {
+            return refuse(
+                &mut sink,
+                "protocol.timeout",
+                "no enrol or hello in time",
+                &address,
+            )
+            .await;
+        }
     };
     let (agent, offers, version, enrolled_now) = match authenticate(&state, &nonce, opening).await {
         Ok(ok) => ok,
@@ -469,13 +683,27 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
             // A bad signature proves nothing about who sent it (agent ids are not
             // secret): logged, not written into the named agent's chain.
             if let Some(agent) = agent.as_ref().filter(|_| code != "signature.invalid") {
-                audit_event(&state, agent, "admin.agent_refused", json!({"agent": agent.name, "address": address}), Some(code)).await;
+                audit_event(
+                    &state,
+                    agent,
+                    "admin.agent_refused",
+                    json!({"agent": agent.name, "address": address}),
+                    Some(code),
+                )
+                .await;
             }
             return refuse(&mut sink, code, &reason, &address).await;
         }
     };
     if enrolled_now {
-        audit_event(&state, &agent, "admin.agent_enrol", json!({"agent": agent.name, "agent_id": agent.id, "address": address}), None).await;
+        audit_event(
+            &state,
+            &agent,
+            "admin.agent_enrol",
+            json!({"agent": agent.name, "agent_id": agent.id, "address": address}),
+            None,
+        )
+        .await;
         tracing::info!(agent_id = %agent.id, agent = %agent.name, address = %address, "Agent enrolled.");
     }
 
@@ -485,14 +713,32 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     for (i, offer) in offers.into_iter().enumerate() {
         if i >= conexor_protocol::MAX_OFFERS {
             if rejected.len() < conexor_protocol::MAX_OFFERS {
-                rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: format!("at most {} connections per agent", conexor_protocol::MAX_OFFERS) });
+                rejected.push(RejectedOffer {
+                    name: offer.name.chars().take(64).collect(),
+                    reason: format!(
+                        "at most {} connections per agent",
+                        conexor_protocol::MAX_OFFERS
+                    ),
+                });
             }
         } else if !conexor_protocol::valid_name(&offer.name) {
-            rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: "names are 1-64 characters of letters, digits, _ - .".into() });
+            rejected.push(RejectedOffer {
+                name: offer.name.chars().take(64).collect(),
+                reason: "names are 1-64 characters of letters, digits, _ - .".into(),
+            });
         } else if conexor_types::ConnectionKind::parse(&offer.kind).is_none() {
-            rejected.push(RejectedOffer { name: offer.name.chars().take(64).collect(), reason: format!("unsupported type {:?}", offer.kind.chars().take(32).collect::<String>()) });
+            rejected.push(RejectedOffer {
+                name: offer.name.chars().take(64).collect(),
+                reason: format!(
+                    "unsupported type {:?}",
+                    offer.kind.chars().take(32).collect::<String>()
+                ),
+            });
         } else if accepted.iter().any(|(n, _)| *n == offer.name) {
-            rejected.push(RejectedOffer { name: offer.name, reason: "offered twice".into() });
+            rejected.push(RejectedOffer {
+                name: offer.name,
+                reason: "offered twice".into(),
+            });
         } else {
             accepted.push((offer.name, offer.kind));
         }
@@ -525,28 +771,63 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     {
         if duplicate {
             tracing::warn!(agent_id = %agent.id, agent = %agent.name, address = %address, "A second connection with this agent's identity was refused; is the identity copied to another host?");
-            audit_event(&state, &agent, "admin.agent_refused", json!({"agent": agent.name, "address": address}), Some("agent.duplicate")).await;
-            return refuse(&mut sink, "agent.duplicate", "this agent identity is already connected from elsewhere", &address).await;
+            audit_event(
+                &state,
+                &agent,
+                "admin.agent_refused",
+                json!({"agent": agent.name, "address": address}),
+                Some("agent.duplicate"),
+            )
+            .await;
+            return refuse(
+                &mut sink,
+                "agent.duplicate",
+                "this agent identity is already connected from elsewhere",
+                &address,
+            )
+            .await;
         }
     }
-    let stored_rejects = match state.store.set_agent_connections(&agent.workspace_id, &agent.id, &accepted).await {
+    let stored_rejects = match state
+        .store
+        .set_agent_connections(&agent.workspace_id, &agent.id, &accepted)
+        .await
+    {
         Ok(r) => r,
         // Revoked between the check above and now: the revocation wins.
         Err(conexor_store::Error::Conflict(_)) => {
             lock(&state.agents.live).remove(&agent.id);
-            return refuse(&mut sink, "agent.revoked", "this agent was revoked", &address).await;
+            return refuse(
+                &mut sink,
+                "agent.revoked",
+                "this agent was revoked",
+                &address,
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "Store failed registering agent connections.");
             lock(&state.agents.live).remove(&agent.id);
-            return refuse(&mut sink, "server.unavailable", "the server's store failed; retry", &address).await;
+            return refuse(
+                &mut sink,
+                "server.unavailable",
+                "the server's store failed; retry",
+                &address,
+            )
+            .await;
         }
     };
     for (name, reason) in stored_rejects {
         accepted.retain(|(n, _)| *n != name);
-        rejected.push(RejectedOffer { name, reason: reason.into() });
+        rejected.push(RejectedOffer {
+            name,
+            reason: reason.into(),
+        });
     }
-    let _ = state.store.agent_seen(&agent.id, &link.version, &address).await;
+    let _ = state
+        .store
+        .agent_seen(&agent.id, &link.version, &address)
+        .await;
     let names: Vec<&str> = accepted.iter().map(|(n, _)| n.as_str()).collect();
     audit_event(&state, &agent, "admin.agent_connect", json!({"agent": agent.name, "address": address, "connections": names, "rejected": rejected.iter().map(|r| &r.name).collect::<Vec<_>>()}), None).await;
     let heartbeat = state.config.agent_heartbeat;
@@ -558,7 +839,11 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
         max_in_flight: MAX_IN_FLIGHT,
         rejected,
     };
-    if sink.send(Message::Text(encode(&welcome).into())).await.is_err() {
+    if sink
+        .send(Message::Text(encode(&welcome).into()))
+        .await
+        .is_err()
+    {
         lock(&state.agents.live).remove(&agent.id);
         return;
     }
@@ -639,10 +924,16 @@ async fn session(state: Arc<AppState>, socket: WebSocket, address: String, hands
     lock(&link.pending).clear();
     link.closed.cancel();
     let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(1), writer).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(1), writer)
+        .await
+        .is_err()
+    {
         abort.abort();
     }
-    let _ = state.store.agent_seen(&agent.id, &link.version, &address).await;
+    let _ = state
+        .store
+        .agent_seen(&agent.id, &link.version, &address)
+        .await;
     tracing::info!(agent_id = %agent.id, agent = %agent.name, why = %why, "Agent disconnected.");
 }
 
@@ -654,35 +945,90 @@ async fn route(link: &Link, id: u64, reply: Reply) {
     }
 }
 
-async fn on_message(state: &AppState, agent: &AgentRecord, link: &Link, accepted: &[(String, String)], message: AgentMessage) {
+async fn on_message(
+    state: &AppState,
+    agent: &AgentRecord,
+    link: &Link,
+    accepted: &[(String, String)],
+    message: AgentMessage,
+) {
     match message {
-        AgentMessage::Rows { id, columns, rows } => route(link, id, Reply::Rows { columns, rows }).await,
-        AgentMessage::Done { id, truncated, .. } => route(link, id, Reply::Done { truncated }).await,
-        AgentMessage::Error { id, code, message, denied } => {
-            let code = if conexor_protocol::valid_code(&code) { code } else { "agent.bad_code".into() };
-            let message: String = message.chars().take(4000).collect();
-            route(link, id, Reply::Error { code, message, denied }).await
+        AgentMessage::Rows { id, columns, rows } => {
+            route(link, id, Reply::Rows { columns, rows }).await
         }
-        AgentMessage::Schema { connection, id, schema } => {
+        AgentMessage::Done { id, truncated, .. } => {
+            route(link, id, Reply::Done { truncated }).await
+        }
+        AgentMessage::Error {
+            id,
+            code,
+            message,
+            denied,
+        } => {
+            let code = if conexor_protocol::valid_code(&code) {
+                code
+            } else {
+                "agent.bad_code".into()
+            };
+            let message: String = message.chars().take(4000).collect();
+            route(
+                link,
+                id,
+                Reply::Error {
+                    code,
+                    message,
+                    denied,
+                },
+            )
+            .await
+        }
+        AgentMessage::Schema {
+            connection,
+            id,
+            schema,
+        } => {
             let offered = accepted.iter().any(|(n, _)| *n == connection);
-            let size = serde_json::to_string(&schema).map(|s| s.len()).unwrap_or(usize::MAX);
+            let size = serde_json::to_string(&schema)
+                .map(|s| s.len())
+                .unwrap_or(usize::MAX);
             let parsed: Option<conexor_connectors::Schema> = serde_json::from_value(schema).ok();
             let (Some(parsed), true, true) = (parsed, offered, size <= MAX_SCHEMA_BYTES) else {
                 tracing::warn!(agent_id = %agent.id, connection = %connection.chars().take(64).collect::<String>(), "Refused a schema from the agent (not offered, too large, or malformed).");
                 if let Some(id) = id {
-                    route(link, id, Reply::Error { code: "agent.bad_schema".into(), message: "the agent sent an unusable schema".into(), denied: false }).await;
+                    route(
+                        link,
+                        id,
+                        Reply::Error {
+                            code: "agent.bad_schema".into(),
+                            message: "the agent sent an unusable schema".into(),
+                            denied: false,
+                        },
+                    )
+                    .await;
                 }
                 return;
             };
             let json = serde_json::to_string(&parsed).unwrap_or_default();
-            if let Err(e) = state.store.set_agent_schema(&agent.workspace_id, &agent.id, &connection, &json).await {
+            if let Err(e) = state
+                .store
+                .set_agent_schema(&agent.workspace_id, &agent.id, &connection, &json)
+                .await
+            {
                 tracing::error!(error = %e, "Store failed saving an agent schema.");
             } else {
                 tracing::info!(agent_id = %agent.id, connection = %connection, tables = parsed.tables.len(), "Agent schema stored.");
             }
             if let Some(id) = id {
                 let value = serde_json::to_value(&parsed).unwrap_or(Value::Null);
-                route(link, id, Reply::Schema { connection: connection.clone(), schema: value }).await;
+                route(
+                    link,
+                    id,
+                    Reply::Schema {
+                        connection: connection.clone(),
+                        schema: value,
+                    },
+                )
+                .await;
             }
         }
         AgentMessage::Ping { seq } => {

@@ -4,9 +4,9 @@
 //! once; the store keeps only the token's SHA-256 and its expiry. `revoke`
 //! cuts a connected agent off at once and removes the connections it offered.
 
+use crate::api::audited;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::api::audited;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get};
@@ -75,7 +75,14 @@ async fn create_agent(
         }
         Err(e) => return Err(e.into()),
     };
-    audited(&state, &p, "admin.agent_create", json!({"agent": agent.name, "agent_id": agent.id, "expires_at": expires_at}), None).await?;
+    audited(
+        &state,
+        &p,
+        "admin.agent_create",
+        json!({"agent": agent.name, "agent_id": agent.id, "expires_at": expires_at}),
+        None,
+    )
+    .await?;
     tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, agent = %agent.name, "Agent created.");
     Ok(Json(json!({
         "agent_id": agent.id, "name": agent.name, "token": token, "expires_at": expires_at,
@@ -138,15 +145,28 @@ async fn revoke_agent(
     let agent = agents
         .iter()
         .find(|a| a.id == which)
-        .or_else(|| agents.iter().find(|a| a.name == which && a.revoked_at.is_none()))
+        .or_else(|| {
+            agents
+                .iter()
+                .find(|a| a.name == which && a.revoked_at.is_none())
+        })
         .ok_or_else(|| ApiError::NotFound(format!("no agent {which:?} in this workspace")))?;
     let newly = state.store.revoke_agent(&p.workspace_id, &agent.id).await?;
     state
         .agents
         .disconnect(&agent.id, "this agent was revoked", "agent.revoked");
     if newly {
-        audited(&state, &p, "admin.agent_revoke", json!({"agent": agent.name, "agent_id": agent.id}), None).await?;
+        audited(
+            &state,
+            &p,
+            "admin.agent_revoke",
+            json!({"agent": agent.name, "agent_id": agent.id}),
+            None,
+        )
+        .await?;
         tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, "Agent revoked.");
     }
-    Ok(Json(json!({"agent_id": agent.id, "name": agent.name, "revoked": true, "already": !newly})))
+    Ok(Json(
+        json!({"agent_id": agent.id, "name": agent.name, "revoked": true, "already": !newly}),
+    ))
 }

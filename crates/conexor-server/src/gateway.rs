@@ -182,7 +182,11 @@ impl Gateway {
         let named = if TOOLS.contains(&tool) {
             None
         } else {
-            match outcome.as_ref().ok().and_then(|(_, m)| m.connection.clone()) {
+            match outcome
+                .as_ref()
+                .ok()
+                .and_then(|(_, m)| m.connection.clone())
+            {
                 Some(c) => Some(c),
                 None => self
                     .state
@@ -242,7 +246,11 @@ impl Gateway {
             let near = nearest(&name.to_lowercase(), &names);
             return Err(ToolError::failed(
                 "unknown_tool",
-                format!("unknown tool {name:?}{}; available tools: {}", suggest(&near), names.join(", ")),
+                format!(
+                    "unknown tool {name:?}{}; available tools: {}",
+                    suggest(&near),
+                    names.join(", ")
+                ),
             ));
         };
         let stored: conexor_tools::Stored = serde_json::from_str(&record.definition)
@@ -270,7 +278,9 @@ impl Gateway {
                 (t.connection, sql, params, cap)
             }
         };
-        let max_rows = max_rows.unwrap_or(limits.default_rows).clamp(1, limits.max_rows);
+        let max_rows = max_rows
+            .unwrap_or(limits.default_rows)
+            .clamp(1, limits.max_rows);
         let (value, mut measure) = self.read(ctx, &connection, &sql, params, max_rows).await?;
         measure.connection = Some(connection);
         Ok((value, measure))
@@ -312,7 +322,11 @@ impl Gateway {
                 } else {
                     conexor_audit::Outcome::Error
                 };
-                draft.error = Some(format!("{}: {}", e.code, conexor_audit::fixed_reason(&e.code)));
+                draft.error = Some(format!(
+                    "{}: {}",
+                    e.code,
+                    conexor_audit::fixed_reason(&e.code)
+                ));
             }
         }
         let outcome_text = draft.outcome.as_str();
@@ -342,7 +356,9 @@ impl Gateway {
             .map(|c| {
                 let tables = c.schema().map(|s| s.tables.len()).unwrap_or(0);
                 match c {
-                    Conn::Direct(d) => json!({"name": d.name, "type": d.kind, "mode": d.mode, "tables": tables}),
+                    Conn::Direct(d) => {
+                        json!({"name": d.name, "type": d.kind, "mode": d.mode, "tables": tables})
+                    }
                     Conn::Agent(a) => json!({
                         "name": a.name, "type": a.kind, "mode": "agent", "tables": tables,
                         "agent": a.agent_name, "online": self.state.agents.is_live(&a.agent_id),
@@ -551,7 +567,14 @@ impl Gateway {
                 let result = self
                     .state
                     .agents
-                    .query(&a.agent_id, &a.agent_name, &a.name, sql, &params, &read_limits)
+                    .query(
+                        &a.agent_id,
+                        &a.agent_name,
+                        &a.name,
+                        sql,
+                        &params,
+                        &read_limits,
+                    )
                     .await
                     .map_err(with_hint)?;
                 (result, "agent")
@@ -595,7 +618,13 @@ impl Gateway {
     /// Looks up a connection of the caller's workspace (direct or agent).
     async fn connection(&self, ctx: &CallContext, name: &str) -> Result<Conn, ToolError> {
         let ws = &ctx.principal.workspace_id;
-        if let Some(c) = self.state.store.connection(ws, name).await.map_err(store_err)? {
+        if let Some(c) = self
+            .state
+            .store
+            .connection(ws, name)
+            .await
+            .map_err(store_err)?
+        {
             return Ok(Conn::Direct(c));
         }
         if let Some(c) = self
@@ -738,8 +767,9 @@ impl Gateway {
             let record = self.connection(ctx, name).await?;
             let (schema, mode) = match &record {
                 Conn::Direct(direct) => {
-                    let kind = ConnectionKind::parse(&direct.kind)
-                        .ok_or_else(|| ToolError::failed("unsupported", "unknown connection type"))?;
+                    let kind = ConnectionKind::parse(&direct.kind).ok_or_else(|| {
+                        ToolError::failed("unsupported", "unknown connection type")
+                    })?;
                     let source = self.source(ctx, direct, kind).await?;
                     let schema = source.discover().await?;
                     let json = serde_json::to_string(&schema)
@@ -753,9 +783,14 @@ impl Gateway {
                 }
                 // The agent discovers on its side; the hub stores what it sends.
                 Conn::Agent(a) => {
-                    let value = self.state.agents.discover(&a.agent_id, &a.agent_name, &a.name).await?;
-                    let schema: Schema = serde_json::from_value(value)
-                        .map_err(|_| ToolError::failed("agent.bad_schema", "the agent sent an unusable schema"))?;
+                    let value = self
+                        .state
+                        .agents
+                        .discover(&a.agent_id, &a.agent_name, &a.name)
+                        .await?;
+                    let schema: Schema = serde_json::from_value(value).map_err(|_| {
+                        ToolError::failed("agent.bad_schema", "the agent sent an unusable schema")
+                    })?;
                     (schema, "agent")
                 }
             };
@@ -797,12 +832,19 @@ fn name_hint(message: &str, schema: &Schema, relations: &[String]) -> Option<Str
     };
     let after = |text: &str, marker: &str| -> Option<String> {
         let rest = &text[text.find(marker)? + marker.len()..];
-        Some(rest.split_whitespace().next()?.trim_matches(['"', '\'', '`']).to_owned())
+        Some(
+            rest.split_whitespace()
+                .next()?
+                .trim_matches(['"', '\'', '`'])
+                .to_owned(),
+        )
     };
     let last = |name: String| name.rsplit('.').next().unwrap_or_default().to_lowercase();
     let column = if lower.contains("no such column") {
         after(&lower, "no such column:")
-    } else if (lower.contains("column") && lower.contains("does not exist")) || lower.contains("unknown column") {
+    } else if (lower.contains("column") && lower.contains("does not exist"))
+        || lower.contains("unknown column")
+    {
         quoted(&lower).or_else(|| after(&lower, "column "))
     } else {
         None
@@ -811,16 +853,30 @@ fn name_hint(message: &str, schema: &Schema, relations: &[String]) -> Option<Str
         let read: Vec<&conexor_connectors::Table> = schema
             .tables
             .iter()
-            .filter(|t| relations.iter().any(|r| r == &t.name.to_lowercase() || r == &qualified(t).to_lowercase()))
+            .filter(|t| {
+                relations
+                    .iter()
+                    .any(|r| r == &t.name.to_lowercase() || r == &qualified(t).to_lowercase())
+            })
             .collect();
-        let tables: Vec<&conexor_connectors::Table> = if read.is_empty() { schema.tables.iter().collect() } else { read };
-        let names: Vec<String> = tables.iter().flat_map(|t| t.columns.iter().map(|c| c.name.clone())).collect();
+        let tables: Vec<&conexor_connectors::Table> = if read.is_empty() {
+            schema.tables.iter().collect()
+        } else {
+            read
+        };
+        let names: Vec<String> = tables
+            .iter()
+            .flat_map(|t| t.columns.iter().map(|c| c.name.clone()))
+            .collect();
         let near = nearest(&col, &names);
-        return (!near.is_empty()).then(|| format!("no column {col:?}; did you mean {}?", near.join(", ")));
+        return (!near.is_empty())
+            .then(|| format!("no column {col:?}; did you mean {}?", near.join(", ")));
     }
     let table = if lower.contains("no such table") {
         after(&lower, "no such table:")
-    } else if (lower.contains("relation") && lower.contains("does not exist")) || (lower.contains("table") && lower.contains("doesn't exist")) {
+    } else if (lower.contains("relation") && lower.contains("does not exist"))
+        || (lower.contains("table") && lower.contains("doesn't exist"))
+    {
         quoted(&lower)
     } else {
         None
@@ -970,16 +1026,27 @@ fn encode(part: &str) -> String {
 
 impl Gateway {
     /// Every resource of the caller's workspace: (uri, name, description).
-    pub async fn resources(&self, ctx: &CallContext) -> Result<Vec<(String, String, Option<String>)>, ToolError> {
+    pub async fn resources(
+        &self,
+        ctx: &CallContext,
+    ) -> Result<Vec<(String, String, Option<String>)>, ToolError> {
         let mut out = Vec::new();
         for c in self.all_connections(ctx).await? {
             let base = format!("{RESOURCE_PREFIX}{}", encode(c.name()));
             let schema = c.schema();
             let tables = schema.as_ref().map(|s| s.tables.len()).unwrap_or(0);
-            out.push((base.clone(), c.name().to_owned(), Some(format!("{} connection with {tables} tables", c.kind()))));
+            out.push((
+                base.clone(),
+                c.name().to_owned(),
+                Some(format!("{} connection with {tables} tables", c.kind())),
+            ));
             for t in schema.map(|s| s.tables).unwrap_or_default() {
                 let q = qualified(&t);
-                out.push((format!("{base}/table/{}", encode(&q)), format!("{}.{q}", c.name()), t.comment.clone()));
+                out.push((
+                    format!("{base}/table/{}", encode(&q)),
+                    format!("{}.{q}", c.name()),
+                    t.comment.clone(),
+                ));
             }
         }
         Ok(out)
@@ -990,7 +1057,11 @@ impl Gateway {
         let started = Instant::now();
         let parsed = uri.strip_prefix(RESOURCE_PREFIX).map(|rest| {
             let mut parts = rest.splitn(3, '/');
-            let decode = |p: &str| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned();
+            let decode = |p: &str| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             let conn = parts.next().map(decode).unwrap_or_default();
             let table = match (parts.next(), parts.next()) {
                 (Some("table"), Some(t)) => Some(decode(t)),
@@ -1019,8 +1090,15 @@ impl Gateway {
             }
         }
         .await;
-        self.record(ctx, "resources/read", json!({"uri": uri}), connection.as_deref(), started, &outcome)
-            .await?;
+        self.record(
+            ctx,
+            "resources/read",
+            json!({"uri": uri}),
+            connection.as_deref(),
+            started,
+            &outcome,
+        )
+        .await?;
         outcome.map(|(v, _)| v)
     }
 

@@ -70,10 +70,11 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         ));
     let keyed = api::keyed_routes()
         .merge(agents_api::routes())
-        .merge(tools::routes()).layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_key,
-    ));
+        .merge(tools::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ));
     let api = Router::new().merge(keyed).merge(api::admin_routes());
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -169,11 +170,11 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await;
     token.cancel();
     sweeper.abort();
     state.stopping.cancel();

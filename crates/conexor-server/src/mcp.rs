@@ -197,12 +197,18 @@ impl ServerHandler for McpHandler {
                 continue;
             };
             let description = match &def {
-                conexor_tools::Stored::Query(_) => format!("{} (connection {})", def.description(), def.connection()),
+                conexor_tools::Stored::Query(_) => {
+                    format!("{} (connection {})", def.description(), def.connection())
+                }
                 conexor_tools::Stored::Table { .. } => def.description().to_owned(),
             };
             tools.push(
-                Tool::new(def.name().to_owned(), description, schema(def.input_schema()))
-                    .annotate(read_only()),
+                Tool::new(
+                    def.name().to_owned(),
+                    description,
+                    schema(def.input_schema()),
+                )
+                .annotate(read_only()),
             );
         }
         Ok(ListToolsResult::with_all_items(tools))
@@ -213,7 +219,11 @@ impl ServerHandler for McpHandler {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, McpError> {
-        let call = CallContext { principal: principal(&ctx)?, client: None, model: None };
+        let call = CallContext {
+            principal: principal(&ctx)?,
+            client: None,
+            model: None,
+        };
         let list = Gateway::new(self.state.clone())
             .resources(&call)
             .await
@@ -221,7 +231,8 @@ impl ServerHandler for McpHandler {
         let resources = list
             .into_iter()
             .map(|(uri, name, description)| {
-                let mut r = rmcp::model::Resource::new(uri, name).with_mime_type("application/json");
+                let mut r =
+                    rmcp::model::Resource::new(uri, name).with_mime_type("application/json");
                 if let Some(d) = description {
                     r = r.with_description(d);
                 }
@@ -237,17 +248,28 @@ impl ServerHandler for McpHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
         let client = client_of(&ctx);
-        let call = CallContext { principal: principal(&ctx)?, client, model: model(&ctx, None) };
-        match Gateway::new(self.state.clone()).read_resource(&call, &request.uri).await {
+        let call = CallContext {
+            principal: principal(&ctx)?,
+            client,
+            model: model(&ctx, None),
+        };
+        match Gateway::new(self.state.clone())
+            .read_resource(&call, &request.uri)
+            .await
+        {
             Ok(value) => {
                 let text = serde_json::to_string(&value).unwrap_or_default();
                 let mut contents = rmcp::model::ResourceContents::text(text, request.uri.clone());
-                if let rmcp::model::ResourceContents::TextResourceContents { mime_type, .. } = &mut contents {
+                if let rmcp::model::ResourceContents::TextResourceContents { mime_type, .. } =
+                    &mut contents
+                {
                     *mime_type = Some("application/json".into());
                 }
                 Ok(rmcp::model::ReadResourceResult::new(vec![contents]).into())
             }
-            Err(e) if e.code.starts_with("unknown_") => Err(McpError::resource_not_found(e.message, None)),
+            Err(e) if e.code.starts_with("unknown_") => {
+                Err(McpError::resource_not_found(e.message, None))
+            }
             Err(e) => Err(McpError::internal_error(e.message, None)),
         }
     }

@@ -61,7 +61,10 @@ impl Watchers {
         let targets: Vec<Peer<RoleServer>> = match self.peers.lock() {
             Ok(mut p) => {
                 p.retain(|(_, peer)| !peer.is_transport_closed());
-                p.iter().filter(|(w, _)| w == workspace).map(|(_, peer)| peer.clone()).collect()
+                p.iter()
+                    .filter(|(w, _)| w == workspace)
+                    .map(|(_, peer)| peer.clone())
+                    .collect()
             }
             Err(_) => Vec::new(),
         };
@@ -83,7 +86,11 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The dialect of a connection of the workspace, direct or agent.
-async fn dialect_of(state: &AppState, ws: &WorkspaceId, name: &str) -> Result<conexor_guard::Dialect, String> {
+async fn dialect_of(
+    state: &AppState,
+    ws: &WorkspaceId,
+    name: &str,
+) -> Result<conexor_guard::Dialect, String> {
     let kind = match state.store.connection(ws, name).await {
         Ok(Some(c)) => Some(c.kind),
         Ok(None) => match state.store.agent_connection(ws, name).await {
@@ -94,7 +101,9 @@ async fn dialect_of(state: &AppState, ws: &WorkspaceId, name: &str) -> Result<co
         Err(_) => return Err("the server's store failed".into()),
     };
     let Some(kind) = kind else {
-        return Err(format!("connection: no connection named {name:?} in this workspace (a tool names one by reference)"));
+        return Err(format!(
+            "connection: no connection named {name:?} in this workspace (a tool names one by reference)"
+        ));
     };
     ConnectionKind::parse(&kind)
         .map(conexor_connectors::dialect_for)
@@ -114,17 +123,27 @@ async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), 
             _ => None,
         },
     };
-    let Some(schema) = schema_json.and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(&j).ok()) else {
+    let Some(schema) =
+        schema_json.and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(&j).ok())
+    else {
         return Ok(());
     };
     let known: Vec<String> = schema
         .tables
         .iter()
-        .flat_map(|t| [t.name.to_lowercase(), format!("{}.{}", t.schema, t.name).to_lowercase()])
+        .flat_map(|t| {
+            [
+                t.name.to_lowercase(),
+                format!("{}.{}", t.schema, t.name).to_lowercase(),
+            ]
+        })
         .collect();
     for r in relations {
         // System catalogs and functions' tables are the source's business.
-        if r.starts_with("information_schema.") || r.starts_with("pg_catalog.") || r.starts_with("sqlite_") {
+        if r.starts_with("information_schema.")
+            || r.starts_with("pg_catalog.")
+            || r.starts_with("sqlite_")
+        {
             continue;
         }
         if !known.contains(&r) {
@@ -133,7 +152,11 @@ async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), 
             return Err(format!(
                 "sql: no table {r:?} in the discovered schema of {:?}{} (run `conexor connections refresh {}` if it is new)",
                 def.connection,
-                if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) },
+                if near.is_empty() {
+                    String::new()
+                } else {
+                    format!("; did you mean {}?", near.join(", "))
+                },
                 def.connection
             ));
         }
@@ -187,11 +210,14 @@ async fn show_tool(
         .tool(&p.workspace_id, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no tool named {name:?}")))?;
-    let mut def: Value = serde_json::from_str(&t.definition).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut def: Value =
+        serde_json::from_str(&t.definition).map_err(|e| ApiError::Internal(e.into()))?;
     if let Some(inner) = def.get("table_tool").cloned() {
         def = inner;
     }
-    Ok(Json(json!({"definition": def, "source": t.source, "updated_at": t.updated_at})))
+    Ok(Json(
+        json!({"definition": def, "source": t.source, "updated_at": t.updated_at}),
+    ))
 }
 
 async fn put_tool(
@@ -209,17 +235,34 @@ async fn put_tool(
             "field {bad}: a tool names a connection by reference; inline connections exist only on the client (`conexor tools try --url …`) and are never sent to the server"
         )));
     }
-    let def: ToolDef = serde_json::from_value(body).map_err(|e| ApiError::BadRequest(format!("tool definition: {e}")))?;
-    check(&state, &p.workspace_id, &def).await.map_err(|e| ApiError::BadRequest(format!("tool {:?}: {e}", def.name)))?;
+    let def: ToolDef = serde_json::from_value(body)
+        .map_err(|e| ApiError::BadRequest(format!("tool definition: {e}")))?;
+    check(&state, &p.workspace_id, &def)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("tool {:?}: {e}", def.name)))?;
     let json = serde_json::to_string(&def).map_err(|e| ApiError::Internal(e.into()))?;
-    match state.store.put_api_tool(&p.workspace_id, &def.name, &def.connection, &json).await {
+    match state
+        .store
+        .put_api_tool(&p.workspace_id, &def.name, &def.connection, &json)
+        .await
+    {
         Ok(()) => {}
         Err(conexor_store::Error::Conflict(_)) => {
-            return Err(ApiError::Conflict(format!("tool {:?} is defined in the tools file; change it there", def.name)));
+            return Err(ApiError::Conflict(format!(
+                "tool {:?} is defined in the tools file; change it there",
+                def.name
+            )));
         }
         Err(e) => return Err(e.into()),
     }
-    crate::api::audited(&state, &p, "admin.tool_put", json!({"name": def.name, "connection": def.connection}), Some(&def.connection)).await?;
+    crate::api::audited(
+        &state,
+        &p,
+        "admin.tool_put",
+        json!({"name": def.name, "connection": def.connection}),
+        Some(&def.connection),
+    )
+    .await?;
     state.tool_watchers.notify(&p.workspace_id);
     tracing::info!(workspace_id = %p.workspace_id, tool = %def.name, "Tool saved.");
     Ok(Json(json!({"name": def.name, "saved": true})))
@@ -233,7 +276,9 @@ async fn remove_tool(
     p.require_admin()?;
     if !state.store.delete_api_tool(&p.workspace_id, &name).await? {
         return match state.store.tool(&p.workspace_id, &name).await? {
-            Some(_) => Err(ApiError::Conflict(format!("tool {name:?} is defined in the tools file; remove it there"))),
+            Some(_) => Err(ApiError::Conflict(format!(
+                "tool {name:?} is defined in the tools file; remove it there"
+            ))),
             None => Err(ApiError::NotFound(format!("no tool named {name:?}"))),
         };
     }
@@ -264,33 +309,49 @@ async fn generate_tools(
     let ws = &p.workspace_id;
     let schema_json = match state.store.connection(ws, &body.connection).await? {
         Some(c) => c.schema_json,
-        None => state
-            .store
-            .agent_connection(ws, &body.connection)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no connection named {:?}", body.connection)))?
-            .schema_json,
+        None => {
+            state
+                .store
+                .agent_connection(ws, &body.connection)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("no connection named {:?}", body.connection))
+                })?
+                .schema_json
+        }
     };
     let schema: conexor_connectors::Schema = schema_json
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or_else(|| ApiError::BadRequest(format!("connection {:?} has no discovered schema; run `conexor connections refresh {}`", body.connection, body.connection)))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "connection {:?} has no discovered schema; run `conexor connections refresh {}`",
+                body.connection, body.connection
+            ))
+        })?;
     let qualified = |t: &conexor_connectors::Table| {
-        if t.schema.is_empty() || t.schema == "main" || t.schema == "public" { t.name.clone() } else { format!("{}.{}", t.schema, t.name) }
+        if t.schema.is_empty() || t.schema == "main" || t.schema == "public" {
+            t.name.clone()
+        } else {
+            format!("{}.{}", t.schema, t.name)
+        }
     };
     let names: Vec<String> = schema.tables.iter().map(qualified).collect();
     let chosen: Vec<&conexor_connectors::Table> = if body.tables.is_empty() {
         if schema.tables.len() > GENERATE_ALL_MAX {
             return Err(ApiError::BadRequest(format!(
                 "{} has {} tables; one tool per table does not scale, so name the ones you want with --tables (the AI finds the others with search_schema)",
-                body.connection, schema.tables.len()
+                body.connection,
+                schema.tables.len()
             )));
         }
         schema.tables.iter().collect()
     } else {
         let mut out = Vec::new();
         for wanted in &body.tables {
-            let found = schema.tables.iter().find(|t| qualified(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted));
+            let found = schema.tables.iter().find(|t| {
+                qualified(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted)
+            });
             match found {
                 Some(t) => out.push(t),
                 None => {
@@ -298,7 +359,11 @@ async fn generate_tools(
                     return Err(ApiError::BadRequest(format!(
                         "no table {wanted:?} in {}{}",
                         body.connection,
-                        if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) }
+                        if near.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; did you mean {}?", near.join(", "))
+                        }
                     )));
                 }
             }
@@ -309,15 +374,29 @@ async fn generate_tools(
     // request, no built-in name, and no tool of that name for another table.
     let mut tools: Vec<conexor_tools::TableTool> = Vec::new();
     for t in chosen {
-        let schema_name = if t.schema == "main" { "" } else { t.schema.as_str() };
+        let schema_name = if t.schema == "main" {
+            ""
+        } else {
+            t.schema.as_str()
+        };
         let columns: Vec<(String, String, Option<String>)> = t
             .columns
             .iter()
             .map(|c| (c.name.clone(), c.type_name.clone(), c.comment.clone()))
             .collect();
-        let tool = conexor_tools::TableTool::new(&body.connection, schema_name, &t.name, t.comment.as_deref(), &columns, &t.primary_key);
+        let tool = conexor_tools::TableTool::new(
+            &body.connection,
+            schema_name,
+            &t.name,
+            t.comment.as_deref(),
+            &columns,
+            &t.primary_key,
+        );
         if conexor_tools::RESERVED.contains(&tool.name.as_str()) {
-            return Err(ApiError::Conflict(format!("{:?} would be the name of a built-in tool", tool.name)));
+            return Err(ApiError::Conflict(format!(
+                "{:?} would be the name of a built-in tool",
+                tool.name
+            )));
         }
         if let Some(other) = tools.iter().find(|o| o.name == tool.name) {
             return Err(ApiError::Conflict(format!(
@@ -330,15 +409,23 @@ async fn generate_tools(
                 && matches!(serde_json::from_str::<conexor_tools::Stored>(&existing.definition),
                     Ok(conexor_tools::Stored::Table { table_tool }) if table_tool.connection == tool.connection && table_tool.schema == tool.schema && table_tool.table == tool.table);
             if !same {
-                return Err(ApiError::Conflict(format!("a tool named {:?} already exists for something else", tool.name)));
+                return Err(ApiError::Conflict(format!(
+                    "a tool named {:?} already exists for something else",
+                    tool.name
+                )));
             }
         }
         tools.push(tool);
     }
     let mut created = Vec::new();
     for tool in tools {
-        let json = serde_json::to_string(&json!({"table_tool": tool})).map_err(|e| ApiError::Internal(e.into()))?;
-        match state.store.put_tool(ws, &tool.name, &body.connection, &json, "generated").await {
+        let json = serde_json::to_string(&json!({"table_tool": tool}))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        match state
+            .store
+            .put_tool(ws, &tool.name, &body.connection, &json, "generated")
+            .await
+        {
             Ok(()) => created.push(tool.name),
             Err(e) => {
                 tracing::error!(error = %e, "Store failed saving a generated tool.");
@@ -346,9 +433,18 @@ async fn generate_tools(
             }
         }
     }
-    crate::api::audited(&state, &p, "admin.tools_generate", json!({"connection": body.connection, "tools": created}), Some(&body.connection)).await?;
+    crate::api::audited(
+        &state,
+        &p,
+        "admin.tools_generate",
+        json!({"connection": body.connection, "tools": created}),
+        Some(&body.connection),
+    )
+    .await?;
     state.tool_watchers.notify(ws);
-    Ok(Json(json!({"connection": body.connection, "tools": created})))
+    Ok(Json(
+        json!({"connection": body.connection, "tools": created}),
+    ))
 }
 
 /// Runs a named tool as an MCP client would (the same chokepoint, audited).
@@ -358,8 +454,15 @@ async fn try_tool(
     Path(name): Path<String>,
     Json(args): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = CallContext { principal: p, client: None, model: None };
-    match Gateway::new(state.clone()).call_tool(&ctx, &name, args).await {
+    let ctx = CallContext {
+        principal: p,
+        client: None,
+        model: None,
+    };
+    match Gateway::new(state.clone())
+        .call_tool(&ctx, &name, args)
+        .await
+    {
         Ok(v) => Ok(Json(v)),
         Err(e) if e.code.starts_with("audit.") => Err(ApiError::Unavailable(e.message)),
         Err(e) if e.denied => Err(ApiError::Denied(e.message)),
@@ -386,7 +489,12 @@ async fn export_tools(
 /// Watches the tools directory: `<workspace_id>.toml` files, polled every
 /// `every`. A changed file is parsed and checked as a whole; on any error
 /// the previous tools stay and the error (line, tool, field) is logged.
-pub fn spawn_directory_watcher(state: Arc<AppState>, dir: PathBuf, every: Duration, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn_directory_watcher(
+    state: Arc<AppState>,
+    dir: PathBuf,
+    every: Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut seen: Option<HashMap<PathBuf, Signature>> = None;
         let mut tick = tokio::time::interval(every);
@@ -399,7 +507,11 @@ pub fn spawn_directory_watcher(state: Arc<AppState>, dir: PathBuf, every: Durati
     })
 }
 
-async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut Option<HashMap<PathBuf, Signature>>) {
+async fn scan(
+    state: &Arc<AppState>,
+    dir: &std::path::Path,
+    seen: &mut Option<HashMap<PathBuf, Signature>>,
+) {
     // An unreadable directory (unmounted, permissions) changes nothing.
     let Ok(entries) = std::fs::read_dir(dir) else {
         tracing::warn!(dir = %dir.display(), "Tools directory unreadable; tools unchanged.");
@@ -414,7 +526,9 @@ async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut Option<Ha
             continue;
         }
         present.push(path.clone());
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         let sig = signature(&bytes);
         if seen.get(&path) == Some(&sig) {
             continue;
@@ -427,7 +541,11 @@ async fn scan(state: &Arc<AppState>, dir: &std::path::Path, seen: &mut Option<Ha
     }
     // A removed file removes the tools that came from it, also one removed
     // while the server was stopped.
-    let mut gone: Vec<PathBuf> = seen.keys().filter(|p| !present.contains(p)).cloned().collect();
+    let mut gone: Vec<PathBuf> = seen
+        .keys()
+        .filter(|p| !present.contains(p))
+        .cloned()
+        .collect();
     if first && let Ok(workspaces) = state.store.workspaces_with_file_tools().await {
         for ws in workspaces {
             let path = dir.join(format!("{ws}.toml"));
@@ -460,7 +578,10 @@ fn workspace_of(path: &std::path::Path) -> Option<WorkspaceId> {
 async fn load(state: &Arc<AppState>, path: &std::path::Path, bytes: &[u8]) -> bool {
     let file = path.display().to_string();
     let Some(ws) = workspace_of(path) else {
-        tracing::warn!(file, "Tools file ignored: name it <workspace id>.toml (ws_…).");
+        tracing::warn!(
+            file,
+            "Tools file ignored: name it <workspace id>.toml (ws_…)."
+        );
         return true;
     };
     match state.store.workspace(&ws).await {
@@ -497,14 +618,22 @@ async fn load(state: &Arc<AppState>, path: &std::path::Path, bytes: &[u8]) -> bo
 }
 
 /// Records the reload, then applies it: no record, no change (fail closed).
-async fn apply(state: &Arc<AppState>, path: &std::path::Path, ws: &WorkspaceId, rows: Vec<(String, String, String)>) -> bool {
+async fn apply(
+    state: &Arc<AppState>,
+    path: &std::path::Path,
+    ws: &WorkspaceId,
+    rows: Vec<(String, String, String)>,
+) -> bool {
     let file = path.display().to_string();
     let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
     let mut draft = Draft::new("admin.tools_reload", Outcome::Ok);
     draft.user = Some("tools file".into());
     draft.params = json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names});
     if state.audit.append(ws.as_str(), draft).await.is_err() {
-        tracing::error!(file, "Tools reload not applied: it could not be audited; retrying.");
+        tracing::error!(
+            file,
+            "Tools reload not applied: it could not be audited; retrying."
+        );
         return false;
     }
     match state.store.replace_file_tools(ws, &rows).await {

@@ -165,7 +165,9 @@ impl Store {
 
     /// The workspace's agents, revoked ones included, oldest first.
     pub async fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<AgentRecord>> {
-        let rows = sqlx::query(agent_select!("WHERE workspace_id = ? ORDER BY created_at, id"))
+        let rows = sqlx::query(agent_select!(
+            "WHERE workspace_id = ? ORDER BY created_at, id"
+        ))
         .bind(workspace.as_str())
         .fetch_all(&self.pool)
         .await?;
@@ -213,7 +215,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let agent = self.agent(&agent.id).await?.ok_or(Error::NotFound("agent"))?;
+        let agent = self
+            .agent(&agent.id)
+            .await?
+            .ok_or(Error::NotFound("agent"))?;
         Ok(Ok(agent))
     }
 
@@ -250,13 +255,15 @@ impl Store {
     }
 
     pub async fn agent_seen(&self, id: &str, version: &str, address: &str) -> Result<()> {
-        sqlx::query("UPDATE agents SET last_seen_at = ?, last_version = ?, last_address = ? WHERE id = ?")
-            .bind(now())
-            .bind(version)
-            .bind(address)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE agents SET last_seen_at = ?, last_version = ?, last_address = ? WHERE id = ?",
+        )
+        .bind(now())
+        .bind(version)
+        .bind(address)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -295,19 +302,26 @@ impl Store {
         }
         let mut rejected = Vec::new();
         for (name, kind) in offers {
-            let direct: Option<String> =
-                sqlx::query_scalar("SELECT name FROM connections WHERE workspace_id = ? AND name = ?")
-                    .bind(workspace.as_str())
-                    .bind(name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let direct: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM connections WHERE workspace_id = ? AND name = ?",
+            )
+            .bind(workspace.as_str())
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
             if direct.is_some() {
-                rejected.push((name.clone(), "a direct connection of this workspace has this name"));
+                rejected.push((
+                    name.clone(),
+                    "a direct connection of this workspace has this name",
+                ));
                 continue;
             }
             match existing.iter().find(|(n, _, _)| n == name) {
                 Some((_, owner, _)) if owner != agent_id => {
-                    rejected.push((name.clone(), "another agent of this workspace offers this name"));
+                    rejected.push((
+                        name.clone(),
+                        "another agent of this workspace offers this name",
+                    ));
                 }
                 Some((_, _, old_kind)) => {
                     sqlx::query(
@@ -364,11 +378,16 @@ impl Store {
         Ok(())
     }
 
-    pub async fn agent_connections(&self, workspace: &WorkspaceId) -> Result<Vec<AgentConnectionRecord>> {
-        let rows = sqlx::query(agent_connection_select!("WHERE c.workspace_id = ? ORDER BY c.name"))
-            .bind(workspace.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn agent_connections(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<AgentConnectionRecord>> {
+        let rows = sqlx::query(agent_connection_select!(
+            "WHERE c.workspace_id = ? ORDER BY c.name"
+        ))
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(agent_connection_from_row).collect()
     }
 
@@ -377,11 +396,13 @@ impl Store {
         workspace: &WorkspaceId,
         name: &str,
     ) -> Result<Option<AgentConnectionRecord>> {
-        let row = sqlx::query(agent_connection_select!("WHERE c.workspace_id = ? AND c.name = ?"))
-            .bind(workspace.as_str())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(agent_connection_select!(
+            "WHERE c.workspace_id = ? AND c.name = ?"
+        ))
+        .bind(workspace.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| agent_connection_from_row(&r)).transpose()
     }
 }

@@ -136,7 +136,8 @@ impl Store {
             .iter()
             .chain(audit::MIGRATIONS)
             .chain(agents::MIGRATIONS)
-            .chain(tools::MIGRATIONS) {
+            .chain(tools::MIGRATIONS)
+        {
             sqlx::query(*statement).execute(&pool).await?;
         }
         Ok(Store { pool, path })

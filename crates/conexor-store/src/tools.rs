@@ -71,9 +71,11 @@ impl Store {
 
     /// Workspaces that have tools from a tools file.
     pub async fn workspaces_with_file_tools(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT DISTINCT workspace_id FROM named_tools WHERE source = 'file'")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT workspace_id FROM named_tools WHERE source = 'file'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Adds or replaces a tool defined through the API. A tool that came
@@ -85,7 +87,8 @@ impl Store {
         connection: &str,
         definition: &str,
     ) -> Result<()> {
-        self.put_tool(workspace, name, connection, definition, "api").await
+        self.put_tool(workspace, name, connection, definition, "api")
+            .await
     }
 
     /// Adds or replaces a tool of `source` (`api` or `generated`); a tool of

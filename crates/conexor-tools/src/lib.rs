@@ -35,11 +35,24 @@ fn err(msg: impl Into<String>) -> ToolError {
 }
 
 /// Names the generic tools use; a named query may not shadow them.
-pub const RESERVED: &[&str] = &["list_connections", "search_schema", "describe_table", "run_query"];
+pub const RESERVED: &[&str] = &[
+    "list_connections",
+    "search_schema",
+    "describe_table",
+    "run_query",
+];
 
 /// Fields that would make a definition carry an inline connection.
 pub const INLINE_FIELDS: &[&str] = &[
-    "url", "dsn", "connection_url", "connection_string", "password", "host", "port", "user", "username",
+    "url",
+    "dsn",
+    "connection_url",
+    "connection_string",
+    "password",
+    "host",
+    "port",
+    "user",
+    "username",
 ];
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +132,8 @@ fn valid_tool_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 impl ParamDef {
@@ -153,7 +167,9 @@ impl ParamDef {
                 .map_err(|_| format!("must be a date like 2026-12-01, got {s:?}")),
             (ParamType::Datetime, Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
                 .map(|_| value.clone())
-                .map_err(|_| format!("must be an RFC 3339 time like 2026-12-01T09:30:00Z, got {s:?}")),
+                .map_err(|_| {
+                    format!("must be an RFC 3339 time like 2026-12-01T09:30:00Z, got {s:?}")
+                }),
             (ParamType::Enum, Value::String(s)) => {
                 let values = self.values.as_deref().unwrap_or_default();
                 if values.iter().any(|v| v == s) {
@@ -162,7 +178,11 @@ impl ParamDef {
                     Err(format!("must be one of {}, got {s:?}", values.join(", ")))
                 }
             }
-            (_, other) => Err(format!("must be {} {want}, got {}", article(want), kind_of(other))),
+            (_, other) => Err(format!(
+                "must be {} {want}, got {}",
+                article(want),
+                kind_of(other)
+            )),
         }
     }
 
@@ -182,7 +202,11 @@ impl ParamDef {
 }
 
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -204,7 +228,9 @@ impl ToolDef {
     /// Returns the tables the SQL reads, for a check against the schema.
     pub fn check(&self, dialect: conexor_guard::Dialect) -> Result<Vec<String>, ToolError> {
         if !valid_tool_name(&self.name) {
-            return Err(err("name: 1-64 characters of a-z, 0-9 and _, starting with a letter"));
+            return Err(err(
+                "name: 1-64 characters of a-z, 0-9 and _, starting with a letter",
+            ));
         }
         if RESERVED.contains(&self.name.as_str()) {
             return Err(err(format!("name: {:?} is a built-in tool", self.name)));
@@ -218,12 +244,18 @@ impl ToolDef {
         if c.is_empty()
             || c.len() > 64
             || !c[0].is_ascii_alphanumeric()
-            || !c.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            || !c
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         {
-            return Err(err("connection: a connection name (1-64 letters, digits, _ - .)"));
+            return Err(err(
+                "connection: a connection name (1-64 letters, digits, _ - .)",
+            ));
         }
         if self.description.trim().is_empty() {
-            return Err(err("description: say what the tool returns; the AI chooses tools by it"));
+            return Err(err(
+                "description: say what the tool returns; the AI chooses tools by it",
+            ));
         }
         if self.description.len() > 2000 {
             return Err(err("description: at most 2000 characters"));
@@ -235,7 +267,9 @@ impl ToolDef {
         for (i, p) in self.params.iter().enumerate() {
             let at = format!("params[{i}] ({:?})", p.name);
             if !valid_tool_name(&p.name) {
-                return Err(err(format!("{at}: name: 1-64 characters of a-z, 0-9 and _")));
+                return Err(err(format!(
+                    "{at}: name: 1-64 characters of a-z, 0-9 and _"
+                )));
             }
             if seen.contains(&p.name.as_str()) {
                 return Err(err(format!("{at}: the name is used twice")));
@@ -251,7 +285,8 @@ impl ToolDef {
                 (_, None) => {}
             }
             if let Some(d) = &p.default {
-                p.accept(d).map_err(|why| err(format!("{at}: default {why}")))?;
+                p.accept(d)
+                    .map_err(|why| err(format!("{at}: default {why}")))?;
             }
         }
         let checked = conexor_guard::check_with_params(dialect, &self.sql, self.params.len())
@@ -271,7 +306,9 @@ impl ToolDef {
                 ParamType::Boolean => json!({"type": "boolean"}),
                 ParamType::Date => json!({"type": "string", "format": "date"}),
                 ParamType::Datetime => json!({"type": "string", "format": "date-time"}),
-                ParamType::Enum => json!({"type": "string", "enum": p.values.clone().unwrap_or_default()}),
+                ParamType::Enum => {
+                    json!({"type": "string", "enum": p.values.clone().unwrap_or_default()})
+                }
             };
             if let Some(d) = &p.description {
                 s["description"] = json!(d);
@@ -306,12 +343,19 @@ impl ToolDef {
             Value::Null => &empty,
             _ => return Err(err("arguments must be an object")),
         };
-        if let Some(unknown) = map.keys().find(|k| !self.params.iter().any(|p| &p.name == *k)) {
+        if let Some(unknown) = map
+            .keys()
+            .find(|k| !self.params.iter().any(|p| &p.name == *k))
+        {
             let names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
             return Err(err(format!(
                 "unknown argument {unknown:?}; {} takes {}",
                 self.name,
-                if names.is_empty() { "no arguments".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "no arguments".to_string()
+                } else {
+                    names.join(", ")
+                }
             )));
         }
         let mut out = Vec::with_capacity(self.params.len());
@@ -320,11 +364,20 @@ impl ToolDef {
                 Some(v) if !v.is_null() => v.clone(),
                 _ => match (&p.default, p.required) {
                     (Some(d), _) => d.clone(),
-                    (None, true) => return Err(err(format!("missing required argument {:?} ({})", p.name, p.kind.as_str()))),
+                    (None, true) => {
+                        return Err(err(format!(
+                            "missing required argument {:?} ({})",
+                            p.name,
+                            p.kind.as_str()
+                        )));
+                    }
                     (None, false) => Value::Null,
                 },
             };
-            out.push(p.accept(&value).map_err(|why| err(format!("argument {:?} {why}", p.name)))?);
+            out.push(
+                p.accept(&value)
+                    .map_err(|why| err(format!("argument {:?} {why}", p.name)))?,
+            );
         }
         Ok(out)
     }
@@ -346,7 +399,11 @@ struct File {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses a tools file (`[[tools]]` tables). Errors name the line, the tool
@@ -361,7 +418,11 @@ pub fn parse_file(text: &str) -> Result<Vec<FileTool>, ToolError> {
     for spanned in &file.tools {
         let line = line_of(text, spanned.span().start);
         let table = spanned.get_ref();
-        let label = table.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        let label = table
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned();
         if let Some(bad) = table.keys().find(|k| INLINE_FIELDS.contains(&k.as_str())) {
             return Err(err(format!(
                 "line {line}: tool {label:?}: field {bad}: a tools file names a connection (connection = \"NAME\"); inline connections with URLs or passwords exist only on the client (`conexor tools try --url …`) and are never sent to or stored by the server"
@@ -390,12 +451,17 @@ pub fn parse_file(text: &str) -> Result<Vec<FileTool>, ToolError> {
             .and_then(|l| l.split_once('='))
             .map(|(k, _)| format!("field {}: ", k.trim()))
             .unwrap_or_default();
-        err(format!("line {line}: tool {label:?}: {field}{}", e.message()))
+        err(format!(
+            "line {line}: tool {label:?}: {field}{}",
+            e.message()
+        ))
     })?;
     let mut out: Vec<FileTool> = Vec::new();
     for (def, (_, line, label)) in typed.tools.into_iter().zip(spans) {
         if out.iter().any(|t| t.def.name == def.name) {
-            return Err(err(format!("line {line}: tool {label:?}: the name is used twice in this file")));
+            return Err(err(format!(
+                "line {line}: tool {label:?}: the name is used twice in this file"
+            )));
         }
         out.push(FileTool { line, def });
     }
@@ -465,7 +531,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -42,15 +42,23 @@ impl ColumnClass {
             .trim();
         match base {
             "bool" | "boolean" => ColumnClass::Boolean,
-            "int" | "int2" | "int4" | "int8" | "integer" | "smallint" | "bigint" | "tinyint" | "mediumint"
-            | "serial" | "bigserial" | "smallserial" => ColumnClass::Integer,
-            "numeric" | "decimal" | "real" | "double" | "double precision" | "float" | "float4" | "float8" | "money" => {
-                ColumnClass::Number
-            }
-            "date" | "datetime" | "timestamp" | "timestamptz" | "time" | "timetz" | "timestamp without time zone"
-            | "timestamp with time zone" | "time without time zone" | "time with time zone" => ColumnClass::Time,
-            "char" | "character" | "varchar" | "character varying" | "bpchar" | "text" | "tinytext" | "mediumtext"
-            | "longtext" | "citext" | "name" | "nchar" | "nvarchar" | "clob" | "string" => ColumnClass::Text,
+            "int" | "int2" | "int4" | "int8" | "integer" | "smallint" | "bigint" | "tinyint"
+            | "mediumint" | "serial" | "bigserial" | "smallserial" => ColumnClass::Integer,
+            "numeric" | "decimal" | "real" | "double" | "double precision" | "float" | "float4"
+            | "float8" | "money" => ColumnClass::Number,
+            "date"
+            | "datetime"
+            | "timestamp"
+            | "timestamptz"
+            | "time"
+            | "timetz"
+            | "timestamp without time zone"
+            | "timestamp with time zone"
+            | "time without time zone"
+            | "time with time zone" => ColumnClass::Time,
+            "char" | "character" | "varchar" | "character varying" | "bpchar" | "text"
+            | "tinytext" | "mediumtext" | "longtext" | "citext" | "name" | "nchar" | "nvarchar"
+            | "clob" | "string" => ColumnClass::Text,
             _ => ColumnClass::Other,
         }
     }
@@ -135,7 +143,11 @@ impl TableTool {
             name = format!("t_{name}");
         }
         name.truncate(64);
-        let qualified = if schema.is_empty() { table.to_owned() } else { format!("{schema}.{table}") };
+        let qualified = if schema.is_empty() {
+            table.to_owned()
+        } else {
+            format!("{schema}.{table}")
+        };
         let mut description = format!("Read rows of table {qualified} in connection {connection}");
         if let Some(c) = comment.filter(|c| !c.trim().is_empty()) {
             description.push_str(&format!(" ({})", c.trim()));
@@ -177,12 +189,15 @@ impl TableTool {
                 let v = c.class.value_schema();
                 let s = match *op {
                     "in" => json!({"type": "array", "items": v, "maxItems": MAX_IN}),
-                    "like" => json!({"type": "string", "description": "SQL LIKE pattern: % any run, _ one character"}),
+                    "like" => {
+                        json!({"type": "string", "description": "SQL LIKE pattern: % any run, _ one character"})
+                    }
                     _ => v,
                 };
                 props.insert((*op).to_owned(), s);
             }
-            let mut f = json!({"type": "object", "properties": props, "additionalProperties": false});
+            let mut f =
+                json!({"type": "object", "properties": props, "additionalProperties": false});
             if let Some(comment) = &c.comment {
                 f["description"] = json!(comment);
             }
@@ -209,22 +224,36 @@ impl TableTool {
             err(format!(
                 "unknown column {name:?} in {}{}",
                 self.table,
-                if near.is_empty() { format!("; columns: {}", names.join(", ")) } else { format!("; did you mean {}?", near.join(", ")) }
+                if near.is_empty() {
+                    format!("; columns: {}", names.join(", "))
+                } else {
+                    format!("; did you mean {}?", near.join(", "))
+                }
             ))
         })
     }
 
     /// Builds the statement and its bound values from the caller's arguments.
     /// Returns (sql, params, limit asked for).
-    pub fn build(&self, args: &Value, dialect: Dialect) -> Result<(String, Vec<Value>, Option<u64>), ToolError> {
+    pub fn build(
+        &self,
+        args: &Value,
+        dialect: Dialect,
+    ) -> Result<(String, Vec<Value>, Option<u64>), ToolError> {
         let empty = Map::new();
         let args = match args {
             Value::Object(m) => m,
             Value::Null => &empty,
             _ => return Err(err("arguments must be an object")),
         };
-        if let Some(k) = args.keys().find(|k| !["columns", "where", "order_by", "limit"].contains(&k.as_str())) {
-            return Err(err(format!("unknown argument {k:?}; {} takes columns, where, order_by, limit", self.name)));
+        if let Some(k) = args
+            .keys()
+            .find(|k| !["columns", "where", "order_by", "limit"].contains(&k.as_str()))
+        {
+            return Err(err(format!(
+                "unknown argument {k:?}; {} takes columns, where, order_by, limit",
+                self.name
+            )));
         }
         let quote = |ident: &str| match dialect {
             Dialect::Mysql => format!("`{}`", ident.replace('`', "``")),
@@ -243,7 +272,9 @@ impl TableTool {
             Some(Value::Array(cols)) if !cols.is_empty() => {
                 let mut out = Vec::new();
                 for c in cols {
-                    let name = c.as_str().ok_or_else(|| err("columns must be column names"))?;
+                    let name = c
+                        .as_str()
+                        .ok_or_else(|| err("columns must be column names"))?;
                     out.push(quote(&self.column(name)?.name));
                 }
                 out.join(", ")
@@ -263,14 +294,20 @@ impl TableTool {
                 for (name, ops) in filters {
                     let col = self.column(name)?;
                     let Value::Object(ops) = ops else {
-                        return Err(err(format!("where.{name} must be an object like {{\"eq\": …}}")));
+                        return Err(err(format!(
+                            "where.{name} must be an object like {{\"eq\": …}}"
+                        )));
                     };
                     for (op, value) in ops {
                         if !col.class.ops().contains(&op.as_str()) {
                             return Err(err(format!(
                                 "where.{name}: {op:?} is not a filter for this column (type {}); use {}",
                                 col.type_name,
-                                if col.class.ops().is_empty() { "none: it cannot be filtered".to_owned() } else { col.class.ops().join(", ") }
+                                if col.class.ops().is_empty() {
+                                    "none: it cannot be filtered".to_owned()
+                                } else {
+                                    col.class.ops().join(", ")
+                                }
                             )));
                         }
                         let q = quote(&col.name);
@@ -280,7 +317,9 @@ impl TableTool {
                                     return Err(err(format!("where.{name}.in must be an array")));
                                 };
                                 if items.is_empty() || items.len() > MAX_IN {
-                                    return Err(err(format!("where.{name}.in takes 1 to {MAX_IN} values")));
+                                    return Err(err(format!(
+                                        "where.{name}.in takes 1 to {MAX_IN} values"
+                                    )));
                                 }
                                 let mut ps = Vec::new();
                                 for item in items {
@@ -291,7 +330,9 @@ impl TableTool {
                             }
                             "like" => {
                                 let Value::String(_) = value else {
-                                    return Err(err(format!("where.{name}.like must be a string pattern")));
+                                    return Err(err(format!(
+                                        "where.{name}.like must be a string pattern"
+                                    )));
                                 };
                                 format!("{q} LIKE {}", placeholder(&mut params, value.clone()))
                             }
@@ -304,7 +345,10 @@ impl TableTool {
                                     "lt" => "<",
                                     _ => "<=",
                                 };
-                                format!("{q} {sym} {}", cast(dialect, col, placeholder(&mut params, v)))
+                                format!(
+                                    "{q} {sym} {}",
+                                    cast(dialect, col, placeholder(&mut params, v))
+                                )
                             }
                         };
                         conditions.push(cond);
@@ -322,13 +366,19 @@ impl TableTool {
             Some(Value::Array(items)) => {
                 let mut parts = Vec::new();
                 for item in items {
-                    let column = item.get("column").and_then(Value::as_str).ok_or_else(|| err("order_by items are {\"column\": …, \"desc\": true|false}"))?;
+                    let column = item.get("column").and_then(Value::as_str).ok_or_else(|| {
+                        err("order_by items are {\"column\": …, \"desc\": true|false}")
+                    })?;
                     let desc = match item.get("desc") {
                         None | Some(Value::Null) => false,
                         Some(Value::Bool(b)) => *b,
                         Some(_) => return Err(err("order_by.desc must be true or false")),
                     };
-                    parts.push(format!("{}{}", quote(&self.column(column)?.name), if desc { " DESC" } else { "" }));
+                    parts.push(format!(
+                        "{}{}",
+                        quote(&self.column(column)?.name),
+                        if desc { " DESC" } else { "" }
+                    ));
                 }
                 if !parts.is_empty() {
                     sql.push_str(" ORDER BY ");
@@ -339,7 +389,11 @@ impl TableTool {
         }
         let limit = match args.get("limit") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().filter(|n| *n >= 1).ok_or_else(|| err("limit must be a positive integer"))?),
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err("limit must be a positive integer"))?,
+            ),
         };
         Ok((sql, params, limit))
     }
@@ -371,7 +425,10 @@ fn typed(col: &TableColumn, name: &str, v: &Value) -> Result<Value, ToolError> {
             ColumnClass::Time => "a date (2026-12-01) or time (2026-12-01T09:30:00Z)",
             ColumnClass::Other => "nothing: it cannot be filtered",
         };
-        Err(err(format!("where.{name}: the value must be {want} (column type {})", col.type_name)))
+        Err(err(format!(
+            "where.{name}: the value must be {want} (column type {})",
+            col.type_name
+        )))
     }
 }
 

@@ -34,7 +34,10 @@ pub enum AgentsCmd {
 
 fn parse_duration(text: &str) -> Result<u64> {
     let text = text.trim();
-    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (num, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = num
         .parse()
         .with_context(|| format!("{text:?} is not a duration like 30m, 1h or 2d"))?;
@@ -50,7 +53,11 @@ fn parse_duration(text: &str) -> Result<u64> {
 
 pub async fn agents(cmd: AgentsCmd) -> Result<()> {
     match cmd {
-        AgentsCmd::Create { client: args, name, expires_in } => {
+        AgentsCmd::Create {
+            client: args,
+            name,
+            expires_in,
+        } => {
             let client = args.client()?;
             let body = json!({"name": name, "expires_in_s": parse_duration(&expires_in)?});
             let v = client.post("agents", body).await?;
@@ -105,12 +112,18 @@ pub async fn agents(cmd: AgentsCmd) -> Result<()> {
                 );
             }
         }
-        AgentsCmd::Revoke { client: args, agent } => {
+        AgentsCmd::Revoke {
+            client: args,
+            agent,
+        } => {
             let v = args.client()?.delete(&format!("agents/{agent}")).await?;
             if args.json {
                 println!("{v}");
             } else if v["already"] == Value::Bool(true) {
-                println!("Agent {} was already revoked.", v["name"].as_str().unwrap_or("?"));
+                println!(
+                    "Agent {} was already revoked.",
+                    v["name"].as_str().unwrap_or("?")
+                );
             } else {
                 println!(
                     "Agent {} revoked: disconnected, its connections removed.",
@@ -125,7 +138,13 @@ pub async fn agents(cmd: AgentsCmd) -> Result<()> {
 #[derive(Args)]
 pub struct AgentArgs {
     /// The agent's configuration file
-    #[arg(long, short, env = "CONEXOR_AGENT_CONFIG", default_value = "agent.toml", global = true)]
+    #[arg(
+        long,
+        short,
+        env = "CONEXOR_AGENT_CONFIG",
+        default_value = "agent.toml",
+        global = true
+    )]
     pub config: PathBuf,
     /// Log filter (tracing syntax), e.g. info or conexor_agent=debug
     #[arg(long, env = "CONEXOR_LOG", default_value = "info", global = true)]

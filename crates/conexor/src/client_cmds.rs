@@ -629,7 +629,12 @@ pub async fn query(args: QueryArgs) -> Result<()> {
 }
 
 /// Runs a query on an inline connection, locally, with the same guard and limits.
-pub(crate) async fn local_query(url: &str, sql: &str, params: &[Value], limit: Option<u64>) -> Result<Value> {
+pub(crate) async fn local_query(
+    url: &str,
+    sql: &str,
+    params: &[Value],
+    limit: Option<u64>,
+) -> Result<Value> {
     let (kind, spec) = ConnectionSpec::from_url(url).map_err(|e| anyhow!("{e}"))?;
     let checked =
         conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())

@@ -106,7 +106,8 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
     match cmd {
         ToolsCmd::Add { client: args, file } => {
             let text = read_file(&file)?;
-            let tools = conexor_tools::parse_file(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let tools =
+                conexor_tools::parse_file(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let client = args.client()?;
             for t in &tools {
                 let body = serde_json::to_value(&t.def)?;
@@ -119,7 +120,10 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 }
             }
             if args.json {
-                println!("{}", json!({"saved": tools.iter().map(|t| &t.def.name).collect::<Vec<_>>()}));
+                println!(
+                    "{}",
+                    json!({"saved": tools.iter().map(|t| &t.def.name).collect::<Vec<_>>()})
+                );
             }
         }
         ToolsCmd::List { client: args } => {
@@ -128,14 +132,23 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 println!("{v}");
                 return Ok(());
             }
-            println!("{:<32} {:<16} {:<6} PARAMETERS", "NAME", "CONNECTION", "SOURCE");
+            println!(
+                "{:<32} {:<16} {:<6} PARAMETERS",
+                "NAME", "CONNECTION", "SOURCE"
+            );
             for t in v["tools"].as_array().cloned().unwrap_or_default() {
                 let params: Vec<String> = t["params"]
                     .as_array()
                     .cloned()
                     .unwrap_or_default()
                     .iter()
-                    .map(|p| format!("{}: {}", p["name"].as_str().unwrap_or("?"), p["type"].as_str().unwrap_or("?")))
+                    .map(|p| {
+                        format!(
+                            "{}: {}",
+                            p["name"].as_str().unwrap_or("?"),
+                            p["type"].as_str().unwrap_or("?")
+                        )
+                    })
                     .collect();
                 println!(
                     "{:<32} {:<16} {:<6} {}",
@@ -152,7 +165,10 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 println!("{v}");
             } else {
                 let def: conexor_tools::ToolDef = serde_json::from_value(v["definition"].clone())?;
-                print!("{}", conexor_tools::to_file(&[def]).map_err(|e| anyhow!("{e}"))?);
+                print!(
+                    "{}",
+                    conexor_tools::to_file(&[def]).map_err(|e| anyhow!("{e}"))?
+                );
             }
         }
         ToolsCmd::Remove { client: args, name } => {
@@ -161,10 +177,17 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 println!("Tool {name} removed.");
             }
         }
-        ToolsCmd::Generate { client: args, connection, tables } => {
+        ToolsCmd::Generate {
+            client: args,
+            connection,
+            tables,
+        } => {
             let v = args
                 .client()?
-                .post("tools/generate", json!({"connection": connection, "tables": tables}))
+                .post(
+                    "tools/generate",
+                    json!({"connection": connection, "tables": tables}),
+                )
                 .await?;
             if args.json {
                 println!("{v}");
@@ -174,7 +197,13 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 }
             }
         }
-        ToolsCmd::Try { client: args, name, args: kv, url, file } => {
+        ToolsCmd::Try {
+            client: args,
+            name,
+            args: kv,
+            url,
+            file,
+        } => {
             let call_args = parse_args(&kv)?;
             let result = match (url, file) {
                 (Some(url), Some(file)) => {
@@ -185,12 +214,18 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                         .find(|t| t.def.name == name)
                         .ok_or_else(|| anyhow!("{} has no tool named {name:?}", file.display()))?
                         .def;
-                    let (kind, _) = conexor_connectors::ConnectionSpec::from_url(&url).map_err(|e| anyhow!("{e}"))?;
-                    def.check(conexor_connectors::dialect_for(kind)).map_err(|e| anyhow!("tool {name}: {e}"))?;
+                    let (kind, _) = conexor_connectors::ConnectionSpec::from_url(&url)
+                        .map_err(|e| anyhow!("{e}"))?;
+                    def.check(conexor_connectors::dialect_for(kind))
+                        .map_err(|e| anyhow!("tool {name}: {e}"))?;
                     let params = def.bind(&call_args).map_err(|e| anyhow!("{e}"))?;
                     crate::client_cmds::local_query(&url, &def.sql, &params, def.max_rows).await?
                 }
-                (None, None) => args.client()?.post(&format!("tools/{name}/try"), call_args).await?,
+                (None, None) => {
+                    args.client()?
+                        .post(&format!("tools/{name}/try"), call_args)
+                        .await?
+                }
                 _ => bail!("--url needs --file (the definition is read locally)"),
             };
             if args.json {
@@ -205,17 +240,24 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
 
 pub async fn export(cmd: ExportCmd) -> Result<()> {
     match cmd {
-        ExportCmd::Tools { client: args, output } => {
+        ExportCmd::Tools {
+            client: args,
+            output,
+        } => {
             let text = args.client()?.get_text("tools/export").await?;
             match output {
                 Some(p) => {
-                    std::fs::write(&p, &text).with_context(|| format!("writing {}", p.display()))?;
+                    std::fs::write(&p, &text)
+                        .with_context(|| format!("writing {}", p.display()))?;
                     eprintln!("Wrote {}.", p.display());
                 }
                 None => print!("{text}"),
             }
         }
-        ExportCmd::Client { client: args, target } => {
+        ExportCmd::Client {
+            client: args,
+            target,
+        } => {
             let mcp = format!("{}/mcp", args.server.trim_end_matches('/'));
             print!("{}", client_config(&target, &mcp));
         }
@@ -312,13 +354,25 @@ mod tests {
 
     #[test]
     fn exported_configs_parse_and_hold_no_key() {
-        for target in ["claude-desktop", "cursor", "vscode", "python", "typescript", "curl"] {
+        for target in [
+            "claude-desktop",
+            "cursor",
+            "vscode",
+            "python",
+            "typescript",
+            "curl",
+        ] {
             let text = client_config(target, "https://cx.example.com/mcp");
             assert!(!text.contains("cxk_"), "{target}");
             assert!(text.contains("cx.example.com"), "{target}");
             if ["claude-desktop", "cursor", "vscode"].contains(&target) {
-                let json: String = text.lines().filter(|l| !l.starts_with("//")).collect::<Vec<_>>().join("\n");
-                serde_json::from_str::<serde_json::Value>(&json).unwrap_or_else(|e| panic!("{target}: {e}"));
+                let json: String = text
+                    .lines()
+                    .filter(|l| !l.starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                serde_json::from_str::<serde_json::Value>(&json)
+                    .unwrap_or_else(|e| panic!("{target}: {e}"));
             }
         }
         assert!(client_config("claude-desktop", "http://x/mcp").contains("PASTE_AN_MCP_KEY"));
