@@ -467,13 +467,9 @@ async fn next_text(stream: &mut Stream) -> Option<String> {
     }
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
-    sha2::Sha256::digest(token.as_bytes()).into()
-}
-
 /// The SHA-256 the store keeps for an enrolment token.
 pub fn enrolment_token_hash(token: &str) -> [u8; 32] {
-    token_hash(token)
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// Appends an agent event to its workspace's chain. Failures are logged:
@@ -550,7 +546,7 @@ async fn authenticate(
             }
             let enrolled = state
                 .store
-                .enrol_agent(&token_hash(&token), &public_key)
+                .enrol_agent(&enrolment_token_hash(&token), &public_key)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "Store failed during enrolment.");

@@ -179,29 +179,22 @@ impl Gateway {
         };
         // Built-in tools name their connection in the arguments; a named or
         // generated tool's connection is its own, whatever the caller sent.
-        let named = if TOOLS.contains(&tool) {
-            None
-        } else {
-            match outcome
-                .as_ref()
+        let own = match &outcome {
+            _ if TOOLS.contains(&tool) => None,
+            Ok((_, m)) if m.connection.is_some() => m.connection.clone(),
+            _ => self
+                .state
+                .store
+                .tool(&ctx.principal.workspace_id, tool)
+                .await
                 .ok()
-                .and_then(|(_, m)| m.connection.clone())
-            {
-                Some(c) => Some(c),
-                None => self
-                    .state
-                    .store
-                    .tool(&ctx.principal.workspace_id, tool)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|t| t.connection),
-            }
+                .flatten()
+                .map(|t| t.connection),
         };
-        let connection = if TOOLS.contains(&tool) {
-            args.get("connection").and_then(Value::as_str)
-        } else {
-            named.as_deref()
+        let connection = match &own {
+            Some(c) => Some(c.as_str()),
+            None if TOOLS.contains(&tool) => args.get("connection").and_then(Value::as_str),
+            None => None,
         };
         self.record(ctx, tool, args.clone(), connection, started, &outcome)
             .await?;
@@ -540,13 +533,12 @@ impl Gateway {
         };
         let sent = checked.capped_sql(max_rows);
         let measure_hash = conexor_connectors::query_hash(&sent);
-        let schema = record.schema();
-        let relations = checked.relations().to_vec();
+        // Only a failed call pays for parsing the schema.
         let with_hint = |mut err: ToolError| {
             if !err.code.starts_with("agent.") {
-                let hint = schema
-                    .as_ref()
-                    .and_then(|s| name_hint(&err.message, s, &relations))
+                let hint = record
+                    .schema()
+                    .and_then(|s| name_hint(&err.message, &s, checked.relations()))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
             }

@@ -116,15 +116,8 @@ impl Store {
     }
 
     pub async fn append_checkpoint(&self, c: &StoredCheckpoint) -> Result<()> {
-        sqlx::query("INSERT OR IGNORE INTO audit_checkpoints (workspace_id, seq, ts, hash, sig) VALUES (?, ?, ?, ?, ?)")
-            .bind(&c.workspace_id)
-            .bind(c.seq as i64)
-            .bind(&c.ts)
-            .bind(&c.hash)
-            .bind(&c.sig)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.append_audit_with_checkpoints(&[], std::slice::from_ref(c))
+            .await
     }
 
     /// The last record of every workspace's chain: (workspace, seq, hash).

@@ -28,6 +28,16 @@ pub struct ToolRecord {
     pub updated_at: String,
 }
 
+fn tool_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ToolRecord> {
+    Ok(ToolRecord {
+        name: r.try_get(0)?,
+        connection: r.try_get(1)?,
+        definition: r.try_get(2)?,
+        source: r.try_get(3)?,
+        updated_at: r.try_get(4)?,
+    })
+}
+
 impl Store {
     pub async fn tools(&self, workspace: &WorkspaceId) -> Result<Vec<ToolRecord>> {
         let rows = sqlx::query(
@@ -36,17 +46,7 @@ impl Store {
         .bind(workspace.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ToolRecord {
-                    name: r.try_get(0)?,
-                    connection: r.try_get(1)?,
-                    definition: r.try_get(2)?,
-                    source: r.try_get(3)?,
-                    updated_at: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(tool_from_row).collect()
     }
 
     pub async fn tool(&self, workspace: &WorkspaceId, name: &str) -> Result<Option<ToolRecord>> {
@@ -57,16 +57,7 @@ impl Store {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ToolRecord {
-                name: r.try_get(0)?,
-                connection: r.try_get(1)?,
-                definition: r.try_get(2)?,
-                source: r.try_get(3)?,
-                updated_at: r.try_get(4)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(tool_from_row).transpose()
     }
 
     /// Workspaces that have tools from a tools file.
