@@ -3,10 +3,12 @@
 //! configuration setters, advisory locks, server administration, and functions that run
 //! SQL given as a string (which would bypass the guard).
 //!
-//! Names are matched on the last identifier of a (possibly schema-qualified) name,
-//! lowercased, either exactly or by prefix. This module deliberately does not try to be
-//! an allow list: ordinary functions (including user-defined ones) pass, and the
-//! database role plus the read-only transaction remain the last boundary.
+//! This is not what lets a function run — that is the allow-list in `allow.rs`, and
+//! anything off it is refused. These lists name the functions that are refused
+//! *whatever an admin allow-lists* (a connection's allow-list of user-defined functions
+//! cannot lift them, even in another schema: an extension may be installed anywhere),
+//! and say why in words the AI can act on. Names are the normalised last identifier,
+//! matched exactly or by prefix.
 
 use crate::Dialect;
 
@@ -26,6 +28,7 @@ const STATS: &str = "it changes or resets server statistics";
 const PROGRAMS: &str = "it runs programs on the database server";
 const EXTENSIONS: &str = "it loads native code into the database";
 const MEMORY: &str = "it can exhaust server memory";
+const SESSION: &str = "it sets session state that would outlive the query";
 
 /// One dialect's deny list: exact names and name prefixes, each with the reason.
 struct DenyList {
@@ -68,6 +71,17 @@ const POSTGRESQL: DenyList = DenyList {
         ("pg_notify", NOTIFY),
         ("ts_stat", DYNAMIC_SQL),
         ("ts_rewrite", DYNAMIC_SQL),
+        // tablefunc: both build and run a query from their text arguments.
+        ("connectby", DYNAMIC_SQL),
+        ("table_to_xml", DYNAMIC_SQL),
+        ("table_to_xmlschema", DYNAMIC_SQL),
+        ("table_to_xml_and_xmlschema", DYNAMIC_SQL),
+        ("schema_to_xml", DYNAMIC_SQL),
+        ("database_to_xml", DYNAMIC_SQL),
+        ("currval", SEQUENCES),
+        ("lastval", SEQUENCES),
+        ("setseed", CONFIG),
+        ("pg_export_snapshot", XACT),
         ("txid_current", XACT),
         ("pg_current_xact_id", XACT),
         ("pg_stat_statements_reset", STATS),
@@ -91,6 +105,9 @@ const POSTGRESQL: DenyList = DenyList {
         ("pg_copy_", REPLICATION),
         ("pg_logical_", REPLICATION),
         ("query_to_xml", DYNAMIC_SQL),
+        ("crosstab", DYNAMIC_SQL),
+        ("schema_to_xml", DYNAMIC_SQL),
+        ("database_to_xml", DYNAMIC_SQL),
         ("cursor_to_xml", DYNAMIC_SQL),
         ("pg_background", DYNAMIC_SQL),
         ("pg_stat_reset", STATS),
@@ -116,6 +133,12 @@ const MYSQL: DenyList = DenyList {
         ("sys_eval", PROGRAMS),
         ("sys_get", PROGRAMS),
         ("sys_set", PROGRAMS),
+        ("last_insert_id", SESSION),
+        ("nextval", SEQUENCES),
+        ("setval", SEQUENCES),
+        ("lastval", SEQUENCES),
+        ("name_const", SESSION),
+        ("uuid_short", SEQUENCES),
     ],
     prefixes: &[],
 };

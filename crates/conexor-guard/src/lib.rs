@@ -24,6 +24,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
+mod allow;
 mod deny;
 mod walk;
 
@@ -78,6 +79,14 @@ pub struct CheckedQuery {
     limited: bool,
     /// Tables and views it reads (lowercased, as written, without CTE names).
     relations: Vec<String>,
+    /// Relations as the database resolves the names (see [`CheckedQuery::relation_refs`]).
+    relation_refs: Vec<Vec<String>>,
+    /// Allow-listed user-defined functions it calls.
+    user_functions: Vec<String>,
+    /// Every identifier and keyword in the text, lowercased.
+    words: std::collections::BTreeSet<String>,
+    /// Every operator symbol in the text.
+    symbols: std::collections::BTreeSet<String>,
 }
 
 impl CheckedQuery {
@@ -87,6 +96,32 @@ impl CheckedQuery {
     /// security boundary (the source's permissions are).
     pub fn relations(&self) -> &[String] {
         &self.relations
+    }
+
+    /// Every relation the query reads, each as its name parts resolved the way the
+    /// database resolves them (PostgreSQL folds unquoted parts; MySQL and SQLite keep the
+    /// text). Complete, CTE names included: for the connector's catalog checks (views and
+    /// policies over user code), which match without regard to case.
+    pub fn relation_refs(&self) -> &[Vec<String>] {
+        &self.relation_refs
+    }
+
+    /// The allow-listed user-defined functions the query calls: their effects cannot be
+    /// proven absent, so the connector closes the session after such a call.
+    pub fn user_functions(&self) -> &[String] {
+        &self.user_functions
+    }
+
+    /// Every identifier and keyword of the text, lowercased (quoted or not). The
+    /// connector refuses a query that names a type, or a function in field-selection
+    /// notation, that the catalog marks as reaching user code.
+    pub fn words(&self) -> &std::collections::BTreeSet<String> {
+        &self.words
+    }
+
+    /// Every operator symbol of the text (`=`, `||`, `@>`, …).
+    pub fn symbols(&self) -> &std::collections::BTreeSet<String> {
+        &self.symbols
     }
 
     /// The exact text that was checked, without leading whitespace and without trailing
@@ -174,8 +209,10 @@ pub enum Rule {
     SelectInto,
     /// `FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE` and similar.
     LockingClause,
-    /// A function on the dialect's deny list.
+    /// A built-in function that is not on the dialect's allow-list, in any spelling.
     DeniedFunction,
+    /// A function that is not a built-in and not allow-listed for the connection.
+    UnknownFunction,
     /// User-variable assignment (`@v := …`).
     VariableAssignment,
     /// `EXPLAIN ANALYZE`, which runs the statement.
@@ -208,6 +245,7 @@ impl Rule {
             Rule::SelectInto => "guard.select_into",
             Rule::LockingClause => "guard.locking_clause",
             Rule::DeniedFunction => "guard.denied_function",
+            Rule::UnknownFunction => "guard.unknown_function",
             Rule::VariableAssignment => "guard.variable_assignment",
             Rule::ExplainAnalyze => "guard.explain_analyze",
             Rule::ExplainOption => "guard.explain_option",
@@ -225,14 +263,97 @@ impl fmt::Display for Rule {
     }
 }
 
-/// Check one SQL text for `dialect`.
+/// The user-defined functions a connection's admin allow-listed by name. Empty by
+/// default: then only the dialect's built-in allow-list runs.
+///
+/// Names are `function` or `schema.function`, written the way the database resolves them
+/// (PostgreSQL: lower case unless the function was created with a quoted name; MySQL and
+/// SQLite: any case). An unqualified entry matches only unqualified calls, a qualified
+/// entry only qualified ones. Functions on the deny lists (sleeping, files, locks, SQL
+/// from text, …) cannot be allow-listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionPolicy {
+    allowed: std::collections::BTreeSet<String>,
+}
+
+impl FunctionPolicy {
+    /// A policy allowing `names`; each must be `name` or `schema.name` without spaces
+    /// or quotes.
+    pub fn new<I, S>(names: I) -> Result<FunctionPolicy, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut allowed = std::collections::BTreeSet::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            let parts: Vec<&str> = name.split('.').collect();
+            let well_formed = !name.is_empty()
+                && parts.len() <= 2
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                });
+            if !well_formed {
+                return Err(format!(
+                    "allowed function {name:?} must be a name or schema.name (letters, digits, _ and $ only)"
+                ));
+            }
+            allowed.insert(name.to_owned());
+        }
+        Ok(FunctionPolicy { allowed })
+    }
+
+    /// The allow-listed names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.allowed.iter().map(String::as_str)
+    }
+
+    /// PostgreSQL compares exactly (its names are case-sensitive once folded); MySQL and
+    /// SQLite compare without case, as they resolve function names.
+    pub(crate) fn allows(&self, dialect: Dialect, normalised: &str) -> bool {
+        match dialect {
+            Dialect::Postgresql => self.allowed.contains(normalised),
+            Dialect::Mysql | Dialect::Sqlite => self
+                .allowed
+                .iter()
+                .any(|a| a.to_lowercase() == normalised.to_lowercase()),
+        }
+    }
+}
+
+/// Check one SQL text for `dialect`, with no user-defined function allowed.
 pub fn check(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
+    check_with_policy(dialect, sql, None, &FunctionPolicy::default())
+}
+
+/// Check one SQL text for `dialect` under a connection's [`FunctionPolicy`], and when
+/// `param_count` is given require exactly that many placeholders.
+pub fn check_with_policy(
+    dialect: Dialect,
+    sql: &str,
+    param_count: Option<usize>,
+    policy: &FunctionPolicy,
+) -> Result<CheckedQuery, Rejection> {
+    let checked = check_on_worker(dialect, sql, policy)?;
+    if let Some(param_count) = param_count {
+        require_params(&checked, param_count)?;
+    }
+    Ok(checked)
+}
+
+fn check_on_worker(
+    dialect: Dialect,
+    sql: &str,
+    policy: &FunctionPolicy,
+) -> Result<CheckedQuery, Rejection> {
     precheck_text(dialect, sql)?;
     let owned = sql.to_owned();
+    let policy = policy.clone();
     let worker = std::thread::Builder::new()
         .name("conexor-guard".to_owned())
         .stack_size(WORKER_STACK_BYTES)
-        .spawn(move || inspect(dialect, &owned));
+        .spawn(move || inspect(dialect, &owned, &policy));
     match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
             Err(Rejection::new(
@@ -253,7 +374,10 @@ pub fn check_with_params(
     sql: &str,
     param_count: usize,
 ) -> Result<CheckedQuery, Rejection> {
-    let checked = check(dialect, sql)?;
+    check_with_policy(dialect, sql, Some(param_count), &FunctionPolicy::default())
+}
+
+fn require_params(checked: &CheckedQuery, param_count: usize) -> Result<(), Rejection> {
     if checked.placeholders != param_count {
         return Err(Rejection::new(
             Rule::PlaceholderMismatch,
@@ -267,7 +391,7 @@ pub fn check_with_params(
             ),
         ));
     }
-    Ok(checked)
+    Ok(())
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -360,7 +484,11 @@ fn executable_comments(sql: &str) -> Result<(), Rejection> {
 }
 
 /// Everything after the text pre-checks; runs on the worker thread.
-fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
+fn inspect(
+    dialect: Dialect,
+    sql: &str,
+    policy: &FunctionPolicy,
+) -> Result<CheckedQuery, Rejection> {
     let postgres = PostgreSqlDialect {};
     let mysql = MySqlDialect {};
     let sqlite = SQLiteDialect {};
@@ -395,6 +523,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
 
     copying_operators(dialect, &significant)?;
     let words = significant_words(&significant);
+    let (all_words, symbols) = words_and_symbols(&significant);
 
     let statements = match Parser::new(parser_dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -495,7 +624,7 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
             format!("only SELECT queries are allowed; got {kind} (after WITH)"),
         ));
     }
-    let walked = walk::walk(dialect, query)?;
+    let walked = walk::walk(dialect, query, policy)?;
     let limited = query.limit_clause.is_some() || query.fetch.is_some();
 
     Ok(CheckedQuery {
@@ -505,7 +634,39 @@ fn inspect(dialect: Dialect, sql: &str) -> Result<CheckedQuery, Rejection> {
         explain,
         limited,
         relations: walked.relations,
+        relation_refs: walked.relation_refs,
+        user_functions: walked.user_functions,
+        words: all_words,
+        symbols,
     })
+}
+
+/// Characters PostgreSQL and MySQL build operators from.
+const OPERATOR_CHARS: &str = "+-*/<>=~!@#%^&|`?";
+
+/// The identifiers and keywords (lowercased) and operator symbols of the text.
+fn words_and_symbols(
+    tokens: &[&TokenWithSpan],
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut words = std::collections::BTreeSet::new();
+    let mut symbols = std::collections::BTreeSet::new();
+    for token in tokens {
+        match &token.token {
+            Token::Word(w) => {
+                words.insert(w.value.to_lowercase());
+            }
+            other => {
+                let text = other.to_string();
+                if !text.is_empty() && text.chars().all(|c| OPERATOR_CHARS.contains(c)) {
+                    symbols.insert(text);
+                }
+            }
+        }
+    }
+    (words, symbols)
 }
 
 /// PostgreSQL `EXPLAIN ( … )` options that do not run the statement.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use expect_test::expect;
 
 use crate::Dialect::{Mysql, Postgresql, Sqlite};
-use crate::{Dialect, Rejection, Rule, check, check_with_params};
+use crate::{Dialect, FunctionPolicy, Rejection, Rule, check, check_with_params};
 
 /// The start of `sql` for failure messages (generated input can be 100 kB).
 fn head(sql: &str) -> String {
@@ -413,8 +413,9 @@ fn refused_queries_by_rule() {
         (Postgresql, "SELECT pg_catalog.pg_sleep(1)", DeniedFunction),
         (
             Postgresql,
+            // Quoted, PG_SLEEP is another function than pg_sleep: not a built-in.
             "SELECT \"pg_catalog\".\"PG_SLEEP\"(1)",
-            DeniedFunction,
+            UnknownFunction,
         ),
         (Postgresql, "SELECT public.pg_sleep(1)", DeniedFunction),
         (Postgresql, "SELECT pg_sleep /* x */ (1)", DeniedFunction),
@@ -1015,4 +1016,206 @@ fn relations_read_are_reported_without_cte_names() {
     )
     .unwrap();
     assert_eq!(q.relations(), ["orders", "refunds", "sales.customers"]);
+}
+
+/// Functions are judged by the function the database reaches, not by the spelling:
+/// every dangerous class (SQL-text executors, files, network, locks, processes,
+/// sequences, settings, large objects, sleep) in every spelling the dialect accepts
+/// (quoted, case, schema-qualified, field-selection notation, extension schemas).
+#[test]
+fn functions_are_judged_by_identity_in_every_spelling() {
+    use Rule::{DeniedFunction, UnknownFunction};
+    let dangerous_pg = [
+        "pg_sleep(1)",
+        "query_to_xml('delete from t', true, true, '')",
+        "cursor_to_xml('c', 1, true, true, '')",
+        "ts_stat('delete from t')",
+        "table_to_xml('t', true, true, '')",
+        "pg_read_file('/etc/passwd')",
+        "pg_ls_dir('.')",
+        "pg_stat_file('x')",
+        "lo_import('/etc/passwd')",
+        "lo_get(1)",
+        "pg_advisory_lock(1)",
+        "pg_try_advisory_lock(1)",
+        "pg_terminate_backend(1)",
+        "pg_cancel_backend(1)",
+        "nextval('s')",
+        "setval('s', 1)",
+        "currval('s')",
+        "set_config('work_mem', '1GB', false)",
+        "setseed(0.5)",
+        "txid_current()",
+        "pg_notify('c', 'x')",
+        "pg_reload_conf()",
+    ];
+    for call in dangerous_pg {
+        let name = call.split('(').next().unwrap_or_default();
+        let args = &call[name.len()..];
+        for spelling in [
+            format!("{name}{args}"),
+            format!("{}{args}", name.to_uppercase()),
+            format!("\"{name}\"{args}"),
+            format!("pg_catalog.{name}{args}"),
+            format!("\"pg_catalog\".\"{name}\"{args}"),
+            format!("PG_CATALOG.{}{args}", name.to_uppercase()),
+            format!("{name} /* c */ {args}"),
+        ] {
+            check_denied(Postgresql, &format!("SELECT {spelling}"), DeniedFunction);
+            check_denied(
+                Postgresql,
+                &format!("SELECT * FROM orders WHERE id IN (SELECT 1 FROM (VALUES ({spelling})) v)"),
+                DeniedFunction,
+            );
+        }
+    }
+    // Field-selection (attribute) notation calls the function on its operand.
+    for sql in [
+        "SELECT (1).pg_sleep",
+        "SELECT (5.0).PG_SLEEP",
+        "SELECT o.pg_terminate_backend FROM orders o",
+        "SELECT orders.lo_unlink FROM orders",
+        "SELECT ('/etc/passwd').pg_read_file",
+        "SELECT (x).\"pg_sleep\" FROM (SELECT 1 AS x) s",
+        "SELECT ('s').nextval",
+    ] {
+        check_denied(Postgresql, sql, DeniedFunction);
+    }
+    // Extensions, wherever installed: never allowed, even when an admin lists them.
+    let lenient = FunctionPolicy::new([
+        "dblink_exec",
+        "public.dblink_exec",
+        "ext.dblink",
+        "crosstab",
+        "public.pg_file_write",
+    ])
+    .unwrap();
+    for sql in [
+        "SELECT dblink_exec('dbname=shop', 'DELETE FROM orders')",
+        "SELECT public.dblink_exec('dbname=shop', 'DELETE FROM orders')",
+        "SELECT \"dblink_exec\"('dbname=shop', 'DELETE FROM orders')",
+        "SELECT * FROM ext.dblink('dbname=shop', 'SELECT 1') AS t(x int)",
+        "SELECT * FROM crosstab('SELECT 1, 2, 3') AS t(a int, b int)",
+        "SELECT * FROM public.connectby('t', 'a', 'b', '1', 0) AS t(a int, b int, l int)",
+        "SELECT public.pg_file_write('/tmp/x', 'y', false)",
+        "SELECT pg_logdir_ls()",
+    ] {
+        let refused = crate::check_with_policy(Postgresql, sql, None, &lenient)
+            .expect_err(sql);
+        assert_eq!(refused.rule, DeniedFunction, "{sql}: {}", refused.reason);
+    }
+    // Not a built-in: a user-defined function, refused unless allow-listed.
+    for sql in [
+        "SELECT evil(1)",
+        "SELECT public.evil(1)",
+        "SELECT * FROM evil_rows()",
+        "SELECT * FROM (VALUES (public.evil(1))) v",
+        // Quoted, these are function names, not the COALESCE/GREATEST constructs.
+        "SELECT \"coalesce\"(1, 2)",
+        "SELECT \"greatest\"(1, 2)",
+        "SELECT \"LOWER\"('A')",
+        "SELECT pg_catalog.coalesce(1, 2)",
+    ] {
+        check_denied(Postgresql, sql, UnknownFunction);
+    }
+    check_denied(Postgresql, "SELECT a.b.c.lower('x')", DeniedFunction);
+    check_denied(
+        Postgresql,
+        "SELECT 1 OPERATOR(public.+) 2",
+        DeniedFunction,
+    );
+    for sql in [
+        "SELECT lower('A'), LOWER('A'), \"lower\"('A'), pg_catalog.lower('A')",
+        "SELECT coalesce(NULL, 1), greatest(1, 2), nullif(1, 2), COALESCE(1, 2)",
+        "SELECT now(), current_date, random(), count(*) FROM orders",
+        "SELECT o.id, (o.total).x FROM orders o",
+        "SELECT 1 OPERATOR(pg_catalog.+) 2",
+    ] {
+        check_ok(Postgresql, sql);
+    }
+
+    // MySQL and MariaDB: names fold in every spelling; db.f is a stored function.
+    for sql in [
+        "SELECT SLEEP(1)",
+        "SELECT `sleep`(1)",
+        "SELECT `SLEEP` (1)",
+        "SELECT Benchmark(1000000, md5('x'))",
+        "SELECT LOAD_FILE('/etc/passwd')",
+        "SELECT `load_file`('/etc/passwd')",
+        "SELECT shop.load_file('/etc/passwd')",
+        "SELECT GET_LOCK('a', 0)",
+        "SELECT last_insert_id(5)",
+        "SELECT LAST_INSERT_ID(id) FROM orders",
+        "SELECT nextval(s)",
+        "SELECT sys_exec('id')",
+        "SELECT mysql.sys_exec('id')",
+    ] {
+        check_denied(Mysql, sql, DeniedFunction);
+    }
+    for sql in [
+        "SELECT read_secret()",
+        "SELECT shop.read_secret()",
+        "SELECT `shop`.`read_secret`()",
+    ] {
+        check_denied(Mysql, sql, UnknownFunction);
+    }
+    check_denied(Mysql, "SELECT a.b.c(1)", DeniedFunction);
+    check_ok(Mysql, "SELECT `LOWER`('A'), Date_Format(NOW(), '%Y'), IFNULL(NULL, 1)");
+
+    // SQLite: names fold in every spelling; there are no schema-qualified functions.
+    for sql in [
+        "SELECT \"load_extension\"('x')",
+        "SELECT LOAD_EXTENSION('x')",
+        "SELECT [readfile]('/etc/passwd')",
+        "SELECT `writefile`('/tmp/x', 'y')",
+        "SELECT eval('DELETE FROM t')",
+        "SELECT main.abs(1)",
+    ] {
+        check_denied(Sqlite, sql, DeniedFunction);
+    }
+    check_denied(Sqlite, "SELECT app_defined(1)", UnknownFunction);
+    check_ok(Sqlite, "SELECT \"ABS\"(-1), upper('a'), json_extract('{}', '$.a')");
+}
+
+#[test]
+fn the_admin_allow_list_admits_user_functions_by_exact_name() {
+    let policy = FunctionPolicy::new(["public.safe_fn", "plain_fn"]).unwrap();
+    let checked =
+        crate::check_with_policy(Postgresql, "SELECT public.safe_fn(1), plain_fn(2)", None, &policy)
+            .unwrap();
+    assert_eq!(checked.user_functions(), ["public.safe_fn", "plain_fn"]);
+    // An unqualified entry does not admit another schema's function, nor the reverse.
+    for sql in ["SELECT safe_fn(1)", "SELECT other.plain_fn(1)", "SELECT \"SAFE_FN\"(1)"] {
+        let refused = crate::check_with_policy(Postgresql, sql, None, &policy).expect_err(sql);
+        assert_eq!(refused.rule, Rule::UnknownFunction, "{sql}");
+    }
+    // MySQL resolves names without case.
+    let checked = crate::check_with_policy(
+        Mysql,
+        "SELECT SHOP.SAFE_FN(1)",
+        None,
+        &FunctionPolicy::new(["shop.safe_fn"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(checked.user_functions(), ["shop.safe_fn"]);
+    // Built-ins without a user function leave the list empty (the session is reused).
+    assert!(check(Postgresql, "SELECT lower('a')").unwrap().user_functions().is_empty());
+    for bad in ["", "a.b.c", "a b", "\"x\"", "x;y"] {
+        assert!(FunctionPolicy::new([bad]).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn words_symbols_and_relations_are_reported_for_the_catalog_checks() {
+    let checked = check(
+        Postgresql,
+        "SELECT x::Evil_Domain, a @> b FROM \"Sales\".\"Orders\" o JOIN public.items i ON i.id = o.id",
+    )
+    .unwrap();
+    assert!(checked.words().contains("evil_domain"));
+    assert!(checked.symbols().contains("@>") && checked.symbols().contains("="));
+    assert_eq!(
+        checked.relation_refs(),
+        [vec!["Sales".to_owned(), "Orders".to_owned()], vec!["public".to_owned(), "items".to_owned()]]
+    );
 }

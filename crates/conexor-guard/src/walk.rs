@@ -11,11 +11,11 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement,
+    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement,
     TableFactor, Value, ValueWithSpan, Visit, Visitor,
 };
 
-use crate::{Dialect, Rejection, Rule, deny};
+use crate::{Dialect, FunctionPolicy, Rejection, Rule, allow, deny};
 
 /// Deepest expression nesting the walk follows (left-deep operator chains such as
 /// `a + b + c + …` count one level per operator).
@@ -24,11 +24,19 @@ pub(crate) const MAX_EXPR_DEPTH: usize = 512;
 /// Most set operations (`UNION`, `INTERSECT`, `EXCEPT`) chained in one query body.
 pub(crate) const MAX_SET_OPERATIONS: usize = 256;
 
+/// Most relation references in one query.
+const MAX_RELATIONS: usize = 1000;
+
 /// Highest PostgreSQL placeholder number (`$n`); the wire protocol allows 65535.
 const MAX_PG_PLACEHOLDER: usize = 65_535;
 
 /// What the walk learned about an accepted query.
 pub(crate) struct Walked {
+    /// Every relation read, name parts as the database resolves them (CTE names
+    /// included: the connector matches conservatively).
+    pub(crate) relation_refs: Vec<Vec<String>>,
+    /// Allow-listed user-defined functions the query calls (normalised names).
+    pub(crate) user_functions: Vec<String>,
     pub(crate) placeholders: usize,
     /// Tables and views read, as written (`orders`, `sales.orders`), without
     /// the query's own CTE names; lowercased, deduplicated.
@@ -36,18 +44,32 @@ pub(crate) struct Walked {
 }
 
 /// Walk `query` and everything below it.
-pub(crate) fn walk(dialect: Dialect, query: &Query) -> Result<Walked, Rejection> {
+pub(crate) fn walk(
+    dialect: Dialect,
+    query: &Query,
+    policy: &FunctionPolicy,
+) -> Result<Walked, Rejection> {
     let mut guard = Guard {
         dialect,
+        policy,
+        user_functions: Vec::new(),
         depth: 0,
         highest_dollar: 0,
         question_marks: 0,
         relations: Vec::new(),
+        relation_refs: Vec::new(),
         ctes: Vec::new(),
     };
     match query.visit(&mut guard) {
         ControlFlow::Break(rejection) => Err(*rejection),
         ControlFlow::Continue(()) => Ok(Walked {
+            user_functions: guard.user_functions,
+            relation_refs: {
+                let mut r = guard.relation_refs;
+                r.sort();
+                r.dedup();
+                r
+            },
             placeholders: match dialect {
                 Dialect::Postgresql => guard.highest_dollar,
                 Dialect::Mysql | Dialect::Sqlite => guard.question_marks,
@@ -81,12 +103,15 @@ pub(crate) fn modifying_body(body: &SetExpr) -> Option<&'static str> {
     }
 }
 
-struct Guard {
+struct Guard<'p> {
     dialect: Dialect,
+    policy: &'p FunctionPolicy,
+    user_functions: Vec<String>,
     depth: usize,
     highest_dollar: usize,
     question_marks: usize,
     relations: Vec<String>,
+    relation_refs: Vec<Vec<String>>,
     ctes: Vec<String>,
 }
 
@@ -96,34 +121,121 @@ fn reject(rule: Rule, reason: String) -> Flow {
     ControlFlow::Break(Box::new(Rejection { rule, reason }))
 }
 
-impl Guard {
-    fn check_function(&self, name: &ObjectName) -> Flow {
-        let Some(last) = name.0.last() else {
+impl Guard<'_> {
+    /// Resolve a call the way the database will and accept it only if it reaches an
+    /// allowed built-in or an allow-listed user function (see `allow.rs`).
+    fn check_function(&mut self, name: &ObjectName) -> Flow {
+        let mut parts = Vec::with_capacity(name.0.len());
+        for part in &name.0 {
+            match part {
+                ObjectNamePart::Identifier(ident) => parts.push(ident),
+                ObjectNamePart::Function(_) => {
+                    return reject(
+                        Rule::DeniedFunction,
+                        "a function whose name is computed is not allowed".to_owned(),
+                    );
+                }
+            }
+        }
+        let Some(last) = parts.last() else {
             return reject(
                 Rule::DeniedFunction,
                 "a function call without a name is not allowed".to_owned(),
             );
         };
-        let ident = match last {
-            ObjectNamePart::Identifier(ident) => ident,
-            ObjectNamePart::Function(_) => {
-                return reject(
-                    Rule::DeniedFunction,
-                    "a function whose name is computed is not allowed".to_owned(),
-                );
-            }
-        };
-        let normalised = ident.value.trim().to_lowercase();
-        if normalised.is_empty() {
+        let function = normalise_function_name(self.dialect, last);
+        if function.is_empty() {
             return reject(
                 Rule::DeniedFunction,
                 "a function call with an empty name is not allowed".to_owned(),
             );
         }
-        match deny::denied_function(self.dialect, &normalised) {
+        let quoted = last.quote_style.is_some();
+        let schema = match parts.as_slice() {
+            [_] => None,
+            [schema, _] if self.dialect != Dialect::Sqlite => {
+                Some(normalise_function_name(self.dialect, schema))
+            }
+            _ => {
+                return reject(
+                    Rule::DeniedFunction,
+                    format!(
+                        "function name {name} has too many parts: call a function by its name, or schema.name"
+                    ),
+                );
+            }
+        };
+        let builtin_candidate = match (&schema, self.dialect) {
+            (None, _) => true,
+            (Some(s), Dialect::Postgresql) => s == "pg_catalog",
+            (Some(_), _) => false,
+        };
+        if builtin_candidate {
+            // `pg_catalog.coalesce` is not the COALESCE construct: treat as quoted.
+            match allow::builtin(self.dialect, &function, quoted || schema.is_some()) {
+                allow::Builtin::Allowed => return ControlFlow::Continue(()),
+                allow::Builtin::Denied(why) => {
+                    return reject(
+                        Rule::DeniedFunction,
+                        format!("function {function} is not allowed: {why}"),
+                    );
+                }
+                allow::Builtin::NotBuiltin => {}
+            }
+        } else if let Some(why) = deny::denied_function(self.dialect, &function) {
+            return reject(
+                Rule::DeniedFunction,
+                format!("function {function} is not allowed: {why}"),
+            );
+        }
+        let qualified = match &schema {
+            Some(s) => format!("{s}.{function}"),
+            None => function,
+        };
+        if self.policy.allows(self.dialect, &qualified) {
+            if !self.user_functions.contains(&qualified) {
+                self.user_functions.push(qualified);
+            }
+            return ControlFlow::Continue(());
+        }
+        reject(
+            Rule::UnknownFunction,
+            format!(
+                "function {qualified} is not a built-in function allowed on {}: if it is a user-defined function without side effects, the connection's admin can allow-list it by name",
+                self.dialect
+            ),
+        )
+    }
+
+    /// Record a relation the query reads. Every one is kept (the connector checks them
+    /// against the catalog), so a query naming too many is refused rather than cut.
+    fn add_relation(&mut self, display: String, resolved: Vec<String>) -> Flow {
+        if self.relation_refs.len() >= MAX_RELATIONS {
+            return reject(
+                Rule::TooDeep,
+                format!("the query reads more than {MAX_RELATIONS} tables and views"),
+            );
+        }
+        self.relations.push(display);
+        self.relation_refs.push(resolved);
+        ControlFlow::Continue(())
+    }
+
+    /// PostgreSQL field selection: `x.name` and `(expr).name` call `name(x)` when `x`
+    /// has no field of that name, so a denied built-in is refused in that notation too.
+    /// (User-defined names are checked against the catalog by the connector, from the
+    /// query's words.)
+    fn check_field_name(&self, ident: &Ident) -> Flow {
+        if self.dialect != Dialect::Postgresql {
+            return ControlFlow::Continue(());
+        }
+        let name = normalise_function_name(self.dialect, ident);
+        match allow::postgresql_denied_name(&name) {
             Some(why) => reject(
                 Rule::DeniedFunction,
-                format!("function {normalised} is not allowed: {why}"),
+                format!(
+                    "field selection .{name} would call function {name}, which is not allowed: {why}"
+                ),
             ),
             None => ControlFlow::Continue(()),
         }
@@ -169,6 +281,26 @@ impl Guard {
     }
 }
 
+/// A function name as the database reads it: PostgreSQL folds unquoted names to lower
+/// case (ASCII only, as it does for UTF-8 databases) and keeps quoted names exactly;
+/// MySQL, MariaDB and SQLite compare function names without regard to case or quotes.
+pub(crate) fn normalise_function_name(dialect: Dialect, ident: &Ident) -> String {
+    match dialect {
+        Dialect::Postgresql if ident.quote_style.is_some() => ident.value.clone(),
+        Dialect::Postgresql | Dialect::Sqlite => ident.value.to_ascii_lowercase(),
+        Dialect::Mysql => ident.value.to_lowercase(),
+    }
+}
+
+/// A relation name part as the database reads it: PostgreSQL folds unquoted names and
+/// keeps quoted ones; MySQL and SQLite keep the text (compare without case).
+pub(crate) fn normalise_relation_part(dialect: Dialect, ident: &Ident) -> String {
+    match dialect {
+        Dialect::Postgresql if ident.quote_style.is_none() => ident.value.to_ascii_lowercase(),
+        _ => ident.value.clone(),
+    }
+}
+
 /// Length of the left-deep chain of set operations starting at `body`, counted without
 /// recursion so a hostile chain cannot exhaust the stack here.
 fn set_operation_chain(body: &SetExpr) -> usize {
@@ -181,7 +313,7 @@ fn set_operation_chain(body: &SetExpr) -> usize {
     count
 }
 
-impl Visitor for Guard {
+impl Visitor for Guard<'_> {
     type Break = Box<Rejection>;
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> Flow {
@@ -202,6 +334,16 @@ impl Visitor for Guard {
     }
 
     fn pre_visit_query(&mut self, query: &Query) -> Flow {
+        if let SetExpr::Table(table) = query.body.as_ref() {
+            // `TABLE name`: sqlparser keeps the bare text of the name.
+            let resolved: Vec<String> = [&table.schema_name, &table.table_name]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            let display = resolved.join(".").to_lowercase();
+            self.add_relation(display, resolved)?;
+        }
         if let Some(with) = &query.with {
             for cte in &with.cte_tables {
                 self.ctes.push(cte.alias.name.value.to_lowercase());
@@ -267,17 +409,16 @@ impl Visitor for Guard {
         if let TableFactor::Table {
             name, args: None, ..
         } = table_factor
-            && self.relations.len() < 1000
         {
-            let parts: Vec<String> = name
-                .0
-                .iter()
-                .filter_map(|p| match p {
-                    ObjectNamePart::Identifier(ident) => Some(ident.value.to_lowercase()),
-                    _ => None,
-                })
-                .collect();
-            self.relations.push(parts.join("."));
+            let mut display = Vec::new();
+            let mut resolved = Vec::new();
+            for part in &name.0 {
+                if let ObjectNamePart::Identifier(ident) = part {
+                    display.push(ident.value.to_lowercase());
+                    resolved.push(normalise_relation_part(self.dialect, ident));
+                }
+            }
+            self.add_relation(display.join("."), resolved)?;
         }
         match table_factor {
             // `FROM f(args)` is parsed as a table with arguments.
@@ -304,6 +445,29 @@ impl Visitor for Guard {
         }
         match expr {
             Expr::Function(function) => self.check_function(&function.name),
+            Expr::CompoundIdentifier(parts) => {
+                for part in parts.iter().skip(1) {
+                    self.check_field_name(part)?;
+                }
+                ControlFlow::Continue(())
+            }
+            Expr::CompoundFieldAccess { access_chain, .. } => {
+                for access in access_chain {
+                    if let AccessExpr::Dot(Expr::Identifier(ident)) = access {
+                        self.check_field_name(ident)?;
+                    }
+                }
+                ControlFlow::Continue(())
+            }
+            Expr::BinaryOp {
+                op: BinaryOperator::PGCustomBinaryOperator(parts),
+                ..
+            } if !matches!(parts.first().map(String::as_str), Some("pg_catalog")) || parts.len() != 2 => {
+                reject(
+                    Rule::DeniedFunction,
+                    "the OPERATOR(schema.op) syntax is allowed only for pg_catalog operators".to_owned(),
+                )
+            }
             Expr::BinaryOp {
                 op: BinaryOperator::Assignment,
                 ..
