@@ -30,12 +30,24 @@ async fn create_agent(client: &conexor_client::Client, name: &str, ttl_s: u64) -
 
 /// Agent settings with one PostgreSQL connection whose URL is in a local file.
 fn settings(dir: &Path, server: &str, token: Option<&str>, conn: &str, url: &str) -> Settings {
+    settings_with(dir, server, token, conn, url, "")
+}
+
+/// [`settings`] with more keys for the connection (e.g. `allow_privileged = true`).
+fn settings_with(
+    dir: &Path,
+    server: &str,
+    token: Option<&str>,
+    conn: &str,
+    url: &str,
+    connection_extra: &str,
+) -> Settings {
     std::fs::write(dir.join(format!("{conn}.url")), url).unwrap();
     let token = token
         .map(|t| format!("token = \"{t}\"\n"))
         .unwrap_or_default();
     let text = format!(
-        "server = \"{server}\"\n{token}state_dir = \"state\"\n[limits]\nmax_in_flight = 32\n[[connections]]\nname = \"{conn}\"\nurl_file = \"{conn}.url\"\n"
+        "server = \"{server}\"\n{token}state_dir = \"state\"\n[limits]\nmax_in_flight = 32\n[[connections]]\nname = \"{conn}\"\nurl_file = \"{conn}.url\"\n{connection_extra}\n"
     );
     let mut s = Settings::parse(&text, dir).expect("agent settings");
     s.backoff_base = Duration::from_millis(100);
@@ -365,13 +377,15 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // A write-capable login, so that only the agent's guard and read-only session stand in the way.
-    let agent = spawn_agent(settings(
+    // A write-capable login, accepted by the agent's owner in agent.toml, so that only
+    // the agent's guard and read-only session stand in the way.
+    let agent = spawn_agent(settings_with(
         dir.path(),
         &format!("http://{addr}"),
         Some("cxa_fake"),
         "db",
         &writer,
+        "allow_privileged = true",
     ));
 
     let count = || async {

@@ -81,6 +81,14 @@ struct FileConnection {
     /// A URL without a password (SQLite files, or logins that need none).
     #[serde(default)]
     url: Option<String>,
+    /// User-defined functions queries may call (`name` or `schema.name`): the
+    /// agent's own opt-in, which no server can extend.
+    #[serde(default)]
+    allow_functions: Vec<String>,
+    /// Accept a login that can do more than read (superuser, file access, write
+    /// grants). Off by default: such a connection is refused, whatever the server asks.
+    #[serde(default)]
+    allow_privileged: bool,
 }
 
 /// The agent's own limits: applied whatever the server asks.
@@ -111,6 +119,8 @@ pub struct LocalConnection {
     pub name: String,
     pub kind: ConnectionKind,
     pub spec: ConnectionSpec,
+    /// `allow_privileged` in agent.toml.
+    pub allow_privileged: bool,
 }
 
 impl std::fmt::Debug for LocalConnection {
@@ -255,7 +265,7 @@ impl Settings {
                     )));
                 }
             };
-            let (kind, spec) = ConnectionSpec::from_url(&url).map_err(|e| {
+            let (kind, mut spec) = ConnectionSpec::from_url(&url).map_err(|e| {
                 err(format!(
                     "{at}: not a usable connection URL ({})",
                     e.class().code
@@ -274,10 +284,14 @@ impl Settings {
                     kind.as_str()
                 )));
             }
+            spec.allow_functions = c.allow_functions.clone();
+            spec.function_policy()
+                .map_err(|e| err(format!("{at}: allow_functions: {e}")))?;
             connections.push(LocalConnection {
                 name: c.name.clone(),
                 kind,
                 spec,
+                allow_privileged: c.allow_privileged,
             });
         }
         Ok(Settings {

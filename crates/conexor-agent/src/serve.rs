@@ -46,7 +46,8 @@ impl From<conexor_connectors::Error> for Refusal {
         let message = match &e {
             conexor_connectors::Error::Source { .. }
             | conexor_connectors::Error::Param { .. }
-            | conexor_connectors::Error::Usage(_) => e.to_string(),
+            | conexor_connectors::Error::Usage(_)
+            | conexor_connectors::Error::Refused { .. } => e.to_string(),
             _ => {
                 tracing::warn!(error = %e, "Source unavailable.");
                 format!(
@@ -58,7 +59,7 @@ impl From<conexor_connectors::Error> for Refusal {
         Refusal {
             code: class.code,
             message,
-            denied: false,
+            denied: matches!(e, conexor_connectors::Error::Refused { .. }),
         }
     }
 }
@@ -178,6 +179,32 @@ async fn source(shared: &Arc<Shared>, name: &str) -> Result<Source, Refusal> {
         ..OpenOptions::default()
     };
     let opened = Source::open(local.kind, &local.spec, &options).await?;
+    // The agent protects itself: a login that can do more than read is refused unless
+    // agent.toml says otherwise for this connection. No server message can lift it.
+    if !local.allow_privileged {
+        let report = match opened.test().await {
+            Ok(report) => report,
+            Err(e) => {
+                opened.close().await;
+                return Err(e.into());
+            }
+        };
+        if !report.privileges.is_empty() {
+            opened.close().await;
+            tracing::error!(
+                connection = %name,
+                privileges = %report.privileges.join("; "),
+                "Refusing a login that can do more than read; use a read-only login, or set allow_privileged = true for this connection in agent.toml."
+            );
+            return Err(Refusal::denied(
+                "agent.privileged_login",
+                format!(
+                    "the agent refuses connection {name:?}: its login can do more than read ({}); the agent's owner must use a read-only login or set allow_privileged = true in agent.toml",
+                    report.privileges.join("; ")
+                ),
+            ));
+        }
+    }
     sources.insert(name.to_owned(), opened.clone());
     Ok(opened)
 }
@@ -383,13 +410,14 @@ async fn query(
             ),
         ));
     }
-    let kind = shared
+    let local_connection = shared
         .settings
         .connections
         .iter()
-        .find(|c| c.name == connection)
-        .map(|c| c.kind);
-    let Some(kind) = kind else {
+        .find(|c| c.name == connection);
+    let Some((kind, policy)) =
+        local_connection.map(|c| (c.kind, c.spec.function_policy().unwrap_or_default()))
+    else {
         // Same answer as for any unknown name.
         return Err(source(shared, connection)
             .await
@@ -397,9 +425,13 @@ async fn query(
             .unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
     };
     // The agent's own guard: the server's check counts for nothing here.
-    let checked =
-        conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
-            .map_err(|r| {
+    let checked = conexor_guard::check_with_policy(
+        conexor_connectors::dialect_for(kind),
+        sql,
+        Some(params.len()),
+        &policy,
+    )
+    .map_err(|r| {
                 Refusal::denied(
                     r.rule.code(),
                     format!("query refused by the agent: {}", r.reason),

@@ -23,6 +23,10 @@ pub enum Error {
     /// The caller used the connector wrongly (parameter count, dialect).
     #[error("{0}")]
     Usage(String),
+    /// The query would reach code the catalog shows is not allowed (a view, policy,
+    /// domain, cast or operator over a side-effecting or user-defined function).
+    #[error("query refused: {reason}")]
+    Refused { code: &'static str, reason: String },
     /// A parameter could not be bound.
     #[error("parameter {index}: {reason}")]
     Param { index: usize, reason: String },
@@ -52,6 +56,10 @@ impl Error {
             Error::Usage(_) => ErrorClass {
                 code: "usage".into(),
                 reason: "invalid request",
+            },
+            Error::Refused { code, .. } => ErrorClass {
+                code: (*code).into(),
+                reason: "refused: the query reaches code that is not allowed",
             },
             Error::Param { .. } => ErrorClass {
                 code: "param".into(),

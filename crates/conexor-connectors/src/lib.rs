@@ -23,6 +23,7 @@ pub mod mysql;
 pub mod postgresql;
 pub mod sqlite;
 
+pub mod catalog;
 mod error;
 mod policy;
 mod schema;
@@ -154,10 +155,33 @@ impl Source {
                 params.len()
             )));
         }
+        // A query checked under another policy (or none) must not bring a user
+        // function this connection's admin did not allow.
+        let policy = self.policy();
+        if let Some(name) = query
+            .user_functions()
+            .iter()
+            .find(|name| !policy.allows(self.dialect(), name))
+        {
+            return Err(Error::Refused {
+                code: "guard.unknown_function",
+                reason: format!("function {name} is not allow-listed for this connection"),
+            });
+        }
         match self {
             Source::Postgresql(s) => s.read(query, params, limits).await,
             Source::Mysql(s) => s.read(query, params, limits).await,
             Source::Sqlite(s) => s.read(query, params, limits).await,
+        }
+    }
+
+    /// The connection admin's allow-list of user-defined functions; check queries for
+    /// this source under it (`conexor_guard::check_with_policy`).
+    pub fn policy(&self) -> &conexor_guard::FunctionPolicy {
+        match self {
+            Source::Postgresql(s) => s.policy(),
+            Source::Mysql(s) => s.policy(),
+            Source::Sqlite(s) => s.policy(),
         }
     }
 

@@ -16,13 +16,19 @@ use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode};
-use sqlx::{AssertSqlSafe, Executor, Row, TypeInfo, ValueRef};
-use std::time::Instant;
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Catalog, judge_mysql_views};
+use conexor_guard::FunctionPolicy;
 
 #[derive(Clone)]
 pub struct MysqlSource {
     pool: MySqlPool,
     mariadb: bool,
+    policy: FunctionPolicy,
+    catalog: Arc<tokio::sync::OnceCell<Arc<Catalog>>>,
 }
 
 impl MysqlSource {
@@ -33,6 +39,8 @@ impl MysqlSource {
             .port(spec.port.unwrap_or(3306))
             .username(spec.username.as_deref().unwrap_or_default())
             .charset("utf8mb4")
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(3600))
             .ssl_mode(match spec.ssl_mode {
                 SslMode::Disable => MySqlSslMode::Disabled,
                 SslMode::Prefer => MySqlSslMode::Preferred,
@@ -90,7 +98,35 @@ impl MysqlSource {
             })
             .connect_with(connect)
             .await?;
-        Ok(MysqlSource { pool, mariadb })
+        Ok(MysqlSource {
+            pool,
+            mariadb,
+            policy: spec.function_policy()?,
+            catalog: Arc::default(),
+        })
+    }
+
+    /// The connection's allow-list of user-defined functions.
+    pub fn policy(&self) -> &FunctionPolicy {
+        &self.policy
+    }
+
+    /// The catalog's verdicts (views over code the guard refuses), read once per pool.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, Error> {
+        self.catalog
+            .get_or_try_init(|| async {
+                let views: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR),
+                            CAST(VIEW_DEFINITION AS CHAR)
+                     FROM information_schema.VIEWS
+                     WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema')",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok::<_, Error>(Arc::new(judge_mysql_views(views, &self.policy)))
+            })
+            .await
+            .cloned()
     }
 
     pub async fn close(&self) {
@@ -239,8 +275,27 @@ impl MysqlSource {
         params: &[Value],
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
+        self.catalog().await?.admit(query)?;
         let sql = query.capped_sql(limits.max_rows);
-        let mut tx = self.pool.begin_with("START TRANSACTION READ ONLY").await?;
+        let mut conn = self.pool.acquire().await?;
+        let result = self.read_on(&mut conn, sql, params, limits).await;
+        // As on PostgreSQL: built-ins on the allow-list leave no session state (no
+        // lock, user variable or LAST_INSERT_ID(expr) function is on it, and the guard
+        // refuses assignments); a stored function's effects cannot be proven absent,
+        // so its session is closed, as is one whose transaction did not end cleanly.
+        if !query.user_functions().is_empty() || result.is_err() {
+            let _ = conn.close().await;
+        }
+        result
+    }
+
+    async fn read_on(
+        &self,
+        conn: &mut sqlx::MySqlConnection,
+        sql: String,
+        params: &[Value],
+        limits: &Limits,
+    ) -> Result<ResultSet, Error> {
         let timeout = if self.mariadb {
             format!(
                 "SET SESSION max_statement_time = {:.3}",
@@ -250,26 +305,33 @@ impl MysqlSource {
             format!("SET SESSION max_execution_time = {}", limits.timeout_ms)
         };
         sqlx::query(AssertSqlSafe(timeout))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for param in params {
-            q = bind_json(q, param);
-        }
-        let mut collector = Collector::new(limits);
-        {
-            let mut rows = q.fetch(&mut *tx);
-            while let Some(row) = rows.try_next().await? {
-                if !collector.has_columns() {
-                    collector.set_columns(columns_of(&row));
-                }
-                if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
-                    break;
+        conn.execute("START TRANSACTION READ ONLY").await?;
+        let outcome = async {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for param in params {
+                q = bind_json(q, param);
+            }
+            let mut collector = Collector::new(limits);
+            {
+                let mut rows = q.fetch(&mut *conn);
+                while let Some(row) = rows.try_next().await? {
+                    if !collector.has_columns() {
+                        collector.set_columns(columns_of(&row));
+                    }
+                    if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
+                        break;
+                    }
                 }
             }
+            Ok::<_, Error>(collector.finish())
         }
-        tx.rollback().await?;
-        Ok(collector.finish())
+        .await;
+        let rolled_back = conn.execute("ROLLBACK").await;
+        let result = outcome?;
+        rolled_back?;
+        Ok(result)
     }
 }
 

@@ -12,12 +12,18 @@ use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind};
-use sqlx::{AssertSqlSafe, Row, TypeInfo, ValueRef};
-use std::time::Instant;
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{Catalog, PgFacts, Proc};
+use conexor_guard::FunctionPolicy;
 
 #[derive(Clone)]
 pub struct PostgresqlSource {
     pool: PgPool,
+    policy: FunctionPolicy,
+    catalog: Arc<tokio::sync::OnceCell<Arc<Catalog>>>,
 }
 
 /// Oldest supported server, as `server_version_num`.
@@ -46,7 +52,12 @@ impl PostgresqlSource {
                 ("standard_conforming_strings", "on"),
                 ("statement_timeout", timeout_ms.as_str()),
                 ("idle_in_transaction_session_timeout", "60000"),
-            ]);
+                // Built-ins first, whatever the role's own search_path says: a user
+                // function of the same name and arguments elsewhere never wins.
+                ("search_path", "pg_catalog, \"$user\", public"),
+            ])
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(3600));
         if let Some(pw) = &spec.password {
             connect = connect.password(pw);
         }
@@ -60,7 +71,150 @@ impl PostgresqlSource {
             .idle_timeout(options.idle_timeout)
             .connect_with(connect)
             .await?;
-        Ok(PostgresqlSource { pool })
+        Ok(PostgresqlSource {
+            pool,
+            policy: spec.function_policy()?,
+            catalog: Arc::default(),
+        })
+    }
+
+    /// The connection's allow-list of user-defined functions.
+    pub fn policy(&self) -> &FunctionPolicy {
+        &self.policy
+    }
+
+    /// The catalog's verdicts, read once per pool.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, Error> {
+        self.catalog
+            .get_or_try_init(|| async {
+                let facts = self.load_catalog().await?;
+                Ok::<_, Error>(Arc::new(facts.judge(&self.policy)))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn load_catalog(&self) -> Result<PgFacts, Error> {
+        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        let mut facts = PgFacts::default();
+        for r in sqlx::query(
+            "SELECT p.oid::int8, n.nspname::text, p.proname::text,
+                    l.lanname IN ('internal', 'c') AND p.provolatile <> 'v'
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             JOIN pg_language l ON l.oid = p.prolang
+             WHERE p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts.procs.insert(
+                r.try_get(0)?,
+                Proc {
+                    schema: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    trusted_code: r.try_get(3)?,
+                },
+            );
+        }
+        for r in sqlx::query(
+            "SELECT o.oid::int8, o.oprname::text, o.oprcode::oid::int8
+             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+             WHERE n.nspname <> 'pg_catalog'",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .operators
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+        for r in sqlx::query(
+            "SELECT format_type(c.castsource, NULL), format_type(c.casttarget, NULL),
+                    c.castcontext::text, c.castfunc::int8
+             FROM pg_cast c WHERE c.castfunc <> 0 AND c.oid >= 16384",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .casts
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+        }
+        for r in sqlx::query(
+            "SELECT t.oid::int8, t.typname::text, t.typbasetype::int8, t.typelem::int8, t.typrelid::int8
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts.types.push((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ));
+        }
+        for r in sqlx::query(
+            "SELECT a.attrelid::int8, a.atttypid::int8 FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts.composite_fields.push((r.try_get(0)?, r.try_get(1)?));
+        }
+        for r in sqlx::query(
+            "SELECT c.contypid::int8, d.refclassid::regclass::text, d.refobjid::int8
+             FROM pg_constraint c JOIN pg_depend d
+               ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
+             WHERE c.contypid <> 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .domain_deps
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+        for r in sqlx::query(
+            "SELECT v.oid::int8, vn.nspname::text, v.relname::text,
+                    d.refclassid::regclass::text, d.refobjid::int8
+             FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
+             JOIN pg_namespace vn ON vn.oid = v.relnamespace
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+             WHERE v.relkind = 'v' AND vn.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass,
+                                    'pg_type'::regclass, 'pg_class'::regclass)",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts.view_deps.push((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            ));
+        }
+        for r in sqlx::query(
+            "SELECT n.nspname::text, c.relname::text, d.refclassid::regclass::text, d.refobjid::int8
+             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .policy_deps
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+        }
+        tx.rollback().await?;
+        Ok(facts)
     }
 
     pub async fn close(&self) {
@@ -258,13 +412,35 @@ impl PostgresqlSource {
         params: &[Value],
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
+        self.catalog().await?.admit(query)?;
         let sql = query.capped_sql(limits.max_rows);
-        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        let mut conn = self.pool.acquire().await?;
+        let result = read_on(&mut conn, sql, params, limits).await;
+        // Nothing a call does may outlive it. A call of built-ins only cannot leave
+        // state behind (the allow-list has no lock, setting, sequence or notify
+        // function, and the guard refuses every statement that could); a user
+        // function's effects cannot be proven absent, so its session is closed.
+        // A session whose transaction did not end cleanly is closed too.
+        if !query.user_functions().is_empty() || result.is_err() {
+            let _ = conn.close().await;
+        }
+        result
+    }
+}
+
+async fn read_on(
+    conn: &mut sqlx::PgConnection,
+    sql: String,
+    params: &[Value],
+    limits: &Limits,
+) -> Result<ResultSet, Error> {
+    conn.execute("BEGIN READ ONLY").await?;
+    let outcome = async {
         sqlx::query(AssertSqlSafe(format!(
             "SET LOCAL statement_timeout = {}",
             limits.timeout_ms
         )))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (index, param) in params.iter().enumerate() {
@@ -272,7 +448,7 @@ impl PostgresqlSource {
         }
         let mut collector = Collector::new(limits);
         {
-            let mut rows = q.fetch(&mut *tx);
+            let mut rows = q.fetch(&mut *conn);
             while let Some(row) = rows.try_next().await? {
                 if !collector.has_columns() {
                     collector.set_columns(columns_of(&row));
@@ -282,9 +458,13 @@ impl PostgresqlSource {
                 }
             }
         }
-        tx.rollback().await?;
-        Ok(collector.finish())
+        Ok::<_, Error>(collector.finish())
     }
+    .await;
+    let rolled_back = conn.execute("ROLLBACK").await;
+    let result = outcome?;
+    rolled_back?;
+    Ok(result)
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;

@@ -55,6 +55,11 @@ pub struct ConnectionSpec {
     /// SQLite: the database file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// User-defined functions the connection's admin allows queries to call
+    /// (`name` or `schema.name`): an opt-in that says they have no side effects.
+    /// See `conexor_guard::FunctionPolicy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_functions: Vec<String>,
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -64,6 +69,11 @@ impl std::fmt::Debug for ConnectionSpec {
 }
 
 impl ConnectionSpec {
+    /// The guard policy made of [`ConnectionSpec::allow_functions`].
+    pub fn function_policy(&self) -> Result<conexor_guard::FunctionPolicy, Error> {
+        conexor_guard::FunctionPolicy::new(&self.allow_functions).map_err(Error::Spec)
+    }
+
     /// Parses a connection URL: `postgres://user:pass@host:5432/db?sslmode=require`,
     /// `mysql://…`, `mariadb://…`, `sqlite:///abs/path.db` or `sqlite:relative.db`.
     pub fn from_url(text: &str) -> Result<(ConnectionKind, ConnectionSpec), Error> {

@@ -15,13 +15,21 @@ use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, Column as _, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, ConnectOptions, Column as _, Row, TypeInfo, ValueRef};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct SqliteSource {
     pool: SqlitePool,
+    policy: conexor_guard::FunctionPolicy,
 }
+
+/// Largest string or blob a query may build (SQLITE_LIMIT_LENGTH): a hostile
+/// `randomblob(1e9)`-style expression fails inside SQLite instead of taking memory.
+pub const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+
+/// How many virtual-machine steps run between two checks of the deadline.
+const PROGRESS_STEPS: i32 = 10_000;
 
 impl SqliteSource {
     pub async fn open(spec: &ConnectionSpec, options: &OpenOptions) -> Result<Self, Error> {
@@ -36,15 +44,42 @@ impl SqliteSource {
             .filename(path)
             .read_only(true)
             .create_if_missing(false)
-            .pragma("query_only", "ON");
+            .pragma("query_only", "ON")
+            // Views and triggers may call only functions SQLite marks innocuous.
+            .pragma("trusted_schema", "OFF")
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(3600));
         let pool = SqlitePoolOptions::new()
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    // SAFETY: the handle is a live connection held locked for the call,
+                    // and sqlite3_limit only changes a per-connection limit.
+                    unsafe {
+                        libsqlite3_sys::sqlite3_limit(
+                            handle.as_raw_handle().as_ptr(),
+                            libsqlite3_sys::SQLITE_LIMIT_LENGTH,
+                            MAX_VALUE_BYTES,
+                        );
+                    }
+                    Ok(())
+                })
+            })
             .max_connections(options.max_connections)
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
             .idle_timeout(options.idle_timeout)
             .connect_with(connect)
             .await?;
-        Ok(SqliteSource { pool })
+        Ok(SqliteSource {
+            pool,
+            policy: spec.function_policy()?,
+        })
+    }
+
+    /// The connection's allow-list of user-defined functions.
+    pub fn policy(&self) -> &conexor_guard::FunctionPolicy {
+        &self.policy
     }
 
     pub async fn close(&self) {
@@ -163,57 +198,100 @@ impl SqliteSource {
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
         let sql = query.capped_sql(limits.max_rows);
-        let work = async {
-            let mut tx = self.pool.begin().await?;
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for param in params {
-                q = bind_json(q, param);
-            }
-            let mut collector = Collector::new(limits);
-            {
-                let mut rows = q.fetch(&mut *tx);
-                while let Some(row) = rows.try_next().await? {
-                    if !collector.has_columns() {
-                        // An expression column has no declared type; name the
-                        // storage class of its first value instead.
-                        collector.set_columns(
-                            row.columns()
-                                .iter()
-                                .enumerate()
-                                .map(|(i, c)| {
-                                    let declared = c.type_info().name().to_owned();
-                                    let type_name = if declared == "NULL" {
-                                        row.try_get_raw(i)
-                                            .map(|v| v.type_info().name().to_owned())
-                                            .unwrap_or(declared)
-                                    } else {
-                                        declared
-                                    };
-                                    Column {
-                                        name: c.name().to_owned(),
-                                        type_name,
-                                    }
-                                })
-                                .collect(),
-                        );
-                    }
-                    if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
-                        break;
-                    }
-                }
-            }
-            tx.rollback().await?;
-            Ok::<_, Error>(collector.finish())
-        };
-        match tokio::time::timeout(Duration::from_millis(limits.timeout_ms), work).await {
-            Ok(result) => result,
+        let timeout = Duration::from_millis(limits.timeout_ms);
+        let mut conn = self.pool.acquire().await?;
+        // SQLite has no statement timeout: a progress handler interrupts the statement
+        // inside SQLite once the deadline passes, so the work stops and the connection
+        // is free for the next call at once.
+        let deadline = Instant::now() + timeout;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(PROGRESS_STEPS, move || Instant::now() < deadline);
+        let work = read_on(&mut conn, sql, params, limits);
+        // The interrupt is what stops the statement; this outer bound only covers
+        // time spent outside SQLite's virtual machine.
+        let outcome = tokio::time::timeout(timeout + Duration::from_secs(2), work).await;
+        let timed_out = Instant::now() >= deadline;
+        let result = match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(_)) | Err(_) if timed_out => Err(Error::Source {
+                code: "timeout".into(),
+                message: format!("the query ran longer than {} ms", limits.timeout_ms),
+                timeout: true,
+            }),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Source {
                 code: "timeout".into(),
                 message: format!("the query ran longer than {} ms", limits.timeout_ms),
                 timeout: true,
             }),
+        };
+        match (&result, outcome_kept(&result)) {
+            (Ok(_), _) | (Err(_), true) => {
+                if let Ok(mut handle) = conn.lock_handle().await {
+                    handle.remove_progress_handler();
+                }
+            }
+            (Err(_), false) => {
+                let _ = conn.close().await;
+            }
+        }
+        result
+    }
+}
+
+/// Whether a connection that failed a call can go back to the pool: a timeout or a
+/// refused statement leaves it clean (SQLite rolled the statement back).
+fn outcome_kept(result: &Result<ResultSet, Error>) -> bool {
+    matches!(result, Ok(_) | Err(Error::Source { .. }))
+}
+
+async fn read_on(
+    conn: &mut sqlx::SqliteConnection,
+    sql: String,
+    params: &[Value],
+    limits: &Limits,
+) -> Result<ResultSet, Error> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for param in params {
+        q = bind_json(q, param);
+    }
+    let mut collector = Collector::new(limits);
+    {
+        let mut rows = q.fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            if !collector.has_columns() {
+                // An expression column has no declared type; name the
+                // storage class of its first value instead.
+                collector.set_columns(
+                    row.columns()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| {
+                            let declared = c.type_info().name().to_owned();
+                            let type_name = if declared == "NULL" {
+                                row.try_get_raw(i)
+                                    .map(|v| v.type_info().name().to_owned())
+                                    .unwrap_or(declared)
+                            } else {
+                                declared
+                            };
+                            Column {
+                                name: c.name().to_owned(),
+                                type_name,
+                            }
+                        })
+                        .collect(),
+                );
+            }
+            if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
+                break;
+            }
         }
     }
+    tx.rollback().await?;
+    Ok(collector.finish())
 }
 
 fn cell(row: &SqliteRow, i: usize) -> Value {

@@ -309,9 +309,11 @@ impl FunctionPolicy {
         self.allowed.iter().map(String::as_str)
     }
 
+    /// Whether the user function `normalised` (as [`CheckedQuery::user_functions`]
+    /// reports it) is allow-listed.
     /// PostgreSQL compares exactly (its names are case-sensitive once folded); MySQL and
     /// SQLite compare without case, as they resolve function names.
-    pub(crate) fn allows(&self, dialect: Dialect, normalised: &str) -> bool {
+    pub fn allows(&self, dialect: Dialect, normalised: &str) -> bool {
         match dialect {
             Dialect::Postgresql => self.allowed.contains(normalised),
             Dialect::Mysql | Dialect::Sqlite => self
@@ -851,4 +853,15 @@ fn byte_offset(sql: &str, location: Location) -> usize {
         }
     }
     sql.len()
+}
+
+/// Whether the built-in function named exactly `name` (as the catalog stores it) is on
+/// `dialect`'s allow-list. For the connectors' catalog checks: a view, policy, domain
+/// constraint, cast or operator that reaches a built-in off the list runs it for any
+/// query that reads through it.
+pub fn builtin_allowed(dialect: Dialect, name: &str) -> bool {
+    matches!(
+        allow::builtin(dialect, name, true),
+        allow::Builtin::Allowed
+    )
 }

@@ -71,7 +71,10 @@ impl ToolError {
 impl From<conexor_connectors::Error> for ToolError {
     fn from(err: conexor_connectors::Error) -> Self {
         let class = err.class();
-        let denied = matches!(err, conexor_connectors::Error::Destination(_));
+        let denied = matches!(
+            err,
+            conexor_connectors::Error::Destination(_) | conexor_connectors::Error::Refused { .. }
+        );
         ToolError {
             message: err.to_string(),
             code: class.code,
@@ -520,25 +523,54 @@ impl Gateway {
         let kind = ConnectionKind::parse(record.kind()).ok_or_else(|| {
             ToolError::failed("unsupported", "this connection type cannot run SQL")
         })?;
-        let checked = conexor_guard::check_with_params(
-            conexor_connectors::dialect_for(kind),
-            sql,
-            params.len(),
-        )
-        .map_err(|r| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason)))?;
+        let dialect = conexor_connectors::dialect_for(kind);
+        let refused =
+            |r: conexor_guard::Rejection| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason));
+        // The guard first runs with no user function allowed (no key derivation for a
+        // query refused anyway). A call of a user-defined function is decided by the
+        // connection's own allow-list: for a direct connection it lives in the sealed
+        // spec, so the source is opened and the query checked again under it; for an
+        // agent connection the agent decides, under its agent.toml, and the server
+        // forwards the text it could not judge (the agent checks every query anyway).
+        let mut direct_source = None;
+        let checked = match conexor_guard::check_with_params(dialect, sql, params.len()) {
+            Ok(checked) => Some(checked),
+            Err(r) if r.rule == conexor_guard::Rule::UnknownFunction => match &record {
+                Conn::Direct(direct) => {
+                    let source = self.source(ctx, direct, kind).await?;
+                    let checked = conexor_guard::check_with_policy(
+                        dialect,
+                        sql,
+                        Some(params.len()),
+                        source.policy(),
+                    )
+                    .map_err(refused)?;
+                    direct_source = Some(source);
+                    Some(checked)
+                }
+                Conn::Agent(_) => None,
+            },
+            Err(r) => return Err(refused(r)),
+        };
         let read_limits = Limits {
             max_rows,
             max_bytes: limits.max_bytes,
             timeout_ms: limits.statement_timeout.as_millis() as u64,
         };
-        let sent = checked.capped_sql(max_rows);
-        let measure_hash = conexor_connectors::query_hash(&sent);
+        let relations = checked
+            .as_ref()
+            .map(|c| c.relations().to_vec())
+            .unwrap_or_default();
+        let measure_hash = match &checked {
+            Some(checked) => conexor_connectors::query_hash(&checked.capped_sql(max_rows)),
+            None => conexor_connectors::query_hash(sql),
+        };
         // Only a failed call pays for parsing the schema.
         let with_hint = |mut err: ToolError| {
-            if !err.code.starts_with("agent.") {
+            if !err.code.starts_with("agent.") && !err.denied {
                 let hint = record
                     .schema()
-                    .and_then(|s| name_hint(&err.message, &s, checked.relations()))
+                    .and_then(|s| name_hint(&err.message, &s, &relations))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
             }
@@ -546,9 +578,15 @@ impl Gateway {
         };
         let (result, mode) = match &record {
             Conn::Direct(direct) => {
-                let source = self.source(ctx, direct, kind).await?;
+                let Some(checked) = &checked else {
+                    return Err(ToolError::failed("internal", "the query was not checked"));
+                };
+                let source = match direct_source {
+                    Some(source) => source,
+                    None => self.source(ctx, direct, kind).await?,
+                };
                 let result = source
-                    .read(&checked, &params, &read_limits)
+                    .read(checked, &params, &read_limits)
                     .await
                     .map_err(|e| with_hint(ToolError::from(e)))?;
                 (result, "direct")
