@@ -277,3 +277,129 @@ async fn follow_streams_new_records_as_they_are_written() {
         serde_json::from_str::<Value>(line).expect("every followed line is JSON");
     }
 }
+
+/// Posts raw JSON-RPC text to `/mcp` (a body `serde_json::Value` cannot
+/// hold, such as `1e400`); returns the status and the body.
+async fn raw_mcp(url: &str, key: &str, session: &str, body: String) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", session)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// Malformed tool calls reach the tool surface and are recorded before the
+/// error answer: arguments that are not an object (rmcp does not reach
+/// `call_tool`), a number JSON cannot hold (rmcp cannot read the body), and
+/// integers out of range for the parameter.
+#[tokio::test]
+async fn malformed_tool_calls_are_recorded() {
+    let server = TestServer::start().await;
+    let lite = server.scratch().join("m.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    let client = server.workspace("malformed").await;
+    add_connection(&client, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    let key = client.key().unwrap().to_text().to_string();
+    let session = crate::isolation::mcp_session(&server.url, &key).await;
+    let sql = r#""connection":"s","sql":"SELECT 1""#;
+    let cases = [
+        "5".to_string(),
+        "[1]".to_string(),
+        r#""x""#.to_string(),
+        format!("{{{sql},\"limit\":1e400}}"),
+        format!("{{{sql},\"limit\":-1}}"),
+        format!("{{{sql},\"limit\":1180591620717411303424}}"),
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let before = records(&export(&client, "jsonl").await).len();
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"run_query","arguments":{args}}}}}"#,
+            300 + i
+        );
+        let (status, text) = raw_mcp(&server.url, &key, &session, body).await;
+        assert_ne!(status, 500, "{args}: {text}");
+        assert!(
+            !text.contains("\"result\"") || text.contains("isError"),
+            "{args}: answered as a success: {text}"
+        );
+        let after = records(&export(&client, "jsonl").await);
+        assert_eq!(
+            after.len(),
+            before + 1,
+            "{args}: not recorded once ({text})"
+        );
+        let last = after.last().unwrap();
+        assert_eq!(last["tool"], "run_query", "{last}");
+        assert_eq!(last["outcome"], "error", "{last}");
+        assert_eq!(
+            last["error"], "invalid_params: invalid arguments",
+            "{args}: {last}"
+        );
+    }
+    // The chain with those records still verifies.
+    let key = pubkey(&client).await;
+    let jsonl = export(&client, "jsonl").await;
+    conexor_audit::verify(std::io::Cursor::new(jsonl.as_bytes()), Some(&key))
+        .unwrap_or_else(|p| panic!("{p}"));
+}
+
+/// The writer's time guarantee, as the verifier checks it (exactly T, no
+/// slack): with T = 1 s, calls after idle gaps from 0.5 T to 3 T, at every
+/// phase of the checkpoint schedule, on several chains at once (so batches
+/// and commits overlap); every untouched export verifies.
+#[tokio::test]
+async fn idle_gaps_of_any_length_and_phase_still_verify() {
+    let server = TestServer::start_with(|c| {
+        c.audit_checkpoint_seconds = 1;
+        c.audit_checkpoint_records = 1000;
+    })
+    .await;
+    let lite = server.scratch().join("g.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    // Gaps in ms per workspace: together 0.5 T … 3 T, about 3.5 s each.
+    let plans: [&[u64]; 6] = [
+        &[500, 3000],
+        &[800, 2300, 300],
+        &[1000, 1200, 1500],
+        &[1900, 600, 1050],
+        &[2500, 950],
+        &[700, 1350, 1650],
+    ];
+    let mut tasks = Vec::new();
+    for (i, plan) in plans.into_iter().enumerate() {
+        let client = server.workspace(&format!("gaps{i}")).await;
+        add_connection(&client, "s", &format!("sqlite://{}", lite.display()), false)
+            .await
+            .unwrap();
+        tasks.push(tokio::spawn(async move {
+            for gap in plan {
+                tokio::time::sleep(std::time::Duration::from_millis(*gap)).await;
+                client.query("s", "SELECT 1", vec![], None).await.unwrap();
+            }
+            client
+        }));
+    }
+    let mut clients = Vec::new();
+    for t in tasks {
+        clients.push(t.await.unwrap());
+    }
+    let key = pubkey(&clients[0]).await;
+    for client in &clients {
+        for format in ["jsonl", "csv"] {
+            let text = export(client, format).await;
+            let report = conexor_audit::verify(std::io::Cursor::new(text.as_bytes()), Some(&key))
+                .unwrap_or_else(|p| panic!("untouched {format} export: {p}"));
+            assert_eq!(report.interval_s, 1);
+        }
+    }
+}

@@ -131,6 +131,13 @@ impl Chain {
         self.append(Draft::new(START_TOOL, Outcome::Ok), ts)
     }
 
+    /// When the last checkpoint was made (`None` since [`Chain::genesis`] or
+    /// [`Chain::resume`] until the first one). A writer that keeps the time
+    /// rule signs the next one no later than this plus `interval.seconds`.
+    pub fn last_checkpoint(&self) -> Option<DateTime<Utc>> {
+        self.last_checkpoint
+    }
+
     /// The checkpoint of the current head at `ts`, to be signed and stored
     /// after the records it covers; resets the "due" counters.
     pub fn checkpoint(&mut self, ts: DateTime<Utc>) -> Checkpoint {

@@ -81,6 +81,7 @@ pub(crate) type RowError = (u64, String);
 /// physical lines when a quoted cell holds line breaks).
 pub(crate) struct Rows<R> {
     lines: Lines<R>,
+    raw: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,15 @@ enum State {
 
 impl<R: BufRead> Rows<R> {
     pub(crate) fn new(lines: Lines<R>) -> Self {
-        Rows { lines }
+        Rows {
+            lines,
+            raw: Vec::new(),
+        }
+    }
+
+    /// The bytes of the last row returned, line breaks included.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
     }
 
     /// The number of the last physical line read.
@@ -164,6 +173,7 @@ impl<R: BufRead> Rows<R> {
             }
         }
         cells.push(to_string(cell, start_line)?);
+        self.raw = raw;
         Ok(Some((start_line, cells)))
     }
 }

@@ -73,10 +73,18 @@ impl Header {
     }
 }
 
+/// One JSON Lines line: the value's canonical JSON (RFC 8785, the form the
+/// hash and the signatures use) and `\n`. The verifier re-serialises every
+/// line it reads and refuses any line that is not exactly this.
 fn line(value: &impl Serialize) -> Result<String, Error> {
-    let mut s = serde_json::to_string(value)?;
+    let mut s = canonical(value)?;
     s.push('\n');
     Ok(s)
+}
+
+/// RFC 8785 canonical JSON text.
+pub(crate) fn canonical(value: &impl Serialize) -> Result<String, Error> {
+    serde_jcs::to_string(value).map_err(Error::from)
 }
 
 /// `{"header":{…}}\n`
@@ -96,10 +104,10 @@ pub fn jsonl_checkpoint(checkpoint: &Checkpoint, sig: &str) -> Result<String, Er
 
 /// The CSV columns, in order. Every row has all of them.
 ///
-/// - `header` rows fill only `kind` and `header` (the JSON Lines header
-///   object as JSON text);
-/// - `record` rows fill the record's fields; `params` holds its compact JSON
-///   text; `null` is an empty cell;
+/// - `header` rows fill only `kind` and `header` (the header object as
+///   canonical JSON text, RFC 8785);
+/// - `record` rows fill the record's fields; `params` holds its canonical
+///   JSON text (RFC 8785); `null` is an empty cell;
 /// - `checkpoint` rows fill `kind`, `seq`, `ts`, `workspace`, `hash` and
 ///   `sig`.
 pub const CSV_COLUMNS: [&str; 22] = [
@@ -138,7 +146,7 @@ pub fn csv_header() -> String {
 
 /// The `kind=header` row (the second line of a CSV export).
 pub fn csv_header_row(header: &Header) -> Result<String, Error> {
-    let text = serde_json::to_string(header)?;
+    let text = canonical(header)?;
     let mut cells = [""; 22];
     cells[0] = "header";
     cells[21] = &text;
@@ -148,7 +156,7 @@ pub fn csv_header_row(header: &Header) -> Result<String, Error> {
 /// One `kind=record` row.
 pub fn csv_record(record: &Record) -> Result<String, Error> {
     let seq = record.seq.to_string();
-    let params = serde_json::to_string(&record.params)?;
+    let params = canonical(&record.params)?;
     let rows = record.rows.map(|n| n.to_string()).unwrap_or_default();
     let bytes = record.bytes.map(|n| n.to_string()).unwrap_or_default();
     let duration = record.duration_ms.to_string();

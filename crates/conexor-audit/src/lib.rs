@@ -24,6 +24,7 @@ pub mod export;
 mod lines;
 mod record;
 mod sign;
+mod strict;
 mod verify;
 
 pub use chain::{Chain, Interval, START_TOOL};

@@ -23,7 +23,7 @@ use crate::export::{CSV_COLUMNS, FORMAT, Header};
 use crate::lines::{Lines, MAX_LINE};
 use crate::record::{Outcome, RECORD_FIELDS, Record, ZERO_HASH, record_hash};
 use crate::sign::{Checkpoint, PublicKey};
-use crate::{is_hash_hex, parse_ts};
+use crate::{is_hash_hex, parse_ts, strict};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt;
@@ -68,8 +68,8 @@ pub enum Damage {
     /// accepted: it claims nothing new.)
     ReplayedCheckpoint,
     /// More than `interval_n` records between two checkpoints, or a record
-    /// or checkpoint more than `interval_s` (+10 %, at least 5 s) after the
-    /// last checkpoint (or the last `admin.start` record). The head
+    /// or checkpoint more than `interval_s` (exactly: no tolerance) after
+    /// the last checkpoint (or the last `admin.start` record). The head
     /// checkpoint is exempt from the time rule.
     CheckpointGap,
     /// The header's key differs from the pinned key, is not a valid key, or
@@ -324,8 +324,23 @@ impl<R: BufRead> Source for JsonlSource<R> {
     }
 }
 
+/// What usually makes a JSON line differ from its canonical form.
+const JSON_HINT: &str = "members out of order, or a number or string escape not in canonical form";
+
 fn parse_json_line(text: &str) -> Result<Item, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not json: {e}"))?;
+    // Duplicated members refused by name; then the line must be exactly the
+    // canonical text of what it holds: what was hashed and signed is then
+    // the only reading of the line.
+    let value = strict::parse(text)?;
+    let canonical = crate::export::canonical(&value).map_err(|e| e.to_string())?;
+    if let Some(why) = strict::difference(
+        text.as_bytes(),
+        canonical.as_bytes(),
+        "its canonical json (rfc 8785)",
+        JSON_HINT,
+    ) {
+        return Err(why);
+    }
     let Value::Object(mut obj) = value else {
         return Err("not a json object".into());
     };
@@ -387,15 +402,46 @@ impl<R: BufRead> Source for CsvSource<R> {
                     ));
                 }
                 self.columns_seen = true;
+                self.exact(line, &crate::export::csv_header())?;
                 continue;
             }
             let item = csv_item(&cells).map_err(|e| Problem::new(line, Damage::Malformed, e))?;
+            // The row must be exactly what the export writes for that item:
+            // no unneeded quotes, no stray neutralising quote, params and
+            // header in canonical json.
+            let expected = match &item {
+                Item::Header(h) => crate::export::csv_header_row(h),
+                Item::Record(r) => crate::export::csv_record(r),
+                Item::Checkpoint(cp, sig) => Ok(crate::export::csv_checkpoint(cp, sig)),
+            }
+            .map_err(|e| Problem::new(line, Damage::Malformed, e.to_string()))?;
+            self.exact(line, &expected)?;
             return Ok(Some((line, item)));
         }
     }
 
     fn last_line(&self) -> u64 {
         self.rows.line()
+    }
+}
+
+impl<R: BufRead> CsvSource<R> {
+    /// The row just read must be `expected` byte for byte (its line break
+    /// may be CRLF, LF or, on the last row, none).
+    fn exact(&self, line: u64, expected: &str) -> Result<(), Problem> {
+        let trim = |b: &[u8]| -> Vec<u8> {
+            let b = b.strip_suffix(b"\n").unwrap_or(b);
+            b.strip_suffix(b"\r").unwrap_or(b).to_vec()
+        };
+        match strict::difference(
+            &trim(self.rows.raw()),
+            &trim(expected.as_bytes()),
+            "the row the export writes for it",
+            "unneeded quotes, a stray leading ', or params or header json not in canonical form",
+        ) {
+            None => Ok(()),
+            Some(why) => Err(Problem::new(line, Damage::Malformed, why)),
+        }
     }
 }
 
@@ -417,7 +463,8 @@ fn csv_item(cells: &[&str]) -> Result<Item, String> {
     match c[0] {
         "header" => {
             only(&[0, 21])?;
-            serde_json::from_str(c[21])
+            let header = strict::parse(c[21]).map_err(|e| format!("bad header: {e}"))?;
+            serde_json::from_value(header)
                 .map(Item::Header)
                 .map_err(|e| format!("bad header: {e}"))
         }
@@ -441,8 +488,7 @@ fn csv_item(cells: &[&str]) -> Result<Item, String> {
                     number(s, name).map(Some)
                 }
             };
-            let params: Value =
-                serde_json::from_str(c[9]).map_err(|e| format!("bad params json: {e}"))?;
+            let params = strict::parse(c[9]).map_err(|e| format!("bad params: {e}"))?;
             Ok(Item::Record(Box::new(Record {
                 seq: number(c[1], "seq")?,
                 ts: c[2].to_owned(),
@@ -611,9 +657,13 @@ fn run<S: Source>(
 }
 
 impl Verifier {
+    /// Exactly `interval_s`: the writer signs a time checkpoint no later
+    /// than T after the previous one (and checkpoints before a record that
+    /// would come later than that), whatever its commit latency.
     fn slack_ms(&self) -> i64 {
-        let s = i64::try_from(self.header.interval_s).unwrap_or(i64::MAX);
-        s.saturating_add((s / 10).max(5)).saturating_mul(1000)
+        i64::try_from(self.header.interval_s)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000)
     }
 
     /// True when `ts` is further after `since` than the time interval allows.

@@ -368,9 +368,10 @@ fn an_idle_gap_without_checkpoints_is_a_checkpoint_gap() {
 fn a_dropped_checkpoint_is_a_checkpoint_gap() {
     let mut lines = build("ws_A", &key());
     lines.remove(checkpoint_at(&lines, 20));
-    // The checkpoint of seq 10 was signed at +100 s; record 24 (+240 s) is the
-    // first one more than 120 s (+12 s slack) after it.
-    assert_damage(&lines, Damage::CheckpointGap, record_at(&lines, 24));
+    // The checkpoint of seq 10 was signed at +100 s; record 22 (+220 s) is
+    // exactly 120 s after it and passes, record 23 (+230 s) is the first one
+    // later than that: the tolerance is T, no more.
+    assert_damage(&lines, Damage::CheckpointGap, record_at(&lines, 23));
     // With the time trigger off, the count rule finds it: 20 records between
     // the checkpoints of seq 10 and 30.
     if let Line::Header(h) = &mut lines[0] {
@@ -453,4 +454,163 @@ fn a_partial_export_verifies_from_its_first_seq() {
         h.from_seq = 1;
     }
     assert_damage(&claimed, Damage::Deleted, 1);
+}
+
+/// Replaces the first `from` on the line of item `index` with `to` and
+/// verifies; returns the problem (or panics when the edit did not apply).
+fn edited(text: &str, line: u64, from: &str, to: &str) -> Result<Report, conexor_audit::Problem> {
+    let mut rows: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    let row = &mut rows[line as usize - 1];
+    assert!(row.contains(from), "{from:?} not in {row}");
+    *row = row.replacen(from, to, 1);
+    verify(rows.concat().as_bytes(), Some(&pinned()))
+}
+
+#[track_caller]
+fn assert_malformed(got: Result<Report, conexor_audit::Problem>, line: u64, detail: &str) {
+    let Err(p) = &got else {
+        panic!("verified: {got:?}")
+    };
+    assert_eq!((p.kind, p.line), (Damage::Malformed, line), "{p}");
+    assert!(p.detail.contains(detail), "{detail:?} not in {p}");
+}
+
+#[test]
+fn a_duplicated_member_is_refused_by_name() {
+    // Record 1 is "ok". A reader that keeps the first member would see
+    // "denied"; serde_json keeps the last, which still matches the hash.
+    let lines = build("ws_A", &key());
+    let line = jsonl_line(record_at(&lines, 1));
+    assert_malformed(
+        edited(
+            &jsonl(&lines),
+            line,
+            r#""outcome":"ok""#,
+            r#""outcome":"denied","outcome":"ok""#,
+        ),
+        line,
+        "duplicate member outcome",
+    );
+    // Inside params too, and in the CSV params cell.
+    let line = jsonl_line(record_at(&lines, 23));
+    assert_malformed(
+        edited(
+            &jsonl(&lines),
+            line,
+            r#""sql":"select 23""#,
+            r#""sql":"DROP TABLE x","sql":"select 23""#,
+        ),
+        line,
+        "duplicate member sql",
+    );
+    let line = csv_line(record_at(&lines, 23));
+    assert_malformed(
+        edited(
+            &csv(&lines),
+            line,
+            r#"""sql"":""select 23"""#,
+            r#"""sql"":""DROP TABLE x"",""sql"":""select 23"""#,
+        ),
+        line,
+        "duplicate member sql",
+    );
+}
+
+#[test]
+fn a_line_that_is_not_its_canonical_form_is_refused() {
+    let lines = build("ws_A", &key());
+    let text = jsonl(&lines);
+    let i = record_at(&lines, 23);
+    let line = jsonl_line(i);
+    // Whitespace between tokens.
+    assert_malformed(
+        edited(&text, line, r#"{"record":{"#, r#"{"record": {"#),
+        line,
+        "whitespace",
+    );
+    // A non-canonical string escape of the same text.
+    assert_malformed(
+        edited(&text, line, "select 23", r"select \u00323"),
+        line,
+        "canonical",
+    );
+    // The same members in another order (the record's own field order).
+    let Line::Record(r) = &lines[i] else {
+        panic!("not a record")
+    };
+    let reordered = format!(
+        "{{\"record\":{}}}",
+        serde_json::to_string(r).unwrap_or_default()
+    );
+    let original = text.lines().nth(line as usize - 1).unwrap_or_default();
+    assert_ne!(reordered, original);
+    assert_malformed(
+        edited(&text, line, original, &reordered),
+        line,
+        "out of order",
+    );
+    // Header and checkpoint lines too.
+    assert_malformed(
+        edited(&text, 1, r#"{"header":{"#, r#"{ "header":{"#),
+        1,
+        "whitespace",
+    );
+    let line = jsonl_line(checkpoint_at(&lines, 30));
+    assert_malformed(
+        edited(&text, line, r#","sig":"#, r#", "sig":"#),
+        line,
+        "whitespace",
+    );
+}
+
+#[test]
+fn non_canonical_numbers_in_params_are_refused() {
+    // 1e1 and 10, 5e-1 and 0.5 are the same numbers: the hash matches either
+    // way, but only the canonical form is the line that was written.
+    let drafts = (1..=3)
+        .map(|i| {
+            let mut d = draft(i);
+            d.params = serde_json::json!({"n": 10, "f": 0.5});
+            (d, t0() + Duration::seconds(10 * i as i64))
+        })
+        .collect();
+    let lines = build_with("ws_A", &key(), drafts, t0() + Duration::seconds(60));
+    check_jsonl(&lines, Some(&pinned())).unwrap_or_else(|p| panic!("{p}"));
+    check_csv(&lines, Some(&pinned())).unwrap_or_else(|p| panic!("{p}"));
+    let line = jsonl_line(record_at(&lines, 2));
+    for (from, to) in [(r#""n":10"#, r#""n":1e1"#), (r#""f":0.5"#, r#""f":5e-1"#)] {
+        assert_malformed(edited(&jsonl(&lines), line, from, to), line, "canonical");
+    }
+    let line = csv_line(record_at(&lines, 2));
+    assert_malformed(
+        edited(&csv(&lines), line, r#"""n"":10"#, r#"""n"":10.0"#),
+        line,
+        "row the export writes",
+    );
+}
+
+#[test]
+fn csv_rows_must_be_exactly_as_written() {
+    let lines = build("ws_A", &key());
+    let text = csv(&lines);
+    let line = csv_line(record_at(&lines, 23));
+    // Unneeded quotes, and a neutralising quote the writer would not add:
+    // both read back as the same cell.
+    assert_malformed(
+        edited(&text, line, ",alice,", r#","alice","#),
+        line,
+        "quotes",
+    );
+    assert_malformed(edited(&text, line, ",alice,", ",'alice,"), line, "stray");
+    // The column-name row and the header row too.
+    assert_malformed(
+        edited(&text, 1, "kind,", "\"kind\","),
+        1,
+        "row the export writes",
+    );
+    assert_malformed(
+        edited(&text, 2, r#"""format"":1,"#, r#"""format"": 1,"#),
+        2,
+        "row the export writes",
+    );
 }

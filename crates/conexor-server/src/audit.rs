@@ -5,11 +5,21 @@
 //! answer second. It also signs checkpoints every N records and every T
 //! seconds, even when idle.
 //!
+//! The time guarantee (what the verifier checks, exactly): a chain's next
+//! checkpoint is never dated more than T after its previous one, and no
+//! record is dated more than T after the last checkpoint. Each chain is
+//! scheduled from its own last checkpoint (the timer wakes a little before
+//! the deadline). When the writer is late all the same (a slow commit, a
+//! stalled task), it signs the missed checkpoints dated at their deadlines:
+//! the writer is the only one that appends, and it appended nothing since,
+//! so "the head was this at that time" is true. Records are dated when
+//! their batch starts, after those catch-up checkpoints.
+//!
 //! When a batch cannot be written, every caller in it gets an error (the
 //! gateway then answers with no rows) and the chains are rebuilt from what
 //! the store holds, so the next record links to a durable one.
 
-use chrono::Utc;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use conexor_audit::{Chain, Checkpoint, Draft, Interval, PublicKey, Record, SigningKey};
 use conexor_store::{Store, StoredCheckpoint, StoredRecord};
 use std::collections::HashMap;
@@ -111,18 +121,18 @@ impl Writer {
     async fn resume_all(&mut self) -> anyhow::Result<()> {
         for (workspace, seq, hash) in self.store.audit_heads().await? {
             let mut chain = Chain::resume(workspace.clone(), seq, hash)?;
-            let start = chain.append_start(Utc::now())?;
+            let now = now_ms();
+            let start = chain.append_start(now)?;
             self.store.append_audit(&[stored(&start)?]).await?;
-            self.checkpoint(&mut chain).await;
+            self.checkpoint(&mut chain, now, true).await;
             self.chains.insert(workspace, chain);
         }
         Ok(())
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Job>, stop: CancellationToken) {
-        let tick_every = Duration::from_secs(self.interval.seconds.clamp(1, 60)) / 2;
-        let mut tick = tokio::time::interval(tick_every.max(Duration::from_millis(500)));
         loop {
+            let wake = self.next_wake();
             tokio::select! {
                 job = rx.recv() => {
                     let Some(first) = job else { break };
@@ -135,17 +145,39 @@ impl Writer {
                     }
                     self.write(batch).await;
                 }
-                _ = tick.tick() => self.checkpoint_due().await,
+                _ = tokio::time::sleep_until(wake) => self.checkpoint_due().await,
                 _ = stop.cancelled() => break,
             }
         }
         // Seal every chain on the way out.
+        let now = now_ms();
         let names: Vec<String> = self.chains.keys().cloned().collect();
         for name in names {
             if let Some(mut chain) = self.chains.remove(&name) {
-                self.checkpoint(&mut chain).await;
+                self.checkpoint(&mut chain, now, true).await;
             }
         }
+    }
+
+    /// When the timer must look at the chains again: a little before the
+    /// earliest time checkpoint deadline (at once for a chain without a
+    /// checkpoint), at least 10 ms from now (no busy loop when the store
+    /// fails), at most an hour.
+    fn next_wake(&self) -> tokio::time::Instant {
+        let now = Utc::now();
+        let earliest = self
+            .chains
+            .values()
+            .filter_map(|c| match c.last_checkpoint() {
+                None => Some(now),
+                Some(_) => due_at(c, self.interval),
+            })
+            .min();
+        let wait = earliest
+            .map(|at| at.signed_duration_since(now).to_std().unwrap_or_default())
+            .unwrap_or(Duration::from_secs(3600))
+            .clamp(Duration::from_millis(10), Duration::from_secs(3600));
+        tokio::time::Instant::now() + wait
     }
 
     async fn chain(&mut self, workspace: &str) -> Option<&mut Chain> {
@@ -158,7 +190,7 @@ impl Writer {
     }
 
     async fn write(&mut self, batch: Vec<Job>) {
-        let now = Utc::now();
+        let now = now_ms();
         let mut before: HashMap<String, Chain> = HashMap::new();
         let mut rows = Vec::with_capacity(batch.len());
         let mut checkpoints = Vec::new();
@@ -170,9 +202,12 @@ impl Writer {
                 let _ = job.reply.send(Err(AuditError));
                 continue;
             };
-            before
-                .entry(job.workspace.clone())
-                .or_insert_with(|| chain.clone());
+            if !before.contains_key(&job.workspace) {
+                before.insert(job.workspace.clone(), chain.clone());
+                // Checkpoints missed while the writer was busy, dated at
+                // their deadlines, before this batch's records.
+                checkpoints.extend(time_checkpoints(&signer, chain, interval, now, false));
+            }
             match chain
                 .append(job.draft, now)
                 .map_err(|_| AuditError)
@@ -184,7 +219,7 @@ impl Writer {
                     // Signed right after the record that makes it due, and
                     // committed with it: a batch never carries a chain past N.
                     if chain.checkpoint_due(interval, now)
-                        && let Some(cp) = signed_checkpoint(&signer, chain)
+                        && let Some(cp) = signed_checkpoint(&signer, chain, now)
                     {
                         checkpoints.push(cp);
                     }
@@ -216,36 +251,99 @@ impl Writer {
         }
     }
 
+    /// The timer: every chain whose deadline is near gets its time
+    /// checkpoint (dated now, or at the deadline when the writer is late).
     async fn checkpoint_due(&mut self) {
-        let now = Utc::now();
+        let now = now_ms();
+        let interval = self.interval;
         let due: Vec<String> = self
             .chains
             .iter()
-            .filter(|(_, c)| c.checkpoint_due(self.interval, now))
+            .filter(|(_, c)| c.last_checkpoint().is_none() || due_at(c, interval) <= Some(now))
             .map(|(k, _)| k.clone())
             .collect();
         for name in due {
             if let Some(mut chain) = self.chains.remove(&name) {
-                self.checkpoint(&mut chain).await;
+                self.checkpoint(&mut chain, now, true).await;
                 self.chains.insert(name, chain);
             }
         }
     }
 
-    async fn checkpoint(&self, chain: &mut Chain) {
-        let Some(row) = signed_checkpoint(&self.signer, chain) else {
+    /// Signs and stores the time checkpoints of `chain` up to `now` (see
+    /// [`time_checkpoints`]); when they cannot be stored, the chain keeps
+    /// its previous checkpoint time, so the next attempt is still on time.
+    async fn checkpoint(&self, chain: &mut Chain, now: DateTime<Utc>, at_now: bool) {
+        let before = chain.clone();
+        let rows = time_checkpoints(&self.signer, chain, self.interval, now, at_now);
+        if rows.is_empty() {
             return;
-        };
-        if let Err(error) = self.store.append_checkpoint(&row).await {
+        }
+        if let Err(error) = self.store.append_audit_with_checkpoints(&[], &rows).await {
             tracing::error!(error = %error, "Storing a checkpoint failed.");
+            *chain = before;
         }
     }
 }
 
+/// The current time to the millisecond (what records and checkpoints carry),
+/// so that deadlines computed from a stored time are exact.
+fn now_ms() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// When the timer should sign `chain`'s next time checkpoint: a little
+/// before its deadline (T after the last checkpoint), to be on time despite
+/// timer and commit latency. `None` without a time trigger or checkpoint.
+fn due_at(chain: &Chain, interval: Interval) -> Option<DateTime<Utc>> {
+    let deadline = deadline(chain, interval)?;
+    let t_ms = i64::try_from(interval.seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    Some(deadline - TimeDelta::milliseconds((t_ms / 10).min(200)))
+}
+
+/// T after the chain's last checkpoint.
+fn deadline(chain: &Chain, interval: Interval) -> Option<DateTime<Utc>> {
+    if interval.seconds == 0 {
+        return None;
+    }
+    let t = TimeDelta::try_seconds(i64::try_from(interval.seconds).ok()?)?;
+    chain.last_checkpoint()?.checked_add_signed(t)
+}
+
+/// The checkpoints that keep `chain`'s time guarantee up to `now`: one dated
+/// at each deadline `now` has already passed (nothing was appended since the
+/// last checkpoint, so each states the head truthfully at that time), then,
+/// when `at_now`, one dated `now` (never before the last checkpoint, should
+/// the clock step back).
+fn time_checkpoints(
+    signer: &SigningKey,
+    chain: &mut Chain,
+    interval: Interval,
+    now: DateTime<Utc>,
+    at_now: bool,
+) -> Vec<StoredCheckpoint> {
+    let mut out = Vec::new();
+    while let Some(at) = deadline(chain, interval).filter(|d| *d < now) {
+        match signed_checkpoint(signer, chain, at) {
+            Some(cp) => out.push(cp),
+            None => return out,
+        }
+    }
+    if at_now {
+        let at = chain.last_checkpoint().map_or(now, |last| now.max(last));
+        out.extend(signed_checkpoint(signer, chain, at));
+    }
+    out
+}
+
 /// The chain's head checkpoint, signed, as a store row (resets the chain's
 /// "due" counters).
-fn signed_checkpoint(signer: &SigningKey, chain: &mut Chain) -> Option<StoredCheckpoint> {
-    let checkpoint = chain.checkpoint(Utc::now());
+fn signed_checkpoint(
+    signer: &SigningKey,
+    chain: &mut Chain,
+    ts: DateTime<Utc>,
+) -> Option<StoredCheckpoint> {
+    let checkpoint = Checkpoint::new(chain.workspace(), chain.seq(), chain.head_hash(), ts);
     let sig = match signer.sign(&checkpoint) {
         Ok(sig) => sig,
         Err(error) => {
@@ -253,6 +351,7 @@ fn signed_checkpoint(signer: &SigningKey, chain: &mut Chain) -> Option<StoredChe
             return None;
         }
     };
+    chain.checkpoint(ts);
     Some(StoredCheckpoint {
         workspace_id: checkpoint.workspace.clone(),
         seq: checkpoint.seq,

@@ -63,6 +63,10 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     );
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            mcp::record_unreadable_calls,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), bind_session))
         .layer(middleware::from_fn_with_state(
             state.clone(),

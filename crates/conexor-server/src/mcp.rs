@@ -287,6 +287,35 @@ impl ServerHandler for McpHandler {
         }
     }
 
+    /// rmcp hands over a `tools/call` whose params do not fit its shape
+    /// (arguments that are not an object, a name that is not a string) as a
+    /// custom request. It reached the tool surface, so it is recorded
+    /// (`invalid_params`, outcome error) before the error answer.
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, McpError> {
+        if request.method != "tools/call" {
+            return Err(McpError::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                request.method,
+                None,
+            ));
+        }
+        let principal = principal(&ctx)?;
+        let params = request.params.unwrap_or(Value::Null);
+        let tool = params
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("tools/call")
+            .to_owned();
+        let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+        let message = "invalid tools/call: name must be a string and arguments a JSON object";
+        record_invalid(&self.state, &principal, &tool, arguments, message).await?;
+        Err(McpError::invalid_params(message, None))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -318,4 +347,103 @@ impl ServerHandler for McpHandler {
         };
         Ok(result.into())
     }
+}
+
+/// Records a tool call refused for its arguments (`invalid_params`, outcome
+/// error) in the caller's chain. No record, no answer: when it cannot be
+/// written the caller gets an audit error instead.
+async fn record_invalid(
+    state: &Arc<AppState>,
+    principal: &Principal,
+    tool: &str,
+    arguments: Value,
+    message: &str,
+) -> Result<(), McpError> {
+    Gateway::new(state.clone())
+        .record_admin(
+            principal,
+            tool,
+            arguments,
+            None,
+            Some(&crate::gateway::ToolError::invalid(message)),
+        )
+        .await
+        .map_err(|e| McpError::internal_error(e.message, None))
+}
+
+/// What a JSON-RPC body says it is, read without converting numbers (so a
+/// body with `1e400` in it still reads).
+#[derive(serde::Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProbeParams<'a> {
+    #[serde(borrow)]
+    name: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    arguments: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Middleware on `/mcp` (inside authentication): a `tools/call` whose body
+/// is well-formed JSON but cannot be read as values (a number out of range,
+/// such as `1e400`) never reaches a handler: rmcp answers it with an error.
+/// It is recorded here first (`invalid_params`, outcome error, params = the
+/// arguments' raw text). Everything else passes unchanged.
+pub async fn record_unreadable_calls(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large or unreadable",
+        )
+            .into_response();
+    };
+    let probe = serde_json::from_slice::<Probe>(&bytes).ok();
+    if let Some(probe) = probe.filter(|p| p.method.as_deref() == Some("tools/call"))
+        && serde_json::from_slice::<Value>(&bytes).is_err()
+        && let Some(principal) = parts.extensions.get::<Principal>()
+    {
+        let fields = probe
+            .params
+            .and_then(|p| serde_json::from_str::<ProbeParams>(p.get()).ok());
+        let tool = fields
+            .as_ref()
+            .and_then(|f| f.name)
+            .and_then(|n| serde_json::from_str::<String>(n.get()).ok())
+            .unwrap_or_else(|| "tools/call".to_owned());
+        let raw = fields
+            .and_then(|f| f.arguments)
+            .or(probe.params)
+            .map(|r| r.get().to_owned())
+            .unwrap_or_default();
+        let message = "invalid tools/call: a number in it is out of range";
+        if record_invalid(&state, principal, &tool, Value::String(raw), message)
+            .await
+            .is_err()
+        {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log could not record this call, so it was not answered; try again shortly",
+            )
+                .into_response();
+        }
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }

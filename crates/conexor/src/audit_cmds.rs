@@ -42,9 +42,12 @@ pub enum AuditCmd {
     Verify {
         /// The export (JSON Lines or CSV)
         file: PathBuf,
-        /// The deployment's verifying key (`ed25519:…`, from `conexor audit pubkey`); without it signatures are only self-consistent
+        /// The deployment's verifying key (`ed25519:…`, from `conexor audit pubkey`); required unless --self-consistency-only
         #[arg(long)]
         pubkey: Option<String>,
+        /// Check without a pinned key, with the key the export names itself: proves nothing about who signed it
+        #[arg(long, conflicts_with = "pubkey")]
+        self_consistency_only: bool,
         #[arg(long)]
         json: bool,
     },
@@ -137,7 +140,17 @@ pub async fn run(cmd: AuditCmd) -> Result<()> {
                 pb.finish_with_message(format!("{lines} lines, {} KiB written", bytes / 1024));
             }
         }
-        AuditCmd::Verify { file, pubkey, json } => {
+        AuditCmd::Verify {
+            file,
+            pubkey,
+            self_consistency_only,
+            json,
+        } => {
+            if pubkey.is_none() && !self_consistency_only {
+                anyhow::bail!(
+                    "no --pubkey: pin the deployment's key (`conexor audit pubkey`), or pass --self-consistency-only to check the export against the key it names itself, which proves nothing about who signed it"
+                );
+            }
             let pinned = pubkey
                 .map(|k| conexor_audit::PublicKey::parse(k.trim()))
                 .transpose()
@@ -153,7 +166,7 @@ pub async fn run(cmd: AuditCmd) -> Result<()> {
                             "signatures verified with the pinned key"
                         }
                         conexor_audit::SignatureTrust::SelfConsistentOnly => {
-                            "signatures are only self-consistent: no --pubkey was given, so the export's own key was used"
+                            "SELF-CONSISTENCY ONLY: checked with the key the export names itself, not a pinned key; this proves nothing about who signed it (anyone can re-sign an edited export with a key of their own)"
                         }
                     };
                     if json {
