@@ -6,6 +6,7 @@ mod agent;
 mod attacks;
 mod audit;
 mod bad_input;
+mod bypass;
 mod breach;
 mod crash;
 mod isolation;

@@ -51,11 +51,33 @@ pub struct Catalog {
     symbols: BTreeMap<String, String>,
     /// (schema, name) lowercased, and why reading it runs dangerous code.
     relations: Vec<(String, String, String)>,
+    /// The same verdicts with no user function allowed: a query this refuses but the
+    /// connection's catalog admits reaches allow-listed user code, named or not.
+    strict: Option<Box<Catalog>>,
+}
+
+/// What an admitted query reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// It reaches an allow-listed user function, directly or through a view, policy,
+    /// domain, cast or operator: its effects on the session cannot be proven absent.
+    pub user_code: bool,
 }
 
 impl Catalog {
-    /// Refuse `query` if it would reach code the catalog marks as dangerous.
-    pub fn admit(&self, query: &CheckedQuery) -> Result<(), Error> {
+    /// Refuse `query` if it would reach code the catalog marks as dangerous; otherwise
+    /// say whether it reaches allow-listed user code.
+    pub fn admit(&self, query: &CheckedQuery) -> Result<Reach, Error> {
+        self.check(query)?;
+        let user_code = !query.user_functions().is_empty()
+            || self
+                .strict
+                .as_ref()
+                .is_some_and(|strict| strict.check(query).is_err());
+        Ok(Reach { user_code })
+    }
+
+    fn check(&self, query: &CheckedQuery) -> Result<(), Error> {
         let refuse = |reason: String| Error::Refused {
             code: "guard.catalog",
             reason,
@@ -131,7 +153,15 @@ pub(crate) struct PgFacts {
 }
 
 impl PgFacts {
-    pub(crate) fn judge(self, policy: &FunctionPolicy) -> Catalog {
+    pub(crate) fn judge(&self, policy: &FunctionPolicy) -> Catalog {
+        let mut catalog = self.judge_under(policy);
+        if policy.names().next().is_some() {
+            catalog.strict = Some(Box::new(self.judge_under(&FunctionPolicy::default())));
+        }
+        catalog
+    }
+
+    fn judge_under(&self, policy: &FunctionPolicy) -> Catalog {
         let allowed: HashSet<String> = policy.names().map(str::to_owned).collect();
         let dangerous_proc = |oid: i64| -> Option<String> {
             let p = self.procs.get(&oid)?;
@@ -302,10 +332,24 @@ pub(crate) fn judge_mysql_views(
     views: Vec<(String, String, Option<String>)>,
     policy: &FunctionPolicy,
 ) -> Catalog {
+    let mut catalog = judge_mysql_views_under(&views, policy);
+    if policy.names().next().is_some() {
+        catalog.strict = Some(Box::new(judge_mysql_views_under(
+            &views,
+            &FunctionPolicy::default(),
+        )));
+    }
+    catalog
+}
+
+fn judge_mysql_views_under(
+    views: &[(String, String, Option<String>)],
+    policy: &FunctionPolicy,
+) -> Catalog {
     let mut catalog = Catalog::default();
     let mut reads: Vec<(String, String, BTreeSet<String>)> = Vec::new();
     for (schema, name, definition) in views {
-        let definition = definition.unwrap_or_default();
+        let definition = definition.clone().unwrap_or_default();
         if definition.trim().is_empty() {
             catalog.relations.push((
                 schema.to_lowercase(),
@@ -426,7 +470,7 @@ mod tests {
             "SELECT 'x'::evil_domain",
             "SELECT NULL::wrapper",
             "SELECT (o).evil FROM orders o",
-            "SELECT * FROM other.x WHERE evil(1) IS NULL",
+            "SELECT o.evil FROM orders o",
         ] {
             assert!(catalog.admit(&query(sql)).is_err(), "{sql}");
         }
@@ -446,7 +490,10 @@ mod tests {
         );
         facts.view_deps = vec![(10, "public".into(), "evil_view".into(), "pg_proc".into(), 1)];
         let lifted = facts.judge(&FunctionPolicy::new(["public.evil"]).unwrap());
-        assert!(lifted.admit(&query("SELECT * FROM evil_view")).is_ok());
+        let reach = lifted.admit(&query("SELECT * FROM evil_view")).unwrap();
+        assert!(reach.user_code, "a view over allow-listed code reaches user code");
+        let reach = lifted.admit(&query("SELECT * FROM orders")).unwrap();
+        assert!(!reach.user_code);
     }
 
     #[test]

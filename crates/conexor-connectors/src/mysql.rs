@@ -275,7 +275,7 @@ impl MysqlSource {
         params: &[Value],
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
-        self.catalog().await?.admit(query)?;
+        let reach = self.catalog().await?.admit(query)?;
         let sql = query.capped_sql(limits.max_rows);
         let mut conn = self.pool.acquire().await?;
         let result = self.read_on(&mut conn, sql, params, limits).await;
@@ -283,7 +283,7 @@ impl MysqlSource {
         // lock, user variable or LAST_INSERT_ID(expr) function is on it, and the guard
         // refuses assignments); a stored function's effects cannot be proven absent,
         // so its session is closed, as is one whose transaction did not end cleanly.
-        if !query.user_functions().is_empty() || result.is_err() {
+        if reach.user_code || result.is_err() {
             let _ = conn.close().await;
         }
         result

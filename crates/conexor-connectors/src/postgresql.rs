@@ -412,16 +412,17 @@ impl PostgresqlSource {
         params: &[Value],
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
-        self.catalog().await?.admit(query)?;
+        let reach = self.catalog().await?.admit(query)?;
         let sql = query.capped_sql(limits.max_rows);
         let mut conn = self.pool.acquire().await?;
         let result = read_on(&mut conn, sql, params, limits).await;
         // Nothing a call does may outlive it. A call of built-ins only cannot leave
         // state behind (the allow-list has no lock, setting, sequence or notify
-        // function, and the guard refuses every statement that could); a user
-        // function's effects cannot be proven absent, so its session is closed.
+        // function, and the guard refuses every statement that could); allow-listed
+        // user code, named or reached through a view, policy, domain, cast or
+        // operator, cannot be proven harmless, so its session is closed.
         // A session whose transaction did not end cleanly is closed too.
-        if !query.user_functions().is_empty() || result.is_err() {
+        if reach.user_code || result.is_err() {
             let _ = conn.close().await;
         }
         result

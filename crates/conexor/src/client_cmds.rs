@@ -238,6 +238,13 @@ pub struct SpecArgs {
     /// SQLite database file
     #[arg(long)]
     pub path: Option<String>,
+    /// A user-defined function queries may call (`name` or `schema.name`; repeat for
+    /// more). Only for functions you have checked have no side effects: queries that
+    /// reach one run on a session that is closed afterwards. Built-ins that sleep,
+    /// touch files, lock or run SQL text can never be allowed. `edit` replaces the
+    /// list: pass every function again.
+    #[arg(long = "allow-function", value_name = "NAME")]
+    pub allow_functions: Vec<String>,
 }
 
 impl SpecArgs {
@@ -304,6 +311,8 @@ impl SpecArgs {
         {
             spec.password = Some(prompt_secret("Password: ")?);
         }
+        spec.allow_functions = self.allow_functions.clone();
+        spec.function_policy().map_err(|e| anyhow!("--allow-function: {e}"))?;
         spec.validate(kind).map_err(|e| anyhow!("{e}"))?;
         Ok((kind, spec))
     }

@@ -1,0 +1,632 @@
+//! SELECT-only against every spelling (issue: functions by resolved identity).
+//!
+//! A throwaway PostgreSQL database with the extensions an attacker loves (dblink,
+//! tablefunc, adminpack) and the user objects that run code a query never names: a
+//! side-effecting function (it writes through dblink in another session and takes a
+//! session-level advisory lock), a function shadowing `lower` with other argument
+//! types, views over it (and over a denied built-in), a domain whose CHECK calls it,
+//! an explicit cast and an operator through it, and a row-level policy calling it.
+//! Every attack — spelling classes (quoted, upper case, schema-qualified, field
+//! selection, FROM and VALUES positions, EXPLAIN) × dangerous classes (SQL-text
+//! executors, files, network, locks, other backends, settings, sequences, large
+//! objects, sleep, user code) — is sent through the gateway on a superuser login and
+//! on a table owner's login. Each must be refused; afterwards nothing may have
+//! happened: no row in `effects`, no advisory lock, the sentinel backend alive, the
+//! victims table and settings unchanged, no file written. The same list is sent by a
+//! hostile fake server to a real agent holding a superuser DSN.
+
+use conexor_tests::{TestServer, add_connection, env_url, status_of};
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Connection, Executor};
+
+/// A throwaway database full of traps, and what watches it.
+pub(crate) struct Trapped {
+    pub(crate) admin_url: String,
+    pub(crate) writer_url: String,
+    sentinel: sqlx::PgConnection,
+    sentinel_pid: i32,
+    tmp_file: String,
+    database: String,
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let mut u = url::Url::parse(url).expect("url");
+    u.set_path(&format!("/{database}"));
+    u.to_string()
+}
+
+pub(crate) async fn trapped_database(tag: &str) -> Trapped {
+    let admin_shop = env_url("CONEXOR_TEST_PG_ADMIN_URL");
+    let suffix: u32 = rand_suffix();
+    let database = format!("cx_bypass_{tag}_{suffix}");
+    let mut admin = sqlx::PgConnection::connect(&admin_shop).await.unwrap();
+    admin
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .await
+        .unwrap();
+    admin
+        .execute(AssertSqlSafe(format!(
+            "GRANT CONNECT, TEMP ON DATABASE {database} TO cx_writer"
+        )))
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    let admin_url = with_database(&admin_shop, &database);
+    let writer_url = with_database(&env_url("CONEXOR_TEST_PG_WRITER_URL"), &database);
+    let u = url::Url::parse(&admin_url).unwrap();
+    let conn = format!(
+        "host={} port={} dbname={database} user={} password={}",
+        u.host_str().unwrap(),
+        u.port().unwrap(),
+        u.username(),
+        u.password().unwrap()
+    );
+    let setup = format!(
+        r#"
+CREATE EXTENSION dblink;
+CREATE EXTENSION tablefunc;
+CREATE EXTENSION adminpack;
+CREATE TABLE victims (id int PRIMARY KEY, note text);
+INSERT INTO victims SELECT g, 'row ' || g FROM generate_series(1, 20) g;
+ALTER TABLE victims OWNER TO cx_writer;
+CREATE TABLE effects (what text);
+CREATE FUNCTION evil(x int) RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN
+  PERFORM dblink_exec('{conn}', 'INSERT INTO effects VALUES (''evil'')');
+  PERFORM pg_advisory_lock(4242);
+  RETURN x;
+END $f$;
+CREATE FUNCTION evil_imm(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER AS $f$
+BEGIN RETURN evil(x); END $f$;
+CREATE FUNCTION lower(x int) RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil(x); RETURN x::text; END $f$;
+CREATE FUNCTION evil_rows() RETURNS SETOF int LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil(1); RETURN NEXT 1; END $f$;
+CREATE VIEW evil_view AS SELECT evil(1) AS x;
+CREATE VIEW over_view AS SELECT * FROM evil_view;
+CREATE VIEW locking_view AS SELECT pg_try_advisory_lock(4243) AS x;
+CREATE DOMAIN evil_domain AS int CHECK (evil(VALUE) = VALUE);
+CREATE TYPE evil_t AS (a int);
+CREATE FUNCTION evil_cast(int) RETURNS evil_t LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil($1); RETURN ROW($1)::evil_t; END $f$;
+CREATE CAST (int AS evil_t) WITH FUNCTION evil_cast(int);
+CREATE FUNCTION evil_op(int, int) RETURNS bool LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil($1); RETURN true; END $f$;
+CREATE OPERATOR ## (leftarg = int, rightarg = int, function = evil_op);
+CREATE TABLE guarded (id int);
+INSERT INTO guarded VALUES (1);
+ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+CREATE POLICY evil_policy ON guarded USING (evil(id) = id);
+GRANT SELECT ON guarded TO cx_writer;
+GRANT USAGE ON SCHEMA public TO cx_writer;
+"#
+    );
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(setup))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    let mut sentinel = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    let sentinel_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut sentinel)
+        .await
+        .unwrap();
+    Trapped {
+        admin_url,
+        writer_url,
+        sentinel,
+        sentinel_pid,
+        tmp_file: format!("/tmp/cx-bypass-{suffix}"),
+        database,
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+impl Trapped {
+    /// Every attack, each a statement that ran before this issue was fixed or that
+    /// would run if the guard judged names by their spelling.
+    pub(crate) fn attacks(&self) -> Vec<String> {
+        let u = url::Url::parse(&self.admin_url).unwrap();
+        let conn = format!(
+            "host={} port={} dbname={} user={} password={}",
+            u.host_str().unwrap(),
+            u.port().unwrap(),
+            self.database,
+            u.username(),
+            u.password().unwrap()
+        );
+        let pid = self.sentinel_pid;
+        let tmp = &self.tmp_file;
+        let insert = "INSERT INTO effects VALUES (''sql text'')";
+        let mut list: Vec<String> = vec![
+            // user code, every spelling and position
+            "SELECT evil(1)".into(),
+            "SELECT EVIL(1)".into(),
+            "SELECT \"evil\"(1)".into(),
+            "SELECT public.evil(1)".into(),
+            "SELECT \"public\".\"evil\"(1)".into(),
+            "SELECT evil_imm(1)".into(),
+            "EXPLAIN SELECT evil_imm(1)".into(),
+            "SELECT * FROM evil(1)".into(),
+            "SELECT * FROM evil_rows()".into(),
+            "SELECT * FROM (VALUES (evil(1))) v(x)".into(),
+            "SELECT id FROM victims WHERE evil(id) > 0".into(),
+            "SELECT lower(1)".into(),
+            "SELECT pg_catalog.lower('A'), lower(2)".into(),
+            "SELECT (1).evil".into(),
+            "SELECT (v.id).evil FROM victims v".into(),
+            "SELECT (1).\"evil\"".into(),
+            // code reached without being named
+            "SELECT * FROM evil_view".into(),
+            "SELECT * FROM public.evil_view".into(),
+            "SELECT * FROM \"evil_view\"".into(),
+            "SELECT * FROM over_view".into(),
+            "SELECT x FROM (SELECT * FROM over_view) s".into(),
+            "SELECT * FROM locking_view".into(),
+            "SELECT 1::evil_domain".into(),
+            "SELECT CAST(1 AS evil_domain)".into(),
+            "SELECT * FROM json_to_record('{\"a\": 1}') AS x(a evil_domain)".into(),
+            "SELECT 1::evil_t".into(),
+            "SELECT 1 ## 2".into(),
+            "SELECT id FROM victims WHERE id ## 1".into(),
+            "SELECT * FROM guarded".into(),
+            // extensions that run SQL text, write files, reach the network
+            format!("SELECT dblink_exec('{conn}', '{insert}')"),
+            format!("SELECT public.dblink_exec('{conn}', '{insert}')"),
+            format!("SELECT \"dblink_exec\"('{conn}', '{insert}')"),
+            format!("SELECT DBLINK_EXEC('{conn}', '{insert}')"),
+            format!("SELECT * FROM dblink('{conn}', 'SELECT evil(1)') AS t(x int)"),
+            format!("SELECT ('{conn}').dblink_connect"),
+            "SELECT * FROM crosstab('SELECT 1, 1, evil(1)') AS t(a int, b int)".into(),
+            "SELECT * FROM public.crosstab('SELECT 1, 1, evil(1)') AS t(a int, b int)".into(),
+            "SELECT * FROM connectby('victims', 'id', 'id', '1', 0) AS t(a int, b int, l int)"
+                .into(),
+            format!("SELECT pg_file_write('{tmp}', 'x', false)"),
+            format!("SELECT public.pg_file_write('{tmp}', 'x', false)"),
+            format!("SELECT \"pg_file_write\"('{tmp}', 'x', false)"),
+            "SELECT query_to_xml('SELECT evil(1)', true, true, '')".into(),
+            "SELECT * FROM ts_stat('SELECT to_tsvector(evil(1)::text)')".into(),
+            // built-ins with effects, every spelling
+            "SELECT pg_advisory_lock(4244)".into(),
+            "SELECT \"pg_advisory_lock\"(4244)".into(),
+            "SELECT pg_catalog.pg_advisory_lock(4244)".into(),
+            "SELECT PG_CATALOG.PG_ADVISORY_LOCK(4244)".into(),
+            "SELECT (4244).pg_advisory_lock".into(),
+            "SELECT pg_try_advisory_lock(4244)".into(),
+            format!("SELECT pg_terminate_backend({pid})"),
+            format!("SELECT ({pid}).pg_terminate_backend"),
+            format!("SELECT \"pg_catalog\".\"pg_cancel_backend\"({pid})"),
+            "SELECT set_config('work_mem', '77MB', false)".into(),
+            "SELECT \"set_config\"('work_mem', '77MB', false)".into(),
+            "SELECT pg_read_file('/etc/passwd')".into(),
+            "SELECT ('/etc/passwd').pg_read_file".into(),
+            "SELECT * FROM pg_ls_dir('.')".into(),
+            "SELECT lo_import('/etc/passwd')".into(),
+            format!("SELECT lo_export(1, '{tmp}')"),
+            "SELECT pg_notify('c', 'x')".into(),
+            "SELECT txid_current()".into(),
+            "SELECT setseed(0.5)".into(),
+            "SELECT pg_sleep(3)".into(),
+            "SELECT (3).pg_sleep".into(),
+        ];
+        list.dedup();
+        list
+    }
+
+    /// Everything that would show an attack had an effect.
+    pub(crate) async fn effects(&mut self) -> Vec<String> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let mut seen = Vec::new();
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM effects")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if rows > 0 {
+            seen.push(format!("{rows} rows written to effects through dblink"));
+        }
+        let locks: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        if locks > 0 {
+            seen.push(format!("{locks} advisory locks held"));
+        }
+        let large_objects: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_largeobject_metadata")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if large_objects > 0 {
+            seen.push(format!("{large_objects} large objects created"));
+        }
+        if sqlx::query("SELECT 1").execute(&mut self.sentinel).await.is_err() {
+            seen.push("the sentinel backend was terminated".into());
+        }
+        if std::path::Path::new(&self.tmp_file).exists() {
+            seen.push(format!("{} was written", self.tmp_file));
+        }
+        admin.close().await.ok();
+        seen
+    }
+
+    pub(crate) async fn victims_digest(&self) -> String {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        let digest: String = sqlx::query_scalar(
+            "SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM victims",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.ok();
+        digest
+    }
+
+    pub(crate) async fn drop_database(self) {
+        let Trapped {
+            sentinel, database, ..
+        } = self;
+        sentinel.close().await.ok();
+        let admin_shop = env_url("CONEXOR_TEST_PG_ADMIN_URL");
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_shop).await {
+            let _ = admin
+                .execute(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+}
+
+async fn work_mem(client: &conexor_client::Client, connection: &str) -> String {
+    let v = client
+        .query(connection, "SELECT current_setting('work_mem') AS w", vec![], None)
+        .await
+        .unwrap();
+    v["rows"][0][0].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn postgresql_functions_are_judged_by_identity_on_superuser_and_owner_logins() {
+    let mut trapped = trapped_database("direct").await;
+    let digest = trapped.victims_digest().await;
+    let server = TestServer::start().await;
+    let client = server.workspace("bypass").await;
+    add_connection(&client, "superuser", &trapped.admin_url, true)
+        .await
+        .unwrap();
+    add_connection(&client, "owner", &trapped.writer_url, true)
+        .await
+        .unwrap();
+    let mem_before = work_mem(&client, "superuser").await;
+    let attacks = trapped.attacks();
+    assert!(attacks.len() >= 60, "only {} attacks", attacks.len());
+    let mut failures = Vec::new();
+    for connection in ["superuser", "owner"] {
+        for sql in &attacks {
+            match client.query(connection, sql, vec![], Some(10)).await {
+                Err(e) if status_of(&e) == Some(403) => {}
+                Err(e) => failures.push(format!("{connection}: not refused ({e:#}): {sql}")),
+                Ok(v) => failures.push(format!("{connection}: ran and returned {v}: {sql}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} attacks were not refused:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The database, its sessions, its files and settings are as they were.
+    assert_eq!(trapped.effects().await, Vec::<String>::new());
+    assert_eq!(trapped.victims_digest().await, digest);
+    assert_eq!(work_mem(&client, "superuser").await, mem_before);
+    // Nothing is refused that should run: ordinary reads on the same connections.
+    for connection in ["superuser", "owner"] {
+        let v = client
+            .query(
+                connection,
+                "SELECT count(*), lower('A'), max(note) FROM victims WHERE id = ANY($1::int[])",
+                vec![json!([1, 2, 3])],
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{connection}: {e:#}"));
+        assert_eq!(v["rows"][0][0], 3, "{v}");
+    }
+    eprintln!(
+        "postgresql: {} attacks × 2 logins refused, no effect",
+        attacks.len()
+    );
+    trapped.drop_database().await;
+}
+
+/// The admin's opt-in runs the function — and nothing it did to the session
+/// survives the call: the next call, by another key on the same pool, sees no lock.
+#[tokio::test]
+async fn an_allow_listed_function_runs_and_its_session_state_does_not_survive_the_call() {
+    let mut trapped = trapped_database("allow").await;
+    let server = TestServer::start().await;
+    let admin = server.workspace("allow").await;
+    let (kind, mut spec) =
+        conexor_connectors::ConnectionSpec::from_url(&trapped.admin_url).unwrap();
+    spec.allow_functions = vec!["public.evil".into()];
+    let body = admin
+        .sealed_connection("opted", kind, &serde_json::to_vec(&spec).unwrap(), true)
+        .await
+        .unwrap();
+    admin.post("connections", body).await.unwrap();
+    let other = server.client_with(admin.create_key("other", "mcp").await.unwrap());
+
+    let v = admin
+        .query("opted", "SELECT public.evil(7) AS x", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(v["rows"][0][0], 7, "{v}");
+    // Its effect through dblink happened (that is what the opt-in means)…
+    let effects = trapped.effects().await;
+    assert!(effects.iter().any(|e| e.contains("effects")), "{effects:?}");
+    // …but the session-level lock it took went away with its session.
+    assert!(
+        !effects.iter().any(|e| e.contains("advisory")),
+        "{effects:?}"
+    );
+    let locks = other
+        .query(
+            "opted",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(locks["rows"][0][0], 0, "{locks}");
+    // Code reached through a view over the allowed function runs too, and its session
+    // is closed as well: no lock survives.
+    admin
+        .query("opted", "SELECT * FROM over_view", vec![], None)
+        .await
+        .unwrap();
+    let locks = other
+        .query(
+            "opted",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(locks["rows"][0][0], 0, "{locks}");
+    // Only the exact name is allowed: unqualified, or other user code, stays refused.
+    for sql in ["SELECT evil(1)", "SELECT evil_imm(1)", "SELECT lower(1)"] {
+        let e = other.query("opted", sql, vec![], None).await.unwrap_err();
+        assert_eq!(status_of(&e), Some(403), "{sql}: {e:#}");
+    }
+    trapped.drop_database().await;
+}
+
+// ---- differential fuzzing --------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so a failing seed replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Function names worth trying in every position: dangerous built-ins, extension
+/// functions, the trapped database's user code, and harmless ones.
+const NAMES: &[&str] = &[
+    "pg_sleep",
+    "pg_advisory_lock",
+    "pg_try_advisory_lock",
+    "pg_terminate_backend",
+    "set_config",
+    "lo_import",
+    "lo_create",
+    "pg_read_file",
+    "pg_notify",
+    "dblink_exec",
+    "dblink_connect",
+    "pg_file_write",
+    "crosstab",
+    "query_to_xml",
+    "txid_current",
+    "nextval",
+    "evil",
+    "evil_imm",
+    "evil_rows",
+    "evil_cast",
+    "evil_op",
+    "lower",
+    "upper",
+    "abs",
+    "length",
+    "coalesce",
+    "md5",
+];
+
+const ARGS: &[&str] = &[
+    "1",
+    "4245",
+    "'x'",
+    "'/etc/passwd'",
+    "'work_mem', '91MB', false",
+    "NULL",
+    "id",
+    "(SELECT 1)",
+    "'SELECT evil(1)'",
+];
+
+/// One mutation of `sql`: respell or swap a function, wrap, splice or decorate.
+fn mutate(rng: &mut Rng, sql: &str, corpus: &[String]) -> String {
+    let name = *rng.pick(NAMES);
+    let arg = *rng.pick(ARGS);
+    let call = match rng.below(9) {
+        0 => format!("{name}({arg})"),
+        1 => format!("\"{name}\"({arg})"),
+        2 => format!("{}({arg})", name.to_uppercase()),
+        3 => format!("pg_catalog.{name}({arg})"),
+        4 => format!("public.{name}({arg})"),
+        5 => format!("({arg}).{name}"),
+        6 => format!("({arg}).\"{name}\""),
+        7 => format!("{name} /* c */ ({arg})"),
+        _ => format!("\"public\".\"{name}\"({arg})"),
+    };
+    match rng.below(10) {
+        0 => format!("SELECT {call}"),
+        1 => format!("SELECT * FROM victims WHERE id = {call}"),
+        2 => format!("SELECT * FROM (VALUES ({call})) v(x)"),
+        3 => format!("WITH w AS ({sql}) SELECT * FROM w"),
+        4 => format!("SELECT ({sql}) IS NULL"),
+        5 => {
+            // Splice the head of one statement onto the tail of another.
+            let other = rng.pick(corpus);
+            let cut_a = sql.len() / 2;
+            let cut_b = other.len() / 2;
+            let head: String = sql.chars().take(cut_a).collect();
+            let tail: String = other.chars().skip(cut_b).collect();
+            format!("{head}{tail}")
+        }
+        6 => format!("EXPLAIN {sql}"),
+        7 => sql.replacen("SELECT", &format!("SELECT {call},"), 1),
+        8 => format!("SELECT x FROM ({sql}) AS s(x)"),
+        _ => {
+            let relation = *rng.pick(&["evil_view", "over_view", "guarded", "locking_view"]);
+            sql.replace("victims", relation)
+        }
+    }
+}
+
+/// Statements generated and mutated from the guard's corpora and the attack list
+/// above; every one the guard accepts is run by a PostgreSQL superuser, outside any
+/// read-only transaction, in the trapped database, and the world is checked after
+/// each. `CONEXOR_FUZZ_SECONDS` sets the budget (CI runs it briefly; see
+/// bench/RESULTS.md for the long run). A finding prints its seed and statement.
+#[tokio::test]
+async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_session() {
+    let seconds: u64 = std::env::var("CONEXOR_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let seed: u64 = std::env::var("CONEXOR_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| u64::from(rand_suffix()) | 1);
+    let mut trapped = trapped_database("fuzz").await;
+    let digest = trapped.victims_digest().await;
+    let mut corpus: Vec<String> = trapped.attacks();
+    for file in ["attacks-postgresql.sql", "legit-postgresql.sql"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/conexor-guard/tests/data")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        corpus.extend(
+            text.split("\n-- next\n")
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))),
+        );
+    }
+    let mut rng = Rng(seed);
+    let mut superuser = sqlx::PgConnection::connect(&trapped.admin_url).await.unwrap();
+    superuser
+        .execute("SET statement_timeout = '2s'")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (mut generated, mut accepted, mut executed) = (0u64, 0u64, 0u64);
+    while started.elapsed().as_secs() < seconds {
+        let base = rng.pick(&corpus).clone();
+        let mut sql = mutate(&mut rng, &base, &corpus);
+        for _ in 0..rng.below(3) {
+            sql = mutate(&mut rng, &sql, &corpus);
+        }
+        generated += 1;
+        let Ok(checked) = conexor_guard::check(conexor_guard::Dialect::Postgresql, &sql) else {
+            continue;
+        };
+        accepted += 1;
+        // The connector's catalog check is part of what stands in the way.
+        if let Err(_refused) = catalog_admits(&trapped.admin_url, &checked).await {
+            continue;
+        }
+        let outcome = superuser
+            .execute(AssertSqlSafe(checked.capped_sql(10)))
+            .await;
+        if outcome.is_ok() {
+            executed += 1;
+        }
+        if superuser.ping().await.is_err() {
+            superuser = sqlx::PgConnection::connect(&trapped.admin_url).await.unwrap();
+            superuser
+                .execute("SET statement_timeout = '2s'")
+                .await
+                .unwrap();
+        }
+        let effects = trapped.effects().await;
+        let settings: String = sqlx::query_scalar("SELECT current_setting('work_mem')")
+            .fetch_one(&mut superuser)
+            .await
+            .unwrap_or_default();
+        assert!(
+            effects.is_empty() && settings != "91MB",
+            "seed {seed}: the guard accepted a statement with an effect ({effects:?}, work_mem {settings}):\n{sql}"
+        );
+    }
+    assert_eq!(trapped.victims_digest().await, digest);
+    eprintln!(
+        "differential fuzz: seed {seed}, {seconds} s: {generated} generated, {accepted} accepted by the guard, {executed} executed without error by a superuser, no effect"
+    );
+    assert!(accepted > 0, "nothing was accepted: the generator is broken");
+    superuser.close().await.ok();
+    trapped.drop_database().await;
+}
+
+/// The catalog verdict for `checked` on the trapped database, as the connector
+/// reaches it (a source opened once per call keeps the test simple).
+async fn catalog_admits(
+    url: &str,
+    checked: &conexor_guard::CheckedQuery,
+) -> Result<(), conexor_connectors::Error> {
+    static CATALOG: tokio::sync::OnceCell<std::sync::Arc<conexor_connectors::catalog::Catalog>> =
+        tokio::sync::OnceCell::const_new();
+    let catalog = CATALOG
+        .get_or_try_init(|| async {
+            let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(url)?;
+            let source = conexor_connectors::Source::open(
+                kind,
+                &spec,
+                &conexor_connectors::OpenOptions::default(),
+            )
+            .await?;
+            let catalog = match &source {
+                conexor_connectors::Source::Postgresql(pg) => pg.catalog().await?,
+                _ => unreachable!("a PostgreSQL URL"),
+            };
+            source.close().await;
+            Ok::<_, conexor_connectors::Error>(catalog)
+        })
+        .await?;
+    catalog.admit(checked).map(|_| ())
+}
