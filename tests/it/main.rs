@@ -8,6 +8,8 @@ mod audit;
 mod bad_input;
 mod breach;
 mod crash;
+mod http;
 mod isolation;
+mod logs;
 mod sources;
 mod tools;
