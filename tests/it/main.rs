@@ -9,6 +9,8 @@ mod bad_input;
 mod bypass;
 mod breach;
 mod crash;
+mod http;
 mod isolation;
+mod logs;
 mod sources;
 mod tools;

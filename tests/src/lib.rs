@@ -34,11 +34,18 @@ fn init_logging() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,sqlx=info,hyper=info,h2=info,rustls=info,reqwest=info")
+        // The servers' own filter: debug, with the libraries capped as in
+        // `conexor server` (no level logs rows, SQL or secrets).
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::filter::FilterExt;
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let (filter, _) = conexor_server::logging::operator_filter("debug");
+        let layer = tracing_subscriber::fmt::layer()
             .with_writer(|| LogSink)
             .with_ansi(false)
-            .try_init();
+            .with_filter(filter.and(conexor_server::logging::ceiling()));
+        let _ = tracing_subscriber::registry().with(layer).try_init();
     });
 }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 pub struct Config {
     /// Directory holding the store file; created 0700 if missing.
     pub data_dir: PathBuf,
-    /// Host names accepted in `Host` on `/mcp` (DNS-rebinding guard).
+    /// Host names accepted in `Host` on every route (DNS-rebinding guard);
+    /// an entry may carry a port (`example.com:8443`); empty accepts any.
     pub allowed_hosts: Vec<String>,
     /// Admin token to require for workspace creation; generated at first start when absent.
     pub admin_token: Option<String>,
@@ -41,6 +42,14 @@ pub struct Config {
     pub tools_poll: Duration,
     /// How often the server pings each agent; three silent intervals end its session.
     pub agent_heartbeat: Duration,
+    /// An MCP session unused for this long is closed.
+    pub mcp_session_idle: Duration,
+    /// Most live MCP sessions per API key; one more closes the key's least
+    /// recently used session.
+    pub mcp_sessions_per_key: usize,
+    /// A connection must deliver a request's headers (and, for TLS, finish
+    /// its handshake) within this time, or it is closed.
+    pub header_read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +103,9 @@ impl Config {
             tools_dir: None,
             tools_poll: Duration::from_secs(2),
             durability: conexor_store::Durability::Full,
+            mcp_session_idle: Duration::from_secs(30 * 60),
+            mcp_sessions_per_key: 64,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -21,8 +21,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod listen;
+pub mod logging;
 pub mod mcp;
 pub mod pools;
+pub mod sessions;
 pub mod state;
 pub mod tools;
 
@@ -35,16 +38,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Most MCP session bindings remembered at once.
-const MAX_SESSION_BINDINGS: usize = 100_000;
 
 /// Largest request body accepted anywhere (a 10 MB SQL text is refused here).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -58,7 +56,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let handler_state = state.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(mcp::McpHandler::new(handler_state.clone())),
-        Arc::new(LocalSessionManager::default()),
+        state.sessions.manager(),
         mcp_config,
     );
     let mcp_routes = Router::new()
@@ -87,7 +85,69 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .nest("/api/v1", api)
         .merge(mcp_routes)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
+}
+
+/// The DNS-rebinding guard on every route: the request's `Host` (or, on
+/// HTTP/2, its `:authority`) must name one of `allowed_hosts` (an entry
+/// without a port accepts any port). An empty list accepts any host.
+async fn check_host(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let allowed = &state.config.allowed_hosts;
+    if allowed.is_empty() {
+        return next.run(request).await;
+    }
+    let presented = match request.headers().get(axum::http::header::HOST) {
+        Some(value) => value.to_str().ok().and_then(authority),
+        None => request
+            .uri()
+            .authority()
+            .map(|a| (normalize_host(a.host()), a.port_u16())),
+    };
+    let Some((host, port)) = presented else {
+        return error::ApiError::BadRequest("missing or malformed Host header".into())
+            .into_response();
+    };
+    let ok = allowed.iter().filter_map(|a| authority(a)).any(|(h, p)| {
+        h == host
+            && match p {
+                Some(p) => port == Some(p),
+                None => true,
+            }
+    });
+    if !ok {
+        tracing::warn!(
+            "Refused a request whose Host is not an allowed host name (possible DNS rebinding)."
+        );
+        return error::ApiError::Forbidden(
+            "this server does not answer to that Host name (DNS-rebinding guard); \
+             its operator can allow it with --allowed-host",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A host name (lower case, IPv6 without brackets) and optional port.
+fn authority(text: &str) -> Option<(String, Option<u16>)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match axum::http::uri::Authority::try_from(text) {
+        Ok(a) => Some((normalize_host(a.host()), a.port_u16())),
+        // A bare IPv6 address such as `::1` in the allow-list.
+        Err(_) => text
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|_| (normalize_host(text), None)),
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -103,7 +163,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 /// Binds an MCP session to the key that opened it: a request that presents
 /// another key's session id is refused, as is any request after its key is
-/// revoked (authentication runs on every request).
+/// revoked (authentication runs on every request). A session that was
+/// closed, reaped when idle, or pushed out by the per-key limit is unknown:
+/// 404, and the client initializes again, as the MCP spec says.
 async fn bind_session(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -113,31 +175,28 @@ async fn bind_session(
     let Some(principal) = request.extensions().get::<auth::Principal>().cloned() else {
         return error::ApiError::Unauthenticated.into_response();
     };
-    if let Some(session) = request.headers().get(SESSION).and_then(|v| v.to_str().ok()) {
-        let owner = state
-            .sessions
-            .lock()
-            .ok()
-            .and_then(|s| s.get(session).cloned());
-        match owner {
-            Some(owner) if owner != principal.key_id => {
+    if let Some(session) = request.headers().get(SESSION) {
+        let Ok(session) = session.to_str() else {
+            return error::ApiError::BadRequest("malformed Mcp-Session-Id header".into())
+                .into_response();
+        };
+        match state.sessions.owner(session).await {
+            sessions::Owner::Key(owner) if owner != principal.key_id => {
                 return error::ApiError::Forbidden("this MCP session belongs to another API key")
                     .into_response();
             }
-            Some(_) => {}
-            // Not opened through this server (or forgotten): the client must
-            // initialize again, as the MCP spec says for an unknown session.
-            None => {
+            sessions::Owner::Key(_) => {}
+            sessions::Owner::Unknown => {
                 return error::ApiError::NotFound(
-                    "unknown MCP session; send initialize again".into(),
+                    "unknown or expired MCP session (closed, idle too long, or past the key's \
+                     session limit); send initialize again"
+                        .into(),
                 )
                 .into_response();
             }
         }
-        if request.method() == axum::http::Method::DELETE
-            && let Ok(mut sessions) = state.sessions.lock()
-        {
-            sessions.remove(session);
+        if request.method() == axum::http::Method::DELETE {
+            state.sessions.forget(session);
         }
     }
     let response = next.run(request).await;
@@ -145,16 +204,8 @@ async fn bind_session(
         .headers()
         .get(SESSION)
         .and_then(|v| v.to_str().ok())
-        && let Ok(mut sessions) = state.sessions.lock()
     {
-        // Bounded: past the cap, forget every binding; those sessions are
-        // refused on their next request and their clients initialize again.
-        if sessions.len() >= MAX_SESSION_BINDINGS && !sessions.contains_key(session) {
-            sessions.clear();
-        }
-        sessions
-            .entry(session.to_owned())
-            .or_insert(principal.key_id.clone());
+        state.sessions.bind(session, &principal.key_id).await;
     }
     response
 }
@@ -166,19 +217,19 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let timeout = state.config.header_read_timeout;
+    let mut server = axum_server::Server::<std::net::SocketAddr>::from_listener(listener).acceptor(
+        listen::FirstRequestDeadline::new(axum_server::accept::DefaultAcceptor, timeout),
+    );
+    listen::tune(server.http_builder(), timeout);
     let token = CancellationToken::new();
+    let handle = shutdown_handle(token.clone(), shutdown);
     let app = router(state.clone(), token.clone());
     let sweeper = spawn_sweeper(state.clone(), token.clone());
-    let stop = token.clone();
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        stop.cancel();
-    })
-    .await;
+    let result = server
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await;
     token.cancel();
     sweeper.abort();
     state.stopping.cancel();
@@ -198,18 +249,21 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let timeout = state.config.header_read_timeout;
+    let mut server = axum_server::bind_rustls(addr, tls).map(|rustls| {
+        rustls
+            .handshake_timeout(timeout)
+            .acceptor(listen::FirstRequestDeadline::new(
+                axum_server::accept::DefaultAcceptor,
+                timeout,
+            ))
+    });
+    listen::tune(server.http_builder(), timeout);
     let token = CancellationToken::new();
+    let handle = shutdown_handle(token.clone(), shutdown);
     let app = router(state.clone(), token.clone());
     let sweeper = spawn_sweeper(state.clone(), token.clone());
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    let stop = token.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stop.cancel();
-        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-    });
-    let result = axum_server::bind_rustls(addr, tls)
+    let result = server
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await;
@@ -221,17 +275,38 @@ pub async fn serve_tls(
     result.map_err(Into::into)
 }
 
+/// When `shutdown` resolves: cancel the MCP streams and stop gracefully
+/// (open connections get 10 s to finish).
+fn shutdown_handle(
+    token: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> axum_server::Handle<std::net::SocketAddr> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        token.cancel();
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    handle
+}
+
 fn spawn_sweeper(state: Arc<AppState>, token: CancellationToken) -> tokio::task::JoinHandle<()> {
     if let Some(dir) = state.config.tools_dir.clone() {
         let every = state.config.tools_poll;
         tools::spawn_directory_watcher(state.clone(), dir, every, token.clone());
     }
+    // Idle MCP sessions are looked for at least twice per idle timeout.
+    let every =
+        (state.sessions.idle() / 2).clamp(Duration::from_millis(50), Duration::from_secs(15));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15));
+        let mut sessions = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = tick.tick() => state.sweep().await,
+                _ = sessions.tick() => state.sessions.sweep().await,
             }
         }
     })

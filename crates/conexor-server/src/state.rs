@@ -22,8 +22,8 @@ pub struct AppState {
     pub admin_token_hash: [u8; 32],
     /// Per-key concurrency limits.
     per_key: Mutex<HashMap<KeyId, Arc<Semaphore>>>,
-    /// MCP session id → the key that opened it.
-    pub sessions: Mutex<HashMap<String, KeyId>>,
+    /// Live MCP sessions, the key that opened each, and their limits.
+    pub sessions: crate::sessions::Sessions,
     /// The audit chain writer.
     pub audit: AuditLog,
     /// Live on-premise agents.
@@ -89,11 +89,14 @@ impl AppState {
             stopping,
             pools: PoolCache::default(),
             keys: KeyCache::default(),
-            config,
             store,
             admin_token_hash,
             per_key: Mutex::new(HashMap::new()),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: crate::sessions::Sessions::new(
+                config.mcp_session_idle,
+                config.mcp_sessions_per_key,
+            ),
+            config,
         });
         Ok(Started {
             state,

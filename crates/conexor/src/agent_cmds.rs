@@ -146,7 +146,8 @@ pub struct AgentArgs {
         global = true
     )]
     pub config: PathBuf,
-    /// Log filter (tracing syntax), e.g. info or conexor_agent=debug
+    /// Log filter (tracing syntax), e.g. info or conexor_agent=debug; libraries are capped
+    /// whatever it says (sqlx and rmcp off, others at warn)
     #[arg(long, env = "CONEXOR_LOG", default_value = "info", global = true)]
     pub log_level: String,
     /// Log as JSON lines

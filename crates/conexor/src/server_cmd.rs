@@ -26,13 +26,15 @@ pub struct ServerArgs {
     /// TLS private key (PEM)
     #[arg(long, env = "CONEXOR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Host names accepted by /mcp (DNS-rebinding guard); repeat or comma-separate
+    /// Host names this server answers to on every route (DNS-rebinding guard; others get 403);
+    /// `name` or `name:port`; repeat or comma-separate
     #[arg(long = "allowed-host", env = "CONEXOR_ALLOWED_HOSTS", value_delimiter = ',', default_values = ["localhost", "127.0.0.1", "::1"])]
     pub allowed_hosts: Vec<String>,
     /// Admin token for creating workspaces (generated and printed once when unset)
     #[arg(long, env = "CONEXOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Log filter (error, warn, info, debug, or a tracing filter)
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter). Libraries are capped
+    /// whatever it says (sqlx and rmcp off, others at warn): no level logs rows, SQL or secrets
     #[arg(long, env = "CONEXOR_LOG", default_value = "info")]
     pub log_level: String,
     /// Log as JSON lines
@@ -91,6 +93,18 @@ pub struct ServerArgs {
     /// Seconds between checks of the agents' heartbeat (three silent intervals end an agent's session)
     #[arg(long, env = "CONEXOR_AGENT_HEARTBEAT", default_value_t = 2)]
     pub agent_heartbeat: u64,
+    /// Seconds an MCP session may stay unused before it is closed (its client then gets 404
+    /// and initializes again)
+    #[arg(long, env = "CONEXOR_MCP_SESSION_IDLE", default_value_t = 1800)]
+    pub mcp_session_idle: u64,
+    /// Most live MCP sessions per API key; opening one more closes that key's least recently
+    /// used session
+    #[arg(long, env = "CONEXOR_MCP_SESSIONS_PER_KEY", default_value_t = 64)]
+    pub mcp_sessions_per_key: usize,
+    /// Seconds a connection has to finish its TLS handshake and send a request's headers
+    /// before it is closed
+    #[arg(long, env = "CONEXOR_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
 }
 
 impl ServerArgs {
@@ -116,6 +130,9 @@ impl ServerArgs {
         config.audit_signing_key = self.audit_signing_key.clone();
         config.tools_dir = self.tools_dir.clone();
         config.agent_heartbeat = Duration::from_secs(self.agent_heartbeat.clamp(1, 60));
+        config.mcp_session_idle = Duration::from_secs(self.mcp_session_idle.max(1));
+        config.mcp_sessions_per_key = self.mcp_sessions_per_key.max(1);
+        config.header_read_timeout = Duration::from_secs(self.header_timeout.clamp(1, 3600));
         config.durability = if self.durability == "process-crash" {
             conexor_store::Durability::ProcessCrash
         } else {
@@ -125,16 +142,33 @@ impl ServerArgs {
     }
 }
 
+/// Logging for `server`, `demo` and `agent`: the operator's filter, capped
+/// for every library by [`conexor_server::logging::ceiling`] so that no
+/// level lets rows, SQL text, parameter values or secrets into the log.
 pub(crate) fn init_logging(filter: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        let _ = builder.json().try_init();
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (operator, complaint) = conexor_server::logging::operator_filter(filter);
+    let filter = operator.and(conexor_server::logging::ceiling());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed()
     } else {
-        let _ = builder.try_init();
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .with_filter(filter)
+            .boxed()
+    };
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+    if let Some(complaint) = complaint {
+        tracing::warn!("{complaint}");
     }
 }
 
@@ -206,7 +240,7 @@ pub struct DemoArgs {
     /// The demo workspace's key, to reuse an earlier demo
     #[arg(long = "api-key", env = "CONEXOR_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Log filter
+    /// Log filter (libraries capped as for `conexor server`)
     #[arg(long, env = "CONEXOR_LOG", default_value = "warn")]
     pub log_level: String,
 }
@@ -248,6 +282,9 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         durability: "power-loss".into(),
         tools_dir: None,
         agent_heartbeat: 2,
+        mcp_session_idle: 1800,
+        mcp_sessions_per_key: 64,
+        header_timeout: 10,
     }
     .config();
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;

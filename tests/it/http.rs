@@ -1,0 +1,313 @@
+//! The HTTP surface's own limits: MCP sessions per key and idle sessions
+//! (and the bookkeeping that goes with them), slow request headers, and the
+//! Host allow-list on every route.
+
+use crate::isolation::{call, mcp_post, mcp_session};
+use conexor_tests::TestServer;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn addr_of(server: &TestServer) -> String {
+    server.url.trim_start_matches("http://").to_owned()
+}
+
+/// Sends raw bytes on a fresh connection and returns what comes back
+/// until the server closes it (at most 5 s).
+async fn raw(addr: &str, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn status_line(response: &str) -> &str {
+    response.lines().next().unwrap_or("")
+}
+
+async fn list_tools(url: &str, key: &str, session: &str) -> u16 {
+    let (status, _, _) = mcp_post(
+        url,
+        key,
+        Some(session),
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"}),
+    )
+    .await;
+    status
+}
+
+#[tokio::test]
+async fn a_key_past_its_session_limit_loses_its_least_recently_used_session() {
+    let server = TestServer::start_with(|c| c.mcp_sessions_per_key = 3).await;
+    let admin = server.workspace("cap").await;
+    let key = admin.key().unwrap().to_text().to_string();
+    let key_id = admin.key().unwrap().key_id().clone();
+    let other = server.workspace("other").await;
+    let other_key = other.key().unwrap().to_text().to_string();
+    let other_id = other.key().unwrap().key_id().clone();
+    let sessions = &server.state.sessions;
+
+    let other_session = mcp_session(&server.url, &other_key).await;
+    let s1 = mcp_session(&server.url, &key).await;
+    let s2 = mcp_session(&server.url, &key).await;
+    let s3 = mcp_session(&server.url, &key).await;
+    // s1 used again: s2 becomes the least recently used.
+    assert_eq!(list_tools(&server.url, &key, &s1).await, 200);
+    let s4 = mcp_session(&server.url, &key).await;
+
+    let (status, _, body) = mcp_post(
+        &server.url,
+        &key,
+        Some(&s2),
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(status, 404, "the evicted session must be unknown: {body}");
+    assert!(body.contains("initialize again"), "{body}");
+    for s in [&s1, &s3, &s4] {
+        assert_eq!(list_tools(&server.url, &key, s).await, 200, "{s}");
+    }
+    assert_eq!(sessions.bound_for(&key_id), 3);
+
+    // Many more initializations: bookkeeping and live sessions stay at the cap.
+    for _ in 0..30 {
+        mcp_session(&server.url, &key).await;
+    }
+    assert_eq!(sessions.bound_for(&key_id), 3);
+    assert_eq!(sessions.bound_for(&other_id), 1);
+    assert_eq!(sessions.bound_len(), 4);
+    assert_eq!(sessions.live_len().await, 4);
+    // Another key's session was not touched.
+    assert_eq!(
+        list_tools(&server.url, &other_key, &other_session).await,
+        200
+    );
+
+    // A deleted session leaves no binding behind.
+    let r = reqwest::Client::new()
+        .delete(format!("{}/mcp", server.url))
+        .bearer_auth(&other_key)
+        .header("mcp-session-id", &other_session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(sessions.bound_for(&other_id), 0);
+    assert_eq!(sessions.bound_len(), 3);
+    assert_eq!(sessions.live_len().await, 3);
+}
+
+#[tokio::test]
+async fn idle_sessions_are_reaped_and_their_bindings_dropped() {
+    let server = TestServer::start_with(|c| c.mcp_session_idle = Duration::from_millis(800)).await;
+    let admin = server.workspace("idle").await;
+    let key = admin.key().unwrap().to_text().to_string();
+    let idle = mcp_session(&server.url, &key).await;
+    let busy = mcp_session(&server.url, &key).await;
+    assert_eq!(server.state.sessions.bound_len(), 2);
+    // `busy` is used every 250 ms for 2.5 s; `idle` is not.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(list_tools(&server.url, &key, &busy).await, 200);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, _, body) = mcp_post(
+        &server.url,
+        &key,
+        Some(&idle),
+        call(3, "list_connections", json!({})),
+    )
+    .await;
+    assert_eq!(status, 404, "an idle session must be gone: {body}");
+    assert_eq!(list_tools(&server.url, &key, &busy).await, 200);
+    assert_eq!(server.state.sessions.bound_len(), 1);
+    assert_eq!(server.state.sessions.live_len().await, 1);
+    // Left alone, the last one goes too, with its binding.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(server.state.sessions.bound_len(), 0);
+    assert_eq!(server.state.sessions.live_len().await, 0);
+    assert_eq!(list_tools(&server.url, &key, &busy).await, 404);
+}
+
+/// Waits until the server closes the connection; returns how long it took.
+async fn time_to_close(stream: &mut tokio::net::TcpStream) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("the connection was still open after 10 s"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_or_silent_clients_are_cut_off_at_the_header_timeout() {
+    let server =
+        TestServer::start_with(|c| c.header_read_timeout = Duration::from_millis(1000)).await;
+    let addr = addr_of(&server);
+    let margin = Duration::from_millis(1500);
+
+    // Half a request header, then nothing.
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let took = time_to_close(&mut half).await;
+    assert!(
+        took < Duration::from_millis(1000) + margin,
+        "half a header held the connection {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed too early: {took:?}"
+    );
+
+    // Nothing at all (hyper's HTTP/1-or-2 detection has no timer of its own).
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let took = time_to_close(&mut silent).await;
+    assert!(took < Duration::from_millis(1000) + margin, "{took:?}");
+
+    // The start of an HTTP/2 preface, then nothing.
+    let mut preface = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    preface.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    let took = time_to_close(&mut preface).await;
+    assert!(took < Duration::from_millis(1000) + margin, "{took:?}");
+
+    // A kept-alive connection gets the same time for its next request.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let took = time_to_close(&mut kept).await;
+    assert!(took < Duration::from_millis(1000) + margin, "{took:?}");
+
+    // A slow but steady request that completes in time is served, and a
+    // request that takes longer than the timeout to answer is not cut off.
+    let mut steady = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for part in [
+        "GET /healthz HTTP/1.1\r\n",
+        "Host: 127.0.0.1\r\n",
+        "Connection: close\r\n\r\n",
+    ] {
+        steady.write_all(part.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut out = Vec::new();
+    steady.read_to_end(&mut out).await.unwrap();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    let admin = server.workspace("slow").await;
+    let lite = server.scratch().join("slow.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    conexor_tests::add_connection(&admin, "s", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    // Over a second of work on one connection (a recursive count).
+    let r = admin
+        .query(
+            "s",
+            "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) \
+             SELECT COUNT(*) AS n FROM c",
+            vec![],
+            None,
+        )
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[tokio::test]
+async fn the_host_allow_list_guards_every_route() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("hosts").await;
+    let key = admin.key().unwrap().to_text().to_string();
+    let addr = addr_of(&server);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let get = |path: &str, host: Option<&str>| {
+        let mut text =
+            format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n");
+        if let Some(host) = host {
+            text.push_str(&format!("Host: {host}\r\n"));
+        }
+        text.push_str("\r\n");
+        text
+    };
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/api/v1/connections",
+        "/api/v1/keys",
+        "/nowhere",
+    ] {
+        for host in [
+            "evil.example".to_string(),
+            format!("evil.example:{port}"),
+            format!("127.0.0.1.evil.example:{port}"),
+        ] {
+            let r = raw(&addr, &get(path, Some(&host))).await;
+            assert!(
+                status_line(&r).starts_with("HTTP/1.1 403"),
+                "{path} with Host {host}: {r}"
+            );
+            assert!(r.contains("--allowed-host"), "{r}");
+        }
+        let r = raw(&addr, &get(path, None)).await;
+        assert!(
+            status_line(&r).starts_with("HTTP/1.1 400"),
+            "{path} without Host: {r}"
+        );
+        for host in [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            "LOCALHOST".into(),
+            format!("[::1]:{port}"),
+        ] {
+            let r = raw(&addr, &get(path, Some(&host))).await;
+            let line = status_line(&r);
+            assert!(
+                !line.contains(" 403") && !line.contains(" 400"),
+                "{path} with Host {host}: {r}"
+            );
+        }
+    }
+    let r = raw(&addr, &get("/healthz", Some(&format!("127.0.0.1:{port}")))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 200"), "{r}");
+    let r = raw(&addr, &get("/api/v1/connections", Some("localhost"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 200"), "{r}");
+    // The agent socket and MCP too.
+    let r = raw(&addr, &get(conexor_protocol::PATH, Some("evil.example"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 403"), "{r}");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let r = raw(
+        &addr,
+        &format!(
+            "POST /mcp HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer {key}\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 403"), "{r}");
+
+    // A server with its own name answers to it, and no longer to loopback names.
+    let named = TestServer::start_with(|c| {
+        c.allowed_hosts = vec!["conexor.example.com".into(), "alt.example.com:8443".into()]
+    })
+    .await;
+    let addr = addr_of(&named);
+    let r = raw(&addr, &get("/healthz", Some("conexor.example.com"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 200"), "{r}");
+    let r = raw(&addr, &get("/healthz", Some("alt.example.com:8443"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 200"), "{r}");
+    let r = raw(&addr, &get("/healthz", Some("alt.example.com:9999"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 403"), "{r}");
+    let r = raw(&addr, &get("/healthz", Some("127.0.0.1"))).await;
+    assert!(status_line(&r).starts_with("HTTP/1.1 403"), "{r}");
+}
