@@ -233,11 +233,13 @@ impl Trapped {
         if rows > 0 {
             seen.push(format!("{rows} rows written to effects through dblink"));
         }
-        let locks: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-                .fetch_one(&mut admin)
-                .await
-                .unwrap();
+        let locks: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
         if locks > 0 {
             seen.push(format!("{locks} advisory locks held"));
         }
@@ -248,7 +250,11 @@ impl Trapped {
         if large_objects > 0 {
             seen.push(format!("{large_objects} large objects created"));
         }
-        if sqlx::query("SELECT 1").execute(&mut self.sentinel).await.is_err() {
+        if sqlx::query("SELECT 1")
+            .execute(&mut self.sentinel)
+            .await
+            .is_err()
+        {
             seen.push("the sentinel backend was terminated".into());
         }
         if std::path::Path::new(&self.tmp_file).exists() {
@@ -288,7 +294,12 @@ impl Trapped {
 
 async fn work_mem(client: &conexor_client::Client, connection: &str) -> String {
     let v = client
-        .query(connection, "SELECT current_setting('work_mem') AS w", vec![], None)
+        .query(
+            connection,
+            "SELECT current_setting('work_mem') AS w",
+            vec![],
+            None,
+        )
         .await
         .unwrap();
     v["rows"][0][0].as_str().unwrap_or_default().to_owned()
@@ -334,14 +345,22 @@ async fn postgresql_functions_are_judged_by_identity_on_superuser_and_owner_logi
         let v = client
             .query(
                 connection,
-                "SELECT count(*), lower('A'), max(note) FROM victims WHERE id = ANY($1::int[])",
-                vec![json!([1, 2, 3])],
+                "SELECT count(*), upper('a'), max(note) FROM victims WHERE id IN ($1, $2, $3)",
+                vec![json!(1), json!(2), json!(3)],
                 None,
             )
             .await
             .unwrap_or_else(|e| panic!("{connection}: {e:#}"));
         assert_eq!(v["rows"][0][0], 3, "{v}");
     }
+    // `lower` is shadowed here by public.lower(int): even lower('A') is refused, since
+    // PostgreSQL picks the best match across schemas by argument types.
+    let e = client
+        .query("owner", "SELECT lower('A')", vec![], None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&e), Some(403), "{e:#}");
+    assert!(format!("{e:#}").contains("public.lower"), "{e:#}");
     eprintln!(
         "postgresql: {} attacks × 2 logins refused, no effect",
         attacks.len()
@@ -382,7 +401,7 @@ async fn an_allow_listed_function_runs_and_its_session_state_does_not_survive_th
     let locks = other
         .query(
             "opted",
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             vec![],
             None,
         )
@@ -398,7 +417,7 @@ async fn an_allow_listed_function_runs_and_its_session_state_does_not_survive_th
     let locks = other
         .query(
             "opted",
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             vec![],
             None,
         )
@@ -545,11 +564,16 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
         corpus.extend(
             text.split("\n-- next\n")
                 .map(|c| c.trim().to_owned())
-                .filter(|c| !c.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))),
+                .filter(|c| {
+                    !c.lines()
+                        .all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+                }),
         );
     }
     let mut rng = Rng(seed);
-    let mut superuser = sqlx::PgConnection::connect(&trapped.admin_url).await.unwrap();
+    let mut superuser = sqlx::PgConnection::connect(&trapped.admin_url)
+        .await
+        .unwrap();
     superuser
         .execute("SET statement_timeout = '2s'")
         .await
@@ -578,7 +602,9 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
             executed += 1;
         }
         if superuser.ping().await.is_err() {
-            superuser = sqlx::PgConnection::connect(&trapped.admin_url).await.unwrap();
+            superuser = sqlx::PgConnection::connect(&trapped.admin_url)
+                .await
+                .unwrap();
             superuser
                 .execute("SET statement_timeout = '2s'")
                 .await
@@ -598,7 +624,10 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
     eprintln!(
         "differential fuzz: seed {seed}, {seconds} s: {generated} generated, {accepted} accepted by the guard, {executed} executed without error by a superuser, no effect"
     );
-    assert!(accepted > 0, "nothing was accepted: the generator is broken");
+    assert!(
+        accepted > 0,
+        "nothing was accepted: the generator is broken"
+    );
     superuser.close().await.ok();
     trapped.drop_database().await;
 }

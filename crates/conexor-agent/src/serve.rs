@@ -432,11 +432,11 @@ async fn query(
         &policy,
     )
     .map_err(|r| {
-                Refusal::denied(
-                    r.rule.code(),
-                    format!("query refused by the agent: {}", r.reason),
-                )
-            })?;
+        Refusal::denied(
+            r.rule.code(),
+            format!("query refused by the agent: {}", r.reason),
+        )
+    })?;
     let max_rows = max_rows.clamp(1, local.max_rows);
     let limits = Limits {
         max_rows,

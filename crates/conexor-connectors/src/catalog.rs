@@ -150,6 +150,34 @@ pub(crate) struct PgFacts {
     pub(crate) view_deps: Vec<(i64, String, String, String, i64)>,
     /// Dependencies of row-level policies: (table schema, table name, class, oid).
     pub(crate) policy_deps: Vec<(String, String, String, i64)>,
+    /// Texts the guard reads itself, because the catalog records no dependency on
+    /// pinned built-ins: views (oid, schema, name, definition), policies' USING
+    /// expressions (schema, table, expression) and domains' CHECK constraints
+    /// (domain oid, definition).
+    pub(crate) view_defs: Vec<(i64, String, String, Option<String>)>,
+    pub(crate) policy_exprs: Vec<(String, String, Option<String>)>,
+    pub(crate) domain_checks: Vec<(i64, Option<String>)>,
+}
+
+/// The guard's verdict on a definition the catalog holds, under the connection's
+/// policy: `None` when it may run, else why not. A definition the guard cannot read
+/// counts as refused.
+fn guard_verdict(sql: &str, policy: &FunctionPolicy) -> Option<String> {
+    match conexor_guard::check_with_policy(Dialect::Postgresql, sql, None, policy) {
+        Ok(_) => None,
+        Err(rejection) => Some(rejection.reason),
+    }
+}
+
+/// `CHECK ((expr))` → a query the guard can judge.
+fn check_expression_query(definition: &str) -> String {
+    let expr = definition
+        .trim()
+        .strip_prefix("CHECK")
+        .unwrap_or(definition)
+        .trim();
+    let expr = expr.strip_suffix("NOT VALID").unwrap_or(expr).trim();
+    format!("SELECT 1 FROM (SELECT NULL::int AS value) AS _d WHERE {expr}")
 }
 
 impl PgFacts {
@@ -187,8 +215,8 @@ impl PgFacts {
             if matches!(p.schema.as_str(), "pg_catalog" | "information_schema") {
                 continue;
             }
-            let listed = allowed.contains(&format!("{}.{}", p.schema, p.name))
-                || allowed.contains(&p.name);
+            let listed =
+                allowed.contains(&format!("{}.{}", p.schema, p.name)) || allowed.contains(&p.name);
             if !p.trusted_code && !listed {
                 catalog.functions.insert(
                     p.name.to_lowercase(),
@@ -218,10 +246,9 @@ impl PgFacts {
         for (source, target, context, func) in &self.casts {
             if let Some(why) = dangerous_proc(*func) {
                 if context == "e" {
-                    catalog.types.insert(
-                        last_name(target),
-                        format!("whose cast from {source} {why}"),
-                    );
+                    catalog
+                        .types
+                        .insert(last_name(target), format!("whose cast from {source} {why}"));
                 } else {
                     catalog.refuse_all.get_or_insert_with(|| format!(
                         "this database defines an implicit cast from {source} to {target} whose code is not allowed ({why}); any query could reach it: allow-list the function or drop the cast"
@@ -233,6 +260,17 @@ impl PgFacts {
         // Types whose use runs dangerous code: domains with such constraints, then
         // everything built on them (domains over them, arrays, composite types).
         let mut dangerous_types: HashMap<i64, String> = HashMap::new();
+        for (domain, definition) in &self.domain_checks {
+            let verdict = match definition {
+                Some(d) => guard_verdict(&check_expression_query(d), policy),
+                None => Some("cannot be read".to_owned()),
+            };
+            if let Some(why) = verdict {
+                dangerous_types
+                    .entry(*domain)
+                    .or_insert_with(|| format!("whose check constraint is not allowed ({why})"));
+            }
+        }
         for (domain, class, oid) in &self.domain_deps {
             let why = match class.as_str() {
                 "pg_proc" => dangerous_proc(*oid),
@@ -277,6 +315,22 @@ impl PgFacts {
 
         // Views, transitively.
         let mut dangerous_views: HashMap<i64, (String, String, String)> = HashMap::new();
+        for (view, schema, name, definition) in &self.view_defs {
+            let verdict = match definition {
+                Some(d) => guard_verdict(d, policy),
+                None => Some("its definition cannot be read".to_owned()),
+            };
+            if let Some(why) = verdict {
+                dangerous_views.insert(
+                    *view,
+                    (
+                        schema.clone(),
+                        name.clone(),
+                        format!("runs what the guard refuses ({why})"),
+                    ),
+                );
+            }
+        }
         loop {
             let before = dangerous_views.len();
             for (view, schema, name, class, oid) in &self.view_deps {
@@ -306,6 +360,19 @@ impl PgFacts {
                 name.to_lowercase(),
                 format!("is refused: the view {why}"),
             ));
+        }
+        for (schema, name, expression) in &self.policy_exprs {
+            let verdict = match expression {
+                Some(e) => guard_verdict(&format!("SELECT 1 WHERE {e}"), policy),
+                None => None,
+            };
+            if let Some(why) = verdict {
+                catalog.relations.push((
+                    schema.to_lowercase(),
+                    name.to_lowercase(),
+                    format!("is refused: its row-level security policy runs what the guard refuses ({why})"),
+                ));
+            }
         }
         for (schema, name, class, oid) in &self.policy_deps {
             let why = match class.as_str() {
@@ -370,14 +437,21 @@ fn judge_mysql_views_under(
             Err(rejection) => catalog.relations.push((
                 schema.to_lowercase(),
                 name.to_lowercase(),
-                format!("is refused: the view's definition is not allowed ({})", rejection.reason),
+                format!(
+                    "is refused: the view's definition is not allowed ({})",
+                    rejection.reason
+                ),
             )),
         }
     }
     loop {
         let before = catalog.relations.len();
         for (schema, name, names) in &reads {
-            if catalog.relations.iter().any(|(s, n, _)| s == schema && n == name) {
+            if catalog
+                .relations
+                .iter()
+                .any(|(s, n, _)| s == schema && n == name)
+            {
                 continue;
             }
             if let Some((s, n, _)) = catalog
@@ -448,7 +522,13 @@ mod tests {
         );
         facts.view_deps = vec![
             (10, "public".into(), "evil_view".into(), "pg_proc".into(), 1),
-            (11, "public".into(), "over_view".into(), "pg_class".into(), 10),
+            (
+                11,
+                "public".into(),
+                "over_view".into(),
+                "pg_class".into(),
+                10,
+            ),
             (12, "public".into(), "sleepy".into(), "pg_proc".into(), 2),
             (13, "public".into(), "fine".into(), "pg_proc".into(), 3),
         ];
@@ -475,7 +555,11 @@ mod tests {
             assert!(catalog.admit(&query(sql)).is_err(), "{sql}");
         }
         assert!(catalog.admit(&query("SELECT * FROM fine, orders")).is_ok());
-        assert!(catalog.admit(&query("SELECT * FROM other.evil_view")).is_ok());
+        assert!(
+            catalog
+                .admit(&query("SELECT * FROM other.evil_view"))
+                .is_ok()
+        );
         assert!(catalog.refuses_everything().is_none());
 
         // Allow-listing the function lifts what only it made dangerous.
@@ -491,7 +575,10 @@ mod tests {
         facts.view_deps = vec![(10, "public".into(), "evil_view".into(), "pg_proc".into(), 1)];
         let lifted = facts.judge(&FunctionPolicy::new(["public.evil"]).unwrap());
         let reach = lifted.admit(&query("SELECT * FROM evil_view")).unwrap();
-        assert!(reach.user_code, "a view over allow-listed code reaches user code");
+        assert!(
+            reach.user_code,
+            "a view over allow-listed code reaches user code"
+        );
         let reach = lifted.admit(&query("SELECT * FROM orders")).unwrap();
         assert!(!reach.user_code);
     }
@@ -508,7 +595,12 @@ mod tests {
             },
         );
         facts.operators = vec![(40, "=".into(), 1)];
-        assert!(facts.judge(&FunctionPolicy::default()).refuses_everything().is_some());
+        assert!(
+            facts
+                .judge(&FunctionPolicy::default())
+                .refuses_everything()
+                .is_some()
+        );
         let mut facts = PgFacts::default();
         facts.procs.insert(
             1,
@@ -527,16 +619,27 @@ mod tests {
     fn mysql_views_over_stored_functions_are_refused_transitively() {
         let catalog = judge_mysql_views(
             vec![
-                ("shop".into(), "secrets".into(), Some("select `shop`.`read_file`() AS `x`".into())),
-                ("shop".into(), "on_top".into(), Some("select * from `shop`.`secrets`".into())),
+                (
+                    "shop".into(),
+                    "secrets".into(),
+                    Some("select `shop`.`read_file`() AS `x`".into()),
+                ),
+                (
+                    "shop".into(),
+                    "on_top".into(),
+                    Some("select * from `shop`.`secrets`".into()),
+                ),
                 ("shop".into(), "hidden".into(), None),
-                ("shop".into(), "plain".into(), Some("select `id` from `shop`.`orders`".into())),
+                (
+                    "shop".into(),
+                    "plain".into(),
+                    Some("select `id` from `shop`.`orders`".into()),
+                ),
             ],
             &FunctionPolicy::default(),
         );
-        let check = |sql: &str| {
-            catalog.admit(&conexor_guard::check(Dialect::Mysql, sql).expect(sql))
-        };
+        let check =
+            |sql: &str| catalog.admit(&conexor_guard::check(Dialect::Mysql, sql).expect(sql));
         assert!(check("SELECT * FROM secrets").is_err());
         assert!(check("SELECT * FROM SHOP.ON_TOP").is_err());
         assert!(check("SELECT * FROM hidden").is_err());

@@ -213,6 +213,44 @@ impl PostgresqlSource {
                 .policy_deps
                 .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
         }
+        // Definitions are printed with only pg_catalog on the path, so every other
+        // name comes out schema-qualified, as the guard must judge it.
+        sqlx::query("SET LOCAL search_path TO pg_catalog")
+            .execute(&mut *tx)
+            .await?;
+        for r in sqlx::query(
+            "SELECT v.oid::int8, n.nspname::text, v.relname::text, pg_get_viewdef(v.oid)
+             FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace
+             WHERE v.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .view_defs
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+        }
+        for r in sqlx::query(
+            "SELECT n.nspname::text, c.relname::text, pg_get_expr(p.polqual, p.polrelid)
+             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts
+                .policy_exprs
+                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+        for r in sqlx::query(
+            "SELECT c.contypid::int8, pg_get_constraintdef(c.oid)
+             FROM pg_constraint c WHERE c.contypid <> 0 AND c.contype = 'c'",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            facts.domain_checks.push((r.try_get(0)?, r.try_get(1)?));
+        }
         tx.rollback().await?;
         Ok(facts)
     }

@@ -15,7 +15,7 @@ use conexor_types::{Column, Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, ConnectOptions, Column as _, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column as _, ConnectOptions, Row, TypeInfo, ValueRef};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]

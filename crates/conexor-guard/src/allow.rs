@@ -187,7 +187,13 @@ mod tests {
         assert!(l.mysql.contains("date_format") && !l.mysql.contains("sleep"));
         assert!(!l.mysql.contains("last_insert_id") && !l.mysql.contains("get_lock"));
         assert!(l.sqlite.contains("json_each") && !l.sqlite.contains("load_extension"));
-        for denied in ["sleep", "benchmark", "load_file", "get_lock", "release_lock"] {
+        for denied in [
+            "sleep",
+            "benchmark",
+            "load_file",
+            "get_lock",
+            "release_lock",
+        ] {
             assert!(!l.mysql.contains(denied), "{denied}");
         }
     }

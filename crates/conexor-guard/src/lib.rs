@@ -292,7 +292,8 @@ impl FunctionPolicy {
                 && parts.len() <= 2
                 && parts.iter().all(|p| {
                     !p.is_empty()
-                        && p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                        && p.chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
                 });
             if !well_formed {
                 return Err(format!(
@@ -860,8 +861,5 @@ fn byte_offset(sql: &str, location: Location) -> usize {
 /// constraint, cast or operator that reaches a built-in off the list runs it for any
 /// query that reads through it.
 pub fn builtin_allowed(dialect: Dialect, name: &str) -> bool {
-    matches!(
-        allow::builtin(dialect, name, true),
-        allow::Builtin::Allowed
-    )
+    matches!(allow::builtin(dialect, name, true), allow::Builtin::Allowed)
 }

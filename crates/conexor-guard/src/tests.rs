@@ -1064,7 +1064,9 @@ fn functions_are_judged_by_identity_in_every_spelling() {
             check_denied(Postgresql, &format!("SELECT {spelling}"), DeniedFunction);
             check_denied(
                 Postgresql,
-                &format!("SELECT * FROM orders WHERE id IN (SELECT 1 FROM (VALUES ({spelling})) v)"),
+                &format!(
+                    "SELECT * FROM orders WHERE id IN (SELECT 1 FROM (VALUES ({spelling})) v)"
+                ),
                 DeniedFunction,
             );
         }
@@ -1100,8 +1102,7 @@ fn functions_are_judged_by_identity_in_every_spelling() {
         "SELECT public.pg_file_write('/tmp/x', 'y', false)",
         "SELECT pg_logdir_ls()",
     ] {
-        let refused = crate::check_with_policy(Postgresql, sql, None, &lenient)
-            .expect_err(sql);
+        let refused = crate::check_with_policy(Postgresql, sql, None, &lenient).expect_err(sql);
         assert_eq!(refused.rule, DeniedFunction, "{sql}: {}", refused.reason);
     }
     // Not a built-in: a user-defined function, refused unless allow-listed.
@@ -1119,11 +1120,7 @@ fn functions_are_judged_by_identity_in_every_spelling() {
         check_denied(Postgresql, sql, UnknownFunction);
     }
     check_denied(Postgresql, "SELECT a.b.c.lower('x')", DeniedFunction);
-    check_denied(
-        Postgresql,
-        "SELECT 1 OPERATOR(public.+) 2",
-        DeniedFunction,
-    );
+    check_denied(Postgresql, "SELECT 1 OPERATOR(public.+) 2", DeniedFunction);
     for sql in [
         "SELECT lower('A'), LOWER('A'), \"lower\"('A'), pg_catalog.lower('A')",
         "SELECT coalesce(NULL, 1), greatest(1, 2), nullif(1, 2), COALESCE(1, 2)",
@@ -1160,7 +1157,10 @@ fn functions_are_judged_by_identity_in_every_spelling() {
         check_denied(Mysql, sql, UnknownFunction);
     }
     check_denied(Mysql, "SELECT a.b.c(1)", DeniedFunction);
-    check_ok(Mysql, "SELECT `LOWER`('A'), Date_Format(NOW(), '%Y'), IFNULL(NULL, 1)");
+    check_ok(
+        Mysql,
+        "SELECT `LOWER`('A'), Date_Format(NOW(), '%Y'), IFNULL(NULL, 1)",
+    );
 
     // SQLite: names fold in every spelling; there are no schema-qualified functions.
     for sql in [
@@ -1174,18 +1174,29 @@ fn functions_are_judged_by_identity_in_every_spelling() {
         check_denied(Sqlite, sql, DeniedFunction);
     }
     check_denied(Sqlite, "SELECT app_defined(1)", UnknownFunction);
-    check_ok(Sqlite, "SELECT \"ABS\"(-1), upper('a'), json_extract('{}', '$.a')");
+    check_ok(
+        Sqlite,
+        "SELECT \"ABS\"(-1), upper('a'), json_extract('{}', '$.a')",
+    );
 }
 
 #[test]
 fn the_admin_allow_list_admits_user_functions_by_exact_name() {
     let policy = FunctionPolicy::new(["public.safe_fn", "plain_fn"]).unwrap();
-    let checked =
-        crate::check_with_policy(Postgresql, "SELECT public.safe_fn(1), plain_fn(2)", None, &policy)
-            .unwrap();
+    let checked = crate::check_with_policy(
+        Postgresql,
+        "SELECT public.safe_fn(1), plain_fn(2)",
+        None,
+        &policy,
+    )
+    .unwrap();
     assert_eq!(checked.user_functions(), ["public.safe_fn", "plain_fn"]);
     // An unqualified entry does not admit another schema's function, nor the reverse.
-    for sql in ["SELECT safe_fn(1)", "SELECT other.plain_fn(1)", "SELECT \"SAFE_FN\"(1)"] {
+    for sql in [
+        "SELECT safe_fn(1)",
+        "SELECT other.plain_fn(1)",
+        "SELECT \"SAFE_FN\"(1)",
+    ] {
         let refused = crate::check_with_policy(Postgresql, sql, None, &policy).expect_err(sql);
         assert_eq!(refused.rule, Rule::UnknownFunction, "{sql}");
     }
@@ -1199,7 +1210,12 @@ fn the_admin_allow_list_admits_user_functions_by_exact_name() {
     .unwrap();
     assert_eq!(checked.user_functions(), ["shop.safe_fn"]);
     // Built-ins without a user function leave the list empty (the session is reused).
-    assert!(check(Postgresql, "SELECT lower('a')").unwrap().user_functions().is_empty());
+    assert!(
+        check(Postgresql, "SELECT lower('a')")
+            .unwrap()
+            .user_functions()
+            .is_empty()
+    );
     for bad in ["", "a.b.c", "a b", "\"x\"", "x;y"] {
         assert!(FunctionPolicy::new([bad]).is_err(), "{bad:?}");
     }
@@ -1216,6 +1232,9 @@ fn words_symbols_and_relations_are_reported_for_the_catalog_checks() {
     assert!(checked.symbols().contains("@>") && checked.symbols().contains("="));
     assert_eq!(
         checked.relation_refs(),
-        [vec!["Sales".to_owned(), "Orders".to_owned()], vec!["public".to_owned(), "items".to_owned()]]
+        [
+            vec!["Sales".to_owned(), "Orders".to_owned()],
+            vec!["public".to_owned(), "items".to_owned()]
+        ]
     );
 }

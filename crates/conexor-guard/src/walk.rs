@@ -11,8 +11,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement,
-    TableFactor, Value, ValueWithSpan, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr,
+    Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
 };
 
 use crate::{Dialect, FunctionPolicy, Rejection, Rule, allow, deny};
@@ -462,10 +462,13 @@ impl Visitor for Guard<'_> {
             Expr::BinaryOp {
                 op: BinaryOperator::PGCustomBinaryOperator(parts),
                 ..
-            } if !matches!(parts.first().map(String::as_str), Some("pg_catalog")) || parts.len() != 2 => {
+            } if !matches!(parts.first().map(String::as_str), Some("pg_catalog"))
+                || parts.len() != 2 =>
+            {
                 reject(
                     Rule::DeniedFunction,
-                    "the OPERATOR(schema.op) syntax is allowed only for pg_catalog operators".to_owned(),
+                    "the OPERATOR(schema.op) syntax is allowed only for pg_catalog operators"
+                        .to_owned(),
                 )
             }
             Expr::BinaryOp {

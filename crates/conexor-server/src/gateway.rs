@@ -524,8 +524,9 @@ impl Gateway {
             ToolError::failed("unsupported", "this connection type cannot run SQL")
         })?;
         let dialect = conexor_connectors::dialect_for(kind);
-        let refused =
-            |r: conexor_guard::Rejection| ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason));
+        let refused = |r: conexor_guard::Rejection| {
+            ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason))
+        };
         // The guard first runs with no user function allowed (no key derivation for a
         // query refused anyway). A call of a user-defined function is decided by the
         // connection's own allow-list: for a direct connection it lives in the sealed

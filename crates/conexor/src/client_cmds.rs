@@ -312,7 +312,8 @@ impl SpecArgs {
             spec.password = Some(prompt_secret("Password: ")?);
         }
         spec.allow_functions = self.allow_functions.clone();
-        spec.function_policy().map_err(|e| anyhow!("--allow-function: {e}"))?;
+        spec.function_policy()
+            .map_err(|e| anyhow!("--allow-function: {e}"))?;
         spec.validate(kind).map_err(|e| anyhow!("{e}"))?;
         Ok((kind, spec))
     }
