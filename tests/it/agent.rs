@@ -34,7 +34,7 @@ fn settings(dir: &Path, server: &str, token: Option<&str>, conn: &str, url: &str
 }
 
 /// [`settings`] with more keys for the connection (e.g. `allow_privileged = true`).
-fn settings_with(
+pub(crate) fn settings_with(
     dir: &Path,
     server: &str,
     token: Option<&str>,
@@ -55,12 +55,12 @@ fn settings_with(
     s
 }
 
-struct RunningAgent {
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), conexor_agent::AgentError>>,
+pub(crate) struct RunningAgent {
+    pub(crate) stop: CancellationToken,
+    pub(crate) task: tokio::task::JoinHandle<Result<(), conexor_agent::AgentError>>,
 }
 
-fn spawn_agent(s: Settings) -> RunningAgent {
+pub(crate) fn spawn_agent(s: Settings) -> RunningAgent {
     let stop = CancellationToken::new();
     let task = tokio::spawn(conexor_agent::run(s, stop.clone()));
     RunningAgent { stop, task }
@@ -367,6 +367,58 @@ async fn agent_connection_is_listed_described_and_queried_and_the_server_holds_n
 
 // ---- a hostile server --------------------------------------------------------
 
+pub(crate) type FakeServerSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A fake server's side of the handshake: accepts the agent, challenges it, takes
+/// its enrolment and welcomes it. Returns the socket and the agent's first frame.
+pub(crate) async fn fake_server_accepts(
+    listener: &tokio::net::TcpListener,
+) -> (FakeServerSocket, String) {
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+    ws.send(Message::text(encode(&ServerMessage::Challenge {
+        protocol: 1,
+        nonce: "bm9uY2U".into(),
+    })))
+    .await
+    .unwrap();
+    let first = ws
+        .next()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_text()
+        .unwrap()
+        .to_string();
+    assert!(first.contains("\"type\":\"enrol\""), "{first}");
+    ws.send(Message::text(encode(&ServerMessage::Welcome {
+        agent_id: "agt_fake".into(),
+        workspace_id: "ws_AAAAAAAAAAAAAAAA".into(),
+        name: "fake".into(),
+        heartbeat_ms: 60_000,
+        max_in_flight: 64,
+        rejected: vec![],
+    })))
+    .await
+    .unwrap();
+    (ws, first)
+}
+
+/// A query request as a hostile server would send it.
+pub(crate) fn query_request(id: u64, connection: &str, sql: &str) -> String {
+    encode(&ServerMessage::Request {
+        id,
+        connection: connection.into(),
+        op: conexor_protocol::Operation::Query {
+            sql: sql.into(),
+            params: vec![],
+            max_rows: 10,
+            max_bytes: 1 << 20,
+            timeout_ms: 5000,
+        },
+    })
+}
+
 /// A fake server: it enrols the agent, then sends what a compromised server
 /// would. The agent must refuse each, answer what has an id, stay up, leave
 /// the database unchanged, and record the refusals in its local audit log.
@@ -399,50 +451,10 @@ async fn the_agent_refuses_what_a_compromised_server_sends_and_stays_up() {
     };
     let before = count().await;
 
-    let (stream, _) = listener.accept().await.unwrap();
-    let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-    let mut sent_by_agent: Vec<String> = Vec::new();
-    let nonce = "bm9uY2U";
-    ws.send(Message::text(encode(&ServerMessage::Challenge {
-        protocol: 1,
-        nonce: nonce.into(),
-    })))
-    .await
-    .unwrap();
-    let first = ws
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .into_text()
-        .unwrap()
-        .to_string();
-    sent_by_agent.push(first.clone());
-    assert!(first.contains("\"type\":\"enrol\""), "{first}");
-    ws.send(Message::text(encode(&ServerMessage::Welcome {
-        agent_id: "agt_fake".into(),
-        workspace_id: "ws_AAAAAAAAAAAAAAAA".into(),
-        name: "fake".into(),
-        heartbeat_ms: 60_000,
-        max_in_flight: 64,
-        rejected: vec![],
-    })))
-    .await
-    .unwrap();
+    let (mut ws, first) = fake_server_accepts(&listener).await;
+    let mut sent_by_agent: Vec<String> = vec![first];
 
-    let query = |id: u64, sql: &str| {
-        encode(&ServerMessage::Request {
-            id,
-            connection: "db".into(),
-            op: conexor_protocol::Operation::Query {
-                sql: sql.into(),
-                params: vec![],
-                max_rows: 10,
-                max_bytes: 1 << 20,
-                timeout_ms: 5000,
-            },
-        })
-    };
+    let query = |id: u64, sql: &str| query_request(id, "db", sql);
     let hostile: Vec<(u64, String)> = vec![
         (
             1,

@@ -659,3 +659,301 @@ async fn catalog_admits(
         .await?;
     catalog.admit(checked).map(|_| ())
 }
+
+// ---- through a real agent, driven by a hostile server -----------------------
+
+/// A compromised server sends every attack to a real agent that holds a superuser
+/// DSN (accepted by its owner with `allow_privileged`). The agent's own guard and
+/// catalog check refuse each one, and nothing happens to the database.
+#[tokio::test]
+async fn a_hostile_server_cannot_make_an_agent_run_any_spelling() {
+    use futures::{SinkExt, StreamExt};
+    let mut trapped = trapped_database("agent").await;
+    let digest = trapped.victims_digest().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = crate::agent::spawn_agent(crate::agent::settings_with(
+        dir.path(),
+        &format!("http://{addr}"),
+        Some("cxa_fake"),
+        "db",
+        &trapped.admin_url,
+        "allow_privileged = true",
+    ));
+    let (mut ws, _) = crate::agent::fake_server_accepts(&listener).await;
+    let attacks = trapped.attacks();
+    for (i, sql) in attacks.iter().enumerate() {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            crate::agent::query_request(i as u64 + 1, "db", sql),
+        ))
+        .await
+        .unwrap();
+    }
+    let mut answers: std::collections::HashMap<u64, serde_json::Value> = Default::default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while answers.len() < attacks.len() && std::time::Instant::now() < deadline {
+        let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await
+        else {
+            break;
+        };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        if matches!(v["type"].as_str(), Some("error") | Some("done")) {
+            answers.insert(v["id"].as_u64().unwrap_or(0), v);
+        }
+    }
+    let mut failures = Vec::new();
+    for (i, sql) in attacks.iter().enumerate() {
+        match answers.get(&(i as u64 + 1)) {
+            Some(v) if v["type"] == "error" && v["denied"] == true => {}
+            Some(v) => failures.push(format!("{v}: {sql}")),
+            None => failures.push(format!("no answer: {sql}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} attacks were not refused by the agent:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(trapped.effects().await, Vec::<String>::new());
+    assert_eq!(trapped.victims_digest().await, digest);
+    agent.stop.cancel();
+    let _ = agent.task.await;
+    trapped.drop_database().await;
+}
+
+/// Without `allow_privileged` in agent.toml the agent refuses a superuser login,
+/// whatever the server asks.
+#[tokio::test]
+async fn an_agent_refuses_a_privileged_login_unless_its_own_file_allows_it() {
+    use futures::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let agent = crate::agent::spawn_agent(crate::agent::settings_with(
+        dir.path(),
+        &format!("http://{addr}"),
+        Some("cxa_fake"),
+        "db",
+        &env_url("CONEXOR_TEST_PG_ADMIN_URL"),
+        "",
+    ));
+    let (mut ws, _) = crate::agent::fake_server_accepts(&listener).await;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        crate::agent::query_request(1, "db", "SELECT 1"),
+    ))
+    .await
+    .unwrap();
+    let answer = loop {
+        let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(std::time::Duration::from_secs(20), ws.next()).await
+        else {
+            panic!("no answer from the agent");
+        };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        if v["id"] == 1 {
+            break v;
+        }
+    };
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["code"], "agent.privileged_login", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("allow_privileged"),
+        "{answer}"
+    );
+    agent.stop.cancel();
+    let _ = agent.task.await;
+}
+
+// ---- MariaDB: stored functions and views over them ---------------------------
+
+#[tokio::test]
+async fn mariadb_stored_functions_and_views_over_them_are_refused_on_an_owner_login() {
+    let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
+    let database = format!("cx_bypass_my_{}", rand_suffix());
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+    let setup = format!(
+        "CREATE DATABASE {database};
+         USE {database};
+         CREATE TABLE victims (id INT PRIMARY KEY, note TEXT);
+         INSERT INTO victims VALUES (1, 'a'), (2, 'b');
+         CREATE FUNCTION read_secret() RETURNS TEXT READS SQL DATA RETURN LOAD_FILE('/etc/hostname');
+         CREATE FUNCTION lock_it() RETURNS INT NO SQL RETURN GET_LOCK('cx_bypass_lock', 0);
+         CREATE FUNCTION set_id() RETURNS INT NO SQL RETURN LAST_INSERT_ID(42);
+         CREATE VIEW secret_view AS SELECT read_secret() AS s;
+         CREATE VIEW nested_view AS SELECT * FROM secret_view;
+         CREATE VIEW locking_view AS SELECT lock_it() AS l;
+         GRANT ALL PRIVILEGES ON {database}.* TO 'cx_writer'@'127.0.0.1';"
+    );
+    sqlx::raw_sql(AssertSqlSafe(setup))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut owner_url = url::Url::parse(&env_url("CONEXOR_TEST_MYSQL_WRITER_URL")).unwrap();
+    owner_url.set_path(&format!("/{database}"));
+    let server = TestServer::start().await;
+    let client = server.workspace("bypass-my").await;
+    add_connection(&client, "owner", owner_url.as_str(), true)
+        .await
+        .unwrap();
+    let attacks = [
+        "SELECT read_secret()".to_owned(),
+        "SELECT `read_secret`()".into(),
+        "SELECT READ_SECRET()".into(),
+        format!("SELECT {database}.read_secret()"),
+        format!("SELECT `{database}`.`read_secret`()"),
+        "SELECT * FROM (SELECT read_secret() AS s) AS t".into(),
+        "SELECT id FROM victims WHERE read_secret() IS NOT NULL".into(),
+        "SELECT * FROM secret_view".into(),
+        "SELECT * FROM SECRET_VIEW".into(),
+        format!("SELECT * FROM `{database}`.`nested_view`"),
+        "SELECT * FROM nested_view".into(),
+        "SELECT lock_it()".into(),
+        "SELECT * FROM locking_view".into(),
+        "SELECT set_id()".into(),
+        "SELECT LAST_INSERT_ID(42)".into(),
+        "SELECT last_insert_id(id) FROM victims".into(),
+        "SELECT GET_LOCK('cx_bypass_lock', 0)".into(),
+        "SELECT `get_lock`('cx_bypass_lock', 0)".into(),
+        "SELECT LOAD_FILE('/etc/hostname')".into(),
+        "SELECT `Load_File`('/etc/hostname')".into(),
+        "SELECT Sleep(3)".into(),
+        "SELECT BENCHMARK(100000000, MD5('x'))".into(),
+    ];
+    let mut failures = Vec::new();
+    for sql in &attacks {
+        match client.query("owner", sql, vec![], Some(10)).await {
+            Err(e) if status_of(&e) == Some(403) => {}
+            Err(e) => failures.push(format!("not refused ({e:#}): {sql}")),
+            Ok(v) => failures.push(format!("ran and returned {v}: {sql}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let held: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK('cx_bypass_lock')")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(held, None, "a lock survived");
+    let v = client
+        .query(
+            "owner",
+            "SELECT count(*), upper(max(note)) FROM victims",
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["rows"][0][0], 2, "{v}");
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .ok();
+}
+
+// ---- SQLite: timeouts stop the work, values are bounded ----------------------
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    crate::sources::make_sqlite_shop(&db).await;
+    let (kind, spec) =
+        conexor_connectors::ConnectionSpec::from_url(&format!("sqlite://{}", db.display()))
+            .unwrap();
+    let source = conexor_connectors::Source::open(
+        kind,
+        &spec,
+        &conexor_connectors::OpenOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let limits = conexor_types::Limits {
+        max_rows: 10,
+        max_bytes: 1 << 20,
+        timeout_ms: 500,
+    };
+    let check = |sql: &str| conexor_guard::check(conexor_guard::Dialect::Sqlite, sql).unwrap();
+    let endless = check(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    );
+    let started = std::time::Instant::now();
+    let err = source.read(&endless, &[], &limits).await.unwrap_err();
+    assert!(err.to_string().contains("longer than"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The only session is free again at once: the statement stopped inside SQLite.
+    let started = std::time::Instant::now();
+    let next = source
+        .read(&check("SELECT count(*) FROM orders"), &[], &limits)
+        .await
+        .unwrap();
+    assert!(next.rows[0][0].as_i64().unwrap_or(0) > 0, "{:?}", next.rows);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(300),
+        "the next call waited {:?}: the timed-out statement kept running",
+        started.elapsed()
+    );
+
+    // A 250 MB value, four at a time: each fails inside SQLite (SQLITE_LIMIT_LENGTH),
+    // and memory does not grow by anything like 4 × 250 MB.
+    let open = |n: u32| {
+        let spec = spec.clone();
+        async move {
+            conexor_connectors::Source::open(
+                kind,
+                &spec,
+                &conexor_connectors::OpenOptions {
+                    max_connections: n,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let wide = open(4).await;
+    let before = rss_kib();
+    let huge = check(
+        "SELECT length(replace(printf('%.*c', 10000000, 'x'), 'x', 'xxxxxxxxxxxxxxxxxxxxxxxxx'))",
+    );
+    let limits = conexor_types::Limits {
+        timeout_ms: 15_000,
+        ..limits
+    };
+    let calls = (0..4).map(|_| wide.read(&huge, &[], &limits));
+    for result in futures::future::join_all(calls).await {
+        let err = result.expect_err("a 250 MB value was built");
+        assert!(err.to_string().contains("too big"), "{err}");
+    }
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 100, "RSS grew by {grown_mib} MiB");
+    eprintln!("sqlite: timeout interrupted, 4 × 250 MB values refused, RSS +{grown_mib} MiB");
+    wide.close().await;
+    source.close().await;
+}
