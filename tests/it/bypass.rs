@@ -957,3 +957,51 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
     wide.close().await;
     source.close().await;
 }
+
+/// PostgreSQL: a timed-out statement is cancelled on the server (statement_timeout),
+/// not left running; the session answers the next call at once.
+#[tokio::test]
+async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
+    let url = env_url("CONEXOR_TEST_PG_READER_URL");
+    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&url).unwrap();
+    let source = conexor_connectors::Source::open(
+        kind,
+        &spec,
+        &conexor_connectors::OpenOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let limits = conexor_types::Limits {
+        max_rows: 10,
+        max_bytes: 1 << 20,
+        timeout_ms: 500,
+    };
+    let check =
+        |sql: &str| conexor_guard::check(conexor_guard::Dialect::Postgresql, sql).unwrap();
+    let marker = format!("cx_timeout_{}", rand_suffix());
+    let slow = check(&format!(
+        "SELECT count(*) AS {marker} FROM generate_series(1, 10000000000::int8)"
+    ));
+    let started = std::time::Instant::now();
+    let err = source.read(&slow, &[], &limits).await.unwrap_err();
+    assert!(err.to_string().contains("statement timeout") || err.to_string().contains("canceling"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    source.read(&check("SELECT 1"), &[], &limits).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    let mut admin = sqlx::PgConnection::connect(&env_url("CONEXOR_TEST_PG_ADMIN_URL"))
+        .await
+        .unwrap();
+    let running: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()",
+    )
+    .bind(&marker)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(running, 0, "the timed-out statement is still running on the server");
+    source.close().await;
+}
