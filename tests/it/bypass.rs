@@ -979,15 +979,17 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
         max_bytes: 1 << 20,
         timeout_ms: 500,
     };
-    let check =
-        |sql: &str| conexor_guard::check(conexor_guard::Dialect::Postgresql, sql).unwrap();
+    let check = |sql: &str| conexor_guard::check(conexor_guard::Dialect::Postgresql, sql).unwrap();
     let marker = format!("cx_timeout_{}", rand_suffix());
     let slow = check(&format!(
         "SELECT count(*) AS {marker} FROM generate_series(1, 10000000000::int8)"
     ));
     let started = std::time::Instant::now();
     let err = source.read(&slow, &[], &limits).await.unwrap_err();
-    assert!(err.to_string().contains("statement timeout") || err.to_string().contains("canceling"), "{err}");
+    assert!(
+        err.to_string().contains("statement timeout") || err.to_string().contains("canceling"),
+        "{err}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let started = std::time::Instant::now();
     source.read(&check("SELECT 1"), &[], &limits).await.unwrap();
@@ -1002,6 +1004,9 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
     .fetch_one(&mut admin)
     .await
     .unwrap();
-    assert_eq!(running, 0, "the timed-out statement is still running on the server");
+    assert_eq!(
+        running, 0,
+        "the timed-out statement is still running on the server"
+    );
     source.close().await;
 }

@@ -199,7 +199,13 @@ async fn bind_session(
             state.sessions.forget(session);
         }
     }
-    let response = next.run(request).await;
+    let deleting = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    // rmcp answers a session DELETE with 202, which the official SDKs report as
+    // "Session termination failed: 202": the session is gone, so say 204.
+    if deleting && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
     if let Some(session) = response
         .headers()
         .get(SESSION)
