@@ -1010,3 +1010,90 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
     );
     source.close().await;
 }
+
+/// PostgreSQL: a row larger than the byte cap is refused by the server before it
+/// is sent, so parallel calls computing huge values do not grow our memory.
+#[tokio::test]
+async fn postgresql_huge_values_are_refused_before_the_driver_buffers_them() {
+    let url = env_url("CONEXOR_TEST_PG_READER_URL");
+    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&url).unwrap();
+    let source = conexor_connectors::Source::open(
+        kind,
+        &spec,
+        &conexor_connectors::OpenOptions {
+            max_connections: 4,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let limits = conexor_types::Limits {
+        max_rows: 10,
+        max_bytes: 4 << 20,
+        timeout_ms: 30_000,
+    };
+    let huge = conexor_guard::check(
+        conexor_guard::Dialect::Postgresql,
+        "SELECT 1 AS a, repeat('x', 100000000) AS b",
+    )
+    .unwrap();
+    let before = rss_kib();
+    let calls = (0..4).map(|_| source.read(&huge, &[], &limits));
+    for result in futures::future::join_all(calls).await {
+        let err = result.expect_err("a 100 MB row was sent");
+        assert_eq!(err.class().code, "limit.row_size", "{err}");
+        assert!(err.to_string().contains("bytes"), "{err}");
+    }
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 60, "RSS grew by {grown_mib} MiB");
+    // Rows under the cap still arrive, in order.
+    let ok = conexor_guard::check(
+        conexor_guard::Dialect::Postgresql,
+        "SELECT n, repeat('y', 1000) FROM generate_series(1, 5) n ORDER BY n DESC",
+    )
+    .unwrap();
+    let rs = source.read(&ok, &[], &limits).await.unwrap();
+    let firsts: Vec<i64> = rs.rows.iter().filter_map(|r| r[0].as_i64()).collect();
+    assert_eq!(firsts, [5, 4, 3, 2, 1]);
+    eprintln!("postgresql: 4 × 100 MB rows refused at the source, RSS +{grown_mib} MiB");
+    source.close().await;
+}
+
+/// The process-wide budget for results in flight: with room for one read, a second
+/// read waits for it and is refused if it cannot start in time, with a clear error;
+/// once the first is done, reads run again.
+#[tokio::test]
+async fn reads_beyond_the_memory_budget_wait_and_are_refused() {
+    let server = TestServer::start_with(|c| {
+        c.limits.memory_budget = c.limits.read_cost();
+        c.limits.statement_timeout = std::time::Duration::from_secs(14);
+    })
+    .await;
+    let client = server.workspace("budget").await;
+    add_connection(&client, "pg", &env_url("CONEXOR_TEST_PG_READER_URL"), false)
+        .await
+        .unwrap();
+    let slow = {
+        let client = server.client_with(client.create_key("slow", "mcp").await.unwrap());
+        tokio::spawn(async move {
+            client
+                .query(
+                    "pg",
+                    "SELECT count(*) FROM generate_series(1, 400000000::int8)",
+                    vec![],
+                    None,
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let e = client
+        .query("pg", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("memory budget"), "{e:#}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9));
+    let _ = slow.await;
+    client.query("pg", "SELECT 1", vec![], None).await.unwrap();
+}

@@ -443,7 +443,7 @@ async fn query(
         max_bytes: max_bytes.clamp(1, local.max_bytes),
         timeout_ms: timeout_ms.clamp(1, local.statement_timeout.as_millis() as u64),
     };
-    let hash = conexor_connectors::query_hash(&checked.capped_sql(max_rows));
+    let hash = conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes));
     let s = source(shared, connection).await?;
     let rs = s.read(&checked, params, &limits).await?;
     Ok((rs, hash))

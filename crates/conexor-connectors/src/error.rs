@@ -94,6 +94,20 @@ impl From<sqlx::Error> for Error {
                 // MariaDB 1969 are their execution-time limits.
                 let timeout = matches!(raw.as_str(), "57014" | "3024" | "1969" | "HY000")
                     && db.message().to_ascii_lowercase().contains("time");
+                // The row-size filter of `CheckedQuery::source_sql` (PostgreSQL).
+                if let Some(at) = db.message().find(conexor_guard::ROW_TOO_LARGE) {
+                    let size: String = db.message()[at + conexor_guard::ROW_TOO_LARGE.len()..]
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect();
+                    return Error::Source {
+                        code: "limit.row_size".into(),
+                        message: format!(
+                            "a row of this result is {size} bytes, more than the byte cap allows; select fewer or narrower columns (for example left(col, 1000))"
+                        ),
+                        timeout: false,
+                    };
+                }
                 let code = if raw.len() == 5 && raw.chars().all(|c| c.is_ascii_alphanumeric()) {
                     format!("sqlstate:{raw}")
                 } else {

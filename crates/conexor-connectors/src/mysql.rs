@@ -276,7 +276,7 @@ impl MysqlSource {
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
-        let sql = query.capped_sql(limits.max_rows);
+        let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let mut conn = self.pool.acquire().await?;
         let result = self.read_on(&mut conn, sql, params, limits).await;
         // As on PostgreSQL: built-ins on the allow-list leave no session state (no

@@ -451,7 +451,7 @@ impl PostgresqlSource {
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
-        let sql = query.capped_sql(limits.max_rows);
+        let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let mut conn = self.pool.acquire().await?;
         let result = read_on(&mut conn, sql, params, limits).await;
         // Nothing a call does may outlive it. A call of built-ins only cannot leave

@@ -197,7 +197,7 @@ impl SqliteSource {
         params: &[Value],
         limits: &Limits,
     ) -> Result<ResultSet, Error> {
-        let sql = query.capped_sql(limits.max_rows);
+        let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let timeout = Duration::from_millis(limits.timeout_ms);
         let mut conn = self.pool.acquire().await?;
         // SQLite has no statement timeout: a progress handler interrupts the statement

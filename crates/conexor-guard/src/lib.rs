@@ -146,6 +146,24 @@ impl CheckedQuery {
         self.explain
     }
 
+    /// The exact statement a connector sends for a read of at most `max_rows` rows
+    /// whose rows may each be at most `max_row_bytes` large: [`CheckedQuery::capped_sql`],
+    /// and on PostgreSQL a filter that makes the server raise an error (carrying
+    /// [`ROW_TOO_LARGE`]) instead of sending a larger row, so a hostile query cannot
+    /// make the driver buffer a huge value before the byte cap applies. MySQL and
+    /// MariaDB refuse rows over `max_allowed_packet` themselves; SQLite values are
+    /// capped by the connector.
+    pub fn source_sql(&self, max_rows: u64, max_row_bytes: u64) -> String {
+        let capped = self.capped_sql(max_rows);
+        if self.explain || self.dialect != Dialect::Postgresql {
+            return capped;
+        }
+        format!(
+            "SELECT _cx_row.* FROM ({capped}) AS _cx_row WHERE CASE WHEN pg_column_size(_cx_row.*) > {max_row_bytes} \
+             THEN ('{ROW_TOO_LARGE} ' || pg_column_size(_cx_row.*))::int ELSE 1 END = 1"
+        )
+    }
+
     /// The SQL to send with the row cap pushed into the source, so the source
     /// stops early and the caller can tell the result was truncated:
     /// `<sql> LIMIT <max_rows + 1>` when the outermost query has no limit of its
@@ -163,6 +181,10 @@ impl CheckedQuery {
         }
     }
 }
+
+/// The text a PostgreSQL source raises (in an integer cast error) for a row larger
+/// than the byte cap; see [`CheckedQuery::source_sql`].
+pub const ROW_TOO_LARGE: &str = "conexor.row_too_large";
 
 /// Why the guard refused a statement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

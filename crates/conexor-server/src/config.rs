@@ -68,6 +68,24 @@ pub struct LimitsConfig {
     pub per_connection_concurrency: u32,
     /// Largest SQL text accepted.
     pub max_sql_bytes: usize,
+    /// Bytes that results in flight may use across all calls; each read counts
+    /// [`LimitsConfig::read_cost`].
+    pub memory_budget: u64,
+}
+
+impl LimitsConfig {
+    /// What one read may hold at most: rows up to `max_bytes` (no row larger: the
+    /// sources refuse it), the decoded values and the encoded answer.
+    pub fn read_cost(&self) -> u64 {
+        self.max_bytes.saturating_mul(3)
+    }
+
+    /// How many reads may be in flight at once within the memory budget.
+    pub fn reads_in_flight(&self) -> usize {
+        usize::try_from(self.memory_budget / self.read_cost().max(1))
+            .unwrap_or(usize::MAX)
+            .clamp(1, 4096)
+    }
 }
 
 impl Default for LimitsConfig {
@@ -80,6 +98,7 @@ impl Default for LimitsConfig {
             per_key_concurrency: 16,
             per_connection_concurrency: 4,
             max_sql_bytes: 100_000,
+            memory_budget: 256 * 1024 * 1024,
         }
     }
 }

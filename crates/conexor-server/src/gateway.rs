@@ -523,6 +523,19 @@ impl Gateway {
         let kind = ConnectionKind::parse(record.kind()).ok_or_else(|| {
             ToolError::failed("unsupported", "this connection type cannot run SQL")
         })?;
+        // Each read holds at most `read_cost` bytes (no source sends a row over the
+        // byte cap); the process holds at most `memory_budget` of them at once.
+        let _memory =
+            tokio::time::timeout(PERMIT_WAIT, self.state.read_budget.clone().acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    ToolError::denied(
+                        "limit.memory",
+                        "the server is at its memory budget for results in flight; retry shortly",
+                    )
+                })?;
         let dialect = conexor_connectors::dialect_for(kind);
         let refused = |r: conexor_guard::Rejection| {
             ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason))
@@ -563,7 +576,9 @@ impl Gateway {
             .map(|c| c.relations().to_vec())
             .unwrap_or_default();
         let measure_hash = match &checked {
-            Some(checked) => conexor_connectors::query_hash(&checked.capped_sql(max_rows)),
+            Some(checked) => {
+                conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes))
+            }
             None => conexor_connectors::query_hash(sql),
         };
         // Only a failed call pays for parsing the schema.

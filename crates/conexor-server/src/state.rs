@@ -22,6 +22,8 @@ pub struct AppState {
     pub admin_token_hash: [u8; 32],
     /// Per-key concurrency limits.
     per_key: Mutex<HashMap<KeyId, Arc<Semaphore>>>,
+    /// Reads in flight within the memory budget (`LimitsConfig::reads_in_flight`).
+    pub read_budget: Arc<Semaphore>,
     /// Live MCP sessions, the key that opened each, and their limits.
     pub sessions: crate::sessions::Sessions,
     /// The audit chain writer.
@@ -92,6 +94,7 @@ impl AppState {
             store,
             admin_token_hash,
             per_key: Mutex::new(HashMap::new()),
+            read_budget: Arc::new(Semaphore::new(config.limits.reads_in_flight())),
             sessions: crate::sessions::Sessions::new(
                 config.mcp_session_idle,
                 config.mcp_sessions_per_key,

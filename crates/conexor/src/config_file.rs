@@ -29,6 +29,7 @@ const KNOWN: &[(&str, &str)] = &[
         "per_connection_concurrency",
         "CONEXOR_PER_CONNECTION_CONCURRENCY",
     ),
+    ("memory_budget_mib", "CONEXOR_MEMORY_BUDGET_MIB"),
     ("key_cache_ttl", "CONEXOR_KEY_CACHE_TTL"),
     ("sqlite_dirs", "CONEXOR_SQLITE_DIRS"),
     ("deny_loopback", "CONEXOR_DENY_LOOPBACK"),

@@ -58,6 +58,11 @@ pub struct ServerArgs {
     /// Concurrent sessions per connection
     #[arg(long, env = "CONEXOR_PER_CONNECTION_CONCURRENCY", default_value_t = 4)]
     pub per_connection_concurrency: u32,
+    /// Memory, in MiB, that results in flight may use across all calls: each
+    /// read is counted at 3 × --max-bytes (driver buffers, values, the answer);
+    /// reads beyond the budget wait, then are refused
+    #[arg(long, env = "CONEXOR_MEMORY_BUDGET_MIB", default_value_t = 256)]
+    pub memory_budget_mib: u64,
     /// Seconds an unwrapped workspace key and an idle pool stay in memory
     #[arg(long, env = "CONEXOR_KEY_CACHE_TTL", default_value_t = 300)]
     pub key_cache_ttl: u64,
@@ -119,6 +124,7 @@ impl ServerArgs {
             statement_timeout: Duration::from_secs(self.statement_timeout.max(1)),
             per_key_concurrency: self.per_key_concurrency.max(1),
             per_connection_concurrency: self.per_connection_concurrency.max(1),
+            memory_budget: self.memory_budget_mib.max(1).saturating_mul(1024 * 1024),
             ..LimitsConfig::default()
         };
         config.key_cache_ttl = Duration::from_secs(self.key_cache_ttl.max(1));
@@ -272,6 +278,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         statement_timeout: 15,
         per_key_concurrency: 16,
         per_connection_concurrency: 4,
+        memory_budget_mib: 256,
         key_cache_ttl: 300,
         sqlite_dirs: vec![samples.clone()],
         deny_loopback: false,
