@@ -863,6 +863,21 @@ async fn mariadb_stored_functions_and_views_over_them_are_refused_on_an_owner_lo
 
 // ---- SQLite: timeouts stop the work, values are bounded ----------------------
 
+/// A source opened directly on `url` with at most `sessions` sessions.
+async fn open_source(url: &str, sessions: u32) -> conexor_connectors::Source {
+    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(url).unwrap();
+    conexor_connectors::Source::open(
+        kind,
+        &spec,
+        &conexor_connectors::OpenOptions {
+            max_connections: sessions,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -877,19 +892,8 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     crate::sources::make_sqlite_shop(&db).await;
-    let (kind, spec) =
-        conexor_connectors::ConnectionSpec::from_url(&format!("sqlite://{}", db.display()))
-            .unwrap();
-    let source = conexor_connectors::Source::open(
-        kind,
-        &spec,
-        &conexor_connectors::OpenOptions {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let source = open_source(&url, 1).await;
     let limits = conexor_types::Limits {
         max_rows: 10,
         max_bytes: 1 << 20,
@@ -922,22 +926,7 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
 
     // A 250 MB value, four at a time: each fails inside SQLite (SQLITE_LIMIT_LENGTH),
     // and memory does not grow by anything like 4 × 250 MB.
-    let open = |n: u32| {
-        let spec = spec.clone();
-        async move {
-            conexor_connectors::Source::open(
-                kind,
-                &spec,
-                &conexor_connectors::OpenOptions {
-                    max_connections: n,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-        }
-    };
-    let wide = open(4).await;
+    let wide = open_source(&url, 4).await;
     let before = rss_kib();
     let huge = check(
         "SELECT length(replace(printf('%.*c', 10000000, 'x'), 'x', 'xxxxxxxxxxxxxxxxxxxxxxxxx'))",
@@ -962,18 +951,7 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
 /// not left running; the session answers the next call at once.
 #[tokio::test]
 async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
-    let url = env_url("CONEXOR_TEST_PG_READER_URL");
-    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&url).unwrap();
-    let source = conexor_connectors::Source::open(
-        kind,
-        &spec,
-        &conexor_connectors::OpenOptions {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let source = open_source(&env_url("CONEXOR_TEST_PG_READER_URL"), 1).await;
     let limits = conexor_types::Limits {
         max_rows: 10,
         max_bytes: 1 << 20,
@@ -1015,18 +993,7 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
 /// is sent, so parallel calls computing huge values do not grow our memory.
 #[tokio::test]
 async fn postgresql_huge_values_are_refused_before_the_driver_buffers_them() {
-    let url = env_url("CONEXOR_TEST_PG_READER_URL");
-    let (kind, spec) = conexor_connectors::ConnectionSpec::from_url(&url).unwrap();
-    let source = conexor_connectors::Source::open(
-        kind,
-        &spec,
-        &conexor_connectors::OpenOptions {
-            max_connections: 4,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let source = open_source(&env_url("CONEXOR_TEST_PG_READER_URL"), 4).await;
     let limits = conexor_types::Limits {
         max_rows: 10,
         max_bytes: 4 << 20,

@@ -489,6 +489,14 @@ fn last_name(formatted: &str) -> String {
 mod tests {
     use super::*;
 
+    fn proc(schema: &str, name: &str, trusted_code: bool) -> Proc {
+        Proc {
+            schema: schema.into(),
+            name: name.into(),
+            trusted_code,
+        }
+    }
+
     fn query(sql: &str) -> CheckedQuery {
         conexor_guard::check(Dialect::Postgresql, sql).expect(sql)
     }
@@ -496,30 +504,9 @@ mod tests {
     #[test]
     fn views_policies_types_and_operators_over_dangerous_code_are_refused() {
         let mut facts = PgFacts::default();
-        facts.procs.insert(
-            1,
-            Proc {
-                schema: "public".into(),
-                name: "evil".into(),
-                trusted_code: false,
-            },
-        );
-        facts.procs.insert(
-            2,
-            Proc {
-                schema: "pg_catalog".into(),
-                name: "pg_sleep".into(),
-                trusted_code: true,
-            },
-        );
-        facts.procs.insert(
-            3,
-            Proc {
-                schema: "public".into(),
-                name: "citext_lower".into(),
-                trusted_code: true,
-            },
-        );
+        facts.procs.insert(1, proc("public", "evil", false));
+        facts.procs.insert(2, proc("pg_catalog", "pg_sleep", true));
+        facts.procs.insert(3, proc("public", "citext_lower", true));
         facts.view_deps = vec![
             (10, "public".into(), "evil_view".into(), "pg_proc".into(), 1),
             (
@@ -564,14 +551,7 @@ mod tests {
 
         // Allow-listing the function lifts what only it made dangerous.
         let mut facts = PgFacts::default();
-        facts.procs.insert(
-            1,
-            Proc {
-                schema: "public".into(),
-                name: "evil".into(),
-                trusted_code: false,
-            },
-        );
+        facts.procs.insert(1, proc("public", "evil", false));
         facts.view_deps = vec![(10, "public".into(), "evil_view".into(), "pg_proc".into(), 1)];
         let lifted = facts.judge(&FunctionPolicy::new(["public.evil"]).unwrap());
         let reach = lifted.admit(&query("SELECT * FROM evil_view")).unwrap();
@@ -586,14 +566,7 @@ mod tests {
     #[test]
     fn implicit_casts_and_comparison_operators_over_user_code_refuse_everything() {
         let mut facts = PgFacts::default();
-        facts.procs.insert(
-            1,
-            Proc {
-                schema: "public".into(),
-                name: "evil".into(),
-                trusted_code: false,
-            },
-        );
+        facts.procs.insert(1, proc("public", "evil", false));
         facts.operators = vec![(40, "=".into(), 1)];
         assert!(
             facts
@@ -602,14 +575,7 @@ mod tests {
                 .is_some()
         );
         let mut facts = PgFacts::default();
-        facts.procs.insert(
-            1,
-            Proc {
-                schema: "public".into(),
-                name: "evil".into(),
-                trusted_code: false,
-            },
-        );
+        facts.procs.insert(1, proc("public", "evil", false));
         facts.casts = vec![("integer".into(), "text".into(), "i".into(), 1)];
         let catalog = facts.judge(&FunctionPolicy::default());
         assert!(catalog.admit(&query("SELECT 1")).is_err());
