@@ -133,7 +133,7 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
 wrk.headers["Mcp-Method"] = "tools/call"
 wrk.headers["Mcp-Name"] = "run_query"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = \$1","params":[42]},"_meta":{"protocolVersion":"2026-07-28","clientInfo":{"name":"wrk","version":"4"},"clientCapabilities":{}}}}'
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = \$1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"4"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
 EOF
 cat >"$work/dbhub.lua" <<'EOF'
 wrk.method = "POST"

@@ -579,7 +579,8 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
         .await
         .unwrap();
     let started = std::time::Instant::now();
-    let (mut generated, mut accepted, mut executed) = (0u64, 0u64, 0u64);
+    let (mut generated, mut accepted, mut refused_by_catalog, mut executed, mut failed) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     while started.elapsed().as_secs() < seconds {
         let base = rng.pick(&corpus).clone();
         let mut sql = mutate(&mut rng, &base, &corpus);
@@ -593,6 +594,7 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
         accepted += 1;
         // The connector's catalog check is part of what stands in the way.
         if let Err(_refused) = catalog_admits(&trapped.admin_url, &checked).await {
+            refused_by_catalog += 1;
             continue;
         }
         let outcome = superuser
@@ -600,6 +602,8 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
             .await;
         if outcome.is_ok() {
             executed += 1;
+        } else {
+            failed += 1;
         }
         if superuser.ping().await.is_err() {
             superuser = sqlx::PgConnection::connect(&trapped.admin_url)
@@ -622,7 +626,7 @@ async fn differential_fuzz_accepted_statements_have_no_effect_on_a_superuser_ses
     }
     assert_eq!(trapped.victims_digest().await, digest);
     eprintln!(
-        "differential fuzz: seed {seed}, {seconds} s: {generated} generated, {accepted} accepted by the guard, {executed} executed without error by a superuser, no effect"
+        "differential fuzz: seed {seed}, {seconds} s: {generated} generated, {accepted} accepted by the guard, {refused_by_catalog} of them refused by the catalog check, {executed} run to completion by a superuser and {failed} ended by a PostgreSQL error; no effect"
     );
     assert!(
         accepted > 0,

@@ -41,68 +41,65 @@ fn schema(value: Value) -> Arc<JsonObject> {
     }
 }
 
+/// Read-only. (The destructive and idempotent hints mean nothing for a
+/// read-only tool, and the open-world hint is optional: they are not sent, so
+/// tools/list stays small. Unknown arguments are ignored rather than declared
+/// forbidden in each schema, for the same reason.)
 fn read_only() -> ToolAnnotations {
-    ToolAnnotations::new()
-        .read_only(true)
-        .destructive(false)
-        .idempotent(true)
-        .open_world(false)
+    ToolAnnotations::new().read_only(true)
 }
 
-/// The generic tools, with their input schemas.
+/// The generic tools, with their input schemas. Their text is kept short: it is
+/// sent to the model with every conversation, and every byte costs context.
 pub fn generic_tools() -> Vec<Tool> {
     vec![
         Tool::new(
             "list_connections",
-            "List the data sources of this workspace: name, type (postgresql, mysql, sqlite), mode and number of tables.",
-            schema(json!({"type": "object", "properties": {}, "additionalProperties": false})),
+            "List data sources: name, type, mode, table count.",
+            schema(json!({"type": "object", "properties": {}})),
         )
         .annotate(read_only()),
         Tool::new(
             "search_schema",
-            "Find tables and columns by name or comment across connections. The pattern is case-insensitive; \
-             without wildcards it matches anywhere, with % or * it matches the whole name.",
+            "Find tables and columns by name or comment (case-insensitive; % or * match whole names).",
             schema(json!({
                 "type": "object",
                 "properties": {
-                    "pattern": {"type": "string", "description": "text or wildcard pattern, e.g. order or cust%"},
-                    "connection": {"type": "string", "description": "limit the search to one connection"},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "most matches returned (default 50)"}
+                    "pattern": {"type": "string", "description": "e.g. order or cust%"},
+                    "connection": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 500}
                 },
-                "required": ["pattern"],
-                "additionalProperties": false
+                "required": ["pattern"]
             })),
         )
         .annotate(read_only()),
         Tool::new(
             "describe_table",
-            "Columns (name, type, nullability, comment), primary key, foreign keys, comment and row estimate of one table or view.",
+            "Columns, keys, comment and row estimate of a table or view.",
             schema(json!({
                 "type": "object",
                 "properties": {
                     "connection": {"type": "string"},
-                    "table": {"type": "string", "description": "table name, optionally schema-qualified (sales.orders)"}
+                    "table": {"type": "string", "description": "name or schema.name"}
                 },
-                "required": ["connection", "table"],
-                "additionalProperties": false
+                "required": ["connection", "table"]
             })),
         )
         .annotate(read_only()),
         Tool::new(
             "run_query",
-            "Run one read-only SQL query (SELECT, WITH … SELECT, VALUES, or EXPLAIN without ANALYZE) in the \
-             connection's dialect. Bind values with params ($1, $2 on PostgreSQL; ? on MySQL and SQLite). \
-             Returns columns once, then rows; big integers and decimals come as strings, bytes as {\"$b64\": …}.",
+            "Run one read-only query (SELECT, WITH, VALUES, EXPLAIN) in the connection's SQL dialect. \
+             Placeholders: $1 on PostgreSQL, ? on MySQL/SQLite; values in params. \
+             Big numbers come as strings, bytes as {\"$b64\":…}.",
             schema(json!({
                 "type": "object",
                 "properties": {
                     "connection": {"type": "string"},
                     "sql": {"type": "string"},
-                    "params": {"type": "array", "description": "values bound to the placeholders, in order"},
-                    "limit": {"type": "integer", "minimum": 1, "description": "most rows returned (default 200)"}
+                    "params": {"type": "array"},
+                    "limit": {"type": "integer", "minimum": 1, "description": "rows, default 200"}
                 },
-                "required": ["connection", "sql"],
-                "additionalProperties": false
+                "required": ["connection", "sql"]
             })),
         )
         .annotate(read_only()),
@@ -446,4 +443,18 @@ pub async fn record_unreadable_calls(
         axum::body::Body::from(bytes),
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    /// tools/list of a database-only workspace is sent with every conversation:
+    /// keep it no larger than the peer's (DBHub 1.4: 1,479 bytes for its schema).
+    #[test]
+    fn the_generic_tools_list_stays_small() {
+        let listed = serde_json::json!({"tools": super::generic_tools()});
+        let bytes = serde_json::to_vec(&listed)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        assert!(bytes <= 1479, "tools/list is {bytes} bytes: {listed}");
+    }
 }
