@@ -7,6 +7,10 @@
 #
 # Usage:
 #   bench/http.sh [--duration SECONDS] [--concurrency 1,8] [--no-dbhub] [--out FILE]
+#                 [--baseline-bin PATH --baseline-label TEXT]
+#
+#   --baseline-bin   a second conexor binary (say, built from an older commit) run
+#                    beside this tree's, in its own process, in the same run
 #
 # Installs wrk and nginx from Debian when missing (as root), builds the release
 # binary, starts a private PostgreSQL (scripts/test-env.sh), and stops all of it
@@ -24,12 +28,16 @@ duration=10
 concurrency=1,8
 dbhub=1
 out=
+baseline_bin=
+baseline_label=baseline
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift ;;
     --concurrency) concurrency=$2; shift ;;
     --no-dbhub) dbhub=0 ;;
     --out) out=$(realpath -m "$2"); shift ;;
+    --baseline-bin) baseline_bin=$(realpath "$2"); shift ;;
+    --baseline-label) baseline_label=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -66,19 +74,30 @@ bin="$ROOT/target/release/conexor"
 log "starting a private PostgreSQL"
 eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
 
-# --- conexor server, its own process. ---------------------------------------
-port=$(free_port)
-admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
-CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/conexor" --listen "127.0.0.1:$port" \
-  --durability process-crash --log-level warn 2>"$work/conexor.log" &
-conexor_pid=$!
-pids+=("$conexor_pid")
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-export CONEXOR_URL="http://127.0.0.1:$port"
-CONEXOR_API_KEY="$("$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
-export CONEXOR_API_KEY
-echo "$CONEXOR_TEST_PG_READER_URL" | "$bin" connections add shop --url-stdin >/dev/null
-KEY="$("$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+# --- conexor server(s), each its own process. ---------------------------------
+# start_conexor BIN NAME: sets ${NAME}_pid, ${NAME}_port and ${NAME}_key.
+start_conexor() {
+  local bin=$1 name=$2 port admin api key
+  port=$(free_port)
+  admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
+  CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/$name" --listen "127.0.0.1:$port" \
+    --durability process-crash --log-level warn 2>"$work/$name.log" &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  api="$(CONEXOR_URL="http://127.0.0.1:$port" "$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+  echo "$CONEXOR_TEST_PG_READER_URL" | CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections add shop --url-stdin >/dev/null
+  key="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+  printf -v "${name}_pid" '%s' "$pid"
+  printf -v "${name}_port" '%s' "$port"
+  printf -v "${name}_key" '%s' "$key"
+}
+start_conexor "$bin" conexor
+port=$conexor_port
+KEY=$conexor_key
+if [[ -n $baseline_bin ]]; then
+  start_conexor "$baseline_bin" baseline
+fi
 
 # --- DBHub, its own process (same install as bench/run.sh). ------------------
 dbhub_url=
@@ -135,6 +154,9 @@ wrk.headers["Mcp-Method"] = "tools/call"
 wrk.headers["Mcp-Name"] = "run_query"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = \$1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"4"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
 EOF
+if [[ -n $baseline_bin ]]; then
+  sed "s/Bearer $KEY/Bearer $baseline_key/" "$work/conexor.lua" >"$work/baseline.lua"
+fi
 cat >"$work/dbhub.lua" <<'EOF'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -175,6 +197,9 @@ IFS=, read -r -a levels <<<"$concurrency"
 for c in "${levels[@]}"; do
   run "Conexor, direct" "$conexor_pid" "http://127.0.0.1:$port/mcp" conexor.lua "$c"
   run "Conexor, behind nginx" "$conexor_pid" "http://127.0.0.1:$nport/mcp" conexor.lua "$c"
+  if [[ -n $baseline_bin ]]; then
+    run "Conexor $baseline_label, direct" "$baseline_pid" "http://127.0.0.1:$baseline_port/mcp" baseline.lua "$c"
+  fi
   if [[ -n $dbhub_url ]]; then
     run "DBHub, direct" "$dbhub_pid" "$dbhub_url" dbhub.lua "$c"
     run "DBHub, behind nginx" "$dbhub_pid" "http://127.0.0.1:$dnport/mcp" dbhub.lua "$c"
