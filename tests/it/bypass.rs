@@ -93,6 +93,11 @@ CREATE CAST (int AS evil_t) WITH FUNCTION evil_cast(int);
 CREATE FUNCTION evil_op(int, int) RETURNS bool LANGUAGE plpgsql SECURITY DEFINER AS $f$
 BEGIN PERFORM evil($1); RETURN true; END $f$;
 CREATE OPERATOR ## (leftarg = int, rightarg = int, function = evil_op);
+CREATE FUNCTION pg_column_size(r record) RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil(1); RETURN 0; END $f$;
+CREATE FUNCTION evil_concat(text, int) RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS $f$
+BEGIN PERFORM evil($2); RETURN $1; END $f$;
+CREATE OPERATOR || (leftarg = text, rightarg = int, function = evil_concat);
 CREATE TABLE guarded (id int);
 INSERT INTO guarded VALUES (1);
 ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
@@ -353,6 +358,10 @@ async fn postgresql_functions_are_judged_by_identity_on_superuser_and_owner_logi
             .unwrap_or_else(|e| panic!("{connection}: {e:#}"));
         assert_eq!(v["rows"][0][0], 3, "{v}");
     }
+    // Conexor's own wrapper around every read (the row-size filter) names only
+    // pg_catalog objects: the traps above shadowing pg_column_size(record) and
+    // text || int did not run.
+    assert_eq!(trapped.effects().await, Vec::<String>::new());
     // `lower` is shadowed here by public.lower(int): even lower('A') is refused, since
     // PostgreSQL picks the best match across schemas by argument types.
     let e = client

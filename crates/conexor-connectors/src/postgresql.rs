@@ -95,7 +95,7 @@ impl PostgresqlSource {
     }
 
     async fn load_catalog(&self) -> Result<PgFacts, Error> {
-        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        let mut tx = internal_transaction(&self.pool).await?;
         let mut facts = PgFacts::default();
         for r in sqlx::query(
             "SELECT p.oid::int8, n.nspname::text, p.proname::text,
@@ -213,11 +213,8 @@ impl PostgresqlSource {
                 .policy_deps
                 .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
         }
-        // Definitions are printed with only pg_catalog on the path, so every other
-        // name comes out schema-qualified, as the guard must judge it.
-        sqlx::query("SET LOCAL search_path TO pg_catalog")
-            .execute(&mut *tx)
-            .await?;
+        // (Definitions below are printed with only pg_catalog on the path, so every
+        // other name comes out schema-qualified, as the guard must judge it.)
         for r in sqlx::query(
             "SELECT v.oid::int8, n.nspname::text, v.relname::text, pg_get_viewdef(v.oid)
              FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace
@@ -260,8 +257,8 @@ impl PostgresqlSource {
     }
 
     pub async fn test(&self) -> Result<TestReport, Error> {
+        let mut conn = internal_transaction(&self.pool).await?;
         let started = Instant::now();
-        let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
         let latency_ms = started.elapsed().as_millis() as u64;
         let row = sqlx::query(
@@ -343,7 +340,7 @@ impl PostgresqlSource {
     }
 
     pub async fn discover(&self) -> Result<Schema, Error> {
-        let mut tx = self.pool.begin_with("BEGIN READ ONLY").await?;
+        let mut tx = internal_transaction(&self.pool).await?;
         const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog','information_schema') \
              AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
         let tables = sqlx::query(AssertSqlSafe(format!(
@@ -504,6 +501,18 @@ async fn read_on(
     let result = outcome?;
     rolled_back?;
     Ok(result)
+}
+
+/// Conexor's own catalog queries run with only pg_catalog on the path: a user
+/// function with a closer argument type elsewhere must not be what they call.
+async fn internal_transaction(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Error> {
+    let mut tx = pool.begin_with("BEGIN READ ONLY").await?;
+    sqlx::query("SET LOCAL search_path TO pg_catalog")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;

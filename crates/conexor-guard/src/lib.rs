@@ -158,9 +158,13 @@ impl CheckedQuery {
         if self.explain || self.dialect != Dialect::Postgresql {
             return capped;
         }
+        // Every function and operator is qualified with pg_catalog: a user object of
+        // the same name with a closer argument type must not be what runs here.
         format!(
-            "SELECT _cx_row.* FROM ({capped}) AS _cx_row WHERE CASE WHEN pg_column_size(_cx_row.*) > {max_row_bytes} \
-             THEN ('{ROW_TOO_LARGE} ' || pg_column_size(_cx_row.*))::int ELSE 1 END = 1"
+            "SELECT _cx_row.* FROM ({capped}) AS _cx_row \
+             WHERE CASE WHEN pg_catalog.pg_column_size(_cx_row.*) OPERATOR(pg_catalog.>) {max_row_bytes} \
+             THEN pg_catalog.concat('{ROW_TOO_LARGE} ', pg_catalog.pg_column_size(_cx_row.*))::pg_catalog.int4 \
+             ELSE 1 END OPERATOR(pg_catalog.=) 1"
         )
     }
 
