@@ -41,7 +41,7 @@ const RECURSION_LIMIT: usize = 50;
 /// copies the left operand for each of them, so long chains cost quadratic time.
 const MAX_COPYING_OPERATORS: usize = 64;
 
-/// Stack reserved for the parsing thread (address space; pages are committed only when
+/// Stack reserved for each parsing thread (address space; pages are committed only when
 /// touched). Rejected input can still parse into a left-nested operator chain of about
 /// one level per two bytes, which is dropped recursively: the worst 100 kB input needs
 /// under 8 MiB in a debug build, so this leaves a wide margin.
@@ -377,24 +377,116 @@ fn check_on_worker(
     policy: &FunctionPolicy,
 ) -> Result<CheckedQuery, Rejection> {
     precheck_text(dialect, sql)?;
-    let owned = sql.to_owned();
-    let policy = policy.clone();
-    let worker = std::thread::Builder::new()
-        .name("conexor-guard".to_owned())
-        .stack_size(WORKER_STACK_BYTES)
-        .spawn(move || inspect(dialect, &owned, &policy));
-    match worker {
-        Ok(handle) => handle.join().unwrap_or_else(|_| {
-            Err(Rejection::new(
-                Rule::Internal,
-                "the guard failed while checking this query; it was not run",
-            ))
-        }),
-        Err(_) => Err(Rejection::new(
-            Rule::Internal,
-            "the guard could not start a worker to check this query; it was not run",
-        )),
+    let job = Job {
+        dialect,
+        sql: sql.to_owned(),
+        policy: policy.clone(),
+    };
+    match workers() {
+        Some(pool) => pool.run(job),
+        None => job.run_on_new_thread(),
     }
+}
+
+/// One check for a parsing thread.
+struct Job {
+    dialect: Dialect,
+    sql: String,
+    policy: FunctionPolicy,
+}
+
+type Verdict = Result<CheckedQuery, Rejection>;
+
+fn guard_failed() -> Rejection {
+    Rejection::new(
+        Rule::Internal,
+        "the guard failed while checking this query; it was not run",
+    )
+}
+
+impl Job {
+    /// Runs the check; a panic becomes a refusal, never an accepted query.
+    fn run(self) -> Verdict {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            inspect(self.dialect, &self.sql, &self.policy)
+        }))
+        .unwrap_or_else(|_| Err(guard_failed()))
+    }
+
+    /// Fallback when the worker threads could not be started.
+    fn run_on_new_thread(self) -> Verdict {
+        std::thread::Builder::new()
+            .name("conexor-guard".to_owned())
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn(move || self.run())
+            .map_err(|_| {
+                Rejection::new(
+                    Rule::Internal,
+                    "the guard could not start a worker to check this query; it was not run",
+                )
+            })?
+            .join()
+            .unwrap_or_else(|_| Err(guard_failed()))
+    }
+}
+
+/// Long-lived parsing threads with large stacks (see [`WORKER_STACK_BYTES`]),
+/// one per core: starting a thread with a 64 MiB stack for every query cost
+/// more than parsing most queries.
+struct Workers {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<(Job, std::sync::mpsc::SyncSender<Verdict>)>>,
+}
+
+impl Workers {
+    fn run(&self, job: Job) -> Verdict {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let sent = match self.jobs.lock() {
+            Ok(jobs) => jobs.send((job, reply)),
+            Err(poisoned) => poisoned.into_inner().send((job, reply)),
+        };
+        if sent.is_err() {
+            return Err(guard_failed());
+        }
+        answer.recv().unwrap_or_else(|_| Err(guard_failed()))
+    }
+}
+
+fn workers() -> Option<&'static Workers> {
+    static WORKERS: std::sync::OnceLock<Option<Workers>> = std::sync::OnceLock::new();
+    WORKERS
+        .get_or_init(|| {
+            let (jobs, queue) =
+                std::sync::mpsc::channel::<(Job, std::sync::mpsc::SyncSender<Verdict>)>();
+            let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+            let threads = std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2)
+                .clamp(2, 8);
+            let mut started = 0;
+            for i in 0..threads {
+                let queue = queue.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("conexor-guard-{i}"))
+                    .stack_size(WORKER_STACK_BYTES)
+                    .spawn(move || {
+                        loop {
+                            let next = match queue.lock() {
+                                Ok(q) => q.recv(),
+                                Err(poisoned) => poisoned.into_inner().recv(),
+                            };
+                            let Ok((job, reply)) = next else { return };
+                            let _ = reply.send(job.run());
+                        }
+                    });
+                if spawned.is_ok() {
+                    started += 1;
+                }
+            }
+            (started > 0).then(|| Workers {
+                jobs: std::sync::Mutex::new(jobs),
+            })
+        })
+        .as_ref()
 }
 
 /// [`check`], and also require exactly `param_count` placeholders.
