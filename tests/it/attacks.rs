@@ -103,6 +103,8 @@ fn tmp_files() -> BTreeSet<String> {
         .collect()
 }
 
+/// The throwaway databases of the bypass suite (`cx_bypass_…`), created and
+/// dropped by tests running alongside, are left out of the snapshots.
 async fn pg_snapshot(admin_url: &str) -> Vec<String> {
     let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
@@ -128,7 +130,7 @@ async fn pg_snapshot(admin_url: &str) -> Vec<String> {
         "SELECT table_schema || '.' || table_name || '.' || column_name || ':' || data_type FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog','information_schema') ORDER BY 1",
         "SELECT rolname || ' ' || rolsuper || rolcreaterole || rolcreatedb || rolcanlogin || rolbypassrls || ' ' || coalesce(rolpassword, '') FROM pg_authid ORDER BY 1",
         "SELECT grantee || ' ' || table_schema || '.' || table_name || ' ' || privilege_type FROM information_schema.role_table_grants ORDER BY 1",
-        "SELECT datname || ' ' || coalesce(datacl::text, '') FROM pg_database ORDER BY 1",
+        "SELECT datname || ' ' || coalesce(datacl::text, '') FROM pg_database WHERE datname NOT LIKE 'cx\\_bypass\\_%' ORDER BY 1",
         "SELECT coalesce(setdatabase::text, '') || ' ' || setrole::text || ' ' || setconfig::text FROM pg_db_role_setting ORDER BY 1",
         "SELECT schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'null') FROM pg_sequences ORDER BY 1",
         "SELECT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog','information_schema') ORDER BY 1",
@@ -168,15 +170,15 @@ async fn mysql_snapshot(admin_url: &str) -> Vec<String> {
         }
     }
     for q in [
-        "SELECT CAST(CONCAT(table_name, '.', column_name, ':', column_type) AS CHAR) FROM information_schema.columns WHERE table_schema NOT IN ('mysql','information_schema','performance_schema','sys') ORDER BY 1",
+        "SELECT CAST(CONCAT(table_name, '.', column_name, ':', column_type) AS CHAR) FROM information_schema.columns WHERE table_schema NOT IN ('mysql','information_schema','performance_schema','sys') AND table_schema NOT LIKE 'cx\\_bypass%' ORDER BY 1",
         "SELECT CAST(CONCAT(user, '@', host, ' ', priv) AS CHAR) FROM mysql.global_priv ORDER BY 1",
         "SELECT CAST(CONCAT(grantee, ' ', privilege_type) AS CHAR) FROM information_schema.user_privileges ORDER BY 1",
-        "SELECT CAST(CONCAT(grantee, ' ', table_schema, ' ', privilege_type) AS CHAR) FROM information_schema.schema_privileges ORDER BY 1",
-        "SELECT CAST(CONCAT(routine_schema, '.', routine_name) AS CHAR) FROM information_schema.routines WHERE routine_schema NOT IN ('mysql','sys') ORDER BY 1",
+        "SELECT CAST(CONCAT(grantee, ' ', table_schema, ' ', privilege_type) AS CHAR) FROM information_schema.schema_privileges WHERE table_schema NOT LIKE 'cx\\_bypass%' ORDER BY 1",
+        "SELECT CAST(CONCAT(routine_schema, '.', routine_name) AS CHAR) FROM information_schema.routines WHERE routine_schema NOT IN ('mysql','sys') AND routine_schema NOT LIKE 'cx\\_bypass%' ORDER BY 1",
         "SELECT CAST(CONCAT(event_schema, '.', event_name) AS CHAR) FROM information_schema.events ORDER BY 1",
         "SELECT CAST(CONCAT(trigger_schema, '.', trigger_name) AS CHAR) FROM information_schema.triggers ORDER BY 1",
         "SELECT CAST(CONCAT(variable_name, '=', variable_value) AS CHAR) FROM information_schema.global_variables WHERE variable_name IN ('READ_ONLY','GENERAL_LOG','GENERAL_LOG_FILE','SLOW_QUERY_LOG','SQL_MODE','EVENT_SCHEDULER','LOCAL_INFILE','MAX_CONNECTIONS','LOG_BIN','INIT_CONNECT','WAIT_TIMEOUT') ORDER BY 1",
-        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata ORDER BY 1",
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata WHERE schema_name NOT LIKE 'cx\\_bypass%' ORDER BY 1",
     ] {
         let rows: Vec<String> = sqlx::query(q)
             .fetch_all(&mut conn)
@@ -220,6 +222,7 @@ async fn run_attacks(client: &conexor_client::Client, connection: &str, dialect:
 
 #[tokio::test]
 async fn postgresql_attacks_change_nothing() {
+    let _exclusive = crate::bypass::PG_DATABASES.lock().await;
     let admin = env_url("CONEXOR_TEST_PG_ADMIN_URL");
     let datadir = env_url("CONEXOR_TEST_PG_DATADIR");
     let skip = [
@@ -265,6 +268,7 @@ async fn postgresql_attacks_change_nothing() {
 
 #[tokio::test]
 async fn mariadb_attacks_change_nothing() {
+    let _exclusive = crate::bypass::MYSQL_DATABASES.lock().await;
     let admin = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
     let datadir = env_url("CONEXOR_TEST_MYSQL_DATADIR");
     let skip = [

@@ -19,8 +19,15 @@ use conexor_tests::{TestServer, add_connection, env_url, status_of};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
+/// Held while a test creates throwaway databases on the shared private servers, and
+/// by the attack tests that snapshot those servers (their snapshot would see the
+/// throwaway databases come and go).
+pub(crate) static PG_DATABASES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static MYSQL_DATABASES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A throwaway database full of traps, and what watches it.
 pub(crate) struct Trapped {
+    _exclusive: tokio::sync::MutexGuard<'static, ()>,
     pub(crate) admin_url: String,
     pub(crate) writer_url: String,
     sentinel: sqlx::PgConnection,
@@ -36,6 +43,7 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 pub(crate) async fn trapped_database(tag: &str) -> Trapped {
+    let exclusive = PG_DATABASES.lock().await;
     let admin_shop = env_url("CONEXOR_TEST_PG_ADMIN_URL");
     let suffix: u32 = rand_suffix();
     let database = format!("cx_bypass_{tag}_{suffix}");
@@ -118,6 +126,7 @@ GRANT USAGE ON SCHEMA public TO cx_writer;
         .await
         .unwrap();
     Trapped {
+        _exclusive: exclusive,
         admin_url,
         writer_url,
         sentinel,
@@ -283,7 +292,10 @@ impl Trapped {
 
     pub(crate) async fn drop_database(self) {
         let Trapped {
-            sentinel, database, ..
+            sentinel,
+            database,
+            _exclusive,
+            ..
         } = self;
         sentinel.close().await.ok();
         let admin_shop = env_url("CONEXOR_TEST_PG_ADMIN_URL");
@@ -793,6 +805,7 @@ async fn an_agent_refuses_a_privileged_login_unless_its_own_file_allows_it() {
 
 #[tokio::test]
 async fn mariadb_stored_functions_and_views_over_them_are_refused_on_an_owner_login() {
+    let _exclusive = MYSQL_DATABASES.lock().await;
     let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
     let database = format!("cx_bypass_my_{}", rand_suffix());
     let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();

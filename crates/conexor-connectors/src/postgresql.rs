@@ -24,6 +24,8 @@ pub struct PostgresqlSource {
     pool: PgPool,
     policy: FunctionPolicy,
     catalog: Arc<tokio::sync::OnceCell<Arc<Catalog>>>,
+    /// The statement_timeout every session gets at connect, in ms.
+    session_timeout_ms: u64,
 }
 
 /// Oldest supported server, as `server_version_num`.
@@ -75,6 +77,8 @@ impl PostgresqlSource {
             pool,
             policy: spec.function_policy()?,
             catalog: Arc::default(),
+            session_timeout_ms: u64::try_from(options.statement_timeout.as_millis())
+                .unwrap_or(u64::MAX),
         })
     }
 
@@ -450,7 +454,7 @@ impl PostgresqlSource {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let mut conn = self.pool.acquire().await?;
-        let result = read_on(&mut conn, sql, params, limits).await;
+        let result = read_on(&mut conn, sql, params, limits, self.session_timeout_ms).await;
         // Nothing a call does may outlive it. A call of built-ins only cannot leave
         // state behind (the allow-list has no lock, setting, sequence or notify
         // function, and the guard refuses every statement that could); allow-listed
@@ -469,15 +473,20 @@ async fn read_on(
     sql: String,
     params: &[Value],
     limits: &Limits,
+    session_timeout_ms: u64,
 ) -> Result<ResultSet, Error> {
-    conn.execute("BEGIN READ ONLY").await?;
-    let outcome = async {
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL statement_timeout = {}",
+    // One round trip: the session's own statement_timeout (set at connect) is
+    // tightened for this transaction only when the call asks for less.
+    if limits.timeout_ms < session_timeout_ms {
+        conn.execute(AssertSqlSafe(format!(
+            "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
             limits.timeout_ms
         )))
-        .execute(&mut *conn)
         .await?;
+    } else {
+        conn.execute("BEGIN READ ONLY").await?;
+    }
+    let outcome = async {
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (index, param) in params.iter().enumerate() {
             q = bind_param(q, index, param)?;
