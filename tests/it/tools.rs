@@ -11,6 +11,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 /// A client that counts `notifications/tools/list_changed`.
@@ -522,5 +523,44 @@ async fn schema_is_offered_as_resources_through_the_chokepoint() {
     assert!(missing.is_err());
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
     assert!(audit.contains("\"tool\":\"resources/read\""));
+    service.cancel().await.ok();
+}
+
+/// resources/list (and tools/list) come in pages with the protocol's cursor: a
+/// schema of 250 tables answers in three pages, and a client that follows the
+/// cursors (rmcp's `list_all_resources`) gets every table once.
+#[tokio::test]
+async fn resources_are_listed_in_pages_with_cursors() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("pages").await;
+    let db = server.scratch().join("wide.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    for i in 0..250 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE t{i:03} (id INTEGER)"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+    add_connection(&admin, "wide", &format!("sqlite://{}", db.display()), false)
+        .await
+        .unwrap();
+    let (service, _) = mcp(&server, &admin).await;
+    let first = service.list_resources(None).await.expect("resources/list");
+    assert_eq!(first.resources.len(), 100);
+    assert!(first.next_cursor.is_some(), "no cursor on a first page");
+    let all = service.list_all_resources().await.expect("all pages");
+    let mut uris: Vec<String> = all.iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(uris.len(), 251, "250 tables and the connection");
+    uris.sort();
+    uris.dedup();
+    assert_eq!(uris.len(), 251, "a resource was listed twice");
+    let mut bad = rmcp::model::PaginatedRequestParams::default();
+    bad.cursor = Some("p1.9999".into());
+    assert!(service.list_resources(Some(bad)).await.is_err());
     service.cancel().await.ok();
 }

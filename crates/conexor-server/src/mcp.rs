@@ -49,6 +49,36 @@ fn read_only() -> ToolAnnotations {
     ToolAnnotations::new().read_only(true)
 }
 
+/// Most items in one page of tools/list or resources/list; the rest follow with
+/// the protocol's cursor (a schema of 1,000 tables no longer answers in one
+/// 220 KB message).
+pub const PAGE_SIZE: usize = 100;
+
+/// One page of `items` from the request's cursor, and the cursor of the next page.
+/// Cursors are opaque to clients: `p1.<offset>`; anything else is refused.
+fn page<T>(
+    items: Vec<T>,
+    request: Option<&PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), McpError> {
+    let start = match request.and_then(|r| r.cursor.as_deref()) {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix("p1.")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| {
+                McpError::invalid_params(
+                    "invalid cursor: pass back the nextCursor of the previous page",
+                    None,
+                )
+            })?,
+    };
+    let end = start.saturating_add(PAGE_SIZE).min(items.len());
+    let next = (end < items.len()).then(|| format!("p1.{end}"));
+    let page = items.into_iter().skip(start).take(end - start).collect();
+    Ok((page, next))
+}
+
 /// The generic tools, with their input schemas. Their text is kept short: it is
 /// sent to the model with every conversation, and every byte costs context.
 pub fn generic_tools() -> Vec<Tool> {
@@ -178,7 +208,7 @@ impl ServerHandler for McpHandler {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let principal = principal(&ctx)?;
@@ -208,12 +238,15 @@ impl ServerHandler for McpHandler {
                 .annotate(read_only()),
             );
         }
-        Ok(ListToolsResult::with_all_items(tools))
+        let (tools, next) = page(tools, request.as_ref())?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, McpError> {
         let call = CallContext {
@@ -236,7 +269,10 @@ impl ServerHandler for McpHandler {
                 r
             })
             .collect();
-        Ok(rmcp::model::ListResourcesResult::with_all_items(resources))
+        let (resources, next) = page(resources, request.as_ref())?;
+        let mut result = rmcp::model::ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -447,6 +483,28 @@ pub async fn record_unreadable_calls(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lists_are_paged_with_opaque_cursors() {
+        let items: Vec<usize> = (0..250).collect();
+        let (first, next) = super::page(items.clone(), None).unwrap();
+        assert_eq!((first.len(), next.as_deref()), (100, Some("p1.100")));
+        let request = |cursor: &str| {
+            let mut r = super::PaginatedRequestParams::default();
+            r.cursor = Some(cursor.to_owned());
+            r
+        };
+        let (second, next) = super::page(items.clone(), Some(&request("p1.100"))).unwrap();
+        assert_eq!((second[0], next.as_deref()), (100, Some("p1.200")));
+        let (last, next) = super::page(items.clone(), Some(&request("p1.200"))).unwrap();
+        assert_eq!((last.len(), next), (50, None));
+        for bad in ["", "p1.", "p1.251", "p1.-1", "100", "p2.0"] {
+            assert!(
+                super::page(items.clone(), Some(&request(bad))).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
     /// tools/list of a database-only workspace is sent with every conversation:
     /// keep it no larger than the peer's (DBHub 1.4: 1,479 bytes for its schema).
     #[test]
