@@ -1092,3 +1092,67 @@ async fn reads_beyond_the_memory_budget_wait_and_are_refused() {
     let _ = slow.await;
     client.query("pg", "SELECT 1", vec![], None).await.unwrap();
 }
+
+/// MariaDB: an allow-listed stored function that takes a named lock runs, and its
+/// session is closed after the call: the lock is gone before the next call, which
+/// another key makes on the same pool.
+#[tokio::test]
+async fn mariadb_an_allow_listed_function_leaves_no_lock_on_the_pool() {
+    let _exclusive = MYSQL_DATABASES.lock().await;
+    let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
+    let database = format!("cx_bypass_my_{}", rand_suffix());
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE DATABASE {database};
+         USE {database};
+         CREATE FUNCTION lock_it() RETURNS INT NO SQL RETURN GET_LOCK('cx_bypass_pool', 0);
+         GRANT ALL PRIVILEGES ON {database}.* TO 'cx_writer'@'127.0.0.1';"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let mut owner_url = url::Url::parse(&env_url("CONEXOR_TEST_MYSQL_WRITER_URL")).unwrap();
+    owner_url.set_path(&format!("/{database}"));
+    let server = TestServer::start().await;
+    let first = server.workspace("pool-my").await;
+    let (kind, mut spec) =
+        conexor_connectors::ConnectionSpec::from_url(owner_url.as_str()).unwrap();
+    spec.allow_functions = vec![format!("{database}.lock_it")];
+    let body = first
+        .sealed_connection("owner", kind, &serde_json::to_vec(&spec).unwrap(), true)
+        .await
+        .unwrap();
+    first.post("connections", body).await.unwrap();
+    let second = server.client_with(first.create_key("second", "mcp").await.unwrap());
+
+    let v = first
+        .query(
+            "owner",
+            &format!("SELECT {database}.lock_it() AS got"),
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["rows"][0][0], 1, "{v}");
+    let held: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK('cx_bypass_pool')")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(held, None, "the lock survived the call on a pooled session");
+    let v = second
+        .query("owner", "SELECT 1 AS one", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(v["rows"][0][0], 1, "{v}");
+    // Unqualified, the name is not the allow-listed one.
+    let e = second
+        .query("owner", "SELECT lock_it()", vec![], None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&e), Some(403), "{e:#}");
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .ok();
+}
