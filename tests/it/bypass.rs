@@ -687,12 +687,39 @@ async fn catalog_admits(
 
 // ---- through a real agent, driven by a hostile server -----------------------
 
+/// The agent's final answers (`done` or `error`) by request id, until `expected`
+/// arrived or `within` passed.
+async fn agent_answers(
+    ws: &mut crate::agent::FakeServerSocket,
+    expected: usize,
+    within: std::time::Duration,
+) -> std::collections::HashMap<u64, serde_json::Value> {
+    use futures::StreamExt;
+    let mut answers = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + within;
+    while answers.len() < expected && std::time::Instant::now() < deadline {
+        let Ok(Some(Ok(frame))) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await
+        else {
+            break;
+        };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        if matches!(v["type"].as_str(), Some("error") | Some("done")) {
+            answers.insert(v["id"].as_u64().unwrap_or(0), v);
+        }
+    }
+    answers
+}
+
 /// A compromised server sends every attack to a real agent that holds a superuser
 /// DSN (accepted by its owner with `allow_privileged`). The agent's own guard and
 /// catalog check refuse each one, and nothing happens to the database.
 #[tokio::test]
 async fn a_hostile_server_cannot_make_an_agent_run_any_spelling() {
-    use futures::{SinkExt, StreamExt};
+    use futures::SinkExt;
     let mut trapped = trapped_database("agent").await;
     let digest = trapped.victims_digest().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -715,22 +742,7 @@ async fn a_hostile_server_cannot_make_an_agent_run_any_spelling() {
         .await
         .unwrap();
     }
-    let mut answers: std::collections::HashMap<u64, serde_json::Value> = Default::default();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while answers.len() < attacks.len() && std::time::Instant::now() < deadline {
-        let Ok(Some(Ok(frame))) =
-            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await
-        else {
-            break;
-        };
-        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-        if matches!(v["type"].as_str(), Some("error") | Some("done")) {
-            answers.insert(v["id"].as_u64().unwrap_or(0), v);
-        }
-    }
+    let answers = agent_answers(&mut ws, attacks.len(), std::time::Duration::from_secs(60)).await;
     let mut failures = Vec::new();
     for (i, sql) in attacks.iter().enumerate() {
         match answers.get(&(i as u64 + 1)) {
@@ -756,7 +768,7 @@ async fn a_hostile_server_cannot_make_an_agent_run_any_spelling() {
 /// whatever the server asks.
 #[tokio::test]
 async fn an_agent_refuses_a_privileged_login_unless_its_own_file_allows_it() {
-    use futures::{SinkExt, StreamExt};
+    use futures::SinkExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -774,20 +786,8 @@ async fn an_agent_refuses_a_privileged_login_unless_its_own_file_allows_it() {
     ))
     .await
     .unwrap();
-    let answer = loop {
-        let Ok(Some(Ok(frame))) =
-            tokio::time::timeout(std::time::Duration::from_secs(20), ws.next()).await
-        else {
-            panic!("no answer from the agent");
-        };
-        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
-            continue;
-        };
-        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-        if v["id"] == 1 {
-            break v;
-        }
-    };
+    let answers = agent_answers(&mut ws, 1, std::time::Duration::from_secs(20)).await;
+    let answer = answers.get(&1).cloned().expect("no answer from the agent");
     assert_eq!(answer["type"], "error", "{answer}");
     assert_eq!(answer["code"], "agent.privileged_login", "{answer}");
     assert!(

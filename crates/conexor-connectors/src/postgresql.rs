@@ -100,8 +100,7 @@ impl PostgresqlSource {
 
     async fn load_catalog(&self) -> Result<PgFacts, Error> {
         let mut tx = internal_transaction(&self.pool).await?;
-        let mut facts = PgFacts::default();
-        for r in sqlx::query(
+        let procs: Vec<(i64, String, String, bool)> = sqlx::query_as(
             "SELECT p.oid::int8, n.nspname::text, p.proname::text,
                     l.lanname IN ('internal', 'c') AND p.provolatile <> 'v'
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -109,149 +108,100 @@ impl PostgresqlSource {
              WHERE p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)",
         )
         .fetch_all(&mut *tx)
-        .await?
-        {
-            facts.procs.insert(
-                r.try_get(0)?,
-                Proc {
-                    schema: r.try_get(1)?,
-                    name: r.try_get(2)?,
-                    trusted_code: r.try_get(3)?,
-                },
-            );
-        }
-        for r in sqlx::query(
-            "SELECT o.oid::int8, o.oprname::text, o.oprcode::oid::int8
-             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-             WHERE n.nspname <> 'pg_catalog'",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .operators
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-        }
-        for r in sqlx::query(
-            "SELECT format_type(c.castsource, NULL), format_type(c.casttarget, NULL),
-                    c.castcontext::text, c.castfunc::int8
-             FROM pg_cast c WHERE c.castfunc <> 0 AND c.oid >= 16384",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .casts
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-        }
-        for r in sqlx::query(
-            "SELECT t.oid::int8, t.typname::text, t.typbasetype::int8, t.typelem::int8, t.typrelid::int8
-             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts.types.push((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            ));
-        }
-        for r in sqlx::query(
-            "SELECT a.attrelid::int8, a.atttypid::int8 FROM pg_attribute a
-             JOIN pg_class c ON c.oid = a.attrelid
-             WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts.composite_fields.push((r.try_get(0)?, r.try_get(1)?));
-        }
-        for r in sqlx::query(
-            "SELECT c.contypid::int8, d.refclassid::regclass::text, d.refobjid::int8
-             FROM pg_constraint c JOIN pg_depend d
-               ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
-             WHERE c.contypid <> 0",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .domain_deps
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-        }
-        for r in sqlx::query(
-            "SELECT v.oid::int8, vn.nspname::text, v.relname::text,
-                    d.refclassid::regclass::text, d.refobjid::int8
-             FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
-             JOIN pg_namespace vn ON vn.oid = v.relnamespace
-             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-             WHERE v.relkind = 'v' AND vn.nspname NOT IN ('pg_catalog', 'information_schema')
-               AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass,
-                                    'pg_type'::regclass, 'pg_class'::regclass)",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts.view_deps.push((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-            ));
-        }
-        for r in sqlx::query(
-            "SELECT n.nspname::text, c.relname::text, d.refclassid::regclass::text, d.refobjid::int8
-             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .policy_deps
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-        }
-        // (Definitions below are printed with only pg_catalog on the path, so every
-        // other name comes out schema-qualified, as the guard must judge it.)
-        for r in sqlx::query(
-            "SELECT v.oid::int8, n.nspname::text, v.relname::text, pg_get_viewdef(v.oid)
-             FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace
-             WHERE v.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .view_defs
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-        }
-        for r in sqlx::query(
-            "SELECT n.nspname::text, c.relname::text, pg_get_expr(p.polqual, p.polrelid)
-             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts
-                .policy_exprs
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
-        }
-        for r in sqlx::query(
-            "SELECT c.contypid::int8, pg_get_constraintdef(c.oid)
-             FROM pg_constraint c WHERE c.contypid <> 0 AND c.contype = 'c'",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            facts.domain_checks.push((r.try_get(0)?, r.try_get(1)?));
-        }
+        .await?;
+        let facts = PgFacts {
+            procs: procs
+                .into_iter()
+                .map(|(oid, schema, name, trusted_code)| {
+                    (
+                        oid,
+                        Proc {
+                            schema,
+                            name,
+                            trusted_code,
+                        },
+                    )
+                })
+                .collect(),
+            operators: sqlx::query_as(
+                "SELECT o.oid::int8, o.oprname::text, o.oprcode::oid::int8
+                 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+                 WHERE n.nspname <> 'pg_catalog'",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            casts: sqlx::query_as(
+                "SELECT format_type(c.castsource, NULL), format_type(c.casttarget, NULL),
+                        c.castcontext::text, c.castfunc::int8
+                 FROM pg_cast c WHERE c.castfunc <> 0 AND c.oid >= 16384",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            types: sqlx::query_as(
+                "SELECT t.oid::int8, t.typname::text, t.typbasetype::int8, t.typelem::int8, t.typrelid::int8
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            composite_fields: sqlx::query_as(
+                "SELECT a.attrelid::int8, a.atttypid::int8 FROM pg_attribute a
+                 JOIN pg_class c ON c.oid = a.attrelid
+                 WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            domain_deps: sqlx::query_as(
+                "SELECT c.contypid::int8, d.refclassid::regclass::text, d.refobjid::int8
+                 FROM pg_constraint c JOIN pg_depend d
+                   ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
+                 WHERE c.contypid <> 0",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            view_deps: sqlx::query_as(
+                "SELECT v.oid::int8, vn.nspname::text, v.relname::text,
+                        d.refclassid::regclass::text, d.refobjid::int8
+                 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
+                 JOIN pg_namespace vn ON vn.oid = v.relnamespace
+                 JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                 WHERE v.relkind = 'v' AND vn.nspname NOT IN ('pg_catalog', 'information_schema')
+                   AND d.refclassid IN ('pg_proc'::regclass, 'pg_operator'::regclass,
+                                        'pg_type'::regclass, 'pg_class'::regclass)",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            policy_deps: sqlx::query_as(
+                "SELECT n.nspname::text, c.relname::text, d.refclassid::regclass::text, d.refobjid::int8
+                 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            // Printed with only pg_catalog on the path (see internal_transaction), so
+            // every other name comes out schema-qualified, as the guard must judge it.
+            view_defs: sqlx::query_as(
+                "SELECT v.oid::int8, n.nspname::text, v.relname::text, pg_get_viewdef(v.oid)
+                 FROM pg_class v JOIN pg_namespace n ON n.oid = v.relnamespace
+                 WHERE v.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            policy_exprs: sqlx::query_as(
+                "SELECT n.nspname::text, c.relname::text, pg_get_expr(p.polqual, p.polrelid)
+                 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+            domain_checks: sqlx::query_as(
+                "SELECT c.contypid::int8, pg_get_constraintdef(c.oid)
+                 FROM pg_constraint c WHERE c.contypid <> 0 AND c.contype = 'c'",
+            )
+            .fetch_all(&mut *tx)
+            .await?,
+        };
         tx.rollback().await?;
         Ok(facts)
     }

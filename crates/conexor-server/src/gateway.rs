@@ -571,10 +571,7 @@ impl Gateway {
             max_bytes: limits.max_bytes,
             timeout_ms: limits.statement_timeout.as_millis() as u64,
         };
-        let relations = checked
-            .as_ref()
-            .map(|c| c.relations().to_vec())
-            .unwrap_or_default();
+        let relations = checked.as_ref().map_or(&[][..], |c| c.relations());
         let measure_hash = match &checked {
             Some(checked) => {
                 conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes))
@@ -586,7 +583,7 @@ impl Gateway {
             if !err.code.starts_with("agent.") && !err.denied {
                 let hint = record
                     .schema()
-                    .and_then(|s| name_hint(&err.message, &s, &relations))
+                    .and_then(|s| name_hint(&err.message, &s, relations))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
             }
