@@ -7,8 +7,9 @@
 #
 # Usage:
 #   bench/http.sh [--duration SECONDS] [--concurrency 1,8] [--no-dbhub] [--out FILE]
-#                 [--baseline-bin PATH --baseline-label TEXT]
+#                 [--bin PATH] [--baseline-bin PATH --baseline-label TEXT]
 #
+#   --bin            the conexor binary to measure (default: build this tree's release binary)
 #   --baseline-bin   a second conexor binary (say, built from an older commit) run
 #                    beside this tree's, in its own process, in the same run
 #
@@ -30,6 +31,7 @@ dbhub=1
 out=
 baseline_bin=
 baseline_label=baseline
+bin=
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift ;;
@@ -37,6 +39,7 @@ while (($#)); do
     --no-dbhub) dbhub=0 ;;
     --out) out=$(realpath -m "$2"); shift ;;
     --baseline-bin) baseline_bin=$(realpath "$2"); shift ;;
+    --bin) bin=$(realpath "$2"); shift ;;
     --baseline-label) baseline_label=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -65,33 +68,19 @@ cleanup() {
   exit "$code"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
-log "building the release binary"
-cargo build --release --locked -p conexor >&2
-bin="$ROOT/target/release/conexor"
+if [[ -z $bin ]]; then
+  log "building the release binary"
+  cargo build --release --locked -p conexor >&2
+  bin="$ROOT/target/release/conexor"
+fi
 
 log "starting a private PostgreSQL"
 eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
 
 # --- conexor server(s), each its own process. ---------------------------------
-# start_conexor BIN NAME: sets ${NAME}_pid, ${NAME}_port and ${NAME}_key.
-start_conexor() {
-  local bin=$1 name=$2 port admin api key
-  port=$(free_port)
-  admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
-  CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/$name" --listen "127.0.0.1:$port" \
-    --durability process-crash --log-level warn 2>"$work/$name.log" &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  api="$(CONEXOR_URL="http://127.0.0.1:$port" "$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
-  echo "$CONEXOR_TEST_PG_READER_URL" | CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections add shop --url-stdin >/dev/null
-  key="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
-  printf -v "${name}_pid" '%s' "$pid"
-  printf -v "${name}_port" '%s' "$port"
-  printf -v "${name}_key" '%s' "$key"
-}
 start_conexor "$bin" conexor
 port=$conexor_port
 KEY=$conexor_key
@@ -152,7 +141,7 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
 wrk.headers["Mcp-Method"] = "tools/call"
 wrk.headers["Mcp-Name"] = "run_query"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = \$1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"4"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
+wrk.body = '$MCP_SMALL_CALL'
 EOF
 if [[ -n $baseline_bin ]]; then
   sed "s/Bearer $KEY/Bearer $baseline_key/" "$work/conexor.lua" >"$work/baseline.lua"

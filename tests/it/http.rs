@@ -312,3 +312,138 @@ async fn the_host_allow_list_guards_every_route() {
     let r = raw(&addr, &get("/healthz", Some("127.0.0.1"))).await;
     assert!(status_line(&r).starts_with("HTTP/1.1 403"), "{r}");
 }
+
+/// A stateless (2026-07-28) POST of `tools/call`.
+async fn stateless_call(
+    url: &str,
+    key: &str,
+    name_header: &str,
+    body: &serde_json::Value,
+) -> (u16, String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/mcp"))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", name_header)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+/// The stateless fast path (`stateless::tools_call`) answers exactly what rmcp
+/// answers for the same call, records it the same way, and leaves every
+/// request it does not fit to rmcp (a progress token, a header that
+/// contradicts the body).
+#[tokio::test]
+async fn the_stateless_fast_path_answers_as_rmcp_does() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("fast").await;
+    let key = admin.key().unwrap().to_text().to_string();
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    conexor_tests::add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
+    let workspace = conexor_server::auth::authenticate(&server.state, &key)
+        .await
+        .unwrap()
+        .workspace_id;
+    let records = || async {
+        server
+            .state
+            .store
+            .audit_last_seq(workspace.as_str())
+            .await
+            .unwrap()
+    };
+    let body = |tool: &str, progress: bool| {
+        let mut meta = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "fast-test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}
+        });
+        if progress {
+            meta["progressToken"] = json!("p1");
+        }
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": tool,
+            "arguments": {"connection": "lite", "sql": "SELECT id, email FROM customers WHERE id = ?", "params": [1]},
+            "_meta": meta}})
+    };
+
+    for tool in ["run_query", "no_such_tool"] {
+        let before = records().await;
+        let served = conexor_server::stateless::served();
+        let fast = stateless_call(&server.url, &key, tool, &body(tool, false)).await;
+        let after_fast = records().await;
+        assert_eq!(
+            conexor_server::stateless::served(),
+            served + 1,
+            "not the fast path"
+        );
+        // A progress token needs a stream, so rmcp serves this one.
+        let slow = stateless_call(&server.url, &key, tool, &body(tool, true)).await;
+        let after_slow = records().await;
+        assert_eq!(conexor_server::stateless::served(), served + 1, "not rmcp");
+        assert_eq!(fast.0, 200, "{tool}: {}", fast.2);
+        assert!(fast.1.starts_with("application/json"), "{tool}: {}", fast.1);
+        let fast_json: serde_json::Value = serde_json::from_str(&fast.2).unwrap();
+        let slow_json: serde_json::Value = serde_json::from_str(&slow.2).unwrap_or_else(|_| {
+            // rmcp may stream it: take the data line of the event.
+            let data = slow
+                .2
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap();
+            serde_json::from_str(data).unwrap()
+        });
+        assert_eq!(fast_json, slow_json, "{tool}");
+        assert_eq!(
+            (after_fast - before, after_slow - after_fast),
+            (1, 1),
+            "{tool}: one record each"
+        );
+    }
+    let answer: serde_json::Value = serde_json::from_str(
+        &stateless_call(&server.url, &key, "run_query", &body("run_query", false))
+            .await
+            .2,
+    )
+    .unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["row_count"], 1,
+        "{answer}"
+    );
+    assert_eq!(answer["id"], 9);
+
+    // A header that contradicts the body is rmcp's to refuse.
+    let (status, _, text) = stateless_call(
+        &server.url,
+        &key,
+        "describe_table",
+        &body("run_query", false),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+}

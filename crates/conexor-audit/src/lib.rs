@@ -21,6 +21,7 @@
 mod chain;
 mod csv;
 pub mod export;
+mod jcs;
 mod lines;
 mod record;
 mod sign;

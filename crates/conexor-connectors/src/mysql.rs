@@ -15,7 +15,10 @@ use conexor_guard::CheckedQuery;
 use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode};
+use sqlx::mysql::{
+    MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode,
+};
+use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +30,8 @@ use conexor_guard::FunctionPolicy;
 pub struct MysqlSource {
     pool: MySqlPool,
     mariadb: bool,
+    /// The execution-time limit every session gets at connect, in ms.
+    session_timeout_ms: u64,
     policy: FunctionPolicy,
     catalog: Arc<tokio::sync::OnceCell<Arc<Catalog>>>,
 }
@@ -72,6 +77,8 @@ impl MysqlSource {
         let mariadb = version.to_ascii_lowercase().contains("mariadb");
         let pool = MySqlPoolOptions::new()
             .max_connections(options.max_connections)
+            // No ping before each read: `begin_read` tests the session.
+            .test_before_acquire(false)
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
             .idle_timeout(options.idle_timeout)
@@ -103,6 +110,7 @@ impl MysqlSource {
             mariadb,
             policy: spec.function_policy()?,
             catalog: Arc::default(),
+            session_timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         })
     }
 
@@ -277,62 +285,102 @@ impl MysqlSource {
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
-        let mut conn = self.pool.acquire().await?;
-        let result = self.read_on(&mut conn, sql, params, limits).await;
+        let tighter = (limits.timeout_ms != self.session_timeout_ms)
+            .then(|| self.timeout_statement(limits.timeout_ms));
+        let mut conn = self.begin_read(tighter.as_deref()).await?;
+        let result = query_on(&mut conn, sql, params, limits).await;
         // As on PostgreSQL: built-ins on the allow-list leave no session state (no
         // lock, user variable or LAST_INSERT_ID(expr) function is on it, and the guard
         // refuses assignments); a stored function's effects cannot be proven absent,
-        // so its session is closed, as is one whose transaction did not end cleanly.
+        // so its session is closed before the answer, as is one whose read failed.
         if reach.user_code || result.is_err() {
             let _ = conn.close().await;
+            return result;
         }
+        // Otherwise ROLLBACK (and the session's own time limit back, if this call
+        // changed it) off the answer's path; the session returns to the pool only
+        // after them, and is closed if either fails.
+        let restore = tighter.map(|_| self.timeout_statement(self.session_timeout_ms));
+        tokio::spawn(async move {
+            let mut clean = conn.execute("ROLLBACK").await.is_ok();
+            if let Some(restore) = restore
+                && clean
+            {
+                clean = conn.execute(AssertSqlSafe(restore)).await.is_ok();
+            }
+            if !clean {
+                let _ = conn.close().await;
+            }
+        });
         result
     }
 
-    async fn read_on(
-        &self,
-        conn: &mut sqlx::MySqlConnection,
-        sql: String,
-        params: &[Value],
-        limits: &Limits,
-    ) -> Result<ResultSet, Error> {
-        let timeout = if self.mariadb {
+    /// The statement that sets this flavour's execution-time limit for the session.
+    fn timeout_statement(&self, timeout_ms: u64) -> String {
+        if self.mariadb {
             format!(
                 "SET SESSION max_statement_time = {:.3}",
-                limits.timeout_ms as f64 / 1000.0
+                timeout_ms as f64 / 1000.0
             )
         } else {
-            format!("SET SESSION max_execution_time = {}", limits.timeout_ms)
-        };
-        sqlx::query(AssertSqlSafe(timeout))
-            .execute(&mut *conn)
-            .await?;
-        conn.execute("START TRANSACTION READ ONLY").await?;
-        let outcome = async {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for param in params {
-                q = bind_json(q, param);
+            format!("SET SESSION max_execution_time = {timeout_ms}")
+        }
+    }
+
+    /// A pooled session inside `START TRANSACTION READ ONLY`, after `tighter`
+    /// (a call's own time limit) when given. The pool does not ping a session
+    /// before lending it: the first statement is the test, and a session the
+    /// server has dropped is closed and the next one tried, as on PostgreSQL.
+    async fn begin_read(&self, tighter: Option<&str>) -> Result<PoolConnection<MySql>, Error> {
+        let mut attempts: u32 = 0;
+        loop {
+            let mut conn = self.pool.acquire().await?;
+            let mut begun = Ok(());
+            if let Some(sql) = tighter {
+                begun = conn.execute(AssertSqlSafe(sql)).await.map(drop);
             }
-            let mut collector = Collector::new(limits);
-            {
-                let mut rows = q.fetch(&mut *conn);
-                while let Some(row) = rows.try_next().await? {
-                    if !collector.has_columns() {
-                        collector.set_columns(columns_of(&row));
-                    }
-                    if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
-                        break;
+            if begun.is_ok() {
+                begun = conn.execute("START TRANSACTION READ ONLY").await.map(drop);
+            }
+            match begun {
+                Ok(()) => return Ok(conn),
+                Err(err) => {
+                    let _ = conn.close().await;
+                    attempts += 1;
+                    if !crate::postgresql::session_lost(&err)
+                        || attempts > self.pool.options().get_max_connections()
+                    {
+                        return Err(err.into());
                     }
                 }
             }
-            Ok::<_, Error>(collector.finish())
         }
-        .await;
-        let rolled_back = conn.execute("ROLLBACK").await;
-        let result = outcome?;
-        rolled_back?;
-        Ok(result)
     }
+}
+
+/// The caller's statement on a session already inside its read-only
+/// transaction, rows collected under the caps.
+async fn query_on(
+    conn: &mut sqlx::MySqlConnection,
+    sql: String,
+    params: &[Value],
+    limits: &Limits,
+) -> Result<ResultSet, Error> {
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for param in params {
+        q = bind_json(q, param);
+    }
+    let mut collector = Collector::new(limits);
+    let mut rows = q.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        if !collector.has_columns() {
+            collector.set_columns(columns_of(&row));
+        }
+        if !collector.push((0..row.len()).map(|i| cell(&row, i)).collect()) {
+            break;
+        }
+    }
+    Ok(collector.finish())
 }
 
 /// Names the grants that make a login more than read-only.

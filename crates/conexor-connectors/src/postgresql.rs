@@ -11,7 +11,10 @@ use conexor_guard::CheckedQuery;
 use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{
+    PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind, Postgres,
+};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +71,8 @@ impl PostgresqlSource {
         }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
+            // No ping before each read: `begin_read` tests the session with its BEGIN.
+            .test_before_acquire(false)
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
             .idle_timeout(options.idle_timeout)
@@ -403,63 +408,103 @@ impl PostgresqlSource {
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
-        let mut conn = self.pool.acquire().await?;
-        let result = read_on(&mut conn, sql, params, limits, self.session_timeout_ms).await;
+        let mut conn = self.begin_read(limits).await?;
+        let result = query_on(&mut conn, sql, params, limits).await;
         // Nothing a call does may outlive it. A call of built-ins only cannot leave
         // state behind (the allow-list has no lock, setting, sequence or notify
         // function, and the guard refuses every statement that could); allow-listed
         // user code, named or reached through a view, policy, domain, cast or
-        // operator, cannot be proven harmless, so its session is closed.
-        // A session whose transaction did not end cleanly is closed too.
+        // operator, cannot be proven harmless, so its session is closed (which ends
+        // its transaction) before the answer. So is a session whose read failed.
         if reach.user_code || result.is_err() {
             let _ = conn.close().await;
+            return result;
         }
+        // Otherwise the transaction is rolled back off the answer's path: nothing
+        // in it can have written (read-only transaction in a read-only session),
+        // and the session returns to the pool only once the ROLLBACK is done; a
+        // failed ROLLBACK closes it.
+        tokio::spawn(async move {
+            if conn.execute("ROLLBACK").await.is_err() {
+                let _ = conn.close().await;
+            }
+        });
         result
+    }
+
+    /// A pooled session inside `BEGIN READ ONLY` (with a tighter
+    /// `statement_timeout` when the call asks for one), in one round trip.
+    ///
+    /// The pool does not ping a session before lending it (that was one more
+    /// round trip per read): the BEGIN is the test. A session the server has
+    /// dropped (restart, idle kill, network) fails it before any of the
+    /// caller's SQL was sent, so it is closed and the next one tried; a fresh
+    /// login that fails ends the call with that error.
+    async fn begin_read(&self, limits: &Limits) -> Result<PoolConnection<Postgres>, Error> {
+        let tighter = (limits.timeout_ms < self.session_timeout_ms).then(|| {
+            format!(
+                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
+                limits.timeout_ms
+            )
+        });
+        let mut attempts: u32 = 0;
+        loop {
+            let mut conn = self.pool.acquire().await?;
+            let begun = match &tighter {
+                Some(sql) => conn.execute(AssertSqlSafe(sql.as_str())).await,
+                None => conn.execute("BEGIN READ ONLY").await,
+            };
+            match begun {
+                Ok(_) => return Ok(conn),
+                Err(err) => {
+                    let _ = conn.close().await;
+                    attempts += 1;
+                    if !session_lost(&err) || attempts > self.pool.options().get_max_connections() {
+                        return Err(err.into());
+                    }
+                }
+            }
+        }
     }
 }
 
-async fn read_on(
+/// Whether an error says the session itself is gone (so another may work),
+/// as opposed to an error of the statement.
+pub(crate) fn session_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // 08: connection exception; 57P01..57P03: the server shut down or
+        // restarted (PostgreSQL's SQLSTATEs; MySQL reports a lost server as I/O).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// The caller's statement on a session already inside its read-only
+/// transaction, rows collected under the caps.
+async fn query_on(
     conn: &mut sqlx::PgConnection,
     sql: String,
     params: &[Value],
     limits: &Limits,
-    session_timeout_ms: u64,
 ) -> Result<ResultSet, Error> {
-    // One round trip: the session's own statement_timeout (set at connect) is
-    // tightened for this transaction only when the call asks for less.
-    if limits.timeout_ms < session_timeout_ms {
-        conn.execute(AssertSqlSafe(format!(
-            "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
-            limits.timeout_ms
-        )))
-        .await?;
-    } else {
-        conn.execute("BEGIN READ ONLY").await?;
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (index, param) in params.iter().enumerate() {
+        q = bind_param(q, index, param)?;
     }
-    let outcome = async {
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (index, param) in params.iter().enumerate() {
-            q = bind_param(q, index, param)?;
+    let mut collector = Collector::new(limits);
+    let mut rows = q.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        if !collector.has_columns() {
+            collector.set_columns(columns_of(&row));
         }
-        let mut collector = Collector::new(limits);
-        {
-            let mut rows = q.fetch(&mut *conn);
-            while let Some(row) = rows.try_next().await? {
-                if !collector.has_columns() {
-                    collector.set_columns(columns_of(&row));
-                }
-                if !collector.push(row_values(&row)) {
-                    break;
-                }
-            }
+        if !collector.push(row_values(&row)) {
+            break;
         }
-        Ok::<_, Error>(collector.finish())
     }
-    .await;
-    let rolled_back = conn.execute("ROLLBACK").await;
-    let result = outcome?;
-    rolled_back?;
-    Ok(result)
+    Ok(collector.finish())
 }
 
 /// Conexor's own catalog queries run with only pg_catalog on the path: a user

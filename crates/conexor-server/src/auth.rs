@@ -82,7 +82,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     let key = ApiKey::parse(token).map_err(|_| ApiError::Unauthenticated)?;
     let record = state
         .store
-        .key(key.key_id())
+        .cached_key(key.key_id())
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     if record.revoked_at.is_some() {
@@ -97,9 +97,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         return Err(ApiError::Unauthenticated);
     }
     Ok(Principal {
-        workspace_id: record.workspace_id,
-        key_id: record.key_id,
-        label: record.label,
+        workspace_id: record.workspace_id.clone(),
+        key_id: record.key_id.clone(),
+        label: record.label.clone(),
         scope: record.scope,
         secret: Arc::new(Zeroizing::new(*key.secret())),
     })

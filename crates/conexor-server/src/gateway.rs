@@ -115,8 +115,8 @@ struct Measure {
 /// A connection of the caller's workspace: stored sealed (direct mode) or
 /// offered by an agent (agent mode, no secret here at all).
 pub(crate) enum Conn {
-    Direct(ConnectionRecord),
-    Agent(AgentConnectionRecord),
+    Direct(Arc<ConnectionRecord>),
+    Agent(Arc<AgentConnectionRecord>),
 }
 
 impl Conn {
@@ -174,7 +174,10 @@ impl Gateway {
         // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
         let permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()).await;
         let outcome = match permit {
-            Ok(Ok(_permit)) => self.dispatch(ctx, tool, &args).await,
+            // Boxed: the whole read is a large state machine, and every caller's
+            // future (rmcp moves its handler's into each spawned task) would
+            // otherwise carry and copy it by value.
+            Ok(Ok(_permit)) => Box::pin(self.dispatch(ctx, tool, &args)).await,
             _ => Err(ToolError::denied(
                 "limit.concurrency",
                 "too many concurrent calls for this API key; retry shortly",
@@ -375,7 +378,7 @@ impl Gateway {
             .await
             .map_err(store_err)?
             .into_iter()
-            .map(Conn::Direct)
+            .map(|c| Conn::Direct(Arc::new(c)))
             .collect();
         all.extend(
             self.state
@@ -384,7 +387,7 @@ impl Gateway {
                 .await
                 .map_err(store_err)?
                 .into_iter()
-                .map(Conn::Agent),
+                .map(|c| Conn::Agent(Arc::new(c))),
         );
         all.sort_by(|a, b| a.name().cmp(b.name()));
         Ok(all)
@@ -664,7 +667,7 @@ impl Gateway {
         if let Some(c) = self
             .state
             .store
-            .connection(ws, name)
+            .cached_connection(ws, name)
             .await
             .map_err(store_err)?
         {
@@ -673,7 +676,7 @@ impl Gateway {
         if let Some(c) = self
             .state
             .store
-            .agent_connection(ws, name)
+            .cached_agent_connection(ws, name)
             .await
             .map_err(store_err)?
         {

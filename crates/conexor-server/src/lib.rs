@@ -6,6 +6,8 @@
 //!   cache of unwrapped workspace master keys.
 //! - [`gateway`]: the chokepoint every data-touching call passes through.
 //! - [`mcp`]: the MCP tools over Streamable HTTP at `/mcp`.
+//! - [`stateless`]: a well-formed stateless `tools/call` answered without an
+//!   rmcp service per request.
 //! - [`api`]: the REST API under `/api/v1` for the CLI.
 //! - [`pools`]: open source pools keyed by connection and secret version.
 //!
@@ -27,6 +29,7 @@ pub mod mcp;
 pub mod pools;
 pub mod sessions;
 pub mod state;
+pub mod stateless;
 pub mod tools;
 
 pub use config::{Config, LimitsConfig, Listen};
@@ -52,7 +55,11 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(state.config.allowed_hosts.clone())
         .with_cancellation_token(shutdown.child_token())
-        .with_max_request_body_bytes(MAX_BODY_BYTES);
+        .with_max_request_body_bytes(MAX_BODY_BYTES)
+        // A stateless call whose handler sends nothing before its result is
+        // answered as one JSON body instead of an SSE stream (one write, no
+        // stream task); a call that sends progress first still streams.
+        .with_json_response(true);
     let handler_state = state.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(mcp::McpHandler::new(handler_state.clone())),
@@ -64,6 +71,10 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             mcp::record_unreadable_calls,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            stateless::tools_call,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), bind_session))
         .layer(middleware::from_fn_with_state(

@@ -161,20 +161,57 @@ fn model(
     ctx: &RequestContext<RoleServer>,
     meta: Option<&rmcp::model::RequestMetaObject>,
 ) -> Option<String> {
-    let from_meta = meta
-        .and_then(|m| m.get("model"))
-        .and_then(Value::as_str)
+    let header = ctx
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.headers.get("x-conexor-model"))
+        .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let from_header = || {
-        ctx.extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.headers.get("x-conexor-model"))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    from_meta
-        .or_else(from_header)
+    model_of(meta, header)
+}
+
+/// [`model`] from the request's `_meta` and the header's value.
+pub(crate) fn model_of(
+    meta: Option<&rmcp::model::RequestMetaObject>,
+    header: Option<String>,
+) -> Option<String> {
+    meta.and_then(|m| m.get("model"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(header)
         .map(|m| m.chars().filter(|c| !c.is_control()).take(200).collect())
+}
+
+/// One `tools/call` through the gateway, as the MCP result or protocol error:
+/// shared by the rmcp handler and the stateless path ([`crate::stateless`]).
+pub(crate) async fn tool_result(
+    state: Arc<AppState>,
+    principal: Principal,
+    client: Option<(String, String)>,
+    model: Option<String>,
+    name: &str,
+    arguments: JsonObject,
+) -> Result<CallToolResult, McpError> {
+    let call = CallContext {
+        principal,
+        client,
+        model,
+    };
+    let gateway = Gateway::new(state);
+    match gateway
+        .call_tool(&call, name, Value::Object(arguments))
+        .await
+    {
+        Ok(value) => {
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(value);
+            Ok(result)
+        }
+        // An unknown tool is a protocol error (and it was recorded all the same).
+        Err(err) if err.code == "unknown_tool" => Err(McpError::invalid_params(err.message, None)),
+        Err(err) => Ok(CallToolResult::error(vec![ContentBlock::text(err.message)])),
+    }
 }
 
 impl ServerHandler for McpHandler {
@@ -358,27 +395,17 @@ impl ServerHandler for McpHandler {
         // Sessions (≤ 2025-11-25) carry clientInfo from initialize; stateless
         // requests (2026-07-28) carry it in each request's _meta.
         let client = client_of(&ctx);
-        let call = CallContext {
+        let model = model(&ctx, request.meta.as_ref());
+        tool_result(
+            self.state.clone(),
             principal,
             client,
-            model: model(&ctx, request.meta.as_ref()),
-        };
-        let args = Value::Object(request.arguments.unwrap_or_default());
-        let gateway = Gateway::new(self.state.clone());
-        let result = match gateway.call_tool(&call, &request.name, args).await {
-            Ok(value) => {
-                let text = serde_json::to_string(&value).unwrap_or_default();
-                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-                result.structured_content = Some(value);
-                result
-            }
-            // An unknown tool is a protocol error (and it was recorded all the same).
-            Err(err) if err.code == "unknown_tool" => {
-                return Err(McpError::invalid_params(err.message, None));
-            }
-            Err(err) => CallToolResult::error(vec![ContentBlock::text(err.message)]),
-        };
-        Ok(result.into())
+            model,
+            &request.name,
+            request.arguments.unwrap_or_default(),
+        )
+        .await
+        .map(Into::into)
     }
 }
 

@@ -137,22 +137,25 @@ impl Store {
         token_hash: &[u8; 32],
         expires_at: &str,
     ) -> Result<AgentRecord> {
-        let done = sqlx::query(
-            "INSERT OR IGNORE INTO agents (id, workspace_id, name, token_hash, token_expires_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(&token_hash[..])
-        .bind(expires_at)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::Conflict("agent"));
-        }
-        self.agent(id).await?.ok_or(Error::NotFound("agent"))
+        self.writing(async {
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO agents (id, workspace_id, name, token_hash, token_expires_at, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(workspace.as_str())
+            .bind(name)
+            .bind(&token_hash[..])
+            .bind(expires_at)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict("agent"));
+            }
+            self.agent(id).await?.ok_or(Error::NotFound("agent"))
+        })
+        .await
     }
 
     pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>> {
@@ -182,76 +185,82 @@ impl Store {
         token_hash: &[u8; 32],
         public_key: &str,
     ) -> Result<std::result::Result<AgentRecord, EnrolRefusal>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(agent_select!("WHERE token_hash = ?"))
-            .bind(&token_hash[..])
-            .fetch_optional(&mut *tx)
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let row = sqlx::query(agent_select!("WHERE token_hash = ?"))
+                .bind(&token_hash[..])
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(agent) = row.map(|r| agent_from_row(&r)).transpose()? else {
+                return Ok(Err(EnrolRefusal::Unknown));
+            };
+            if agent.revoked_at.is_some() {
+                return Ok(Err(EnrolRefusal::Revoked));
+            }
+            let now = now();
+            if agent.token_expires_at <= now {
+                return Ok(Err(EnrolRefusal::Expired));
+            }
+            if agent.enrolled_at.is_some() {
+                // The same key again before the token expires: its welcome was
+                // lost, so the agent could not save its id. Any other key: used.
+                return Ok(if agent.public_key.as_deref() == Some(public_key) {
+                    Ok(agent)
+                } else {
+                    Err(EnrolRefusal::Unknown)
+                });
+            }
+            sqlx::query(
+                "UPDATE agents SET public_key = ?, enrolled_at = ? WHERE id = ? AND enrolled_at IS NULL",
+            )
+            .bind(public_key)
+            .bind(&now)
+            .bind(&agent.id)
+            .execute(&mut *tx)
             .await?;
-        let Some(agent) = row.map(|r| agent_from_row(&r)).transpose()? else {
-            return Ok(Err(EnrolRefusal::Unknown));
-        };
-        if agent.revoked_at.is_some() {
-            return Ok(Err(EnrolRefusal::Revoked));
-        }
-        let now = now();
-        if agent.token_expires_at <= now {
-            return Ok(Err(EnrolRefusal::Expired));
-        }
-        if agent.enrolled_at.is_some() {
-            // The same key again before the token expires: its welcome was
-            // lost, so the agent could not save its id. Any other key: used.
-            return Ok(if agent.public_key.as_deref() == Some(public_key) {
-                Ok(agent)
-            } else {
-                Err(EnrolRefusal::Unknown)
-            });
-        }
-        sqlx::query(
-            "UPDATE agents SET public_key = ?, enrolled_at = ? WHERE id = ? AND enrolled_at IS NULL",
-        )
-        .bind(public_key)
-        .bind(&now)
-        .bind(&agent.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let agent = self
-            .agent(&agent.id)
-            .await?
-            .ok_or(Error::NotFound("agent"))?;
-        Ok(Ok(agent))
+            tx.commit().await?;
+            let agent = self
+                .agent(&agent.id)
+                .await?
+                .ok_or(Error::NotFound("agent"))?;
+            Ok(Ok(agent))
+        })
+        .await
     }
 
     /// Revokes an agent: its token and key stop working and the connections
     /// it offered are removed. False when it was already revoked.
     pub async fn revoke_agent(&self, workspace: &WorkspaceId, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query(
-            "UPDATE agents SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
-        )
-        .bind(now())
-        .bind(workspace.as_str())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM agents WHERE workspace_id = ? AND id = ?")
-                    .bind(workspace.as_str())
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return match exists {
-                Some(_) => Ok(false),
-                None => Err(Error::NotFound("agent")),
-            };
-        }
-        sqlx::query("DELETE FROM agent_connections WHERE agent_id = ?")
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let done = sqlx::query(
+                "UPDATE agents SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
+            )
+            .bind(now())
+            .bind(workspace.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(true)
+            if done.rows_affected() == 0 {
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM agents WHERE workspace_id = ? AND id = ?")
+                        .bind(workspace.as_str())
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return match exists {
+                    Some(_) => Ok(false),
+                    None => Err(Error::NotFound("agent")),
+                };
+            }
+            sqlx::query("DELETE FROM agent_connections WHERE agent_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     pub async fn agent_seen(&self, id: &str, version: &str, address: &str) -> Result<()> {
@@ -275,84 +284,87 @@ impl Store {
         agent_id: &str,
         offers: &[(String, String)],
     ) -> Result<Vec<(String, &'static str)>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let revoked: Option<Option<String>> =
-            sqlx::query_scalar("SELECT revoked_at FROM agents WHERE id = ? AND workspace_id = ?")
-                .bind(agent_id)
-                .bind(workspace.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if !matches!(revoked, Some(None)) {
-            return Err(Error::Conflict("agent revoked"));
-        }
-        let existing: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT name, agent_id, kind FROM agent_connections WHERE workspace_id = ?",
-        )
-        .bind(workspace.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        for (name, owner, _) in &existing {
-            if owner == agent_id && !offers.iter().any(|(n, _)| n == name) {
-                sqlx::query("DELETE FROM agent_connections WHERE workspace_id = ? AND name = ?")
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let revoked: Option<Option<String>> =
+                sqlx::query_scalar("SELECT revoked_at FROM agents WHERE id = ? AND workspace_id = ?")
+                    .bind(agent_id)
                     .bind(workspace.as_str())
-                    .bind(name)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+            if !matches!(revoked, Some(None)) {
+                return Err(Error::Conflict("agent revoked"));
             }
-        }
-        let mut rejected = Vec::new();
-        for (name, kind) in offers {
-            let direct: Option<String> = sqlx::query_scalar(
-                "SELECT name FROM connections WHERE workspace_id = ? AND name = ?",
+            let existing: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT name, agent_id, kind FROM agent_connections WHERE workspace_id = ?",
             )
             .bind(workspace.as_str())
-            .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-            if direct.is_some() {
-                rejected.push((
-                    name.clone(),
-                    "a direct connection of this workspace has this name",
-                ));
-                continue;
+            for (name, owner, _) in &existing {
+                if owner == agent_id && !offers.iter().any(|(n, _)| n == name) {
+                    sqlx::query("DELETE FROM agent_connections WHERE workspace_id = ? AND name = ?")
+                        .bind(workspace.as_str())
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
-            match existing.iter().find(|(n, _, _)| n == name) {
-                Some((_, owner, _)) if owner != agent_id => {
+            let mut rejected = Vec::new();
+            for (name, kind) in offers {
+                let direct: Option<String> = sqlx::query_scalar(
+                    "SELECT name FROM connections WHERE workspace_id = ? AND name = ?",
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if direct.is_some() {
                     rejected.push((
                         name.clone(),
-                        "another agent of this workspace offers this name",
+                        "a direct connection of this workspace has this name",
                     ));
+                    continue;
                 }
-                Some((_, _, old_kind)) => {
-                    sqlx::query(
-                        "UPDATE agent_connections SET kind = ?, updated_at = ?,
-                            schema_json = CASE WHEN kind = ? THEN schema_json ELSE NULL END
-                         WHERE workspace_id = ? AND name = ?",
-                    )
-                    .bind(kind)
-                    .bind(now())
-                    .bind(old_kind)
-                    .bind(workspace.as_str())
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO agent_connections (workspace_id, name, agent_id, kind, updated_at) VALUES (?, ?, ?, ?, ?)",
-                    )
-                    .bind(workspace.as_str())
-                    .bind(name)
-                    .bind(agent_id)
-                    .bind(kind)
-                    .bind(now())
-                    .execute(&mut *tx)
-                    .await?;
+                match existing.iter().find(|(n, _, _)| n == name) {
+                    Some((_, owner, _)) if owner != agent_id => {
+                        rejected.push((
+                            name.clone(),
+                            "another agent of this workspace offers this name",
+                        ));
+                    }
+                    Some((_, _, old_kind)) => {
+                        sqlx::query(
+                            "UPDATE agent_connections SET kind = ?, updated_at = ?,
+                                schema_json = CASE WHEN kind = ? THEN schema_json ELSE NULL END
+                             WHERE workspace_id = ? AND name = ?",
+                        )
+                        .bind(kind)
+                        .bind(now())
+                        .bind(old_kind)
+                        .bind(workspace.as_str())
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO agent_connections (workspace_id, name, agent_id, kind, updated_at) VALUES (?, ?, ?, ?, ?)",
+                        )
+                        .bind(workspace.as_str())
+                        .bind(name)
+                        .bind(agent_id)
+                        .bind(kind)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
             }
-        }
-        tx.commit().await?;
-        Ok(rejected)
+            tx.commit().await?;
+            Ok(rejected)
+        })
+        .await
     }
 
     pub async fn set_agent_schema(
@@ -362,20 +374,23 @@ impl Store {
         name: &str,
         schema_json: &str,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE agent_connections SET schema_json = ?, discovered_at = ? WHERE workspace_id = ? AND agent_id = ? AND name = ?",
-        )
-        .bind(schema_json)
-        .bind(now())
-        .bind(workspace.as_str())
-        .bind(agent_id)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::NotFound("agent connection"));
-        }
-        Ok(())
+        self.writing(async {
+            let done = sqlx::query(
+                "UPDATE agent_connections SET schema_json = ?, discovered_at = ? WHERE workspace_id = ? AND agent_id = ? AND name = ?",
+            )
+            .bind(schema_json)
+            .bind(now())
+            .bind(workspace.as_str())
+            .bind(agent_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound("agent connection"));
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub async fn agent_connections(

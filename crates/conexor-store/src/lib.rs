@@ -17,6 +17,7 @@
 
 mod agents;
 mod audit;
+mod cache;
 mod records;
 mod tools;
 
@@ -34,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,6 +59,8 @@ pub const STORE_FILE: &str = "conexor.db";
 pub struct Store {
     pub(crate) pool: SqlitePool,
     path: PathBuf,
+    /// Keys and connections between writes; see [`cache`].
+    pub(crate) cache: std::sync::Arc<cache::ReadCache>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -140,7 +144,66 @@ impl Store {
         {
             sqlx::query(*statement).execute(&pool).await?;
         }
-        Ok(Store { pool, path })
+        Ok(Store {
+            pool,
+            path,
+            cache: Default::default(),
+        })
+    }
+
+    /// Runs a write to keys, connections, agents or tools, then forgets the
+    /// cached reads (see [`cache`]), whether the write succeeded or not.
+    pub(crate) async fn writing<T>(&self, write: impl Future<Output = Result<T>>) -> Result<T> {
+        let result = write.await;
+        self.cache.invalidate();
+        result
+    }
+
+    /// [`Store::key`], served from memory between writes: the lookup every
+    /// authenticated request makes. Unknown ids are always read from disk.
+    pub async fn cached_key(&self, key_id: &KeyId) -> Result<Option<Arc<KeyRecord>>> {
+        let generation = match self.cache.key(key_id) {
+            cache::Lookup::Hit(record) => return Ok(Some(record)),
+            cache::Lookup::Miss(generation) => generation,
+        };
+        let Some(record) = self.key(key_id).await? else {
+            return Ok(None);
+        };
+        let record = Arc::new(record);
+        self.cache.put_key(generation, record.clone());
+        Ok(Some(record))
+    }
+
+    /// [`Store::connection`], served from memory between writes.
+    pub async fn cached_connection(
+        &self,
+        workspace: &WorkspaceId,
+        name: &str,
+    ) -> Result<Option<Arc<ConnectionRecord>>> {
+        let generation = match self.cache.connection(workspace, name) {
+            cache::Lookup::Hit(found) => return Ok(found),
+            cache::Lookup::Miss(generation) => generation,
+        };
+        let found = self.connection(workspace, name).await?.map(Arc::new);
+        self.cache
+            .put_connection(generation, workspace, name, found.clone());
+        Ok(found)
+    }
+
+    /// [`Store::agent_connection`], served from memory between writes.
+    pub async fn cached_agent_connection(
+        &self,
+        workspace: &WorkspaceId,
+        name: &str,
+    ) -> Result<Option<Arc<AgentConnectionRecord>>> {
+        let generation = match self.cache.agent_connection(workspace, name) {
+            cache::Lookup::Hit(found) => return Ok(found),
+            cache::Lookup::Miss(generation) => generation,
+        };
+        let found = self.agent_connection(workspace, name).await?.map(Arc::new);
+        self.cache
+            .put_agent_connection(generation, workspace, name, found.clone());
+        Ok(found)
     }
 
     /// The store's file, which no connection may point at.
@@ -186,20 +249,24 @@ impl Store {
         workspace: &WorkspaceRecord,
         first_key: &KeyRecord,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted =
-            sqlx::query("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
-                .bind(workspace.id.as_str())
-                .bind(&workspace.name)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
-        if inserted.rows_affected() != 1 {
-            return Err(Error::Conflict("workspace"));
-        }
-        insert_key(&mut tx, first_key).await?;
-        tx.commit().await?;
-        Ok(())
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let inserted = sqlx::query(
+                "INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)",
+            )
+            .bind(workspace.id.as_str())
+            .bind(&workspace.name)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() != 1 {
+                return Err(Error::Conflict("workspace"));
+            }
+            insert_key(&mut tx, first_key).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn workspace(&self, id: &WorkspaceId) -> Result<Option<WorkspaceRecord>> {
@@ -227,10 +294,13 @@ impl Store {
     }
 
     pub async fn insert_key(&self, key: &KeyRecord) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        insert_key(&mut tx, key).await?;
-        tx.commit().await?;
-        Ok(())
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            insert_key(&mut tx, key).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Revokes a key: its auth hash and its wrap of the master key are erased.
@@ -241,39 +311,42 @@ impl Store {
         key_id: &KeyId,
         force: bool,
     ) -> Result<RevokeOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
-        )
-        .bind(workspace.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let target: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT revoked_at FROM api_keys WHERE workspace_id = ? AND key_id = ?",
-        )
-        .bind(workspace.as_str())
-        .bind(key_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        match target {
-            None => return Err(Error::NotFound("key")),
-            Some(Some(_)) => return Ok(RevokeOutcome::AlreadyRevoked),
-            Some(None) => {}
-        }
-        if live <= 1 && !force {
-            return Ok(RevokeOutcome::LastKey);
-        }
-        sqlx::query(
-            "UPDATE api_keys SET revoked_at = ?, auth_hash = X'', wrapped_wmk = '', wmk_check = ''
-             WHERE workspace_id = ? AND key_id = ?",
-        )
-        .bind(now())
-        .bind(workspace.as_str())
-        .bind(key_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(RevokeOutcome::Revoked)
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
+            )
+            .bind(workspace.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            let target: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT revoked_at FROM api_keys WHERE workspace_id = ? AND key_id = ?",
+            )
+            .bind(workspace.as_str())
+            .bind(key_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            match target {
+                None => return Err(Error::NotFound("key")),
+                Some(Some(_)) => return Ok(RevokeOutcome::AlreadyRevoked),
+                Some(None) => {}
+            }
+            if live <= 1 && !force {
+                return Ok(RevokeOutcome::LastKey);
+            }
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = ?, auth_hash = X'', wrapped_wmk = '', wmk_check = ''
+                 WHERE workspace_id = ? AND key_id = ?",
+            )
+            .bind(now())
+            .bind(workspace.as_str())
+            .bind(key_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(RevokeOutcome::Revoked)
+        })
+        .await
     }
 
     /// Replaces the workspace master key: the caller's key gets the new wrap,
@@ -287,64 +360,67 @@ impl Store {
         deks: &[(String, String)],
         new_keys: &[KeyRecord],
     ) -> Result<Vec<KeyId>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let secret_ids: Vec<String> =
-            sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
-                .bind(workspace.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
-        let mut given: Vec<&str> = deks.iter().map(|(s, _)| s.as_str()).collect();
-        given.sort_unstable();
-        let mut expected: Vec<&str> = secret_ids.iter().map(String::as_str).collect();
-        expected.sort_unstable();
-        if given != expected {
-            return Err(Error::Corrupt(
-                "the rotation must re-wrap exactly the workspace's secrets",
-            ));
-        }
-        for (secret_id, dek) in deks {
-            sqlx::query("UPDATE connections SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?")
-                .bind(dek)
-                .bind(now())
-                .bind(workspace.as_str())
-                .bind(secret_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let others: Vec<String> = sqlx::query_scalar(
-            "SELECT key_id FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL AND key_id <> ?",
-        )
-        .bind(workspace.as_str())
-        .bind(caller.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE api_keys SET revoked_at = ?, auth_hash = X'', wrapped_wmk = '', wmk_check = ''
-             WHERE workspace_id = ? AND revoked_at IS NULL AND key_id <> ?",
-        )
-        .bind(now())
-        .bind(workspace.as_str())
-        .bind(caller.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let updated = sqlx::query("UPDATE api_keys SET wrapped_wmk = ?, wmk_check = ? WHERE workspace_id = ? AND key_id = ? AND revoked_at IS NULL")
-            .bind(wrapped_wmk)
-            .bind(wmk_check)
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let secret_ids: Vec<String> =
+                sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
+                    .bind(workspace.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut given: Vec<&str> = deks.iter().map(|(s, _)| s.as_str()).collect();
+            given.sort_unstable();
+            let mut expected: Vec<&str> = secret_ids.iter().map(String::as_str).collect();
+            expected.sort_unstable();
+            if given != expected {
+                return Err(Error::Corrupt(
+                    "the rotation must re-wrap exactly the workspace's secrets",
+                ));
+            }
+            for (secret_id, dek) in deks {
+                sqlx::query("UPDATE connections SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?")
+                    .bind(dek)
+                    .bind(now())
+                    .bind(workspace.as_str())
+                    .bind(secret_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let others: Vec<String> = sqlx::query_scalar(
+                "SELECT key_id FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL AND key_id <> ?",
+            )
+            .bind(workspace.as_str())
+            .bind(caller.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = ?, auth_hash = X'', wrapped_wmk = '', wmk_check = ''
+                 WHERE workspace_id = ? AND revoked_at IS NULL AND key_id <> ?",
+            )
+            .bind(now())
             .bind(workspace.as_str())
             .bind(caller.as_str())
             .execute(&mut *tx)
             .await?;
-        if updated.rows_affected() != 1 {
-            return Err(Error::NotFound("key"));
-        }
-        for key in new_keys {
-            insert_key(&mut tx, key).await?;
-        }
-        tx.commit().await?;
-        others
-            .iter()
-            .map(|k| KeyId::parse(k).map_err(|_| Error::Corrupt("key id")))
-            .collect()
+            let updated = sqlx::query("UPDATE api_keys SET wrapped_wmk = ?, wmk_check = ? WHERE workspace_id = ? AND key_id = ? AND revoked_at IS NULL")
+                .bind(wrapped_wmk)
+                .bind(wmk_check)
+                .bind(workspace.as_str())
+                .bind(caller.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if updated.rows_affected() != 1 {
+                return Err(Error::NotFound("key"));
+            }
+            for key in new_keys {
+                insert_key(&mut tx, key).await?;
+            }
+            tx.commit().await?;
+            others
+                .iter()
+                .map(|k| KeyId::parse(k).map_err(|_| Error::Corrupt("key id")))
+                .collect()
+        })
+        .await
     }
 
     pub async fn connections(&self, workspace: &WorkspaceId) -> Result<Vec<ConnectionRecord>> {
@@ -378,44 +454,47 @@ impl Store {
     }
 
     pub async fn insert_connection(&self, c: &ConnectionRecord) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !Self::claim_secret_id(&mut tx, c.secret_id.as_str()).await? {
-            return Err(Error::Conflict("secret id"));
-        }
-        let offered: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM agent_connections WHERE workspace_id = ? AND name = ?",
-        )
-        .bind(c.workspace_id.as_str())
-        .bind(&c.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if offered.is_some() {
-            return Err(Error::Conflict("connection (offered by an agent)"));
-        }
-        let now = now();
-        let done = sqlx::query(
-            "INSERT OR IGNORE INTO connections (workspace_id, name, kind, mode, secret_id, secret_version,
-                sealed_value, sealed_dek, schema_json, discovered_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.workspace_id.as_str())
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.mode)
-        .bind(c.secret_id.as_str())
-        .bind(&c.sealed_value)
-        .bind(&c.sealed_dek)
-        .bind(&c.schema_json)
-        .bind(c.schema_json.as_ref().map(|_| now.clone()))
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::Conflict("connection"));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            if !Self::claim_secret_id(&mut tx, c.secret_id.as_str()).await? {
+                return Err(Error::Conflict("secret id"));
+            }
+            let offered: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM agent_connections WHERE workspace_id = ? AND name = ?",
+            )
+            .bind(c.workspace_id.as_str())
+            .bind(&c.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if offered.is_some() {
+                return Err(Error::Conflict("connection (offered by an agent)"));
+            }
+            let now = now();
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO connections (workspace_id, name, kind, mode, secret_id, secret_version,
+                    sealed_value, sealed_dek, schema_json, discovered_at, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(c.workspace_id.as_str())
+            .bind(&c.name)
+            .bind(&c.kind)
+            .bind(&c.mode)
+            .bind(c.secret_id.as_str())
+            .bind(&c.sealed_value)
+            .bind(&c.sealed_dek)
+            .bind(&c.schema_json)
+            .bind(c.schema_json.as_ref().map(|_| now.clone()))
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict("connection"));
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Replaces a connection's credentials: a new secret id and the next version.
@@ -428,31 +507,34 @@ impl Store {
         sealed_dek: &str,
         schema_json: Option<&str>,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !Self::claim_secret_id(&mut tx, secret_id.as_str()).await? {
-            return Err(Error::Conflict("secret id"));
-        }
-        let now = now();
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE connections SET secret_id = ?, secret_version = secret_version + 1, sealed_value = ?,
-                sealed_dek = ?, schema_json = COALESCE(?, schema_json),
-                discovered_at = CASE WHEN ? IS NULL THEN discovered_at ELSE ? END, updated_at = ?
-             WHERE workspace_id = ? AND name = ? RETURNING secret_version",
-        )
-        .bind(secret_id.as_str())
-        .bind(sealed_value)
-        .bind(sealed_dek)
-        .bind(schema_json)
-        .bind(schema_json)
-        .bind(&now)
-        .bind(&now)
-        .bind(workspace.as_str())
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let version = version.ok_or(Error::NotFound("connection"))?;
-        tx.commit().await?;
-        Ok(version)
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            if !Self::claim_secret_id(&mut tx, secret_id.as_str()).await? {
+                return Err(Error::Conflict("secret id"));
+            }
+            let now = now();
+            let version: Option<i64> = sqlx::query_scalar(
+                "UPDATE connections SET secret_id = ?, secret_version = secret_version + 1, sealed_value = ?,
+                    sealed_dek = ?, schema_json = COALESCE(?, schema_json),
+                    discovered_at = CASE WHEN ? IS NULL THEN discovered_at ELSE ? END, updated_at = ?
+                 WHERE workspace_id = ? AND name = ? RETURNING secret_version",
+            )
+            .bind(secret_id.as_str())
+            .bind(sealed_value)
+            .bind(sealed_dek)
+            .bind(schema_json)
+            .bind(schema_json)
+            .bind(&now)
+            .bind(&now)
+            .bind(workspace.as_str())
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let version = version.ok_or(Error::NotFound("connection"))?;
+            tx.commit().await?;
+            Ok(version)
+        })
+        .await
     }
 
     pub async fn set_schema(
@@ -461,29 +543,35 @@ impl Store {
         name: &str,
         schema_json: &str,
     ) -> Result<()> {
-        let done = sqlx::query("UPDATE connections SET schema_json = ?, discovered_at = ? WHERE workspace_id = ? AND name = ?")
-            .bind(schema_json)
-            .bind(now())
-            .bind(workspace.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::NotFound("connection"));
-        }
-        Ok(())
+        self.writing(async {
+            let done = sqlx::query("UPDATE connections SET schema_json = ?, discovered_at = ? WHERE workspace_id = ? AND name = ?")
+                .bind(schema_json)
+                .bind(now())
+                .bind(workspace.as_str())
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound("connection"));
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_connection(&self, workspace: &WorkspaceId, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM connections WHERE workspace_id = ? AND name = ?")
-            .bind(workspace.as_str())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::NotFound("connection"));
-        }
-        Ok(())
+        self.writing(async {
+            let done = sqlx::query("DELETE FROM connections WHERE workspace_id = ? AND name = ?")
+                .bind(workspace.as_str())
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::NotFound("connection"));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Whether the store answers (for `/readyz`).

@@ -78,8 +78,11 @@ impl Store {
         connection: &str,
         definition: &str,
     ) -> Result<()> {
-        self.put_tool(workspace, name, connection, definition, "api")
-            .await
+        self.writing(async {
+            self.put_tool(workspace, name, connection, definition, "api")
+                .await
+        })
+        .await
     }
 
     /// Adds or replaces a tool of `source` (`api` or `generated`); a tool of
@@ -92,39 +95,45 @@ impl Store {
         definition: &str,
         source: &str,
     ) -> Result<()> {
-        let now = now();
-        let done = sqlx::query(
-            "INSERT INTO named_tools (workspace_id, name, connection, definition, source, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (workspace_id, name) DO UPDATE SET connection = excluded.connection,
-                definition = excluded.definition, updated_at = excluded.updated_at
-             WHERE named_tools.source = excluded.source",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .bind(connection)
-        .bind(definition)
-        .bind(source)
-        .bind(&now)
-        .bind(&now)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(Error::Conflict("tool (defined elsewhere)"));
-        }
-        Ok(())
+        self.writing(async {
+            let now = now();
+            let done = sqlx::query(
+                "INSERT INTO named_tools (workspace_id, name, connection, definition, source, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (workspace_id, name) DO UPDATE SET connection = excluded.connection,
+                    definition = excluded.definition, updated_at = excluded.updated_at
+                 WHERE named_tools.source = excluded.source",
+            )
+            .bind(workspace.as_str())
+            .bind(name)
+            .bind(connection)
+            .bind(definition)
+            .bind(source)
+            .bind(&now)
+            .bind(&now)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(Error::Conflict("tool (defined elsewhere)"));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Removes a tool added through the API; false when there is none.
     pub async fn delete_api_tool(&self, workspace: &WorkspaceId, name: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "DELETE FROM named_tools WHERE workspace_id = ? AND name = ? AND source IN ('api', 'generated')",
-        )
-        .bind(workspace.as_str())
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.writing(async {
+            let done = sqlx::query(
+                "DELETE FROM named_tools WHERE workspace_id = ? AND name = ? AND source IN ('api', 'generated')",
+            )
+            .bind(workspace.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
     }
 
     /// Replaces every tool that came from the tools file, atomically.
@@ -134,41 +143,44 @@ impl Store {
         workspace: &WorkspaceId,
         tools: &[(String, String, String)],
     ) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let api: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM named_tools WHERE workspace_id = ? AND source <> 'file'",
-        )
-        .bind(workspace.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let clashes: Vec<String> = tools
-            .iter()
-            .filter(|(n, _, _)| api.contains(n))
-            .map(|(n, _, _)| n.clone())
-            .collect();
-        if !clashes.is_empty() {
-            return Ok(clashes);
-        }
-        sqlx::query("DELETE FROM named_tools WHERE workspace_id = ? AND source = 'file'")
-            .bind(workspace.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let now = now();
-        for (name, connection, definition) in tools {
-            sqlx::query(
-                "INSERT INTO named_tools (workspace_id, name, connection, definition, source, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, 'file', ?, ?)",
+        self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let api: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM named_tools WHERE workspace_id = ? AND source <> 'file'",
             )
             .bind(workspace.as_str())
-            .bind(name)
-            .bind(connection)
-            .bind(definition)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(Vec::new())
+            let clashes: Vec<String> = tools
+                .iter()
+                .filter(|(n, _, _)| api.contains(n))
+                .map(|(n, _, _)| n.clone())
+                .collect();
+            if !clashes.is_empty() {
+                return Ok(clashes);
+            }
+            sqlx::query("DELETE FROM named_tools WHERE workspace_id = ? AND source = 'file'")
+                .bind(workspace.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let now = now();
+            for (name, connection, definition) in tools {
+                sqlx::query(
+                    "INSERT INTO named_tools (workspace_id, name, connection, definition, source, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, 'file', ?, ?)",
+                )
+                .bind(workspace.as_str())
+                .bind(name)
+                .bind(connection)
+                .bind(definition)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Vec::new())
+        })
+        .await
     }
 }

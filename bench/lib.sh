@@ -1,0 +1,33 @@
+# Shared by the bench scripts (sourced, not run): a private PostgreSQL's
+# `conexor server` set up the way a user would, and the stateless MCP request.
+# The caller sets $work (a scratch directory it removes), $pids (an array it
+# kills on exit) and has run `scripts/test-env.sh start`.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_conexor BIN NAME [extra server args...]: a server on a free port with a
+# fresh store, a workspace, the connection `shop` (the private PostgreSQL's
+# read-only login) and an MCP key; sets ${NAME}_pid, ${NAME}_port, ${NAME}_key
+# and ${NAME}_admin.
+start_conexor() {
+  local bin=$1 name=$2 port admin api key
+  shift 2
+  port=$(free_port)
+  admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
+  CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/$name" --listen "127.0.0.1:$port" \
+    --durability process-crash --log-level warn "$@" 2>"$work/$name.log" &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  api="$(CONEXOR_URL="http://127.0.0.1:$port" "$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+  echo "$CONEXOR_TEST_PG_READER_URL" | CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections add shop --url-stdin >/dev/null
+  key="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+  printf -v "${name}_pid" '%s' "$pid"
+  printf -v "${name}_port" '%s' "$port"
+  printf -v "${name}_key" '%s' "$key"
+  printf -v "${name}_admin" '%s' "$admin"
+}
+
+# The small stateless call every HTTP bench sends (2026-07-28: per-request
+# protocol metadata, no session).
+readonly MCP_SMALL_CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = $1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"4"},"io.modelcontextprotocol/clientCapabilities":{}}}}'

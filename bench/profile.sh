@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Where a small MCP call's CPU goes, by stage, counted in instructions.
+#
+# `conexor server` (release build) runs under valgrind's callgrind, which
+# counts user-space instructions: the count is repeatable for the same binary
+# and inputs whatever else the machine is doing (wall-clock profiles on a
+# shared 2-core machine are not). Instrumentation is switched on only around
+# the measured calls, after a warm-up. Kernel time (syscalls, scheduling) is
+# not counted: `--strace` adds a syscall count for the same calls.
+#
+# Usage:
+#   bench/profile.sh [--calls N] [--bin PATH] [--strace] [--keep DIR]
+#
+# Prints a Markdown section: instructions per call, the inclusive share of
+# each stage, and the self cost grouped by crate.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly BENCH="$ROOT/bench"
+readonly COMMAND="bench/profile.sh${*:+ $*}"
+log() { printf 'bench-profile: %s\n' "$*" >&2; }
+die() { printf 'bench-profile: ERROR: %s\n' "$*" >&2; exit 1; }
+
+calls=200
+bin=
+strace=0
+keep=
+while (($#)); do
+  case $1 in
+    --calls) calls=$2; shift ;;
+    --bin) bin=$(realpath "$2"); shift ;;
+    --strace) strace=1 ;;
+    --keep) keep=$(realpath -m "$2"); shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+cd "$ROOT"
+command -v valgrind >/dev/null || die "valgrind is missing (apt-get install valgrind)"
+if ((strace)) && ! command -v strace >/dev/null; then
+  [[ $(id -u) == 0 ]] || die "strace is missing (apt-get install strace)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null
+fi
+
+work=$(mktemp -d /tmp/conexor-bench-profile.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  local code=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  scripts/test-env.sh stop "$work/db" >/dev/null 2>&1 || true
+  [[ -n $keep ]] && { mkdir -p "$keep"; cp "$work"/callgrind.out* "$work"/*.txt "$keep"/ 2>/dev/null || true; }
+  rm -rf "$work"
+  exit "$code"
+}
+trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+
+if [[ -z $bin ]]; then
+  log "building the release binary"
+  cargo build --release --locked -p conexor >&2
+  bin="$ROOT/target/release/conexor"
+fi
+log "starting a private PostgreSQL"
+eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
+
+# Set the store up with a normal run, then serve the same store under callgrind.
+start_conexor "$bin" conexor
+kill "$conexor_pid"; wait "$conexor_pid" 2>/dev/null || true
+port=$(free_port)
+log "serving under callgrind"
+CONEXOR_ADMIN_TOKEN="$conexor_admin" valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$work/callgrind.out" \
+  "$bin" server --data-dir "$work/conexor" --listen "127.0.0.1:$port" \
+  --durability process-crash --log-level warn 2>"$work/valgrind.log" &
+vg_pid=$!
+pids+=("$vg_pid")
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || die "the server did not start under valgrind: $(tail -5 "$work/valgrind.log")"
+
+# One keep-alive client, sequential calls: warm-up (pool, catalog, key), then
+# the measured calls with instrumentation on.
+cat >"$work/client.py" <<'PY'
+import http.client, json, sys
+port, key, n, body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+conn = http.client.HTTPConnection("127.0.0.1", port)
+headers = {"Authorization": "Bearer " + key, "Content-Type": "application/json",
+           "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28",
+           "Mcp-Method": "tools/call", "Mcp-Name": "run_query"}
+for _ in range(n):
+    conn.request("POST", "/mcp", body, headers)
+    answer = conn.getresponse().read()
+    if b'"isError":true' in answer or b"customer" not in answer and b"42" not in answer:
+        sys.exit("unexpected answer: " + answer[:300].decode(errors="replace"))
+PY
+python3 "$work/client.py" "$port" "$conexor_key" 20 "$MCP_SMALL_CALL"
+callgrind_control -i on "$vg_pid" >/dev/null
+if ((strace)); then
+  strace -c -f -p "$vg_pid" -o "$work/strace.txt" &
+  strace_pid=$!
+fi
+python3 "$work/client.py" "$port" "$conexor_key" "$calls" "$MCP_SMALL_CALL"
+callgrind_control -i off "$vg_pid" >/dev/null
+((strace)) && { kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true; }
+kill -TERM "$vg_pid"; wait "$vg_pid" 2>/dev/null || true
+
+log "annotating"
+callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.out" >"$work/inclusive.txt"
+callgrind_annotate --threshold=100 "$work/callgrind.out" >"$work/self.txt"
+python3 "$BENCH/profile_stages.py" "$work/inclusive.txt" "$work/self.txt" "$calls" "$COMMAND" "$bin"
+if ((strace)) && [[ -s $work/strace.txt ]]; then
+  echo
+  echo "Syscalls during the measured calls (strace -c -f; per call = count / $calls):"
+  echo
+  echo '```'
+  head -n 25 "$work/strace.txt"
+  echo '```'
+fi

@@ -1,0 +1,110 @@
+"""Turns callgrind_annotate's listings into the stage table of bench/profile.sh.
+
+Inclusive costs follow the poll nesting of async code, so a stage is the
+largest inclusive cost among the functions that make it (the outermost one);
+work handed to another task or thread (the guard's parsing threads, the audit
+writer task) is counted where it runs. Self costs are grouped by crate, with C
+code by library.
+"""
+import re
+import sys
+from collections import defaultdict
+
+LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[(.*)\])?\s*$")
+
+# (stage, what it covers, regular expressions over the function name)
+STAGES = [
+    ("HTTP server (hyper, axum, our middleware) and all below", "a request's whole life on its connection task",
+     [r"^hyper::proto::h1::dispatch::Dispatcher<.*>::poll_loop", r"^hyper::proto::h1::dispatch::Dispatcher<.*>::poll_catch"]),
+    ("authentication", "bearer key parse, key record, salted hash check",
+     [r"^conexor_server::auth::authenticate"]),
+    ("rmcp request handling (before our handler)", "body read and JSON-RPC parse, header checks, the per-request service",
+     [r"StreamableHttpService<.*>::handle_post"]),
+    ("MCP tool handler (ours) and all below", "principal, arguments, gateway, result encoding",
+     [r"^<conexor_server::mcp::McpHandler as rmcp::handler::server::ServerHandler>::call_tool"]),
+    ("gateway call (dispatch + audit wait)", "everything the chokepoint does for one call",
+     [r"^conexor_server::gateway::Gateway::call_tool"]),
+    ("connection record lookup", "store (or its in-memory cache)",
+     [r"^conexor_server::gateway::Gateway::connection"]),
+    ("guard: check (caller side)", "hand-off to a parsing thread and back",
+     [r"^conexor_guard::check_with_params", r"^conexor_guard::check_with_policy"]),
+    ("guard: parse and walk (parsing threads)", "sqlparser and the walker",
+     [r"^conexor_guard::.*check_now", r"^conexor_guard::walk::"]),
+    ("source_sql (cap and row-size wrapping)", "the SQL text sent, built from the AST",
+     [r"^conexor_guard::CheckedQuery::source_sql"]),
+    ("PostgreSQL read", "catalog admit, pool checkout, BEGIN, query, rows, ROLLBACK",
+     [r"^conexor_connectors::postgresql::PostgresqlSource::read"]),
+    ("audit: writer task", "chain append (JCS, SHA-256), the SQLite commit",
+     [r"^conexor_server::audit::Writer::run"]),
+    ("SQLite (C), all callers", "audit commits, store reads",
+     [r"^sqlite3_step$"]),
+]
+
+
+def parse(path):
+    total = None
+    rows = []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        m = LINE.match(line)
+        if not m:
+            continue
+        count = int(m.group(1).replace(",", ""))
+        where = m.group(2)
+        if where == "PROGRAM TOTALS":
+            total = count
+            continue
+        function = where.split(":", 1)[1] if ":" in where else where
+        rows.append((count, function, m.group(3) or ""))
+    return total, rows
+
+
+def crate_of(function, obj):
+    name = function.lstrip("<&*").replace("dyn ", "")
+    if "::" in name:
+        return name.split("::", 1)[0]
+    if name.startswith("sqlite3") or "sqlite" in obj:
+        return "SQLite (C)"
+    if "aws_lc" in name or "aws-lc" in obj:
+        return "aws-lc (C)"
+    if "libc" in obj or "ld-linux" in obj:
+        return "libc (malloc, memcpy, …)"
+    if "vgpreload" in obj:
+        return "libc (malloc, memcpy, …)"
+    return "other C (" + (obj.rsplit("/", 1)[-1] or "?") + ")"
+
+
+def main():
+    inclusive, self_cost, calls, command, binary = sys.argv[1:6]
+    calls = int(calls)
+    total, inc_rows = parse(inclusive)
+    _, self_rows = parse(self_cost)
+    if not total:
+        sys.exit("no totals in the callgrind listing")
+    print("### Instructions per small call, by stage (callgrind)")
+    print()
+    print(f"- Command: `{command}`; binary `{binary}`")
+    print(f"- {calls} sequential stateless `run_query` calls over one keep-alive connection, after a warm-up;")
+    print("  user-space instructions of the server process only (kernel work is not counted).")
+    print(f"- **{total / calls:,.0f} instructions per call** ({total:,} in all).")
+    print()
+    print("| stage | instructions per call | share | covers |")
+    print("| --- | ---: | ---: | --- |")
+    for stage, covers, patterns in STAGES:
+        best = 0
+        for count, function, _ in inc_rows:
+            if any(re.search(p, function) for p in patterns):
+                best = max(best, count)
+        print(f"| {stage} | {best / calls:,.0f} | {100 * best / total:.1f} % | {covers} |")
+    by_crate = defaultdict(int)
+    for count, function, obj in self_rows:
+        by_crate[crate_of(function, obj)] += count
+    print()
+    print("Self cost by crate (where the instructions are executed), top 15:")
+    print()
+    print("| crate | instructions per call | share |")
+    print("| --- | ---: | ---: |")
+    for crate, count in sorted(by_crate.items(), key=lambda kv: -kv[1])[:15]:
+        print(f"| {crate} | {count / calls:,.0f} | {100 * count / total:.1f} % |")
+
+
+main()
