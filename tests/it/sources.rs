@@ -311,3 +311,55 @@ async fn edit_replaces_credentials_and_remove_forgets() {
         "{err:#}"
     );
 }
+
+/// Pooled sessions are not pinged before each read (one round trip less):
+/// the read's own BEGIN is the test. A session the server has dropped since
+/// its last use must be replaced before any of the caller's SQL is sent, so
+/// the call succeeds on a fresh session (fails if the dead one is used).
+#[tokio::test]
+async fn a_pooled_session_the_server_dropped_is_replaced_before_the_next_read() {
+    use sqlx::Connection;
+    let server = TestServer::start().await;
+    let client = server.workspace("dropped").await;
+    let mut admin = sqlx::PgConnection::connect(&env_url("CONEXOR_TEST_PG_ADMIN_URL"))
+        .await
+        .unwrap();
+    for (name, url) in [
+        ("pg", "CONEXOR_TEST_PG_READER_URL"),
+        ("my", "CONEXOR_TEST_MYSQL_READER_URL"),
+    ] {
+        add_connection(&client, name, &env_url(url), false)
+            .await
+            .unwrap();
+    }
+    let pid_sql = "SELECT pg_backend_pid() AS pid";
+    let first = client.query("pg", pid_sql, vec![], None).await.unwrap();
+    let pid = first["rows"][0][0].as_i64().expect("a backend pid");
+    // Let the first call's ROLLBACK return its session to the pool, then end it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1::int)")
+        .bind(pid)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(ended);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = client.query("pg", pid_sql, vec![], None).await.unwrap();
+    assert_ne!(second["rows"][0][0], first["rows"][0][0], "{second}");
+
+    // MariaDB: the same through KILL.
+    let my_sql = "SELECT CONNECTION_ID() AS id";
+    let first = client.query("my", my_sql, vec![], None).await.unwrap();
+    let id = first["rows"][0][0].as_i64().expect("a connection id");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut root = sqlx::MySqlConnection::connect(&env_url("CONEXOR_TEST_MYSQL_ADMIN_URL"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("KILL {id}")))
+        .execute(&mut root)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = client.query("my", my_sql, vec![], None).await.unwrap();
+    assert_ne!(second["rows"][0][0], first["rows"][0][0], "{second}");
+}

@@ -26,6 +26,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 mod allow;
 mod deny;
+mod verdicts;
 mod walk;
 
 #[cfg(test)]
@@ -297,7 +298,7 @@ impl fmt::Display for Rule {
 /// SQLite: any case). An unqualified entry matches only unqualified calls, a qualified
 /// entry only qualified ones. Functions on the deny lists (sleeping, files, locks, SQL
 /// from text, …) cannot be allow-listed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct FunctionPolicy {
     allowed: std::collections::BTreeSet<String>,
 }
@@ -377,15 +378,20 @@ fn check_on_worker(
     policy: &FunctionPolicy,
 ) -> Result<CheckedQuery, Rejection> {
     precheck_text(dialect, sql)?;
+    if let Some(verdict) = verdicts::get(dialect, sql, policy) {
+        return verdict;
+    }
     let job = Job {
         dialect,
         sql: sql.to_owned(),
         policy: policy.clone(),
     };
-    match workers() {
+    let verdict = match workers() {
         Some(pool) => pool.run(job),
         None => job.run_on_new_thread(),
-    }
+    };
+    verdicts::put(dialect, sql, policy, &verdict);
+    verdict
 }
 
 /// One check for a parsing thread.

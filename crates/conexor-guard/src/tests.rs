@@ -1238,3 +1238,33 @@ fn words_symbols_and_relations_are_reported_for_the_catalog_checks() {
         ]
     );
 }
+
+/// Verdicts are kept by exact input (`verdicts`): the same text under another
+/// policy or dialect is judged again, never served the other's verdict.
+#[test]
+fn kept_verdicts_depend_on_policy_and_dialect() {
+    let sql = "SELECT public.kept_fn(id) FROM t";
+    let open = FunctionPolicy::new(["public.kept_fn"]).unwrap();
+    let closed = FunctionPolicy::default();
+    for _ in 0..3 {
+        assert!(crate::check_with_policy(Postgresql, sql, None, &open).is_ok());
+        let refused = crate::check_with_policy(Postgresql, sql, None, &closed).unwrap_err();
+        assert_eq!(refused.rule, Rule::UnknownFunction);
+    }
+    // The same text is a different statement in another dialect.
+    let quoted = "SELECT \"a\" FROM t";
+    for _ in 0..3 {
+        let pg = check(Postgresql, quoted).map(|c| c.relations().to_vec());
+        let my = check(Mysql, quoted).map(|c| c.relations().to_vec());
+        assert_eq!(pg, Ok(vec!["t".to_owned()]));
+        assert_eq!(my, Ok(vec!["t".to_owned()]));
+    }
+    // Byte-for-byte: one space more is another input with its own verdict.
+    assert!(check(Postgresql, "SELECT 1").is_ok());
+    assert_eq!(
+        check(Postgresql, "SELECT 1 ;; DROP TABLE t")
+            .unwrap_err()
+            .rule,
+        Rule::MultipleStatements
+    );
+}

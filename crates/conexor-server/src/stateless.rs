@@ -156,7 +156,8 @@ pub async fn tools_call(
         .client_info()
         .map(|info| (info.name, info.version));
     let model = mcp::model_of(Some(&params.meta), model_header);
-    let task = tokio::spawn(async move {
+    // Boxed, so that the spawn moves a pointer, not the whole call's state.
+    let task = tokio::spawn(Box::pin(async move {
         mcp::tool_result(
             state,
             principal,
@@ -166,7 +167,7 @@ pub async fn tools_call(
             params.arguments.unwrap_or_default(),
         )
         .await
-    });
+    }));
     let message: ServerJsonRpcMessage = match task.await {
         Ok(Ok(result)) => ServerJsonRpcMessage::Response(JsonRpcResponse {
             jsonrpc: JsonRpcVersion2_0,
