@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import re
@@ -45,7 +46,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-CALL_TIMEOUT = 30.0
+CALL_TIMEOUT = 20.0
 
 
 def text_of(res) -> str:
@@ -138,54 +139,43 @@ class Mix:
         seq = 0
         delay = 0.2
         while self.now() < self.stop_at:
-            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=CALL_TIMEOUT)
-            opened = False
+            state = {"opened": False, "failed_call": False}
             try:
-                async with http:
-                    with anyio.fail_after(CALL_TIMEOUT):
-                        client = Client(streamable_http_client(self.url, http_client=http), mode=self.a.mode)
-                        await client.__aenter__()
-                    opened = True
-                    try:
+                async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=CALL_TIMEOUT) as http:
+                    async with Client(streamable_http_client(self.url, http_client=http), mode=self.a.mode) as client:
+                        state["opened"] = True
                         delay = 0.2
                         while self.now() < self.stop_at:
                             seq += 1
                             n = self.a.id_base + sid * 1_000_000 + seq
                             kind = self.pick(rnd)
                             tool, args = self.request(kind, n, rnd)
+                            rid = n if tool == "run_query" else None
                             t0 = self.now()
                             try:
                                 with anyio.fail_after(CALL_TIMEOUT):
                                     res = await client.call_tool(tool, args)
                             except BaseException as e:  # noqa: BLE001 - any failure is data here
-                                if isinstance(e, asyncio.CancelledError) and self.now() < self.stop_at + 5:
-                                    pass
-                                t1 = self.now()
-                                self.calls.append((sid, kind, tool, n if tool == "run_query" else None, t0, t1, "error",
+                                # A call cancelled because the transport's task group
+                                # failed (the server went away) is an error too.
+                                self.calls.append((sid, kind, tool, rid, t0, self.now(), "error",
                                                    f"{type(e).__name__}: {e}"))
-                                raise _Reconnect() from None
-                            t1 = self.now()
+                                state["failed_call"] = True
+                                if isinstance(e, Exception):
+                                    break
+                                raise
                             status, detail = self.judge(kind, n, res)
-                            self.calls.append((sid, kind, tool, n if tool == "run_query" else None, t0, t1, status, detail))
+                            self.calls.append((sid, kind, tool, rid, t0, self.now(), status, detail))
                             if self.a.think_ms:
                                 await anyio.sleep(rnd.uniform(0, 2 * self.a.think_ms) / 1000)
-                    finally:
-                        with anyio.move_on_after(5, shield=True):
-                            try:
-                                await client.__aexit__(None, None, None)
-                            except BaseException:  # noqa: BLE001
-                                pass
-            except _Reconnect:
+            except Exception as e:  # noqa: BLE001 - closing a broken session may fail too
+                if not state["opened"]:
+                    self.connect_failures[err_class(f"{type(e).__name__}: {_first(e)}")] += 1
+            if self.now() < self.stop_at:
                 self.reconnects[sid] += 1
-            except BaseException as e:  # noqa: BLE001
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
-                if not opened:
-                    self.connect_failures[err_class(f"{type(e).__name__}: {e}")] += 1
+                if not state["opened"]:
                     await anyio.sleep(delay)
                     delay = min(delay * 2, 2.0)
-                else:
-                    self.reconnects[sid] += 1
 
     async def window(self, w):
         label, fault_at, fault_cmd, restore_at, restore_cmd = w
@@ -254,8 +244,13 @@ class Mix:
                 unexpected[f"{kind}: {cls}"] += 1
             errors[kind] += 1
         windows = {}
-        for label, f0, f1 in spans:
+        spans.sort(key=lambda x: x[1])
+        for i, (label, f0, f1) in enumerate(spans):
+            nxt = spans[i + 1][1] if i + 1 < len(spans) else float("inf")
             w = {"fault_at_s": round(f0, 2), "restored_at_s": round(f1, 2)}
+            ev = self.events[label]
+            if "restore_start" in ev:
+                w["restore_took_s"] = round(ev["restore_end"] - ev["restore_start"], 2)
             # Calls that ended between the fault and the restore's end, by result.
             during = Counter("answered" if st in ("ok", "refused") else st
                              for sid, kind, tool, n, t0, t1, st, d in self.calls if f0 <= t1 <= f1)
@@ -263,7 +258,7 @@ class Mix:
             w["error_kinds"] = dict(Counter(err_class(d or "") for sid, kind, tool, n, t0, t1, st, d in self.calls
                                             if st != "ok" and st != "refused" and f0 <= t1 <= f1 + a.grace).most_common(6))
             ok_after = sorted((t1, sid) for sid, kind, tool, n, t0, t1, st, d in self.calls
-                              if st in ("ok", "refused") and t0 >= f1)
+                              if st in ("ok", "refused") and f1 <= t0 < nxt)
             if ok_after:
                 w["first_answer_after_restore_s"] = round(ok_after[0][0] - f1, 3)
                 seen = {}
@@ -271,11 +266,11 @@ class Mix:
                     seen.setdefault(sid, t)
                 w["sessions_answered_again"] = len(seen)
                 w["all_sessions_answered_again_s"] = round(max(seen.values()) - f1, 3)
-            errs_after = [t1 for sid, kind, tool, n, t0, t1, st, d in self.calls if st not in ("ok", "refused") and t1 >= f1]
+            errs_after = [t1 for sid, kind, tool, n, t0, t1, st, d in self.calls if st not in ("ok", "refused") and f1 <= t1 < nxt]
             w["last_error_after_restore_s"] = round(max(errs_after) - f1, 3) if errs_after else None
             windows[label] = w
         if a.agent_log:
-            agent_windows(a.agent_log, self.events, self.t_start_wall, windows)
+            agent_windows(a.agent_log, self.events, self.t_start_wall, windows, spans)
         all_lat = [x for v in lat.values() for x in v]
         steady = [t1 - t0 for sid, kind, tool, n, t0, t1, st, d in self.calls
                   if st in ("ok", "refused") and t0 >= 2.0 and not any(t1 >= f0 - 1 and t0 <= f1 + a.grace for _, f0, f1 in spans)]
@@ -311,7 +306,7 @@ def parse_ts(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def agent_windows(path, events, t0_wall, windows):
+def agent_windows(path, events, t0_wall, windows, spans):
     """From the agent's log: each reconnection attempt's delay, and when it
     connected again after each window's restore; the bound the documented
     backoff gives is the sleep in progress when the restore happened."""
@@ -338,20 +333,24 @@ def agent_windows(path, events, t0_wall, windows):
             continue
         w = windows[label]
         f0, r = ev["fault_start"], ev["restore_end"]
-        retries = [(round(t, 2), d, at) for t, k, d, at in lines if k == "retry" and f0 - 1 <= t <= r + 60]
+        nxt = min([x[1] for x in spans if x[1] > f0] + [float("inf")])
+        retries = [(round(t, 2), d, at) for t, k, d, at in lines if k == "retry" and f0 - 1 <= t < min(r + 60, nxt)]
         w["agent_retries"] = [{"at_s": t, "attempt": at, "delay_ms": d} for t, d, at in retries]
         # The sleep in progress at the restore: it ends at t + delay.
-        pending = [t + d / 1000 for t, k, d, at in lines if k == "retry" and t <= r and d is not None]
+        pending = [t + d / 1000 for t, k, d, at in lines if k == "retry" and f0 - 1 <= t <= r and d is not None]
         if pending:
             w["backoff_sleep_left_at_restore_s"] = round(max(0.0, max(pending) - r), 3)
-            w["backoff_delay_at_restore_ms"] = [d for t, k, d, at in lines if k == "retry" and t <= r][-1]
-        conn = [t for t, k, d, at in lines if k == "connected" and t >= r - 0.5]
+            w["backoff_delay_at_restore_ms"] = [d for t, k, d, at in lines if k == "retry" and f0 - 1 <= t <= r][-1]
+        conn = [t for t, k, d, at in lines if k == "connected" and r - 0.5 <= t < nxt]
         if conn:
             w["agent_connected_after_restore_s"] = round(conn[0] - r, 3)
 
 
-class _Reconnect(Exception):
-    pass
+def _first(e):
+    """The first leaf of an exception group, else the exception."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"
 
 
 def ms(x):
@@ -380,7 +379,10 @@ def audit_cmd(a):
     by = Counter()
     ns = set()
     dup = 0
+    server_ms = defaultdict(list)
     for r in records:
+        if r["tool"] in TOOLS:
+            server_ms["refused" if r["outcome"] == "denied" else r["tool"]].append(r["duration_ms"])
         if r["tool"] not in TOOLS:
             by[(r["tool"], r["outcome"])] += 1
             continue
@@ -413,6 +415,9 @@ def audit_cmd(a):
         "missing_examples": missing[:10],
         "duplicate_ids_in_records": dup,
         "admin_start_records": by.get(("admin.start", "ok"), 0),
+        # The gateway's own wall time per call (the record's duration_ms): the
+        # key's concurrency wait, guard and source; not HTTP or the audit commit.
+        "server_ms": {k: {"p50": pct(v, 50), "p99": pct(v, 99), "max": max(v)} for k, v in sorted(server_ms.items())},
     }
     print(json.dumps(out))
 
@@ -569,10 +574,13 @@ def report_cmd(a):
                   f"({au['answered_run_query_with_id']:,} run_query calls with a unique id: "
                   f"**{au['answered_without_record']} without a record**); {au['admin_start_records']} `admin.start`; "
                   f"`audit verify --pubkey`: exit {au['verify_exit']}, \"{au['verify']}\"")
+            print("  - server-side time per call (record `duration_ms`: concurrency wait, guard, source; not the HTTP layer or the audit commit), ms: " +
+                  "; ".join(f"{k} p50 {v['p50']} / p99 {v['p99']} / max {v['max']}" for k, v in au["server_ms"].items()))
             print(f"  - records by tool/outcome: {fmt_counts(au['records_by_tool'])}")
             print(f"  - answered by tool/outcome: {fmt_counts(au['answered_by_tool'])}")
         for label, w in s.get("windows", {}).items():
-            parts = [f"fault at {w['fault_at_s']} s, restored at {w['restored_at_s']} s",
+            parts = [f"fault at {w['fault_at_s']} s, restored at {w['restored_at_s']} s"
+                     + (f" (the restore step took {w['restore_took_s']} s)" if "restore_took_s" in w else ""),
                      f"calls ending during the fault: {fmt_counts(w['calls_during_fault'])}"]
             if "first_answer_after_restore_s" in w:
                 parts.append(f"first answer {w['first_answer_after_restore_s']} s after the restore, every session answered "
@@ -593,8 +601,18 @@ def report_cmd(a):
         if name == "slow":
             ph = s["phases"]
             pl = s["phase_latency_ms"]
-            print(f"- {s['slow_clients']} slow clients opened at {ph.get('slow_open_s')} s, closed without reading at "
-                  f"{ph.get('slow_close_s')} s")
+            rss = [(t, r) for t, r, k in s["rss_kib"] if r is not None]
+            before = max([r for t, r in rss if t < ph.get("slow_open_s", 0)] or [0])
+            held = max([r for t, r in rss if ph.get("slow_open_s", 0) <= t < ph.get("slow_close_s", 0)] or [0])
+            after = rss[-1][1] if rss else 0
+            extra = au["tool_records"] - au["answered_calls"] if au else "?"
+            print(f"- {s['slow_clients']} slow clients (one stateless `run_query` each; the answer is ~5.4 MB on the wire: "
+                  f"10,000 rows of ~270 bytes, as text content and again as structuredContent) opened at "
+                  f"{ph.get('slow_open_s')} s, closed without reading at {ph.get('slow_close_s')} s; "
+                  f"their calls are the {extra} records above the answered calls")
+            print(f"- Server RSS: {before / 1024:.0f} MiB before, {held / 1024:.0f} MiB while they were held "
+                  f"(+{(held - before) / 1024 / max(1, s['slow_clients']):.1f} MiB per un-read answer, flat while held), "
+                  f"{after / 1024:.0f} MiB after they closed")
             print("- Other sessions: " + "; ".join(
                 f"{k} p50 {v['p50']} / p99 {v['p99']} ms ({v['n']:,} calls, {v['errors']} errors)" for k, v in pl.items()))
             rows = s["rss_kib"]
@@ -607,6 +625,8 @@ def report_cmd(a):
 
 
 def main():
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("mcp").setLevel(logging.CRITICAL)
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
 

@@ -17,7 +17,7 @@
 #          query through it while the agent is SIGKILLed and restarted, then
 #          its link is cut (veth down inside the namespace) for 20 s and
 #          restored: recovery times next to the agent's backoff.
-#   slow   clients that send a tools/call with a ~2.8 MB answer and never read
+#   slow   40 clients that send a tools/call with a ~5.4 MB answer and never read
 #          it, beside live sessions: the server's RSS each second, the other
 #          sessions' latency before, during and after.
 #
@@ -284,15 +284,15 @@ fi
 
 # ---------------------------------------------------------------------------
 if want slow; then
-  log "scenario slow: 20 clients that never read a ~2.8 MB answer, beside $small sessions"
+  log "scenario slow: 40 clients that never read a ~5.4 MB answer, beside $small sessions"
   start_server slow 127.0.0.1 $(((small + 24) / 25 + 1))
   add_shop
   # The slow clients use the last key, which some live sessions use too: a
-  # stuck answer must not hold that key's concurrency slots (20 > 16).
+  # stuck answer must not hold that key's concurrency slots (40 > 16).
   slow_key=${keys##*,}
   timeout 200 "$PY" bench/load.py slow --url "$url/mcp" --keys "$keys" --sessions "$small" \
     --duration 60 --id-base 400000000000 --port "$port" --pid-file "$work/server.pid" \
-    --slow-key "$slow_key" --slow-clients 20 --slow-at 15 --slow-hold 30 >"$work/slow.json"
+    --slow-key "$slow_key" --slow-clients 40 --slow-at 15 --slow-hold 30 >"$work/slow.json"
   audit_check slow "$work/slow.json"
   stop_server
   results+=(slow)
