@@ -27,7 +27,7 @@
 #
 #   --bin       a conexor binary (default: cargo build --release --locked -p conexor)
 #   --duration  length of the `load` scenario (default 60); the fault scenarios
-#               run max(30, duration/2) s, the agent and slow ones fixed lengths
+#               run max(45, duration*3/4) s, the agent and slow ones fixed lengths
 #   --sessions  concurrent MCP sessions of load, kill and pg (default 200);
 #               agent and slow use a tenth (at least 10)
 #
@@ -159,7 +159,7 @@ audit_check() {
 }
 nkeys=$(((sessions + 24) / 25))
 small=$((sessions / 10 < 10 ? 10 : sessions / 10))
-fault_len=$((duration / 2 < 30 ? 30 : duration / 2))
+fault_len=$((duration * 3 / 4 < 45 ? 45 : duration * 3 / 4))
 results=()
 
 # ---------------------------------------------------------------------------
