@@ -77,6 +77,7 @@ class Mix:
         self.stop_at = 0.0
         self.events = {}
         self.reconnects = Counter()
+        self.phase = {}  # session -> (what it is doing, since when)
         self.connect_failures = Counter()
         self.windows = []
         for w in a.window or []:
@@ -140,11 +141,13 @@ class Mix:
         delay = 0.2
         while self.now() < self.stop_at:
             state = {"opened": False, "failed_call": False}
+            self.phase[sid] = ("opening", self.now())
             try:
                 async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=CALL_TIMEOUT) as http:
                     async with Client(streamable_http_client(self.url, http_client=http), mode=self.a.mode) as client:
                         state["opened"] = True
                         delay = 0.2
+                        self.phase[sid] = ("open", self.now())
                         while self.now() < self.stop_at:
                             seq += 1
                             n = self.a.id_base + sid * 1_000_000 + seq
@@ -152,6 +155,7 @@ class Mix:
                             tool, args = self.request(kind, n, rnd)
                             rid = n if tool == "run_query" else None
                             t0 = self.now()
+                            self.phase[sid] = ("calling", t0)
                             try:
                                 with anyio.fail_after(CALL_TIMEOUT):
                                     res = await client.call_tool(tool, args)
@@ -161,9 +165,11 @@ class Mix:
                                 self.calls.append((sid, kind, tool, rid, t0, self.now(), "error",
                                                    f"{type(e).__name__}: {e}"))
                                 state["failed_call"] = True
+                                self.phase[sid] = ("closing", self.now())
                                 if isinstance(e, Exception):
                                     break
                                 raise
+                            self.phase[sid] = ("open", self.now())
                             status, detail = self.judge(kind, n, res)
                             self.calls.append((sid, kind, tool, rid, t0, self.now(), status, detail))
                             if self.a.think_ms:
@@ -174,6 +180,7 @@ class Mix:
             if self.now() < self.stop_at:
                 self.reconnects[sid] += 1
                 if not state["opened"]:
+                    self.phase[sid] = ("backoff", self.now())
                     await anyio.sleep(delay)
                     delay = min(delay * 2, 2.0)
 
@@ -181,16 +188,22 @@ class Mix:
         label, fault_at, fault_cmd, restore_at, restore_cmd = w
         ev = self.events.setdefault(label, {})
         await anyio.sleep(max(0.0, fault_at - self.now()))
-        ev["fault_start"] = self.now()
-        ev["fault_start_wall"] = time.time()
-        await run_script(fault_cmd)
-        ev["fault_end"] = self.now()
+        # The times are taken by the shell around the script: this event loop
+        # may be busy for seconds under 200 sessions.
+        w0, w1 = await run_script(fault_cmd)
+        ev["fault_start"], ev["fault_end"] = w0 - self.t_start_wall, w1 - self.t_start_wall
+        ev["fault_start_wall"] = w0
         if restore_cmd:
             await anyio.sleep(max(0.0, restore_at - self.now()))
-            ev["restore_start"] = self.now()
-            ev["restore_start_wall"] = time.time()
-            await run_script(restore_cmd)
-            ev["restore_end"] = self.now()
+            w0, w1 = await run_script(restore_cmd)
+            ev["restore_start"], ev["restore_end"] = w0 - self.t_start_wall, w1 - self.t_start_wall
+            ev["restore_start_wall"], ev["restore_end_wall"] = w0, w1
+
+    async def snapshot(self):
+        """What each session was doing when the run's time was up, and since when."""
+        await anyio.sleep(max(0.0, self.stop_at - self.now()))
+        t = self.now()
+        self.at_end = Counter(f"{ph} for >5 s" if t - since > 5 else ph for ph, since in self.phase.values())
 
     async def run(self):
         self.t_start = time.monotonic()
@@ -200,6 +213,7 @@ class Mix:
         async with anyio.create_task_group() as tg:
             for w in self.windows:
                 tg.start_soon(self.window, w)
+            tg.start_soon(self.snapshot)
             for sid in range(self.a.sessions):
                 tg.start_soon(self.session, sid)
                 # Stagger the opening handshakes over the first second.
@@ -249,6 +263,8 @@ class Mix:
             nxt = spans[i + 1][1] if i + 1 < len(spans) else float("inf")
             w = {"fault_at_s": round(f0, 2), "restored_at_s": round(f1, 2)}
             ev = self.events[label]
+            w["fault_start_wall"] = ev.get("fault_start_wall")
+            w["restore_end_wall"] = ev.get("restore_end_wall")
             if "restore_start" in ev:
                 w["restore_took_s"] = round(ev["restore_end"] - ev["restore_start"], 2)
             # Calls that ended between the fault and the restore's end, by result.
@@ -296,6 +312,7 @@ class Mix:
             "sessions_reconnected": len(self.reconnects),
             "connect_failures": dict(self.connect_failures.most_common(10)),
             "windows": windows,
+            "sessions_at_end": dict(getattr(self, "at_end", {})),
             "client_cpu_s_per_s": round(self.client_cpu / max(self.wall, 1e-9), 2),
             "answered_n": answered_n,
         }
@@ -358,8 +375,14 @@ def ms(x):
 
 
 async def run_script(path):
-    proc = await asyncio.create_subprocess_exec("bash", path, stdout=sys.stderr, stderr=sys.stderr)
-    await proc.wait()
+    """Runs a fault or restore script; returns the wall times, taken by the shell,
+    at which it started and ended."""
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", 'date +%s.%N; bash "$1" >&2; date +%s.%N', "run_script", path,
+        stdout=asyncio.subprocess.PIPE, stderr=sys.stderr)
+    out, _ = await proc.communicate()
+    w0, w1 = (float(x) for x in out.split())
+    return w0, w1
 
 
 # --------------------------------------------------------------------------
@@ -403,6 +426,29 @@ def audit_cmd(a):
         for k, v in s["answered_by_tool"].items():
             answered_tools[k] += v
     missing = [n for n in answered_n if n not in ns]
+    # Server-side view of each fault, from the records' own timestamps: the last
+    # tool call recorded before the fault, and the first one answered after the restore.
+    recs = [(parse_ts(r["ts"]), r) for r in records]
+    server_windows = {}
+    for path in a.runs:
+        with open(path) as f:
+            s = json.load(f)
+        for label, w in s.get("windows", {}).items():
+            f0, r1 = w.get("fault_start_wall"), w.get("restore_end_wall")
+            if f0 is None or r1 is None:
+                continue
+            before = [t for t, r in recs if t <= f0 and r["tool"] in TOOLS]
+            after_ok = [t for t, r in recs if t >= r1 and r["tool"] in TOOLS and r["outcome"] == "ok"]
+            sw = {}
+            if before:
+                sw["last_record_before_fault_s"] = round(before[-1] - f0, 3)
+            if after_ok:
+                sw["first_ok_record_after_restore_s"] = round(after_ok[0] - r1, 3)
+                # How many tool calls the server answered in each second after the restore.
+                sw["ok_records_per_s_after_restore"] = [
+                    sum(1 for t, r in recs if r1 + i <= t < r1 + i + 1 and r["tool"] in TOOLS and r["outcome"] == "ok")
+                    for i in range(10)]
+            server_windows[label] = sw
     tool_records = sum(c for (t, o), c in by.items() if t in TOOLS)
     out = {
         "records_total": len(records),
@@ -414,6 +460,7 @@ def audit_cmd(a):
         "answered_without_record": len(missing),
         "missing_examples": missing[:10],
         "duplicate_ids_in_records": dup,
+        "server_windows": server_windows,
         "admin_start_records": by.get(("admin.start", "ok"), 0),
         # The gateway's own wall time per call (the record's duration_ms): the
         # key's concurrency wait, guard and source; not HTTP or the audit commit.
@@ -561,6 +608,9 @@ def report_cmd(a):
               (f" ({'; '.join(f'{k} ×{v}' for k, v in s['unexpected_errors'].items())})" if s["unexpected_total"] else "") +
               f"; {s['expected_total']} in the fault window" +
               (f" ({'; '.join(f'{k} ×{v}' for k, v in list(s['expected_fault_errors'].items())[:5])})" if s["expected_total"] else ""))
+        if s.get("sessions_at_end") and (s["reconnects"] or s.get("windows")):
+            print(f"- Sessions when the time was up: {fmt_counts(s['sessions_at_end'])} "
+                  "(calling = a call in flight; opening = initialize in flight; 'for >5 s' = stuck that long)")
         if s["reconnects"] or s["connect_failures"]:
             print(f"- Sessions re-opened: {s['reconnects']} times by {s['sessions_reconnected']} sessions; "
                   f"failed opens: {fmt_counts(s['connect_failures'])}")
@@ -576,6 +626,16 @@ def report_cmd(a):
                   f"`audit verify --pubkey`: exit {au['verify_exit']}, \"{au['verify']}\"")
             print("  - server-side time per call (record `duration_ms`: concurrency wait, guard, source; not the HTTP layer or the audit commit), ms: " +
                   "; ".join(f"{k} p50 {v['p50']} / p99 {v['p99']} / max {v['max']}" for k, v in au["server_ms"].items()))
+            for label, sw in au.get("server_windows", {}).items():
+                bits = []
+                if "first_ok_record_after_restore_s" in sw:
+                    bits.append(f"first successful call recorded {sw['first_ok_record_after_restore_s']} s after the restore "
+                                f"step ended (shell clock)")
+                if "ok_records_per_s_after_restore" in sw:
+                    bits.append("successful calls recorded in each of the 10 s after: "
+                                + ", ".join(str(x) for x in sw["ok_records_per_s_after_restore"]))
+                if bits:
+                    print(f"  - `{label}` seen from the records: " + "; ".join(bits))
             print(f"  - records by tool/outcome: {fmt_counts(au['records_by_tool'])}")
             print(f"  - answered by tool/outcome: {fmt_counts(au['answered_by_tool'])}")
         for label, w in s.get("windows", {}).items():

@@ -179,9 +179,11 @@ if want kill; then
   log "scenario kill: $sessions sessions for ${fault_len}s, SIGKILL at $((fault_len / 3))s, restart"
   start_server kill 127.0.0.1 "$nkeys"
   add_shop
+  # Dead means gone or a zombie: its parent (PID 1 here) may reap it late.
   cat >"$work/kill-fault.sh" <<EOF
-kill -KILL \$(cat '$work/server.pid')
-while kill -0 \$(cat '$work/server.pid') 2>/dev/null; do sleep 0.01; done
+pid=\$(cat '$work/server.pid')
+kill -KILL \$pid
+while [ -e /proc/\$pid ] && ! grep -q '^State:.*Z' /proc/\$pid/status 2>/dev/null; do sleep 0.01; done
 EOF
   timeout $((fault_len + 120)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
     --sessions "$sessions" --duration "$fault_len" --id-base 100000000000 \
