@@ -78,6 +78,10 @@ class Mix:
         self.events = {}
         self.reconnects = Counter()
         self.phase = {}  # session -> (what it is doing, since when)
+        self.opens = []  # (session, started, ended, ok)
+        self.died = Counter()
+        self.opened_once = set()
+        self.ramp_s = None
         self.connect_failures = Counter()
         self.windows = []
         for w in a.window or []:
@@ -135,6 +139,16 @@ class Mix:
         return ("ok", None) if any(t in body for t in ("customers", "orders", "products", "big")) else ("bad", body[:200])
 
     async def session(self, sid):
+        self.alive = getattr(self, "alive", 0) + 1
+        try:
+            await self._session(sid)
+        except BaseException as e:
+            self.died[f"{type(e).__name__}: {_first(e)}"[:120]] += 1
+            raise
+        finally:
+            self.alive -= 1
+
+    async def _session(self, sid):
         rnd = random.Random(self.a.seed * 100003 + sid)
         key = self.keys[sid % len(self.keys)]
         seq = 0
@@ -142,10 +156,13 @@ class Mix:
         while self.now() < self.stop_at:
             state = {"opened": False, "failed_call": False}
             self.phase[sid] = ("opening", self.now())
+            t_open = self.now()
             try:
                 async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=CALL_TIMEOUT) as http:
                     async with Client(streamable_http_client(self.url, http_client=http), mode=self.a.mode) as client:
                         state["opened"] = True
+                        self.opened_once.add(sid)
+                        self.opens.append((sid, t_open, self.now(), True))
                         delay = 0.2
                         self.phase[sid] = ("open", self.now())
                         while self.now() < self.stop_at:
@@ -176,6 +193,7 @@ class Mix:
                                 await anyio.sleep(rnd.uniform(0, 2 * self.a.think_ms) / 1000)
             except Exception as e:  # noqa: BLE001 - closing a broken session may fail too
                 if not state["opened"]:
+                    self.opens.append((sid, t_open, self.now(), False))
                     self.connect_failures[err_class(f"{type(e).__name__}: {_first(e)}")] += 1
             if self.now() < self.stop_at:
                 self.reconnects[sid] += 1
@@ -187,37 +205,67 @@ class Mix:
     async def window(self, w):
         label, fault_at, fault_cmd, restore_at, restore_cmd = w
         ev = self.events.setdefault(label, {})
-        await anyio.sleep(max(0.0, fault_at - self.now()))
+        await anyio.sleep(max(0.0, self.ramp_s + fault_at - self.now()))
         # The times are taken by the shell around the script: this event loop
         # may be busy for seconds under 200 sessions.
         w0, w1 = await run_script(fault_cmd)
         ev["fault_start"], ev["fault_end"] = w0 - self.t_start_wall, w1 - self.t_start_wall
         ev["fault_start_wall"] = w0
         if restore_cmd:
-            await anyio.sleep(max(0.0, restore_at - self.now()))
+            await anyio.sleep(max(0.0, self.ramp_s + restore_at - self.now()))
             w0, w1 = await run_script(restore_cmd)
             ev["restore_start"], ev["restore_end"] = w0 - self.t_start_wall, w1 - self.t_start_wall
             ev["restore_start_wall"], ev["restore_end_wall"] = w0, w1
+            # What the sessions are doing in the seconds after the restore.
+            ev["phases"] = []
+            for _ in range(12):
+                ev["phases"].append(dict(Counter(ph for ph, since in self.phase.values())))
+                await anyio.sleep(1.0)
+
+    async def lag_monitor(self):
+        """How late this event loop wakes up from a 100 ms sleep: when it is busy,
+        every time the client measures is late by that much."""
+        self.lags = []
+        while self.now() < self.stop_at:
+            t = self.now()
+            await anyio.sleep(0.1)
+            if self.ramp_s is None:
+                continue
+            self.lags.append((t, self.now() - t - 0.1))
+
+    async def ramp(self, tg):
+        while len(self.opened_once) < self.a.sessions and self.now() < self.a.ramp_timeout:
+            await anyio.sleep(0.2)
+        self.ramp_s = self.now()
+        self.stop_at = self.ramp_s + self.a.duration
+        for w in self.windows:
+            tg.start_soon(self.window, w)
+        tg.start_soon(self.snapshot)
 
     async def snapshot(self):
         """What each session was doing when the run's time was up, and since when."""
         await anyio.sleep(max(0.0, self.stop_at - self.now()))
         t = self.now()
+        self.alive_at_end = self.alive
         self.at_end = Counter(f"{ph} for >5 s" if t - since > 5 else ph for ph, since in self.phase.values())
 
     async def run(self):
         self.t_start = time.monotonic()
         self.t_start_wall = time.time()
-        self.stop_at = self.a.duration
+        # Until every session is open (the ramp-up), the run has no end; then it
+        # lasts --duration, and the faults are timed from there.
+        self.stop_at = float("inf")
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         async with anyio.create_task_group() as tg:
-            for w in self.windows:
-                tg.start_soon(self.window, w)
-            tg.start_soon(self.snapshot)
+            tg.start_soon(self.lag_monitor)
+            tg.start_soon(self.ramp, tg)
             for sid in range(self.a.sessions):
                 tg.start_soon(self.session, sid)
-                # Stagger the opening handshakes over the first second.
-                await anyio.sleep(1.0 / max(1, self.a.sessions))
+                # The opening handshakes in batches of 25. (One sleep per session
+                # would take far longer than it says once this loop is busy: each
+                # sleep waits for a turn of the loop.)
+                if sid % 25 == 24:
+                    await anyio.sleep(0.1)
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         self.wall = self.now()
         self.client_cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
@@ -264,6 +312,7 @@ class Mix:
             w = {"fault_at_s": round(f0, 2), "restored_at_s": round(f1, 2)}
             ev = self.events[label]
             w["fault_start_wall"] = ev.get("fault_start_wall")
+            w["session_phases_after_restore"] = ev.get("phases")
             w["restore_end_wall"] = ev.get("restore_end_wall")
             if "restore_start" in ev:
                 w["restore_took_s"] = round(ev["restore_end"] - ev["restore_start"], 2)
@@ -282,6 +331,17 @@ class Mix:
                     seen.setdefault(sid, t)
                 w["sessions_answered_again"] = len(seen)
                 w["all_sessions_answered_again_s"] = round(max(seen.values()) - f1, 3)
+            # The client's side of the recovery, second by second after the restore:
+            # sessions opened (initialize answered), calls sent, calls answered.
+            w["client_loop_lag_max_s_after_restore"] = [
+                round(max([l for t, l in self.lags if f1 + i <= t < f1 + i + 1] or [0]), 2) for i in range(15)]
+            w["client_per_s_after_restore"] = {
+                "opened": [sum(1 for x in self.opens if x[3] and f1 + i <= x[2] < f1 + i + 1) for i in range(15)],
+                "open_failed": [sum(1 for x in self.opens if not x[3] and f1 + i <= x[2] < f1 + i + 1) for i in range(15)],
+                "sent": [sum(1 for c in self.calls if f1 + i <= c[4] < f1 + i + 1) for i in range(15)],
+                "answered": [sum(1 for c in self.calls if c[6] in ("ok", "refused") and f1 + i <= c[5] < f1 + i + 1)
+                             for i in range(15)],
+            }
             errs_after = [t1 for sid, kind, tool, n, t0, t1, st, d in self.calls if st not in ("ok", "refused") and f1 <= t1 < nxt]
             w["last_error_after_restore_s"] = round(max(errs_after) - f1, 3) if errs_after else None
             windows[label] = w
@@ -289,7 +349,7 @@ class Mix:
             agent_windows(a.agent_log, self.events, self.t_start_wall, windows, spans)
         all_lat = [x for v in lat.values() for x in v]
         steady = [t1 - t0 for sid, kind, tool, n, t0, t1, st, d in self.calls
-                  if st in ("ok", "refused") and t0 >= 2.0 and not any(t1 >= f0 - 1 and t0 <= f1 + a.grace for _, f0, f1 in spans)]
+                  if st in ("ok", "refused") and t0 >= (self.ramp_s or 0) and not any(t1 >= f0 - 1 and t0 <= f1 + a.grace for _, f0, f1 in spans)]
         total_answered = sum(answered.values())
         return {
             "sessions": a.sessions,
@@ -312,7 +372,14 @@ class Mix:
             "sessions_reconnected": len(self.reconnects),
             "connect_failures": dict(self.connect_failures.most_common(10)),
             "windows": windows,
+            "client_loop_lag_s": {"p50": round(pct([l for t, l in getattr(self, "lags", [])], 50) or 0, 3),
+                                  "max": round(max([l for t, l in getattr(self, "lags", [])] or [0]), 3)},
             "sessions_at_end": dict(getattr(self, "at_end", {})),
+            "sessions_alive_at_end": getattr(self, "alive_at_end", None),
+            "sessions_tracked": len(self.phase),
+            "ramp_up_s": None if self.ramp_s is None else round(self.ramp_s, 1),
+            "sessions_open_after_ramp": len(self.opened_once),
+            "session_tasks_died": dict(self.died),
             "client_cpu_s_per_s": round(self.client_cpu / max(self.wall, 1e-9), 2),
             "answered_n": answered_n,
         }
@@ -525,12 +592,14 @@ async def slow_cmd(a):
     t_start = time.monotonic()
 
     async def sampler():
-        while time.monotonic() - t_start < a.duration + 0.5:
+        while time.monotonic() - t_start < mix.stop_at + 0.5:
             samples.append((round(time.monotonic() - t_start), rss_kib(a.pid_file), sock_mem_kib()))
             await anyio.sleep(1.0)
 
     async def slow_readers():
-        await anyio.sleep(a.slow_at)
+        while mix.ramp_s is None:
+            await anyio.sleep(0.2)
+        await anyio.sleep(max(0.0, mix.ramp_s + a.slow_at - (time.monotonic() - t_start)))
         phases["slow_open_s"] = round(time.monotonic() - t_start, 2)
         # About 2.8 MB of answer each (10,000 rows of ~280 bytes), under the 4 MiB byte cap.
         sql = ("SELECT $1::bigint AS n, id, bucket, repeat(payload, 8) AS p FROM big ORDER BY id")
@@ -557,7 +626,7 @@ async def slow_cmd(a):
     per = {"before": [], "during": [], "after": []}
     errs = {"before": 0, "during": 0, "after": 0}
     for sid, kind, tool, n, t0, t1, status, d in mix.calls:
-        if t0 < 2.0:
+        if t0 < (mix.ramp_s or 0):
             continue
         ph = "before" if t1 < o0 else ("during" if t0 >= o0 + 2 and t1 < o1 else ("after" if t0 >= o1 + 1 else None))
         if ph is None:
@@ -602,7 +671,13 @@ def report_cmd(a):
         print(f"### {TITLES[name]}")
         print()
         print(f"- {s['sessions']} sessions on {s['keys']} MCP keys, {s['duration_s']} s, "
-              f"{s['answered_total']:,} calls answered ({s['answered_per_s']}/s); client CPU {s['client_cpu_s_per_s']} core")
+              f"{s['answered_total']:,} calls answered ({s['answered_per_s']}/s); client CPU {s['client_cpu_s_per_s']} core; "
+              f"client event-loop lag p50 {s['client_loop_lag_s']['p50']} s, max {s['client_loop_lag_s']['max']} s")
+        print(f"- Ramp-up: {s.get('sessions_open_after_ramp')} of {s['sessions']} sessions open after {s.get('ramp_up_s')} s "
+              "(the SDK's opening handshakes are costly for one Python process; the run's time and its faults count from "
+              "then; calls made during the ramp-up are counted too)")
+        print(f"- Sessions started: {s.get('sessions_tracked')} of {s['sessions']}; alive at the end: "
+              f"{s.get('sessions_alive_at_end')}; session tasks that died: {fmt_counts(s.get('session_tasks_died') or {})}")
         print(f"- Answered by kind: {fmt_counts(s['answered'])} (refused = refused as expected)")
         print(f"- Errors: **{s['unexpected_total']} unexpected**" +
               (f" ({'; '.join(f'{k} ×{v}' for k, v in s['unexpected_errors'].items())})" if s["unexpected_total"] else "") +
@@ -655,6 +730,13 @@ def report_cmd(a):
             if w.get("agent_retries"):
                 parts.append("agent retries (at s: delay ms): " + ", ".join(
                     f"{r['at_s']}: {r['delay_ms']}" for r in w["agent_retries"][:12]))
+            if w.get("client_per_s_after_restore"):
+                c = w["client_per_s_after_restore"]
+                parts.append("client, per second after the restore: sessions opened " + " ".join(map(str, c["opened"][:12]))
+                             + "; calls sent " + " ".join(map(str, c["sent"][:12]))
+                             + "; answered " + " ".join(map(str, c["answered"][:12]))
+                             + "; its event loop's worst lag in each second (s) "
+                             + " ".join(str(x) for x in w.get("client_loop_lag_max_s_after_restore", [])[:12]))
             if w.get("error_kinds"):
                 parts.append("errors seen: " + "; ".join(f"{k} ×{v}" for k, v in w["error_kinds"].items()))
             print(f"- Window `{label}`: " + "; ".join(parts))
@@ -707,6 +789,8 @@ def main():
         q.add_argument("--big-offset-max", type=int, default=990_000)
         q.add_argument("--id-base", type=int, default=0)
         q.add_argument("--seed", type=int, default=1)
+        q.add_argument("--ramp-timeout", type=float, default=120,
+                       help="start the clock after this long even if not every session is open")
         q.add_argument("--window", action="append",
                        help="LABEL,FAULT_AT,FAULT_SCRIPT,RESTORE_AT,RESTORE_SCRIPT (restore fields may be empty)")
         q.add_argument("--agent-log", help="the agent's log, to read its reconnection attempts")

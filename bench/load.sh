@@ -167,7 +167,7 @@ if want load; then
   log "scenario load: $sessions sessions for ${duration}s"
   start_server load 127.0.0.1 "$nkeys"
   add_shop
-  timeout $((duration + 120)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
+  timeout $((duration + 300)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
     --sessions "$sessions" --duration "$duration" --id-base 0 >"$work/load.json"
   audit_check load "$work/load.json"
   stop_server
@@ -185,7 +185,7 @@ pid=\$(cat '$work/server.pid')
 kill -KILL \$pid
 while [ -e /proc/\$pid ] && ! grep -q '^State:.*Z' /proc/\$pid/status 2>/dev/null; do sleep 0.01; done
 EOF
-  timeout $((fault_len + 120)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
+  timeout $((fault_len + 300)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
     --sessions "$sessions" --duration "$fault_len" --id-base 100000000000 \
     --window "sigkill,$((fault_len / 3)),$work/kill-fault.sh,$((fault_len / 3)),$work/kill-start.sh" >"$work/kill.json"
   audit_check kill "$work/kill.json"
@@ -206,7 +206,7 @@ EOF
 runuser -u postgres -- '$PG_BIN/pg_ctl' -D '$CONEXOR_TEST_PG_DATADIR' -l '$CONEXOR_TEST_DIR/pg.log' -w -t 30 \\
   -o '$pgopts' start >/dev/null </dev/null 3>&-
 EOF
-  timeout $((fault_len + 120)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
+  timeout $((fault_len + 300)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
     --sessions "$sessions" --duration "$fault_len" --id-base 200000000000 \
     --window "pg-restart,$((fault_len / 3)),$work/pg-stop.sh,$((fault_len / 3 + 10)),$work/pg-start.sh" >"$work/pg.json"
   audit_check pg "$work/pg.json"
@@ -273,7 +273,7 @@ EOF
 ip netns exec '$NS' ip link set '$VN' up
 EOF
   # 0-10 s steady; 10 s SIGKILL, restart at 13 s; 35 s link down for 20 s; end at 85 s.
-  timeout 240 "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" --connection warehouse \
+  timeout 400 "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" --connection warehouse \
     --sessions "$small" --duration 85 --id-base 300000000000 --big-offset-max 18000 --grace 40 \
     --agent-log "$work/agent.log" \
     --window "agent-sigkill,10,$work/agent-kill.sh,13,$work/agent-start.sh" \
@@ -292,7 +292,7 @@ if want slow; then
   # The slow clients use the last key, which some live sessions use too: a
   # stuck answer must not hold that key's concurrency slots (40 > 16).
   slow_key=${keys##*,}
-  timeout 200 "$PY" bench/load.py slow --url "$url/mcp" --keys "$keys" --sessions "$small" \
+  timeout 400 "$PY" bench/load.py slow --url "$url/mcp" --keys "$keys" --sessions "$small" \
     --duration 60 --id-base 400000000000 --port "$port" --pid-file "$work/server.pid" \
     --slow-key "$slow_key" --slow-clients 40 --slow-at 15 --slow-hold 30 >"$work/slow.json"
   audit_check slow "$work/slow.json"
