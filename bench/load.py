@@ -345,6 +345,8 @@ class Mix:
             errs_after = [t1 for sid, kind, tool, n, t0, t1, st, d in self.calls if st not in ("ok", "refused") and f1 <= t1 < nxt]
             w["last_error_after_restore_s"] = round(max(errs_after) - f1, 3) if errs_after else None
             windows[label] = w
+        if a.probe_log:
+            probe_windows(a.probe_log, self.events, windows)
         if a.agent_log:
             agent_windows(a.agent_log, self.events, self.t_start_wall, windows, spans)
         all_lat = [x for v in lat.values() for x in v]
@@ -383,6 +385,35 @@ class Mix:
             "client_cpu_s_per_s": round(self.client_cpu / max(self.wall, 1e-9), 2),
             "answered_n": answered_n,
         }
+
+
+def probe_windows(path, events, windows):
+    """The probe (bench/load.sh: one curl every 0.2 s, a stateless run_query with
+    its own key, outside this process) sees the server without this client's
+    event loop in the way."""
+    rows = []
+    try:
+        with open(path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 4:
+                    rows.append((float(p[0]), p[1], float(p[2]), p[3] == "1"))
+    except OSError:
+        return
+    for label, ev in events.items():
+        if label not in windows or "restore_end_wall" not in ev:
+            continue
+        f0, r = ev["fault_start_wall"], ev["restore_end_wall"]
+        ok_after = [t + lat for t, code, lat, ok in rows if ok and t >= r]
+        after = [(t, lat, ok) for t, code, lat, ok in rows if r <= t < r + 30]
+        w = windows[label]
+        w["probe_first_ok_after_restore_s"] = round(ok_after[0] - r, 3) if ok_after else None
+        w["probe_failed_after_restore"] = sum(1 for t, lat, ok in after if not ok)
+        lats = [lat for t, lat, ok in after if ok]
+        w["probe_latency_after_restore_ms"] = {"p50": ms(pct(lats, 50)), "max": ms(max(lats)) if lats else None,
+                                               "n": len(lats)}
+        steady = [lat for t, code, lat, ok in rows if ok and t < f0]
+        w["probe_latency_before_fault_ms"] = {"p50": ms(pct(steady, 50)), "max": ms(max(steady)) if steady else None}
 
 
 def parse_ts(text):
@@ -470,6 +501,8 @@ def audit_cmd(a):
     ns = set()
     dup = 0
     server_ms = defaultdict(list)
+    probe = [r for r in records if r.get("user") == "probe"]
+    records = [r for r in records if r.get("user") != "probe"]
     for r in records:
         if r["tool"] in TOOLS:
             server_ms["refused" if r["outcome"] == "denied" else r["tool"]].append(r["duration_ms"])
@@ -528,6 +561,7 @@ def audit_cmd(a):
         "missing_examples": missing[:10],
         "duplicate_ids_in_records": dup,
         "server_windows": server_windows,
+        "probe_records": len(probe),
         "admin_start_records": by.get(("admin.start", "ok"), 0),
         # The gateway's own wall time per call (the record's duration_ms): the
         # key's concurrency wait, guard and source; not HTTP or the audit commit.
@@ -711,6 +745,8 @@ def report_cmd(a):
                                 + ", ".join(str(x) for x in sw["ok_records_per_s_after_restore"]))
                 if bits:
                     print(f"  - `{label}` seen from the records: " + "; ".join(bits))
+            if au.get("probe_records"):
+                print(f"  - the probe's own {au['probe_records']} records (key label `probe`) are left out of these counts")
             print(f"  - records by tool/outcome: {fmt_counts(au['records_by_tool'])}")
             print(f"  - answered by tool/outcome: {fmt_counts(au['answered_by_tool'])}")
         for label, w in s.get("windows", {}).items():
@@ -730,6 +766,12 @@ def report_cmd(a):
             if w.get("agent_retries"):
                 parts.append("agent retries (at s: delay ms): " + ", ".join(
                     f"{r['at_s']}: {r['delay_ms']}" for r in w["agent_retries"][:12]))
+            if "probe_first_ok_after_restore_s" in w:
+                parts.append(f"**probe** (curl every 0.2 s, own key, outside the client process): first answer "
+                             f"{w['probe_first_ok_after_restore_s']} s after the restore, "
+                             f"{w['probe_failed_after_restore']} failed probes in the 30 s after, latency p50/max "
+                             f"{w['probe_latency_after_restore_ms']['p50']}/{w['probe_latency_after_restore_ms']['max']} ms "
+                             f"after vs {w['probe_latency_before_fault_ms']['p50']}/{w['probe_latency_before_fault_ms']['max']} ms before the fault")
             if w.get("client_per_s_after_restore"):
                 c = w["client_per_s_after_restore"]
                 parts.append("client, per second after the restore: sessions opened " + " ".join(map(str, c["opened"][:12]))
@@ -794,6 +836,7 @@ def main():
         q.add_argument("--window", action="append",
                        help="LABEL,FAULT_AT,FAULT_SCRIPT,RESTORE_AT,RESTORE_SCRIPT (restore fields may be empty)")
         q.add_argument("--agent-log", help="the agent's log, to read its reconnection attempts")
+        q.add_argument("--probe-log", help="the probe's log (wall time, HTTP code, seconds, ok) from bench/load.sh")
         q.add_argument("--grace", type=float, default=10.0,
                        help="errors up to this long after the restore ended count as expected")
 

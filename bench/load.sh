@@ -157,6 +157,33 @@ audit_check() {
     VERIFY="$verify" RC="$rc" python3 -c 'import json,os,sys; d=json.load(sys.stdin); d["verify"]=os.environ["VERIFY"].strip().splitlines()[-1][:200] if os.environ["VERIFY"].strip() else ""; d["verify_exit"]=int(os.environ["RC"]); print(json.dumps(d))' \
     >"$work/$name-audit.json"
 }
+# A probe outside the Python client: one stateless run_query by curl every 0.2 s
+# with its own key (label `probe`), logging "wall-time HTTP-code seconds ok".
+# It sees the server's recovery without the client's event loop in the way.
+start_probe() {
+  local name=$1 pkey
+  pkey="$("$bin" keys create --insecure --scope mcp --label probe --json | json_field api_key)"
+  cat >"$work/$name-probe.sh" <<EOF
+i=0
+while :; do
+  i=\$((i + 1))
+  t=\$(date +%s.%N)
+  out=\$(curl -s -m 10 -o '$work/$name-probe.body' -w '%{http_code} %{time_total}' '$url/mcp' \\
+    -H 'Authorization: Bearer $pkey' -H 'Content-Type: application/json' \\
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \\
+    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: run_query' \\
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id FROM customers WHERE id = \$1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"probe","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}') || out="000 10"
+  ok=0
+  grep -q '"rows":\[\[42\]\]' '$work/$name-probe.body' 2>/dev/null && ok=1
+  rm -f '$work/$name-probe.body'
+  echo "\$t \$out \$ok" >>'$work/$name-probe.log'
+  sleep 0.2
+done
+EOF
+  bash "$work/$name-probe.sh" </dev/null >/dev/null 2>&1 &
+  echo $! >"$work/probe.pid"
+}
+stop_probe() { kill "$(cat "$work/probe.pid")" 2>/dev/null || true; rm -f "$work/probe.pid"; }
 nkeys=$(((sessions + 24) / 25))
 small=$((sessions / 10 < 10 ? 10 : sessions / 10))
 fault_len=$((duration * 3 / 4 < 45 ? 45 : duration * 3 / 4))
@@ -185,9 +212,11 @@ pid=\$(cat '$work/server.pid')
 kill -KILL \$pid
 while [ -e /proc/\$pid ] && ! grep -q '^State:.*Z' /proc/\$pid/status 2>/dev/null; do sleep 0.01; done
 EOF
+  start_probe kill
   timeout $((fault_len + 300)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
-    --sessions "$sessions" --duration "$fault_len" --id-base 100000000000 \
+    --sessions "$sessions" --duration "$fault_len" --id-base 100000000000 --probe-log "$work/kill-probe.log" \
     --window "sigkill,$((fault_len / 3)),$work/kill-fault.sh,$((fault_len / 3)),$work/kill-start.sh" >"$work/kill.json"
+  stop_probe
   audit_check kill "$work/kill.json"
   stop_server
   results+=(kill)
@@ -206,9 +235,11 @@ EOF
 runuser -u postgres -- '$PG_BIN/pg_ctl' -D '$CONEXOR_TEST_PG_DATADIR' -l '$CONEXOR_TEST_DIR/pg.log' -w -t 30 \\
   -o '$pgopts' start >/dev/null </dev/null 3>&-
 EOF
+  start_probe pg
   timeout $((fault_len + 300)) "$PY" bench/load.py mix --url "$url/mcp" --keys "$keys" \
-    --sessions "$sessions" --duration "$fault_len" --id-base 200000000000 \
+    --sessions "$sessions" --duration "$fault_len" --id-base 200000000000 --probe-log "$work/pg-probe.log" \
     --window "pg-restart,$((fault_len / 3)),$work/pg-stop.sh,$((fault_len / 3 + 10)),$work/pg-start.sh" >"$work/pg.json"
+  stop_probe
   audit_check pg "$work/pg.json"
   stop_server
   results+=(pg)
