@@ -23,6 +23,11 @@ Subcommands (bench/load.sh runs them; each prints JSON on stdout):
   slow    K raw HTTP connections each send one tools/call with a large answer
           and never read it, while a mix runs beside them; the server's RSS is
           sampled every second.
+  report  the Markdown section from the JSON of each scenario.
+
+A mix's clock starts when every session is open (the ramp-up); it also
+records its own event-loop lag, since under 200 SDK sessions this process,
+not the server, is what runs out of CPU first.
 """
 
 from __future__ import annotations

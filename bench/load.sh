@@ -31,11 +31,16 @@
 #   --sessions  concurrent MCP sessions of load, kill and pg (default 200);
 #               agent and slow use a tenth (at least 10)
 #
+# Each scenario's clock starts once all its sessions are open (one Python
+# process needs ~20 s to open 200 SDK sessions on 2 shared cores); kill and pg
+# also run a curl probe with its own key, outside the Python process, so the
+# server's recovery is seen without the client in the way. The default run
+# takes about 10 minutes; each client run is under `timeout`.
+#
 # As root (PostgreSQL runs as user postgres, ip netns). Starts a private
 # PostgreSQL with scripts/test-env.sh and stops everything it started on exit
-# (servers, agent, namespace, veth). Prints a Markdown section on stdout (and
-# to --out when given); the raw JSON of each scenario stays in the printed
-# section's numbers only.
+# (servers, agent, probe, namespace, veth). Prints a Markdown section on stdout
+# (and to --out when given).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
