@@ -447,3 +447,36 @@ async fn the_stateless_fast_path_answers_as_rmcp_does() {
     .await;
     assert_eq!(status, 400, "{text}");
 }
+
+/// After a restart, the first calls of many sessions at once derive the key
+/// once and open one pool (`gates`), instead of one derivation and one pool
+/// per caller (bench/load.sh saw 5 s first calls with 20 sessions).
+#[tokio::test]
+async fn concurrent_first_calls_after_a_restart_derive_the_key_once() {
+    let mut server = TestServer::start().await;
+    let admin = server.workspace("stampede").await;
+    let key = admin.key().unwrap().clone();
+    let lite = server.scratch().join("shop.db");
+    crate::sources::make_sqlite_shop(&lite).await;
+    conexor_tests::add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false)
+        .await
+        .unwrap();
+    server.restart().await;
+    let before = server.state.keys.derivations();
+    let calls = (0..12).map(|_| {
+        let client = server.client_with(key.clone());
+        async move {
+            client
+                .query("lite", "SELECT count(*) AS n FROM customers", vec![], None)
+                .await
+        }
+    });
+    for answer in futures::future::join_all(calls).await {
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+    assert_eq!(
+        server.state.keys.derivations() - before,
+        1,
+        "one derivation for twelve concurrent first calls"
+    );
+}

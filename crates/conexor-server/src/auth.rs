@@ -123,6 +123,8 @@ pub async fn require_key(
 #[derive(Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<KeyId, (Wmk, Instant)>>,
+    /// One derivation per key at a time (see [`crate::gates`]).
+    deriving: crate::gates::Gates<KeyId>,
     /// Key derivations this server has run; lets tests prove that an
     /// unauthenticated request costs none.
     derivations: std::sync::atomic::AtomicU64,
@@ -133,6 +135,10 @@ impl KeyCache {
     /// (PBKDF2, ~60 ms) only when not cached.
     pub async fn unlock(&self, state: &AppState, principal: &Principal) -> Result<Wmk, ApiError> {
         let ttl = state.config.key_cache_ttl;
+        if let Some(wmk) = self.get(&principal.key_id, ttl) {
+            return Ok(wmk);
+        }
+        let _turn = self.deriving.enter(&principal.key_id).await;
         if let Some(wmk) = self.get(&principal.key_id, ttl) {
             return Ok(wmk);
         }

@@ -22,6 +22,7 @@ pub mod audit_api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gates;
 pub mod gateway;
 pub mod listen;
 pub mod logging;

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-type PoolKey = (WorkspaceId, String, i64);
+pub type PoolKey = (WorkspaceId, String, i64);
 
 #[derive(Default)]
 pub struct PoolCache {
     pools: Mutex<HashMap<PoolKey, (Source, Instant)>>,
+    /// One opener per pool at a time (see [`crate::gates`]).
+    opening: crate::gates::Gates<PoolKey>,
 }
 
 impl PoolCache {
@@ -28,7 +30,21 @@ impl PoolCache {
         Some(entry.0.clone())
     }
 
-    /// Stores a pool, closing any pool of another version of the same connection.
+    /// Waits for the turn to open the pool of (workspace, connection,
+    /// version); look it up again once it is yours.
+    pub async fn opening(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &str,
+        version: i64,
+    ) -> crate::gates::Turn<'_, PoolKey> {
+        self.opening
+            .enter(&(workspace.clone(), connection.to_owned(), version))
+            .await
+    }
+
+    /// Stores a pool, closing any pool of another version of the same connection
+    /// (and one of the same version it replaces).
     pub async fn put(
         &self,
         workspace: &WorkspaceId,
@@ -39,10 +55,14 @@ impl PoolCache {
         self.close_where(|(w, c, v), _| w == workspace && c == connection && *v != version)
             .await;
         let key = (workspace.clone(), connection.to_owned(), version);
-        self.pools
+        let replaced = self
+            .pools
             .lock()
             .await
             .insert(key, (source, Instant::now()));
+        if let Some((old, _)) = replaced {
+            old.close().await;
+        }
     }
 
     /// Closes every pool of a connection (edit, remove).
