@@ -96,7 +96,6 @@ fn audit_pin() -> &'static conexor_audit::PublicKey {
 pub fn audit_verify(data: &[u8]) {
     use conexor_audit::{ExportKind, SignatureTrust, verify};
     let unpinned = verify(data, None);
-    assert_eq!(unpinned, verify(data, None), "verify is not deterministic");
     let pinned = verify(data, Some(audit_pin()));
     match &unpinned {
         Err(p) => {
