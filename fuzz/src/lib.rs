@@ -72,13 +72,17 @@ pub fn guard(data: &[u8]) {
         ) {
             Ok(c) => {
                 assert_eq!(c.relations(), checked.relations(), "capped: {capped:?}");
-                assert_eq!(c.user_functions(), checked.user_functions(), "capped: {capped:?}");
+                assert_eq!(
+                    c.user_functions(),
+                    checked.user_functions(),
+                    "capped: {capped:?}"
+                );
             }
             // Wrapping adds bytes and one level of nesting.
             Err(r) if matches!(r.rule, Rule::TooLong | Rule::TooDeep) => {}
-            Err(r) => panic!(
-                "accepted {sql:?} ({dialect}) but refused its capped form {capped:?}: {r:?}"
-            ),
+            Err(r) => {
+                panic!("accepted {sql:?} ({dialect}) but refused its capped form {capped:?}: {r:?}")
+            }
         }
     }
 }
@@ -102,7 +106,10 @@ pub fn audit_verify(data: &[u8]) {
             assert!(p.line >= 1, "line numbers start at 1: {p:?}");
             assert!(p.detail.chars().count() <= 301, "detail not capped: {p:?}");
             // A pinned key cannot make a broken export verify.
-            assert!(pinned.is_err(), "verifies pinned but not unpinned: {pinned:?}");
+            assert!(
+                pinned.is_err(),
+                "verifies pinned but not unpinned: {pinned:?}"
+            );
         }
         Ok(report) => {
             assert_eq!(report.signatures, SignatureTrust::SelfConsistentOnly);
@@ -113,11 +120,20 @@ pub fn audit_verify(data: &[u8]) {
                 .unwrap_or_else(|p| panic!("fails under its own header key: {p}"));
             assert_eq!(again.signatures, SignatureTrust::Pinned);
             assert_eq!(
-                Report { signatures: SignatureTrust::SelfConsistentOnly, ..again },
+                Report {
+                    signatures: SignatureTrust::SelfConsistentOnly,
+                    ..again
+                },
                 *report
             );
             if let Ok(p) = &pinned {
-                assert_eq!(Report { signatures: SignatureTrust::SelfConsistentOnly, ..p.clone() }, *report);
+                assert_eq!(
+                    Report {
+                        signatures: SignatureTrust::SelfConsistentOnly,
+                        ..p.clone()
+                    },
+                    *report
+                );
             }
             match (report.first_seq, report.last_seq) {
                 (Some(a), Some(b)) => {
@@ -175,7 +191,10 @@ pub fn keys_envelopes(data: &[u8]) {
                 return;
             };
             let json = serde_json::to_string(&env).expect("envelope serialises");
-            assert_eq!(serde_json::from_str::<Envelope>(&json).ok(), Some(env.clone()));
+            assert_eq!(
+                serde_json::from_str::<Envelope>(&json).ok(),
+                Some(env.clone())
+            );
             let _ = fixed::open_with(&KEY, b"aad", &env);
             let key_id = KeyId::parse("AbCdEfGh1234").expect("valid key id");
             let _ = conexor_crypto::unwrap_wmk(&fixed::kek(KEY), &env, &key_id);
@@ -183,7 +202,10 @@ pub fn keys_envelopes(data: &[u8]) {
             let _ = conexor_crypto::verify_wmk_check(&wmk, &env);
             let ws = WorkspaceId::parse("ws_0123456789abcdef").expect("valid workspace id");
             let sec = SecretId::parse("sec_0123456789abcdef").expect("valid secret id");
-            let sealed = conexor_crypto::SealedSecret { value: env.clone(), dek: env.clone() };
+            let sealed = conexor_crypto::SealedSecret {
+                value: env.clone(),
+                dek: env.clone(),
+            };
             let _ = conexor_crypto::open_secret(&wmk, &ws, &sec, &sealed);
             let _ = conexor_crypto::rewrap_dek(&wmk, &fixed::wmk([7; 32]), &ws, &sec, &env);
         }
@@ -245,11 +267,19 @@ pub fn agent_frames(data: &[u8]) {
     };
     if let Ok(m) = conexor_protocol::decode_agent(frame) {
         let text = conexor_protocol::encode(&m);
-        assert_eq!(conexor_protocol::decode_agent(&text).as_ref(), Ok(&m), "{text}");
+        assert_eq!(
+            conexor_protocol::decode_agent(&text).as_ref(),
+            Ok(&m),
+            "{text}"
+        );
     }
     if let Ok(m) = conexor_protocol::decode_server(frame) {
         let text = conexor_protocol::encode(&m);
-        assert_eq!(conexor_protocol::decode_server(&text).as_ref(), Ok(&m), "{text}");
+        assert_eq!(
+            conexor_protocol::decode_server(&text).as_ref(),
+            Ok(&m),
+            "{text}"
+        );
     }
 }
 

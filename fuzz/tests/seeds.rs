@@ -19,7 +19,12 @@ fn write_audit_seeds() {
         let drafts = (1..=count)
             .map(|i| (draft(i), t0() + Duration::seconds(10 * i as i64)))
             .collect();
-        let lines = build_with("ws_0123456789abcdef", &key(), drafts, t0() + Duration::seconds(300));
+        let lines = build_with(
+            "ws_0123456789abcdef",
+            &key(),
+            drafts,
+            t0() + Duration::seconds(300),
+        );
         let j = jsonl(&lines);
         let c = csv(&lines);
         for (name, text) in [
