@@ -135,14 +135,22 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {}
 
 /// Escapes control characters and caps the length of text that may come
-/// from the export.
+/// from the export: at most 300 characters after escaping, then `…`.
 fn clean(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
     let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n >= 300 {
+    let mut chars = 0;
+    for c in text.chars() {
+        let width = if c.is_control() {
+            c.escape_default().count()
+        } else {
+            1
+        };
+        if chars + width > MAX_CHARS {
             out.push('…');
             break;
         }
+        chars += width;
         if c.is_control() {
             out.extend(c.escape_default());
         } else {
@@ -1010,6 +1018,25 @@ fn jump_deleted(line: u64, seq: u64, expected: u64) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/, target audit_verify): the cap counted the
+    /// characters before escaping, so a workspace name of nul bytes made a
+    /// detail of over 1,000 characters.
+    #[test]
+    fn a_detail_is_capped_after_escaping() {
+        let escaped = clean(&"\0".repeat(400));
+        assert_eq!(escaped.chars().count(), 301, "{escaped}");
+        assert!(escaped.ends_with("\\u{0}…"), "{escaped}");
+        assert_eq!(clean(&"a".repeat(300)), "a".repeat(300));
+        assert_eq!(clean(&"a".repeat(301)), format!("{}…", "a".repeat(300)));
+        let ws = format!("ws_0123{}456789abcdef", "\0".repeat(49));
+        let p = Problem::new(
+            3,
+            Damage::ForeignCheckpoint,
+            format!("checkpoint of workspace {ws} in an export of workspace ws_0123456789abcdef"),
+        );
+        assert!(p.detail.chars().count() <= 301, "{}", p.detail);
+    }
 
     #[test]
     fn garbage_is_malformed_and_never_panics() {
