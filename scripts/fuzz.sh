@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Short fuzzing run for CI (fuzz/README.md): installs cargo-fuzz when missing
-# (into .cache/cargo-fuzz, owned by this script), builds every fuzz target
+# (into ~/.cache/conexor/cargo-fuzz, owned by this script; the instrumented
+# build goes to ~/.cache/conexor/fuzz-target), builds every fuzz target
 # once, then runs each over its committed corpus (fuzz/corpus/<target>) for
 # a few seconds. Fails on any crash, panic, failed property or timeout.
 #
@@ -37,7 +38,11 @@ while [ $# -gt 0 ]; do
 done
 
 CARGO_FUZZ_VERSION=0.13.2
-TOOLS="$ROOT/.cache/cargo-fuzz"
+# Kept outside the checkout so that a fresh clone on the same machine (as CI
+# uses) pays the install and the instrumented build once.
+CACHE="${CONEXOR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/conexor}"
+TOOLS="$CACHE/cargo-fuzz"
+export CARGO_TARGET_DIR="$CACHE/fuzz-target"
 CARGO_FUZZ="$TOOLS/bin/cargo-fuzz"
 if ! "$CARGO_FUZZ" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     step "install cargo-fuzz $CARGO_FUZZ_VERSION into $TOOLS"

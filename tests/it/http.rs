@@ -458,9 +458,14 @@ async fn concurrent_first_calls_after_a_restart_derive_the_key_once() {
     let key = admin.key().unwrap().clone();
     let lite = server.scratch().join("shop.db");
     crate::sources::make_sqlite_shop(&lite).await;
-    conexor_tests::add_connection(&admin, "lite", &format!("sqlite://{}", lite.display()), false)
-        .await
-        .unwrap();
+    conexor_tests::add_connection(
+        &admin,
+        "lite",
+        &format!("sqlite://{}", lite.display()),
+        false,
+    )
+    .await
+    .unwrap();
     server.restart().await;
     let before = server.state.keys.derivations();
     let calls = (0..12).map(|_| {
