@@ -106,6 +106,8 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # /usr/bin/time -v fields of a finished command.
 tv() { awk -F': ' -v k="$2" '$1 ~ k {print $2}' "$1"; }
+user_sys() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$1"; }
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 
 admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
 export CONEXOR_ADMIN_TOKEN=$admin
@@ -264,8 +266,8 @@ if has_part audit; then
   add ""
   add "The chain is filled by \`conexor-growth audit-fill\` (bench/src/bin/growth.rs): the server's own audit writer (\`conexor_server::audit::AuditLog\`, group commit, a checkpoint every 1,000 records and 60 s, signed with the data directory's key) on the stopped server's store; sizes are cumulative (one chain grows; each server start adds its \`admin.start\` record). Export is \`conexor audit export -o FILE\` (JSON Lines) against the running server; verify is \`conexor audit verify FILE --pubkey\` (the key from \`conexor audit pubkey --data-dir\`). Peak RSS from \`/usr/bin/time -v\` (clients) and the server's VmRSS sampled every 0.2 s during the export."
   add ""
-  add "| records | fill (s) | fill records/s | store GiB | export (s) | export MiB | export CLI peak RSS MiB | server RSS before / peak during export MiB | verify (s) | verify records/s | verify peak RSS MiB | verify says |"
-  add "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  add "| records | fill (s) | fill records/s | store GiB | export wall (s) | export CPU s: server / CLI | export MiB | export CLI peak RSS MiB | server RSS before / peak during export MiB | verify wall (s) | verify CPU s | verify records per CPU s | verify peak RSS MiB | verify says |"
+  add "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   have=0
   for n in "${sizes[@]}"; do
     more=$((n - have))
@@ -278,6 +280,7 @@ if has_part audit; then
     store=$(awk -v b="$(store_bytes "$srv_dir")" 'BEGIN {printf "%.2f", b / 1073741824}')
     start_server audit --audit-checkpoint-records 1000 --audit-checkpoint-seconds 60
     before=$(rss_kib "$srv_pid")
+    srv_cpu0=$(cpu_s "$srv_pid")
     peak=$before
     rm -f "$work/export.jsonl"
     log "audit: exporting $n records"
@@ -289,6 +292,7 @@ if has_part audit; then
       sleep 0.2
     done
     wait "$exp_pid" || die "export failed: $(tail -5 "$work/export.time")"
+    srv_cpu=$(awk -v a="$(cpu_s "$srv_pid")" -v b="$srv_cpu0" 'BEGIN {printf "%.1f", a - b}')
     stop_server
     exp_s=$(tv "$work/export.time" 'Elapsed \\(wall clock\\)')
     exp_rss=$(( $(tv "$work/export.time" 'Maximum resident') / 1024 ))
@@ -297,11 +301,11 @@ if has_part audit; then
     /usr/bin/time -v "$bin" audit verify "$work/export.jsonl" --pubkey "$pubkey" >"$work/verify.out" 2>"$work/verify.time" ||
       die "verify failed: $(cat "$work/verify.out")"
     ver_s=$(tv "$work/verify.time" 'Elapsed \\(wall clock\\)')
+    ver_cpu=$(user_sys "$work/verify.time")
     ver_rss=$(( $(tv "$work/verify.time" 'Maximum resident') / 1024 ))
-    ver_secs=$(awk -v t="$ver_s" 'BEGIN {n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}')
-    ver_rate=$(awk -v n="$n" -v s="$ver_secs" 'BEGIN {printf "%.0f", n / s}')
+    ver_rate=$(awk -v n="$n" -v s="$ver_cpu" 'BEGIN {printf "%.0f", n / s}')
     says=$(cut -c1-60 "$work/verify.out")
-    add "| $n | $fill_s | $fill_rate | $store | $exp_s | $exp_mib | $exp_rss | $((before / 1024)) / $((peak / 1024)) | $ver_s | $ver_rate | $ver_rss | $says… |"
+    add "| $n | $fill_s | $fill_rate | $store | $exp_s | $srv_cpu / $(user_sys "$work/export.time") | $exp_mib | $exp_rss | $((before / 1024)) / $((peak / 1024)) | $ver_s | $ver_cpu | $ver_rate | $ver_rss | $says… |"
     rm -f "$work/export.jsonl"
   done
   add ""
