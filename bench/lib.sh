@@ -3,6 +3,18 @@
 # The caller sets $work (a scratch directory it removes), $pids (an array it
 # kills on exit) and has run `scripts/test-env.sh start`.
 
+# prepare_bench: sets $bin (this tree's release build unless --bin gave one)
+# and starts a private PostgreSQL under $work/db, exporting its URLs.
+prepare_bench() {
+  if [[ -z ${bin:-} ]]; then
+    log "building the release binary"
+    cargo build --release --locked -p conexor >&2
+    bin="$ROOT/target/release/conexor"
+  fi
+  log "starting a private PostgreSQL"
+  eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 # start_conexor BIN NAME [extra server args...]: a server on a free port with a

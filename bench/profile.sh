@@ -58,13 +58,7 @@ trap cleanup EXIT
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 
-if [[ -z $bin ]]; then
-  log "building the release binary"
-  cargo build --release --locked -p conexor >&2
-  bin="$ROOT/target/release/conexor"
-fi
-log "starting a private PostgreSQL"
-eval "$(CONEXOR_TEST_DIR="$work/db" CONEXOR_TEST_SERVERS=pg CONEXOR_TEST_OWNER_PID=$$ scripts/test-env.sh start)"
+prepare_bench
 
 # Set the store up with a normal run, then serve the same store under callgrind.
 start_conexor "$bin" conexor
