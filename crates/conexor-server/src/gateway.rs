@@ -8,6 +8,7 @@
 //! the caller only, never into logs.
 
 use crate::auth::Principal;
+use crate::schemas::SchemaCache;
 use crate::state::AppState;
 use conexor_audit::Draft;
 use conexor_connectors::{
@@ -132,12 +133,22 @@ impl Conn {
             Conn::Agent(c) => &c.kind,
         }
     }
-    fn schema(&self) -> Option<Schema> {
-        let json = match self {
-            Conn::Direct(c) => c.schema_json.as_deref(),
-            Conn::Agent(c) => c.schema_json.as_deref(),
-        };
-        serde_json::from_str(json?).ok()
+    /// The discovered schema, parsed once per stored text ([`SchemaCache`]).
+    fn schema(&self, cache: &SchemaCache) -> Option<Arc<Schema>> {
+        match self {
+            Conn::Direct(c) => cache.get(
+                c.workspace_id.as_str(),
+                &c.name,
+                false,
+                c.schema_json.as_deref()?,
+            ),
+            Conn::Agent(c) => cache.get(
+                c.workspace_id.as_str(),
+                &c.name,
+                true,
+                c.schema_json.as_deref()?,
+            ),
+        }
     }
 }
 
@@ -353,7 +364,10 @@ impl Gateway {
             .await?
             .iter()
             .map(|c| {
-                let tables = c.schema().map(|s| s.tables.len()).unwrap_or(0);
+                let tables = c
+                    .schema(&self.state.schemas)
+                    .map(|s| s.tables.len())
+                    .unwrap_or(0);
                 match c {
                     Conn::Direct(d) => {
                         json!({"name": d.name, "type": d.kind, "mode": d.mode, "tables": tables})
@@ -414,7 +428,7 @@ impl Gateway {
             .iter()
             .filter(|c| only.as_ref().is_none_or(|n| n == c.name()))
         {
-            let Some(schema) = c.schema() else {
+            let Some(schema) = c.schema(&self.state.schemas) else {
                 continue;
             };
             for t in &schema.tables {
@@ -454,7 +468,7 @@ impl Gateway {
         let connection = str_arg(args, "connection")?;
         let table = str_arg(args, "table")?;
         let record = self.connection(ctx, connection).await?;
-        let schema = record.schema().ok_or_else(|| {
+        let schema = record.schema(&self.state.schemas).ok_or_else(|| {
             ToolError::failed(
                 "no_schema",
                 "this connection has no discovered schema; run `conexor connections refresh`",
@@ -585,7 +599,7 @@ impl Gateway {
         let with_hint = |mut err: ToolError| {
             if !err.code.starts_with("agent.") && !err.denied && may_be_about_names(&err.code) {
                 let hint = record
-                    .schema()
+                    .schema(&self.state.schemas)
                     .and_then(|s| name_hint(&err.message, &s, relations))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
@@ -1108,15 +1122,15 @@ impl Gateway {
         let mut out = Vec::new();
         for c in self.all_connections(ctx).await? {
             let base = format!("{RESOURCE_PREFIX}{}", encode(c.name()));
-            let schema = c.schema();
+            let schema = c.schema(&self.state.schemas);
             let tables = schema.as_ref().map(|s| s.tables.len()).unwrap_or(0);
             out.push((
                 base.clone(),
                 c.name().to_owned(),
                 Some(format!("{} connection with {tables} tables", c.kind())),
             ));
-            for t in schema.map(|s| s.tables).unwrap_or_default() {
-                let q = qualified(&t);
+            for t in schema.iter().flat_map(|s| s.tables.iter()) {
+                let q = qualified(t);
                 out.push((
                     format!("{base}/table/{}", encode(&q)),
                     format!("{}.{q}", c.name()),
@@ -1154,8 +1168,8 @@ impl Gateway {
                 None => {
                     let c = self.connection(ctx, &conn).await?;
                     let tables: Vec<Value> = c
-                        .schema()
-                        .map(|s| s.tables)
+                        .schema(&self.state.schemas)
+                        .map(|s| s.tables.clone())
                         .unwrap_or_default()
                         .iter()
                         .map(|t| json!({"table": qualified(t), "kind": t.kind, "comment": t.comment, "rows": t.row_estimate}))

@@ -28,6 +28,7 @@ pub mod listen;
 pub mod logging;
 pub mod mcp;
 pub mod pools;
+pub mod schemas;
 pub mod sessions;
 pub mod state;
 pub mod stateless;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub agents: crate::agents::AgentHub,
     /// MCP sessions to tell when their workspace's tools change.
     pub tool_watchers: crate::tools::Watchers,
+    /// Discovered schemas, parsed once per stored text.
+    pub schemas: crate::schemas::SchemaCache,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -88,6 +90,7 @@ impl AppState {
             audit,
             agents: Default::default(),
             tool_watchers: Default::default(),
+            schemas: Default::default(),
             stopping,
             pools: PoolCache::default(),
             keys: KeyCache::default(),
