@@ -6,8 +6,8 @@
 //! dominated those calls on large schemas (bench/RESULTS.md, growth figures).
 //! Parsed schemas are kept per connection with a tag of the text they came
 //! from (its length and a keyed hash, the key random per process); a call
-//! whose stored text differs (a refresh, an edit) parses again. Bounded: a
-//! full cache is emptied.
+//! whose stored text differs (a refresh, an edit) parses again. Bounded by
+//! entries and by the text behind them: a full cache is emptied.
 
 use conexor_connectors::Schema;
 use std::collections::HashMap;
@@ -16,13 +16,24 @@ use std::sync::{Arc, Mutex};
 
 const CAPACITY: usize = 1024;
 
+/// Most bytes of schema text whose parsed form is kept (a parsed schema takes
+/// a few times its text); past it the cache is emptied.
+const TEXT_BYTES: usize = 64 << 20;
+
 /// (workspace, connection name, offered by an agent)
 type Key = (String, String, bool);
 
 #[derive(Default)]
 pub struct SchemaCache {
-    parsed: Mutex<HashMap<Key, (usize, u64, Arc<Schema>)>>,
+    parsed: Mutex<Parsed>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+#[derive(Default)]
+struct Parsed {
+    by_connection: HashMap<Key, (usize, u64, Arc<Schema>)>,
+    /// The text length of every schema kept.
+    text_bytes: usize,
 }
 
 impl SchemaCache {
@@ -32,17 +43,24 @@ impl SchemaCache {
         let tag = (json.len(), self.hasher.hash_one(json));
         let key = (workspace.to_owned(), name.to_owned(), agent);
         let lock = || self.parsed.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((len, hash, schema)) = lock().get(&key)
+        if let Some((len, hash, schema)) = lock().by_connection.get(&key)
             && (*len, *hash) == tag
         {
             return Some(schema.clone());
         }
         let schema = Arc::new(serde_json::from_str::<Schema>(json).ok()?);
         let mut parsed = lock();
-        if parsed.len() >= CAPACITY {
-            parsed.clear();
+        if parsed.by_connection.len() >= CAPACITY || parsed.text_bytes + json.len() > TEXT_BYTES {
+            parsed.by_connection.clear();
+            parsed.text_bytes = 0;
         }
-        parsed.insert(key, (tag.0, tag.1, schema.clone()));
+        if let Some((old, _, _)) = parsed
+            .by_connection
+            .insert(key, (tag.0, tag.1, schema.clone()))
+        {
+            parsed.text_bytes -= old.min(parsed.text_bytes);
+        }
+        parsed.text_bytes += json.len();
         Some(schema)
     }
 }
