@@ -385,24 +385,14 @@ impl Gateway {
     /// Every connection of the caller's workspace, direct and agent, by name.
     async fn all_connections(&self, ctx: &CallContext) -> Result<Vec<Conn>, ToolError> {
         let ws = &ctx.principal.workspace_id;
-        let mut all: Vec<Conn> = self
+        let listed = self
             .state
             .store
-            .connections(ws)
+            .cached_workspace_connections(ws)
             .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(|c| Conn::Direct(Arc::new(c)))
-            .collect();
-        all.extend(
-            self.state
-                .store
-                .agent_connections(ws)
-                .await
-                .map_err(store_err)?
-                .into_iter()
-                .map(|c| Conn::Agent(Arc::new(c))),
-        );
+            .map_err(store_err)?;
+        let mut all: Vec<Conn> = listed.direct.iter().cloned().map(Conn::Direct).collect();
+        all.extend(listed.agent.iter().cloned().map(Conn::Agent));
         all.sort_by(|a, b| a.name().cmp(b.name()));
         Ok(all)
     }

@@ -40,8 +40,34 @@ struct Maps {
     keys: HashMap<KeyId, Arc<KeyRecord>>,
     connections: HashMap<Named, Option<Arc<ConnectionRecord>>>,
     agent_connections: HashMap<Named, Option<Arc<AgentConnectionRecord>>>,
-    /// Text held by the two connection maps, about.
+    /// Every connection of a workspace, for the calls that list or search them.
+    workspaces: HashMap<WorkspaceId, Arc<WorkspaceConnections>>,
+    /// Text held by the connection maps, about.
     connection_bytes: usize,
+}
+
+/// Every connection of one workspace, direct and offered by agents, each
+/// sorted by name as the store lists them.
+#[derive(Debug, Default)]
+pub struct WorkspaceConnections {
+    pub direct: Vec<Arc<ConnectionRecord>>,
+    pub agent: Vec<Arc<AgentConnectionRecord>>,
+}
+
+impl WorkspaceConnections {
+    fn bytes(&self) -> usize {
+        let direct: usize = self
+            .direct
+            .iter()
+            .map(|c| c.schema_json.as_ref().map_or(0, String::len) + c.sealed_value.len())
+            .sum();
+        let agent: usize = self
+            .agent
+            .iter()
+            .map(|c| c.schema_json.as_ref().map_or(0, String::len))
+            .sum();
+        direct + agent
+    }
 }
 
 impl Maps {
@@ -51,6 +77,7 @@ impl Maps {
         if self.connection_bytes + bytes > CONNECTION_BYTES {
             self.connections.clear();
             self.agent_connections.clear();
+            self.workspaces.clear();
             self.connection_bytes = 0;
         }
         self.connection_bytes += bytes;
@@ -88,7 +115,29 @@ impl ReadCache {
         maps.keys.clear();
         maps.connections.clear();
         maps.agent_connections.clear();
+        maps.workspaces.clear();
         maps.connection_bytes = 0;
+    }
+
+    pub(crate) fn workspace(&self, workspace: &WorkspaceId) -> Lookup<Arc<WorkspaceConnections>> {
+        let maps = self.maps();
+        match maps.workspaces.get(workspace) {
+            Some(found) => Lookup::Hit(found.clone()),
+            None => Lookup::Miss(maps.generation),
+        }
+    }
+
+    pub(crate) fn put_workspace(
+        &self,
+        generation: u64,
+        workspace: &WorkspaceId,
+        found: Arc<WorkspaceConnections>,
+    ) {
+        let mut maps = self.maps();
+        if maps.generation == generation {
+            maps.room_for(found.bytes());
+            insert(&mut maps.workspaces, workspace.clone(), found);
+        }
     }
 
     pub(crate) fn key(&self, id: &KeyId) -> Lookup<Arc<KeyRecord>> {

@@ -29,6 +29,8 @@ pub use audit::{AuditRow, StoredCheckpoint, StoredRecord};
 
 pub use records::{ConnectionRecord, KeyRecord, Scope, WorkspaceRecord};
 
+pub use cache::WorkspaceConnections;
+
 use conexor_types::{KeyId, WorkspaceId};
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -187,6 +189,35 @@ impl Store {
         let found = self.connection(workspace, name).await?.map(Arc::new);
         self.cache
             .put_connection(generation, workspace, name, found.clone());
+        Ok(found)
+    }
+
+    /// Every connection of a workspace ([`Store::connections`] and
+    /// [`Store::agent_connections`]), served from memory between writes.
+    pub async fn cached_workspace_connections(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Arc<WorkspaceConnections>> {
+        let generation = match self.cache.workspace(workspace) {
+            cache::Lookup::Hit(found) => return Ok(found),
+            cache::Lookup::Miss(generation) => generation,
+        };
+        let found = Arc::new(WorkspaceConnections {
+            direct: self
+                .connections(workspace)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+            agent: self
+                .agent_connections(workspace)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        });
+        self.cache
+            .put_workspace(generation, workspace, found.clone());
         Ok(found)
     }
 

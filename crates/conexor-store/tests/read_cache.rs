@@ -83,6 +83,14 @@ async fn every_write_is_seen_by_the_next_cached_read() {
     // Connections: an absent name is remembered as absent until one is added.
     assert!(
         store
+            .cached_workspace_connections(&ws)
+            .await
+            .unwrap()
+            .direct
+            .is_empty()
+    );
+    assert!(
+        store
             .cached_connection(&ws, "shop")
             .await
             .unwrap()
@@ -101,6 +109,8 @@ async fn every_write_is_seen_by_the_next_cached_read() {
         .unwrap();
     let found = store.cached_connection(&ws, "shop").await.unwrap().unwrap();
     assert_eq!(found.secret_version, 1);
+    let listed = store.cached_workspace_connections(&ws).await.unwrap();
+    assert_eq!(listed.direct.len(), 1);
 
     // New credentials: the next read has the new version and secret id.
     let new_secret = SecretId::parse("sec_FEDCBA9876543210").unwrap();
@@ -120,6 +130,11 @@ async fn every_write_is_seen_by_the_next_cached_read() {
         .unwrap();
     let found = store.cached_connection(&ws, "shop").await.unwrap().unwrap();
     assert_eq!(found.schema_json.as_deref(), Some("{\"tables\":[]}"));
+    let listed = store.cached_workspace_connections(&ws).await.unwrap();
+    assert_eq!(
+        listed.direct[0].schema_json.as_deref(),
+        Some("{\"tables\":[]}")
+    );
     store.delete_connection(&ws, "shop").await.unwrap();
     assert!(
         store
@@ -127,6 +142,11 @@ async fn every_write_is_seen_by_the_next_cached_read() {
             .await
             .unwrap()
             .is_none()
+    );
+    let listed = store.cached_workspace_connections(&ws).await.unwrap();
+    assert!(
+        listed.direct.is_empty(),
+        "a removed connection was still listed"
     );
 
     // Master key rotation rewraps the caller's key: the next read has it.
