@@ -134,3 +134,17 @@ impl From<sqlx::Error> for Error {
         }
     }
 }
+
+/// Whether an error says the session itself is gone (so another may work),
+/// as opposed to an error of the statement.
+pub(crate) fn session_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // 08: connection exception; 57P01..57P03: the server shut down or
+        // restarted (PostgreSQL's SQLSTATEs; MySQL reports a lost server as I/O).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}

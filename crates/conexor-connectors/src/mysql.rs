@@ -91,14 +91,8 @@ impl MysqlSource {
                         "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
                     )
                     .await?;
-                    let limit = if mariadb {
-                        format!(
-                            "SET SESSION max_statement_time = {:.3}",
-                            timeout.as_secs_f64()
-                        )
-                    } else {
-                        format!("SET SESSION max_execution_time = {}", timeout.as_millis())
-                    };
+                    let limit =
+                        timeout_statement(mariadb, u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
                     conn.execute(AssertSqlSafe(limit)).await?;
                     Ok(())
                 })
@@ -286,7 +280,7 @@ impl MysqlSource {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let tighter = (limits.timeout_ms != self.session_timeout_ms)
-            .then(|| self.timeout_statement(limits.timeout_ms));
+            .then(|| timeout_statement(self.mariadb, limits.timeout_ms));
         let mut conn = self.begin_read(tighter.as_deref()).await?;
         let result = query_on(&mut conn, sql, params, limits).await;
         // As on PostgreSQL: built-ins on the allow-list leave no session state (no
@@ -300,7 +294,7 @@ impl MysqlSource {
         // Otherwise ROLLBACK (and the session's own time limit back, if this call
         // changed it) off the answer's path; the session returns to the pool only
         // after them, and is closed if either fails.
-        let restore = tighter.map(|_| self.timeout_statement(self.session_timeout_ms));
+        let restore = tighter.map(|_| timeout_statement(self.mariadb, self.session_timeout_ms));
         tokio::spawn(async move {
             let mut clean = conn.execute("ROLLBACK").await.is_ok();
             if let Some(restore) = restore
@@ -313,18 +307,6 @@ impl MysqlSource {
             }
         });
         result
-    }
-
-    /// The statement that sets this flavour's execution-time limit for the session.
-    fn timeout_statement(&self, timeout_ms: u64) -> String {
-        if self.mariadb {
-            format!(
-                "SET SESSION max_statement_time = {:.3}",
-                timeout_ms as f64 / 1000.0
-            )
-        } else {
-            format!("SET SESSION max_execution_time = {timeout_ms}")
-        }
     }
 
     /// A pooled session inside `START TRANSACTION READ ONLY`, after `tighter`
@@ -347,7 +329,7 @@ impl MysqlSource {
                 Err(err) => {
                     let _ = conn.close().await;
                     attempts += 1;
-                    if !crate::postgresql::session_lost(&err)
+                    if !crate::error::session_lost(&err)
                         || attempts > self.pool.options().get_max_connections()
                     {
                         return Err(err.into());
@@ -355,6 +337,19 @@ impl MysqlSource {
                 }
             }
         }
+    }
+}
+
+/// The statement that sets this flavour's execution-time limit for the session
+/// (at connect, and around a call that asks for another limit).
+fn timeout_statement(mariadb: bool, timeout_ms: u64) -> String {
+    if mariadb {
+        format!(
+            "SET SESSION max_statement_time = {:.3}",
+            timeout_ms as f64 / 1000.0
+        )
+    } else {
+        format!("SET SESSION max_execution_time = {timeout_ms}")
     }
 }
 

@@ -1,7 +1,7 @@
 //! Records read on every call, kept in memory between writes.
 //!
-//! Each authenticated request reads its key's record and each read its
-//! connection's record. Reading them from SQLite every time cost two or three
+//! Each authenticated request reads its key's record, each read its
+//! connection's record, and each schema call its workspace's connection list. Reading them from SQLite every time cost two or three
 //! queries per call, each a hop to sqlx's SQLite worker thread; under load
 //! that was about 3 % of a call's CPU, and it grows with the schema stored in
 //! the connection's record. This cache keeps them in memory.
@@ -93,6 +93,15 @@ pub(crate) struct ReadCache {
 pub(crate) enum Lookup<T> {
     Hit(T),
     Miss(u64),
+}
+
+impl<T> Lookup<T> {
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Lookup<U> {
+        match self {
+            Lookup::Hit(found) => Lookup::Hit(f(found)),
+            Lookup::Miss(generation) => Lookup::Miss(generation),
+        }
+    }
 }
 
 fn insert<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {

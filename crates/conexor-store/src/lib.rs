@@ -161,19 +161,35 @@ impl Store {
         result
     }
 
+    /// A read through the cache: the cached answer, or `read` under the
+    /// generation seen before it, kept by `put` (see [`cache`]).
+    async fn read_through<T: Clone>(
+        lookup: cache::Lookup<T>,
+        read: impl Future<Output = Result<T>>,
+        put: impl FnOnce(u64, T),
+    ) -> Result<T> {
+        let generation = match lookup {
+            cache::Lookup::Hit(found) => return Ok(found),
+            cache::Lookup::Miss(generation) => generation,
+        };
+        let found = read.await?;
+        put(generation, found.clone());
+        Ok(found)
+    }
+
     /// [`Store::key`], served from memory between writes: the lookup every
     /// authenticated request makes. Unknown ids are always read from disk.
     pub async fn cached_key(&self, key_id: &KeyId) -> Result<Option<Arc<KeyRecord>>> {
-        let generation = match self.cache.key(key_id) {
-            cache::Lookup::Hit(record) => return Ok(Some(record)),
-            cache::Lookup::Miss(generation) => generation,
-        };
-        let Some(record) = self.key(key_id).await? else {
-            return Ok(None);
-        };
-        let record = Arc::new(record);
-        self.cache.put_key(generation, record.clone());
-        Ok(Some(record))
+        Self::read_through(
+            self.cache.key(key_id).map(Some),
+            async { Ok(self.key(key_id).await?.map(Arc::new)) },
+            |generation, found| {
+                if let Some(record) = found {
+                    self.cache.put_key(generation, record);
+                }
+            },
+        )
+        .await
     }
 
     /// [`Store::connection`], served from memory between writes.
@@ -182,14 +198,15 @@ impl Store {
         workspace: &WorkspaceId,
         name: &str,
     ) -> Result<Option<Arc<ConnectionRecord>>> {
-        let generation = match self.cache.connection(workspace, name) {
-            cache::Lookup::Hit(found) => return Ok(found),
-            cache::Lookup::Miss(generation) => generation,
-        };
-        let found = self.connection(workspace, name).await?.map(Arc::new);
-        self.cache
-            .put_connection(generation, workspace, name, found.clone());
-        Ok(found)
+        Self::read_through(
+            self.cache.connection(workspace, name),
+            async { Ok(self.connection(workspace, name).await?.map(Arc::new)) },
+            |generation, found| {
+                self.cache
+                    .put_connection(generation, workspace, name, found)
+            },
+        )
+        .await
     }
 
     /// Every connection of a workspace ([`Store::connections`] and
@@ -198,27 +215,20 @@ impl Store {
         &self,
         workspace: &WorkspaceId,
     ) -> Result<Arc<WorkspaceConnections>> {
-        let generation = match self.cache.workspace(workspace) {
-            cache::Lookup::Hit(found) => return Ok(found),
-            cache::Lookup::Miss(generation) => generation,
+        let read = async {
+            let direct = self.connections(workspace).await?;
+            let agent = self.agent_connections(workspace).await?;
+            Ok(Arc::new(WorkspaceConnections {
+                direct: direct.into_iter().map(Arc::new).collect(),
+                agent: agent.into_iter().map(Arc::new).collect(),
+            }))
         };
-        let found = Arc::new(WorkspaceConnections {
-            direct: self
-                .connections(workspace)
-                .await?
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
-            agent: self
-                .agent_connections(workspace)
-                .await?
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
-        });
-        self.cache
-            .put_workspace(generation, workspace, found.clone());
-        Ok(found)
+        Self::read_through(
+            self.cache.workspace(workspace),
+            read,
+            |generation, found| self.cache.put_workspace(generation, workspace, found),
+        )
+        .await
     }
 
     /// [`Store::agent_connection`], served from memory between writes.
@@ -227,14 +237,15 @@ impl Store {
         workspace: &WorkspaceId,
         name: &str,
     ) -> Result<Option<Arc<AgentConnectionRecord>>> {
-        let generation = match self.cache.agent_connection(workspace, name) {
-            cache::Lookup::Hit(found) => return Ok(found),
-            cache::Lookup::Miss(generation) => generation,
-        };
-        let found = self.agent_connection(workspace, name).await?.map(Arc::new);
-        self.cache
-            .put_agent_connection(generation, workspace, name, found.clone());
-        Ok(found)
+        Self::read_through(
+            self.cache.agent_connection(workspace, name),
+            async { Ok(self.agent_connection(workspace, name).await?.map(Arc::new)) },
+            |generation, found| {
+                self.cache
+                    .put_agent_connection(generation, workspace, name, found)
+            },
+        )
+        .await
     }
 
     /// The store's file, which no connection may point at.
