@@ -930,7 +930,10 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
     );
     let started = std::time::Instant::now();
-    let err = source.read(&endless, &[], &limits).await.unwrap_err();
+    let err = source
+        .read(&endless, &[], &limits, &no_stop())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("longer than"), "{err}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
@@ -940,7 +943,12 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
     // The only session is free again at once: the statement stopped inside SQLite.
     let started = std::time::Instant::now();
     let next = source
-        .read(&check("SELECT count(*) FROM orders"), &[], &limits)
+        .read(
+            &check("SELECT count(*) FROM orders"),
+            &[],
+            &limits,
+            &no_stop(),
+        )
         .await
         .unwrap();
     assert!(next.rows[0][0].as_i64().unwrap_or(0) > 0, "{:?}", next.rows);
@@ -961,7 +969,8 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
         timeout_ms: 15_000,
         ..limits
     };
-    let calls = (0..4).map(|_| wide.read(&huge, &[], &limits));
+    let stop = no_stop();
+    let calls = (0..4).map(|_| wide.read(&huge, &[], &limits, &stop));
     for result in futures::future::join_all(calls).await {
         let err = result.expect_err("a 250 MB value was built");
         assert!(err.to_string().contains("too big"), "{err}");
@@ -989,14 +998,20 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
         "SELECT count(*) AS {marker} FROM generate_series(1, 10000000000::int8)"
     ));
     let started = std::time::Instant::now();
-    let err = source.read(&slow, &[], &limits).await.unwrap_err();
+    let err = source
+        .read(&slow, &[], &limits, &no_stop())
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("statement timeout") || err.to_string().contains("canceling"),
         "{err}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let started = std::time::Instant::now();
-    source.read(&check("SELECT 1"), &[], &limits).await.unwrap();
+    source
+        .read(&check("SELECT 1"), &[], &limits, &no_stop())
+        .await
+        .unwrap();
     assert!(started.elapsed() < std::time::Duration::from_millis(2000));
     let mut admin = sqlx::PgConnection::connect(&env_url("CONEXOR_TEST_PG_ADMIN_URL"))
         .await
@@ -1031,7 +1046,8 @@ async fn postgresql_huge_values_are_refused_before_the_driver_buffers_them() {
     )
     .unwrap();
     let before = rss_kib();
-    let calls = (0..4).map(|_| source.read(&huge, &[], &limits));
+    let stop = no_stop();
+    let calls = (0..4).map(|_| source.read(&huge, &[], &limits, &stop));
     for result in futures::future::join_all(calls).await {
         let err = result.expect_err("a 100 MB row was sent");
         assert_eq!(err.class().code, "limit.row_size", "{err}");
@@ -1047,7 +1063,7 @@ async fn postgresql_huge_values_are_refused_before_the_driver_buffers_them() {
         "SELECT n, repeat('y', 1000) FROM generate_series(1, 5) n ORDER BY n DESC",
     )
     .unwrap();
-    let rs = source.read(&ok, &[], &limits).await.unwrap();
+    let rs = source.read(&ok, &[], &limits, &no_stop()).await.unwrap();
     let firsts: Vec<i64> = rs.rows.iter().filter_map(|r| r[0].as_i64()).collect();
     assert_eq!(firsts, [5, 4, 3, 2, 1]);
     eprintln!("postgresql: 4 × 100 MB rows refused at the source, RSS +{grown_mib} MiB");
@@ -1155,4 +1171,9 @@ async fn mariadb_an_allow_listed_function_leaves_no_lock_on_the_pool() {
         .execute(&mut admin)
         .await
         .ok();
+}
+
+/// A read nobody cancels.
+fn no_stop() -> tokio_util::sync::CancellationToken {
+    tokio_util::sync::CancellationToken::new()
 }

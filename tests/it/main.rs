@@ -12,5 +12,6 @@ mod crash;
 mod http;
 mod isolation;
 mod logs;
+mod long_calls;
 mod sources;
 mod tools;

@@ -269,7 +269,14 @@ pub(crate) async fn handle(
         ),
         Operation::Discover => ("agent.discover", json!({"connection": connection})),
     };
-    let work = async {
+    let cancelled = || Refusal {
+        code: "cancelled".into(),
+        message: "the request was cancelled".into(),
+        denied: false,
+    };
+    // A cancelled request stops its work (a query is stopped at the source by
+    // the read itself) and is still recorded.
+    let outcome = async {
         match op {
             Operation::Query {
                 sql,
@@ -285,27 +292,23 @@ pub(crate) async fn handle(
                 max_rows,
                 max_bytes,
                 timeout_ms,
+                &cancel,
             )
             .await
             .map(Answer::Rows),
             Operation::Discover => {
-                async {
+                let discovered = async {
                     let s = source(&shared, &connection).await?;
                     Ok(Answer::Schema(s.discover().await?))
+                };
+                tokio::select! {
+                    outcome = discovered => outcome,
+                    _ = cancel.cancelled() => Err(cancelled()),
                 }
-                .await
             }
         }
-    };
-    // A cancelled request stops its work but is still recorded.
-    let outcome = tokio::select! {
-        outcome = work => outcome,
-        _ = cancel.cancelled() => Err(Refusal {
-            code: "cancelled".into(),
-            message: "the request was cancelled".into(),
-            denied: false,
-        }),
-    };
+    }
+    .await;
     let mut draft = Draft::new(tool, Outcome::Ok);
     draft.params = params;
     draft.connection = Some(connection.clone());
@@ -398,6 +401,7 @@ async fn query(
     max_rows: u64,
     max_bytes: u64,
     timeout_ms: u64,
+    cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(ResultSet, String), Refusal> {
     let local = &shared.settings.limits;
     if sql.len() > local.max_sql_bytes {
@@ -445,7 +449,7 @@ async fn query(
     };
     let hash = conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes));
     let s = source(shared, connection).await?;
-    let rs = s.read(&checked, params, &limits).await?;
+    let rs = s.read(&checked, params, &limits, cancel).await?;
     Ok((rs, hash))
 }
 

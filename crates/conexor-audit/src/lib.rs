@@ -99,6 +99,7 @@ pub fn fixed_reason(code: &str) -> &'static str {
         "audit" => "the audit log was unavailable",
         "agent" => "the on-premise agent was unavailable or refused the call",
         "protocol" => "a malformed or unknown protocol message",
+        "cancelled" => "the client cancelled the call",
         _ => "the call failed",
     }
 }

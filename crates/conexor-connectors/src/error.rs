@@ -40,6 +40,10 @@ pub enum Error {
     /// The source could not be reached or refused the login.
     #[error("could not connect: {message}")]
     Connect { message: String },
+    /// The caller gave up (the MCP client cancelled the call or dropped its
+    /// connection); the statement was stopped at the source.
+    #[error("the call was cancelled")]
+    Cancelled,
 }
 
 impl Error {
@@ -80,6 +84,10 @@ impl Error {
             Error::Connect { .. } => ErrorClass {
                 code: "connect".into(),
                 reason: "could not connect to the source",
+            },
+            Error::Cancelled => ErrorClass {
+                code: "cancelled".into(),
+                reason: "the client cancelled the call",
             },
         }
     }

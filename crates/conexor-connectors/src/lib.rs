@@ -38,6 +38,7 @@ pub use spec::{ConnectionSpec, SslMode};
 use conexor_guard::CheckedQuery;
 use conexor_types::{ConnectionKind, Limits, ResultSet};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What a connection test found. Shown to the user before a connection is saved.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -139,11 +140,18 @@ impl Source {
     }
 
     /// Runs one guarded query with bound parameters within `limits`.
+    ///
+    /// `stop` is the caller giving up (a cancelled MCP call, a dropped client
+    /// connection). The read then stops its statement at the source, not just
+    /// its wait for it, and returns [`Error::Cancelled`]: dropping this future
+    /// instead would leave the statement running until its timeout (a pooled
+    /// session is returned only once the source has finished it).
     pub async fn read(
         &self,
         query: &CheckedQuery,
         params: &[serde_json::Value],
         limits: &Limits,
+        stop: &CancellationToken,
     ) -> Result<ResultSet, Error> {
         if query.dialect() != self.dialect() {
             return Err(Error::Usage("query was checked for another dialect".into()));
@@ -168,10 +176,13 @@ impl Source {
                 reason: format!("function {name} is not allow-listed for this connection"),
             });
         }
+        if stop.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         match self {
-            Source::Postgresql(s) => s.read(query, params, limits).await,
-            Source::Mysql(s) => s.read(query, params, limits).await,
-            Source::Sqlite(s) => s.read(query, params, limits).await,
+            Source::Postgresql(s) => s.read(query, params, limits, stop).await,
+            Source::Mysql(s) => s.read(query, params, limits, stop).await,
+            Source::Sqlite(s) => s.read(query, params, limits, stop).await,
         }
     }
 

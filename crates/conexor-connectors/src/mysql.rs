@@ -22,6 +22,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, judge_mysql_views};
 use conexor_guard::FunctionPolicy;
@@ -276,13 +277,26 @@ impl MysqlSource {
         query: &CheckedQuery,
         params: &[Value],
         limits: &Limits,
+        stop: &CancellationToken,
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let tighter = (limits.timeout_ms != self.session_timeout_ms)
             .then(|| timeout_statement(self.mariadb, limits.timeout_ms));
-        let mut conn = self.begin_read(tighter.as_deref()).await?;
-        let result = query_on(&mut conn, sql, params, limits).await;
+        let (mut conn, session_id) = self.begin_read(tighter.as_deref(), stop).await?;
+        let result = tokio::select! {
+            result = query_on(&mut conn, sql, params, limits) => result,
+            _ = stop.cancelled() => Err(Error::Cancelled),
+        };
+        if let Err(Error::Cancelled) = result {
+            // The caller gave up while the statement may still run, and MySQL and
+            // MariaDB do not notice a closed client until they write to it: the
+            // statement is ended with KILL QUERY from a session of its own, then
+            // the session is closed.
+            self.kill_query(session_id).await;
+            drop(conn.detach());
+            return result;
+        }
         // As on PostgreSQL: built-ins on the allow-list leave no session state (no
         // lock, user variable or LAST_INSERT_ID(expr) function is on it, and the guard
         // refuses assignments); a stored function's effects cannot be proven absent,
@@ -313,19 +327,34 @@ impl MysqlSource {
     /// (a call's own time limit) when given. The pool does not ping a session
     /// before lending it: the first statement is the test, and a session the
     /// server has dropped is closed and the next one tried, as on PostgreSQL.
-    async fn begin_read(&self, tighter: Option<&str>) -> Result<PoolConnection<MySql>, Error> {
+    ///
+    /// Also returns the session's id (`CONNECTION_ID()`, read in the same round
+    /// trip as the transaction's start), which a cancelled read needs to stop
+    /// its statement. A caller that gives up while waiting for a free session
+    /// is answered at once.
+    async fn begin_read(
+        &self,
+        tighter: Option<&str>,
+        stop: &CancellationToken,
+    ) -> Result<(PoolConnection<MySql>, u64), Error> {
         let mut attempts: u32 = 0;
         loop {
-            let mut conn = self.pool.acquire().await?;
-            let mut begun = Ok(());
+            let mut conn = tokio::select! {
+                conn = self.pool.acquire() => conn?,
+                _ = stop.cancelled() => return Err(Error::Cancelled),
+            };
+            let mut begun = Ok(0);
             if let Some(sql) = tighter {
-                begun = conn.execute(AssertSqlSafe(sql)).await.map(drop);
+                begun = conn.execute(AssertSqlSafe(sql)).await.map(|_| 0);
             }
             if begun.is_ok() {
-                begun = conn.execute("START TRANSACTION READ ONLY").await.map(drop);
+                begun = sqlx::raw_sql("START TRANSACTION READ ONLY; SELECT CONNECTION_ID()")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .and_then(|row| row.try_get::<u64, _>(0));
             }
             match begun {
-                Ok(()) => return Ok(conn),
+                Ok(session_id) => return Ok((conn, session_id)),
                 Err(err) => {
                     let _ = conn.close().await;
                     attempts += 1;
@@ -336,6 +365,30 @@ impl MysqlSource {
                     }
                 }
             }
+        }
+    }
+}
+
+impl MysqlSource {
+    /// Ends the statement running on session `session_id` (its own login may
+    /// always kill its own statements), from a fresh session: the pool may have
+    /// none free. Best effort: when it fails, the statement still ends at its
+    /// execution-time limit.
+    async fn kill_query(&self, session_id: u64) {
+        use sqlx::Connection as _;
+        let options = self.pool.connect_options();
+        let killed = async {
+            let mut killer = options.connect().await?;
+            killer
+                .execute(AssertSqlSafe(format!("KILL QUERY {session_id}")))
+                .await?;
+            killer.close().await
+        };
+        if let Err(err) = tokio::time::timeout(Duration::from_secs(5), killed)
+            .await
+            .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut))
+        {
+            tracing::warn!(error = %crate::Error::from(err).class().code, "could not stop a cancelled statement");
         }
     }
 }

@@ -18,6 +18,7 @@ use sqlx::postgres::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, PgFacts, Proc};
 use conexor_guard::FunctionPolicy;
@@ -73,6 +74,7 @@ impl PostgresqlSource {
             .max_connections(options.max_connections)
             // No ping before each read: `begin_read` tests the session with its BEGIN.
             .test_before_acquire(false)
+            .after_connect(|conn, _meta| Box::pin(check_client_while_running(conn)))
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
             .idle_timeout(options.idle_timeout)
@@ -405,11 +407,23 @@ impl PostgresqlSource {
         query: &CheckedQuery,
         params: &[Value],
         limits: &Limits,
+        stop: &CancellationToken,
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
-        let mut conn = self.begin_read(limits).await?;
-        let result = query_on(&mut conn, sql, params, limits).await;
+        let mut conn = self.begin_read(limits, stop).await?;
+        let result = tokio::select! {
+            result = query_on(&mut conn, sql, params, limits) => result,
+            _ = stop.cancelled() => Err(Error::Cancelled),
+        };
+        if let Err(Error::Cancelled) = result {
+            // The caller gave up while the statement may still run. Its session is
+            // closed at once (not returned: the pool would wait for the statement
+            // to end); the server checks its client every second while a statement
+            // runs (`check_client_while_running`) and ends the statement with it.
+            drop(conn.detach());
+            return result;
+        }
         // Nothing a call does may outlive it. A call of built-ins only cannot leave
         // state behind (the allow-list has no lock, setting, sequence or notify
         // function, and the guard refuses every statement that could); allow-listed
@@ -440,7 +454,15 @@ impl PostgresqlSource {
     /// dropped (restart, idle kill, network) fails it before any of the
     /// caller's SQL was sent, so it is closed and the next one tried; a fresh
     /// login that fails ends the call with that error.
-    async fn begin_read(&self, limits: &Limits) -> Result<PoolConnection<Postgres>, Error> {
+    ///
+    /// A caller that gives up while waiting for a free session (`stop`) is
+    /// answered at once; the BEGIN itself is not interrupted (it is quick, and a
+    /// session dropped inside it would return to the pool mid-transaction).
+    async fn begin_read(
+        &self,
+        limits: &Limits,
+        stop: &CancellationToken,
+    ) -> Result<PoolConnection<Postgres>, Error> {
         let tighter = (limits.timeout_ms < self.session_timeout_ms).then(|| {
             format!(
                 "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
@@ -449,7 +471,10 @@ impl PostgresqlSource {
         });
         let mut attempts: u32 = 0;
         loop {
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = tokio::select! {
+                conn = self.pool.acquire() => conn?,
+                _ = stop.cancelled() => return Err(Error::Cancelled),
+            };
             let begun = match &tighter {
                 Some(sql) => conn.execute(AssertSqlSafe(sql.as_str())).await,
                 None => conn.execute("BEGIN READ ONLY").await,
@@ -467,6 +492,23 @@ impl PostgresqlSource {
                 }
             }
         }
+    }
+}
+
+/// Asks the server to check, every second while a statement runs, that this
+/// client is still connected, and to end the statement when it is not: a
+/// cancelled read closes its session, and this is what then stops the
+/// statement at the source (PostgreSQL 14 and later; older servers do not
+/// know the setting, and their statement runs until its `statement_timeout`).
+async fn check_client_while_running(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    match conn
+        .execute("SET client_connection_check_interval = 1000")
+        .await
+    {
+        Ok(_) => Ok(()),
+        // 42704 undefined_object: "unrecognized configuration parameter" (≤ 13).
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42704") => Ok(()),
+        Err(err) => Err(err),
     }
 }
 

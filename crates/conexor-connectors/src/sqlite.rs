@@ -17,6 +17,7 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Column as _, ConnectOptions, Row, TypeInfo, ValueRef};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct SqliteSource {
@@ -196,17 +197,24 @@ impl SqliteSource {
         query: &CheckedQuery,
         params: &[Value],
         limits: &Limits,
+        stop: &CancellationToken,
     ) -> Result<ResultSet, Error> {
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let timeout = Duration::from_millis(limits.timeout_ms);
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = tokio::select! {
+            conn = self.pool.acquire() => conn?,
+            _ = stop.cancelled() => return Err(Error::Cancelled),
+        };
         // SQLite has no statement timeout: a progress handler interrupts the statement
-        // inside SQLite once the deadline passes, so the work stops and the connection
-        // is free for the next call at once.
+        // inside SQLite once the deadline passes, or once the caller gives up, so the
+        // work stops and the connection is free for the next call at once.
         let deadline = Instant::now() + timeout;
+        let given_up = stop.clone();
         conn.lock_handle()
             .await?
-            .set_progress_handler(PROGRESS_STEPS, move || Instant::now() < deadline);
+            .set_progress_handler(PROGRESS_STEPS, move || {
+                Instant::now() < deadline && !given_up.is_cancelled()
+            });
         let work = read_on(&mut conn, sql, params, limits);
         // The interrupt is what stops the statement; this outer bound only covers
         // time spent outside SQLite's virtual machine.
@@ -214,6 +222,7 @@ impl SqliteSource {
         let timed_out = Instant::now() >= deadline;
         let result = match outcome {
             Ok(Ok(result)) => Ok(result),
+            Ok(Err(_)) if stop.is_cancelled() => Err(Error::Cancelled),
             Ok(Err(_)) | Err(_) if timed_out => Err(Error::Source {
                 code: "timeout".into(),
                 message: format!("the query ran longer than {} ms", limits.timeout_ms),
@@ -243,7 +252,10 @@ impl SqliteSource {
 /// Whether a connection that failed a call can go back to the pool: a timeout or a
 /// refused statement leaves it clean (SQLite rolled the statement back).
 fn outcome_kept(result: &Result<ResultSet, Error>) -> bool {
-    matches!(result, Ok(_) | Err(Error::Source { .. }))
+    matches!(
+        result,
+        Ok(_) | Err(Error::Source { .. }) | Err(Error::Cancelled)
+    )
 }
 
 async fn read_on(

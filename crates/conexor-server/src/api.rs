@@ -435,11 +435,7 @@ fn valid_name(name: &str) -> Result<(), ApiError> {
 }
 
 fn ctx(p: &Principal) -> CallContext {
-    CallContext {
-        principal: p.clone(),
-        client: None,
-        model: None,
-    }
+    CallContext::of(p.clone())
 }
 
 fn tool_error(e: ToolError) -> ApiError {

@@ -20,6 +20,7 @@ use conexor_types::{ConnectionKind, Limits, SecretId};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Who called, through which surface, with which client.
 #[derive(Debug, Clone)]
@@ -29,6 +30,21 @@ pub struct CallContext {
     pub client: Option<(String, String)>,
     /// The AI model, when the client says.
     pub model: Option<String>,
+    /// Cancelled when the caller gives up: an MCP `notifications/cancelled`.
+    /// (A caller that drops [`Gateway::call_tool`]'s future cancels it too.)
+    pub stop: CancellationToken,
+}
+
+impl CallContext {
+    /// A call by `principal` with no client or model known.
+    pub fn of(principal: Principal) -> CallContext {
+        CallContext {
+            principal,
+            client: None,
+            model: None,
+            stop: CancellationToken::new(),
+        }
+    }
 }
 
 /// A failed or refused call.
@@ -61,6 +77,11 @@ impl ToolError {
         ToolError::failed("invalid_params", message)
     }
     /// The call's audit record could not be made durable: no answer.
+    /// The caller gave up (see [`CallContext::stop`]).
+    pub(crate) fn cancelled() -> Self {
+        ToolError::from(conexor_connectors::Error::Cancelled)
+    }
+
     pub fn audit() -> Self {
         ToolError::failed(
             "audit.unavailable",
@@ -152,6 +173,7 @@ impl Conn {
     }
 }
 
+#[derive(Clone)]
 pub struct Gateway {
     state: Arc<AppState>,
 }
@@ -174,7 +196,37 @@ impl Gateway {
 
     /// Runs one tool call through the chokepoint: the call, then its audit
     /// record, durably, then the answer. No record, no answer.
+    ///
+    /// The call runs in a task of its own. A caller that gives up — cancels
+    /// `ctx.stop`, or drops this future (an HTTP client that disconnects) —
+    /// stops the statement at the source, and the call is still recorded, with
+    /// outcome `error` and error class `cancelled`.
     pub async fn call_tool(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: Value,
+    ) -> Result<Value, ToolError> {
+        let stop = ctx.stop.child_token();
+        let _cancel_when_dropped = stop.clone().drop_guard();
+        let call = CallContext {
+            stop,
+            ..ctx.clone()
+        };
+        let gateway = self.clone();
+        let tool = tool.to_owned();
+        // Boxed: the whole read is a large state machine; spawned by value it
+        // would be copied into the task.
+        let task = tokio::spawn(Box::pin(async move {
+            gateway.call_tool_here(&call, &tool, args).await
+        }));
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ToolError::failed("internal", "the call failed")),
+        }
+    }
+
+    async fn call_tool_here(
         &self,
         ctx: &CallContext,
         tool: &str,
@@ -183,13 +235,14 @@ impl Gateway {
         let started = Instant::now();
         let permits = self.state.key_permits(&ctx.principal.key_id);
         // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
-        let permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()).await;
+        let permit = tokio::select! {
+            permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()) => permit.ok().and_then(Result::ok),
+            _ = ctx.stop.cancelled() => None,
+        };
         let outcome = match permit {
-            // Boxed: the whole read is a large state machine, and every caller's
-            // future (rmcp moves its handler's into each spawned task) would
-            // otherwise carry and copy it by value.
-            Ok(Ok(_permit)) => Box::pin(self.dispatch(ctx, tool, &args)).await,
-            _ => Err(ToolError::denied(
+            Some(_permit) => Box::pin(self.dispatch(ctx, tool, &args)).await,
+            None if ctx.stop.is_cancelled() => Err(ToolError::cancelled()),
+            None => Err(ToolError::denied(
                 "limit.concurrency",
                 "too many concurrent calls for this API key; retry shortly",
             )),
@@ -606,27 +659,28 @@ impl Gateway {
                     None => self.source(ctx, direct, kind).await?,
                 };
                 let result = source
-                    .read(checked, &params, &read_limits)
+                    .read(checked, &params, &read_limits, &ctx.stop)
                     .await
                     .map_err(|e| with_hint(ToolError::from(e)))?;
                 (result, "direct")
             }
             // The server checked the SQL above; the agent checks it again with
             // its own guard and limits, and runs it on its side.
+            // Given up, the request is dropped, which sends the agent a cancel: the
+            // agent then stops the statement at its source.
             Conn::Agent(a) => {
-                let result = self
-                    .state
-                    .agents
-                    .query(
-                        &a.agent_id,
-                        &a.agent_name,
-                        &a.name,
-                        sql,
-                        &params,
-                        &read_limits,
-                    )
-                    .await
-                    .map_err(with_hint)?;
+                let asked = self.state.agents.query(
+                    &a.agent_id,
+                    &a.agent_name,
+                    &a.name,
+                    sql,
+                    &params,
+                    &read_limits,
+                );
+                let result = tokio::select! {
+                    result = asked => result.map_err(with_hint)?,
+                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled()),
+                };
                 (result, "agent")
             }
         };
@@ -1192,11 +1246,7 @@ impl Gateway {
         connection: Option<&str>,
         failure: Option<&ToolError>,
     ) -> Result<(), ToolError> {
-        let ctx = CallContext {
-            principal: principal.clone(),
-            client: None,
-            model: None,
-        };
+        let ctx = CallContext::of(principal.clone());
         let outcome: Result<((), Measure), ToolError> = match failure {
             None => Ok(((), Measure::default())),
             Some(e) => Err(e.clone()),

@@ -17,6 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct McpHandler {
@@ -191,11 +192,13 @@ pub(crate) async fn tool_result(
     model: Option<String>,
     name: &str,
     arguments: JsonObject,
+    stop: CancellationToken,
 ) -> Result<CallToolResult, McpError> {
     let call = CallContext {
         principal,
         client,
         model,
+        stop,
     };
     let gateway = Gateway::new(state);
     match gateway
@@ -286,11 +289,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, McpError> {
-        let call = CallContext {
-            principal: principal(&ctx)?,
-            client: None,
-            model: None,
-        };
+        let call = CallContext::of(principal(&ctx)?);
         let list = Gateway::new(self.state.clone())
             .resources(&call)
             .await
@@ -322,6 +321,7 @@ impl ServerHandler for McpHandler {
             principal: principal(&ctx)?,
             client,
             model: model(&ctx, None),
+            stop: ctx.ct.clone(),
         };
         match Gateway::new(self.state.clone())
             .read_resource(&call, &request.uri)
@@ -396,6 +396,15 @@ impl ServerHandler for McpHandler {
         // requests (2026-07-28) carry it in each request's _meta.
         let client = client_of(&ctx);
         let model = model(&ctx, request.meta.as_ref());
+        // A client that asked for progress hears, once a call has run a second,
+        // that it still runs; the ticker ends with the call.
+        let _progress = ctx
+            .meta
+            .get_progress_token()
+            .map(|token| report_progress(ctx.peer.clone(), token).drop_guard());
+        // `ctx.ct` is cancelled by the client's notifications/cancelled (and, when
+        // stateless, by its dropped connection): the gateway stops the statement
+        // at the source and records the call as cancelled.
         tool_result(
             self.state.clone(),
             principal,
@@ -403,10 +412,45 @@ impl ServerHandler for McpHandler {
             model,
             &request.name,
             request.arguments.unwrap_or_default(),
+            ctx.ct.clone(),
         )
         .await
         .map(Into::into)
     }
+}
+
+/// How often a long call tells a client that asked (`_meta.progressToken`) that
+/// it still runs; the first notice comes after one period.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sends `notifications/progress` for `token` every [`PROGRESS_EVERY`] until
+/// the returned token is cancelled. A read's total is unknown before it ends,
+/// so progress counts the seconds it has run (increasing, as the protocol
+/// asks) and the message says so.
+fn report_progress(
+    peer: rmcp::Peer<RoleServer>,
+    token: rmcp::model::ProgressToken,
+) -> CancellationToken {
+    let done = CancellationToken::new();
+    let ended = done.clone();
+    tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                _ = ended.cancelled() => break,
+                _ = ticks.tick() => {
+                    let seconds = started.elapsed().as_secs();
+                    let notice = rmcp::model::ProgressNotificationParam::new(token.clone(), seconds as f64)
+                        .with_message(format!("still running after {seconds} s"));
+                    if peer.notify_progress(notice).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    done
 }
 
 /// Records a tool call refused for its arguments (`invalid_params`, outcome

@@ -36,12 +36,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    ErrorData, JsonObject, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, ProtocolVersion,
-    RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
+    JsonObject, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, ProtocolVersion, RequestId,
+    RequestMetaObject, ServerJsonRpcMessage, ServerResult,
 };
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
 
 static SERVED: AtomicU64 = AtomicU64::new(0);
 
@@ -156,29 +157,26 @@ pub async fn tools_call(
         .client_info()
         .map(|info| (info.name, info.version));
     let model = mcp::model_of(Some(&params.meta), model_header);
-    // Boxed, so that the spawn moves a pointer, not the whole call's state.
-    let task = tokio::spawn(Box::pin(async move {
-        mcp::tool_result(
-            state,
-            principal,
-            client,
-            model,
-            &params.name,
-            params.arguments.unwrap_or_default(),
-        )
-        .await
-    }));
-    let message: ServerJsonRpcMessage = match task.await {
-        Ok(Ok(result)) => ServerJsonRpcMessage::Response(JsonRpcResponse {
+    // The gateway runs the call in a task of its own: a client that hangs up
+    // drops this future, which cancels the call (stopped at the source,
+    // recorded as cancelled) rather than abandoning it half-way.
+    let answered = mcp::tool_result(
+        state,
+        principal,
+        client,
+        model,
+        &params.name,
+        params.arguments.unwrap_or_default(),
+        CancellationToken::new(),
+    )
+    .await;
+    let message: ServerJsonRpcMessage = match answered {
+        Ok(result) => ServerJsonRpcMessage::Response(JsonRpcResponse {
             jsonrpc: JsonRpcVersion2_0,
             id,
             result: ServerResult::CallToolResult(result),
         }),
-        Ok(Err(error)) => ServerJsonRpcMessage::Error(JsonRpcError::new(Some(id), error)),
-        Err(_) => ServerJsonRpcMessage::Error(JsonRpcError::new(
-            Some(id),
-            ErrorData::internal_error("the call failed inside the server", None),
-        )),
+        Err(error) => ServerJsonRpcMessage::Error(JsonRpcError::new(Some(id), error)),
     };
     match serde_json::to_vec(&message) {
         Ok(body) => (

@@ -454,11 +454,7 @@ async fn try_tool(
     Path(name): Path<String>,
     Json(args): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = CallContext {
-        principal: p,
-        client: None,
-        model: None,
-    };
+    let ctx = CallContext::of(p);
     match Gateway::new(state.clone())
         .call_tool(&ctx, &name, args)
         .await

@@ -658,7 +658,12 @@ pub(crate) async fn local_query(
         ..Default::default()
     };
     let result = source
-        .read(&checked, params, &limits)
+        .read(
+            &checked,
+            params,
+            &limits,
+            &tokio_util::sync::CancellationToken::new(),
+        )
         .await
         .map_err(|e| anyhow!("{e}"));
     source.close().await;
