@@ -76,7 +76,7 @@ async fn last_record(client: &conexor_client::Client, tool: &str, after: u64) ->
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|l| l.get("record").cloned())
-            .last();
+            .next_back();
         if let Some(record) = last
             && record["tool"] == tool
             && record["seq"].as_u64().unwrap_or(0) > after

@@ -49,6 +49,8 @@ fn init_logging() {
     });
 }
 
+pub mod conformance;
+
 /// A running server and what a test needs to reach it.
 pub struct TestServer {
     pub url: String,
@@ -56,6 +58,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub state: Arc<AppState>,
     config: Config,
+    /// Serves the conformance suite's fixtures in front of the MCP handler.
+    fixtures: bool,
     addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -68,6 +72,16 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_serving(tweak, false).await
+    }
+
+    /// A server whose MCP endpoint also serves the conformance suite's
+    /// fixtures ([`conformance::Fixtures`]).
+    pub async fn start_with_fixtures() -> TestServer {
+        Self::start_serving(|_| {}, true).await
+    }
+
+    async fn start_serving(tweak: impl FnOnce(&mut Config), fixtures: bool) -> TestServer {
         init_logging();
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
@@ -80,13 +94,14 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let (state, stop, running) = launch(config.clone(), listener).await;
+        let (state, stop, running) = launch(config.clone(), listener, fixtures).await;
         TestServer {
             url: format!("http://{addr}"),
             admin_token,
             data_dir,
             state,
             config,
+            fixtures,
             addr,
             _dir: dir,
             stop: Some(stop),
@@ -106,7 +121,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .expect("re-bind the same port");
-        let (state, stop, running) = launch(self.config.clone(), listener).await;
+        let (state, stop, running) = launch(self.config.clone(), listener, self.fixtures).await;
         self.state = state;
         self.stop = Some(stop);
         self.running = Some(running);
@@ -135,6 +150,7 @@ impl TestServer {
 async fn launch(
     config: Config,
     listener: tokio::net::TcpListener,
+    fixtures: bool,
 ) -> (
     Arc<AppState>,
     tokio::sync::oneshot::Sender<()>,
@@ -143,9 +159,19 @@ async fn launch(
     let started = AppState::start(config).await.expect("server state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let state = started.state.clone();
-    let running = tokio::spawn(conexor_server::serve(listener, started.state, async move {
+    let stopped = async move {
         let _ = rx.await;
-    }));
+    };
+    let running = if fixtures {
+        tokio::spawn(conexor_server::serve_with(
+            listener,
+            started.state,
+            stopped,
+            |state| conformance::Fixtures::new(conexor_server::mcp::McpHandler::new(state)),
+        ))
+    } else {
+        tokio::spawn(conexor_server::serve(listener, started.state, stopped))
+    };
     (state, tx, running)
 }
 

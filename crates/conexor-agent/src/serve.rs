@@ -289,9 +289,11 @@ pub(crate) async fn handle(
                 &connection,
                 &sql,
                 &params,
-                max_rows,
-                max_bytes,
-                timeout_ms,
+                Limits {
+                    max_rows,
+                    max_bytes,
+                    timeout_ms,
+                },
                 &cancel,
             )
             .await
@@ -398,11 +400,14 @@ async fn query(
     connection: &str,
     sql: &str,
     params: &[Value],
-    max_rows: u64,
-    max_bytes: u64,
-    timeout_ms: u64,
+    asked: Limits,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<(ResultSet, String), Refusal> {
+    let Limits {
+        max_rows,
+        max_bytes,
+        timeout_ms,
+    } = asked;
     let local = &shared.settings.limits;
     if sql.len() > local.max_sql_bytes {
         return Err(Refusal::denied(

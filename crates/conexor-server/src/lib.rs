@@ -54,6 +54,17 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Builds the whole HTTP application.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
+    router_with(state, shutdown, mcp::McpHandler::new)
+}
+
+/// [`router`] with another MCP handler behind the same stack (authentication,
+/// Host guard, sessions, the stateless path): the conformance suite's
+/// fixtures (tests/src/conformance.rs) wrap [`mcp::McpHandler`] this way.
+pub fn router_with<H, F>(state: Arc<AppState>, shutdown: CancellationToken, handler: F) -> Router
+where
+    H: rmcp::ServerHandler + Send + Sync + 'static,
+    F: Fn(Arc<AppState>) -> H + Send + Sync + 'static,
+{
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(state.config.allowed_hosts.clone())
         .with_cancellation_token(shutdown.child_token())
@@ -64,7 +75,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .with_json_response(true);
     let handler_state = state.clone();
     let mcp = SharedMcp(Arc::new(StreamableHttpService::new(
-        move || Ok(mcp::McpHandler::new(handler_state.clone())),
+        move || Ok(handler(handler_state.clone())),
         state.sessions.manager(),
         mcp_config,
     )));
@@ -107,17 +118,22 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
 /// stack below it; a clone of rmcp's service copies its configuration (the
 /// allowed hosts, a `Vec<String>`). Profiled, those clones were about 9 % of
 /// a small call's instructions; behind an `Arc` each is a reference count.
-#[derive(Clone)]
-struct SharedMcp(
+struct SharedMcp<H: rmcp::ServerHandler + Send + Sync + 'static>(
     Arc<
         StreamableHttpService<
-            mcp::McpHandler,
+            H,
             rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
         >,
     >,
 );
 
-impl tower::Service<Request> for SharedMcp {
+impl<H: rmcp::ServerHandler + Send + Sync + 'static> Clone for SharedMcp<H> {
+    fn clone(&self) -> Self {
+        SharedMcp(self.0.clone())
+    }
+}
+
+impl<H: rmcp::ServerHandler + Send + Sync + 'static> tower::Service<Request> for SharedMcp<H> {
     type Response = Response;
     type Error = std::convert::Infallible;
     type Future = futures::future::BoxFuture<'static, Result<Response, Self::Error>>;
@@ -269,6 +285,20 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(listener, state, shutdown, mcp::McpHandler::new).await
+}
+
+/// [`serve`] with another MCP handler ([`router_with`]).
+pub async fn serve_with<H, F>(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    handler: F,
+) -> anyhow::Result<()>
+where
+    H: rmcp::ServerHandler + Send + Sync + 'static,
+    F: Fn(Arc<AppState>) -> H + Send + Sync + 'static,
+{
     let timeout = state.config.header_read_timeout;
     let mut server = axum_server::Server::<std::net::SocketAddr>::from_listener(listener).acceptor(
         listen::FirstRequestDeadline::new(axum_server::accept::DefaultAcceptor, timeout),
@@ -276,7 +306,7 @@ pub async fn serve(
     listen::tune(server.http_builder(), timeout);
     let token = CancellationToken::new();
     let handle = shutdown_handle(token.clone(), shutdown);
-    let app = router(state.clone(), token.clone());
+    let app = router_with(state.clone(), token.clone(), handler);
     let sweeper = spawn_sweeper(state.clone(), token.clone());
     let result = server
         .handle(handle)
