@@ -17,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 // ---- helpers ---------------------------------------------------------------
 
 /// Creates an agent over REST; returns (agent_id, token).
-async fn create_agent(client: &conexor_client::Client, name: &str, ttl_s: u64) -> (String, String) {
+pub(crate) async fn create_agent(
+    client: &conexor_client::Client,
+    name: &str,
+    ttl_s: u64,
+) -> (String, String) {
     let v = client
         .post("agents", json!({"name": name, "expires_in_s": ttl_s}))
         .await
@@ -29,7 +33,13 @@ async fn create_agent(client: &conexor_client::Client, name: &str, ttl_s: u64) -
 }
 
 /// Agent settings with one PostgreSQL connection whose URL is in a local file.
-fn settings(dir: &Path, server: &str, token: Option<&str>, conn: &str, url: &str) -> Settings {
+pub(crate) fn settings(
+    dir: &Path,
+    server: &str,
+    token: Option<&str>,
+    conn: &str,
+    url: &str,
+) -> Settings {
     settings_with(dir, server, token, conn, url, "")
 }
 
@@ -67,7 +77,7 @@ pub(crate) fn spawn_agent(s: Settings) -> RunningAgent {
 }
 
 /// Waits until `name` is listed online with discovered tables.
-async fn wait_online(client: &conexor_client::Client, name: &str) -> Value {
+pub(crate) async fn wait_online(client: &conexor_client::Client, name: &str) -> Value {
     let started = Instant::now();
     loop {
         let v = client.get("connections").await.expect("list");

@@ -407,3 +407,62 @@ async fn a_cut_answer_stream_resumes_with_last_event_id() {
         "recorded once: {record}"
     );
 }
+
+/// Agent mode: the server's caller hangs up, the server sends the agent a
+/// cancel, and the agent stops the statement at its source; both the server's
+/// record and the agent's own record say cancelled.
+#[tokio::test]
+async fn an_agent_stops_the_statement_when_the_caller_hangs_up() {
+    use crate::agent::{create_agent, settings, spawn_agent, wait_online};
+    let (server, client, key) = shop("agent-hangup").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token) = create_agent(&client, "onprem", 600).await;
+    let agent = spawn_agent(settings(
+        dir.path(),
+        &server.url,
+        Some(&token),
+        "wh",
+        &env_url("CONEXOR_TEST_PG_READER_URL"),
+    ));
+    wait_online(&client, "wh").await;
+    let mark = "cx_probe_agent";
+    let before = last_seq(&client).await;
+    let call = tokio::spawn(stateless_query(&server.url, &key, "wh", &endless("pg", mark)).send());
+    assert_eq!(
+        wait_for_running("pg", mark, 1, Duration::from_secs(15)).await,
+        1,
+        "the statement never started behind the agent"
+    );
+    call.abort();
+    assert_eq!(
+        wait_for_running("pg", mark, 0, Duration::from_secs(5)).await,
+        0,
+        "the statement still runs behind the agent after the caller left"
+    );
+    let record = last_record(&client, "run_query", before).await;
+    assert_eq!(
+        (record["outcome"].as_str(), record["error"].as_str()),
+        (
+            Some("error"),
+            Some("cancelled: the client cancelled the call")
+        ),
+        "{record}"
+    );
+    // The agent's own log (its records are one JSON object per line).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap_or_default();
+        if log.lines().any(|l| {
+            l.contains("\"agent.query\"")
+                && l.contains("\"cancelled: the client cancelled the call\"")
+        }) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no cancelled agent.query record: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agent.stop.cancel();
+}
