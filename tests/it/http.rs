@@ -485,3 +485,104 @@ async fn concurrent_first_calls_after_a_restart_derive_the_key_once() {
         "one derivation for twelve concurrent first calls"
     );
 }
+
+/// A client that asks for a large answer and never reads it: once the
+/// server's writes have made no progress for the write-stall timeout, its
+/// connection is closed and the answer freed (bench/load.sh saw 6 MiB held
+/// per such client for as long as it kept the socket open).
+#[tokio::test]
+async fn a_client_that_never_reads_its_answer_is_cut_off() {
+    use sqlx::Connection;
+    let server = TestServer::start_with(|c| c.write_stall_timeout = Duration::from_secs(1)).await;
+    let admin = server.workspace("unread").await;
+    let key = admin.key().unwrap().to_text().to_string();
+    let path = server.scratch().join("wide.db");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+    for stmt in [
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, pad TEXT NOT NULL)",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000) \
+         INSERT INTO wide SELECT i, printf('%0400d', i) FROM n",
+    ] {
+        sqlx::query(stmt).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    conexor_tests::add_connection(
+        &admin,
+        "wide",
+        &format!("sqlite://{}", path.display()),
+        false,
+    )
+    .await
+    .unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "run_query",
+        "arguments": {"connection": "wide", "sql": "SELECT id, pad FROM wide", "limit": 8000},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "unread", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: run_query\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len(),
+        addr = addr_of(&server),
+    );
+    // A small receive buffer, so that the answer (several MB) cannot all sit
+    // in the kernel's buffers: the server's writes must wait for this client.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(addr_of(&server).parse().unwrap())
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Never read, for longer than the stall timeout.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut received = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 65536];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server kept the connection open");
+    let text = String::from_utf8_lossy(&received);
+    let (head, answer) = text
+        .split_once("\r\n\r\n")
+        .expect("response headers arrived");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let promised: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    assert!(
+        promised > 6_000_000,
+        "the answer is too small to stall: {promised}"
+    );
+    assert!(
+        answer.len() < promised,
+        "the whole answer arrived ({} of {promised} bytes): the connection was not cut",
+        answer.len()
+    );
+    // Everyone else is served as usual.
+    let other = admin
+        .query("wide", "SELECT count(*) AS n FROM wide", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(other["rows"][0][0], 8000);
+}

@@ -50,6 +50,9 @@ pub struct Config {
     /// A connection must deliver a request's headers (and, for TLS, finish
     /// its handshake) within this time, or it is closed.
     pub header_read_timeout: Duration,
+    /// A connection whose client does not read its answer (no write makes
+    /// progress) for this long is closed, freeing the answer.
+    pub write_stall_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +128,7 @@ impl Config {
             mcp_session_idle: Duration::from_secs(30 * 60),
             mcp_sessions_per_key: 64,
             header_read_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -301,7 +301,11 @@ where
 {
     let timeout = state.config.header_read_timeout;
     let mut server = axum_server::Server::<std::net::SocketAddr>::from_listener(listener).acceptor(
-        listen::FirstRequestDeadline::new(axum_server::accept::DefaultAcceptor, timeout),
+        listen::FirstRequestDeadline::new(
+            axum_server::accept::DefaultAcceptor,
+            timeout,
+            state.config.write_stall_timeout,
+        ),
     );
     listen::tune(server.http_builder(), timeout);
     let token = CancellationToken::new();
@@ -338,6 +342,7 @@ pub async fn serve_tls(
             .acceptor(listen::FirstRequestDeadline::new(
                 axum_server::accept::DefaultAcceptor,
                 timeout,
+                state.config.write_stall_timeout,
             ))
     });
     listen::tune(server.http_builder(), timeout);

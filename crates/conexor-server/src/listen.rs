@@ -5,6 +5,12 @@
 //! Without this a client sending half a header, or nothing, holds a
 //! connection and its task open for ever. Every accepted socket also gets
 //! `TCP_NODELAY`, so the last bytes of an answer are not held back.
+//!
+//! The other direction too: a client that stops reading its answer (the
+//! socket's send buffer stays full) for the write-stall timeout has its
+//! connection closed, and the answer held for it is freed. Without this, each
+//! client that asks for a large answer and never reads it keeps the answer in
+//! the server's memory for as long as it keeps the socket open.
 
 use axum_server::accept::Accept;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -43,11 +49,18 @@ pub fn tune(builder: &mut Builder<TokioExecutor>, header_timeout: Duration) {
 pub struct FirstRequestDeadline<A> {
     inner: A,
     timeout: Duration,
+    write_stall: Duration,
 }
 
 impl<A> FirstRequestDeadline<A> {
-    pub fn new(inner: A, timeout: Duration) -> Self {
-        FirstRequestDeadline { inner, timeout }
+    /// `timeout` for the first request's headers, `write_stall` for a write
+    /// that cannot make progress because the client does not read.
+    pub fn new(inner: A, timeout: Duration, write_stall: Duration) -> Self {
+        FirstRequestDeadline {
+            inner,
+            timeout,
+            write_stall,
+        }
     }
 }
 
@@ -72,6 +85,8 @@ where
             inner: stream,
             arrived: arrived.clone(),
             deadline: Some(Box::pin(tokio::time::sleep(self.timeout))),
+            write_stall: self.write_stall,
+            stalled_since: None,
         };
         let service = MarkArrived {
             inner: service,
@@ -81,11 +96,42 @@ where
     }
 }
 
-/// A stream whose reads fail after a deadline unless a request has arrived.
+/// A stream whose reads fail after a deadline unless a request has arrived,
+/// and whose writes fail once they have made no progress for `write_stall`.
 pub struct DeadlineStream<I> {
     inner: I,
     arrived: Arc<AtomicBool>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    write_stall: Duration,
+    /// Running while a write waits for the client to read.
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> DeadlineStream<I> {
+    /// After a write attempt: a pending write starts (or keeps polling) the
+    /// stall timer, which turns into an error once it fires; progress stops it.
+    fn watch_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        attempt: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if attempt.is_ready() {
+            self.stalled_since = None;
+            return attempt;
+        }
+        let stall = self.write_stall;
+        let timer = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        if timer.as_mut().poll(cx).is_ready() {
+            self.stalled_since = None;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading its answer",
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for DeadlineStream<I> {
@@ -116,11 +162,15 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for DeadlineStream<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let attempt = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch_write(cx, attempt)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let attempt = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch_write(cx, attempt)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -132,7 +182,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for DeadlineStream<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let attempt = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch_write(cx, attempt)
     }
 
     fn is_write_vectored(&self) -> bool {

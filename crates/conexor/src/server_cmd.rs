@@ -110,6 +110,10 @@ pub struct ServerArgs {
     /// before it is closed
     #[arg(long, env = "CONEXOR_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
+    /// Seconds a client may leave its answer unread (the connection's writes make no
+    /// progress) before its connection is closed and the answer freed
+    #[arg(long, env = "CONEXOR_WRITE_TIMEOUT", default_value_t = 30)]
+    pub write_timeout: u64,
 }
 
 impl ServerArgs {
@@ -139,6 +143,7 @@ impl ServerArgs {
         config.mcp_session_idle = Duration::from_secs(self.mcp_session_idle.max(1));
         config.mcp_sessions_per_key = self.mcp_sessions_per_key.max(1);
         config.header_read_timeout = Duration::from_secs(self.header_timeout.clamp(1, 3600));
+        config.write_stall_timeout = Duration::from_secs(self.write_timeout.clamp(1, 3600));
         config.durability = if self.durability == "process-crash" {
             conexor_store::Durability::ProcessCrash
         } else {
@@ -292,6 +297,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         mcp_session_idle: 1800,
         mcp_sessions_per_key: 64,
         header_timeout: 10,
+        write_timeout: 30,
     }
     .config();
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;
