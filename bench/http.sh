@@ -8,12 +8,20 @@
 # Usage:
 #   bench/http.sh [--duration SECONDS] [--concurrency 1,8] [--no-dbhub] [--out FILE]
 #                 [--bin PATH] [--rows N] [--baseline-bin PATH --baseline-label TEXT]
+#                 [--agent] [--floor [--bench-bin PATH]]
 #
 #   --bin            the conexor binary to measure (default: build this tree's release binary)
 #   --rows N         a large answer instead of the small query: the first N rows of the
 #                    fixture's 1,000,000-row table `big` (id, bucket, payload)
 #   --baseline-bin   a second conexor binary (say, built from an older commit) run
 #                    beside this tree's, in its own process, in the same run
+#   --agent          also agent mode: `conexor agent` in its own process dials out to
+#                    the server and offers the same PostgreSQL login; the server CPU
+#                    column then reads server+agent
+#   --floor          also the floor: sqlx in-process with Conexor's read-only
+#                    transaction (conexor-bench, scenario sqlx-tx or big-sqlx), same
+#                    rows, same concurrency, same run
+#   --bench-bin      the conexor-bench binary for --floor (default: build it, release)
 #
 # Installs wrk and nginx from Debian when missing (as root), builds the release
 # binary, starts a private PostgreSQL (scripts/test-env.sh), and stops all of it
@@ -35,6 +43,9 @@ baseline_bin=
 baseline_label=baseline
 bin=
 rows=0
+agent=0
+floor=0
+bench_bin=
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift ;;
@@ -45,6 +56,9 @@ while (($#)); do
     --bin) bin=$(realpath "$2"); shift ;;
     --rows) rows=$2; shift ;;
     --baseline-label) baseline_label=$2; shift ;;
+    --agent) agent=1 ;;
+    --floor) floor=1 ;;
+    --bench-bin) bench_bin=$(realpath "$2"); shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -83,6 +97,15 @@ port=$conexor_port
 KEY=$conexor_key
 if [[ -n $baseline_bin ]]; then
   start_conexor "$baseline_bin" baseline
+fi
+if ((agent)); then
+  log "starting an agent (its own process) for agent mode"
+  start_agent "$bin" agent "$port" "$conexor_api" shop_agent
+fi
+if ((floor)) && [[ -z $bench_bin ]]; then
+  log "building conexor-bench (release) for the sqlx floor"
+  cargo build --release --locked -p conexor-bench >&2
+  bench_bin="$ROOT/target/release/conexor-bench"
 fi
 
 # --- DBHub, its own process (same install as bench/run.sh). ------------------
@@ -154,19 +177,25 @@ EOF
 if [[ -n $baseline_bin ]]; then
   sed "s/Bearer $KEY/Bearer $baseline_key/" "$work/conexor.lua" >"$work/baseline.lua"
 fi
+if ((agent)); then
+  sed 's/"connection":"shop"/"connection":"shop_agent"/' "$work/conexor.lua" >"$work/agent.lua"
+  grep -q shop_agent "$work/agent.lua" || die "could not write the agent-mode request"
+fi
 cat >"$work/dbhub.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_sql","arguments":{"sql":"$dbhub_sql"}}}'
 EOF
-for target in conexor dbhub; do
-  url_var=$([[ $target == conexor ]] && echo "http://127.0.0.1:$port/mcp" || echo "$dbhub_url")
+targets=(conexor dbhub)
+((agent)) && targets+=(agent)
+for target in "${targets[@]}"; do
+  url_var=$([[ $target != dbhub ]] && echo "http://127.0.0.1:$port/mcp" || echo "$dbhub_url")
   [[ -z $url_var ]] && continue
   body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$work/$target.lua")
   # One call by curl first: a wrong answer must not be measured as a fast one.
   headers=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
-  [[ $target == conexor ]] && headers+=(-H "Authorization: Bearer $KEY" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: run_query')
+  [[ $target != dbhub ]] && headers+=(-H "Authorization: Bearer $KEY" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: run_query')
   answer=$(curl -s "${headers[@]}" -d "${body//\\\$/\$}" "$url_var")
   grep -q "$expect" <<<"$answer" || die "$target did not answer the query: ${answer:0:300}"
 done
@@ -175,13 +204,17 @@ done
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
+# Summed over a comma-separated list of pids (server+agent).
+cpu_sum() { local total=0 p; for p in ${1//,/ }; do total=$(awk -v t="$total" -v c="$(cpu_s "$p")" 'BEGIN {printf "%.2f", t + c}'); done; echo "$total"; }
+
 rows=()
-run() { # name pid url script connections
-  local name=$1 pid=$2 url=$3 script=$4 c=$5
+run() { # name pid[,pid] url script connections
+  local name=$1 pids_of=$2 url=$3 script=$4 c=$5
+  local pid=${pids_of%%,*}
   local before after
-  before=$(cpu_s "$pid")
+  before=$(cpu_sum "$pids_of")
   wrk -t 1 -c "$c" -d "${duration}s" --latency -s "$work/$script" "$url" >"$work/wrk.out" 2>&1
-  after=$(cpu_s "$pid")
+  after=$(cpu_sum "$pids_of")
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$work/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
@@ -194,6 +227,9 @@ IFS=, read -r -a levels <<<"$concurrency"
 for c in "${levels[@]}"; do
   run "Conexor, direct" "$conexor_pid" "http://127.0.0.1:$port/mcp" conexor.lua "$c"
   run "Conexor, behind nginx" "$conexor_pid" "http://127.0.0.1:$nport/mcp" conexor.lua "$c"
+  if ((agent)); then
+    run "Conexor, agent mode (server+agent CPU)" "$conexor_pid,$agent_pid" "http://127.0.0.1:$port/mcp" agent.lua "$c"
+  fi
   if [[ -n $baseline_bin ]]; then
     run "Conexor $baseline_label, direct" "$baseline_pid" "http://127.0.0.1:$baseline_port/mcp" baseline.lua "$c"
   fi
@@ -202,6 +238,19 @@ for c in "${levels[@]}"; do
     run "DBHub, behind nginx" "$dbhub_pid" "http://127.0.0.1:$dnport/mcp" dbhub.lua "$c"
   fi
 done
+
+# The floor: the same rows read by sqlx in one process, inside Conexor's
+# read-only transaction, at the same concurrency (conexor-bench's own table).
+floor_rows=()
+if ((floor)); then
+  scenario=$([[ $rows -gt 0 ]] && echo big-sqlx || echo sqlx-tx)
+  "$bench_bin" --scenario "$scenario" --concurrency "$concurrency" --duration "$duration" --warmup 2 \
+    --big-limit "$((rows > 0 ? rows : 1000))" >"$work/floor.md" 2>"$work/floor.log" || die "conexor-bench failed: $(tail -n 5 "$work/floor.log")"
+  # Summary rows: | scenario | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |
+  while IFS='|' read -r _ title c rps p50 _ p99 errors _; do
+    floor_rows+=("| sqlx in-process, read-only transaction (floor) | ${c// /} | ${p50// /}ms | ${p99// /}ms | ${rps// /} | (client) | (client) | ${errors// /} |")
+  done < <(awk '/^## Summary/ {on=1; next} /^## / {on=0} on && /^\| [^-s]/' "$work/floor.md" | grep -v '^| scenario')
+fi
 
 {
   echo "## HTTP keep-alive load (wrk), each server in its own process"
@@ -214,4 +263,6 @@ done
   echo "| server | connections | p50 | p99 | req/s | server CPU | server peak RSS MiB | errors |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   printf '%s\n' "${rows[@]}"
+  ((${#floor_rows[@]})) && printf '%s\n' "${floor_rows[@]}"
+  true
 } | tee ${out:+"$out"}

@@ -38,6 +38,36 @@ start_conexor() {
   printf -v "${name}_port" '%s' "$port"
   printf -v "${name}_key" '%s' "$key"
   printf -v "${name}_admin" '%s' "$admin"
+  printf -v "${name}_api" '%s' "$api"
+}
+
+# start_agent BIN NAME SERVER_PORT API_KEY CONNECTION: `conexor agent` in its own
+# process, dialling out to the server on SERVER_PORT and offering CONNECTION
+# (the private PostgreSQL's read-only login); waits until the server lists it
+# online with its tables; sets ${NAME}_pid.
+start_agent() {
+  local bin=$1 name=$2 port=$3 api=$4 connection=$5 token
+  token="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" agents create "$name" --expires-in 10m --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+  cat >"$work/$name.toml" <<TOML
+server = "http://127.0.0.1:$port"
+token_env = "CONEXOR_AGENT_TOKEN"
+state_dir = "$work/$name-state"
+[[connections]]
+name = "$connection"
+url_env = "CONEXOR_BENCH_AGENT_URL"
+TOML
+  CONEXOR_AGENT_TOKEN="$token" CONEXOR_BENCH_AGENT_URL="$CONEXOR_TEST_PG_READER_URL" \
+    "$bin" agent --config "$work/$name.toml" </dev/null >"$work/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 150); do
+    CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections list --json 2>/dev/null \
+      | python3 -c "import json,sys; c=[c for c in json.load(sys.stdin)['connections'] if c['name']=='$connection']; sys.exit(0 if c and c[0].get('online') and c[0].get('tables') else 1)" \
+      && break
+    sleep 0.2
+  done
+  printf -v "${name}_pid" '%s' "$pid"
 }
 
 # The small stateless call every HTTP bench sends (2026-07-28: per-request

@@ -183,9 +183,32 @@ pub(crate) fn model_of(
         .map(|m| m.chars().filter(|c| !c.is_control()).take(200).collect())
 }
 
-/// One `tools/call` through the gateway, as the MCP result or protocol error:
+/// A tool call's outcome before it is put in MCP's shape.
+pub(crate) enum ToolAnswer {
+    /// The answer: sent as its JSON text and, the same JSON, as structured content.
+    Answered(Value),
+    /// A tool error (`isError: true`) with the message for the AI.
+    Failed(String),
+}
+
+impl ToolAnswer {
+    /// The MCP result: the answer's JSON as text, and again as structured content.
+    pub(crate) fn into_result(self) -> CallToolResult {
+        match self {
+            ToolAnswer::Answered(value) => {
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                result.structured_content = Some(value);
+                result
+            }
+            ToolAnswer::Failed(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+        }
+    }
+}
+
+/// One `tools/call` through the gateway, as the answer or protocol error:
 /// shared by the rmcp handler and the stateless path ([`crate::stateless`]).
-pub(crate) async fn tool_result(
+pub(crate) async fn tool_answer(
     state: Arc<AppState>,
     principal: Principal,
     client: Option<(String, String)>,
@@ -193,7 +216,7 @@ pub(crate) async fn tool_result(
     name: &str,
     arguments: JsonObject,
     stop: CancellationToken,
-) -> Result<CallToolResult, McpError> {
+) -> Result<ToolAnswer, McpError> {
     let call = CallContext {
         principal,
         client,
@@ -205,15 +228,10 @@ pub(crate) async fn tool_result(
         .call_tool(&call, name, Value::Object(arguments))
         .await
     {
-        Ok(value) => {
-            let text = serde_json::to_string(&value).unwrap_or_default();
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            result.structured_content = Some(value);
-            Ok(result)
-        }
+        Ok(value) => Ok(ToolAnswer::Answered(value)),
         // An unknown tool is a protocol error (and it was recorded all the same).
         Err(err) if err.code == "unknown_tool" => Err(McpError::invalid_params(err.message, None)),
-        Err(err) => Ok(CallToolResult::error(vec![ContentBlock::text(err.message)])),
+        Err(err) => Ok(ToolAnswer::Failed(err.message)),
     }
 }
 
@@ -405,7 +423,7 @@ impl ServerHandler for McpHandler {
         // `ctx.ct` is cancelled by the client's notifications/cancelled (and, when
         // stateless, by its dropped connection): the gateway stops the statement
         // at the source and records the call as cancelled.
-        tool_result(
+        tool_answer(
             self.state.clone(),
             principal,
             client,
@@ -415,7 +433,7 @@ impl ServerHandler for McpHandler {
             ctx.ct.clone(),
         )
         .await
-        .map(Into::into)
+        .map(|answer| answer.into_result().into())
     }
 }
 

@@ -36,10 +36,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    JsonObject, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0, ProtocolVersion, RequestId,
-    RequestMetaObject, ServerJsonRpcMessage, ServerResult,
+    CallToolResult, ContentBlock, JsonObject, JsonRpcError, JsonRpcResponse, JsonRpcVersion2_0,
+    ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
 };
 use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
@@ -160,7 +161,7 @@ pub async fn tools_call(
     // The gateway runs the call in a task of its own: a client that hangs up
     // drops this future, which cancels the call (stopped at the source,
     // recorded as cancelled) rather than abandoning it half-way.
-    let answered = mcp::tool_result(
+    let answered = mcp::tool_answer(
         state,
         principal,
         client,
@@ -170,15 +171,15 @@ pub async fn tools_call(
         CancellationToken::new(),
     )
     .await;
-    let message: ServerJsonRpcMessage = match answered {
-        Ok(result) => ServerJsonRpcMessage::Response(JsonRpcResponse {
-            jsonrpc: JsonRpcVersion2_0,
-            id,
-            result: ServerResult::CallToolResult(result),
-        }),
-        Err(error) => ServerJsonRpcMessage::Error(JsonRpcError::new(Some(id), error)),
+    let encoded = match answered {
+        Ok(mcp::ToolAnswer::Answered(value)) => encode_answer(id, &value),
+        Ok(failed) => serde_json::to_vec(&response(id, failed.into_result())),
+        Err(error) => serde_json::to_vec(&ServerJsonRpcMessage::Error(JsonRpcError::new(
+            Some(id),
+            error,
+        ))),
     };
-    match serde_json::to_vec(&message) {
+    match encoded {
         Ok(body) => (
             StatusCode::OK,
             [(
@@ -190,4 +191,37 @@ pub async fn tools_call(
             .into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+fn response(id: RequestId, result: CallToolResult) -> ServerJsonRpcMessage {
+    ServerJsonRpcMessage::Response(JsonRpcResponse {
+        jsonrpc: JsonRpcVersion2_0,
+        id,
+        result: ServerResult::CallToolResult(result),
+    })
+}
+
+/// The answer's JSON-RPC response, as rmcp writes it (`mcp::ToolAnswer::into_result`:
+/// the answer's JSON as text content, and the same JSON as structured content),
+/// with the answer serialised once: its text is written escaped into the text
+/// content and as it is for `structuredContent`, instead of serialising the
+/// value a second time. The rest of the response is rmcp's own serialisation,
+/// so the two stay the same (`tests/it/http.rs` compares them).
+fn encode_answer(id: RequestId, answer: &Value) -> serde_json::Result<Vec<u8>> {
+    let text = serde_json::to_string(answer)?;
+    let mut body = serde_json::to_vec(&response(
+        id.clone(),
+        CallToolResult::success(vec![ContentBlock::text(text.as_str())]),
+    ))?;
+    // `{"jsonrpc":…,"id":…,"result":{…}}`: the result object is the last member.
+    if !body.ends_with(b"}}") {
+        let whole = mcp::ToolAnswer::Answered(answer.clone()).into_result();
+        return serde_json::to_vec(&response(id, whole));
+    }
+    body.truncate(body.len() - 2);
+    body.reserve(text.len() + 24);
+    body.extend_from_slice(b",\"structuredContent\":");
+    body.extend_from_slice(text.as_bytes());
+    body.extend_from_slice(b"}}");
+    Ok(body)
 }
