@@ -65,6 +65,7 @@ while (($#)); do
   shift
 done
 cd "$ROOT"
+readonly rows_asked=$rows
 
 for tool in wrk nginx; do
   if ! command -v "$tool" >/dev/null; then
@@ -243,9 +244,9 @@ done
 # read-only transaction, at the same concurrency (conexor-bench's own table).
 floor_rows=()
 if ((floor)); then
-  scenario=$([[ $rows -gt 0 ]] && echo big-sqlx || echo sqlx-tx)
+  scenario=$([[ $rows_asked -gt 0 ]] && echo big-sqlx || echo sqlx-tx)
   "$bench_bin" --scenario "$scenario" --concurrency "$concurrency" --duration "$duration" --warmup 2 \
-    --big-limit "$((rows > 0 ? rows : 1000))" >"$work/floor.md" 2>"$work/floor.log" || die "conexor-bench failed: $(tail -n 5 "$work/floor.log")"
+    --big-limit "$((rows_asked > 0 ? rows_asked : 1000))" >"$work/floor.md" 2>"$work/floor.log" || die "conexor-bench failed: $(tail -n 5 "$work/floor.log")"
   # Summary rows: | scenario | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |
   while IFS='|' read -r _ title c rps p50 _ p99 errors _; do
     floor_rows+=("| sqlx in-process, read-only transaction (floor) | ${c// /} | ${p50// /}ms | ${p99// /}ms | ${rps// /} | (client) | (client) | ${errors// /} |")
