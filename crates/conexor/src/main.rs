@@ -15,6 +15,13 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// mimalloc instead of glibc's malloc: a call allocates and frees many small
+/// objects on several threads, and glibc's allocator (its arenas, consolidation
+/// and locking) was about a third of a small call's instructions under
+/// callgrind (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "conexor", version, about = "Read-only MCP gateway between AI assistants and your data", long_about = None)]
 struct Cli {
