@@ -363,3 +363,63 @@ async fn a_pooled_session_the_server_dropped_is_replaced_before_the_next_read() 
     let second = client.query("my", my_sql, vec![], None).await.unwrap();
     assert_ne!(second["rows"][0][0], first["rows"][0][0], "{second}");
 }
+
+/// A connection that fails at the network or the login reaches the client as
+/// a class and a fixed sentence: never the driver's text, which names the user,
+/// the host or the database (checked for a wrong password, an unknown database
+/// and a closed port, on PostgreSQL and MariaDB, through the REST API the CLI
+/// uses, and in the audit record).
+#[tokio::test]
+async fn connection_failures_reach_the_client_as_a_class_and_a_fixed_sentence() {
+    let server = TestServer::start().await;
+    let client = server.workspace("failures").await;
+    let closed_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    for var in [
+        "CONEXOR_TEST_PG_READER_URL",
+        "CONEXOR_TEST_MYSQL_READER_URL",
+    ] {
+        let good = url::Url::parse(&env_url(var)).unwrap();
+        let user = good.username().to_owned();
+        let mut wrong_password = good.clone();
+        wrong_password
+            .set_password(Some("not-the-password"))
+            .unwrap();
+        let mut no_database = good.clone();
+        no_database.set_path("/cx_no_such_database");
+        let mut closed = good.clone();
+        closed.set_port(Some(closed_port)).unwrap();
+        for (url, sentence) in [
+            (&wrong_password, "the source refused the login"),
+            (&no_database, "the database does not exist"),
+            (&closed, "the connection was refused"),
+        ] {
+            let err = add_connection(&client, "bad", url.as_str(), false)
+                .await
+                .expect_err("the connection must fail");
+            let text = format!("{err:#}");
+            assert!(text.contains(sentence), "{var}: {text}");
+            for secret in [
+                user.as_str(),
+                "cx_no_such_database",
+                "authentication failed",
+                "Access denied",
+            ] {
+                assert!(
+                    !text.contains(secret),
+                    "{var}: the client saw {secret:?}: {text}"
+                );
+            }
+        }
+    }
+    let export = client.get_text("audit/export?format=jsonl").await.unwrap();
+    for class in ["connect.auth", "connect.database", "connect.refused"] {
+        assert!(
+            export.contains(&format!("\"{class}: could not connect to the source\"")),
+            "no {class} record: {export}"
+        );
+    }
+    assert!(!export.contains("cx_no_such_database"), "{export}");
+}

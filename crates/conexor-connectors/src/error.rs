@@ -37,9 +37,11 @@ pub enum Error {
         message: String,
         timeout: bool,
     },
-    /// The source could not be reached or refused the login.
-    #[error("could not connect: {message}")]
-    Connect { message: String },
+    /// The source could not be reached or refused the login. Only the class
+    /// and its fixed sentence are kept: a driver's message names the host, the
+    /// user or the database, which the AI and the logs must not see.
+    #[error("could not connect: {}", failure.sentence())]
+    Connect { failure: ConnectFailure },
     /// The caller gave up (the MCP client cancelled the call or dropped its
     /// connection); the statement was stopped at the source.
     #[error("the call was cancelled")]
@@ -81,8 +83,8 @@ impl Error {
                 code: code.clone(),
                 reason: "the source rejected the statement",
             },
-            Error::Connect { .. } => ErrorClass {
-                code: "connect".into(),
+            Error::Connect { failure } => ErrorClass {
+                code: failure.code().into(),
                 reason: "could not connect to the source",
             },
             Error::Cancelled => ErrorClass {
@@ -93,8 +95,117 @@ impl Error {
     }
 }
 
+/// Why a connection failed, as a client may be told: a class and a fixed
+/// sentence, decided from error codes and I/O kinds (never a driver's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The login was refused (PostgreSQL class 28, MySQL 1045/1698).
+    Auth,
+    /// The database does not exist or the login may not use it (PostgreSQL
+    /// 3D000, MySQL 1044/1049).
+    Database,
+    /// Nothing listens there (connection refused).
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// No route to the host, or another network failure.
+    Unreachable,
+    /// The connection or the wait for a pooled session timed out.
+    Timeout,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// The source closed the connection.
+    Lost,
+    /// The connection settings cannot be used.
+    Settings,
+    /// The SQLite file does not exist.
+    NoFile,
+}
+
+impl ConnectFailure {
+    /// The class code (`connect.<class>`) in audit records and logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            ConnectFailure::Auth => "connect.auth",
+            ConnectFailure::Database => "connect.database",
+            ConnectFailure::Refused => "connect.refused",
+            ConnectFailure::Dns => "connect.dns",
+            ConnectFailure::Unreachable => "connect.unreachable",
+            ConnectFailure::Timeout => "connect.timeout",
+            ConnectFailure::Tls => "connect.tls",
+            ConnectFailure::Lost => "connect.lost",
+            ConnectFailure::Settings => "connect.settings",
+            ConnectFailure::NoFile => "connect.no_file",
+        }
+    }
+
+    /// The only words a client gets, with what to check.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            ConnectFailure::Auth => {
+                "the source refused the login (check the user name and the password)"
+            }
+            ConnectFailure::Database => "the database does not exist, or this login may not use it",
+            ConnectFailure::Refused => {
+                "the connection was refused (check the host, the port, and that the server runs)"
+            }
+            ConnectFailure::Dns => "the host name does not resolve",
+            ConnectFailure::Unreachable => {
+                "the source could not be reached (check the host and the network)"
+            }
+            ConnectFailure::Timeout => "timed out connecting to the source",
+            ConnectFailure::Tls => {
+                "the TLS handshake failed (check the TLS mode and the CA certificate)"
+            }
+            ConnectFailure::Lost => "the source closed the connection",
+            ConnectFailure::Settings => "the connection settings cannot be used",
+            ConnectFailure::NoFile => "the SQLite file does not exist",
+        }
+    }
+
+    /// The class of an error that happened while reaching or logging in to
+    /// the source, if it is one.
+    fn of(err: &sqlx::Error) -> Option<ConnectFailure> {
+        use std::io::ErrorKind;
+        Some(match err {
+            sqlx::Error::Database(db) => {
+                let sqlstate = db.code().unwrap_or_default();
+                let errno = db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|e| e.number());
+                match (sqlstate.as_ref(), errno) {
+                    (_, Some(1045 | 1698)) => ConnectFailure::Auth,
+                    (_, Some(1044 | 1049)) => ConnectFailure::Database,
+                    (_, Some(_)) => return None,
+                    (code, None) if code.starts_with("28") => ConnectFailure::Auth,
+                    ("3D000", None) => ConnectFailure::Database,
+                    _ => return None,
+                }
+            }
+            sqlx::Error::Io(io) => match io.kind() {
+                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+                ErrorKind::TimedOut => ConnectFailure::Timeout,
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::NotConnected => ConnectFailure::Lost,
+                _ => ConnectFailure::Unreachable,
+            },
+            sqlx::Error::Tls(_) => ConnectFailure::Tls,
+            sqlx::Error::PoolTimedOut => ConnectFailure::Timeout,
+            sqlx::Error::PoolClosed => ConnectFailure::Lost,
+            sqlx::Error::Configuration(_) => ConnectFailure::Settings,
+            _ => return None,
+        })
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        if let Some(failure) = ConnectFailure::of(&err) {
+            return Error::Connect { failure };
+        }
         match &err {
             sqlx::Error::Database(db) => {
                 let raw = db.code().map(|c| c.into_owned()).unwrap_or_default();
@@ -127,13 +238,6 @@ impl From<sqlx::Error> for Error {
                     timeout,
                 }
             }
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Configuration(_) => Error::Connect {
-                message: err.to_string(),
-            },
             _ => Error::Source {
                 code: "driver".into(),
                 message: err.to_string(),
@@ -154,5 +258,25 @@ pub(crate) fn session_lost(err: &sqlx::Error) -> bool {
             .code()
             .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
+    }
+}
+
+/// One login to the source with `options`, within `timeout`, not retried: so
+/// that a refused connection, a wrong password or a missing database is
+/// reported as what it is at once. (A pool retries a refused connection until
+/// its acquire timeout and then says only that it timed out.)
+pub(crate) async fn first_login<O>(
+    options: &O,
+    timeout: std::time::Duration,
+) -> Result<O::Connection, Error>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Ok(connected) => Ok(connected?),
+        Err(_) => Err(Error::Connect {
+            failure: ConnectFailure::Timeout,
+        }),
     }
 }

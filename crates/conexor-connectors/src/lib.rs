@@ -30,7 +30,7 @@ mod schema;
 mod spec;
 mod value;
 
-pub use error::{Error, ErrorClass};
+pub use error::{ConnectFailure, Error, ErrorClass};
 pub use policy::{DestinationPolicy, check_destination};
 pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
 pub use spec::{ConnectionSpec, SslMode};

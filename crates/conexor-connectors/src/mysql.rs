@@ -66,15 +66,14 @@ impl MysqlSource {
         let timeout = options.statement_timeout;
         // Learn the flavour once, on a throwaway session, so that every pooled
         // session gets the right timeout variable.
-        let probe = MySqlPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(options.connect_timeout)
-            .connect_with(connect.clone())
-            .await?;
+        // One direct login, not through a pool: a pool retries a refused
+        // connection until its timeout, and the caller would learn only that it
+        // timed out (crate::error::first_login).
+        let mut probe = crate::error::first_login(&connect, options.connect_timeout).await?;
         let version: String = sqlx::query_scalar("SELECT CAST(VERSION() AS CHAR)")
-            .fetch_one(&probe)
+            .fetch_one(&mut probe)
             .await?;
-        probe.close().await;
+        let _ = sqlx::Connection::close(probe).await;
         let mariadb = version.to_ascii_lowercase().contains("mariadb");
         let pool = MySqlPoolOptions::new()
             .max_connections(options.max_connections)

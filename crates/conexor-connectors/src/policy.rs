@@ -103,7 +103,7 @@ async fn check_host(host: &str, port: u16, policy: &DestinationPolicy) -> Result
         Err(_) => tokio::net::lookup_host((lowered.as_str(), port))
             .await
             .map_err(|_| Error::Connect {
-                message: "the host name does not resolve".into(),
+                failure: crate::error::ConnectFailure::Dns,
             })?
             .map(|a| a.ip())
             .collect(),

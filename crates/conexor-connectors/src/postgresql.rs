@@ -70,6 +70,11 @@ impl PostgresqlSource {
         if let Some(ca) = &spec.ssl_ca_pem {
             connect = connect.ssl_root_cert_from_pem(ca.as_bytes().to_vec());
         }
+        // One direct login first, not through the pool: the pool retries a
+        // refused connection until its timeout, and the caller would learn only
+        // that it timed out (crate::error::first_login).
+        let first = crate::error::first_login(&connect, options.connect_timeout).await?;
+        let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             // No ping before each read: `begin_read` tests the session with its BEGIN.

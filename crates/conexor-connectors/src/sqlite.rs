@@ -38,7 +38,7 @@ impl SqliteSource {
         let path = spec.path.as_deref().unwrap_or_default();
         if !std::path::Path::new(path).is_file() {
             return Err(Error::Connect {
-                message: "the sqlite file does not exist".into(),
+                failure: crate::error::ConnectFailure::NoFile,
             });
         }
         let connect = SqliteConnectOptions::new()

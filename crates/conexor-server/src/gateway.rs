@@ -946,6 +946,7 @@ impl Gateway {
 /// describe_table" sent the caller looking for a typo.)
 fn may_be_about_names(code: &str) -> bool {
     !(code == "connect"
+        || code.starts_with("connect.")
         || code == "limit.row_size"
         || code.starts_with("sqlstate:08")
         || code.starts_with("sqlstate:53")
@@ -1272,6 +1273,7 @@ mod tests {
     #[test]
     fn no_name_hint_when_the_source_is_down() {
         assert!(!may_be_about_names("connect"));
+        assert!(!may_be_about_names("connect.auth"));
         assert!(!may_be_about_names("sqlstate:57P01"));
         assert!(!may_be_about_names("sqlstate:57014"));
         assert!(!may_be_about_names("sqlstate:08006"));
