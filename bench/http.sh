@@ -257,7 +257,7 @@ fi
   echo "## HTTP keep-alive load (wrk), each server in its own process"
   echo
   echo "- Command: \`$COMMAND\`; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short=12 HEAD)$([[ -n $(git status --porcelain) ]] && echo ' (uncommitted changes)')"
-  echo "- Machine: $(nproc) cores, $(uname -r); release build; \`conexor server --durability process-crash\`; $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nginx -v 2>&1)"
+  echo "- Machine: $(nproc) cores, $(uname -r); release build; \`conexor server --durability ${CONEXOR_BENCH_DURABILITY:-process-crash}\`; $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2); $(nginx -v 2>&1)"
   echo "- Request: \`run_query\` / \`execute_sql\` of $described on the private PostgreSQL, one stateless 2026-07-28 POST per call (Conexor: audited)."
   echo "- Server CPU is CPU seconds per second of the run (1.00 = one core); RSS is the server's peak so far."
   echo

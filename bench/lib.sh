@@ -20,14 +20,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # start_conexor BIN NAME [extra server args...]: a server on a free port with a
 # fresh store, a workspace, the connection `shop` (the private PostgreSQL's
 # read-only login) and an MCP key; sets ${NAME}_pid, ${NAME}_port, ${NAME}_key
-# and ${NAME}_admin.
+# and ${NAME}_admin. The audit's durability is process-crash unless
+# CONEXOR_BENCH_DURABILITY says otherwise (power-loss: an fsync per commit).
 start_conexor() {
   local bin=$1 name=$2 port admin api key
   shift 2
   port=$(free_port)
   admin="cxadm_$(head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 40)"
   CONEXOR_ADMIN_TOKEN="$admin" "$bin" server --data-dir "$work/$name" --listen "127.0.0.1:$port" \
-    --durability process-crash --log-level warn "$@" 2>"$work/$name.log" &
+    --durability "${CONEXOR_BENCH_DURABILITY:-process-crash}" --log-level warn "$@" 2>"$work/$name.log" &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
