@@ -13,5 +13,6 @@ mod http;
 mod isolation;
 mod logs;
 mod long_calls;
+mod purity;
 mod sources;
 mod tools;
