@@ -115,20 +115,24 @@ impl MysqlSource {
 
     /// The catalog's verdicts (views over code the guard refuses), read once per pool.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, Error> {
-        self.catalog
-            .get_or_try_init(|| async {
-                let views: Vec<(String, String, Option<String>)> = sqlx::query_as(
-                    "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR),
+        // Read once per pool. The loaded case is answered without building the
+        // loader's future, a large state machine that was copied on every call.
+        if let Some(loaded) = self.catalog.get() {
+            return Ok(loaded.clone());
+        }
+        Box::pin(self.catalog.get_or_try_init(|| async {
+            let views: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR),
                             CAST(VIEW_DEFINITION AS CHAR)
                      FROM information_schema.VIEWS
                      WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema')",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                Ok::<_, Error>(Arc::new(judge_mysql_views(views, &self.policy)))
-            })
-            .await
-            .cloned()
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok::<_, Error>(Arc::new(judge_mysql_views(views, &self.policy)))
+        }))
+        .await
+        .cloned()
     }
 
     pub async fn close(&self) {
@@ -283,8 +287,9 @@ impl MysqlSource {
         let tighter = (limits.timeout_ms != self.session_timeout_ms)
             .then(|| timeout_statement(self.mariadb, limits.timeout_ms));
         let (mut conn, session_id) = self.begin_read(tighter.as_deref(), stop).await?;
+        // Boxed futures in the selects, as on PostgreSQL (not copied by value).
         let result = tokio::select! {
-            result = query_on(&mut conn, sql, params, limits) => result,
+            result = Box::pin(query_on(&mut conn, sql, params, limits)) => result,
             _ = stop.cancelled() => Err(Error::Cancelled),
         };
         if let Err(Error::Cancelled) = result {
@@ -339,7 +344,7 @@ impl MysqlSource {
         let mut attempts: u32 = 0;
         loop {
             let mut conn = tokio::select! {
-                conn = self.pool.acquire() => conn?,
+                conn = Box::pin(self.pool.acquire()) => conn?,
                 _ = stop.cancelled() => return Err(Error::Cancelled),
             };
             let mut begun = Ok(0);

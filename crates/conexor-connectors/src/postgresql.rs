@@ -101,13 +101,17 @@ impl PostgresqlSource {
 
     /// The catalog's verdicts, read once per pool.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, Error> {
-        self.catalog
-            .get_or_try_init(|| async {
-                let facts = self.load_catalog().await?;
-                Ok::<_, Error>(Arc::new(facts.judge(&self.policy)))
-            })
-            .await
-            .cloned()
+        // Read once per pool. The loaded case is answered without building the
+        // loader's future, a large state machine that was copied on every call.
+        if let Some(loaded) = self.catalog.get() {
+            return Ok(loaded.clone());
+        }
+        Box::pin(self.catalog.get_or_try_init(|| async {
+            let facts = self.load_catalog().await?;
+            Ok::<_, Error>(Arc::new(facts.judge(&self.policy)))
+        }))
+        .await
+        .cloned()
     }
 
     async fn load_catalog(&self) -> Result<PgFacts, Error> {
@@ -417,8 +421,10 @@ impl PostgresqlSource {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let mut conn = self.begin_read(limits, stop).await?;
+        // Boxed futures in the selects: moved by value, their state (a few KB)
+        // was copied several times per call.
         let result = tokio::select! {
-            result = query_on(&mut conn, sql, params, limits) => result,
+            result = Box::pin(query_on(&mut conn, sql, params, limits)) => result,
             _ = stop.cancelled() => Err(Error::Cancelled),
         };
         if let Err(Error::Cancelled) = result {
@@ -477,7 +483,7 @@ impl PostgresqlSource {
         let mut attempts: u32 = 0;
         loop {
             let mut conn = tokio::select! {
-                conn = self.pool.acquire() => conn?,
+                conn = Box::pin(self.pool.acquire()) => conn?,
                 _ = stop.cancelled() => return Err(Error::Cancelled),
             };
             let begun = match &tighter {
