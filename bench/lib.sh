@@ -32,6 +32,8 @@ start_conexor() {
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null \
+    || die "$name did not start on port $port: $(tail -n 5 "$work/$name.log")"
   api="$(CONEXOR_URL="http://127.0.0.1:$port" "$bin" init --admin-token "$admin" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
   echo "$CONEXOR_TEST_PG_READER_URL" | CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections add shop --url-stdin >/dev/null
   key="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" keys create --scope mcp --label bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"

@@ -167,6 +167,7 @@ async fn a_client_that_hangs_up_stops_its_statement_at_the_source() {
         );
         let record = last_record(&client, "run_query", before).await;
         assert_eq!(record["outcome"], "error", "{connection}: {record}");
+        assert_eq!(record["mode"], "direct", "{connection}: {record}");
         assert_eq!(
             record["error"], "cancelled: the client cancelled the call",
             "{connection}: {record}"
@@ -448,6 +449,7 @@ async fn an_agent_stops_the_statement_when_the_caller_hangs_up() {
         ),
         "{record}"
     );
+    assert_eq!(record["mode"], "agent", "{record}");
     // The agent's own log (its records are one JSON object per line).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {

@@ -342,6 +342,7 @@ impl AgentHub {
                         message: format!("agent {agent_name:?}: {message}"),
                         code,
                         denied,
+                        mode: Some("agent"),
                     });
                 }
                 Some(Reply::Schema { .. }) => {}
@@ -387,6 +388,7 @@ impl AgentHub {
                 message: format!("agent {agent_name:?}: {message}"),
                 code,
                 denied,
+                mode: Some("agent"),
             }),
             Ok(Some(_)) => Err(ToolError::failed(
                 "agent.protocol",

@@ -56,6 +56,8 @@ pub struct ToolError {
     pub code: String,
     /// True when refused by policy (guard, scope, limits) rather than failed.
     pub denied: bool,
+    /// `direct` or `agent` when the call got as far as a source.
+    pub mode: Option<&'static str>,
 }
 
 impl ToolError {
@@ -64,6 +66,7 @@ impl ToolError {
             message: message.into(),
             code: code.into(),
             denied: true,
+            mode: None,
         }
     }
     pub(crate) fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
@@ -71,12 +74,19 @@ impl ToolError {
             message: message.into(),
             code: code.into(),
             denied: false,
+            mode: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         ToolError::failed("invalid_params", message)
     }
     /// The call's audit record could not be made durable: no answer.
+    /// The same error, as met reading a source in `mode` (for the record).
+    pub(crate) fn in_mode(mut self, mode: &'static str) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
     /// The caller gave up (see [`CallContext::stop`]).
     pub(crate) fn cancelled() -> Self {
         ToolError::from(conexor_connectors::Error::Cancelled)
@@ -101,6 +111,7 @@ impl From<conexor_connectors::Error> for ToolError {
             message: err.to_string(),
             code: class.code,
             denied,
+            mode: None,
         }
     }
 }
@@ -380,6 +391,7 @@ impl Gateway {
             }
             Err(e) => {
                 draft.connection = connection.map(str::to_owned);
+                draft.mode = e.mode.map(str::to_owned);
                 draft.outcome = if e.denied {
                     conexor_audit::Outcome::Denied
                 } else {
@@ -656,12 +668,15 @@ impl Gateway {
                 };
                 let source = match direct_source {
                     Some(source) => source,
-                    None => self.source(ctx, direct, kind).await?,
+                    None => self
+                        .source(ctx, direct, kind)
+                        .await
+                        .map_err(|e| e.in_mode("direct"))?,
                 };
                 let result = source
                     .read(checked, &params, &read_limits, &ctx.stop)
                     .await
-                    .map_err(|e| with_hint(ToolError::from(e)))?;
+                    .map_err(|e| with_hint(ToolError::from(e)).in_mode("direct"))?;
                 (result, "direct")
             }
             // The server checked the SQL above; the agent checks it again with
@@ -678,8 +693,8 @@ impl Gateway {
                     &read_limits,
                 );
                 let result = tokio::select! {
-                    result = asked => result.map_err(with_hint)?,
-                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled()),
+                    result = asked => result.map_err(|e| with_hint(e).in_mode("agent"))?,
+                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
                 };
                 (result, "agent")
             }
