@@ -1062,3 +1062,65 @@ async fn one_address_cannot_hold_every_pending_handshake() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// One call, one statement hash: the agent's caps are tighter than the
+/// server's (5 rows against 200), so the statement it sends differs from the
+/// one the server checked; the server's record carries the hash of what the
+/// agent sent, the same as the agent's own record.
+#[tokio::test]
+async fn the_server_and_the_agent_record_the_same_statement_hash() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("one-hash").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token) = create_agent(&admin, "tight", 600).await;
+    let mut s = settings(
+        dir.path(),
+        &server.url,
+        Some(&token),
+        "wh",
+        &env_url("CONEXOR_TEST_PG_READER_URL"),
+    );
+    s.limits.max_rows = 5;
+    let agent = spawn_agent(s);
+    wait_online(&admin, "wh").await;
+    let answer = admin
+        .query(
+            "wh",
+            "SELECT id FROM customers ORDER BY id",
+            vec![],
+            Some(200),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["row_count"], 5, "{answer}");
+    let server_hash = audit_records(&admin)
+        .await
+        .into_iter()
+        .rev()
+        .find(|r| r["tool"] == "run_query")
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the server's record has a query hash");
+    let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let agent_hash = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .filter(|r| r["tool"] == "agent.query")
+        .last()
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the agent's record has a query hash");
+    assert_eq!(server_hash, agent_hash);
+    // And it is not the hash of the statement the server checked (200 rows).
+    let checked = conexor_guard::check_with_params(
+        conexor_guard::Dialect::Postgresql,
+        "SELECT id FROM customers ORDER BY id",
+        0,
+    )
+    .unwrap();
+    let server_caps = conexor_connectors::query_hash(&checked.source_sql(200, 4 * 1024 * 1024));
+    assert_ne!(
+        agent_hash, server_caps,
+        "the server recorded its own statement"
+    );
+    agent.stop.cancel();
+}

@@ -63,6 +63,8 @@ enum Reply {
     },
     Done {
         truncated: bool,
+        /// The hash of the statement the agent sent to its source, under its own caps.
+        query_hash: Option<String>,
     },
     Error {
         code: String,
@@ -263,7 +265,9 @@ impl AgentHub {
     }
 
     /// Runs one guarded query on an agent's connection. The result is
-    /// bounded by `limits` here too, whatever the agent sends.
+    /// bounded by `limits` here too, whatever the agent sends. Also returns
+    /// the hash of the statement the agent says it sent (its caps may be
+    /// tighter than ours, so its statement can differ), for the record.
     pub async fn query(
         &self,
         agent_id: &str,
@@ -272,7 +276,7 @@ impl AgentHub {
         sql: &str,
         params: &[Value],
         limits: &Limits,
-    ) -> Result<ResultSet, ToolError> {
+    ) -> Result<(ResultSet, Option<String>), ToolError> {
         let op = Operation::Query {
             sql: sql.to_owned(),
             params: params.to_vec(),
@@ -327,10 +331,13 @@ impl AgentHub {
                         result.rows.push(row);
                     }
                 }
-                Some(Reply::Done { truncated }) => {
+                Some(Reply::Done {
+                    truncated,
+                    query_hash,
+                }) => {
                     result.truncated |= truncated;
                     guard.finished = true;
-                    return Ok(result);
+                    return Ok((result, query_hash));
                 }
                 Some(Reply::Error {
                     code,
@@ -954,8 +961,25 @@ async fn on_message(
         AgentMessage::Rows { id, columns, rows } => {
             route(link, id, Reply::Rows { columns, rows }).await
         }
-        AgentMessage::Done { id, truncated, .. } => {
-            route(link, id, Reply::Done { truncated }).await
+        AgentMessage::Done {
+            id,
+            truncated,
+            query_hash,
+            ..
+        } => {
+            // Only a well-formed hash is kept (it goes into the audit record).
+            let query_hash = query_hash.filter(|h| {
+                h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
+            route(
+                link,
+                id,
+                Reply::Done {
+                    truncated,
+                    query_hash,
+                },
+            )
+            .await
         }
         AgentMessage::Error {
             id,

@@ -644,7 +644,7 @@ impl Gateway {
             timeout_ms: limits.statement_timeout.as_millis() as u64,
         };
         let relations = checked.as_ref().map_or(&[][..], |c| c.relations());
-        let measure_hash = match &checked {
+        let mut measure_hash = match &checked {
             Some(checked) => {
                 conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes))
             }
@@ -692,10 +692,15 @@ impl Gateway {
                     &params,
                     &read_limits,
                 );
-                let result = tokio::select! {
+                let (result, sent_hash) = tokio::select! {
                     result = asked => result.map_err(|e| with_hint(e).in_mode("agent"))?,
                     _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
                 };
+                // The statement the agent sent is under its own caps, which may be
+                // tighter than ours: its hash is the one both records carry.
+                if let Some(sent) = sent_hash {
+                    measure_hash = sent;
+                }
                 (result, "agent")
             }
         };
