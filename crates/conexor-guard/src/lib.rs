@@ -753,6 +753,9 @@ fn inspect(
     }
     let walked = walk::walk(dialect, query, policy)?;
     let limited = query.limit_clause.is_some() || query.fetch.is_some();
+    if !explain {
+        capped_form_is_the_same(parser_dialect, &trimmed, query, limited)?;
+    }
 
     Ok(CheckedQuery {
         sql: trimmed,
@@ -766,6 +769,65 @@ fn inspect(
         words: all_words,
         symbols,
     })
+}
+
+/// The connector sends the checked text with a row cap added
+/// ([`CheckedQuery::capped_sql`]), and text added after a query can change how
+/// its end reads: `SELECT AS >*/ NOt` parses with `NOt` as a name, but with
+/// ` LIMIT 2` after it as `NOT LIMIT` and a stray `2` (a fuzz finding). So the
+/// capped form is parsed again, and it must hold the very query that was
+/// checked; otherwise the query is refused (what the source would run is not
+/// what the guard judged).
+fn capped_form_is_the_same(
+    parser_dialect: &dyn sqlparser::dialect::Dialect,
+    sql: &str,
+    query: &sqlparser::ast::Query,
+    limited: bool,
+) -> Result<(), Rejection> {
+    use sqlparser::ast::{SetExpr, TableFactor};
+    let capped = if limited {
+        format!("SELECT * FROM ({sql}) AS _cx LIMIT 1")
+    } else {
+        format!("{sql} LIMIT 1")
+    };
+    let parsed = Parser::new(parser_dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(&capped)
+        .and_then(|mut parser| parser.parse_statements());
+    let same = match parsed.as_deref() {
+        Ok([Statement::Query(outer)]) if limited => match &*outer.body {
+            SetExpr::Select(select) => match select.from.as_slice() {
+                [from] if from.joins.is_empty() => matches!(
+                    &from.relation,
+                    TableFactor::Derived { subquery, .. } if **subquery == *query
+                ),
+                _ => false,
+            },
+            _ => false,
+        },
+        Ok([Statement::Query(outer)]) => {
+            let mut unlimited = (**outer).clone();
+            unlimited.limit_clause = None;
+            unlimited == *query
+        }
+        Err(ParserError::RecursionLimitExceeded) => {
+            return Err(Rejection::new(
+                Rule::TooDeep,
+                format!(
+                    "the query is nested too deeply (parentheses, subqueries or expressions): the limit is about {RECURSION_LIMIT} levels"
+                ),
+            ));
+        }
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(Rejection::new(
+            Rule::Parse,
+            "the end of the query is ambiguous: it reads differently once a row limit is added; finish the last expression or put the query in parentheses",
+        ))
+    }
 }
 
 /// Characters PostgreSQL and MySQL build operators from.

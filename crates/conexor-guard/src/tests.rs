@@ -1268,3 +1268,49 @@ fn kept_verdicts_depend_on_policy_and_dialect() {
         Rule::MultipleStatements
     );
 }
+
+/// Fuzz finding (guard target, 2026-12-02): `SELECT AS >*/ NOt` was accepted
+/// on PostgreSQL (`NOt` read as a name at the end of the text), but its capped
+/// form `… NOt LIMIT 2` reads as `NOT LIMIT` and a stray `2`: what the source
+/// would run was not what the guard judged. Now refused, in every dialect,
+/// with a reason; ordinary endings still pass, capped or wrapped.
+#[test]
+fn a_query_whose_end_reads_differently_once_capped_is_refused() {
+    for dialect in [Postgresql, Mysql, Sqlite] {
+        match crate::check_with_policy(
+            dialect,
+            "SELECT AS >*/ NOt",
+            None,
+            &FunctionPolicy::default(),
+        ) {
+            Ok(checked) => {
+                // Accepted only if both capped forms check the same.
+                for cap in [0u64, 99] {
+                    let capped = checked.capped_sql(cap);
+                    let again = crate::check_with_policy(
+                        dialect,
+                        &capped,
+                        Some(0),
+                        &FunctionPolicy::default(),
+                    )
+                    .unwrap_or_else(|r| panic!("{dialect}: {capped:?}: {r:?}"));
+                    assert_eq!(again.relations(), checked.relations());
+                }
+            }
+            Err(r) => assert_ne!(r.rule, Rule::Internal, "{dialect}: {r:?}"),
+        }
+    }
+    let refused = check(Postgresql, "SELECT AS >*/ NOt").unwrap_err();
+    assert_eq!(refused.rule, Rule::Parse, "{refused:?}");
+    assert!(refused.reason.contains("ambiguous"), "{refused:?}");
+    for ok in [
+        "SELECT id FROM t WHERE NOT active",
+        "SELECT id FROM t ORDER BY id",
+        "SELECT id FROM t LIMIT 5",
+        "SELECT id FROM t FETCH FIRST 5 ROWS ONLY",
+        "SELECT 1 AS not_a_keyword",
+    ] {
+        let checked = check(Postgresql, ok).unwrap_or_else(|r| panic!("{ok}: {r:?}"));
+        assert!(check(Postgresql, &checked.capped_sql(10)).is_ok(), "{ok}");
+    }
+}
