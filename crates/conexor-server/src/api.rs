@@ -511,7 +511,7 @@ async fn add_connection(
     let record = ConnectionRecord {
         workspace_id: p.workspace_id.clone(),
         name: body.name.clone(),
-        kind: kind.as_str().into(),
+        kind,
         mode: "direct".into(),
         secret_id,
         secret_version: 1,
@@ -585,7 +585,7 @@ async fn edit_connection(
         .connection(&p.workspace_id, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
-    if existing.kind != kind.as_str() {
+    if existing.kind != kind {
         return Err(ApiError::BadRequest(
             "a connection's type cannot change".into(),
         ));

@@ -159,10 +159,10 @@ impl Conn {
             Conn::Agent(c) => &c.name,
         }
     }
-    fn kind(&self) -> &str {
+    fn kind(&self) -> ConnectionKind {
         match self {
-            Conn::Direct(c) => &c.kind,
-            Conn::Agent(c) => &c.kind,
+            Conn::Direct(c) => c.kind,
+            Conn::Agent(c) => c.kind,
         }
     }
     /// The discovered schema, parsed once per stored text ([`SchemaCache`]).
@@ -338,10 +338,7 @@ impl Gateway {
                 (def.connection, def.sql, params, def.max_rows)
             }
             conexor_tools::Stored::Table { table_tool: t } => {
-                let conn = self.connection(ctx, &t.connection).await?;
-                let kind = ConnectionKind::parse(conn.kind()).ok_or_else(|| {
-                    ToolError::failed("unsupported", "this connection type cannot run SQL")
-                })?;
+                let kind = self.connection(ctx, &t.connection).await?.kind();
                 let (sql, params, limit) = t
                     .build(args, conexor_connectors::dialect_for(kind))
                     .map_err(|e| ToolError::failed("param", format!("{}: {e}", t.name)))?;
@@ -592,9 +589,7 @@ impl Gateway {
             ));
         }
         let record = self.connection(ctx, connection).await?;
-        let kind = ConnectionKind::parse(record.kind()).ok_or_else(|| {
-            ToolError::failed("unsupported", "this connection type cannot run SQL")
-        })?;
+        let kind = record.kind();
         // Each read holds at most `read_cost` bytes (no source sends a row over the
         // byte cap); the process holds at most `memory_budget` of them at once.
         let _memory =
@@ -905,10 +900,7 @@ impl Gateway {
             let record = self.connection(ctx, name).await?;
             let (schema, mode) = match &record {
                 Conn::Direct(direct) => {
-                    let kind = ConnectionKind::parse(&direct.kind).ok_or_else(|| {
-                        ToolError::failed("unsupported", "unknown connection type")
-                    })?;
-                    let source = self.source(ctx, direct, kind).await?;
+                    let source = self.source(ctx, direct, direct.kind).await?;
                     let schema = source.discover().await?;
                     let json = serde_json::to_string(&schema)
                         .map_err(|e| ToolError::failed("internal", e.to_string()))?;

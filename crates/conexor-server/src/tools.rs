@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use conexor_audit::{Draft, Outcome};
 use conexor_tools::ToolDef;
-use conexor_types::{ConnectionKind, WorkspaceId};
+use conexor_types::WorkspaceId;
 use rmcp::{Peer, RoleServer};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -105,9 +105,7 @@ async fn dialect_of(
             "connection: no connection named {name:?} in this workspace (a tool names one by reference)"
         ));
     };
-    ConnectionKind::parse(&kind)
-        .map(conexor_connectors::dialect_for)
-        .ok_or_else(|| format!("connection: {name:?} is of a type that runs no SQL"))
+    Ok(conexor_connectors::dialect_for(kind))
 }
 
 /// Every check a definition passes before it is stored: the guard in the

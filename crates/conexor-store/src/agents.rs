@@ -5,7 +5,7 @@
 //! schema: there is no column for a secret because the server never has one.
 
 use crate::{Error, Result, Store, now};
-use conexor_types::WorkspaceId;
+use conexor_types::{ConnectionKind, WorkspaceId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -64,7 +64,8 @@ pub struct AgentConnectionRecord {
     pub name: String,
     pub agent_id: String,
     pub agent_name: String,
-    pub kind: String,
+    /// Parsed once, when the row is read.
+    pub kind: ConnectionKind,
     pub schema_json: Option<String>,
     pub discovered_at: Option<String>,
     pub updated_at: String,
@@ -111,7 +112,8 @@ fn agent_connection_from_row(r: &SqliteRow) -> Result<AgentConnectionRecord> {
         name: r.try_get(1)?,
         agent_id: r.try_get(2)?,
         agent_name: r.try_get(3)?,
-        kind: r.try_get(4)?,
+        kind: ConnectionKind::parse(&r.try_get::<String, _>(4)?)
+            .ok_or(Error::Corrupt("connection kind"))?,
         schema_json: r.try_get(5)?,
         discovered_at: r.try_get(6)?,
         updated_at: r.try_get(7)?,

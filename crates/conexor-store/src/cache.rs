@@ -245,7 +245,7 @@ mod tests {
         Arc::new(ConnectionRecord {
             workspace_id: ws.clone(),
             name: name.into(),
-            kind: "postgresql".into(),
+            kind: conexor_types::ConnectionKind::Postgresql,
             mode: "direct".into(),
             secret_id: SecretId::parse("sec_0123456789ABCDEF").unwrap(),
             secret_version: 1,

@@ -519,7 +519,7 @@ impl Store {
             )
             .bind(c.workspace_id.as_str())
             .bind(&c.name)
-            .bind(&c.kind)
+            .bind(c.kind.as_str())
             .bind(&c.mode)
             .bind(c.secret_id.as_str())
             .bind(&c.sealed_value)

@@ -1,7 +1,7 @@
 //! Row types of the store and their mapping from SQL rows.
 
 use crate::{Error, Result};
-use conexor_types::{KeyId, SecretId, WorkspaceId};
+use conexor_types::{ConnectionKind, KeyId, SecretId, WorkspaceId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -61,7 +61,8 @@ pub struct KeyRecord {
 pub struct ConnectionRecord {
     pub workspace_id: WorkspaceId,
     pub name: String,
-    pub kind: String,
+    /// Parsed once, when the row is read.
+    pub kind: ConnectionKind,
     pub mode: String,
     pub secret_id: SecretId,
     pub secret_version: i64,
@@ -114,7 +115,8 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRecord> {
         workspace_id: WorkspaceId::parse(&r.try_get::<String, _>(0)?)
             .map_err(|_| Error::Corrupt("workspace id"))?,
         name: r.try_get(1)?,
-        kind: r.try_get(2)?,
+        kind: ConnectionKind::parse(&r.try_get::<String, _>(2)?)
+            .ok_or(Error::Corrupt("connection kind"))?,
         mode: r.try_get(3)?,
         secret_id: SecretId::parse(&r.try_get::<String, _>(4)?)
             .map_err(|_| Error::Corrupt("secret id"))?,

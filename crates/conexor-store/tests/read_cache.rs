@@ -26,7 +26,7 @@ fn connection(ws: &WorkspaceId, name: &str, secret: &str) -> ConnectionRecord {
     ConnectionRecord {
         workspace_id: ws.clone(),
         name: name.into(),
-        kind: "postgresql".into(),
+        kind: conexor_types::ConnectionKind::Postgresql,
         mode: "direct".into(),
         secret_id: SecretId::parse(secret).unwrap(),
         secret_version: 1,
