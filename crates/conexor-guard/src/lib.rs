@@ -642,9 +642,22 @@ fn inspect(
             "the query is empty: it has only comments or semicolons",
         ));
     };
-    // Leading comments stay (they may carry planner hints); trailing `;`, whitespace and
-    // comments go, so the text can be wrapped in a subquery safely.
-    let start = sql.len() - sql.trim_start().len();
+    // Leading comments stay (they may carry planner hints); leading `;` (empty
+    // statements before the query) and trailing `;`, whitespace and comments
+    // go, so the text can be wrapped in a subquery safely (`(;SELECT …)` does
+    // not parse: a fuzz finding).
+    let leading_semicolon = significant
+        .iter()
+        .take_while(|t| t.token == Token::SemiColon)
+        .last();
+    let start = match leading_semicolon {
+        Some(semicolon) => {
+            let after = byte_offset(sql, semicolon.span.end);
+            let rest = sql.get(after..).unwrap_or_default();
+            after + (rest.len() - rest.trim_start().len())
+        }
+        None => sql.len() - sql.trim_start().len(),
+    };
     let end = byte_offset(sql, last.span.end);
     let trimmed = sql.get(start..end).unwrap_or(sql).to_owned();
 

@@ -1314,3 +1314,34 @@ fn a_query_whose_end_reads_differently_once_capped_is_refused() {
         assert!(check(Postgresql, &checked.capped_sql(10)).is_ok(), "{ok}");
     }
 }
+
+/// Fuzz finding (guard target, 2026-12-02, after the capped-form check):
+/// empty statements before the query (`;SELECT …`) stayed in the text sent,
+/// so its wrapped forms — the row cap around a query with its own limit, and
+/// PostgreSQL's row-size filter — read `(;SELECT …)`, which does not parse.
+/// Leading semicolons are dropped from the text; its capped forms check again.
+#[test]
+fn leading_semicolons_are_dropped_from_the_text_sent() {
+    let policy = FunctionPolicy::new(["my_func"]).unwrap();
+    for dialect in [Postgresql, Mysql, Sqlite] {
+        for sql in [
+            ";SELECT 'x' a, b DESC",
+            "; ;SELECT id FROM t LIMIT 3",
+            ";\n-- why\nSELECT 1",
+        ] {
+            let checked = crate::check_with_policy(dialect, sql, None, &policy)
+                .unwrap_or_else(|r| panic!("{dialect}: {sql:?}: {r:?}"));
+            assert!(!checked.capped_sql(5).contains("(;"), "{dialect}: {sql:?}");
+            for cap in [0u64, 99] {
+                let capped = checked.capped_sql(cap);
+                let again = crate::check_with_policy(dialect, &capped, Some(0), &policy)
+                    .unwrap_or_else(|r| panic!("{dialect}: {capped:?}: {r:?}"));
+                assert_eq!(
+                    again.relations(),
+                    checked.relations(),
+                    "{dialect}: {capped:?}"
+                );
+            }
+        }
+    }
+}
