@@ -2,6 +2,52 @@
 //! MCP bridge. This file is only the command-line definition and glue; the
 //! work is done by the library crates.
 
+/// A command's output goes through [`out`]: `println!` and `print!` here shadow
+/// std's, which panic when the reader has gone away (`conexor query … | head`,
+/// `| grep -q`); a command then ends quietly instead, as other command-line
+/// tools do.
+macro_rules! println {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::line(format_args!($($arg)*))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::out::text(format_args!($($arg)*))
+    };
+}
+
+mod out {
+    use std::io::Write;
+
+    /// One line of output.
+    pub fn line(args: std::fmt::Arguments<'_>) {
+        write(|out| writeln!(out, "{args}"));
+    }
+
+    /// Output without a line end.
+    pub fn text(args: std::fmt::Arguments<'_>) {
+        write(|out| write!(out, "{args}"));
+    }
+
+    fn write(put: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>) {
+        let mut out = std::io::stdout().lock();
+        match put(&mut out) {
+            Ok(()) => {}
+            // The reader is gone: nothing more can be said, and that is not a failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => {
+                eprintln!("conexor: could not write the output: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
 mod agent_cmds;
 mod audit_cmds;
 mod bridge;
