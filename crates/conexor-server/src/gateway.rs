@@ -80,7 +80,6 @@ impl ToolError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ToolError::failed("invalid_params", message)
     }
-    /// The call's audit record could not be made durable: no answer.
     /// The same error, as met reading a source in `mode` (for the record).
     pub(crate) fn in_mode(mut self, mode: &'static str) -> Self {
         self.mode = Some(mode);
@@ -92,6 +91,7 @@ impl ToolError {
         ToolError::from(conexor_connectors::Error::Cancelled)
     }
 
+    /// The call's audit record could not be made durable: no answer.
     pub fn audit() -> Self {
         ToolError::failed(
             "audit.unavailable",
