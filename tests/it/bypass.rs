@@ -453,6 +453,74 @@ async fn an_allow_listed_function_runs_and_its_session_state_does_not_survive_th
     trapped.drop_database().await;
 }
 
+/// Layer two on its own, attacked from inside the statement: allow-listed code
+/// that writes in the statement's own transaction, or first turns the session's
+/// read-only default off, is refused by the server (SQLSTATE 25006), the table is
+/// unchanged, and the pool's next session is read-only still. Each read runs in
+/// the implicit transaction of its one statement, read-only because the session
+/// is, from its startup options.
+#[tokio::test]
+async fn allow_listed_code_cannot_write_in_the_read_s_own_transaction() {
+    let mut trapped = trapped_database("layer2").await;
+    let mut admin = sqlx::PgConnection::connect(&trapped.admin_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        r#"
+CREATE FUNCTION write_here(x int) RETURNS int LANGUAGE plpgsql AS $f$
+BEGIN INSERT INTO victims VALUES (1000 + x, 'written'); RETURN x; END $f$;
+CREATE FUNCTION unlock_then_write(x int) RETURNS int LANGUAGE plpgsql AS $f$
+BEGIN
+  PERFORM set_config('default_transaction_read_only', 'off', false);
+  INSERT INTO victims VALUES (2000 + x, 'written');
+  RETURN x;
+END $f$;
+"#,
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let before = trapped.victims_digest().await;
+    let server = TestServer::start().await;
+    let client = server.workspace("layer2-own").await;
+    let (kind, mut spec) =
+        conexor_connectors::ConnectionSpec::from_url(&trapped.admin_url).unwrap();
+    spec.allow_functions = vec![
+        "public.write_here".into(),
+        "public.unlock_then_write".into(),
+    ];
+    let body = client
+        .sealed_connection("opted", kind, &serde_json::to_vec(&spec).unwrap(), true)
+        .await
+        .unwrap();
+    client.post("connections", body).await.unwrap();
+    for sql in [
+        "SELECT public.write_here(1) AS x",
+        "SELECT public.unlock_then_write(1) AS x",
+    ] {
+        let err = client.query("opted", sql, vec![], None).await.unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("read-only transaction"), "{sql}: {text}");
+        // The next read, on whatever session the pool lends, is read-only still.
+        let ro = client
+            .query(
+                "opted",
+                "SELECT current_setting('transaction_read_only') AS ro, current_setting('default_transaction_read_only') AS dro",
+                vec![],
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ro["rows"][0], json!(["on", "on"]), "after {sql}: {ro}");
+    }
+    assert_eq!(
+        trapped.victims_digest().await,
+        before,
+        "a write went through"
+    );
+    trapped.drop_database().await;
+}
+
 // ---- differential fuzzing --------------------------------------------------
 
 /// A small deterministic generator (xorshift64*), so a failing seed replays.

@@ -56,8 +56,20 @@ const FORBIDDEN: &[&str] = &[
 
 #[test]
 fn the_security_core_depends_on_no_server_database_or_network_crate() {
+    // Resolved for this machine's platform: offline, cargo has only the crates
+    // this platform builds (a fresh machine has no Android or Windows crates).
+    let rustc =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("-vV")
+            .output()
+            .expect("rustc runs");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc -vV names its host");
     let output = std::process::Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");

@@ -53,7 +53,7 @@ pub(crate) struct Shared {
     /// Open local pools, opened on first use.
     pub sources: tokio::sync::Mutex<HashMap<String, Source>>,
     /// The local audit log, opened once the workspace is known.
-    pub audit: Arc<Mutex<Option<audit_log::LocalAudit>>>,
+    pub audit: Arc<audit_log::AuditSink>,
 }
 
 /// Runs the agent until `shutdown` is cancelled or the server refuses it
@@ -66,7 +66,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let shared = Arc::new(Shared {
         identity: Mutex::new(identity),
         sources: tokio::sync::Mutex::new(HashMap::new()),
-        audit: Arc::new(Mutex::new(None)),
+        audit: Arc::default(),
         settings,
     });
     let mut attempt: u32 = 0;

@@ -132,23 +132,13 @@ pub(crate) fn refuse_malformed(
     });
 }
 
-/// Appends to the local audit log off the async threads (it fsyncs).
+/// Appends to the local audit log (grouped with concurrent requests' records).
 async fn record(shared: &Arc<Shared>, draft: Draft) -> Result<(), ()> {
-    let audit = shared.audit.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut slot = match audit.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        match slot.as_mut() {
-            Some(log) => log.append(draft).map(|_| ()).map_err(|e| {
-                tracing::error!(error = %e, "Local audit log write failed.");
-            }),
-            None => Err(()),
-        }
-    })
-    .await
-    .unwrap_or(Err(()))
+    if shared.audit.record(draft).await {
+        Ok(())
+    } else {
+        Err(())
+    }
 }
 
 async fn source(shared: &Arc<Shared>, name: &str) -> Result<Source, Refusal> {

@@ -362,22 +362,9 @@ pub(crate) async fn run(
 }
 
 async fn open_audit(shared: &Arc<Shared>, workspace_id: &str) -> Result<(), AgentError> {
-    let audit = shared.audit.clone();
-    let dir = shared.settings.state_dir.clone();
-    let ws = workspace_id.to_owned();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let mut slot = match audit.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        if slot.is_none() {
-            let log = crate::audit_log::LocalAudit::open(&dir, &ws)?;
-            tracing::info!(log = %log.path().display(), "Local audit log open.");
-            *slot = Some(log);
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| AgentError::State(std::io::Error::other(e.to_string())))??;
-    Ok(())
+    shared
+        .audit
+        .open(&shared.settings.state_dir, workspace_id)
+        .await
+        .map_err(AgentError::State)
 }

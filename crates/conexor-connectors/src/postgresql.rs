@@ -1,9 +1,15 @@
 //! PostgreSQL 12+ connector.
 //!
-//! Sessions are read-only from connect (`default_transaction_read_only=on`
-//! and a `statement_timeout` in the startup options); each read runs in
-//! `BEGIN READ ONLY` … `ROLLBACK` through the extended protocol, which
-//! refuses a second statement on its own.
+//! Sessions are read-only from connect: `default_transaction_read_only=on`
+//! and a `statement_timeout` are startup options, which outrank the role's and
+//! the database's own settings, and nothing the guard lets through can change
+//! them (no `SET`, no setting function on the allow-list; a session that ran
+//! allow-listed user code is closed after the call). So each read is one
+//! statement through the extended protocol, which refuses a second statement
+//! on its own, in the implicit transaction the protocol gives it: a read-only
+//! transaction, begun and ended by the server in the read's single round trip.
+//! A call with a tighter time limit than the session's runs in
+//! `BEGIN READ ONLY; SET LOCAL statement_timeout = …` … `ROLLBACK` instead.
 
 use crate::value::{Collector, bytes_value, columns_of, unsupported};
 use crate::{ConnectionSpec, Error, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
@@ -77,8 +83,10 @@ impl PostgresqlSource {
         let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
-            // No ping before each read: `begin_read` tests the session with its BEGIN.
+            // No ping before each read under load: only a session idle for a
+            // while is tested before it is lent (`test_if_idle`).
             .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(test_if_idle(conn, meta)))
             .after_connect(|conn, _meta| Box::pin(check_client_while_running(conn)))
             .min_connections(0)
             .acquire_timeout(options.connect_timeout)
@@ -420,7 +428,7 @@ impl PostgresqlSource {
     ) -> Result<ResultSet, Error> {
         let reach = self.catalog().await?.admit(query)?;
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
-        let mut conn = self.begin_read(limits, stop).await?;
+        let (mut conn, in_transaction) = self.read_session(limits, stop).await?;
         // Boxed futures in the selects: moved by value, their state (a few KB)
         // was copied several times per call.
         let result = tokio::select! {
@@ -445,53 +453,60 @@ impl PostgresqlSource {
             let _ = conn.close().await;
             return result;
         }
-        // Otherwise the transaction is rolled back off the answer's path: nothing
-        // in it can have written (read-only transaction in a read-only session),
-        // and the session returns to the pool only once the ROLLBACK is done; a
-        // failed ROLLBACK closes it.
-        tokio::spawn(async move {
-            if conn.execute("ROLLBACK").await.is_err() {
-                let _ = conn.close().await;
-            }
-        });
+        if in_transaction {
+            // An explicit transaction (a tighter time limit) is rolled back off the
+            // answer's path: nothing in it can have written, and the session
+            // returns to the pool only once the ROLLBACK is done; a failed ROLLBACK
+            // closes it.
+            tokio::spawn(async move {
+                if conn.execute("ROLLBACK").await.is_err() {
+                    let _ = conn.close().await;
+                }
+            });
+        }
+        // Otherwise the statement's implicit transaction ended with it, and the
+        // session goes back to the pool as it is dropped.
         result
     }
 
-    /// A pooled session inside `BEGIN READ ONLY` (with a tighter
-    /// `statement_timeout` when the call asks for one), in one round trip.
+    /// A pooled session ready for the caller's statement, and whether it is
+    /// inside an explicit transaction that the caller must end.
     ///
-    /// The pool does not ping a session before lending it (that was one more
-    /// round trip per read): the BEGIN is the test. A session the server has
-    /// dropped (restart, idle kill, network) fails it before any of the
-    /// caller's SQL was sent, so it is closed and the next one tried; a fresh
-    /// login that fails ends the call with that error.
+    /// At the session's own time limit the session is lent as it is: the
+    /// statement runs in the implicit read-only transaction, in one round trip.
+    /// A tighter limit needs `BEGIN READ ONLY; SET LOCAL statement_timeout = …`
+    /// first (one round trip more), and that BEGIN also tests the session: one
+    /// the server has dropped is closed and the next one tried before any of the
+    /// caller's SQL was sent; a fresh login that fails ends the call with that
+    /// error. (A session idle for a while is tested by the pool anyway:
+    /// `test_if_idle`.)
     ///
     /// A caller that gives up while waiting for a free session (`stop`) is
     /// answered at once; the BEGIN itself is not interrupted (it is quick, and a
     /// session dropped inside it would return to the pool mid-transaction).
-    async fn begin_read(
+    async fn read_session(
         &self,
         limits: &Limits,
         stop: &CancellationToken,
-    ) -> Result<PoolConnection<Postgres>, Error> {
-        let tighter = (limits.timeout_ms < self.session_timeout_ms).then(|| {
-            format!(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
-                limits.timeout_ms
-            )
-        });
+    ) -> Result<(PoolConnection<Postgres>, bool), Error> {
+        let acquire = || async {
+            tokio::select! {
+                conn = Box::pin(self.pool.acquire()) => Ok(conn?),
+                _ = stop.cancelled() => Err(Error::Cancelled),
+            }
+        };
+        if limits.timeout_ms >= self.session_timeout_ms {
+            return Ok((acquire().await?, false));
+        }
+        let begin = format!(
+            "BEGIN READ ONLY; SET LOCAL statement_timeout = {}",
+            limits.timeout_ms
+        );
         let mut attempts: u32 = 0;
         loop {
-            let mut conn = tokio::select! {
-                conn = Box::pin(self.pool.acquire()) => conn?,
-                _ = stop.cancelled() => return Err(Error::Cancelled),
-            };
-            let begun = match &tighter {
-                Some(sql) => conn.execute(AssertSqlSafe(sql.as_str())).await,
-                None => conn.execute("BEGIN READ ONLY").await,
-            };
-            match begun {
-                Ok(_) => return Ok(conn),
+            let mut conn = acquire().await?;
+            match conn.execute(AssertSqlSafe(begin.as_str())).await {
+                Ok(_) => return Ok((conn, true)),
                 Err(err) => {
                     let _ = conn.close().await;
                     attempts += 1;
@@ -504,6 +519,26 @@ impl PostgresqlSource {
             }
         }
     }
+}
+
+/// How long a pooled session may sit unused before it is tested (one round
+/// trip) before it is lent. Under load sessions come back within a
+/// millisecond and are never pinged; a session the server dropped while idle
+/// (a restart, an idle kill, a network cut) is found here and replaced, not
+/// handed to a caller. One dropped within this window fails that call with
+/// `connect.lost` (the caller's statement is never re-sent on its own: an
+/// administrator may have ended it on purpose).
+const TEST_AFTER_IDLE: Duration = Duration::from_millis(100);
+
+async fn test_if_idle(
+    conn: &mut sqlx::PgConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for < TEST_AFTER_IDLE {
+        return Ok(true);
+    }
+    // A failed ping: the pool closes this session and lends (or opens) another.
+    Ok(sqlx::Connection::ping(conn).await.is_ok())
 }
 
 /// Asks the server to check, every second while a statement runs, that this
@@ -537,11 +572,13 @@ async fn query_on(
     }
     let mut collector = Collector::new(limits);
     let mut rows = q.fetch(&mut *conn);
+    let mut decode = Vec::new();
     while let Some(row) = rows.try_next().await? {
         if !collector.has_columns() {
             collector.set_columns(columns_of(&row));
+            decode = decoders(&row);
         }
-        if !collector.push(row_values(&row)) {
+        if !collector.push(row_values(&row, &decode)) {
             break;
         }
     }
@@ -585,79 +622,142 @@ fn bind_param<'q>(q: PgQuery<'q>, index: usize, param: &Value) -> Result<PgQuery
     })
 }
 
-fn row_values(row: &PgRow) -> Vec<Value> {
-    (0..row.len()).map(|i| cell(row, i)).collect()
+/// How a column's values become JSON, chosen once per result from the
+/// column's type (not once per cell from its type name).
+#[derive(Clone, Copy)]
+enum Decode {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Uuid,
+    Json,
+    Bytea,
+    Date,
+    Time,
+    Timestamp,
+    Timestamptz,
+    TextArray,
+    Int4Array,
+    Int8Array,
+    BoolArray,
+    /// Enum labels travel as their text in either format.
+    Enum,
+    Unsupported,
 }
 
-fn cell(row: &PgRow, i: usize) -> Value {
+impl Decode {
+    fn of(type_info: &sqlx::postgres::PgTypeInfo) -> Decode {
+        match type_info.name() {
+            "BOOL" => Decode::Bool,
+            "INT2" => Decode::Int2,
+            "INT4" => Decode::Int4,
+            "INT8" => Decode::Int8,
+            "OID" => Decode::Oid,
+            "FLOAT4" => Decode::Float4,
+            "FLOAT8" => Decode::Float8,
+            "NUMERIC" => Decode::Numeric,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => Decode::Text,
+            "UUID" => Decode::Uuid,
+            "JSON" | "JSONB" => Decode::Json,
+            "BYTEA" => Decode::Bytea,
+            "DATE" => Decode::Date,
+            "TIME" => Decode::Time,
+            "TIMESTAMP" => Decode::Timestamp,
+            "TIMESTAMPTZ" => Decode::Timestamptz,
+            "TEXT[]" | "VARCHAR[]" | "NAME[]" => Decode::TextArray,
+            "INT4[]" => Decode::Int4Array,
+            "INT8[]" => Decode::Int8Array,
+            "BOOL[]" => Decode::BoolArray,
+            _ if matches!(type_info.kind(), PgTypeKind::Enum(_)) => Decode::Enum,
+            _ => Decode::Unsupported,
+        }
+    }
+}
+
+/// The decoders of a result's columns.
+fn decoders(row: &PgRow) -> Vec<Decode> {
+    use sqlx::Column as _;
+    row.columns()
+        .iter()
+        .map(|c| Decode::of(c.type_info()))
+        .collect()
+}
+
+fn row_values(row: &PgRow, decoders: &[Decode]) -> Vec<Value> {
+    decoders
+        .iter()
+        .enumerate()
+        .map(|(i, decode)| cell(row, i, *decode))
+        .collect()
+}
+
+fn cell(row: &PgRow, i: usize, decode: Decode) -> Value {
     let Ok(raw) = row.try_get_raw(i) else {
         return Value::Null;
     };
     if raw.is_null() {
         return Value::Null;
     }
-    let type_info = raw.type_info().into_owned();
-    let name = type_info.name().to_owned();
+    // The type's name, only for the rare value that cannot be mapped.
+    let unmapped = || unsupported(raw.type_info().name());
     macro_rules! get {
         ($t:ty, $f:expr) => {
             match row.try_get::<$t, _>(i) {
                 Ok(v) => $f(v),
-                Err(_) => unsupported(&name),
+                Err(_) => unmapped(),
             }
         };
     }
-    match name.as_str() {
-        "BOOL" => get!(bool, Value::Bool),
-        "INT2" => get!(i16, |v: i16| Value::from(v)),
-        "INT4" => get!(i32, |v: i32| Value::from(v)),
-        "INT8" => get!(i64, int_value),
-        "OID" => get!(
+    match decode {
+        Decode::Bool => get!(bool, Value::Bool),
+        Decode::Int2 => get!(i16, |v: i16| Value::from(v)),
+        Decode::Int4 => get!(i32, |v: i32| Value::from(v)),
+        Decode::Int8 => get!(i64, int_value),
+        Decode::Oid => get!(
             sqlx::postgres::types::Oid,
             |v: sqlx::postgres::types::Oid| Value::from(v.0)
         ),
-        "FLOAT4" => get!(f32, |v: f32| float_value(v as f64)),
-        "FLOAT8" => get!(f64, float_value),
-        "NUMERIC" => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| {
+        Decode::Float4 => get!(f32, |v: f32| float_value(v as f64)),
+        Decode::Float8 => get!(f64, float_value),
+        Decode::Numeric => get!(rust_decimal::Decimal, |v: rust_decimal::Decimal| {
             Value::String(v.to_string())
         }),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
-            get!(String, Value::String)
-        }
-        "UUID" => get!(sqlx::types::Uuid, |v: sqlx::types::Uuid| Value::String(
+        Decode::Text => get!(String, Value::String),
+        Decode::Uuid => get!(sqlx::types::Uuid, |v: sqlx::types::Uuid| Value::String(
             v.to_string()
         )),
-        "JSON" | "JSONB" => get!(Value, |v| v),
-        "BYTEA" => get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v)),
-        "DATE" => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(
+        Decode::Json => get!(Value, |v| v),
+        Decode::Bytea => get!(Vec<u8>, |v: Vec<u8>| bytes_value(&v)),
+        Decode::Date => get!(chrono::NaiveDate, |v: chrono::NaiveDate| Value::String(
             v.to_string()
         )),
-        "TIME" => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(
+        Decode::Time => get!(chrono::NaiveTime, |v: chrono::NaiveTime| Value::String(
             v.to_string()
         )),
-        "TIMESTAMP" => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
+        Decode::Timestamp => get!(chrono::NaiveDateTime, |v: chrono::NaiveDateTime| {
             Value::String(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
         }),
-        "TIMESTAMPTZ" => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<
+        Decode::Timestamptz => get!(chrono::DateTime<chrono::Utc>, |v: chrono::DateTime<
             chrono::Utc,
         >| {
             Value::String(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         }),
-        "TEXT[]" | "VARCHAR[]" | "NAME[]" => get!(Vec<String>, |v: Vec<String>| Value::from(v)),
-        "INT4[]" => get!(Vec<i32>, |v: Vec<i32>| Value::from(v)),
-        "INT8[]" => get!(Vec<i64>, |v: Vec<i64>| Value::Array(
+        Decode::TextArray => get!(Vec<String>, |v: Vec<String>| Value::from(v)),
+        Decode::Int4Array => get!(Vec<i32>, |v: Vec<i32>| Value::from(v)),
+        Decode::Int8Array => get!(Vec<i64>, |v: Vec<i64>| Value::Array(
             v.into_iter().map(int_value).collect()
         )),
-        "BOOL[]" => get!(Vec<bool>, |v: Vec<bool>| Value::from(v)),
-        _ => {
-            if matches!(type_info.kind(), PgTypeKind::Enum(_)) {
-                // Enum labels travel as their text in either format.
-                match row.try_get_unchecked::<String, _>(i) {
-                    Ok(v) => Value::String(v),
-                    Err(_) => unsupported(&name),
-                }
-            } else {
-                unsupported(&name)
-            }
-        }
+        Decode::BoolArray => get!(Vec<bool>, |v: Vec<bool>| Value::from(v)),
+        Decode::Enum => match row.try_get_unchecked::<String, _>(i) {
+            Ok(v) => Value::String(v),
+            Err(_) => unmapped(),
+        },
+        Decode::Unsupported => unmapped(),
     }
 }

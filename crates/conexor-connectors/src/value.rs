@@ -58,9 +58,7 @@ impl Collector {
             self.truncated = true;
             return false;
         }
-        let size = serde_json::to_vec(&row)
-            .map(|v| v.len() as u64)
-            .unwrap_or(0);
+        let size = encoded_len(&row);
         if self.bytes + size > self.max_bytes {
             self.truncated = true;
             return false;
@@ -78,6 +76,24 @@ impl Collector {
             bytes: self.bytes,
         }
     }
+}
+
+/// Length of a value's JSON encoding, counted without building it.
+fn encoded_len(value: &impl serde::Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serialising a `Value` cannot fail (no map has a non-string key).
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// Binds one JSON parameter: null, booleans, integers, floats and strings as
@@ -118,4 +134,22 @@ pub(crate) fn columns_of<R: sqlx::Row>(row: &R) -> Vec<Column> {
             type_name: c.type_info().name().to_owned(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte cap counts exactly what the row's JSON will be.
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let row = vec![
+            Value::from(1),
+            Value::String("a \"quoted\" é\n".into()),
+            Value::Null,
+            bytes_value(&[0, 1, 2, 255]),
+            serde_json::json!({"k": [1.5, true]}),
+        ];
+        assert_eq!(encoded_len(&row), serde_json::to_vec(&row).unwrap().len() as u64);
+    }
 }

@@ -700,28 +700,33 @@ impl Gateway {
             }
         };
         let row_count = result.rows.len() as u64;
-        let mut answer = json!({
-            "columns": result.columns,
-            "rows": result.rows,
-            "row_count": row_count,
-            "truncated": result.truncated,
-        });
-        if result.truncated {
-            answer["note"] = json!(format!(
-                "result truncated at {row_count} rows (limit {max_rows}, {} bytes max); add WHERE filters, aggregate, or select fewer columns",
-                limits.max_bytes
-            ));
-        }
-        if result
+        let unmapped = result
             .rows
             .iter()
             .flatten()
-            .any(|v| v.get("$unsupported").is_some())
-        {
-            answer["hint"] = json!(
-                "some values have a type this gateway does not map; cast them to text in the SQL"
-            );
+            .any(|v| v.get("$unsupported").is_some());
+        // The rows are moved into the answer, not copied (`json!` would
+        // serialise them into a second tree).
+        let mut answer = serde_json::Map::with_capacity(6);
+        answer.insert("columns".into(), json!(result.columns));
+        answer.insert(
+            "rows".into(),
+            Value::Array(result.rows.into_iter().map(Value::Array).collect()),
+        );
+        answer.insert("row_count".into(), json!(row_count));
+        answer.insert("truncated".into(), Value::Bool(result.truncated));
+        if result.truncated {
+            answer.insert("note".into(), json!(format!(
+                "result truncated at {row_count} rows (limit {max_rows}, {} bytes max); add WHERE filters, aggregate, or select fewer columns",
+                limits.max_bytes
+            )));
         }
+        if unmapped {
+            answer.insert("hint".into(), json!(
+                "some values have a type this gateway does not map; cast them to text in the SQL"
+            ));
+        }
+        let answer = Value::Object(answer);
         Ok((
             answer,
             Measure {
