@@ -461,7 +461,7 @@ async fn an_allow_listed_function_runs_and_its_session_state_does_not_survive_th
 /// is, from its startup options.
 #[tokio::test]
 async fn allow_listed_code_cannot_write_in_the_read_s_own_transaction() {
-    let mut trapped = trapped_database("layer2").await;
+    let trapped = trapped_database("layer2").await;
     let mut admin = sqlx::PgConnection::connect(&trapped.admin_url)
         .await
         .unwrap();

@@ -27,6 +27,7 @@ pub mod catalog;
 mod error;
 mod policy;
 mod schema;
+mod sessions;
 mod spec;
 mod value;
 

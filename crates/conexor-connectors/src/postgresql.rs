@@ -11,16 +11,14 @@
 //! A call with a tighter time limit than the session's runs in
 //! `BEGIN READ ONLY; SET LOCAL statement_timeout = …` … `ROLLBACK` instead.
 
+use crate::sessions::{Session, Sessions, Settings};
 use crate::value::{Collector, bytes_value, columns_of, unsupported};
 use crate::{ConnectionSpec, Error, OpenOptions, Schema, SchemaColumn, SslMode, Table, TestReport};
 use conexor_guard::CheckedQuery;
 use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{
-    PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode, PgTypeKind, Postgres,
-};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, PgSslMode, PgTypeKind};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +29,7 @@ use conexor_guard::FunctionPolicy;
 
 #[derive(Clone)]
 pub struct PostgresqlSource {
-    pool: PgPool,
+    pool: Sessions<PgConnection>,
     policy: FunctionPolicy,
     catalog: Arc<tokio::sync::OnceCell<Arc<Catalog>>>,
     /// The statement_timeout every session gets at connect, in ms.
@@ -81,18 +79,22 @@ impl PostgresqlSource {
         // that it timed out (crate::error::first_login).
         let first = crate::error::first_login(&connect, options.connect_timeout).await?;
         let _ = sqlx::Connection::close(first).await;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            // No ping before each read under load: only a session idle for a
-            // while is tested before it is lent (`test_if_idle`).
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| Box::pin(test_if_idle(conn, meta)))
-            .after_connect(|conn, _meta| Box::pin(check_client_while_running(conn)))
-            .min_connections(0)
-            .acquire_timeout(options.connect_timeout)
-            .idle_timeout(options.idle_timeout)
-            .connect_with(connect)
-            .await?;
+        let pool = Sessions::new(
+            Settings {
+                max: options.max_connections,
+                acquire_timeout: options.connect_timeout,
+                connect_timeout: options.connect_timeout,
+                idle_timeout: options.idle_timeout,
+            },
+            move || {
+                let connect = connect.clone();
+                async move {
+                    let mut conn = connect.connect().await?;
+                    check_client_while_running(&mut conn).await?;
+                    Ok(conn)
+                }
+            },
+        );
         Ok(PostgresqlSource {
             pool,
             policy: spec.function_policy()?,
@@ -437,10 +439,10 @@ impl PostgresqlSource {
         };
         if let Err(Error::Cancelled) = result {
             // The caller gave up while the statement may still run. Its session is
-            // closed at once (not returned: the pool would wait for the statement
-            // to end); the server checks its client every second while a statement
-            // runs (`check_client_while_running`) and ends the statement with it.
-            drop(conn.detach());
+            // closed at once (dropped, not returned); the server checks its client
+            // every second while a statement runs (`check_client_while_running`)
+            // and ends the statement with it.
+            drop(conn);
             return result;
         }
         // Nothing a call does may outlive it. A call of built-ins only cannot leave
@@ -450,7 +452,7 @@ impl PostgresqlSource {
         // operator, cannot be proven harmless, so its session is closed (which ends
         // its transaction) before the answer. So is a session whose read failed.
         if reach.user_code || result.is_err() {
-            let _ = conn.close().await;
+            conn.close().await;
             return result;
         }
         if in_transaction {
@@ -459,13 +461,15 @@ impl PostgresqlSource {
             // returns to the pool only once the ROLLBACK is done; a failed ROLLBACK
             // closes it.
             tokio::spawn(async move {
-                if conn.execute("ROLLBACK").await.is_err() {
-                    let _ = conn.close().await;
+                if conn.execute("ROLLBACK").await.is_ok() {
+                    conn.give_back();
                 }
             });
+        } else {
+            // The statement's implicit transaction ended with it: the session goes
+            // back as it is, with nothing more sent.
+            conn.give_back();
         }
-        // Otherwise the statement's implicit transaction ended with it, and the
-        // session goes back to the pool as it is dropped.
         result
     }
 
@@ -479,7 +483,7 @@ impl PostgresqlSource {
     /// the server has dropped is closed and the next one tried before any of the
     /// caller's SQL was sent; a fresh login that fails ends the call with that
     /// error. (A session idle for a while is tested by the pool anyway:
-    /// `test_if_idle`.)
+    /// `sessions::TEST_AFTER_IDLE`.)
     ///
     /// A caller that gives up while waiting for a free session (`stop`) is
     /// answered at once; the BEGIN itself is not interrupted (it is quick, and a
@@ -488,7 +492,7 @@ impl PostgresqlSource {
         &self,
         limits: &Limits,
         stop: &CancellationToken,
-    ) -> Result<(PoolConnection<Postgres>, bool), Error> {
+    ) -> Result<(Session<PgConnection>, bool), Error> {
         let acquire = || async {
             tokio::select! {
                 conn = Box::pin(self.pool.acquire()) => Ok(conn?),
@@ -508,37 +512,15 @@ impl PostgresqlSource {
             match conn.execute(AssertSqlSafe(begin.as_str())).await {
                 Ok(_) => return Ok((conn, true)),
                 Err(err) => {
-                    let _ = conn.close().await;
+                    conn.close().await;
                     attempts += 1;
-                    if !crate::error::session_lost(&err)
-                        || attempts > self.pool.options().get_max_connections()
-                    {
+                    if !crate::error::session_lost(&err) || attempts > self.pool.max() {
                         return Err(err.into());
                     }
                 }
             }
         }
     }
-}
-
-/// How long a pooled session may sit unused before it is tested (one round
-/// trip) before it is lent. Under load sessions come back within a
-/// millisecond and are never pinged; a session the server dropped while idle
-/// (a restart, an idle kill, a network cut) is found here and replaced, not
-/// handed to a caller. One dropped within this window fails that call with
-/// `connect.lost` (the caller's statement is never re-sent on its own: an
-/// administrator may have ended it on purpose).
-const TEST_AFTER_IDLE: Duration = Duration::from_millis(100);
-
-async fn test_if_idle(
-    conn: &mut sqlx::PgConnection,
-    meta: sqlx::pool::PoolConnectionMetadata,
-) -> Result<bool, sqlx::Error> {
-    if meta.idle_for < TEST_AFTER_IDLE {
-        return Ok(true);
-    }
-    // A failed ping: the pool closes this session and lends (or opens) another.
-    Ok(sqlx::Connection::ping(conn).await.is_ok())
 }
 
 /// Asks the server to check, every second while a statement runs, that this
@@ -587,14 +569,38 @@ async fn query_on(
 
 /// Conexor's own catalog queries run with only pg_catalog on the path: a user
 /// function with a closer argument type elsewhere must not be what they call.
-async fn internal_transaction(
-    pool: &PgPool,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Error> {
-    let mut tx = pool.begin_with("BEGIN READ ONLY").await?;
-    sqlx::query("SET LOCAL search_path TO pg_catalog")
-        .execute(&mut *tx)
+async fn internal_transaction(pool: &Sessions<PgConnection>) -> Result<Internal, Error> {
+    let mut session = pool.acquire().await?;
+    session
+        .execute("BEGIN READ ONLY; SET LOCAL search_path TO pg_catalog")
         .await?;
-    Ok(tx)
+    Ok(Internal(session))
+}
+
+/// A session inside Conexor's own read-only transaction; dropped without
+/// [`Internal::rollback`] (an error on the way), it is closed, which ends the
+/// transaction.
+struct Internal(Session<PgConnection>);
+
+impl Internal {
+    async fn rollback(mut self) -> Result<(), Error> {
+        self.0.execute("ROLLBACK").await?;
+        self.0.give_back();
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Internal {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Internal {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;

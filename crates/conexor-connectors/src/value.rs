@@ -150,6 +150,9 @@ mod tests {
             bytes_value(&[0, 1, 2, 255]),
             serde_json::json!({"k": [1.5, true]}),
         ];
-        assert_eq!(encoded_len(&row), serde_json::to_vec(&row).unwrap().len() as u64);
+        assert_eq!(
+            encoded_len(&row),
+            serde_json::to_vec(&row).unwrap().len() as u64
+        );
     }
 }

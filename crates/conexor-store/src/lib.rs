@@ -63,6 +63,8 @@ pub struct Store {
     path: PathBuf,
     /// Keys and connections between writes; see [`cache`].
     pub(crate) cache: std::sync::Arc<cache::ReadCache>,
+    /// The audit appender's own session (see `audit::Appender`).
+    pub(crate) appender: std::sync::Arc<audit::Appender>,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -136,7 +138,7 @@ impl Store {
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         for statement in MIGRATIONS
             .iter()
@@ -150,6 +152,7 @@ impl Store {
             pool,
             path,
             cache: Default::default(),
+            appender: std::sync::Arc::new(audit::Appender::new(options)),
         })
     }
 
@@ -254,6 +257,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.appender.close().await;
         self.pool.close().await;
     }
 
