@@ -47,7 +47,9 @@ start_conexor() {
 # start_agent BIN NAME SERVER_PORT API_KEY CONNECTION: `conexor agent` in its own
 # process, dialling out to the server on SERVER_PORT and offering CONNECTION
 # (the private PostgreSQL's read-only login); waits until the server lists it
-# online with its tables; sets ${NAME}_pid.
+# online with its tables; sets ${NAME}_pid. Its local audit log has the same
+# durability as the server's (CONEXOR_BENCH_DURABILITY), so that agent and
+# direct mode are compared at equal durability.
 start_agent() {
   local bin=$1 name=$2 port=$3 api=$4 connection=$5 token
   token="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" agents create "$name" --expires-in 10m --json \
@@ -56,6 +58,7 @@ start_agent() {
 server = "http://127.0.0.1:$port"
 token_env = "CONEXOR_AGENT_TOKEN"
 state_dir = "$work/$name-state"
+durability = "${CONEXOR_BENCH_DURABILITY:-process-crash}"
 [[connections]]
 name = "$connection"
 url_env = "CONEXOR_BENCH_AGENT_URL"

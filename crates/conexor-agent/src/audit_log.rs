@@ -39,6 +39,10 @@ pub struct LocalAudit {
     key: SigningKey,
     /// Most records one write may hold: the header's record interval.
     batch_max: usize,
+    /// fsync each write (power-loss durability).
+    fsync: bool,
+    /// The file's length after the last write (`None`: ask the file).
+    len: Option<u64>,
 }
 
 /// The local audit log shared by every request, with group commit.
@@ -55,6 +59,7 @@ impl AuditSink {
         self: &std::sync::Arc<Self>,
         state_dir: &Path,
         workspace: &str,
+        fsync: bool,
     ) -> std::io::Result<()> {
         let sink = self.clone();
         let dir = state_dir.to_owned();
@@ -62,7 +67,8 @@ impl AuditSink {
         tokio::task::spawn_blocking(move || {
             let mut slot = lock(&sink.log);
             if slot.is_none() {
-                let log = LocalAudit::open(&dir, &ws)?;
+                let mut log = LocalAudit::open(&dir, &ws)?;
+                log.fsync = fsync;
                 tracing::info!(log = %log.path().display(), "Local audit log open.");
                 *slot = Some(log);
             }
@@ -203,6 +209,8 @@ impl LocalAudit {
             chain,
             key,
             batch_max: usize::try_from(declared).unwrap_or(usize::MAX).max(1),
+            fsync: true,
+            len: None,
         };
         let start = log.chain.append_start(now).map_err(other)?;
         out.push_str(&export::jsonl_record(&start).map_err(other)?);
@@ -247,15 +255,24 @@ impl LocalAudit {
     }
 
     fn write(&mut self, text: &str) -> std::io::Result<()> {
-        let end = self.file.metadata()?.len();
-        let written = self
-            .file
-            .write_all(text.as_bytes())
-            .and_then(|()| self.file.sync_data());
+        let end = match self.len {
+            Some(len) => len,
+            None => self.file.metadata()?.len(),
+        };
+        let written = self.file.write_all(text.as_bytes()).and_then(|()| {
+            if self.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
         if written.is_err() {
             // A partial write would leave records no checkpoint covers, and the
             // chain goes back to before them: cut them off again.
             let _ = self.file.set_len(end);
+            self.len = None;
+        } else {
+            self.len = Some(end + text.len() as u64);
         }
         written
     }
@@ -376,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = "ws_AAAAAAAAAAAAAAAA";
         let sink = std::sync::Arc::new(AuditSink::default());
-        sink.open(dir.path(), ws).await.unwrap();
+        sink.open(dir.path(), ws, true).await.unwrap();
         let calls: Vec<_> = (0..200)
             .map(|_| {
                 let sink = sink.clone();
@@ -423,7 +440,7 @@ mod tests {
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 
         let sink = std::sync::Arc::new(AuditSink::default());
-        sink.open(dir.path(), ws).await.unwrap();
+        sink.open(dir.path(), ws, true).await.unwrap();
         let calls: Vec<_> = (0..50)
             .map(|_| {
                 let sink = sink.clone();

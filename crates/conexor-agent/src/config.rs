@@ -8,6 +8,8 @@
 //! token_env = "CONEXOR_AGENT_TOKEN"         # first start only (or token = "cxa_…")
 //! ca_cert = "/etc/conexor/ca.pem"           # optional: a private CA
 //! state_dir = "/var/lib/conexor-agent"      # identity key and local audit log
+//! durability = "power-loss"                 # local audit: fsync each write (default),
+//!                                           # or "process-crash": the OS holds it
 //!
 //! [limits]
 //! max_rows = 10000
@@ -48,6 +50,9 @@ struct FileConfig {
     ca_cert: Option<PathBuf>,
     #[serde(default)]
     state_dir: Option<PathBuf>,
+    /// The local audit log's durability: `power-loss` (default) or `process-crash`.
+    #[serde(default)]
+    durability: Option<String>,
     /// Allow plain ws:// to a host that is not loopback.
     #[serde(default)]
     insecure: bool,
@@ -143,6 +148,10 @@ pub struct Settings {
     pub ca_pem: Option<Vec<u8>>,
     /// Identity key and local audit log live here.
     pub state_dir: PathBuf,
+    /// Each local audit write is fsynced before the answers it covers go
+    /// back (`durability = "power-loss"`, the default); otherwise it survives
+    /// a crash of the agent but not of the machine.
+    pub audit_fsync: bool,
     pub limits: AgentLimits,
     pub connections: Vec<LocalConnection>,
     /// Reconnect delays: the first, and the most.
@@ -294,11 +303,21 @@ impl Settings {
                 allow_privileged: c.allow_privileged,
             });
         }
+        let audit_fsync = match file.durability.as_deref() {
+            None | Some("power-loss") => true,
+            Some("process-crash") => false,
+            Some(other) => {
+                return Err(err(format!(
+                    "durability = {other:?}: use \"power-loss\" (fsync each local audit write; the default) or \"process-crash\""
+                )));
+            }
+        };
         Ok(Settings {
             server,
             token,
             ca_pem,
             state_dir,
+            audit_fsync,
             limits,
             connections,
             backoff_base: Duration::from_millis(500),
@@ -357,7 +376,18 @@ mod tests {
         assert_eq!(s.server.as_str(), "wss://cx.example.com/agent/v1");
         assert_eq!(s.state_dir, Path::new("/etc/conexor/agent-state"));
         assert_eq!(s.connections[0].kind, ConnectionKind::Sqlite);
+        assert!(
+            s.audit_fsync,
+            "the local audit fsyncs unless told otherwise"
+        );
+        let relaxed = Settings::parse(
+            "server = \"https://cx.example.com\"\ndurability = \"process-crash\"\n",
+            base,
+        )
+        .unwrap();
+        assert!(!relaxed.audit_fsync);
         let bad = |text: &str| Settings::parse(text, base).err().unwrap().0;
+        assert!(bad("server = \"https://x\"\ndurability = \"sometimes\"").contains("power-loss"));
         assert!(bad("server = \"http://10.0.0.1:7400\"").contains("plain http"));
         assert!(bad("server = \"ftp://x\"").contains("scheme"));
         assert!(bad("server = \"https://x\"\nbogus = 1").contains("bogus"));

@@ -364,7 +364,11 @@ pub(crate) async fn run(
 async fn open_audit(shared: &Arc<Shared>, workspace_id: &str) -> Result<(), AgentError> {
     shared
         .audit
-        .open(&shared.settings.state_dir, workspace_id)
+        .open(
+            &shared.settings.state_dir,
+            workspace_id,
+            shared.settings.audit_fsync,
+        )
         .await
         .map_err(AgentError::State)
 }
