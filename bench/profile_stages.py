@@ -34,7 +34,7 @@ STAGES = [
      [r"^conexor_guard::CheckedQuery::source_sql"]),
     ("query hash", "SHA-256 of the statement sent",
      [r"^conexor_connectors::query_hash"]),
-    ("PostgreSQL read", "catalog admit, pool checkout, BEGIN, query, rows (ROLLBACK runs after)",
+    ("PostgreSQL read", "catalog admit, session checkout, the statement (one round trip), rows",
      [r"^conexor_connectors::Source::read"]),
     ("audit: writer task", "chain append (JCS, SHA-256), the SQLite commit",
      [r"^conexor_server::audit::Writer::run"]),

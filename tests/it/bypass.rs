@@ -1241,6 +1241,72 @@ async fn mariadb_an_allow_listed_function_leaves_no_lock_on_the_pool() {
         .ok();
 }
 
+/// Layer two on MariaDB, attacked from inside the statement: an allow-listed
+/// stored function that writes runs in the read's own autocommit transaction,
+/// read-only because the session's are, and is refused (the table unchanged);
+/// the pool's next session is read-only still.
+#[tokio::test]
+async fn mariadb_allow_listed_code_cannot_write_in_the_read_s_own_transaction() {
+    let _exclusive = MYSQL_DATABASES.lock().await;
+    let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
+    let database = format!("cx_bypass_ro_{}", rand_suffix());
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE DATABASE {database};
+         USE {database};
+         CREATE TABLE victims (id INT PRIMARY KEY);
+         CREATE FUNCTION write_here() RETURNS INT MODIFIES SQL DATA
+           BEGIN INSERT INTO victims VALUES (1); RETURN 1; END;
+         GRANT ALL PRIVILEGES ON {database}.* TO 'cx_writer'@'127.0.0.1';"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let mut owner_url = url::Url::parse(&env_url("CONEXOR_TEST_MYSQL_WRITER_URL")).unwrap();
+    owner_url.set_path(&format!("/{database}"));
+    let server = TestServer::start().await;
+    let client = server.workspace("ro-my").await;
+    let (kind, mut spec) =
+        conexor_connectors::ConnectionSpec::from_url(owner_url.as_str()).unwrap();
+    spec.allow_functions = vec![format!("{database}.write_here")];
+    let body = client
+        .sealed_connection("owner", kind, &serde_json::to_vec(&spec).unwrap(), true)
+        .await
+        .unwrap();
+    client.post("connections", body).await.unwrap();
+    let err = client
+        .query(
+            "owner",
+            &format!("SELECT {database}.write_here() AS x"),
+            vec![],
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}")
+            .to_ascii_lowercase()
+            .contains("read only"),
+        "{err:#}"
+    );
+    let written: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {database}.victims"
+    )))
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(written, 0, "a write went through");
+    let ro = client
+        .query("owner", "SELECT @@session.tx_read_only AS ro", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(ro["rows"][0][0], json!(1), "{ro}");
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .ok();
+}
+
 /// A read nobody cancels.
 fn no_stop() -> tokio_util::sync::CancellationToken {
     tokio_util::sync::CancellationToken::new()

@@ -313,11 +313,10 @@ async fn edit_replaces_credentials_and_remove_forgets() {
 }
 
 /// Pooled sessions are not pinged before each read under load (one round trip
-/// less): PostgreSQL tests a session that sat idle before lending it, MariaDB
-/// tests it with the read's own START TRANSACTION. A session the server has
-/// dropped since its last use must be replaced before any of the caller's SQL
-/// is sent, so the call succeeds on a fresh session (fails if the dead one is
-/// used).
+/// less): a session that sat idle is tested before it is lent. A session the
+/// server has dropped since its last use must be replaced before any of the
+/// caller's SQL is sent, so the call succeeds on a fresh session (fails if the
+/// dead one is used).
 #[tokio::test]
 async fn a_pooled_session_the_server_dropped_is_replaced_before_the_next_read() {
     use sqlx::Connection;

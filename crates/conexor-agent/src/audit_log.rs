@@ -385,16 +385,11 @@ mod tests {
         assert_eq!(aside, 1);
     }
 
-    /// Concurrent requests share writes (fewer checkpoints than records), the
-    /// file verifies against the interval it declares, and every caller is
-    /// told its record was written.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_records_are_written_together_and_verify() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = "ws_AAAAAAAAAAAAAAAA";
+    /// Opens the log and records `n` requests at once, each told it was written.
+    async fn record_concurrently(dir: &Path, ws: &str, n: usize) {
         let sink = std::sync::Arc::new(AuditSink::default());
-        sink.open(dir.path(), ws, true).await.unwrap();
-        let calls: Vec<_> = (0..200)
+        sink.open(dir, ws, true).await.unwrap();
+        let calls: Vec<_> = (0..n)
             .map(|_| {
                 let sink = sink.clone();
                 tokio::spawn(
@@ -405,6 +400,16 @@ mod tests {
         for call in calls {
             assert!(call.await.unwrap(), "a record was not written");
         }
+    }
+
+    /// Concurrent requests share writes (fewer checkpoints than records), the
+    /// file verifies against the interval it declares, and every caller is
+    /// told its record was written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_records_are_written_together_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = "ws_AAAAAAAAAAAAAAAA";
+        record_concurrently(dir.path(), ws, 200).await;
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         let checkpoints = text
             .lines()
@@ -439,19 +444,7 @@ mod tests {
         lines[0] = header.to_string();
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 
-        let sink = std::sync::Arc::new(AuditSink::default());
-        sink.open(dir.path(), ws, true).await.unwrap();
-        let calls: Vec<_> = (0..50)
-            .map(|_| {
-                let sink = sink.clone();
-                tokio::spawn(
-                    async move { sink.record(Draft::new("agent.query", Outcome::Ok)).await },
-                )
-            })
-            .collect();
-        for call in calls {
-            assert!(call.await.unwrap());
-        }
+        record_concurrently(dir.path(), ws, 50).await;
         let text = std::fs::read(&path).unwrap();
         let key = signing_key(dir.path()).unwrap().public();
         let report = verify(&text[..], Some(&key)).expect("the resumed log verifies at interval 1");

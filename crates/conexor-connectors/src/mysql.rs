@@ -2,10 +2,13 @@
 //!
 //! Every session is made read-only at connect (`SET SESSION TRANSACTION READ
 //! ONLY`) with an execution-time limit (`max_execution_time` on MySQL,
-//! `max_statement_time` on MariaDB); each read runs in `START TRANSACTION
-//! READ ONLY` … `ROLLBACK` as a server-side prepared statement, which MySQL
-//! refuses to run with more than one statement.
+//! `max_statement_time` on MariaDB); each read is one server-side prepared
+//! statement (which MySQL refuses to run with more than one statement) in
+//! autocommit: its own transaction, read-only like every transaction of the
+//! session, in one round trip. Sessions come from `crate::sessions`, each
+//! with its id read at login for `KILL QUERY`.
 
+use crate::sessions::{Session, Sessions, Settings};
 use crate::value::{Collector, bind_json, bytes_value, columns_of, unsupported};
 use crate::{
     ConnectionSpec, Error, ForeignKey, OpenOptions, Schema, SchemaColumn, SslMode, Table,
@@ -15,10 +18,7 @@ use conexor_guard::CheckedQuery;
 use conexor_types::{Limits, ResultSet, float_value, int_value};
 use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::mysql::{
-    MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlSslMode,
-};
-use sqlx::pool::PoolConnection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow, MySqlSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor, Row, TypeInfo, ValueRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +29,11 @@ use conexor_guard::FunctionPolicy;
 
 #[derive(Clone)]
 pub struct MysqlSource {
-    pool: MySqlPool,
+    /// Sessions, each with its id (`CONNECTION_ID()`, read at login), which a
+    /// cancelled read names in `KILL QUERY`.
+    pool: Sessions<MySqlConnection, u64>,
+    /// For the fresh login that sends `KILL QUERY`.
+    connect: MySqlConnectOptions,
     mariadb: bool,
     /// The execution-time limit every session gets at connect, in ms.
     session_timeout_ms: u64,
@@ -75,15 +79,20 @@ impl MysqlSource {
             .await?;
         let _ = sqlx::Connection::close(probe).await;
         let mariadb = version.to_ascii_lowercase().contains("mariadb");
-        let pool = MySqlPoolOptions::new()
-            .max_connections(options.max_connections)
-            // No ping before each read: `begin_read` tests the session.
-            .test_before_acquire(false)
-            .min_connections(0)
-            .acquire_timeout(options.connect_timeout)
-            .idle_timeout(options.idle_timeout)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
+        let login = connect.clone();
+        let pool = Sessions::new(
+            Settings {
+                max: options.max_connections,
+                acquire_timeout: options.connect_timeout,
+                connect_timeout: options.connect_timeout,
+                idle_timeout: options.idle_timeout,
+            },
+            move || {
+                let login = login.clone();
+                async move {
+                    let mut conn = login.connect().await?;
+                    // Every transaction of the session is read-only, and so is each
+                    // read: one statement in autocommit, its own transaction.
                     conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
                     // The guard reads quotes and backslashes the default way:
                     // no ANSI_QUOTES, no NO_BACKSLASH_ESCAPES.
@@ -91,16 +100,21 @@ impl MysqlSource {
                         "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
                     )
                     .await?;
-                    let limit =
-                        timeout_statement(mariadb, u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+                    let limit = timeout_statement(
+                        mariadb,
+                        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                    );
                     conn.execute(AssertSqlSafe(limit)).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(connect)
-            .await?;
+                    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                        .fetch_one(&mut conn)
+                        .await?;
+                    Ok((conn, id))
+                }
+            },
+        );
         Ok(MysqlSource {
             pool,
+            connect,
             mariadb,
             policy: spec.function_policy()?,
             catalog: Arc::default(),
@@ -121,14 +135,16 @@ impl MysqlSource {
             return Ok(loaded.clone());
         }
         Box::pin(self.catalog.get_or_try_init(|| async {
+            let mut session = self.pool.acquire().await?;
             let views: Vec<(String, String, Option<String>)> = sqlx::query_as(
                 "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR),
                             CAST(VIEW_DEFINITION AS CHAR)
                      FROM information_schema.VIEWS
                      WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema')",
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *session)
             .await?;
+            session.give_back();
             Ok::<_, Error>(Arc::new(judge_mysql_views(views, &self.policy)))
         }))
         .await
@@ -156,6 +172,7 @@ impl MysqlSource {
         let database: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
             .fetch_one(&mut *conn)
             .await?;
+        conn.give_back();
         let privileges = risky_grants(&grants);
         let db = database.unwrap_or_else(|| "<database>".into());
         let read_only_grants = format!(
@@ -171,7 +188,9 @@ impl MysqlSource {
     }
 
     pub async fn discover(&self) -> Result<Schema, Error> {
-        let mut tx = self.pool.begin_with("START TRANSACTION READ ONLY").await?;
+        let mut session = self.pool.acquire().await?;
+        let mut tx =
+            sqlx::Connection::begin_with(&mut *session, "START TRANSACTION READ ONLY").await?;
         let tables = sqlx::query(
             "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR),
                     CAST(TABLE_COMMENT AS CHAR), CAST(TABLE_ROWS AS SIGNED)
@@ -234,6 +253,7 @@ impl MysqlSource {
         .fetch_all(&mut *tx)
         .await?;
         tx.rollback().await?;
+        session.give_back();
         let mut pks: Vec<(String, String, Vec<String>)> = Vec::new();
         let mut fks: Vec<(String, String, String, ForeignKey)> = Vec::new();
         for r in keys {
@@ -286,7 +306,8 @@ impl MysqlSource {
         let sql = query.source_sql(limits.max_rows, limits.max_bytes);
         let tighter = (limits.timeout_ms != self.session_timeout_ms)
             .then(|| timeout_statement(self.mariadb, limits.timeout_ms));
-        let (mut conn, session_id) = self.begin_read(tighter.as_deref(), stop).await?;
+        let mut conn = self.read_session(tighter.as_deref(), stop).await?;
+        let session_id = *conn.meta();
         // Boxed futures in the selects, as on PostgreSQL (not copied by value).
         let result = tokio::select! {
             result = Box::pin(query_on(&mut conn, sql, params, limits)) => result,
@@ -298,7 +319,7 @@ impl MysqlSource {
             // statement is ended with KILL QUERY from a session of its own, then
             // the session is closed.
             self.kill_query(session_id).await;
-            drop(conn.detach());
+            drop(conn);
             return result;
         }
         // As on PostgreSQL: built-ins on the allow-list leave no session state (no
@@ -306,65 +327,55 @@ impl MysqlSource {
         // refuses assignments); a stored function's effects cannot be proven absent,
         // so its session is closed before the answer, as is one whose read failed.
         if reach.user_code || result.is_err() {
-            let _ = conn.close().await;
+            conn.close().await;
             return result;
         }
-        // Otherwise ROLLBACK (and the session's own time limit back, if this call
-        // changed it) off the answer's path; the session returns to the pool only
-        // after them, and is closed if either fails.
-        let restore = tighter.map(|_| timeout_statement(self.mariadb, self.session_timeout_ms));
-        tokio::spawn(async move {
-            let mut clean = conn.execute("ROLLBACK").await.is_ok();
-            if let Some(restore) = restore
-                && clean
-            {
-                clean = conn.execute(AssertSqlSafe(restore)).await.is_ok();
+        match tighter {
+            // The statement ran alone in autocommit: its transaction ended with
+            // it, and the session goes back with nothing more sent.
+            None => conn.give_back(),
+            // The session's own time limit back first, off the answer's path; a
+            // session that cannot take it is closed.
+            Some(_) => {
+                let restore = timeout_statement(self.mariadb, self.session_timeout_ms);
+                tokio::spawn(async move {
+                    if conn.execute(AssertSqlSafe(restore)).await.is_ok() {
+                        conn.give_back();
+                    }
+                });
             }
-            if !clean {
-                let _ = conn.close().await;
-            }
-        });
+        }
         result
     }
 
-    /// A pooled session inside `START TRANSACTION READ ONLY`, after `tighter`
-    /// (a call's own time limit) when given. The pool does not ping a session
-    /// before lending it: the first statement is the test, and a session the
-    /// server has dropped is closed and the next one tried, as on PostgreSQL.
-    ///
-    /// Also returns the session's id (`CONNECTION_ID()`, read in the same round
-    /// trip as the transaction's start), which a cancelled read needs to stop
-    /// its statement. A caller that gives up while waiting for a free session
-    /// is answered at once.
-    async fn begin_read(
+    /// A session for one read, after `tighter` (a call's own time limit) when
+    /// given. The read itself is one statement in autocommit: its own
+    /// transaction, read-only because the session's are
+    /// (`SET SESSION TRANSACTION READ ONLY` at login). A session idle for a
+    /// while is pinged before it is lent (`sessions::TEST_AFTER_IDLE`); the
+    /// statement that sets a tighter limit also tests it, and a session the
+    /// server dropped there is closed and the next one tried. A caller that
+    /// gives up while waiting for a free session is answered at once.
+    async fn read_session(
         &self,
         tighter: Option<&str>,
         stop: &CancellationToken,
-    ) -> Result<(PoolConnection<MySql>, u64), Error> {
+    ) -> Result<Session<MySqlConnection, u64>, Error> {
         let mut attempts: u32 = 0;
         loop {
             let mut conn = tokio::select! {
                 conn = Box::pin(self.pool.acquire()) => conn?,
                 _ = stop.cancelled() => return Err(Error::Cancelled),
             };
-            let mut begun = Ok(0);
-            if let Some(sql) = tighter {
-                begun = conn.execute(AssertSqlSafe(sql)).await.map(|_| 0);
-            }
-            if begun.is_ok() {
-                begun = sqlx::raw_sql("START TRANSACTION READ ONLY; SELECT CONNECTION_ID()")
-                    .fetch_one(&mut *conn)
-                    .await
-                    .and_then(|row| row.try_get::<u64, _>(0));
-            }
-            match begun {
-                Ok(session_id) => return Ok((conn, session_id)),
+            let Some(sql) = tighter else {
+                return Ok(conn);
+            };
+            match conn.execute(AssertSqlSafe(sql)).await {
+                Ok(_) => return Ok(conn),
                 Err(err) => {
-                    let _ = conn.close().await;
+                    conn.close().await;
                     attempts += 1;
-                    if !crate::error::session_lost(&err)
-                        || attempts > self.pool.options().get_max_connections()
-                    {
+                    if !crate::error::session_lost(&err) || attempts > self.pool.max() {
                         return Err(err.into());
                     }
                 }
@@ -380,9 +391,8 @@ impl MysqlSource {
     /// execution-time limit.
     async fn kill_query(&self, session_id: u64) {
         use sqlx::Connection as _;
-        let options = self.pool.connect_options();
         let killed = async {
-            let mut killer = options.connect().await?;
+            let mut killer = self.connect.connect().await?;
             killer
                 .execute(AssertSqlSafe(format!("KILL QUERY {session_id}")))
                 .await?;

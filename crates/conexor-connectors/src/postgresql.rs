@@ -91,7 +91,7 @@ impl PostgresqlSource {
                 async move {
                     let mut conn = connect.connect().await?;
                     check_client_while_running(&mut conn).await?;
-                    Ok(conn)
+                    Ok((conn, ()))
                 }
             },
         );

@@ -32,8 +32,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// administrator may have ended it on purpose).
 pub(crate) const TEST_AFTER_IDLE: Duration = Duration::from_millis(100);
 
-type Login<C> =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, sqlx::Error>> + Send>> + Send + Sync>;
+/// A new session and what its login learnt about it (its id, say).
+type Login<C, M> = Box<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<(C, M), sqlx::Error>> + Send>> + Send + Sync,
+>;
 
 /// Settings of a [`Sessions`] pool.
 pub(crate) struct Settings {
@@ -43,11 +45,13 @@ pub(crate) struct Settings {
     pub idle_timeout: Duration,
 }
 
-pub(crate) struct Sessions<C: sqlx::Connection> {
-    inner: Arc<Inner<C>>,
+/// `M` is what a login learns about its session and the borrower may need
+/// (MySQL: the session id that `KILL QUERY` names).
+pub(crate) struct Sessions<C: sqlx::Connection, M = ()> {
+    inner: Arc<Inner<C, M>>,
 }
 
-impl<C: sqlx::Connection> Clone for Sessions<C> {
+impl<C: sqlx::Connection, M> Clone for Sessions<C, M> {
     fn clone(&self) -> Self {
         Sessions {
             inner: self.inner.clone(),
@@ -55,26 +59,26 @@ impl<C: sqlx::Connection> Clone for Sessions<C> {
     }
 }
 
-struct Inner<C> {
-    login: Login<C>,
+struct Inner<C, M> {
+    login: Login<C, M>,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<(C, Instant)>>,
+    idle: Mutex<Vec<(C, M, Instant)>>,
     settings: Settings,
 }
 
 /// A lent session; derefs to the driver's connection.
-pub(crate) struct Session<C: sqlx::Connection> {
-    conn: Option<C>,
-    pool: Arc<Inner<C>>,
+pub(crate) struct Session<C: sqlx::Connection, M = ()> {
+    conn: Option<(C, M)>,
+    pool: Arc<Inner<C, M>>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl<C: sqlx::Connection + 'static> Sessions<C> {
+impl<C: sqlx::Connection + 'static, M: Send + 'static> Sessions<C, M> {
     /// A pool whose sessions come from `login` (called for each new session).
-    pub(crate) fn new<F, Fut>(settings: Settings, login: F) -> Sessions<C>
+    pub(crate) fn new<F, Fut>(settings: Settings, login: F) -> Sessions<C, M>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<C, sqlx::Error>> + Send + 'static,
+        Fut: Future<Output = Result<(C, M), sqlx::Error>> + Send + 'static,
     {
         let inner = Arc::new(Inner {
             login: Box::new(move || Box::pin(login())),
@@ -94,7 +98,7 @@ impl<C: sqlx::Connection + 'static> Sessions<C> {
     /// A session for one read: an idle one (tested first when it sat idle
     /// for [`TEST_AFTER_IDLE`]), or a new login when none is idle and the cap
     /// allows. Waits for a free one at most the acquire timeout.
-    pub(crate) async fn acquire(&self) -> Result<Session<C>, sqlx::Error> {
+    pub(crate) async fn acquire(&self) -> Result<Session<C, M>, sqlx::Error> {
         let inner = &self.inner;
         let permit = match tokio::time::timeout(
             inner.settings.acquire_timeout,
@@ -107,7 +111,7 @@ impl<C: sqlx::Connection + 'static> Sessions<C> {
             Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
         };
         loop {
-            let Some((mut conn, since)) = lock(&inner.idle).pop() else {
+            let Some((mut conn, meta, since)) = lock(&inner.idle).pop() else {
                 break;
             };
             let idle_for = since.elapsed();
@@ -122,18 +126,18 @@ impl<C: sqlx::Connection + 'static> Sessions<C> {
                 continue;
             }
             return Ok(Session {
-                conn: Some(conn),
+                conn: Some((conn, meta)),
                 pool: inner.clone(),
                 _permit: permit,
             });
         }
-        let conn = match tokio::time::timeout(inner.settings.connect_timeout, (inner.login)()).await
-        {
-            Ok(conn) => conn?,
-            Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
-        };
+        let fresh =
+            match tokio::time::timeout(inner.settings.connect_timeout, (inner.login)()).await {
+                Ok(fresh) => fresh?,
+                Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
+            };
         Ok(Session {
-            conn: Some(conn),
+            conn: Some(fresh),
             pool: inner.clone(),
             _permit: permit,
         })
@@ -144,30 +148,40 @@ impl<C: sqlx::Connection + 'static> Sessions<C> {
     pub(crate) async fn close(&self) {
         self.inner.permits.close();
         let idle: Vec<_> = lock(&self.inner.idle).drain(..).collect();
-        for (conn, _) in idle {
+        for (conn, _, _) in idle {
             let _ = conn.close().await;
         }
     }
 }
 
-impl<C: sqlx::Connection + 'static> Session<C> {
+impl<C: sqlx::Connection + 'static, M: Send + 'static> Session<C, M> {
+    /// What the session's login learnt about it.
+    pub(crate) fn meta(&self) -> &M {
+        // Present until give_back/close, which take `self`.
+        &self
+            .conn
+            .as_ref()
+            .expect("a lent session holds its connection")
+            .1
+    }
+
     /// Back to the pool, for a session whose read ended cleanly: no
     /// transaction open, no statement running, nothing left unread.
     pub(crate) fn give_back(mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some((conn, meta)) = self.conn.take() {
             if self.pool.permits.is_closed() {
                 tokio::spawn(async move {
                     let _ = conn.close().await;
                 });
             } else {
-                lock(&self.pool.idle).push((conn, Instant::now()));
+                lock(&self.pool.idle).push((conn, meta, Instant::now()));
             }
         }
     }
 
     /// Ends the session politely (a `Terminate` message), not returned.
     pub(crate) async fn close(mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some((conn, _)) = self.conn.take() {
             let _ = conn.close().await;
         }
     }
@@ -175,32 +189,39 @@ impl<C: sqlx::Connection + 'static> Session<C> {
 
 /// A session dropped without `give_back` or `close` (a cancelled read, an
 /// early return) is not returned: its socket is closed at once.
-impl<C: sqlx::Connection> Drop for Session<C> {
+impl<C: sqlx::Connection, M> Drop for Session<C, M> {
     fn drop(&mut self) {
         drop(self.conn.take());
     }
 }
 
-impl<C: sqlx::Connection> std::ops::Deref for Session<C> {
+impl<C: sqlx::Connection, M> std::ops::Deref for Session<C, M> {
     type Target = C;
     fn deref(&self) -> &C {
         // Present until give_back/close, which take `self`.
-        self.conn
+        &self
+            .conn
             .as_ref()
             .expect("a lent session holds its connection")
+            .0
     }
 }
 
-impl<C: sqlx::Connection> std::ops::DerefMut for Session<C> {
+impl<C: sqlx::Connection, M> std::ops::DerefMut for Session<C, M> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn
+        &mut self
+            .conn
             .as_mut()
             .expect("a lent session holds its connection")
+            .0
     }
 }
 
 /// Closes sessions idle past the idle timeout, while the pool lives.
-async fn sweeper<C: sqlx::Connection + 'static>(pool: Weak<Inner<C>>, every: Duration) {
+async fn sweeper<C: sqlx::Connection + 'static, M: Send + 'static>(
+    pool: Weak<Inner<C, M>>,
+    every: Duration,
+) {
     loop {
         tokio::time::sleep(every).await;
         let Some(inner) = pool.upgrade() else { return };
@@ -212,9 +233,9 @@ async fn sweeper<C: sqlx::Connection + 'static>(pool: Weak<Inner<C>>, every: Dur
             let limit = inner.settings.idle_timeout;
             let (old, fresh): (Vec<_>, Vec<_>) = idle
                 .drain(..)
-                .partition(|(_, since)| since.elapsed() >= limit);
+                .partition(|(_, _, since)| since.elapsed() >= limit);
             *idle = fresh;
-            old.into_iter().map(|(conn, _)| conn).collect()
+            old.into_iter().map(|(conn, _, _)| conn).collect()
         };
         drop(inner);
         for conn in expired {
@@ -243,10 +264,11 @@ mod tests {
             idle_timeout,
         };
         Sessions::new(settings, || async {
-            sqlx::sqlite::SqliteConnectOptions::new()
+            let conn = sqlx::sqlite::SqliteConnectOptions::new()
                 .in_memory(true)
                 .connect()
-                .await
+                .await?;
+            Ok((conn, ()))
         })
     }
 
