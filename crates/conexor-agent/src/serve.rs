@@ -345,7 +345,8 @@ pub(crate) async fn handle(
     }
     match outcome {
         Ok(Answer::Rows((rs, hash))) => {
-            tracing::info!(id, connection = %connection, rows = rs.rows.len(), bytes = rs.bytes, duration_ms, query_hash = %hash, "Request served.");
+            // Every request is in the local audit log; the log line is for debugging.
+            tracing::debug!(id, connection = %connection, rows = rs.rows.len(), bytes = rs.bytes, duration_ms, query_hash = %hash, "Request served.");
             send_rows(&tx, id, rs, duration_ms, hash).await;
         }
         Ok(Answer::Schema(schema)) => {
@@ -469,7 +470,7 @@ async fn send_rows(
     let mut batch_bytes = 0usize;
     let limit = conexor_protocol::MAX_MESSAGE_BYTES - MESSAGE_MARGIN;
     for row in rows {
-        let size = serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
+        let size = conexor_connectors::json_len(&row) as usize;
         if size > limit {
             send(tx, &AgentMessage::Error {
                 id,

@@ -23,6 +23,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const OUTBOX: usize = 64;
 /// Longest one frame may take to leave.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most queued messages written to the socket in one flush.
+const COALESCE: usize = 64;
 
 pub(crate) enum End {
     Shutdown,
@@ -264,8 +266,17 @@ pub(crate) async fn run(
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
+            // What is queued already goes out with it, in one flush.
+            let sent = async {
+                sink.feed(m).await?;
+                for _ in 1..COALESCE {
+                    let Ok(more) = rx.try_recv() else { break };
+                    sink.feed(more).await?;
+                }
+                sink.flush().await
+            };
             // A server that stops reading ends the session rather than the agent.
-            match tokio::time::timeout(SEND_TIMEOUT, sink.send(m)).await {
+            match tokio::time::timeout(SEND_TIMEOUT, sent).await {
                 Ok(Ok(())) => {}
                 _ => break,
             }

@@ -35,6 +35,7 @@ pub use error::{ConnectFailure, Error, ErrorClass};
 pub use policy::{DestinationPolicy, check_destination};
 pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
 pub use spec::{ConnectionSpec, SslMode};
+pub use value::encoded_len as json_len;
 
 use conexor_guard::CheckedQuery;
 use conexor_types::{ConnectionKind, Limits, ResultSet};

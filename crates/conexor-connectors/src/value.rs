@@ -79,7 +79,7 @@ impl Collector {
 }
 
 /// Length of a value's JSON encoding, counted without building it.
-fn encoded_len(value: &impl serde::Serialize) -> u64 {
+pub fn encoded_len(value: &impl serde::Serialize) -> u64 {
     struct Count(u64);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -42,6 +42,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_OPENING_BYTES: usize = 64 << 10;
 /// Longest one frame may take to leave.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most queued messages written to an agent's socket in one flush.
+const COALESCE: usize = 64;
 /// Requests one agent may have in flight from this server.
 const MAX_IN_FLIGHT: u32 = 64;
 /// Frames waiting to go to one agent.
@@ -860,10 +862,21 @@ async fn session(
         loop {
             tokio::select! {
                 m = outbox_rx.recv() => match m {
-                    Some(text) => match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
-                        Ok(Ok(())) => {}
-                        _ => break,
-                    },
+                    Some(text) => {
+                        // What is queued already goes out with it, in one flush.
+                        let sent = async {
+                            sink.feed(Message::Text(text.into())).await?;
+                            for _ in 1..COALESCE {
+                                let Ok(more) = outbox_rx.try_recv() else { break };
+                                sink.feed(Message::Text(more.into())).await?;
+                            }
+                            sink.flush().await
+                        };
+                        match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+                            Ok(Ok(())) => {}
+                            _ => break,
+                        }
+                    }
                     None => break,
                 },
                 _ = closed.cancelled() => {
