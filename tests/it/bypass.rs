@@ -1183,30 +1183,14 @@ async fn reads_beyond_the_memory_budget_wait_and_are_refused() {
 #[tokio::test]
 async fn mariadb_an_allow_listed_function_leaves_no_lock_on_the_pool() {
     let _exclusive = MYSQL_DATABASES.lock().await;
-    let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
     let database = format!("cx_bypass_my_{}", rand_suffix());
-    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE DATABASE {database};
-         USE {database};
-         CREATE FUNCTION lock_it() RETURNS INT NO SQL RETURN GET_LOCK('cx_bypass_pool', 0);
-         GRANT ALL PRIVILEGES ON {database}.* TO 'cx_writer'@'127.0.0.1';"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    let mut owner_url = url::Url::parse(&env_url("CONEXOR_TEST_MYSQL_WRITER_URL")).unwrap();
-    owner_url.set_path(&format!("/{database}"));
-    let server = TestServer::start().await;
-    let first = server.workspace("pool-my").await;
-    let (kind, mut spec) =
-        conexor_connectors::ConnectionSpec::from_url(owner_url.as_str()).unwrap();
-    spec.allow_functions = vec![format!("{database}.lock_it")];
-    let body = first
-        .sealed_connection("owner", kind, &serde_json::to_vec(&spec).unwrap(), true)
-        .await
-        .unwrap();
-    first.post("connections", body).await.unwrap();
+    let (mut admin, server, first) = mariadb_owner_connection(
+        &database,
+        "CREATE FUNCTION lock_it() RETURNS INT NO SQL RETURN GET_LOCK('cx_bypass_pool', 0);",
+        "lock_it",
+        "pool-my",
+    )
+    .await;
     let second = server.client_with(first.create_key("second", "mcp").await.unwrap());
 
     let v = first
@@ -1241,22 +1225,22 @@ async fn mariadb_an_allow_listed_function_leaves_no_lock_on_the_pool() {
         .ok();
 }
 
-/// Layer two on MariaDB, attacked from inside the statement: an allow-listed
-/// stored function that writes runs in the read's own autocommit transaction,
-/// read-only because the session's are, and is refused (the table unchanged);
-/// the pool's next session is read-only still.
-#[tokio::test]
-async fn mariadb_allow_listed_code_cannot_write_in_the_read_s_own_transaction() {
-    let _exclusive = MYSQL_DATABASES.lock().await;
-    let admin_url = env_url("CONEXOR_TEST_MYSQL_ADMIN_URL");
-    let database = format!("cx_bypass_ro_{}", rand_suffix());
-    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
+/// A fresh MariaDB database made by `setup` (run as root inside it), owned by
+/// the writer login, added to a new workspace as connection `owner` with
+/// `{database}.{allowed}` on its allow-list: (root session, server, client).
+async fn mariadb_owner_connection(
+    database: &str,
+    setup: &str,
+    allowed: &str,
+    workspace: &str,
+) -> (sqlx::MySqlConnection, TestServer, conexor_client::Client) {
+    let mut admin = sqlx::MySqlConnection::connect(&env_url("CONEXOR_TEST_MYSQL_ADMIN_URL"))
+        .await
+        .unwrap();
     sqlx::raw_sql(AssertSqlSafe(format!(
         "CREATE DATABASE {database};
          USE {database};
-         CREATE TABLE victims (id INT PRIMARY KEY);
-         CREATE FUNCTION write_here() RETURNS INT MODIFIES SQL DATA
-           BEGIN INSERT INTO victims VALUES (1); RETURN 1; END;
+         {setup}
          GRANT ALL PRIVILEGES ON {database}.* TO 'cx_writer'@'127.0.0.1';"
     )))
     .execute(&mut admin)
@@ -1265,15 +1249,35 @@ async fn mariadb_allow_listed_code_cannot_write_in_the_read_s_own_transaction() 
     let mut owner_url = url::Url::parse(&env_url("CONEXOR_TEST_MYSQL_WRITER_URL")).unwrap();
     owner_url.set_path(&format!("/{database}"));
     let server = TestServer::start().await;
-    let client = server.workspace("ro-my").await;
+    let client = server.workspace(workspace).await;
     let (kind, mut spec) =
         conexor_connectors::ConnectionSpec::from_url(owner_url.as_str()).unwrap();
-    spec.allow_functions = vec![format!("{database}.write_here")];
+    spec.allow_functions = vec![format!("{database}.{allowed}")];
     let body = client
         .sealed_connection("owner", kind, &serde_json::to_vec(&spec).unwrap(), true)
         .await
         .unwrap();
     client.post("connections", body).await.unwrap();
+    (admin, server, client)
+}
+
+/// Layer two on MariaDB, attacked from inside the statement: an allow-listed
+/// stored function that writes runs in the read's own autocommit transaction,
+/// read-only because the session's are, and is refused (the table unchanged);
+/// the pool's next session is read-only still.
+#[tokio::test]
+async fn mariadb_allow_listed_code_cannot_write_in_the_read_s_own_transaction() {
+    let _exclusive = MYSQL_DATABASES.lock().await;
+    let database = format!("cx_bypass_ro_{}", rand_suffix());
+    let (mut admin, _server, client) = mariadb_owner_connection(
+        &database,
+        "CREATE TABLE victims (id INT PRIMARY KEY);
+         CREATE FUNCTION write_here() RETURNS INT MODIFIES SQL DATA
+           BEGIN INSERT INTO victims VALUES (1); RETURN 1; END;",
+        "write_here",
+        "ro-my",
+    )
+    .await;
     let err = client
         .query(
             "owner",

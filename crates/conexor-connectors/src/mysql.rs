@@ -80,38 +80,30 @@ impl MysqlSource {
         let _ = sqlx::Connection::close(probe).await;
         let mariadb = version.to_ascii_lowercase().contains("mariadb");
         let login = connect.clone();
-        let pool = Sessions::new(
-            Settings {
-                max: options.max_connections,
-                acquire_timeout: options.connect_timeout,
-                connect_timeout: options.connect_timeout,
-                idle_timeout: options.idle_timeout,
-            },
-            move || {
-                let login = login.clone();
-                async move {
-                    let mut conn = login.connect().await?;
-                    // Every transaction of the session is read-only, and so is each
-                    // read: one statement in autocommit, its own transaction.
-                    conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
-                    // The guard reads quotes and backslashes the default way:
-                    // no ANSI_QUOTES, no NO_BACKSLASH_ESCAPES.
-                    conn.execute(
+        let pool = Sessions::new(Settings::from(options), move || {
+            let login = login.clone();
+            async move {
+                let mut conn = login.connect().await?;
+                // Every transaction of the session is read-only, and so is each
+                // read: one statement in autocommit, its own transaction.
+                conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                // The guard reads quotes and backslashes the default way:
+                // no ANSI_QUOTES, no NO_BACKSLASH_ESCAPES.
+                conn.execute(
                         "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
                     )
                     .await?;
-                    let limit = timeout_statement(
-                        mariadb,
-                        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-                    );
-                    conn.execute(AssertSqlSafe(limit)).await?;
-                    let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
-                        .fetch_one(&mut conn)
-                        .await?;
-                    Ok((conn, id))
-                }
-            },
-        );
+                let limit = timeout_statement(
+                    mariadb,
+                    u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                );
+                conn.execute(AssertSqlSafe(limit)).await?;
+                let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok((conn, id))
+            }
+        });
         Ok(MysqlSource {
             pool,
             connect,

@@ -79,22 +79,14 @@ impl PostgresqlSource {
         // that it timed out (crate::error::first_login).
         let first = crate::error::first_login(&connect, options.connect_timeout).await?;
         let _ = sqlx::Connection::close(first).await;
-        let pool = Sessions::new(
-            Settings {
-                max: options.max_connections,
-                acquire_timeout: options.connect_timeout,
-                connect_timeout: options.connect_timeout,
-                idle_timeout: options.idle_timeout,
-            },
-            move || {
-                let connect = connect.clone();
-                async move {
-                    let mut conn = connect.connect().await?;
-                    check_client_while_running(&mut conn).await?;
-                    Ok((conn, ()))
-                }
-            },
-        );
+        let pool = Sessions::new(Settings::from(options), move || {
+            let connect = connect.clone();
+            async move {
+                let mut conn = connect.connect().await?;
+                check_client_while_running(&mut conn).await?;
+                Ok((conn, ()))
+            }
+        });
         Ok(PostgresqlSource {
             pool,
             policy: spec.function_policy()?,

@@ -45,6 +45,19 @@ pub(crate) struct Settings {
     pub idle_timeout: Duration,
 }
 
+impl From<&crate::OpenOptions> for Settings {
+    /// A source's pool: waiting for a session and logging in are both bounded
+    /// by the connect timeout.
+    fn from(options: &crate::OpenOptions) -> Settings {
+        Settings {
+            max: options.max_connections,
+            acquire_timeout: options.connect_timeout,
+            connect_timeout: options.connect_timeout,
+            idle_timeout: options.idle_timeout,
+        }
+    }
+}
+
 /// `M` is what a login learns about its session and the borrower may need
 /// (MySQL: the session id that `KILL QUERY` names).
 pub(crate) struct Sessions<C: sqlx::Connection, M = ()> {
