@@ -18,7 +18,7 @@
 #
 # Usage:
 #   bench/report.sh [--out FILE] [--duration S] [--audit-records N] [--load-duration S]
-#                   [--skip part,part]   (parts: profile,small,powerloss,rows,coldstart,growth,load)
+#                   [--skip part,part]   (parts: profile,small,cpusplit,powerloss,rows,coldstart,growth,load)
 #
 # Builds the release binaries once (conexor, conexor-bench, conexor-growth), copies
 # them aside so that nothing rebuilds them mid-run, and runs the parts in order.
@@ -83,6 +83,8 @@ run_part() { # name command...
 wanted profile && run_part profile bench/profile.sh --bin "$bin" --calls 200
 wanted small && run_part small bench/http.sh --bin "$bin" --duration "$duration" --concurrency 1,8,32 \
   --agent --floor --bench-bin "$bins/conexor-bench"
+# Agent mode's cost: CPU per call of the server and of the agent, beside direct mode.
+wanted cpusplit && run_part cpusplit bench/cpu-per-call.sh --bin "$bin" --rounds 2
 # The same small query with an fsync per audit commit (the server's and the
 # agent's), for the power-loss target: within 0.5 ms of the floor plus one fsync.
 wanted powerloss && run_part powerloss env CONEXOR_BENCH_DURABILITY=power-loss bench/http.sh --bin "$bin" \
@@ -106,7 +108,7 @@ wanted load && run_part load bench/load.sh --bin "$bin" --duration "$load_durati
   echo "- Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); $(rustc --version); release build"
   echo "- Peers and tools: DBHub (bench/package.json), PostgreSQL $(pg_config --version 2>/dev/null | awk '{print $2}'), $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(valgrind --version 2>/dev/null)"
   echo
-  for part in profile small powerloss rows1000 rows10000 coldstart growth load; do
+  for part in profile small cpusplit powerloss rows1000 rows10000 coldstart growth load; do
     [[ -f $parts/$part.md ]] || continue
     # Each part's own heading goes one level down.
     sed -e 's/^### /#### /' -e 's/^## /### /' "$parts/$part.md"
