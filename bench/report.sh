@@ -7,7 +7,9 @@
 #   2. a small query under wrk at 1, 8 and 32 connections: Conexor direct, behind
 #      nginx, in agent mode (`conexor agent` in its own process), DBHub direct and
 #      behind nginx, and the floor (sqlx in-process inside the same read-only
-#      transaction) (bench/http.sh --agent --floor)
+#      transaction) (bench/http.sh --agent --floor); then CPU per call of the
+#      server and of the agent (bench/cpu-per-call.sh), and the small query with
+#      power-loss durability
 #   3. 1,000-row and 10,000-row answers, same set-up, with the floor
 #   4. cold start (bench/coldstart.sh)
 #   5. cost as the work grows: schemas of 1,000 and 10,000 tables, 500 named
