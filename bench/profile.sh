@@ -9,7 +9,10 @@
 # not counted: `--strace` adds a syscall count for the same calls.
 #
 # Usage:
-#   bench/profile.sh [--calls N] [--bin PATH] [--strace] [--keep DIR]
+#   bench/profile.sh [--calls N] [--bin PATH] [--strace] [--keep DIR] [--agent]
+#
+#   --agent   the call goes to a connection offered by `conexor agent` (its own
+#             process, not instrumented): the server's share of an agent-mode call
 #
 # Prints a Markdown section: instructions per call, the inclusive share of
 # each stage, and the self cost grouped by crate.
@@ -25,9 +28,11 @@ calls=200
 bin=
 strace=0
 keep=
+agent=0
 while (($#)); do
   case $1 in
     --calls) calls=$2; shift ;;
+    --agent) agent=1 ;;
     --bin) bin=$(realpath "$2"); shift ;;
     --strace) strace=1 ;;
     --keep) keep=$(realpath -m "$2"); shift ;;
@@ -74,6 +79,17 @@ pids+=("$vg_pid")
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || die "the server did not start under valgrind: $(tail -5 "$work/valgrind.log")"
 
+body=$MCP_SMALL_CALL
+if ((agent)); then
+  # Agent mode: `conexor agent` in its own process (not instrumented) offers the
+  # same PostgreSQL login to the instrumented server; the server's share of the
+  # call is what is counted.
+  log "starting an agent (its own process) for agent mode"
+  start_agent "$bin" agent "$port" "$conexor_api" shop_agent
+  body=${MCP_SMALL_CALL/\"connection\":\"shop\"/\"connection\":\"shop_agent\"}
+  [[ $body == *shop_agent* ]] || die "could not write the agent-mode request"
+fi
+
 # One keep-alive client, sequential calls: warm-up (pool, catalog, key), then
 # the measured calls with instrumentation on.
 cat >"$work/client.py" <<'PY'
@@ -91,13 +107,13 @@ for _ in range(n):
 PY
 # The warm-up also lets the pool grow to its size (a session returns to it
 # after its ROLLBACK, which runs after the answer), so no login is counted.
-python3 "$work/client.py" "$port" "$conexor_key" 150 "$MCP_SMALL_CALL"
+python3 "$work/client.py" "$port" "$conexor_key" 150 "$body"
 callgrind_control -i on "$vg_pid" >/dev/null
 if ((strace)); then
   strace -c -f -p "$vg_pid" -o "$work/strace.txt" &
   strace_pid=$!
 fi
-python3 "$work/client.py" "$port" "$conexor_key" "$calls" "$MCP_SMALL_CALL"
+python3 "$work/client.py" "$port" "$conexor_key" "$calls" "$body"
 callgrind_control -i off "$vg_pid" >/dev/null
 ((strace)) && { kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true; }
 kill -TERM "$vg_pid"; wait "$vg_pid" 2>/dev/null || true

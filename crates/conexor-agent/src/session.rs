@@ -107,6 +107,7 @@ pub(crate) fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(conexor_protocol::MAX_MESSAGE_BYTES))
         .max_frame_size(Some(conexor_protocol::MAX_MESSAGE_BYTES))
+        .read_buffer_size(conexor_protocol::READ_CHUNK_BYTES)
 }
 
 type Stream = futures::stream::SplitStream<

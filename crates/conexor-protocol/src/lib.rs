@@ -46,6 +46,11 @@ pub const VERSION: u32 = 1;
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 /// Row batches are cut at about this many bytes of encoded rows.
 pub const BATCH_BYTES: usize = 256 << 10;
+/// Most bytes one socket read takes, on both ends. The WebSocket layer fills
+/// its read buffer with zeros up to this size before every read (its default,
+/// 128 KiB, was a quarter of the server's instructions per agent-mode call
+/// under callgrind); messages larger than this are read in several reads.
+pub const READ_CHUNK_BYTES: usize = 16 << 10;
 /// Most connections one agent may offer.
 pub const MAX_OFFERS: usize = 100;
 /// Enrolment tokens: `cxa_` and 43 base62 characters.

@@ -320,9 +320,7 @@ impl AgentHub {
                         if result.truncated {
                             break;
                         }
-                        let size = serde_json::to_string(&row)
-                            .map(|s| s.len() as u64)
-                            .unwrap_or(0);
+                        let size = conexor_connectors::json_len(&row);
                         if result.rows.len() as u64 >= limits.max_rows
                             || result.bytes + size > limits.max_bytes
                         {
@@ -446,6 +444,7 @@ pub async fn socket(
     );
     ws.max_message_size(conexor_protocol::MAX_MESSAGE_BYTES)
         .max_frame_size(conexor_protocol::MAX_MESSAGE_BYTES)
+        .read_buffer_size(conexor_protocol::READ_CHUNK_BYTES)
         .on_upgrade(move |socket| async move {
             session(state, socket, address, handshake).await;
         })
