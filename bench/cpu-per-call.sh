@@ -51,16 +51,7 @@ prepare_bench
 start_conexor "$bin" conexor
 log "starting an agent (its own process)"
 start_agent "$bin" agent "$conexor_port" "$conexor_api" shop_agent
-cat >"$work/direct.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $conexor_key"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
-wrk.headers["Mcp-Method"] = "tools/call"
-wrk.headers["Mcp-Name"] = "run_query"
-wrk.body = '$MCP_SMALL_CALL'
-EOF
+wrk_script "$conexor_key" "$MCP_SMALL_CALL" >"$work/direct.lua"
 sed 's/"connection":"shop"/"connection":"shop_agent"/' "$work/direct.lua" >"$work/agent.lua"
 grep -q shop_agent "$work/agent.lua" || die "could not write the agent-mode request"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

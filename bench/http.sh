@@ -165,16 +165,7 @@ else
   expect='customer'
   described="\`SELECT id, email FROM customers WHERE id = 42\` (Conexor: bound parameter)"
 fi
-cat >"$work/conexor.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $KEY"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
-wrk.headers["Mcp-Method"] = "tools/call"
-wrk.headers["Mcp-Name"] = "run_query"
-wrk.body = '$conexor_call'
-EOF
+wrk_script "$KEY" "$conexor_call" >"$work/conexor.lua"
 if [[ -n $baseline_bin ]]; then
   sed "s/Bearer $KEY/Bearer $baseline_key/" "$work/conexor.lua" >"$work/baseline.lua"
 fi

@@ -79,3 +79,18 @@ TOML
 # The small stateless call every HTTP bench sends (2026-07-28: per-request
 # protocol metadata, no session).
 readonly MCP_SMALL_CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"shop","sql":"SELECT id, email FROM customers WHERE id = $1","params":[42]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"wrk","version":"4"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
+
+# wrk_script KEY BODY: a wrk Lua script that POSTs BODY as a stateless
+# 2026-07-28 `tools/call` of run_query with KEY as the bearer.
+wrk_script() {
+  cat <<EOF
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $1"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
+wrk.headers["Mcp-Method"] = "tools/call"
+wrk.headers["Mcp-Name"] = "run_query"
+wrk.body = '$2'
+EOF
+}

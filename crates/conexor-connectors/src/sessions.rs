@@ -134,8 +134,14 @@ impl<C: sqlx::Connection + 'static, M: Send + 'static> Sessions<C, M> {
                 });
                 continue;
             }
-            if idle_for >= TEST_AFTER_IDLE && conn.ping().await.is_err() {
-                // Gone: dropped, which closes the socket.
+            // A ping that fails, or gets no answer within the connect timeout (a cut
+            // network): the session is gone, and dropping it closes the socket.
+            if idle_for >= TEST_AFTER_IDLE
+                && !matches!(
+                    tokio::time::timeout(inner.settings.connect_timeout, conn.ping()).await,
+                    Ok(Ok(()))
+                )
+            {
                 continue;
             }
             return Ok(Session {
