@@ -49,7 +49,8 @@ start_conexor() {
 # (the private PostgreSQL's read-only login); waits until the server lists it
 # online with its tables; sets ${NAME}_pid. Its local audit log has the same
 # durability as the server's (CONEXOR_BENCH_DURABILITY), so that agent and
-# direct mode are compared at equal durability.
+# direct mode are compared at equal durability. CONEXOR_BENCH_AGENT_WRAP, when
+# set, is a command the agent runs under (bench/profile.sh --agent-side: valgrind).
 start_agent() {
   local bin=$1 name=$2 port=$3 api=$4 connection=$5 token
   token="$(CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" agents create "$name" --expires-in 10m --json \
@@ -63,11 +64,13 @@ durability = "${CONEXOR_BENCH_DURABILITY:-process-crash}"
 name = "$connection"
 url_env = "CONEXOR_BENCH_AGENT_URL"
 TOML
+  local wrap=()
+  [[ -n ${CONEXOR_BENCH_AGENT_WRAP:-} ]] && read -r -a wrap <<<"$CONEXOR_BENCH_AGENT_WRAP"
   CONEXOR_AGENT_TOKEN="$token" CONEXOR_BENCH_AGENT_URL="$CONEXOR_TEST_PG_READER_URL" \
-    "$bin" agent --config "$work/$name.toml" </dev/null >"$work/$name.log" 2>&1 &
+    "${wrap[@]}" "$bin" agent --config "$work/$name.toml" </dev/null >"$work/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 300); do
     CONEXOR_URL="http://127.0.0.1:$port" CONEXOR_API_KEY="$api" "$bin" connections list --json 2>/dev/null \
       | python3 -c "import json,sys; c=[c for c in json.load(sys.stdin)['connections'] if c['name']=='$connection']; sys.exit(0 if c and c[0].get('online') and c[0].get('tables') else 1)" \
       && break

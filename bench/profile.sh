@@ -9,10 +9,12 @@
 # not counted: `--strace` adds a syscall count for the same calls.
 #
 # Usage:
-#   bench/profile.sh [--calls N] [--bin PATH] [--strace] [--keep DIR] [--agent]
+#   bench/profile.sh [--calls N] [--bin PATH] [--strace] [--keep DIR] [--agent | --agent-side]
 #
-#   --agent   the call goes to a connection offered by `conexor agent` (its own
-#             process, not instrumented): the server's share of an agent-mode call
+#   --agent       the call goes to a connection offered by `conexor agent` (its own
+#                 process, not instrumented): the server's share of an agent-mode call
+#   --agent-side  the same agent-mode call, with the agent under callgrind and the
+#                 server not instrumented: the agent's share of the call
 #
 # Prints a Markdown section: instructions per call, the inclusive share of
 # each stage, and the self cost grouped by crate.
@@ -33,6 +35,7 @@ while (($#)); do
   case $1 in
     --calls) calls=$2; shift ;;
     --agent) agent=1 ;;
+    --agent-side) agent=2 ;;
     --bin) bin=$(realpath "$2"); shift ;;
     --strace) strace=1 ;;
     --keep) keep=$(realpath -m "$2"); shift ;;
@@ -65,6 +68,17 @@ source "$BENCH/lib.sh"
 
 prepare_bench
 
+if ((agent == 2)); then
+  # The server runs normally; the agent, in its own process, under callgrind.
+  start_conexor "$bin" conexor
+  port=$conexor_port
+  log "starting an agent under callgrind"
+  CONEXOR_BENCH_AGENT_WRAP="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$work/callgrind.out" \
+    start_agent "$bin" agent "$port" "$conexor_api" shop_agent
+  vg_pid=$agent_pid
+  body=${MCP_SMALL_CALL/\"connection\":\"shop\"/\"connection\":\"shop_agent\"}
+  [[ $body == *shop_agent* ]] || die "could not write the agent-mode request"
+else
 # Set the store up with a normal run, then serve the same store under callgrind.
 start_conexor "$bin" conexor
 kill "$conexor_pid"; wait "$conexor_pid" 2>/dev/null || true
@@ -79,8 +93,9 @@ pids+=("$vg_pid")
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || die "the server did not start under valgrind: $(tail -5 "$work/valgrind.log")"
 
-body=$MCP_SMALL_CALL
-if ((agent)); then
+fi
+((agent == 2)) || body=$MCP_SMALL_CALL
+if ((agent == 1)); then
   # Agent mode: `conexor agent` in its own process (not instrumented) offers the
   # same PostgreSQL login to the instrumented server; the server's share of the
   # call is what is counted.
@@ -121,7 +136,9 @@ kill -TERM "$vg_pid"; wait "$vg_pid" 2>/dev/null || true
 log "annotating"
 callgrind_annotate --inclusive=yes --threshold=100 "$work/callgrind.out" >"$work/inclusive.txt"
 callgrind_annotate --threshold=100 "$work/callgrind.out" >"$work/self.txt"
-python3 "$BENCH/profile_stages.py" "$work/inclusive.txt" "$work/self.txt" "$calls" "$COMMAND" "$bin"
+side=server
+((agent == 2)) && side=agent
+python3 "$BENCH/profile_stages.py" "$work/inclusive.txt" "$work/self.txt" "$calls" "$COMMAND" "$bin" "$side"
 if ((strace)) && [[ -s $work/strace.txt ]]; then
   echo
   echo "Syscalls during the measured calls (strace -c -f; per call = count / $calls):"

@@ -44,6 +44,32 @@ STAGES = [
      [r"^sqlite3_step$"]),
 ]
 
+# The agent's share of an agent-mode call (bench/profile.sh --agent-side).
+AGENT_STAGES = [
+    ("session loop: read a frame, decode, dispatch", "tungstenite read, JSON decode of the request, spawning its task",
+     [r"^conexor_agent::session::run"]),
+    ("request task and all below", "guard, read, audit wait, reply encoding",
+     [r"^conexor_agent::serve::handle"]),
+    ("guard: check (caller side)", "hand-off to a parsing thread and back",
+     [r"^conexor_guard::check_with_policy"]),
+    ("guard: parse and walk (parsing threads)", "sqlparser and the walker",
+     [r"^conexor_guard::Job::run"]),
+    ("source_sql and query hash", "the SQL text sent and its SHA-256",
+     [r"^conexor_guard::CheckedQuery::source_sql", r"^conexor_connectors::query_hash"]),
+    ("PostgreSQL read", "session checkout, the statement (one round trip), rows",
+     [r"^conexor_connectors::Source::read"]),
+    ("audit: wait for the group (request side)", "queueing the record, the blocking hand-off",
+     [r"^conexor_agent::audit_log::AuditSink::record"]),
+    ("audit: group write (blocking thread)", "JCS, SHA-256 chain, checkpoint signature, file write",
+     [r"^conexor_agent::audit_log::AuditSink::write_waiting"]),
+    ("audit: Ed25519 signatures", "checkpoint signing",
+     [r"^ed25519_dalek::signing::.*sign"]),
+    ("reply: rows and done", "encoding the rows and done messages, queueing them",
+     [r"^conexor_agent::serve::send_rows"]),
+    ("socket writes (tungstenite)", "framing, masking, the write",
+     [r"^tungstenite::protocol::WebSocketContext::write", r"^tungstenite::protocol::WebSocketContext::flush"]),
+]
+
 
 def parse(path):
     total = None
@@ -79,21 +105,23 @@ def crate_of(function, obj):
 
 def main():
     inclusive, self_cost, calls, command, binary = sys.argv[1:6]
+    side = sys.argv[6] if len(sys.argv) > 6 else "server"
+    stages = AGENT_STAGES if side == "agent" else STAGES
     calls = int(calls)
     total, inc_rows = parse(inclusive)
     _, self_rows = parse(self_cost)
     if not total:
         sys.exit("no totals in the callgrind listing")
-    print("### Instructions per small call, by stage (callgrind)")
+    print(f"### Instructions per small call, by stage (callgrind, the {side})")
     print()
     print(f"- Command: `{command}`; binary `{binary}`")
     print(f"- {calls} sequential stateless `run_query` calls over one keep-alive connection, after a warm-up;")
-    print("  user-space instructions of the server process only (kernel work is not counted).")
+    print(f"  user-space instructions of the {side} process only (kernel work is not counted).")
     print(f"- **{total / calls:,.0f} instructions per call** ({total:,} in all).")
     print()
     print("| stage | instructions per call | share | covers |")
     print("| --- | ---: | ---: | --- |")
-    for stage, covers, patterns in STAGES:
+    for stage, covers, patterns in stages:
         best = 0
         for count, function, _ in inc_rows:
             if any(re.search(p, function) for p in patterns):

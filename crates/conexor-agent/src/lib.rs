@@ -95,6 +95,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     for source in shared.sources.lock().await.values() {
         source.close().await;
     }
+    // The log ends with a signed checkpoint.
+    shared.audit.close().await;
     result
 }
 

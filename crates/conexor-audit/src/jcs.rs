@@ -18,45 +18,64 @@ use serde_json::{Map, Number, Value};
 /// `JCS(record without hash)`.
 pub(crate) fn record_body(r: &Record) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
+    record_members(&mut out, r, None);
+    out
+}
+
+/// `{"record":JCS(record)}\n`, the export line of a record (hash included).
+pub(crate) fn record_line(r: &Record) -> String {
+    let mut out = Vec::with_capacity(640);
+    out.extend_from_slice(b"{\"record\":");
+    record_members(&mut out, r, Some(&r.hash));
+    out.extend_from_slice(b"}\n");
+    // Every piece written is UTF-8 (JSON text of Rust strings).
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The record object's members in JCS order; `hash` is a member only when given.
+fn record_members(out: &mut Vec<u8>, r: &Record, hash: Option<&str>) {
     // Member names in UTF-16 (here: ASCII) order.
     out.extend_from_slice(b"{\"bytes\":");
-    opt_u64(&mut out, r.bytes);
+    opt_u64(out, r.bytes);
     out.extend_from_slice(b",\"client\":");
-    opt_str(&mut out, r.client.as_deref());
+    opt_str(out, r.client.as_deref());
     out.extend_from_slice(b",\"connection\":");
-    opt_str(&mut out, r.connection.as_deref());
+    opt_str(out, r.connection.as_deref());
     out.extend_from_slice(b",\"duration_ms\":");
-    u64_number(&mut out, r.duration_ms);
+    u64_number(out, r.duration_ms);
     out.extend_from_slice(b",\"error\":");
-    opt_str(&mut out, r.error.as_deref());
+    opt_str(out, r.error.as_deref());
+    if let Some(hash) = hash {
+        out.extend_from_slice(b",\"hash\":");
+        string(out, hash);
+    }
     out.extend_from_slice(b",\"key_id\":");
-    opt_str(&mut out, r.key_id.as_deref());
+    opt_str(out, r.key_id.as_deref());
     out.extend_from_slice(b",\"mode\":");
-    opt_str(&mut out, r.mode.as_deref());
+    opt_str(out, r.mode.as_deref());
     out.extend_from_slice(b",\"model\":");
-    opt_str(&mut out, r.model.as_deref());
+    opt_str(out, r.model.as_deref());
     out.extend_from_slice(b",\"outcome\":");
-    string(&mut out, r.outcome.as_str());
+    string(out, r.outcome.as_str());
     out.extend_from_slice(b",\"params\":");
-    value(&mut out, &r.params);
+    value(out, &r.params);
     out.extend_from_slice(b",\"prev_hash\":");
-    string(&mut out, &r.prev_hash);
+    string(out, &r.prev_hash);
     out.extend_from_slice(b",\"query_hash\":");
-    opt_str(&mut out, r.query_hash.as_deref());
+    opt_str(out, r.query_hash.as_deref());
     out.extend_from_slice(b",\"rows\":");
-    opt_u64(&mut out, r.rows);
+    opt_u64(out, r.rows);
     out.extend_from_slice(b",\"seq\":");
-    u64_number(&mut out, r.seq);
+    u64_number(out, r.seq);
     out.extend_from_slice(b",\"tool\":");
-    string(&mut out, &r.tool);
+    string(out, &r.tool);
     out.extend_from_slice(b",\"ts\":");
-    string(&mut out, &r.ts);
+    string(out, &r.ts);
     out.extend_from_slice(b",\"user\":");
-    opt_str(&mut out, r.user.as_deref());
+    opt_str(out, r.user.as_deref());
     out.extend_from_slice(b",\"workspace\":");
-    string(&mut out, &r.workspace);
+    string(out, &r.workspace);
     out.push(b'}');
-    out
 }
 
 /// JCS of any JSON value.
@@ -226,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn record_body_matches_the_generic_serializer() {
+    fn record_body_and_line_match_the_generic_serializer() {
         let mut g = Gen(42);
         for i in 0..2_000u64 {
             let text = |g: &mut Gen| (g.below(3) > 0).then(|| g.text());
@@ -256,6 +275,15 @@ mod tests {
                 String::from_utf8_lossy(&record_body(&r)),
                 String::from_utf8_lossy(&generic)
             );
+            let r = Record {
+                hash: g.text(),
+                ..r
+            };
+            let line = format!(
+                "{}\n",
+                serde_jcs::to_string(&serde_json::json!({ "record": r })).expect("finite values")
+            );
+            assert_eq!(record_line(&r), line);
         }
     }
 }
