@@ -260,6 +260,22 @@ async fn named_tools_validate_types_and_bind_values_on_every_source() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("did you mean customers"), "{err}");
+    // The same hints on PostgreSQL and MariaDB, decided by their codes (SQLSTATE 42703/42P01, errno 1054/1146).
+    for conn in ["pg", "maria"] {
+        let err = admin
+            .query(conn, "SELECT emial FROM customers", vec![], None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did you mean email"), "{err}");
+        let err = admin
+            .query(conn, "SELECT id FROM custmers", vec![], None)
+            .await
+            .unwrap_err();
+        // MariaDB names its database as the schema: `shop.customers`.
+        assert!(err.to_string().contains("customers?"), "{err}");
+        assert!(err.to_string().contains("; did you mean"), "{err}");
+        assert_eq!(status_of(&err), Some(422), "{err:#}");
+    }
     // Still 200 customers everywhere (the injections were values).
     for (conn, _) in sources {
         let r = admin
@@ -359,11 +375,19 @@ async fn definitions_are_checked_when_saved() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("did you mean email"), "{err}");
+    // The source's own statement error: 422, whatever the dialect.
+    assert_eq!(status_of(&err), Some(422), "{err:#}");
     let err = admin
         .query("lite", "SELECT id FROM ordrs", vec![], None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("did you mean orders"), "{err}");
+    // An unknown connection is 404 on the REST surface, one mapping for all.
+    let err = admin
+        .query("nope", "SELECT 1", vec![], None)
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), Some(404), "{err:#}");
     let listed = admin.get("tools").await.unwrap();
     assert_eq!(listed["tools"][0]["source"], "api");
     let exported = admin.get_text("tools/export").await.unwrap();

@@ -553,7 +553,10 @@ mod tests {
         let report = verify(text.as_bytes(), Some(&key))
             .expect("the idle log ends with a checkpoint and verifies");
         assert_eq!(report.records, 101);
-        assert!(checkpoints < 100, "{checkpoints} checkpoints for 100 quick records");
+        assert!(
+            checkpoints < 100,
+            "{checkpoints} checkpoints for 100 quick records"
+        );
     }
 
     /// Concurrent requests share writes (fewer checkpoints than records), the
@@ -594,7 +597,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         let key = signing_key(dir.path()).unwrap().public();
         let report = verify(text.as_bytes(), Some(&key)).expect("the local log verifies");
-        assert_eq!(report.records, 301, "the start record and 300 calls, once each");
+        assert_eq!(
+            report.records, 301,
+            "the start record and 300 calls, once each"
+        );
     }
 
     /// A log whose header declares one record per checkpoint (older agents)

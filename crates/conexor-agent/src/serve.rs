@@ -91,7 +91,7 @@ pub(crate) fn busy(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: u64, co
     draft.connection = Some(connection.chars().take(64).collect());
     draft.error = Some(format!(
         "limit.concurrency: {}",
-        conexor_audit::fixed_reason("limit")
+        conexor_types::ErrorCode::Limit("concurrency".into()).fixed_reason()
     ));
     let shared = shared.clone();
     tokio::spawn(async move {
@@ -116,7 +116,7 @@ pub(crate) fn refuse_malformed(
     draft.mode = Some("agent".into());
     draft.error = Some(format!(
         "protocol.malformed: {}",
-        conexor_audit::fixed_reason("protocol")
+        conexor_types::ErrorCode::Protocol("malformed".into()).fixed_reason()
     ));
     if let Some(id) = id {
         send_now(tx, &AgentMessage::Error {
@@ -322,7 +322,7 @@ pub(crate) async fn handle(
             draft.error = Some(format!(
                 "{}: {}",
                 r.code,
-                conexor_audit::fixed_reason(&r.code)
+                conexor_types::ErrorCode::parse(&r.code).fixed_reason()
             ));
         }
     }

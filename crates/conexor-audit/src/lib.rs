@@ -78,32 +78,6 @@ pub fn parse_ts(text: &str) -> Result<chrono::DateTime<chrono::Utc>, Error> {
         .map_err(|_| Error::InvalidTimestamp)
 }
 
-/// The fixed reason recorded with an error class: never text from a driver,
-/// a query or a row.
-pub fn fixed_reason(code: &str) -> &'static str {
-    let prefix = code.split([':', '.']).next().unwrap_or_default();
-    match prefix {
-        "guard" => "refused by the SELECT-only guard",
-        "sqlstate" | "source" | "driver" => "the source rejected or failed the statement",
-        "timeout" => "statement timeout",
-        "connect" => "could not connect to the source",
-        "limit" => "a limit was reached",
-        "destination" => "destination refused by policy",
-        "privileged_login" => "the login can do more than read",
-        "crypto" => "the secret does not open with this key",
-        "spec" => "invalid connection spec",
-        "invalid_params" | "param" | "usage" => "invalid arguments",
-        "unknown_tool" | "unknown_connection" | "unknown_table" => "unknown name",
-        "no_schema" => "no discovered schema",
-        "store" => "the server's store failed",
-        "audit" => "the audit log was unavailable",
-        "agent" => "the on-premise agent was unavailable or refused the call",
-        "protocol" => "a malformed or unknown protocol message",
-        "cancelled" => "the client cancelled the call",
-        _ => "the call failed",
-    }
-}
-
 /// True when `s` is exactly 64 lowercase hexadecimal characters.
 pub(crate) fn is_hash_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

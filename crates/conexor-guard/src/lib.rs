@@ -86,6 +86,9 @@ pub struct CheckedQuery {
     user_functions: Vec<String>,
     /// Every identifier and keyword in the text, lowercased.
     words: std::collections::BTreeSet<String>,
+    /// The words that are not SQL keywords, or are quoted, lowercased: the
+    /// names the text uses (tables, columns, aliases, functions).
+    identifiers: std::collections::BTreeSet<String>,
     /// Every operator symbol in the text.
     symbols: std::collections::BTreeSet<String>,
 }
@@ -118,6 +121,12 @@ impl CheckedQuery {
     /// notation, that the catalog marks as reaching user code.
     pub fn words(&self) -> &std::collections::BTreeSet<String> {
         &self.words
+    }
+
+    /// The names the text uses (words that are not SQL keywords, or are
+    /// quoted), lowercased: where a source's "unknown column" points.
+    pub fn identifiers(&self) -> &std::collections::BTreeSet<String> {
+        &self.identifiers
     }
 
     /// Every operator symbol of the text (`=`, `||`, `@>`, …).
@@ -663,7 +672,7 @@ fn inspect(
 
     copying_operators(dialect, &significant)?;
     let words = significant_words(&significant);
-    let (all_words, symbols) = words_and_symbols(&significant);
+    let (all_words, identifiers, symbols) = words_and_symbols(&significant);
 
     let statements = match Parser::new(parser_dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -780,6 +789,7 @@ fn inspect(
         relation_refs: walked.relation_refs,
         user_functions: walked.user_functions,
         words: all_words,
+        identifiers,
         symbols,
     })
 }
@@ -846,19 +856,26 @@ fn capped_form_is_the_same(
 /// Characters PostgreSQL and MySQL build operators from.
 const OPERATOR_CHARS: &str = "+-*/<>=~!@#%^&|`?";
 
-/// The identifiers and keywords (lowercased) and operator symbols of the text.
+/// The identifiers and keywords (lowercased), the identifiers alone, and
+/// the operator symbols of the text.
 fn words_and_symbols(
     tokens: &[&TokenWithSpan],
 ) -> (
     std::collections::BTreeSet<String>,
     std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
 ) {
     let mut words = std::collections::BTreeSet::new();
+    let mut identifiers = std::collections::BTreeSet::new();
     let mut symbols = std::collections::BTreeSet::new();
     for token in tokens {
         match &token.token {
             Token::Word(w) => {
-                words.insert(w.value.to_lowercase());
+                let lower = w.value.to_lowercase();
+                if w.keyword == Keyword::NoKeyword || w.quote_style.is_some() {
+                    identifiers.insert(lower.clone());
+                }
+                words.insert(lower);
             }
             other => {
                 let text = other.to_string();
@@ -868,7 +885,7 @@ fn words_and_symbols(
             }
         }
     }
-    (words, symbols)
+    (words, identifiers, symbols)
 }
 
 /// PostgreSQL `EXPLAIN ( … )` options that do not run the statement.

@@ -69,7 +69,8 @@ enum Reply {
         query_hash: Option<String>,
     },
     Error {
-        code: String,
+        /// Parsed once, here at the edge.
+        code: conexor_types::ErrorCode,
         message: String,
         denied: bool,
     },
@@ -503,7 +504,10 @@ async fn audit_event(
     draft.params = params;
     draft.mode = Some("agent".into());
     if let Some(code) = refused {
-        draft.error = Some(format!("{code}: {}", conexor_audit::fixed_reason(code)));
+        draft.error = Some(format!(
+            "{code}: {}",
+            conexor_types::ErrorCode::parse(code).fixed_reason()
+        ));
     }
     if state
         .audit
@@ -1000,9 +1004,9 @@ async fn on_message(
             denied,
         } => {
             let code = if conexor_protocol::valid_code(&code) {
-                code
+                conexor_types::ErrorCode::parse(&code)
             } else {
-                "agent.bad_code".into()
+                conexor_types::ErrorCode::Agent("bad_code".into())
             };
             let message: String = message.chars().take(4000).collect();
             route(
@@ -1033,7 +1037,7 @@ async fn on_message(
                         link,
                         id,
                         Reply::Error {
-                            code: "agent.bad_schema".into(),
+                            code: conexor_types::ErrorCode::Agent("bad_schema".into()),
                             message: "the agent sent an unusable schema".into(),
                             denied: false,
                         },

@@ -439,15 +439,7 @@ fn ctx(p: &Principal) -> CallContext {
 }
 
 fn tool_error(e: ToolError) -> ApiError {
-    if e.code.starts_with("audit.") {
-        ApiError::Unavailable(e.message)
-    } else if e.denied {
-        ApiError::Denied(e.message)
-    } else if e.code == "crypto.open" || e.code == "spec" || e.code.starts_with("unknown") {
-        ApiError::BadRequest(e.message)
-    } else {
-        ApiError::Conflict(e.message)
-    }
+    ApiError::from(e)
 }
 
 fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), ApiError> {
@@ -662,9 +654,7 @@ async fn query(
     let gateway = Gateway::new(state.clone());
     match gateway.call_tool(&ctx(&p), "run_query", body).await {
         Ok(v) => Ok(Json(v)),
-        Err(e) if e.code.starts_with("audit.") => Err(ApiError::Unavailable(e.message)),
-        Err(e) if e.denied => Err(ApiError::Denied(e.message)),
-        Err(e) => Err(ApiError::BadRequest(e.message)),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 

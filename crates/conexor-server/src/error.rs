@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use conexor_types::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,6 +27,10 @@ pub enum ApiError {
     /// A dependency (the audit log) cannot take the call right now.
     #[error("{0}")]
     Unavailable(String),
+    /// A failed or refused call: the status is its code's (the one mapping
+    /// of [`ErrorCode::http_status`]), and the body names the code.
+    #[error("{message}")]
+    Call { code: ErrorCode, message: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -40,6 +45,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Call { code, .. } => StatusCode::from_u16(code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -47,6 +54,15 @@ impl ApiError {
     /// The only text a client ever sees.
     pub fn client_message(&self) -> String {
         self.to_string()
+    }
+}
+
+impl From<crate::gateway::ToolError> for ApiError {
+    fn from(e: crate::gateway::ToolError) -> Self {
+        ApiError::Call {
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
@@ -67,7 +83,12 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(err) = &self {
             tracing::error!(error = %format!("{err:#}"), "Request failed.");
         }
-        let body = serde_json::json!({ "error": self.client_message() });
+        let body = match &self {
+            ApiError::Call { code, message } => {
+                serde_json::json!({ "error": message, "code": code.to_string() })
+            }
+            _ => serde_json::json!({ "error": self.client_message() }),
+        };
         let mut response = (self.status(), Json(body)).into_response();
         if matches!(self, ApiError::Unauthenticated) {
             response.headers_mut().insert(
@@ -76,5 +97,29 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed call's status comes from its code alone: a store failure is
+    /// 503 from every handler (it was 409 from one and 400 from another),
+    /// and the body names the code.
+    #[test]
+    fn a_call_s_status_is_its_code_s() {
+        for (code, status) in [
+            ("store", 503),
+            ("audit.unavailable", 503),
+            ("unknown_connection", 404),
+            ("guard.denied_function", 403),
+            ("sqlstate:42703", 422),
+            ("connect.auth", 502),
+            ("timeout", 504),
+        ] {
+            let e = ApiError::from(crate::gateway::ToolError::failed(code, "m"));
+            assert_eq!(e.status().as_u16(), status, "{code}");
+        }
     }
 }

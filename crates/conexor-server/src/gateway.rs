@@ -8,6 +8,7 @@
 //! the caller only, never into logs.
 
 use crate::auth::Principal;
+use crate::hints::qualified;
 use crate::schemas::SchemaCache;
 use crate::state::AppState;
 use conexor_audit::Draft;
@@ -16,7 +17,7 @@ use conexor_connectors::{
 };
 use conexor_crypto::{Envelope, SealedSecret};
 use conexor_store::{AgentConnectionRecord, ConnectionRecord};
-use conexor_types::{ConnectionKind, Limits, SecretId};
+use conexor_types::{ConnectionKind, ErrorCode, Limits, SecretId};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,8 +53,9 @@ impl CallContext {
 pub struct ToolError {
     /// Text for the caller (may quote the source's own message).
     pub message: String,
-    /// Value-free class code for logs and audit: `guard.denied_function`, `sqlstate:42P01`, …
-    pub code: String,
+    /// Value-free class code for logs and audit: `guard.denied_function`,
+    /// `sqlstate:42P01`, …; it alone decides the HTTP status and MCP error.
+    pub code: ErrorCode,
     /// True when refused by policy (guard, scope, limits) rather than failed.
     pub denied: bool,
     /// `direct` or `agent` when the call got as far as a source.
@@ -61,7 +63,7 @@ pub struct ToolError {
 }
 
 impl ToolError {
-    pub(crate) fn denied(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn denied(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         ToolError {
             message: message.into(),
             code: code.into(),
@@ -69,7 +71,7 @@ impl ToolError {
             mode: None,
         }
     }
-    pub(crate) fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn failed(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         ToolError {
             message: message.into(),
             code: code.into(),
@@ -109,7 +111,7 @@ impl From<conexor_connectors::Error> for ToolError {
         );
         ToolError {
             message: err.to_string(),
-            code: class.code,
+            code: ErrorCode::parse(&class.code),
             denied,
             mode: None,
         }
@@ -394,11 +396,7 @@ impl Gateway {
                 } else {
                     conexor_audit::Outcome::Error
                 };
-                draft.error = Some(format!(
-                    "{}: {}",
-                    e.code,
-                    conexor_audit::fixed_reason(&e.code)
-                ));
+                draft.error = Some(format!("{}: {}", e.code, e.code.fixed_reason()));
             }
         }
         let outcome_text = draft.outcome.as_str();
@@ -638,7 +636,6 @@ impl Gateway {
             max_bytes: limits.max_bytes,
             timeout_ms: limits.statement_timeout.as_millis() as u64,
         };
-        let relations = checked.as_ref().map_or(&[][..], |c| c.relations());
         let mut measure_hash = match &checked {
             Some(checked) => {
                 conexor_connectors::query_hash(&checked.source_sql(max_rows, limits.max_bytes))
@@ -647,10 +644,11 @@ impl Gateway {
         };
         // Only a failed call pays for parsing the schema.
         let with_hint = |mut err: ToolError| {
-            if !err.code.starts_with("agent.") && !err.denied && may_be_about_names(&err.code) {
-                let hint = record
-                    .schema(&self.state.schemas)
-                    .and_then(|s| name_hint(&err.message, &s, relations))
+            if !err.denied && err.code.may_concern_names() {
+                let hint = checked
+                    .as_ref()
+                    .zip(record.schema(&self.state.schemas))
+                    .and_then(|(q, s)| crate::hints::name_hint(&err.code, q, &s))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
             }
@@ -954,90 +952,6 @@ impl Gateway {
     }
 }
 
-/// Whether a failed read may come from a wrong table or column name, so that
-/// "check names with describe_table" helps. Not when the source could not be
-/// reached, went away or cancelled the statement (PostgreSQL classes 08
-/// connection exception, 53 insufficient resources, 57 operator intervention:
-/// a restart, a timeout), nor for the byte cap. (Seen under bench/load.sh's
-/// PostgreSQL restart: "could not connect: pool timed out …; check names with
-/// describe_table" sent the caller looking for a typo.)
-fn may_be_about_names(code: &str) -> bool {
-    !(code == "connect"
-        || code.starts_with("connect.")
-        || code == "limit.row_size"
-        || code.starts_with("sqlstate:08")
-        || code.starts_with("sqlstate:53")
-        || code.starts_with("sqlstate:57"))
-}
-
-/// For an unknown column or table in a source's error message (PostgreSQL,
-/// MySQL/MariaDB, SQLite wording), the nearest names from the discovered
-/// schema: columns of the tables the query reads, or the tables themselves.
-fn name_hint(message: &str, schema: &Schema, relations: &[String]) -> Option<String> {
-    let lower = message.to_lowercase();
-    let quoted = |text: &str| -> Option<String> {
-        let start = text.find(['"', '\''])?;
-        let quote = text[start..].chars().next()?;
-        let rest = &text[start + 1..];
-        Some(rest[..rest.find(quote)?].to_owned())
-    };
-    let after = |text: &str, marker: &str| -> Option<String> {
-        let rest = &text[text.find(marker)? + marker.len()..];
-        Some(
-            rest.split_whitespace()
-                .next()?
-                .trim_matches(['"', '\'', '`'])
-                .to_owned(),
-        )
-    };
-    let last = |name: String| name.rsplit('.').next().unwrap_or_default().to_lowercase();
-    let column = if lower.contains("no such column") {
-        after(&lower, "no such column:")
-    } else if (lower.contains("column") && lower.contains("does not exist"))
-        || lower.contains("unknown column")
-    {
-        quoted(&lower).or_else(|| after(&lower, "column "))
-    } else {
-        None
-    };
-    if let Some(col) = column.map(last) {
-        let read: Vec<&conexor_connectors::Table> = schema
-            .tables
-            .iter()
-            .filter(|t| {
-                relations
-                    .iter()
-                    .any(|r| r == &t.name.to_lowercase() || r == &qualified(t).to_lowercase())
-            })
-            .collect();
-        let tables: Vec<&conexor_connectors::Table> = if read.is_empty() {
-            schema.tables.iter().collect()
-        } else {
-            read
-        };
-        let names: Vec<String> = tables
-            .iter()
-            .flat_map(|t| t.columns.iter().map(|c| c.name.clone()))
-            .collect();
-        let near = nearest(&col, &names);
-        return (!near.is_empty())
-            .then(|| format!("no column {col:?}; did you mean {}?", near.join(", ")));
-    }
-    let table = if lower.contains("no such table") {
-        after(&lower, "no such table:")
-    } else if (lower.contains("relation") && lower.contains("does not exist"))
-        || (lower.contains("table") && lower.contains("doesn't exist"))
-    {
-        quoted(&lower)
-    } else {
-        None
-    };
-    let table = last(table?);
-    let names: Vec<String> = schema.tables.iter().map(qualified).collect();
-    let near = nearest(&table, &names);
-    (!near.is_empty()).then(|| format!("no table {table:?}; did you mean {}?", near.join(", ")))
-}
-
 fn store_err(err: conexor_store::Error) -> ToolError {
     tracing::error!(error = %err, "Store failed.");
     ToolError::failed("store", "the server's store failed; try again")
@@ -1050,14 +964,6 @@ fn parse_envelope(text: &str) -> Result<Envelope, ToolError> {
 
 pub(crate) fn parse_schema(record: &ConnectionRecord) -> Option<Schema> {
     serde_json::from_str(record.schema_json.as_deref()?).ok()
-}
-
-fn qualified(t: &conexor_connectors::Table) -> String {
-    if t.schema.is_empty() || t.schema == "main" || t.schema == "public" {
-        t.name.clone()
-    } else {
-        format!("{}.{}", t.schema, t.name)
-    }
 }
 
 fn unknown_connection(name: &str, all: &[Conn]) -> ToolError {
@@ -1285,19 +1191,6 @@ mod tests {
         assert!(!Pattern::new("ord%").matches("reorders"));
         assert!(Pattern::new("%_id").matches("customer_id"));
         assert!(Pattern::new("*mail*").matches("Email"));
-    }
-
-    #[test]
-    fn no_name_hint_when_the_source_is_down() {
-        assert!(!may_be_about_names("connect"));
-        assert!(!may_be_about_names("connect.auth"));
-        assert!(!may_be_about_names("sqlstate:57P01"));
-        assert!(!may_be_about_names("sqlstate:57014"));
-        assert!(!may_be_about_names("sqlstate:08006"));
-        assert!(!may_be_about_names("limit.row_size"));
-        assert!(may_be_about_names("sqlstate:42P01"));
-        assert!(may_be_about_names("sqlstate:42703"));
-        assert!(may_be_about_names("mysql:1146"));
     }
 
     #[test]

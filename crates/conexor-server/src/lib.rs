@@ -24,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod gates;
 pub mod gateway;
+mod hints;
 pub mod listen;
 pub mod logging;
 pub mod mcp;

@@ -8,6 +8,7 @@
 use crate::auth::Principal;
 use crate::gateway::{CallContext, Gateway};
 use crate::state::AppState;
+use conexor_types::McpKind;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -230,7 +231,9 @@ pub(crate) async fn tool_answer(
     {
         Ok(value) => Ok(ToolAnswer::Answered(value)),
         // An unknown tool is a protocol error (and it was recorded all the same).
-        Err(err) if err.code == "unknown_tool" => Err(McpError::invalid_params(err.message, None)),
+        Err(err) if err.code.mcp_kind() == McpKind::InvalidParams => {
+            Err(McpError::invalid_params(err.message, None))
+        }
         Err(err) => Ok(ToolAnswer::Failed(err.message)),
     }
 }
@@ -355,7 +358,7 @@ impl ServerHandler for McpHandler {
                 }
                 Ok(rmcp::model::ReadResourceResult::new(vec![contents]).into())
             }
-            Err(e) if e.code.starts_with("unknown_") => {
+            Err(e) if e.code.mcp_kind() == McpKind::ResourceNotFound => {
                 Err(McpError::resource_not_found(e.message, None))
             }
             Err(e) => Err(McpError::internal_error(e.message, None)),

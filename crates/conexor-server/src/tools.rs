@@ -458,10 +458,7 @@ async fn try_tool(
         .await
     {
         Ok(v) => Ok(Json(v)),
-        Err(e) if e.code.starts_with("audit.") => Err(ApiError::Unavailable(e.message)),
-        Err(e) if e.denied => Err(ApiError::Denied(e.message)),
-        Err(e) if e.code == "unknown_tool" => Err(ApiError::NotFound(e.message)),
-        Err(e) => Err(ApiError::BadRequest(e.message)),
+        Err(e) => Err(ApiError::from(e)),
     }
 }
 

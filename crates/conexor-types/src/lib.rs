@@ -6,9 +6,11 @@
 //! built only from validated ids. This crate does no I/O and has no opinion
 //! about HTTP or MCP.
 
+mod error_code;
 mod ids;
 mod result;
 
+pub use error_code::{ErrorCode, McpKind};
 pub use ids::{IdError, KeyId, SecretId, WorkspaceId, is_base62};
 pub use result::{Column, MAX_SAFE_INTEGER, ResultSet, float_value, int_value};
 
