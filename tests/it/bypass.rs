@@ -1050,6 +1050,37 @@ async fn sqlite_timeouts_interrupt_the_statement_and_huge_values_fail_inside_sql
     source.close().await;
 }
 
+/// MariaDB: a statement over the call's time limit is stopped by the server
+/// (max_statement_time) and classed as a timeout by its errno (1969), not by
+/// the wording of its message; the session answers the next call.
+#[tokio::test]
+async fn mariadb_timeouts_are_classed_by_their_error_number() {
+    let source = open_source(&env_url("CONEXOR_TEST_MYSQL_READER_URL"), 1).await;
+    let limits = conexor_types::Limits {
+        max_rows: 10,
+        max_bytes: 1 << 20,
+        timeout_ms: 500,
+    };
+    let check = |sql: &str| conexor_guard::check(conexor_guard::Dialect::Mysql, sql).unwrap();
+    // 200⁴ rows to count (MariaDB caps recursive CTEs at 1,000 iterations).
+    let slow = check(
+        "SELECT COUNT(*) AS n FROM customers a, customers b, customers c, customers d \
+         WHERE a.id + b.id + c.id + d.id > 0",
+    );
+    let started = std::time::Instant::now();
+    let err = source
+        .read(&slow, &[], &limits, &no_stop())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class().reason, "statement timeout", "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    source
+        .read(&check("SELECT 1 AS one"), &[], &limits, &no_stop())
+        .await
+        .unwrap();
+    source.close().await;
+}
+
 /// PostgreSQL: a timed-out statement is cancelled on the server (statement_timeout),
 /// not left running; the session answers the next call at once.
 #[tokio::test]
@@ -1074,6 +1105,8 @@ async fn postgresql_timeouts_cancel_the_statement_on_the_server() {
         err.to_string().contains("statement timeout") || err.to_string().contains("canceling"),
         "{err}"
     );
+    // Classed by its code (57014), not by the message's wording.
+    assert_eq!(err.class().reason, "statement timeout", "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let started = std::time::Instant::now();
     source

@@ -209,10 +209,18 @@ impl From<sqlx::Error> for Error {
         match &err {
             sqlx::Error::Database(db) => {
                 let raw = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                // PostgreSQL 57014 query_canceled (statement_timeout); MySQL 3024 and
-                // MariaDB 1969 are their execution-time limits.
-                let timeout = matches!(raw.as_str(), "57014" | "3024" | "1969" | "HY000")
-                    && db.message().to_ascii_lowercase().contains("time");
+                // Decided by codes, never by the message's wording (which follows the
+                // server's language): PostgreSQL 57014 query_canceled (the statement
+                // timeout; a cancel of our own is `Cancelled` before this), MySQL's
+                // errno 3024 (max_execution_time) and MariaDB's 1969
+                // (max_statement_time); both carry the generic SQLSTATE HY000/70100.
+                let errno = db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|e| e.number());
+                let timeout = match errno {
+                    Some(n) => matches!(n, 3024 | 1969),
+                    None => raw == "57014",
+                };
                 // The row-size filter of `CheckedQuery::source_sql` (PostgreSQL).
                 if let Some(at) = db.message().find(conexor_guard::ROW_TOO_LARGE) {
                     let size: String = db.message()[at + conexor_guard::ROW_TOO_LARGE.len()..]
