@@ -504,7 +504,7 @@ async fn add_connection(
         workspace_id: p.workspace_id.clone(),
         name: body.name.clone(),
         kind,
-        mode: "direct".into(),
+        mode: conexor_types::Mode::Direct,
         secret_id,
         secret_version: 1,
         sealed_value: json_text(&body.sealed.value)?,

@@ -246,7 +246,7 @@ mod tests {
             workspace_id: ws.clone(),
             name: name.into(),
             kind: conexor_types::ConnectionKind::Postgresql,
-            mode: "direct".into(),
+            mode: conexor_types::Mode::Direct,
             secret_id: SecretId::parse("sec_0123456789ABCDEF").unwrap(),
             secret_version: 1,
             sealed_value: String::new(),

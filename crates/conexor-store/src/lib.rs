@@ -524,7 +524,7 @@ impl Store {
             .bind(c.workspace_id.as_str())
             .bind(&c.name)
             .bind(c.kind.as_str())
-            .bind(&c.mode)
+            .bind(c.mode.as_str())
             .bind(c.secret_id.as_str())
             .bind(&c.sealed_value)
             .bind(&c.sealed_dek)

@@ -1,7 +1,7 @@
 //! Row types of the store and their mapping from SQL rows.
 
 use crate::{Error, Result};
-use conexor_types::{ConnectionKind, KeyId, SecretId, WorkspaceId};
+use conexor_types::{ConnectionKind, KeyId, Mode, SecretId, WorkspaceId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -63,7 +63,8 @@ pub struct ConnectionRecord {
     pub name: String,
     /// Parsed once, when the row is read.
     pub kind: ConnectionKind,
-    pub mode: String,
+    /// Parsed once, when the row is read.
+    pub mode: Mode,
     pub secret_id: SecretId,
     pub secret_version: i64,
     /// Envelope JSON of the connection spec, sealed under its DEK.
@@ -117,7 +118,7 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRecord> {
         name: r.try_get(1)?,
         kind: ConnectionKind::parse(&r.try_get::<String, _>(2)?)
             .ok_or(Error::Corrupt("connection kind"))?,
-        mode: r.try_get(3)?,
+        mode: Mode::parse(&r.try_get::<String, _>(3)?).ok_or(Error::Corrupt("connection mode"))?,
         secret_id: SecretId::parse(&r.try_get::<String, _>(4)?)
             .map_err(|_| Error::Corrupt("secret id"))?,
         secret_version: r.try_get(5)?,

@@ -27,7 +27,7 @@ fn connection(ws: &WorkspaceId, name: &str, secret: &str) -> ConnectionRecord {
         workspace_id: ws.clone(),
         name: name.into(),
         kind: conexor_types::ConnectionKind::Postgresql,
-        mode: "direct".into(),
+        mode: conexor_types::Mode::Direct,
         secret_id: SecretId::parse(secret).unwrap(),
         secret_version: 1,
         sealed_value: "v".into(),

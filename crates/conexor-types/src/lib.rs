@@ -51,6 +51,39 @@ impl std::fmt::Display for ConnectionKind {
     }
 }
 
+/// Where a connection is served from: the server dials the source itself
+/// (`direct`), or an on-premise agent serves it over its outbound socket
+/// (`agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Direct,
+    Agent,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Agent => "agent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "direct" => Some(Mode::Direct),
+            "agent" => Some(Mode::Agent),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Limits applied to one read. The server clamps what a caller asks for to
 /// the operator's configured maximums before a read starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
