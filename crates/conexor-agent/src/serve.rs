@@ -425,12 +425,13 @@ async fn query(
             .unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
     };
     // The agent's own guard: the server's check counts for nothing here.
-    let checked = conexor_guard::check_with_policy(
+    let checked = conexor_guard::check_with_policy_async(
         conexor_connectors::dialect_for(kind),
         sql,
         Some(params.len()),
         &policy,
     )
+    .await
     .map_err(|r| {
         Refusal::denied(
             r.rule.code(),

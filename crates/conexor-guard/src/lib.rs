@@ -381,6 +381,39 @@ pub fn check_with_policy(
     Ok(checked)
 }
 
+/// [`check_with_policy`] for async callers: the parse runs on a parsing
+/// thread while the caller's task waits without holding its thread (a
+/// runtime worker runs other tasks meanwhile). A verdict already known
+/// answers at once.
+pub async fn check_with_policy_async(
+    dialect: Dialect,
+    sql: &str,
+    param_count: Option<usize>,
+    policy: &FunctionPolicy,
+) -> Result<CheckedQuery, Rejection> {
+    precheck_text(dialect, sql)?;
+    let checked = match verdicts::get(dialect, sql, policy) {
+        Some(verdict) => verdict?,
+        None => {
+            let job = Job {
+                dialect,
+                sql: sql.to_owned(),
+                policy: policy.clone(),
+            };
+            let verdict = match workers() {
+                Some(pool) => pool.run_async(job).await,
+                None => job.run_on_new_thread(),
+            };
+            verdicts::put(dialect, sql, policy, &verdict);
+            verdict?
+        }
+    };
+    if let Some(param_count) = param_count {
+        require_params(&checked, param_count)?;
+    }
+    Ok(checked)
+}
+
 fn check_on_worker(
     dialect: Dialect,
     sql: &str,
@@ -449,20 +482,47 @@ impl Job {
 /// one per core: starting a thread with a 64 MiB stack for every query cost
 /// more than parsing most queries.
 struct Workers {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<(Job, std::sync::mpsc::SyncSender<Verdict>)>>,
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<(Job, Reply)>>,
+}
+
+/// Where a parsing thread sends its verdict: a thread that waits, or a task.
+enum Reply {
+    Blocking(std::sync::mpsc::SyncSender<Verdict>),
+    Task(futures_channel::oneshot::Sender<Verdict>),
+}
+
+impl Reply {
+    fn send(self, verdict: Verdict) {
+        let _ = match self {
+            Reply::Blocking(tx) => tx.send(verdict).map_err(drop),
+            Reply::Task(tx) => tx.send(verdict).map_err(drop),
+        };
+    }
 }
 
 impl Workers {
-    fn run(&self, job: Job) -> Verdict {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    fn submit(&self, job: Job, reply: Reply) -> bool {
         let sent = match self.jobs.lock() {
             Ok(jobs) => jobs.send((job, reply)),
             Err(poisoned) => poisoned.into_inner().send((job, reply)),
         };
-        if sent.is_err() {
+        sent.is_ok()
+    }
+
+    fn run(&self, job: Job) -> Verdict {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        if !self.submit(job, Reply::Blocking(reply)) {
             return Err(guard_failed());
         }
         answer.recv().unwrap_or_else(|_| Err(guard_failed()))
+    }
+
+    async fn run_async(&self, job: Job) -> Verdict {
+        let (reply, answer) = futures_channel::oneshot::channel();
+        if !self.submit(job, Reply::Task(reply)) {
+            return Err(guard_failed());
+        }
+        answer.await.unwrap_or_else(|_| Err(guard_failed()))
     }
 }
 
@@ -470,8 +530,7 @@ fn workers() -> Option<&'static Workers> {
     static WORKERS: std::sync::OnceLock<Option<Workers>> = std::sync::OnceLock::new();
     WORKERS
         .get_or_init(|| {
-            let (jobs, queue) =
-                std::sync::mpsc::channel::<(Job, std::sync::mpsc::SyncSender<Verdict>)>();
+            let (jobs, queue) = std::sync::mpsc::channel::<(Job, Reply)>();
             let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
             let threads = std::thread::available_parallelism()
                 .map(usize::from)
@@ -490,7 +549,7 @@ fn workers() -> Option<&'static Workers> {
                                 Err(poisoned) => poisoned.into_inner().recv(),
                             };
                             let Ok((job, reply)) = next else { return };
-                            let _ = reply.send(job.run());
+                            reply.send(job.run());
                         }
                     });
                 if spawned.is_ok() {

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use expect_test::expect;
 
 use crate::Dialect::{Mysql, Postgresql, Sqlite};
-use crate::{Dialect, FunctionPolicy, Rejection, Rule, check, check_with_params};
+use crate::{
+    Dialect, FunctionPolicy, Rejection, Rule, check, check_with_params, check_with_policy,
+    check_with_policy_async,
+};
 
 /// The start of `sql` for failure messages (generated input can be 100 kB).
 fn head(sql: &str) -> String {
@@ -1344,4 +1347,75 @@ fn leading_semicolons_are_dropped_from_the_text_sent() {
             }
         }
     }
+}
+
+/// Polls a future to its end on this thread (no runtime in this crate).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// The async check gives the verdicts of the blocking one, fresh (parsed on
+/// a parsing thread) and remembered, with the placeholder count enforced.
+#[test]
+fn the_async_check_agrees_with_the_blocking_one() {
+    let policy = FunctionPolicy::default();
+    let unique = format!(
+        "{:?}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    )
+    .replace(|c: char| !c.is_ascii_digit(), "");
+    for sql in [
+        format!("SELECT id AS c{unique} FROM customers WHERE id = $1"),
+        format!("DELETE FROM customers WHERE id = {unique}"),
+        format!("SELECT pg_catalog.pg_sleep({unique})"),
+        "SELECT 1; SELECT 2".to_owned(),
+    ] {
+        for _ in 0..2 {
+            let asynchronous = block_on(check_with_policy_async(
+                Dialect::Postgresql,
+                &sql,
+                None,
+                &policy,
+            ));
+            let blocking = check_with_policy(Dialect::Postgresql, &sql, None, &policy);
+            assert_eq!(
+                asynchronous
+                    .as_ref()
+                    .map(|c| c.placeholders)
+                    .map_err(|r| r.rule),
+                blocking
+                    .as_ref()
+                    .map(|c| c.placeholders)
+                    .map_err(|r| r.rule),
+                "{sql}"
+            );
+        }
+    }
+    let sql = format!("SELECT id AS d{unique} FROM customers WHERE id = $1");
+    let refused = block_on(check_with_policy_async(
+        Dialect::Postgresql,
+        &sql,
+        Some(2),
+        &policy,
+    ));
+    assert_eq!(
+        refused.map(|_| ()).map_err(|r| r.rule),
+        Err(Rule::PlaceholderMismatch)
+    );
 }

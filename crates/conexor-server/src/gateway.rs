@@ -612,17 +612,25 @@ impl Gateway {
         // agent connection the agent decides, under its agent.toml, and the server
         // forwards the text it could not judge (the agent checks every query anyway).
         let mut direct_source = None;
-        let checked = match conexor_guard::check_with_params(dialect, sql, params.len()) {
+        let checked = match conexor_guard::check_with_policy_async(
+            dialect,
+            sql,
+            Some(params.len()),
+            &conexor_guard::FunctionPolicy::default(),
+        )
+        .await
+        {
             Ok(checked) => Some(checked),
             Err(r) if r.rule == conexor_guard::Rule::UnknownFunction => match &record {
                 Conn::Direct(direct) => {
                     let source = self.source(ctx, direct, kind).await?;
-                    let checked = conexor_guard::check_with_policy(
+                    let checked = conexor_guard::check_with_policy_async(
                         dialect,
                         sql,
                         Some(params.len()),
                         source.policy(),
                     )
+                    .await
                     .map_err(refused)?;
                     direct_source = Some(source);
                     Some(checked)
