@@ -20,8 +20,9 @@ pub const CONNECTION: &str = "shop";
 /// Server settings a scenario may change. Defaults are the server's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerOptions {
-    /// The audit chain on or off (`Config::audit_disabled_for_benchmark`,
-    /// a library-only switch: a real server always audits).
+    /// The audit chain on or off (`AppState::skip_audit_for_benchmark`, which
+    /// exists only under conexor-server's `bench` feature: a real server
+    /// always audits).
     pub audit: bool,
     /// Commits fsynced (power-loss durability) or not (process-crash durability).
     pub fsync: bool,
@@ -35,7 +36,6 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     fn apply(&self, config: &mut Config) {
-        config.audit_disabled_for_benchmark = !self.audit;
         if !self.fsync {
             config.durability = conexor_server::config::Durability::ProcessCrash;
         }
@@ -109,6 +109,9 @@ pub async fn start(options: ServerOptions, pg_url: &str) -> Result<Server> {
     let started = AppState::start(config)
         .await
         .context("starting the server state")?;
+    if !options.audit {
+        started.state.skip_audit_for_benchmark();
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding 127.0.0.1:0")?;

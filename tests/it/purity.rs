@@ -124,3 +124,33 @@ fn the_security_core_depends_on_no_server_database_or_network_crate() {
         );
     }
 }
+
+/// The switch that answers calls without an audit record exists only under
+/// the `bench` feature of conexor-server, which only `bench/` enables: no
+/// dependency of the `conexor` binary may turn it on.
+#[test]
+fn the_binary_s_dependencies_never_enable_the_benchmark_only_audit_switch() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree", "-p", "conexor", "-e", "features", "--prefix", "none",
+        ])
+        .args(["--locked", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        tree.lines().any(|l| l.starts_with("conexor-server ")),
+        "cargo tree does not list conexor-server: {tree}"
+    );
+    let enabled: Vec<&str> = tree
+        .lines()
+        .filter(|l| l.starts_with("conexor-server feature \"bench\""))
+        .collect();
+    assert!(enabled.is_empty(), "the binary enables {enabled:?}");
+}

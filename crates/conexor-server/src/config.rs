@@ -33,9 +33,6 @@ pub struct Config {
     pub audit_signing_key: Option<String>,
     /// What a committed record survives (power loss by default).
     pub durability: conexor_store::Durability,
-    /// Benchmarks only: skip the audit record (the "audit off" baseline of
-    /// `bench/`). No command-line flag sets it; a real server always audits.
-    pub audit_disabled_for_benchmark: bool,
     /// A directory of tools files, `<workspace_id>.toml`, reloaded on change.
     pub tools_dir: Option<PathBuf>,
     /// How often the tools directory is checked for changes.
@@ -120,7 +117,6 @@ impl Config {
             audit_checkpoint_records: 1000,
             audit_checkpoint_seconds: 60,
             audit_signing_key: None,
-            audit_disabled_for_benchmark: false,
             agent_heartbeat: Duration::from_secs(2),
             tools_dir: None,
             tools_poll: Duration::from_secs(2),

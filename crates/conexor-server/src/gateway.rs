@@ -407,7 +407,8 @@ impl Gateway {
             bytes = draft.bytes.unwrap_or(0), duration_ms, outcome = outcome_text,
             error = draft.error.as_deref().unwrap_or(""), "Tool call finished."
         );
-        if self.state.config.audit_disabled_for_benchmark {
+        #[cfg(feature = "bench")]
+        if self.state.audit_skipped() {
             return Ok(());
         }
         self.state

@@ -36,6 +36,25 @@ pub struct AppState {
     pub schemas: crate::schemas::SchemaCache,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Benchmarks only: answer calls without an audit record.
+    #[cfg(feature = "bench")]
+    audit_skipped: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(feature = "bench")]
+impl AppState {
+    /// Benchmarks only (the `bench` feature, which only `bench/` enables):
+    /// from now on calls are answered without an audit record, to measure
+    /// what the audit costs. Nothing in the server's own code calls this.
+    pub fn skip_audit_for_benchmark(&self) {
+        self.audit_skipped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn audit_skipped(&self) -> bool {
+        self.audit_skipped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// What `AppState::start` reports to the caller (the binary prints it).
@@ -97,6 +116,8 @@ impl AppState {
             store,
             admin_token_hash,
             per_key: Mutex::new(HashMap::new()),
+            #[cfg(feature = "bench")]
+            audit_skipped: std::sync::atomic::AtomicBool::new(false),
             read_budget: Arc::new(Semaphore::new(config.limits.reads_in_flight())),
             sessions: crate::sessions::Sessions::new(
                 config.mcp_session_idle,
