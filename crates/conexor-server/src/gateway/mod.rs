@@ -1,0 +1,413 @@
+//! The chokepoint: every path that touches data — MCP tools, the REST query
+//! endpoint, connection test and discovery — runs through
+//! [`Gateway::call_tool`]. It authorises the call against the caller's
+//! workspace, limits concurrency, measures it, and is the single place where
+//! a call's record is emitted (the audit chain hooks in here).
+//!
+//! This file holds the call's path and its record; each job has its own
+//! file: `connections` (lookup, opening a direct source, test and
+//! rediscovery), `sql` (`run_query`, named tools, the guarded read),
+//! `schema_tools` (`list_connections`, `search_schema`, `describe_table`),
+//! `resources` (MCP resources) and `args` (reading a call's arguments).
+//!
+//! Tool errors are written for an AI to act on. Driver messages go back to
+//! the caller only, never into logs.
+
+use crate::auth::Principal;
+use crate::hints::qualified;
+use crate::schemas::SchemaCache;
+use crate::state::AppState;
+use conexor_audit::Draft;
+use conexor_connectors::{
+    ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport,
+};
+use conexor_crypto::{Envelope, SealedSecret};
+use conexor_store::{AgentConnectionRecord, ConnectionRecord};
+use conexor_types::{ConnectionKind, ErrorCode, Limits, SecretId};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+mod args;
+mod connections;
+mod resources;
+mod schema_tools;
+mod sql;
+
+use args::*;
+pub(crate) use connections::Conn;
+
+/// Who called, through which surface, with which client.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub principal: Principal,
+    /// MCP `clientInfo` name and version, when known.
+    pub client: Option<(String, String)>,
+    /// The AI model, when the client says.
+    pub model: Option<String>,
+    /// Cancelled when the caller gives up: an MCP `notifications/cancelled`.
+    /// (A caller that drops [`Gateway::call_tool`]'s future cancels it too.)
+    pub stop: CancellationToken,
+}
+
+impl CallContext {
+    /// A call by `principal` with no client or model known.
+    pub fn of(principal: Principal) -> CallContext {
+        CallContext {
+            principal,
+            client: None,
+            model: None,
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// A failed or refused call.
+#[derive(Debug, Clone)]
+pub struct ToolError {
+    /// Text for the caller (may quote the source's own message).
+    pub message: String,
+    /// Value-free class code for logs and audit: `guard.denied_function`,
+    /// `sqlstate:42P01`, …; it alone decides the HTTP status and MCP error.
+    pub code: ErrorCode,
+    /// True when refused by policy (guard, scope, limits) rather than failed.
+    pub denied: bool,
+    /// `direct` or `agent` when the call got as far as a source.
+    pub mode: Option<&'static str>,
+}
+
+impl ToolError {
+    pub(crate) fn denied(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        ToolError {
+            message: message.into(),
+            code: code.into(),
+            denied: true,
+            mode: None,
+        }
+    }
+    pub(crate) fn failed(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        ToolError {
+            message: message.into(),
+            code: code.into(),
+            denied: false,
+            mode: None,
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ToolError::failed("invalid_params", message)
+    }
+    /// The same error, as met reading a source in `mode` (for the record).
+    pub(crate) fn in_mode(mut self, mode: &'static str) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// The caller gave up (see [`CallContext::stop`]).
+    pub(crate) fn cancelled() -> Self {
+        ToolError::from(conexor_connectors::Error::Cancelled)
+    }
+
+    /// The call's audit record could not be made durable: no answer.
+    pub fn audit() -> Self {
+        ToolError::failed(
+            "audit.unavailable",
+            "the audit log could not record this call, so it was not answered; try again shortly",
+        )
+    }
+}
+
+impl From<conexor_connectors::Error> for ToolError {
+    fn from(err: conexor_connectors::Error) -> Self {
+        let class = err.class();
+        let denied = matches!(
+            err,
+            conexor_connectors::Error::Destination(_) | conexor_connectors::Error::Refused { .. }
+        );
+        ToolError {
+            message: err.to_string(),
+            code: ErrorCode::parse(&class.code),
+            denied,
+            mode: None,
+        }
+    }
+}
+
+impl From<crate::error::ApiError> for ToolError {
+    fn from(err: crate::error::ApiError) -> Self {
+        ToolError::failed("internal", err.client_message())
+    }
+}
+
+/// A sealed connection spec to test (and maybe discover) before it is saved.
+#[derive(Clone, Copy)]
+pub struct Candidate<'a> {
+    pub name: &'a str,
+    pub kind: ConnectionKind,
+    pub secret_id: &'a SecretId,
+    pub sealed: &'a SealedSecret,
+    /// Accept a login that can do more than read.
+    pub allow_privileged: bool,
+}
+
+/// What a successful call measured, for the record.
+#[derive(Debug, Default, Clone)]
+struct Measure {
+    /// The connection used, when the arguments do not name it (named tools).
+    connection: Option<String>,
+    /// `direct` or `agent` when a source was used.
+    mode: Option<&'static str>,
+    query_hash: Option<String>,
+    rows: Option<u64>,
+    bytes: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<AppState>,
+}
+
+/// How long a call waits for one of its key's concurrency slots.
+const PERMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// The generic tools every workspace has.
+pub const TOOLS: &[&str] = &[
+    "list_connections",
+    "search_schema",
+    "describe_table",
+    "run_query",
+];
+
+impl Gateway {
+    pub fn new(state: Arc<AppState>) -> Gateway {
+        Gateway { state }
+    }
+
+    /// Runs one tool call through the chokepoint: the call, then its audit
+    /// record, durably, then the answer. No record, no answer.
+    ///
+    /// The call runs in a task of its own. A caller that gives up — cancels
+    /// `ctx.stop`, or drops this future (an HTTP client that disconnects) —
+    /// stops the statement at the source, and the call is still recorded, with
+    /// outcome `error` and error class `cancelled`.
+    pub async fn call_tool(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: Value,
+    ) -> Result<Value, ToolError> {
+        let stop = ctx.stop.child_token();
+        let _cancel_when_dropped = stop.clone().drop_guard();
+        let call = CallContext {
+            stop,
+            ..ctx.clone()
+        };
+        let gateway = self.clone();
+        let tool = tool.to_owned();
+        // Boxed: the whole read is a large state machine; spawned by value it
+        // would be copied into the task.
+        let task = tokio::spawn(Box::pin(async move {
+            gateway.call_tool_here(&call, &tool, args).await
+        }));
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ToolError::failed("internal", "the call failed")),
+        }
+    }
+
+    async fn call_tool_here(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: Value,
+    ) -> Result<Value, ToolError> {
+        let started = Instant::now();
+        let permits = self.state.key_permits(&ctx.principal.key_id);
+        // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
+        let permit = tokio::select! {
+            permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()) => permit.ok().and_then(Result::ok),
+            _ = ctx.stop.cancelled() => None,
+        };
+        let outcome = match permit {
+            Some(_permit) => Box::pin(self.dispatch(ctx, tool, &args)).await,
+            None if ctx.stop.is_cancelled() => Err(ToolError::cancelled()),
+            None => Err(ToolError::denied(
+                "limit.concurrency",
+                "too many concurrent calls for this API key; retry shortly",
+            )),
+        };
+        // Built-in tools name their connection in the arguments; a named or
+        // generated tool's connection is its own, whatever the caller sent.
+        let own = match &outcome {
+            _ if TOOLS.contains(&tool) => None,
+            Ok((_, m)) if m.connection.is_some() => m.connection.clone(),
+            _ => self
+                .state
+                .store
+                .tool(&ctx.principal.workspace_id, tool)
+                .await
+                .ok()
+                .flatten()
+                .map(|t| t.connection),
+        };
+        let connection = match &own {
+            Some(c) => Some(c.as_str()),
+            None if TOOLS.contains(&tool) => args.get("connection").and_then(Value::as_str),
+            None => None,
+        };
+        self.record(ctx, tool, args.clone(), connection, started, &outcome)
+            .await?;
+        outcome.map(|(value, _)| value)
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        args: &Value,
+    ) -> Result<(Value, Measure), ToolError> {
+        match tool {
+            "list_connections" => self.list_connections(ctx).await,
+            "search_schema" => self.search_schema(ctx, args).await,
+            "describe_table" => self.describe_table(ctx, args).await,
+            "run_query" => self.run_query(ctx, args).await,
+            other => self.named_tool(ctx, other, args).await,
+        }
+    }
+
+    /// The single place a call's audit record is written, and a log line
+    /// with the same value-free fields. Fails closed: when the record cannot
+    /// be made durable, the caller gets [`ToolError::audit`] instead of its answer.
+    async fn record<T>(
+        &self,
+        ctx: &CallContext,
+        tool: &str,
+        params: Value,
+        connection: Option<&str>,
+        started: Instant,
+        outcome: &Result<(T, Measure), ToolError>,
+    ) -> Result<(), ToolError> {
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let client = ctx.client.as_ref().map(|(n, v)| format!("{n}/{v}"));
+        let mut draft = Draft::new(tool, conexor_audit::Outcome::Ok);
+        draft.user = Some(ctx.principal.label.clone());
+        draft.key_id = Some(ctx.principal.key_id.to_string());
+        draft.client = client.clone();
+        draft.model = ctx.model.clone();
+        draft.params = params;
+        draft.duration_ms = duration_ms;
+        match outcome {
+            Ok((_, m)) => {
+                draft.connection = connection.map(str::to_owned);
+                draft.mode = m.mode.map(str::to_owned);
+                draft.query_hash = m.query_hash.clone();
+                draft.rows = m.rows;
+                draft.bytes = m.bytes;
+            }
+            Err(e) => {
+                draft.connection = connection.map(str::to_owned);
+                draft.mode = e.mode.map(str::to_owned);
+                draft.outcome = if e.denied {
+                    conexor_audit::Outcome::Denied
+                } else {
+                    conexor_audit::Outcome::Error
+                };
+                draft.error = Some(format!("{}: {}", e.code, e.code.fixed_reason()));
+            }
+        }
+        let outcome_text = draft.outcome.as_str();
+        tracing::info!(
+            workspace_id = %ctx.principal.workspace_id, key_id = %ctx.principal.key_id,
+            client = client.as_deref().unwrap_or(""), tool,
+            query_hash = draft.query_hash.as_deref().unwrap_or(""), rows = draft.rows.unwrap_or(0),
+            bytes = draft.bytes.unwrap_or(0), duration_ms, outcome = outcome_text,
+            error = draft.error.as_deref().unwrap_or(""), "Tool call finished."
+        );
+        #[cfg(feature = "bench")]
+        if self.state.audit_skipped() {
+            return Ok(());
+        }
+        self.state
+            .audit
+            .append(ctx.principal.workspace_id.as_str(), draft)
+            .await
+            .map(|_| ())
+            .map_err(|_| ToolError::audit())
+    }
+}
+
+fn store_err(err: conexor_store::Error) -> ToolError {
+    tracing::error!(error = %err, "Store failed.");
+    ToolError::failed("store", "the server's store failed; try again")
+}
+
+fn parse_envelope(text: &str) -> Result<Envelope, ToolError> {
+    serde_json::from_str(text)
+        .map_err(|_| ToolError::failed("store", "a stored envelope is damaged"))
+}
+
+pub(crate) fn parse_schema(record: &ConnectionRecord) -> Option<Schema> {
+    serde_json::from_str(record.schema_json.as_deref()?).ok()
+}
+
+fn unknown_connection(name: &str, all: &[Conn]) -> ToolError {
+    let names: Vec<String> = all.iter().map(|c| c.name().to_owned()).collect();
+    let near = nearest(&name.to_lowercase(), &names);
+    let listing = if names.is_empty() {
+        " (this workspace has none)".to_string()
+    } else {
+        suggest(&near)
+    };
+    ToolError::failed(
+        "unknown_connection",
+        format!("no connection named {name:?}{listing}; call list_connections"),
+    )
+}
+
+fn suggest(near: &[String]) -> String {
+    if near.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", near.join(", "))
+    }
+}
+
+pub(crate) use conexor_tools::nearest;
+
+impl Gateway {
+    /// Records an admin action (keys, connections) in the same chain. The
+    /// action has happened when this is called; a failure to record it is
+    /// returned so the caller answers with an error rather than success.
+    pub async fn record_admin(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        params: Value,
+        connection: Option<&str>,
+        failure: Option<&ToolError>,
+    ) -> Result<(), ToolError> {
+        let ctx = CallContext::of(principal.clone());
+        let outcome: Result<((), Measure), ToolError> = match failure {
+            None => Ok(((), Measure::default())),
+            Some(e) => Err(e.clone()),
+        };
+        self.record(&ctx, tool, params, connection, Instant::now(), &outcome)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_names() {
+        let names = vec![
+            "customers".to_string(),
+            "orders".to_string(),
+            "order_items".to_string(),
+        ];
+        assert_eq!(nearest("custmers", &names), vec!["customers".to_string()]);
+        assert!(nearest("zzzzzzzz", &names).is_empty());
+    }
+}
