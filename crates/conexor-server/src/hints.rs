@@ -7,6 +7,12 @@
 //! the guard parsed, checked against the discovered schema — never from the
 //! wording of the source's message, which changes with the server's
 //! version and language (`lc_messages`) and may quote values.
+//!
+//! The query does not say which of its names the source failed on, so a
+//! column hint names the first name of three characters or more that is
+//! neither a table nor a column of the schema; a column alias or a CTE name
+//! can be taken for it (the hint then suggests a near column, which the
+//! AI can check with describe_table). Only the codes above get a hint.
 
 use conexor_connectors::{Schema, Table};
 use conexor_guard::CheckedQuery;
