@@ -16,7 +16,6 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use conexor_audit::{Draft, Outcome};
 use conexor_tools::ToolDef;
 use conexor_types::WorkspaceId;
 use rmcp::{Peer, RoleServer};
@@ -617,10 +616,17 @@ async fn apply(
 ) -> bool {
     let file = path.display().to_string();
     let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
-    let mut draft = Draft::new("admin.tools_reload", Outcome::Ok);
-    draft.user = Some("tools file".into());
-    draft.params = json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names});
-    if state.audit.append(ws.as_str(), draft).await.is_err() {
+    let recorded = crate::gateway::Gateway::record_event(
+        state,
+        ws,
+        "tools file".into(),
+        "admin.tools_reload",
+        json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names}),
+        None,
+        None,
+    )
+    .await;
+    if recorded.is_err() {
         tracing::error!(
             file,
             "Tools reload not applied: it could not be audited; retrying."

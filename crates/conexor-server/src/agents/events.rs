@@ -12,28 +12,18 @@ pub(super) async fn audit_event(
     params: Value,
     refused: Option<&str>,
 ) {
-    let mut draft = Draft::new(
+    let refused = refused.map(conexor_types::ErrorCode::parse);
+    if crate::gateway::Gateway::record_event(
+        state,
+        &agent.workspace_id,
+        format!("agent:{}", agent.name),
         tool,
-        if refused.is_some() {
-            Outcome::Denied
-        } else {
-            Outcome::Ok
-        },
-    );
-    draft.user = Some(format!("agent:{}", agent.name));
-    draft.params = params;
-    draft.mode = Some("agent".into());
-    if let Some(code) = refused {
-        draft.error = Some(format!(
-            "{code}: {}",
-            conexor_types::ErrorCode::parse(code).fixed_reason()
-        ));
-    }
-    if state
-        .audit
-        .append(agent.workspace_id.as_str(), draft)
-        .await
-        .is_err()
+        params,
+        Some(conexor_types::Mode::Agent),
+        refused.as_ref(),
+    )
+    .await
+    .is_err()
     {
         tracing::error!(agent_id = %agent.id, tool, "Could not audit an agent event.");
     }

@@ -26,7 +26,6 @@ use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use conexor_audit::{Draft, Outcome};
 use conexor_protocol::{
     AgentMessage, ConnectionOffer, Operation, RejectedOffer, ServerMessage, decode_agent, encode,
 };

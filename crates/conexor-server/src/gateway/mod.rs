@@ -275,6 +275,41 @@ impl Gateway {
         }
     }
 
+    /// The record of an event no caller waits on (an agent connecting or
+    /// refused, a tools file reloaded), built here like every other record:
+    /// `actor` is its `user`, `refused` its denial code. Err when it could not
+    /// be made durable (the caller decides whether to go on).
+    pub(crate) async fn record_event(
+        state: &AppState,
+        workspace: &conexor_types::WorkspaceId,
+        actor: String,
+        tool: &str,
+        params: Value,
+        mode: Option<conexor_types::Mode>,
+        refused: Option<&ErrorCode>,
+    ) -> Result<(), ()> {
+        let mut draft = Draft::new(
+            tool,
+            if refused.is_some() {
+                conexor_audit::Outcome::Denied
+            } else {
+                conexor_audit::Outcome::Ok
+            },
+        );
+        draft.user = Some(actor);
+        draft.params = params;
+        draft.mode = mode.map(|m| m.as_str().to_owned());
+        if let Some(code) = refused {
+            draft.error = Some(format!("{code}: {}", code.fixed_reason()));
+        }
+        state
+            .audit
+            .append(workspace.as_str(), draft)
+            .await
+            .map(drop)
+            .map_err(drop)
+    }
+
     /// The single place a call's audit record is written, and a log line
     /// with the same value-free fields. Fails closed: when the record cannot
     /// be made durable, the caller gets [`ToolError::audit`] instead of its answer.
@@ -399,6 +434,36 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every audit record of the server is built in this folder (the
+    /// chokepoint): no other file of the crate makes a `Draft`.
+    #[test]
+    fn audit_records_are_built_only_at_the_chokepoint() {
+        fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).expect("src is readable").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.starts_with(concat!(env!("CARGO_MANIFEST_DIR"), "/src/gateway"))
+                    && std::fs::read_to_string(&path)
+                        .unwrap_or_default()
+                        .contains(concat!("Draft", "::new("))
+                {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+            &mut found,
+        );
+        assert!(
+            found.is_empty(),
+            "audit drafts built outside the gateway: {found:?}"
+        );
+    }
 
     #[test]
     fn nearest_names() {
