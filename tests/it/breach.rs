@@ -84,6 +84,47 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
             .await
             .unwrap();
     }
+    // Named secrets: a token rotated once (both values are needles) and the
+    // PostgreSQL password as a secret a connection references.
+    let token_old = format!("Token-Old-{}", conexor_crypto::random_base62(12));
+    let token_new = format!("Token-New-{}", conexor_crypto::random_base62(12));
+    let (id, sealed) = client2.sealed_secret_value(&token_old).await.unwrap();
+    client2
+        .post(
+            "secrets",
+            serde_json::json!({"name": "api_token", "kind": "token", "secret_id": id, "sealed": sealed}),
+        )
+        .await
+        .unwrap();
+    let (id, sealed) = client2.sealed_secret_value(&token_new).await.unwrap();
+    client2
+        .put(
+            "secrets/api_token",
+            serde_json::json!({"secret_id": id, "sealed": sealed}),
+        )
+        .await
+        .unwrap();
+    let pg_password = url::Url::parse(&pg).unwrap().password().unwrap().to_owned();
+    let (id, sealed) = client2.sealed_secret_value(&pg_password).await.unwrap();
+    client2
+        .post(
+            "secrets",
+            serde_json::json!({"name": "pg_pw", "kind": "password", "secret_id": id, "sealed": sealed}),
+        )
+        .await
+        .unwrap();
+    let (kind, mut spec) = conexor_connectors::ConnectionSpec::from_url(&pg).unwrap();
+    spec.password = None;
+    spec.password_secret = Some("pg_pw".into());
+    let body = client2
+        .sealed_connection("pg_named", kind, &serde_json::to_vec(&spec).unwrap(), false)
+        .await
+        .unwrap();
+    client2.post("connections", body).await.unwrap();
+    client2
+        .query("pg_named", "SELECT COUNT(*) FROM customers", vec![], None)
+        .await
+        .unwrap();
     let key_text = client2.key().unwrap().to_text().to_string();
     // Make the store flush its WAL into the main file as well; both are searched anyway.
     server.state.store.close().await;
@@ -104,6 +145,8 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
         ));
     }
     needles.push("cx_reader".into());
+    needles.push(token_old);
+    needles.push(token_new);
     // By position: the secret itself may contain '_'.
     let secret_part = key_text["cxk_".len() + 12 + 1..].to_string();
     needles.push(secret_part);

@@ -14,5 +14,6 @@ mod isolation;
 mod logs;
 mod long_calls;
 mod purity;
+mod secrets;
 mod sources;
 mod tools;

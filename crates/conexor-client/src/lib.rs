@@ -346,6 +346,22 @@ impl Client {
         Ok((result, issued))
     }
 
+    /// A named Secret's value sealed here (format v1, plaintext
+    /// `{"value": …}`) under a fresh id: `(secret_id, sealed)` for
+    /// `POST /secrets` or `PUT /secrets/{name}`.
+    pub async fn sealed_secret_value(&self, value: &str) -> Result<(String, SealedSecret)> {
+        let unlocked = self.unlock().await?;
+        let secret_id = conexor_crypto::new_secret_id();
+        let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&json!({ "value": value }))?);
+        let sealed = conexor_crypto::seal_secret(
+            &unlocked.wmk,
+            &unlocked.workspace_id,
+            &secret_id,
+            &plaintext,
+        )?;
+        Ok((secret_id.as_str().to_owned(), sealed))
+    }
+
     /// The request body for a connection: name and type in clear, the spec sealed.
     pub async fn sealed_connection(
         &self,

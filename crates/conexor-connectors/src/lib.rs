@@ -99,6 +99,13 @@ impl Source {
         spec: &ConnectionSpec,
         options: &OpenOptions,
     ) -> Result<Source, Error> {
+        if let Some(name) = &spec.password_secret {
+            // The server resolves named secrets before it opens a spec; an
+            // agent has none (its agent.toml reads env vars and files).
+            return Err(Error::Spec(format!(
+                "the password refers to the secret {name:?}, which was not resolved"
+            )));
+        }
         match kind {
             ConnectionKind::Postgresql => postgresql::PostgresqlSource::open(spec, options)
                 .await

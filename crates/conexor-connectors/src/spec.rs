@@ -47,6 +47,11 @@ pub struct ConnectionSpec {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Zeroizing<String>>,
+    /// The password is the named Secret of this name (`conexor secrets`),
+    /// resolved by the server with the caller's key when the connection is
+    /// opened; a spec is never opened with it unresolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<String>,
     #[serde(default)]
     pub ssl_mode: SslMode,
     /// PEM of the CA that signs the server's certificate.
@@ -133,8 +138,21 @@ impl ConnectionSpec {
         Ok((kind, spec))
     }
 
+    /// The named Secrets the spec references, as `(field, secret name)`.
+    pub fn secret_refs(&self) -> Vec<(String, String)> {
+        self.password_secret
+            .iter()
+            .map(|name| ("password".to_owned(), name.clone()))
+            .collect()
+    }
+
     /// Checks that the fields a kind needs are present.
     pub fn validate(&self, kind: ConnectionKind) -> Result<(), Error> {
+        if self.password.is_some() && self.password_secret.is_some() {
+            return Err(Error::Spec(
+                "give either a password or a password secret, not both".into(),
+            ));
+        }
         match kind {
             ConnectionKind::Sqlite => {
                 if self.path.as_deref().unwrap_or_default().is_empty() {

@@ -249,6 +249,11 @@ async fn list_deks(
             serde_json::from_str(&c.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
         deks.push(json!({"connection": c.name, "secret_id": c.secret_id, "dek": dek}));
     }
+    for s in state.store.secrets(&p.workspace_id).await? {
+        let dek: Value =
+            serde_json::from_str(&s.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
+        deks.push(json!({"secret": s.name, "secret_id": s.secret_id, "dek": dek}));
+    }
     Ok(Json(json!({ "deks": deks })))
 }
 
@@ -418,7 +423,7 @@ struct SealedConnection {
     allow_privileged: bool,
 }
 
-fn valid_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn valid_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -434,7 +439,7 @@ fn valid_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn ctx(p: &Principal) -> CallContext {
+pub(crate) fn ctx(p: &Principal) -> CallContext {
     CallContext::of(p.clone())
 }
 
@@ -514,7 +519,15 @@ async fn add_connection(
         created_at: String::new(),
         updated_at: String::new(),
     };
-    state.store.insert_connection(&record).await?;
+    let refs = Gateway::new(state.clone())
+        .secret_refs(&ctx(&p), &record.secret_id, &body.sealed)
+        .await
+        .map_err(tool_error)?;
+    state
+        .store
+        .insert_connection(&record, &refs)
+        .await
+        .map_err(secret_ref_error)?;
     audited(
         &state,
         &p,
@@ -554,6 +567,16 @@ async fn test_and_discover(
     Ok((report, schema_json, tables))
 }
 
+/// A connection saved with a reference to a secret that went away meanwhile.
+fn secret_ref_error(e: conexor_store::Error) -> ApiError {
+    match e {
+        conexor_store::Error::NotFound("secret") => ApiError::NotFound(
+            "the connection references a secret this workspace does not have (see `conexor secrets list`)".into(),
+        ),
+        other => other.into(),
+    }
+}
+
 fn json_text<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
 }
@@ -585,6 +608,10 @@ async fn edit_connection(
     let (report, schema_json, _) = test_and_discover(&state, &p, &body, kind, &secret_id).await?;
     let value = json_text(&body.sealed.value)?;
     let dek = json_text(&body.sealed.dek)?;
+    let refs = Gateway::new(state.clone())
+        .secret_refs(&ctx(&p), &secret_id, &body.sealed)
+        .await
+        .map_err(tool_error)?;
     let version = state
         .store
         .replace_secret(
@@ -594,8 +621,10 @@ async fn edit_connection(
             &value,
             &dek,
             schema_json.as_deref(),
+            &refs,
         )
-        .await?;
+        .await
+        .map_err(secret_ref_error)?;
     state.pools.close_connection(&p.workspace_id, &name).await;
     audited(
         &state,

@@ -73,6 +73,12 @@ impl From<conexor_store::Error> for ApiError {
                 ApiError::Conflict(format!("{what} already exists"))
             }
             conexor_store::Error::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            conexor_store::Error::InUse(users) => ApiError::Conflict(format!(
+                "in use by the connection{} {}; remove or edit {} first",
+                if users.len() == 1 { "" } else { "s" },
+                users.join(", "),
+                if users.len() == 1 { "it" } else { "them" }
+            )),
             other => ApiError::Internal(other.into()),
         }
     }

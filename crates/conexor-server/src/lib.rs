@@ -30,6 +30,7 @@ pub mod logging;
 pub mod mcp;
 pub mod pools;
 pub mod schemas;
+pub mod secrets_api;
 pub mod sessions;
 pub mod state;
 pub mod stateless;
@@ -98,6 +99,7 @@ where
     let keyed = api::keyed_routes()
         .merge(agents_api::routes())
         .merge(tools::routes())
+        .merge(secrets_api::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,

@@ -19,8 +19,10 @@ mod agents;
 mod audit;
 mod cache;
 mod records;
+mod secrets;
 mod tools;
 
+pub use secrets::{SECRET_KINDS, SecretRecord};
 pub use tools::ToolRecord;
 
 pub use agents::{AgentConnectionRecord, AgentRecord, EnrolRefusal};
@@ -50,6 +52,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("stored data is damaged: {0}")]
     Corrupt(&'static str),
+    /// A secret still referenced: the connections that reference it.
+    #[error("in use by {}", .0.join(", "))]
+    InUse(Vec<String>),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -145,6 +150,7 @@ impl Store {
             .chain(audit::MIGRATIONS)
             .chain(agents::MIGRATIONS)
             .chain(tools::MIGRATIONS)
+            .chain(secrets::MIGRATIONS)
         {
             sqlx::query(*statement).execute(&pool).await?;
         }
@@ -408,11 +414,15 @@ impl Store {
     ) -> Result<Vec<KeyId>> {
         self.writing(async {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let secret_ids: Vec<String> =
-                sqlx::query_scalar("SELECT secret_id FROM connections WHERE workspace_id = ?")
-                    .bind(workspace.as_str())
-                    .fetch_all(&mut *tx)
-                    .await?;
+            // Connection specs and named secrets share the id space and the format.
+            let secret_ids: Vec<String> = sqlx::query_scalar(
+                "SELECT secret_id FROM connections WHERE workspace_id = ?
+                 UNION ALL SELECT secret_id FROM secrets WHERE workspace_id = ?",
+            )
+            .bind(workspace.as_str())
+            .bind(workspace.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
             let mut given: Vec<&str> = deks.iter().map(|(s, _)| s.as_str()).collect();
             given.sort_unstable();
             let mut expected: Vec<&str> = secret_ids.iter().map(String::as_str).collect();
@@ -423,13 +433,18 @@ impl Store {
                 ));
             }
             for (secret_id, dek) in deks {
-                sqlx::query("UPDATE connections SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?")
+                for update in [
+                    "UPDATE connections SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?",
+                    "UPDATE secrets SET sealed_dek = ?, updated_at = ? WHERE workspace_id = ? AND secret_id = ?",
+                ] {
+                    sqlx::query(update)
                     .bind(dek)
                     .bind(now())
                     .bind(workspace.as_str())
                     .bind(secret_id)
                     .execute(&mut *tx)
                     .await?;
+                }
             }
             let others: Vec<String> = sqlx::query_scalar(
                 "SELECT key_id FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL AND key_id <> ?",
@@ -499,7 +514,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn insert_connection(&self, c: &ConnectionRecord) -> Result<()> {
+    /// Adds a connection and records the named secrets its spec references
+    /// (`(field, secret name)`; each must exist), in one transaction.
+    pub async fn insert_connection(
+        &self,
+        c: &ConnectionRecord,
+        secret_refs: &[(String, String)],
+    ) -> Result<()> {
         self.writing(async {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             if !Self::claim_secret_id(&mut tx, c.secret_id.as_str()).await? {
@@ -537,13 +558,16 @@ impl Store {
             if done.rows_affected() != 1 {
                 return Err(Error::Conflict("connection"));
             }
+            secrets::write_refs(&mut tx, &c.workspace_id, &c.name, secret_refs).await?;
             tx.commit().await?;
             Ok(())
         })
         .await
     }
 
-    /// Replaces a connection's credentials: a new secret id and the next version.
+    /// Replaces a connection's credentials: a new secret id and the next
+    /// version, and the named secrets the new spec references.
+    #[allow(clippy::too_many_arguments)]
     pub async fn replace_secret(
         &self,
         workspace: &WorkspaceId,
@@ -552,6 +576,7 @@ impl Store {
         sealed_value: &str,
         sealed_dek: &str,
         schema_json: Option<&str>,
+        secret_refs: &[(String, String)],
     ) -> Result<i64> {
         self.writing(async {
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -577,6 +602,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let version = version.ok_or(Error::NotFound("connection"))?;
+            secrets::write_refs(&mut tx, workspace, name, secret_refs).await?;
             tx.commit().await?;
             Ok(version)
         })
@@ -607,14 +633,24 @@ impl Store {
 
     pub async fn delete_connection(&self, workspace: &WorkspaceId, name: &str) -> Result<()> {
         self.writing(async {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let done = sqlx::query("DELETE FROM connections WHERE workspace_id = ? AND name = ?")
                 .bind(workspace.as_str())
                 .bind(name)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             if done.rows_affected() != 1 {
                 return Err(Error::NotFound("connection"));
             }
+            // Its secrets may now be removed.
+            sqlx::query(
+                "DELETE FROM connection_secret_refs WHERE workspace_id = ? AND connection = ?",
+            )
+            .bind(workspace.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             Ok(())
         })
         .await

@@ -104,7 +104,7 @@ async fn every_write_is_seen_by_the_next_cached_read() {
             .is_none()
     );
     store
-        .insert_connection(&connection(&ws, "shop", "sec_0123456789ABCDEF"))
+        .insert_connection(&connection(&ws, "shop", "sec_0123456789ABCDEF"), &[])
         .await
         .unwrap();
     let found = store.cached_connection(&ws, "shop").await.unwrap().unwrap();
@@ -115,7 +115,7 @@ async fn every_write_is_seen_by_the_next_cached_read() {
     // New credentials: the next read has the new version and secret id.
     let new_secret = SecretId::parse("sec_FEDCBA9876543210").unwrap();
     store
-        .replace_secret(&ws, "shop", &new_secret, "v2", "d2", None)
+        .replace_secret(&ws, "shop", &new_secret, "v2", "d2", None, &[])
         .await
         .unwrap();
     let found = store.cached_connection(&ws, "shop").await.unwrap().unwrap();

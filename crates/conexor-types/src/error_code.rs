@@ -39,6 +39,8 @@ pub enum ErrorCode {
     UnknownConnection,
     UnknownTable,
     UnknownResource,
+    /// `unknown_secret`: no named Secret of that name in the workspace.
+    UnknownSecret,
     /// `conflict`: the name exists, or the object is managed elsewhere.
     Conflict,
     /// `no_schema`: the connection has no discovered schema yet.
@@ -118,6 +120,7 @@ impl ErrorCode {
             "unknown_connection" => ErrorCode::UnknownConnection,
             "unknown_table" => ErrorCode::UnknownTable,
             "unknown_resource" => ErrorCode::UnknownResource,
+            "unknown_secret" => ErrorCode::UnknownSecret,
             "conflict" => ErrorCode::Conflict,
             "no_schema" => ErrorCode::NoSchema,
             "driver" | "source" => ErrorCode::Source(text.to_owned()),
@@ -156,7 +159,8 @@ impl ErrorCode {
             ErrorCode::UnknownTool
             | ErrorCode::UnknownConnection
             | ErrorCode::UnknownTable
-            | ErrorCode::UnknownResource => 404,
+            | ErrorCode::UnknownResource
+            | ErrorCode::UnknownSecret => 404,
             ErrorCode::Conflict | ErrorCode::NoSchema => 409,
             ErrorCode::Limit(which) if which == "row_size" => 422,
             ErrorCode::Limit(_) => 429,
@@ -219,7 +223,8 @@ impl ErrorCode {
             ErrorCode::UnknownTool
             | ErrorCode::UnknownConnection
             | ErrorCode::UnknownTable
-            | ErrorCode::UnknownResource => "unknown name",
+            | ErrorCode::UnknownResource
+            | ErrorCode::UnknownSecret => "unknown name",
             ErrorCode::Conflict => "conflict with what exists",
             ErrorCode::NoSchema => "no discovered schema",
             ErrorCode::Store => "the server's store failed",
@@ -260,6 +265,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::UnknownConnection => f.write_str("unknown_connection"),
             ErrorCode::UnknownTable => f.write_str("unknown_table"),
             ErrorCode::UnknownResource => f.write_str("unknown_resource"),
+            ErrorCode::UnknownSecret => f.write_str("unknown_secret"),
             ErrorCode::Conflict => f.write_str("conflict"),
             ErrorCode::NoSchema => f.write_str("no_schema"),
             ErrorCode::Timeout => f.write_str("timeout"),
@@ -299,6 +305,7 @@ mod tests {
             ("unknown_connection", 404, ResourceNotFound, false),
             ("unknown_table", 404, ResourceNotFound, false),
             ("unknown_resource", 404, ResourceNotFound, false),
+            ("unknown_secret", 404, ToolError, false),
             ("conflict", 409, ToolError, false),
             ("no_schema", 409, ToolError, false),
             ("limit.concurrency", 429, ToolError, true),

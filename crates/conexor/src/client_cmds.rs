@@ -227,8 +227,12 @@ pub struct SpecArgs {
     #[arg(long = "user")]
     pub user: Option<String>,
     /// Read the password from stdin (otherwise it is prompted for when a terminal is attached)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "password_secret")]
     pub password_stdin: bool,
+    /// Use the named Secret NAME as the password (`conexor secrets add NAME`):
+    /// rotating the secret rotates this connection's password
+    #[arg(long, value_name = "NAME")]
+    pub password_secret: Option<String>,
     /// disable, prefer, require, verify-ca or verify-full
     #[arg(long)]
     pub ssl_mode: Option<String>,
@@ -297,7 +301,12 @@ impl SpecArgs {
                 std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?,
             );
         }
-        if self.password_stdin {
+        if let Some(name) = &self.password_secret {
+            if spec.password.is_some() {
+                bail!("--password-secret replaces the password: leave it out of the URL");
+            }
+            spec.password_secret = Some(name.clone());
+        } else if self.password_stdin {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
@@ -742,7 +751,7 @@ pub(crate) fn print_table(result: &Value) {
     }
 }
 
-fn prompt_secret(prompt: &str) -> Result<Zeroizing<String>> {
+pub(crate) fn prompt_secret(prompt: &str) -> Result<Zeroizing<String>> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "no terminal to prompt for a secret; pass it on stdin (--password-stdin / --url-stdin) or in the environment"

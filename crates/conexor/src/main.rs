@@ -54,6 +54,7 @@ mod bridge;
 mod client_cmds;
 mod config_file;
 mod sample;
+mod secrets_cmds;
 mod server_cmd;
 mod tools_cmds;
 
@@ -89,6 +90,9 @@ enum Command {
     /// Manage connections (credentials are encrypted here, before they leave)
     #[command(subcommand, alias = "connection")]
     Connections(client_cmds::ConnectionsCmd),
+    /// Named secrets (passwords, keys, tokens), sealed here and referenced by connections
+    #[command(subcommand, alias = "secret")]
+    Secrets(secrets_cmds::SecretsCmd),
     /// Export, verify and pin the tamper-evident audit log
     #[command(subcommand)]
     Audit(audit_cmds::AuditCmd),
@@ -190,6 +194,7 @@ fn main() {
             Command::Init(args) => client_cmds::init(args).await,
             Command::Keys(cmd) => client_cmds::keys(cmd).await,
             Command::Connections(cmd) => client_cmds::connections(cmd).await,
+            Command::Secrets(cmd) => secrets_cmds::secrets(cmd).await,
             Command::Query(args) => client_cmds::query(args).await,
             Command::Audit(cmd) => audit_cmds::run(cmd).await,
             Command::Mcp(args) => bridge::run(args).await,

@@ -137,15 +137,99 @@ impl Gateway {
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<ConnectionSpec, ToolError> {
+        let (wmk, mut spec) = self.open_spec_unresolved(ctx, secret_id, sealed).await?;
+        if let Some(name) = spec.password_secret.take() {
+            spec.password = Some(self.named_secret(ctx, &wmk, &name).await?);
+        }
+        Ok(spec)
+    }
+
+    /// Checks that a sealed named Secret opens with the caller's key, for
+    /// this workspace and id, and holds `{"value": …}` (before it is saved).
+    pub(crate) async fn check_sealed_value(
+        &self,
+        ctx: &CallContext,
+        secret_id: &SecretId,
+        sealed: &SealedSecret,
+    ) -> Result<(), ToolError> {
+        let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
+        let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
+            .map_err(|_| ToolError::failed("crypto.open", "the secret does not open with this key (sealed for another workspace or id, or damaged)"))?;
+        serde_json::from_slice::<SecretValue>(&plain)
+            .map(drop)
+            .map_err(|_| {
+                ToolError::invalid("a secret's sealed plaintext must be {\"value\": \"…\"}")
+            })
+    }
+
+    /// The named Secrets a sealed spec references, as `(field, secret name)`
+    /// (recorded in clear when the connection is saved, so that a secret in
+    /// use cannot be removed and a rotation reaches its connections).
+    pub(crate) async fn secret_refs(
+        &self,
+        ctx: &CallContext,
+        secret_id: &SecretId,
+        sealed: &SealedSecret,
+    ) -> Result<Vec<(String, String)>, ToolError> {
+        Ok(self
+            .open_spec_unresolved(ctx, secret_id, sealed)
+            .await?
+            .1
+            .secret_refs())
+    }
+
+    async fn open_spec_unresolved(
+        &self,
+        ctx: &CallContext,
+        secret_id: &SecretId,
+        sealed: &SealedSecret,
+    ) -> Result<(conexor_crypto::Wmk, ConnectionSpec), ToolError> {
         let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
-        serde_json::from_slice(&plain).map_err(|_| {
+        let spec = serde_json::from_slice(&plain).map_err(|_| {
             ToolError::failed(
                 "spec",
                 "the connection's secret is not a valid connection spec",
             )
-        })
+        })?;
+        Ok((wmk, spec))
+    }
+
+    /// The value of a named Secret of the caller's workspace, opened in
+    /// memory with the caller's key.
+    async fn named_secret(
+        &self,
+        ctx: &CallContext,
+        wmk: &conexor_crypto::Wmk,
+        name: &str,
+    ) -> Result<zeroize::Zeroizing<String>, ToolError> {
+        let ws = &ctx.principal.workspace_id;
+        let Some(record) = self.state.store.secret(ws, name).await.map_err(store_err)? else {
+            return Err(ToolError::failed(
+                "unknown_secret",
+                format!(
+                    "the connection uses the secret {name:?}, which this workspace does not have (see `conexor secrets list`)"
+                ),
+            ));
+        };
+        let damaged = || ToolError::failed("store", "a stored secret is damaged");
+        let sealed = SealedSecret {
+            value: serde_json::from_str(&record.sealed_value).map_err(|_| damaged())?,
+            dek: serde_json::from_str(&record.sealed_dek).map_err(|_| damaged())?,
+        };
+        let plain =
+            conexor_crypto::open_secret(wmk, ws, &record.secret_id, &sealed).map_err(|_| {
+                ToolError::failed(
+                    "crypto.open",
+                    format!(
+                        "the secret {name:?} does not open with this key (damaged, or rotated)"
+                    ),
+                )
+            })?;
+        serde_json::from_slice::<SecretValue>(&plain)
+            .map(|v| v.value)
+            .map_err(|_| ToolError::failed("spec", format!("the secret {name:?} holds no value")))
     }
 
     pub(super) async fn open_source(
@@ -276,4 +360,11 @@ impl Gateway {
         .await?;
         outcome.map(|(s, _)| s)
     }
+}
+
+/// The plaintext of a named Secret (format v1 §9a): `{"value": "…"}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretValue {
+    value: zeroize::Zeroizing<String>,
 }

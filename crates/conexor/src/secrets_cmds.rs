@@ -1,0 +1,193 @@
+//! `conexor secrets`: named values (passwords, keys, tokens) sealed here,
+//! before they leave, exactly like a connection spec, and referenced by name
+//! from connections (`--password-secret NAME`). The server lists names and
+//! metadata only.
+
+use crate::ClientArgs;
+use crate::client_cmds::prompt_secret;
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Read};
+use zeroize::Zeroizing;
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCmd {
+    /// Seal a value here and store it under NAME (the value is prompted for,
+    /// or read from stdin; never an argument)
+    Add {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+        /// password, secret_access_key, token or generic
+        #[arg(long, default_value = "generic")]
+        kind: String,
+        /// Read the value from stdin
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Names, kinds, versions and the connections that use each (never values)
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// One secret's metadata
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+    },
+    /// Replace a secret's value; every connection that uses it takes the new
+    /// value from its next call
+    Rotate {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+        /// Read the new value from stdin
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Remove a secret (refused while a connection uses it)
+    Remove {
+        #[command(flatten)]
+        client: ClientArgs,
+        name: String,
+    },
+}
+
+/// The value, from stdin or a hidden prompt (twice, to catch a typo).
+fn read_value(stdin: bool) -> Result<Zeroizing<String>> {
+    if stdin || !std::io::stdin().is_terminal() {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin().read_to_string(&mut text)?;
+        let value = Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned());
+        if value.is_empty() {
+            bail!("the value on stdin is empty");
+        }
+        return Ok(value);
+    }
+    let value = prompt_secret("Value: ")?;
+    let again = prompt_secret("Again: ")?;
+    if *value != *again {
+        bail!("the two values differ; nothing was stored");
+    }
+    if value.is_empty() {
+        bail!("the value is empty; nothing was stored");
+    }
+    Ok(value)
+}
+
+fn print_secret(s: &Value) {
+    let used: Vec<&str> = s["used_by"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    println!(
+        "{:<24} {:<18} {:<5} {:<25} {}",
+        s["name"].as_str().unwrap_or(""),
+        s["kind"].as_str().unwrap_or(""),
+        format!("v{}", s["version"].as_i64().unwrap_or(0)),
+        s["updated_at"].as_str().unwrap_or(""),
+        if used.is_empty() {
+            "-".to_owned()
+        } else {
+            used.join(", ")
+        }
+    );
+}
+
+pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
+    match cmd {
+        SecretsCmd::Add {
+            client: args,
+            name,
+            kind,
+            stdin,
+        } => {
+            let value = read_value(stdin)?;
+            let client = args.client()?;
+            let (secret_id, sealed) = client.sealed_secret_value(&value).await?;
+            let v = client
+                .post(
+                    "secrets",
+                    json!({"name": name, "kind": kind, "secret_id": secret_id, "sealed": sealed}),
+                )
+                .await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                println!(
+                    "Secret {name:?} ({kind}) sealed here and stored. Use it with --password-secret {name}."
+                );
+            }
+        }
+        SecretsCmd::List { client: args } => {
+            let v = args.client()?.get("secrets").await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                let all = v["secrets"].as_array().cloned().unwrap_or_default();
+                if all.is_empty() {
+                    println!("No secrets yet: `conexor secrets add NAME` seals one.");
+                } else {
+                    println!(
+                        "{:<24} {:<18} {:<5} {:<25} USED BY",
+                        "NAME", "KIND", "VER", "UPDATED"
+                    );
+                    for s in &all {
+                        print_secret(s);
+                    }
+                }
+            }
+        }
+        SecretsCmd::Show { client: args, name } => {
+            let v = args.client()?.get(&format!("secrets/{name}")).await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                print_secret(&v);
+            }
+        }
+        SecretsCmd::Rotate {
+            client: args,
+            name,
+            stdin,
+        } => {
+            let value = read_value(stdin)?;
+            let client = args.client()?;
+            let (secret_id, sealed) = client.sealed_secret_value(&value).await?;
+            let v = client
+                .put(
+                    &format!("secrets/{name}"),
+                    json!({"secret_id": secret_id, "sealed": sealed}),
+                )
+                .await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                let users: Vec<&str> = v["connections"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                println!(
+                    "Secret {name:?} rotated (version {}); {} take the new value from their next call.",
+                    v["version"],
+                    if users.is_empty() {
+                        "no connections".to_owned()
+                    } else {
+                        users.join(", ")
+                    }
+                );
+            }
+        }
+        SecretsCmd::Remove { client: args, name } => {
+            let v = args.client()?.delete(&format!("secrets/{name}")).await?;
+            if args.json {
+                println!("{v}");
+            } else {
+                println!("Secret {name:?} removed.");
+            }
+        }
+    }
+    Ok(())
+}
