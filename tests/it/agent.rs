@@ -408,6 +408,7 @@ pub(crate) async fn fake_server_accepts(
         heartbeat_ms: 60_000,
         max_in_flight: 64,
         rejected: vec![],
+        features: vec![],
     })))
     .await
     .unwrap();
@@ -809,6 +810,7 @@ async fn the_agent_redials_when_the_server_falls_silent() {
         heartbeat_ms: 200,
         max_in_flight: 4,
         rejected: vec![],
+        features: vec![],
     })))
     .await
     .unwrap();

@@ -54,6 +54,9 @@ pub(crate) struct Shared {
     pub sources: tokio::sync::Mutex<HashMap<String, Source>>,
     /// The local audit log, opened once the workspace is known.
     pub audit: Arc<audit_log::AuditSink>,
+    /// The server of the current session lets `done` carry the last batch
+    /// of rows (`welcome.features`).
+    pub rows_in_done: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the agent until `shutdown` is cancelled or the server refuses it
@@ -67,6 +70,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         identity: Mutex::new(identity),
         sources: tokio::sync::Mutex::new(HashMap::new()),
         audit: Arc::default(),
+        rows_in_done: Default::default(),
         settings,
     });
     let mut attempt: u32 = 0;

@@ -347,7 +347,10 @@ pub(crate) async fn handle(
         Ok(Answer::Rows((rs, hash))) => {
             // Every request is in the local audit log; the log line is for debugging.
             tracing::debug!(id, connection = %connection, rows = rs.rows.len(), bytes = rs.bytes, duration_ms, query_hash = %hash, "Request served.");
-            send_rows(&tx, id, rs, duration_ms, hash).await;
+            let rows_in_done = shared
+                .rows_in_done
+                .load(std::sync::atomic::Ordering::Relaxed);
+            send_rows(&tx, id, rs, duration_ms, hash, rows_in_done).await;
         }
         Ok(Answer::Schema(schema)) => {
             let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
@@ -452,12 +455,15 @@ async fn query(
 
 /// Streams a result in batches of about [`conexor_protocol::BATCH_BYTES`];
 /// each send waits for room in the outbox (backpressure from the socket).
+/// With `rows_in_done` (the server said it understands it), the last batch
+/// rides on `done`: a small answer is one frame.
 async fn send_rows(
     tx: &mpsc::Sender<Message>,
     id: u64,
     rs: ResultSet,
     duration_ms: u64,
     hash: String,
+    rows_in_done: bool,
 ) {
     let ResultSet {
         columns,
@@ -502,19 +508,24 @@ async fn send_rows(
         batch_bytes += size;
         batch.push(row);
     }
-    if (!batch.is_empty() || columns.is_some())
-        && !send(
-            tx,
-            &AgentMessage::Rows {
-                id,
-                columns: columns.take(),
-                rows: batch,
-            },
-        )
-        .await
-    {
-        return;
-    }
+    let (columns, batch) = if rows_in_done {
+        (columns.take(), batch)
+    } else {
+        if (!batch.is_empty() || columns.is_some())
+            && !send(
+                tx,
+                &AgentMessage::Rows {
+                    id,
+                    columns: columns.take(),
+                    rows: batch,
+                },
+            )
+            .await
+        {
+            return;
+        }
+        (None, Vec::new())
+    };
     send(
         tx,
         &AgentMessage::Done {
@@ -524,6 +535,8 @@ async fn send_rows(
             truncated,
             duration_ms,
             query_hash: Some(hash),
+            columns,
+            batch,
         },
     )
     .await;

@@ -229,7 +229,12 @@ pub(crate) async fn run(
             heartbeat_ms,
             max_in_flight,
             rejected,
+            features,
         })) => {
+            shared.rows_in_done.store(
+                features.iter().any(|f| f == conexor_protocol::ROWS_IN_DONE),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             for r in rejected {
                 tracing::warn!(connection = %r.name, reason = %r.reason, "The server did not accept this connection.");
             }

@@ -33,8 +33,8 @@ pub use identity::{
     AgentKey, ENROL_SUBJECT, challenge_message, hello_subject, new_nonce, verify_challenge,
 };
 pub use messages::{
-    AgentMessage, ConnectionOffer, Operation, RejectedOffer, ServerMessage, decode_agent,
-    decode_server, encode,
+    AgentMessage, ConnectionOffer, Operation, ROWS_IN_DONE, RejectedOffer, ServerMessage,
+    decode_agent, decode_server, encode,
 };
 
 /// Where the server accepts agents.

@@ -61,6 +61,11 @@ pub enum ServerMessage {
         max_in_flight: u32,
         #[serde(default)]
         rejected: Vec<RejectedOffer>,
+        /// Optional behaviours this server understands (see [`ROWS_IN_DONE`]);
+        /// an agent uses only those listed, so agents and servers of
+        /// different versions keep working together.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        features: Vec<String>,
     },
     /// The connection is refused; the socket closes after this.
     Refused {
@@ -127,6 +132,13 @@ pub enum AgentMessage {
         duration_ms: u64,
         /// SHA-256 hex of the exact statement the agent sent to its source.
         query_hash: Option<String>,
+        /// With [`ROWS_IN_DONE`]: the columns, when no `rows` message carried
+        /// them, and the last batch of rows, in this message instead of a
+        /// `rows` message before it (a small answer is one frame).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        columns: Option<Vec<Column>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        batch: Vec<Vec<Value>>,
     },
     /// The request failed or was refused. `code` is a value-free class;
     /// `message` is for the AI caller and is never logged by the server.
@@ -143,6 +155,10 @@ pub enum AgentMessage {
         seq: u64,
     },
 }
+
+/// A `welcome` feature: `done` may carry the columns and the last batch of
+/// rows (see [`AgentMessage::Done`]).
+pub const ROWS_IN_DONE: &str = "rows_in_done";
 
 /// One message as a JSON text frame.
 pub fn encode<T: Serialize>(message: &T) -> String {
@@ -206,8 +222,51 @@ mod tests {
             truncated: false,
             duration_ms: 2,
             query_hash: None,
+            columns: None,
+            batch: vec![],
         };
-        assert_eq!(decode_agent(&encode(&done)).unwrap(), done);
+        // Without a batch, `done` is what every version of the protocol sends.
+        let text = encode(&done);
+        assert!(
+            !text.contains("batch") && !text.contains("columns"),
+            "{text}"
+        );
+        assert_eq!(decode_agent(&text).unwrap(), done);
+        let with_rows = AgentMessage::Done {
+            id: 7,
+            rows: 1,
+            bytes: 3,
+            truncated: false,
+            duration_ms: 2,
+            query_hash: None,
+            columns: Some(vec![Column {
+                name: "id".into(),
+                type_name: "INT4".into(),
+            }]),
+            batch: vec![vec![json!(42)]],
+        };
+        assert_eq!(decode_agent(&encode(&with_rows)).unwrap(), with_rows);
+    }
+
+    /// A server of this version understands `done` with rows; an agent that
+    /// meets an older server (no `features` in `welcome`) sees none listed.
+    #[test]
+    fn welcome_features_are_optional_both_ways() {
+        let old = r#"{"type":"welcome","agent_id":"a","workspace_id":"w","name":"n","heartbeat_ms":1000,"max_in_flight":4}"#;
+        match decode_server(old).unwrap() {
+            ServerMessage::Welcome { features, .. } => assert!(features.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        let new = ServerMessage::Welcome {
+            agent_id: "a".into(),
+            workspace_id: "w".into(),
+            name: "n".into(),
+            heartbeat_ms: 1000,
+            max_in_flight: 4,
+            rejected: vec![],
+            features: vec![ROWS_IN_DONE.into()],
+        };
+        assert_eq!(decode_server(&encode(&new)).unwrap(), new);
     }
 
     #[test]

@@ -81,6 +81,9 @@ enum Reply {
         truncated: bool,
         /// The hash of the statement the agent sent to its source, under its own caps.
         query_hash: Option<String>,
+        /// The last batch, when it rode on `done` (`ROWS_IN_DONE`).
+        columns: Option<Vec<Column>>,
+        rows: Vec<Vec<Value>>,
     },
     Error {
         /// Parsed once, here at the edge.

@@ -75,10 +75,13 @@ impl AgentHub {
             truncated: false,
             bytes: 0,
         };
+        // One timer for the whole answer, however many batches it comes in.
+        let timer = tokio::time::sleep_until(deadline);
+        tokio::pin!(timer);
         loop {
             let reply = tokio::select! {
                 r = rx.recv() => r,
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = &mut timer => {
                     return Err(ToolError::failed("agent.timeout", format!("agent {agent_name:?} did not answer in time")));
                 }
             };
@@ -92,29 +95,14 @@ impl AgentHub {
                         ),
                     ));
                 }
-                Some(Reply::Rows { columns, rows }) => {
-                    if let Some(c) = columns {
-                        result.columns = c;
-                    }
-                    for row in rows {
-                        if result.truncated {
-                            break;
-                        }
-                        let size = conexor_connectors::json_len(&row);
-                        if result.rows.len() as u64 >= limits.max_rows
-                            || result.bytes + size > limits.max_bytes
-                        {
-                            result.truncated = true;
-                            break;
-                        }
-                        result.bytes += size;
-                        result.rows.push(row);
-                    }
-                }
+                Some(Reply::Rows { columns, rows }) => take(&mut result, columns, rows, limits),
                 Some(Reply::Done {
                     truncated,
                     query_hash,
+                    columns,
+                    rows,
                 }) => {
+                    take(&mut result, columns, rows, limits);
                     result.truncated |= truncated;
                     guard.finished = true;
                     return Ok((result, query_hash));
@@ -182,5 +170,30 @@ impl AgentHub {
                 "the agent answered discovery with something else",
             )),
         }
+    }
+}
+
+/// Adds a batch from the agent to the answer, re-capped here whatever the
+/// agent sends.
+fn take(
+    result: &mut ResultSet,
+    columns: Option<Vec<Column>>,
+    rows: Vec<Vec<Value>>,
+    limits: &Limits,
+) {
+    if let Some(c) = columns {
+        result.columns = c;
+    }
+    for row in rows {
+        if result.truncated {
+            break;
+        }
+        let size = conexor_connectors::json_len(&row);
+        if result.rows.len() as u64 >= limits.max_rows || result.bytes + size > limits.max_bytes {
+            result.truncated = true;
+            break;
+        }
+        result.bytes += size;
+        result.rows.push(row);
     }
 }

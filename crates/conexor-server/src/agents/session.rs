@@ -207,6 +207,7 @@ pub(super) async fn session(
         heartbeat_ms: heartbeat.as_millis() as u64,
         max_in_flight: MAX_IN_FLIGHT,
         rejected,
+        features: vec![conexor_protocol::ROWS_IN_DONE.to_owned()],
     };
     if sink
         .send(Message::Text(encode(&welcome).into()))
@@ -340,6 +341,8 @@ pub(super) async fn on_message(
             id,
             truncated,
             query_hash,
+            columns,
+            batch,
             ..
         } => {
             // Only a well-formed hash is kept (it goes into the audit record).
@@ -352,6 +355,8 @@ pub(super) async fn on_message(
                 Reply::Done {
                     truncated,
                     query_hash,
+                    columns,
+                    rows: batch,
                 },
             )
             .await
