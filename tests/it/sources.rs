@@ -424,3 +424,50 @@ async fn connection_failures_reach_the_client_as_a_class_and_a_fixed_sentence() 
     }
     assert!(!export.contains("cx_no_such_database"), "{export}");
 }
+
+/// A login the database refuses for a reason of its own (here: no CONNECT
+/// privilege on the database) is a connection failure too: its class and a
+/// fixed sentence, never the source's text, which names the database.
+#[tokio::test]
+async fn a_login_without_connect_privilege_is_a_class_not_the_source_s_text() {
+    use sqlx::Connection;
+    let server = TestServer::start().await;
+    let client = server.workspace("no-connect").await;
+    let user = format!(
+        "cx_noconn_{}",
+        conexor_crypto::random_base62(8).to_lowercase()
+    );
+    let mut admin = sqlx::PgConnection::connect(&env_url("CONEXOR_TEST_PG_ADMIN_URL"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {user} LOGIN PASSWORD 'Pw-no-connect-1'"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    // Nobody may connect without a grant (the test servers revoke PUBLIC's).
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "REVOKE CONNECT ON DATABASE {database} FROM PUBLIC"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.ok();
+    let mut url = url::Url::parse(&env_url("CONEXOR_TEST_PG_READER_URL")).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("Pw-no-connect-1")).unwrap();
+    let err = add_connection(&client, "noconn", url.as_str(), false)
+        .await
+        .expect_err("a login without CONNECT must fail");
+    let text = format!("{err:#}");
+    assert_eq!(status_of(&err), Some(502), "{text}");
+    assert!(text.contains("this login may not use it"), "{text}");
+    for leak in [user.as_str(), database.as_str(), "permission denied"] {
+        assert!(!text.contains(leak), "the client saw {leak:?}: {text}");
+    }
+}

@@ -120,6 +120,9 @@ pub enum ConnectFailure {
     Settings,
     /// The SQLite file does not exist.
     NoFile,
+    /// The server refused the session for another reason (it is starting or
+    /// shutting down, or at its connection limit).
+    Unavailable,
 }
 
 impl ConnectFailure {
@@ -136,6 +139,7 @@ impl ConnectFailure {
             ConnectFailure::Lost => "connect.lost",
             ConnectFailure::Settings => "connect.settings",
             ConnectFailure::NoFile => "connect.no_file",
+            ConnectFailure::Unavailable => "connect.unavailable",
         }
     }
 
@@ -160,6 +164,9 @@ impl ConnectFailure {
             ConnectFailure::Lost => "the source closed the connection",
             ConnectFailure::Settings => "the connection settings cannot be used",
             ConnectFailure::NoFile => "the SQLite file does not exist",
+            ConnectFailure::Unavailable => {
+                "the source refused the session (it may be starting, shutting down, or at its connection limit)"
+            }
         }
     }
 
@@ -273,6 +280,27 @@ pub(crate) fn session_lost(err: &sqlx::Error) -> bool {
 /// that a refused connection, a wrong password or a missing database is
 /// reported as what it is at once. (A pool retries a refused connection until
 /// its acquire timeout and then says only that it timed out.)
+/// An error while a session logs in: whatever the source says then is about
+/// the login, so it reaches the client as a connection failure's class and
+/// fixed sentence, never as the source's text (which names the database or
+/// the user).
+pub(crate) fn login_error(err: sqlx::Error) -> Error {
+    if let Some(failure) = ConnectFailure::of(&err) {
+        return Error::Connect { failure };
+    }
+    match &err {
+        sqlx::Error::Database(db) => {
+            let failure = match db.code().as_deref() {
+                // Insufficient privilege: no CONNECT on the database.
+                Some("42501") => ConnectFailure::Database,
+                _ => ConnectFailure::Unavailable,
+            };
+            Error::Connect { failure }
+        }
+        _ => Error::from(err),
+    }
+}
+
 pub(crate) async fn first_login<O>(
     options: &O,
     timeout: std::time::Duration,
@@ -282,7 +310,7 @@ where
     O::Connection: Sized,
 {
     match tokio::time::timeout(timeout, options.connect()).await {
-        Ok(connected) => Ok(connected?),
+        Ok(connected) => connected.map_err(login_error),
         Err(_) => Err(Error::Connect {
             failure: ConnectFailure::Timeout,
         }),

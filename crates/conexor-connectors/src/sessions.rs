@@ -111,7 +111,11 @@ impl<C: sqlx::Connection + 'static, M: Send + 'static> Sessions<C, M> {
     /// A session for one read: an idle one (tested first when it sat idle
     /// for [`TEST_AFTER_IDLE`]), or a new login when none is idle and the cap
     /// allows. Waits for a free one at most the acquire timeout.
-    pub(crate) async fn acquire(&self) -> Result<Session<C, M>, sqlx::Error> {
+    ///
+    /// A failed login is a connection failure's class and fixed sentence
+    /// ([`crate::error::login_error`]): what a source says while a session
+    /// logs in is about the login, never for the client to read.
+    pub(crate) async fn acquire(&self) -> Result<Session<C, M>, crate::Error> {
         let inner = &self.inner;
         let permit = match tokio::time::timeout(
             inner.settings.acquire_timeout,
@@ -120,8 +124,8 @@ impl<C: sqlx::Connection + 'static, M: Send + 'static> Sessions<C, M> {
         .await
         {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed),
-            Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
+            Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed.into()),
+            Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut.into()),
         };
         loop {
             let Some((mut conn, meta, since)) = lock(&inner.idle).pop() else {
@@ -152,8 +156,8 @@ impl<C: sqlx::Connection + 'static, M: Send + 'static> Sessions<C, M> {
         }
         let fresh =
             match tokio::time::timeout(inner.settings.connect_timeout, (inner.login)()).await {
-                Ok(fresh) => fresh?,
-                Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
+                Ok(fresh) => fresh.map_err(crate::error::login_error)?,
+                Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut.into()),
             };
         Ok(Session {
             conn: Some(fresh),
@@ -335,7 +339,12 @@ mod tests {
         let _b = sessions.acquire().await.unwrap();
         let waited = sessions.acquire().await;
         assert!(
-            matches!(waited, Err(sqlx::Error::PoolTimedOut)),
+            matches!(
+                waited,
+                Err(crate::Error::Connect {
+                    failure: crate::ConnectFailure::Timeout
+                })
+            ),
             "a third session was lent"
         );
         a.give_back();
@@ -361,7 +370,9 @@ mod tests {
         sessions.close().await;
         assert!(matches!(
             sessions.acquire().await,
-            Err(sqlx::Error::PoolClosed)
+            Err(crate::Error::Connect {
+                failure: crate::ConnectFailure::Lost
+            })
         ));
     }
 }
