@@ -57,6 +57,17 @@ impl ApiError {
     }
 }
 
+/// 409: `what` is still used by these connections.
+pub(crate) fn in_use(what: &str, users: &[String]) -> ApiError {
+    let one = users.len() == 1;
+    ApiError::Conflict(format!(
+        "{what} is in use by the connection{} {}; edit or remove {} first",
+        if one { "" } else { "s" },
+        users.join(", "),
+        if one { "it" } else { "them" }
+    ))
+}
+
 impl From<crate::gateway::ToolError> for ApiError {
     fn from(e: crate::gateway::ToolError) -> Self {
         ApiError::Call {
@@ -73,12 +84,7 @@ impl From<conexor_store::Error> for ApiError {
                 ApiError::Conflict(format!("{what} already exists"))
             }
             conexor_store::Error::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            conexor_store::Error::InUse(users) => ApiError::Conflict(format!(
-                "in use by the connection{} {}; remove or edit {} first",
-                if users.len() == 1 { "" } else { "s" },
-                users.join(", "),
-                if users.len() == 1 { "it" } else { "them" }
-            )),
+            conexor_store::Error::InUse(users) => in_use("it", &users),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -209,12 +209,9 @@ async fn remove(
             conexor_store::Error::NotFound(_) => {
                 ApiError::NotFound(format!("no secret named {name:?}"))
             }
-            conexor_store::Error::InUse(users) => ApiError::Conflict(format!(
-                "the secret {name:?} is in use by the connection{} {}; edit or remove {} first",
-                if users.len() == 1 { "" } else { "s" },
-                users.join(", "),
-                if users.len() == 1 { "it" } else { "them" }
-            )),
+            conexor_store::Error::InUse(users) => {
+                crate::error::in_use(&format!("the secret {name:?}"), &users)
+            }
             other => other.into(),
         })?;
     audited(

@@ -77,6 +77,17 @@ fn read_value(stdin: bool) -> Result<Zeroizing<String>> {
     Ok(value)
 }
 
+/// Reads the value and seals it here under a fresh id.
+async fn read_and_seal(
+    args: &ClientArgs,
+    stdin: bool,
+) -> Result<(conexor_client::Client, String, conexor_crypto::SealedSecret)> {
+    let value = read_value(stdin)?;
+    let client = args.client()?;
+    let (secret_id, sealed) = client.sealed_secret_value(&value).await?;
+    Ok((client, secret_id, sealed))
+}
+
 fn print_secret(s: &Value) {
     let used: Vec<&str> = s["used_by"]
         .as_array()
@@ -104,9 +115,7 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
             kind,
             stdin,
         } => {
-            let value = read_value(stdin)?;
-            let client = args.client()?;
-            let (secret_id, sealed) = client.sealed_secret_value(&value).await?;
+            let (client, secret_id, sealed) = read_and_seal(&args, stdin).await?;
             let v = client
                 .post(
                     "secrets",
@@ -153,9 +162,7 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
             name,
             stdin,
         } => {
-            let value = read_value(stdin)?;
-            let client = args.client()?;
-            let (secret_id, sealed) = client.sealed_secret_value(&value).await?;
+            let (client, secret_id, sealed) = read_and_seal(&args, stdin).await?;
             let v = client
                 .put(
                     &format!("secrets/{name}"),
