@@ -25,6 +25,7 @@ reqs=(
   "cryptography>=42"
   "httpx>=0.27"
   "pytest>=8"
+  "moto[server]>=5,<6"
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

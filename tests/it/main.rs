@@ -13,6 +13,7 @@ mod http;
 mod isolation;
 mod logs;
 mod long_calls;
+mod objects;
 mod purity;
 mod secrets;
 mod sources;

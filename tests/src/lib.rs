@@ -50,6 +50,8 @@ fn init_logging() {
 }
 
 pub mod conformance;
+pub mod mcp;
+pub mod s3;
 
 /// A running server and what a test needs to reach it.
 pub struct TestServer {

@@ -427,20 +427,21 @@ async fn query(
             .err()
             .unwrap_or_else(|| Refusal::denied("unknown_connection", "unknown connection")));
     };
+    let Some(dialect) = conexor_connectors::dialect_for(kind) else {
+        return Err(Refusal::denied(
+            "usage",
+            "this connection holds objects, not tables",
+        ));
+    };
     // The agent's own guard: the server's check counts for nothing here.
-    let checked = conexor_guard::check_with_policy_async(
-        conexor_connectors::dialect_for(kind),
-        sql,
-        Some(params.len()),
-        &policy,
-    )
-    .await
-    .map_err(|r| {
-        Refusal::denied(
-            r.rule.code(),
-            format!("query refused by the agent: {}", r.reason),
-        )
-    })?;
+    let checked = conexor_guard::check_with_policy_async(dialect, sql, Some(params.len()), &policy)
+        .await
+        .map_err(|r| {
+            Refusal::denied(
+                r.rule.code(),
+                format!("query refused by the agent: {}", r.reason),
+            )
+        })?;
     let max_rows = max_rows.clamp(1, local.max_rows);
     let limits = Limits {
         max_rows,

@@ -5,10 +5,13 @@
 //! | `postgresql` | [`postgresql`] | PostgreSQL 15 (private server per run) |
 //! | `mysql`      | [`mysql`]      | MariaDB 10.11 (private server per run) |
 //! | `sqlite`     | [`sqlite`]     | the file itself                        |
+//! | `s3`         | [`s3`]         | moto's S3 server (started per test)    |
 //!
 //! A connector does three things: `test` (login, version, role checks), `discover`
-//! (names, types, keys, comments, estimates — never rows) and `read` (one
-//! guarded query). `read` accepts only a [`conexor_guard::CheckedQuery`], which
+//! (names, types, keys, comments, estimates — never rows; for object storage
+//! buckets and top-level prefixes — never contents) and `read`: one guarded
+//! query for the SQL kinds, one typed [`conexor_types::objects::ObjectRead`]
+//! for object storage, which does not pretend to be SQL. `read` accepts only a [`conexor_guard::CheckedQuery`], which
 //! nothing outside the guard can construct, and enforces the second layer of
 //! the SELECT-only promise itself: a read-only session from connect, a
 //! read-only transaction that is always rolled back, a statement timeout, and
@@ -16,11 +19,12 @@
 //! always prepared (extended protocol on PostgreSQL, `COM_STMT_PREPARE` on
 //! MySQL), never the simple-query or batch path.
 //!
-//! This crate knows nothing of HTTP, MCP, the control-plane store or
-//! encryption: it receives a plaintext [`ConnectionSpec`] and never persists it.
+//! This crate knows nothing of MCP, the control-plane store or encryption:
+//! it receives a plaintext [`SourceSpec`] and never persists it.
 
 pub mod mysql;
 pub mod postgresql;
+pub mod s3;
 pub mod sqlite;
 
 pub mod catalog;
@@ -32,13 +36,13 @@ mod spec;
 mod value;
 
 pub use error::{ConnectFailure, Error, ErrorClass};
-pub use policy::{DestinationPolicy, check_destination};
+pub use policy::{DestinationPolicy, check_destination, check_ip, check_spec_destination};
 pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
-pub use spec::{ConnectionSpec, SslMode};
+pub use spec::{ConnectionSpec, SourceSpec, SslMode};
 pub use value::encoded_len as json_len;
 
 use conexor_guard::CheckedQuery;
-use conexor_types::{ConnectionKind, Limits, ResultSet};
+use conexor_types::{ConnectionKind, Family, Limits, ResultSet};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +69,7 @@ pub enum Source {
     Postgresql(postgresql::PostgresqlSource),
     Mysql(mysql::MysqlSource),
     Sqlite(sqlite::SqliteSource),
+    S3(s3::S3Source),
 }
 
 /// Options for opening a source that do not come from the user's spec.
@@ -78,6 +83,9 @@ pub struct OpenOptions {
     pub max_connections: u32,
     /// Idle sessions are closed after this.
     pub idle_timeout: Duration,
+    /// Where an HTTP source may connect, checked again on every resolution
+    /// (object storage; SQL hosts are checked by [`check_destination`]).
+    pub destinations: DestinationPolicy,
 }
 
 impl Default for OpenOptions {
@@ -87,6 +95,7 @@ impl Default for OpenOptions {
             connect_timeout: Duration::from_secs(10),
             max_connections: 4,
             idle_timeout: DEFAULT_IDLE,
+            destinations: DestinationPolicy::default(),
         }
     }
 }
@@ -116,6 +125,19 @@ impl Source {
             ConnectionKind::Sqlite => sqlite::SqliteSource::open(spec, options)
                 .await
                 .map(Source::Sqlite),
+            ConnectionKind::S3 => Err(Error::Spec(
+                "an s3 connection has its own fields (access key, endpoint, …), not a database's"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Opens a source of any kind from its spec. Does not check a SQL
+    /// destination: call [`check_destination`] first.
+    pub async fn open_spec(spec: &SourceSpec, options: &OpenOptions) -> Result<Source, Error> {
+        match spec {
+            SourceSpec::Sql(kind, sql) => Source::open(*kind, sql, options).await,
+            SourceSpec::S3(s3) => s3::S3Source::open(s3, options).map(Source::S3),
         }
     }
 
@@ -124,11 +146,12 @@ impl Source {
             Source::Postgresql(_) => ConnectionKind::Postgresql,
             Source::Mysql(_) => ConnectionKind::Mysql,
             Source::Sqlite(_) => ConnectionKind::Sqlite,
+            Source::S3(_) => ConnectionKind::S3,
         }
     }
 
-    /// The guard dialect matching this source.
-    pub fn dialect(&self) -> conexor_guard::Dialect {
+    /// The guard dialect matching this source (none for object storage).
+    pub fn dialect(&self) -> Option<conexor_guard::Dialect> {
         dialect_for(self.kind())
     }
 
@@ -137,6 +160,7 @@ impl Source {
             Source::Postgresql(s) => s.test().await,
             Source::Mysql(s) => s.test().await,
             Source::Sqlite(s) => s.test().await,
+            Source::S3(s) => s.test().await,
         }
     }
 
@@ -145,6 +169,20 @@ impl Source {
             Source::Postgresql(s) => s.discover().await,
             Source::Mysql(s) => s.discover().await,
             Source::Sqlite(s) => s.discover().await,
+            Source::S3(s) => Ok(Schema {
+                tables: Vec::new(),
+                buckets: s.discover().await?,
+            }),
+        }
+    }
+
+    /// The object store behind this source, for object reads.
+    pub fn objects(&self) -> Result<&s3::S3Source, Error> {
+        match self {
+            Source::S3(s) => Ok(s),
+            _ => Err(Error::Usage(
+                "this connection holds tables, not objects: use run_query".into(),
+            )),
         }
     }
 
@@ -162,7 +200,7 @@ impl Source {
         limits: &Limits,
         stop: &CancellationToken,
     ) -> Result<ResultSet, Error> {
-        if query.dialect() != self.dialect() {
+        if Some(query.dialect()) != self.dialect() {
             return Err(Error::Usage("query was checked for another dialect".into()));
         }
         if query.placeholder_count() != params.len() {
@@ -178,7 +216,7 @@ impl Source {
         if let Some(name) = query
             .user_functions()
             .iter()
-            .find(|name| !policy.allows(self.dialect(), name))
+            .find(|name| !policy.allows(query.dialect(), name))
         {
             return Err(Error::Refused {
                 code: "guard.unknown_function",
@@ -192,16 +230,23 @@ impl Source {
             Source::Postgresql(s) => s.read(query, params, limits, stop).await,
             Source::Mysql(s) => s.read(query, params, limits, stop).await,
             Source::Sqlite(s) => s.read(query, params, limits, stop).await,
+            Source::S3(_) => Err(Error::Usage(
+                "this connection holds objects, not tables: use list_objects and read_object"
+                    .into(),
+            )),
         }
     }
 
     /// The connection admin's allow-list of user-defined functions; check queries for
     /// this source under it (`conexor_guard::check_with_policy`).
     pub fn policy(&self) -> &conexor_guard::FunctionPolicy {
+        static NONE: std::sync::LazyLock<conexor_guard::FunctionPolicy> =
+            std::sync::LazyLock::new(conexor_guard::FunctionPolicy::default);
         match self {
             Source::Postgresql(s) => s.policy(),
             Source::Mysql(s) => s.policy(),
             Source::Sqlite(s) => s.policy(),
+            Source::S3(_) => &NONE,
         }
     }
 
@@ -211,15 +256,22 @@ impl Source {
             Source::Postgresql(s) => s.close().await,
             Source::Mysql(s) => s.close().await,
             Source::Sqlite(s) => s.close().await,
+            // Idle HTTP connections close with the client.
+            Source::S3(_) => {}
         }
     }
 }
 
-pub fn dialect_for(kind: ConnectionKind) -> conexor_guard::Dialect {
+/// The guard dialect of a SQL kind; none for kinds that hold no tables.
+pub fn dialect_for(kind: ConnectionKind) -> Option<conexor_guard::Dialect> {
     match kind {
-        ConnectionKind::Postgresql => conexor_guard::Dialect::Postgresql,
-        ConnectionKind::Mysql => conexor_guard::Dialect::Mysql,
-        ConnectionKind::Sqlite => conexor_guard::Dialect::Sqlite,
+        ConnectionKind::Postgresql => Some(conexor_guard::Dialect::Postgresql),
+        ConnectionKind::Mysql => Some(conexor_guard::Dialect::Mysql),
+        ConnectionKind::Sqlite => Some(conexor_guard::Dialect::Sqlite),
+        ConnectionKind::S3 => {
+            debug_assert_eq!(kind.family(), Family::Objects);
+            None
+        }
     }
 }
 

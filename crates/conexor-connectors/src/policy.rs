@@ -8,7 +8,7 @@
 //! the second time (rebinding) is not stopped here; operators who need that
 //! should refuse private networks and use agent mode.
 
-use crate::{ConnectionSpec, Error};
+use crate::{ConnectionSpec, Error, SourceSpec};
 use conexor_types::ConnectionKind;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,25 @@ pub async fn check_destination(
             let host = spec.host.as_deref().unwrap_or_default();
             let port = spec.port.unwrap_or(5432);
             check_host(host, port, policy).await
+        }
+        ConnectionKind::S3 => Err(Error::Spec(
+            "an s3 connection is checked from its own spec".into(),
+        )),
+    }
+}
+
+/// [`check_destination`] for a spec of any kind. An object store's endpoint
+/// host is checked here, and again by its resolver on every connection.
+pub async fn check_spec_destination(
+    spec: &SourceSpec,
+    policy: &DestinationPolicy,
+) -> Result<(), Error> {
+    match spec {
+        SourceSpec::Sql(kind, sql) => check_destination(*kind, sql, policy).await,
+        SourceSpec::S3(s3) => {
+            let url = s3.endpoint_url()?;
+            let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+            check_host(host, url.port_or_known_default().unwrap_or(443), policy).await
         }
     }
 }

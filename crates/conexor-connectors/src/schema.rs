@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Schema {
     pub tables: Vec<Table>,
+    /// Object storage: buckets and their top-level prefixes (never contents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<crate::s3::BucketInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +77,9 @@ impl Schema {
                 tables[i].foreign_keys.push(fk);
             }
         }
-        Schema { tables }
+        Schema {
+            tables,
+            buckets: Vec::new(),
+        }
     }
 }

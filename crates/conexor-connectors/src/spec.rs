@@ -159,6 +159,11 @@ impl ConnectionSpec {
                     return Err(Error::Spec("a sqlite connection needs a file path".into()));
                 }
             }
+            ConnectionKind::S3 => {
+                return Err(Error::Spec(
+                    "an s3 connection has its own fields (access key, endpoint, …), not a database's".into(),
+                ));
+            }
             ConnectionKind::Postgresql | ConnectionKind::Mysql => {
                 if self.host.as_deref().unwrap_or_default().is_empty() {
                     return Err(Error::Spec("a host is required".into()));
@@ -169,6 +174,86 @@ impl ConnectionSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// The plaintext spec of a connection of any kind: a database's, or an
+/// object store's. What the client seals is its JSON; the kind, stored in
+/// clear beside it, says which shape to read.
+#[derive(Clone)]
+pub enum SourceSpec {
+    Sql(ConnectionKind, ConnectionSpec),
+    S3(crate::s3::S3Spec),
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceSpec([redacted])")
+    }
+}
+
+impl SourceSpec {
+    /// Reads a spec's JSON as the shape of `kind`. The error names no value.
+    pub fn from_json(kind: ConnectionKind, json: &[u8]) -> Result<SourceSpec, Error> {
+        let invalid = |e: serde_json::Error| {
+            // serde's message can quote a value (a password); keep its field name only.
+            let text = e.to_string();
+            let field = text.split('`').nth(1).filter(|f| {
+                f.len() < 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
+            Error::Spec(match field {
+                Some(f) => format!("not a valid {kind} spec (field `{f}`)"),
+                None => format!("not a valid {kind} spec"),
+            })
+        };
+        Ok(match kind {
+            ConnectionKind::S3 => SourceSpec::S3(serde_json::from_slice(json).map_err(invalid)?),
+            sql => SourceSpec::Sql(sql, serde_json::from_slice(json).map_err(invalid)?),
+        })
+    }
+
+    pub fn kind(&self) -> ConnectionKind {
+        match self {
+            SourceSpec::Sql(kind, _) => *kind,
+            SourceSpec::S3(_) => ConnectionKind::S3,
+        }
+    }
+
+    /// The named Secrets the spec references, as `(field, secret name)`.
+    pub fn secret_refs(&self) -> Vec<(String, String)> {
+        match self {
+            SourceSpec::Sql(_, spec) => spec.secret_refs(),
+            SourceSpec::S3(spec) => spec.secret_refs(),
+        }
+    }
+
+    /// Puts each referenced secret's value in its field. `value` opens the
+    /// secret of a name.
+    pub async fn resolve<F, Fut, E>(&mut self, mut value: F) -> Result<(), E>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Zeroizing<String>, E>>,
+    {
+        match self {
+            SourceSpec::Sql(_, spec) => {
+                if let Some(name) = spec.password_secret.take() {
+                    spec.password = Some(value(name).await?);
+                }
+            }
+            SourceSpec::S3(spec) => {
+                if let Some(name) = spec.secret_access_key_secret.take() {
+                    spec.secret_access_key = Some(value(name).await?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        match self {
+            SourceSpec::Sql(kind, spec) => spec.validate(*kind),
+            SourceSpec::S3(spec) => spec.validate(),
+        }
     }
 }
 

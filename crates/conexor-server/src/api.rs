@@ -451,7 +451,7 @@ fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), A
     valid_name(&body.name)?;
     let kind = ConnectionKind::parse(&body.kind).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "unknown connection type {:?}: use postgresql, mysql or sqlite",
+            "unknown connection type {:?}: use postgresql, mysql, sqlite or s3",
             body.kind
         ))
     })?;
@@ -520,7 +520,7 @@ async fn add_connection(
         updated_at: String::new(),
     };
     let refs = Gateway::new(state.clone())
-        .secret_refs(&ctx(&p), &record.secret_id, &body.sealed)
+        .secret_refs(&ctx(&p), kind, &record.secret_id, &body.sealed)
         .await
         .map_err(tool_error)?;
     state
@@ -609,7 +609,7 @@ async fn edit_connection(
     let value = json_text(&body.sealed.value)?;
     let dek = json_text(&body.sealed.dek)?;
     let refs = Gateway::new(state.clone())
-        .secret_refs(&ctx(&p), &secret_id, &body.sealed)
+        .secret_refs(&ctx(&p), kind, &secret_id, &body.sealed)
         .await
         .map_err(tool_error)?;
     let version = state

@@ -34,7 +34,8 @@ impl McpHandler {
 const INSTRUCTIONS: &str = "Conexor gives read-only access to this workspace's databases. \
 Start with list_connections, find tables with search_schema, read a table's columns and keys with \
 describe_table, then run one SELECT with run_query (bind values with params; results are capped and \
-say when truncated). Writes, DDL and multiple statements are refused.";
+say when truncated). Writes, DDL and multiple statements are refused. Object storage connections \
+(type s3) are read with list_objects, object_info, read_object and preview_object.";
 
 fn schema(value: Value) -> Arc<JsonObject> {
     match value {
@@ -133,6 +134,72 @@ pub fn generic_tools() -> Vec<Tool> {
                 },
                 "required": ["connection", "sql"]
             })),
+        )
+        .annotate(read_only()),
+    ]
+}
+
+/// The object storage tools, listed only when the workspace has an object
+/// store (a database-only workspace's tools/list does not grow).
+pub fn object_tools() -> Vec<Tool> {
+    let object = |extra: Value, required: &[&str]| {
+        let mut properties = json!({
+            "connection": {"type": "string"},
+            "bucket": {"type": "string"},
+            "key": {"type": "string"}
+        });
+        if let (Some(p), Value::Object(more)) = (properties.as_object_mut(), extra) {
+            p.extend(more);
+        }
+        schema(json!({"type": "object", "properties": properties, "required": required}))
+    };
+    vec![
+        Tool::new(
+            "list_objects",
+            "List object keys of a bucket (size, modified, ETag); delimiter \"/\" groups keys into folders; pass next_cursor back for more.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "connection": {"type": "string"},
+                    "bucket": {"type": "string"},
+                    "prefix": {"type": "string"},
+                    "delimiter": {"type": "string", "enum": ["/", ""]},
+                    "cursor": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "keys, default 100"}
+                },
+                "required": ["connection", "bucket"]
+            })),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "object_info",
+            "Size, content type, modified time, ETag and metadata of one object.",
+            object(json!({}), &["connection", "bucket", "key"]),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "read_object",
+            "Read bytes of an object from offset (capped, says when truncated); encoding text or base64.",
+            object(
+                json!({
+                    "offset": {"type": "integer", "minimum": 0},
+                    "length": {"type": "integer", "minimum": 1},
+                    "encoding": {"type": "string", "enum": ["text", "base64"]}
+                }),
+                &["connection", "bucket", "key"],
+            ),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "preview_object",
+            "First rows and columns of a CSV, TSV or JSON Lines object (gzip too), read from its head only.",
+            object(
+                json!({
+                    "format": {"type": "string", "enum": ["csv", "tsv", "jsonl", "parquet"]},
+                    "rows": {"type": "integer", "minimum": 1, "description": "default 20"}
+                }),
+                &["connection", "bucket", "key"],
+            ),
         )
         .annotate(read_only()),
     ]
@@ -274,6 +341,21 @@ impl ServerHandler for McpHandler {
     ) -> Result<ListToolsResult, McpError> {
         let principal = principal(&ctx)?;
         let mut tools = generic_tools();
+        let listed = self
+            .state
+            .store
+            .cached_workspace_connections(&principal.workspace_id)
+            .await
+            .map_err(|_| McpError::internal_error("the server's store failed", None))?;
+        let holds_objects = listed
+            .direct
+            .iter()
+            .map(|c| c.kind)
+            .chain(listed.agent.iter().map(|a| a.kind))
+            .any(|k| k.family() == conexor_types::Family::Objects);
+        if holds_objects {
+            tools.extend(object_tools());
+        }
         let named = self
             .state
             .store

@@ -104,7 +104,9 @@ async fn dialect_of(
             "connection: no connection named {name:?} in this workspace (a tool names one by reference)"
         ));
     };
-    Ok(conexor_connectors::dialect_for(kind))
+    conexor_connectors::dialect_for(kind).ok_or_else(|| {
+        format!("connection: {name:?} is {kind} object storage; a tool's SQL needs a database")
+    })
 }
 
 /// Every check a definition passes before it is stored: the guard in the

@@ -40,6 +40,10 @@ pub const RESERVED: &[&str] = &[
     "search_schema",
     "describe_table",
     "run_query",
+    "list_objects",
+    "object_info",
+    "read_object",
+    "preview_object",
 ];
 
 /// Fields that would make a definition carry an inline connection.

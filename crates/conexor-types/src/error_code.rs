@@ -47,8 +47,9 @@ pub enum ErrorCode {
     NoSchema,
     /// A source's own error: `sqlstate:<SQLSTATE>` (PostgreSQL, MySQL and
     /// MariaDB), `source:<code>` (a code that is no SQLSTATE: SQLite's result
-    /// codes), `mysql:<errno>`, `sqlite:<code>`, or `driver` / `source` when
-    /// it gave none.
+    /// codes), `mysql:<errno>`, `sqlite:<code>`, `s3:<S3 error code>` (an
+    /// object store's `NoSuchKey`, `AccessDenied`, …), or `driver` / `source`
+    /// when it gave none.
     Source(String),
     /// `timeout`: the statement ran out of time.
     Timeout,
@@ -105,7 +106,9 @@ impl ErrorCode {
         }
         if let Some((family, _)) = text.split_once(':') {
             return match family {
-                "sqlstate" | "mysql" | "sqlite" | "source" => ErrorCode::Source(text.to_owned()),
+                "sqlstate" | "mysql" | "sqlite" | "source" | "s3" => {
+                    ErrorCode::Source(text.to_owned())
+                }
                 _ => ErrorCode::Unrecognised(text.to_owned()),
             };
         }

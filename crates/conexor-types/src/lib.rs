@@ -8,6 +8,7 @@
 
 mod error_code;
 mod ids;
+pub mod objects;
 mod result;
 
 pub use error_code::{ErrorCode, McpKind};
@@ -24,6 +25,16 @@ pub enum ConnectionKind {
     Postgresql,
     Mysql,
     Sqlite,
+    /// S3 and S3-compatible object storage (MinIO, Ceph, R2, moto, …).
+    S3,
+}
+
+/// What shape of data a kind holds, which decides its tools: SQL kinds get
+/// `run_query` and table tools, object kinds `list_objects` and friends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Sql,
+    Objects,
 }
 
 impl ConnectionKind {
@@ -32,6 +43,7 @@ impl ConnectionKind {
             ConnectionKind::Postgresql => "postgresql",
             ConnectionKind::Mysql => "mysql",
             ConnectionKind::Sqlite => "sqlite",
+            ConnectionKind::S3 => "s3",
         }
     }
 
@@ -40,7 +52,17 @@ impl ConnectionKind {
             "postgresql" | "postgres" => Some(ConnectionKind::Postgresql),
             "mysql" | "mariadb" => Some(ConnectionKind::Mysql),
             "sqlite" => Some(ConnectionKind::Sqlite),
+            "s3" => Some(ConnectionKind::S3),
             _ => None,
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlite => {
+                Family::Sql
+            }
+            ConnectionKind::S3 => Family::Objects,
         }
     }
 }

@@ -209,7 +209,7 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
 /// How a connection is described on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
-    /// Connection type: postgresql, mysql (also MariaDB) or sqlite
+    /// Connection type: postgresql, mysql (also MariaDB), sqlite or s3
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Read a connection URL (postgres://…, mysql://…, sqlite:…) from stdin
@@ -249,9 +249,106 @@ pub struct SpecArgs {
     /// list: pass every function again.
     #[arg(long = "allow-function", value_name = "NAME")]
     pub allow_functions: Vec<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// The fields of an S3 (or S3-compatible) connection, `--type s3`.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "S3 and S3-compatible storage (--type s3)")]
+pub struct S3Args {
+    /// Access key id
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// Read the secret access key from stdin (otherwise it is prompted for on a terminal)
+    #[arg(long, conflicts_with = "secret_access_key_secret")]
+    pub secret_access_key_stdin: bool,
+    /// Use the named Secret NAME as the secret access key (`conexor secrets add NAME`)
+    #[arg(long, value_name = "NAME")]
+    pub secret_access_key_secret: Option<String>,
+    /// Region (default us-east-1)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, R2, moto…), e.g. https://minio.internal:9000
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Address buckets as /bucket/key (the default when --endpoint is given)
+    #[arg(long)]
+    pub path_style: bool,
+    /// Address buckets as bucket.host/key
+    #[arg(long, conflicts_with = "path_style")]
+    pub virtual_hosted: bool,
+    /// Do not verify the endpoint's TLS certificate (self-signed test servers only)
+    #[arg(long, alias = "no-verify-ssl")]
+    pub no_verify_tls: bool,
+    /// Allow a plain-http endpoint (a local test server)
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Limit reads to BUCKET or BUCKET/PREFIX (repeat for more)
+    #[arg(long = "allow-bucket", value_name = "BUCKET[/PREFIX]")]
+    pub allow_buckets: Vec<String>,
 }
 
 impl SpecArgs {
+    /// The spec's kind and its plaintext JSON (what the client seals).
+    pub fn build_plain(&self) -> Result<(ConnectionKind, Zeroizing<Vec<u8>>)> {
+        if self.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::S3) {
+            let spec = self.build_s3()?;
+            return Ok((
+                ConnectionKind::S3,
+                Zeroizing::new(serde_json::to_vec(&spec)?),
+            ));
+        }
+        let (kind, spec) = self.build()?;
+        Ok((kind, Zeroizing::new(serde_json::to_vec(&spec)?)))
+    }
+
+    fn build_s3(&self) -> Result<conexor_connectors::s3::S3Spec> {
+        if self.url.is_some() || self.url_stdin || self.host.is_some() || self.path.is_some() {
+            bail!(
+                "an s3 connection takes --endpoint, --access-key-id and the secret access key, not a URL, host or path"
+            );
+        }
+        let a = &self.s3;
+        let mut spec = conexor_connectors::s3::S3Spec {
+            access_key_id: a
+                .access_key_id
+                .clone()
+                .ok_or_else(|| anyhow!("--access-key-id is required for --type s3"))?,
+            region: a.region.clone(),
+            endpoint: a.endpoint.clone(),
+            path_style: match (a.path_style, a.virtual_hosted) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            verify_tls: !a.no_verify_tls,
+            allow_http: a.allow_http,
+            allow: a.allow_buckets.clone(),
+            ..Default::default()
+        };
+        if let Some(ca) = &self.ssl_ca {
+            spec.ca_pem = Some(
+                std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?,
+            );
+        }
+        if let Some(name) = &a.secret_access_key_secret {
+            spec.secret_access_key_secret = Some(name.clone());
+        } else if a.secret_access_key_stdin {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the secret access key from stdin")?;
+            spec.secret_access_key = Some(Zeroizing::new(
+                text.trim_end_matches(['\r', '\n']).to_owned(),
+            ));
+        } else if std::io::stdin().is_terminal() {
+            spec.secret_access_key = Some(prompt_secret("Secret access key: ")?);
+        }
+        spec.validate().map_err(|e| anyhow!("{e}"))?;
+        Ok(spec)
+    }
+
     pub fn build(&self) -> Result<(ConnectionKind, ConnectionSpec)> {
         let from_url = if self.url_stdin {
             let mut text = String::new();
@@ -270,7 +367,7 @@ impl SpecArgs {
                     .as_deref()
                     .ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
                 let kind = ConnectionKind::parse(kind_text).ok_or_else(|| {
-                    anyhow!("unknown --type {kind_text:?}: use postgresql, mysql or sqlite")
+                    anyhow!("unknown --type {kind_text:?}: use postgresql, mysql, sqlite or s3")
                 })?;
                 (kind, ConnectionSpec::default())
             }
@@ -395,9 +492,8 @@ async fn sealed_body(
     spec: &SpecArgs,
     allow_privileged: bool,
 ) -> Result<(conexor_client::Client, Value)> {
-    let (kind, spec) = spec.build()?;
+    let (kind, plain) = spec.build_plain()?;
     let client = args.client()?;
-    let plain = Zeroizing::new(serde_json::to_vec(&spec)?);
     let body = client
         .sealed_connection(name, kind, &plain, allow_privileged)
         .await?;
@@ -655,9 +751,10 @@ pub(crate) async fn local_query(
     limit: Option<u64>,
 ) -> Result<Value> {
     let (kind, spec) = ConnectionSpec::from_url(url).map_err(|e| anyhow!("{e}"))?;
-    let checked =
-        conexor_guard::check_with_params(conexor_connectors::dialect_for(kind), sql, params.len())
-            .map_err(|r| anyhow!("query refused: {}", r.reason))?;
+    let dialect =
+        conexor_connectors::dialect_for(kind).ok_or_else(|| anyhow!("{kind} is not a database"))?;
+    let checked = conexor_guard::check_with_params(dialect, sql, params.len())
+        .map_err(|r| anyhow!("query refused: {}", r.reason))?;
     let source =
         conexor_connectors::Source::open(kind, &spec, &conexor_connectors::OpenOptions::default())
             .await

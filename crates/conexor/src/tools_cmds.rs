@@ -216,7 +216,9 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                         .def;
                     let (kind, _) = conexor_connectors::ConnectionSpec::from_url(&url)
                         .map_err(|e| anyhow!("{e}"))?;
-                    def.check(conexor_connectors::dialect_for(kind))
+                    let dialect = conexor_connectors::dialect_for(kind)
+                        .ok_or_else(|| anyhow!("{kind} is not a database"))?;
+                    def.check(dialect)
                         .map_err(|e| anyhow!("tool {name}: {e}"))?;
                     let params = def.bind(&call_args).map_err(|e| anyhow!("{e}"))?;
                     crate::client_cmds::local_query(&url, &def.sql, &params, def.max_rows).await?

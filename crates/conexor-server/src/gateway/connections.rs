@@ -121,8 +121,10 @@ impl Gateway {
             value: parse_envelope(&record.sealed_value)?,
             dek: parse_envelope(&record.sealed_dek)?,
         };
-        let spec = self.open_spec(ctx, &record.secret_id, &sealed).await?;
-        let source = self.open_source(kind, &spec).await?;
+        let spec = self
+            .open_spec(ctx, kind, &record.secret_id, &sealed)
+            .await?;
+        let source = self.open_source(&spec).await?;
         self.state
             .pools
             .put(ws, &record.name, record.secret_version, source.clone())
@@ -134,13 +136,15 @@ impl Gateway {
     pub(crate) async fn open_spec(
         &self,
         ctx: &CallContext,
+        kind: ConnectionKind,
         secret_id: &SecretId,
         sealed: &SealedSecret,
-    ) -> Result<ConnectionSpec, ToolError> {
-        let (wmk, mut spec) = self.open_spec_unresolved(ctx, secret_id, sealed).await?;
-        if let Some(name) = spec.password_secret.take() {
-            spec.password = Some(self.named_secret(ctx, &wmk, &name).await?);
-        }
+    ) -> Result<SourceSpec, ToolError> {
+        let (wmk, mut spec) = self
+            .open_spec_unresolved(ctx, kind, secret_id, sealed)
+            .await?;
+        spec.resolve(|name| self.named_secret(ctx, &wmk, name))
+            .await?;
         Ok(spec)
     }
 
@@ -168,11 +172,12 @@ impl Gateway {
     pub(crate) async fn secret_refs(
         &self,
         ctx: &CallContext,
+        kind: ConnectionKind,
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<Vec<(String, String)>, ToolError> {
         Ok(self
-            .open_spec_unresolved(ctx, secret_id, sealed)
+            .open_spec_unresolved(ctx, kind, secret_id, sealed)
             .await?
             .1
             .secret_refs())
@@ -181,16 +186,17 @@ impl Gateway {
     async fn open_spec_unresolved(
         &self,
         ctx: &CallContext,
+        kind: ConnectionKind,
         secret_id: &SecretId,
         sealed: &SealedSecret,
-    ) -> Result<(conexor_crypto::Wmk, ConnectionSpec), ToolError> {
+    ) -> Result<(conexor_crypto::Wmk, SourceSpec), ToolError> {
         let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
-        let spec = serde_json::from_slice(&plain).map_err(|_| {
+        let spec = SourceSpec::from_json(kind, &plain).map_err(|e| {
             ToolError::failed(
                 "spec",
-                "the connection's secret is not a valid connection spec",
+                format!("the connection's secret is not a valid connection spec: {e}"),
             )
         })?;
         Ok((wmk, spec))
@@ -202,10 +208,16 @@ impl Gateway {
         &self,
         ctx: &CallContext,
         wmk: &conexor_crypto::Wmk,
-        name: &str,
+        name: String,
     ) -> Result<zeroize::Zeroizing<String>, ToolError> {
         let ws = &ctx.principal.workspace_id;
-        let Some(record) = self.state.store.secret(ws, name).await.map_err(store_err)? else {
+        let Some(record) = self
+            .state
+            .store
+            .secret(ws, &name)
+            .await
+            .map_err(store_err)?
+        else {
             return Err(ToolError::failed(
                 "unknown_secret",
                 format!(
@@ -232,11 +244,7 @@ impl Gateway {
             .map_err(|_| ToolError::failed("spec", format!("the secret {name:?} holds no value")))
     }
 
-    pub(super) async fn open_source(
-        &self,
-        kind: ConnectionKind,
-        spec: &ConnectionSpec,
-    ) -> Result<Source, ToolError> {
+    pub(super) async fn open_source(&self, spec: &SourceSpec) -> Result<Source, ToolError> {
         let config = &self.state.config;
         let policy = DestinationPolicy {
             deny_loopback: config.deny_loopback,
@@ -244,14 +252,15 @@ impl Gateway {
             sqlite_dirs: config.sqlite_dirs.clone(),
             own_paths: vec![config.data_dir.clone()],
         };
-        conexor_connectors::check_destination(kind, spec, &policy).await?;
+        conexor_connectors::check_spec_destination(spec, &policy).await?;
         let options = OpenOptions {
             statement_timeout: config.limits.statement_timeout,
             connect_timeout: Duration::from_secs(10),
             max_connections: config.limits.per_connection_concurrency,
             idle_timeout: config.key_cache_ttl,
+            destinations: policy,
         };
-        Ok(Source::open(kind, spec, &options).await?)
+        Ok(Source::open_spec(spec, &options).await?)
     }
 
     /// Tests a sealed spec (not stored) and optionally discovers its schema.
@@ -271,8 +280,8 @@ impl Gateway {
         } = *candidate;
         let started = Instant::now();
         let outcome = async {
-            let spec = self.open_spec(ctx, secret_id, sealed).await?;
-            let source = self.open_source(kind, &spec).await?;
+            let spec = self.open_spec(ctx, kind, secret_id, sealed).await?;
+            let source = self.open_source(&spec).await?;
             let result = async {
                 let report = source.test().await?;
                 if !report.privileges.is_empty() && !allow_privileged {
@@ -291,7 +300,7 @@ impl Gateway {
             .await;
             source.close().await;
             let (report, schema) = result?;
-            let tables = schema.as_ref().map(|s| s.tables.len() as u64);
+            let tables = schema.as_ref().map(|s| (s.tables.len() + s.buckets.len()) as u64);
             Ok(((report, schema), Measure { mode: Some("direct"), rows: tables, ..Default::default() }))
         }
         .await;
@@ -337,7 +346,7 @@ impl Gateway {
                     (schema, "agent")
                 }
             };
-            let tables = schema.tables.len() as u64;
+            let tables = (schema.tables.len() + schema.buckets.len()) as u64;
             Ok((
                 schema,
                 Measure {

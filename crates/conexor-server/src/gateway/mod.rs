@@ -18,9 +18,7 @@ use crate::hints::qualified;
 use crate::schemas::SchemaCache;
 use crate::state::AppState;
 use conexor_audit::Draft;
-use conexor_connectors::{
-    ConnectionSpec, DestinationPolicy, OpenOptions, Schema, Source, TestReport,
-};
+use conexor_connectors::{DestinationPolicy, OpenOptions, Schema, Source, SourceSpec, TestReport};
 use conexor_crypto::{Envelope, SealedSecret};
 use conexor_store::{AgentConnectionRecord, ConnectionRecord};
 use conexor_types::{ConnectionKind, ErrorCode, Limits, SecretId};
@@ -31,12 +29,14 @@ use tokio_util::sync::CancellationToken;
 
 mod args;
 mod connections;
+mod objects;
 mod resources;
 mod schema_tools;
 mod sql;
 
 use args::*;
 pub(crate) use connections::Conn;
+pub use objects::OBJECT_TOOLS;
 
 /// Who called, through which surface, with which client.
 #[derive(Debug, Clone)]
@@ -178,6 +178,11 @@ pub const TOOLS: &[&str] = &[
     "run_query",
 ];
 
+/// A tool every workspace may call that names its connection in its arguments.
+fn is_builtin(tool: &str) -> bool {
+    TOOLS.contains(&tool) || OBJECT_TOOLS.contains(&tool)
+}
+
 impl Gateway {
     pub fn new(state: Arc<AppState>) -> Gateway {
         Gateway { state }
@@ -239,7 +244,7 @@ impl Gateway {
         // Built-in tools name their connection in the arguments; a named or
         // generated tool's connection is its own, whatever the caller sent.
         let own = match &outcome {
-            _ if TOOLS.contains(&tool) => None,
+            _ if is_builtin(tool) => None,
             Ok((_, m)) if m.connection.is_some() => m.connection.clone(),
             _ => self
                 .state
@@ -252,7 +257,7 @@ impl Gateway {
         };
         let connection = match &own {
             Some(c) => Some(c.as_str()),
-            None if TOOLS.contains(&tool) => args.get("connection").and_then(Value::as_str),
+            None if is_builtin(tool) => args.get("connection").and_then(Value::as_str),
             None => None,
         };
         self.record(ctx, tool, args.clone(), connection, started, &outcome)
@@ -271,6 +276,7 @@ impl Gateway {
             "search_schema" => self.search_schema(ctx, args).await,
             "describe_table" => self.describe_table(ctx, args).await,
             "run_query" => self.run_query(ctx, args).await,
+            t if OBJECT_TOOLS.contains(&t) => self.object_tool(ctx, t, args).await,
             other => self.named_tool(ctx, other, args).await,
         }
     }

@@ -63,19 +63,35 @@ impl Gateway {
             .await?
             .iter()
             .map(|c| {
-                let tables = c
-                    .schema(&self.state.schemas)
-                    .map(|s| s.tables.len())
-                    .unwrap_or(0);
-                match c {
-                    Conn::Direct(d) => {
-                        json!({"name": d.name, "type": d.kind, "mode": d.mode, "tables": tables})
-                    }
+                let schema = c.schema(&self.state.schemas);
+                let mut entry = match c {
+                    Conn::Direct(d) => json!({"name": d.name, "type": d.kind, "mode": d.mode}),
                     Conn::Agent(a) => json!({
-                        "name": a.name, "type": a.kind, "mode": "agent", "tables": tables,
+                        "name": a.name, "type": a.kind, "mode": "agent",
                         "agent": a.agent_name, "online": self.state.agents.is_live(&a.agent_id),
                     }),
+                };
+                // An object store lists its buckets (names only, a few KB at
+                // most); a database counts its tables (search_schema names them).
+                match c.kind().family() {
+                    conexor_types::Family::Sql => {
+                        entry["tables"] = json!(schema.map(|s| s.tables.len()).unwrap_or(0));
+                    }
+                    conexor_types::Family::Objects => {
+                        let buckets: Vec<&str> = schema
+                            .as_ref()
+                            .map(|s| {
+                                s.buckets
+                                    .iter()
+                                    .map(|b| b.name.as_str())
+                                    .take(100)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        entry["buckets"] = json!(buckets);
+                    }
                 }
+                entry
             })
             .collect();
         Ok((json!({ "connections": list }), Measure::default()))

@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// The guard dialect of a SQL connection; a clear error for one that holds
+/// objects.
+fn sql_dialect(
+    connection: &str,
+    kind: ConnectionKind,
+) -> Result<conexor_guard::Dialect, ToolError> {
+    conexor_connectors::dialect_for(kind).ok_or_else(|| {
+        ToolError::invalid(format!(
+            "connection {connection:?} is {kind} object storage, not a database: use list_objects, object_info, read_object or preview_object"
+        ))
+    })
+}
+
 impl Gateway {
     /// A named query of the caller's workspace: arguments validated by type
     /// and bound to the placeholders, then the same guarded read as run_query.
@@ -46,7 +59,7 @@ impl Gateway {
             conexor_tools::Stored::Table { table_tool: t } => {
                 let kind = self.connection(ctx, &t.connection).await?.kind();
                 let (sql, params, limit) = t
-                    .build(args, conexor_connectors::dialect_for(kind))
+                    .build(args, sql_dialect(&t.connection, kind)?)
                     .map_err(|e| ToolError::failed("param", format!("{}: {e}", t.name)))?;
                 let cap = match (limit, t.max_rows) {
                     (Some(l), Some(m)) => Some(l.min(m)),
@@ -118,7 +131,7 @@ impl Gateway {
                         "the server is at its memory budget for results in flight; retry shortly",
                     )
                 })?;
-        let dialect = conexor_connectors::dialect_for(kind);
+        let dialect = sql_dialect(connection, kind)?;
         let refused = |r: conexor_guard::Rejection| {
             ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason))
         };

@@ -1,0 +1,383 @@
+//! The HTTP layer of the S3 connector: signed `GET` and `HEAD` only.
+//!
+//! [`ReadMethod`] has no other variant, and nothing here builds a body or a
+//! query-string signature: writes and presigned URLs cannot be expressed.
+//! The client never follows a redirect (a 3xx is refused as a destination
+//! error), ignores proxy variables, and resolves names through
+//! [`PolicyResolver`], which checks every address it returns against the
+//! destination policy — on every connection, so a DNS answer that changes
+//! after the connection was saved (rebinding) is still refused. Bodies are
+//! read as a stream and stopped at a byte cap: a server that ignores `Range`
+//! cannot make the connector read more than it asked for.
+
+use super::sigv4::{self, Credentials, Signable};
+use crate::Error;
+use crate::error::ConnectFailure;
+use crate::policy::{DestinationPolicy, check_ip};
+use conexor_types::objects::BucketName;
+use std::net::SocketAddr;
+
+/// The only methods the connector sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadMethod {
+    Get,
+    Head,
+}
+
+impl ReadMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReadMethod::Get => "GET",
+            ReadMethod::Head => "HEAD",
+        }
+    }
+}
+
+/// Resolves host names and refuses any address the policy refuses.
+pub(crate) struct PolicyResolver {
+    pub policy: DestinationPolicy,
+}
+
+/// The resolver's refusal, found again in the error chain to report it as
+/// a destination error rather than a DNS failure.
+#[derive(Debug)]
+struct RefusedAddress(String);
+
+impl std::fmt::Display for RefusedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedAddress {}
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            for addr in &addrs {
+                if let Err(Error::Destination(why)) = check_ip(addr.ip(), &policy) {
+                    return Err(
+                        Box::new(RefusedAddress(why)) as Box<dyn std::error::Error + Send + Sync>
+                    );
+                }
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Where requests go and how they are signed.
+pub(crate) struct Endpoint {
+    pub client: reqwest::Client,
+    /// Scheme, host and port only.
+    pub base: url::Url,
+    pub path_style: bool,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: zeroize::Zeroizing<String>,
+}
+
+/// One request to make.
+pub(crate) struct Request<'a> {
+    pub method: ReadMethod,
+    /// None: the service itself (`ListBuckets`).
+    pub bucket: Option<&'a BucketName>,
+    /// Empty: the bucket itself.
+    pub key: &'a str,
+    pub query: Vec<(&'static str, String)>,
+    /// First and last byte, inclusive.
+    pub range: Option<(u64, u64)>,
+}
+
+impl Endpoint {
+    /// Sends `request`, signed, and returns a successful response; any
+    /// other status becomes an [`Error`] built from S3's error code.
+    pub(crate) async fn send(&self, request: &Request<'_>) -> Result<reqwest::Response, Error> {
+        let (url, host) = self.url(request)?;
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let mut headers: Vec<(&str, String)> = vec![
+            ("host", host),
+            (
+                "x-amz-content-sha256",
+                sigv4::EMPTY_PAYLOAD_SHA256.to_owned(),
+            ),
+            ("x-amz-date", amz_date.clone()),
+        ];
+        if let Some((first, last)) = request.range {
+            headers.push(("range", format!("bytes={first}-{last}")));
+        }
+        let canonical_query = url.query().unwrap_or_default().to_owned();
+        let authorization = sigv4::authorization(
+            &Signable {
+                method: request.method.as_str(),
+                canonical_uri: url.path(),
+                canonical_query: &canonical_query,
+                headers: &headers,
+            },
+            &Credentials {
+                access_key_id: &self.access_key_id,
+                secret_access_key: &self.secret_access_key,
+                region: &self.region,
+            },
+            &amz_date,
+        );
+        let method = match request.method {
+            ReadMethod::Get => reqwest::Method::GET,
+            ReadMethod::Head => reqwest::Method::HEAD,
+        };
+        let mut builder = self.client.request(method, url);
+        for (name, value) in &headers {
+            if *name != "host" {
+                builder = builder.header(*name, value);
+            }
+        }
+        let response = builder
+            .header("authorization", authorization)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        if status.is_redirection() {
+            return Err(Error::Destination(
+                "the object store answered with a redirect, which is never followed".into(),
+            ));
+        }
+        Err(status_error(request.method, response).await)
+    }
+
+    /// The request's URL and its `Host` header, checked to be exactly what
+    /// is signed: the URL parser must not have folded the key's path.
+    fn url(&self, request: &Request<'_>) -> Result<(url::Url, String), Error> {
+        let base_host = self.base.host_str().unwrap_or_default();
+        let port = self
+            .base
+            .port()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let key = sigv4::uri_encode(request.key, true);
+        let (host, path) = match request.bucket {
+            None => (base_host.to_owned(), "/".to_owned()),
+            Some(bucket) if self.path_style => (
+                base_host.to_owned(),
+                if request.key.is_empty() {
+                    format!("/{bucket}")
+                } else {
+                    format!("/{bucket}/{key}")
+                },
+            ),
+            Some(bucket) => (format!("{bucket}.{base_host}"), format!("/{key}")),
+        };
+        let query = sigv4::canonical_query(&request.query);
+        let text = format!(
+            "{}://{host}{port}{path}{}{query}",
+            self.base.scheme(),
+            if query.is_empty() { "" } else { "?" }
+        );
+        let url = url::Url::parse(&text)
+            .map_err(|_| Error::Usage("the object key does not make a valid URL".into()))?;
+        if url.path() != path || url.query().unwrap_or_default() != query {
+            return Err(Error::Usage(
+                "the object key would be sent as another path; it cannot be read".into(),
+            ));
+        }
+        Ok((url, format!("{host}{port}")))
+    }
+}
+
+/// Reads at most `cap` bytes of a body, then stops (the rest is never read).
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), Error> {
+    let mut body = Vec::with_capacity(cap.min(1 << 20));
+    loop {
+        match response.chunk().await.map_err(transport_error)? {
+            None => return Ok((body, false)),
+            Some(chunk) => {
+                let room = cap - body.len();
+                if chunk.len() >= room {
+                    let more = chunk.len() > room;
+                    body.extend_from_slice(&chunk[..room]);
+                    return Ok((body, more || room == 0));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// A failed request's class, decided from the error's kinds, never its text.
+fn transport_error(err: reqwest::Error) -> Error {
+    use std::error::Error as _;
+    if err.is_timeout() {
+        return Error::Source {
+            code: "timeout".into(),
+            message: "the object store did not answer in time".into(),
+            timeout: true,
+        };
+    }
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
+            return Error::Destination(refused.0.clone());
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return Error::Connect {
+                    failure: ConnectFailure::Tls,
+                };
+            }
+            let failure = match io.kind() {
+                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+                ErrorKind::TimedOut => ConnectFailure::Timeout,
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => ConnectFailure::Lost,
+                // getaddrinfo's failures come back as `Other`/`Uncategorized`.
+                _ if err.is_connect() => ConnectFailure::Dns,
+                _ => ConnectFailure::Unreachable,
+            };
+            return Error::Connect { failure };
+        }
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return Error::Connect {
+                failure: ConnectFailure::Tls,
+            };
+        }
+        source = cause.source();
+    }
+    Error::Connect {
+        failure: if err.is_connect() {
+            ConnectFailure::Unreachable
+        } else {
+            ConnectFailure::Lost
+        },
+    }
+}
+
+/// The error a non-2xx answer means. S3's `<Code>` decides; its
+/// `<Message>` is not passed on (it may quote a request's header values).
+async fn status_error(method: ReadMethod, response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let code = if method == ReadMethod::Head {
+        None
+    } else {
+        match read_capped(response, 16 * 1024).await {
+            Ok((body, _)) => error_code(&body),
+            Err(e) => return e,
+        }
+    };
+    let code = code.unwrap_or_else(|| match status {
+        404 => "NoSuchKey".to_owned(),
+        403 => "AccessDenied".to_owned(),
+        416 => "InvalidRange".to_owned(),
+        other => format!("http_{other}"),
+    });
+    let message = match code.as_str() {
+        "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken" => {
+            return Error::Connect {
+                failure: ConnectFailure::Auth,
+            };
+        }
+        "NoSuchKey" => "no object with this key (list_objects shows the keys that exist)",
+        "NoSuchBucket" => "no such bucket (list_connections shows the buckets discovered)",
+        "AccessDenied" | "AllAccessDisabled" => "the connection's credentials may not read this",
+        "InvalidRange" => "the range starts beyond the end of the object",
+        "SlowDown" | "ServiceUnavailable" | "InternalError" => {
+            "the object store is busy or failing; try again shortly"
+        }
+        _ => "the object store refused the request",
+    };
+    Error::Source {
+        code: format!("s3:{code}"),
+        message: format!("{message} ({code})"),
+        timeout: false,
+    }
+}
+
+/// `<Error><Code>…</Code></Error>`, kept only when it is a plain word.
+fn error_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let doc = roxmltree::Document::parse(text).ok()?;
+    let code = doc
+        .descendants()
+        .find(|n| n.has_tag_name("Code"))?
+        .text()?
+        .trim();
+    (!code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| code.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(base: &str, path_style: bool) -> Endpoint {
+        Endpoint {
+            client: reqwest::Client::new(),
+            base: url::Url::parse(base).unwrap(),
+            path_style,
+            region: "us-east-1".into(),
+            access_key_id: "AK".into(),
+            secret_access_key: zeroize::Zeroizing::new("SK".into()),
+        }
+    }
+
+    #[test]
+    fn urls_keep_keys_literal() {
+        let e = endpoint("http://127.0.0.1:5000", true);
+        let bucket = BucketName::parse("cx-data").unwrap();
+        let req = |key: &'static str| Request {
+            method: ReadMethod::Get,
+            bucket: Some(&bucket),
+            key,
+            query: vec![],
+            range: None,
+        };
+        let (url, host) = e.url(&req("a/%2e%2e/b c")).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:5000/cx-data/a/%252e%252e/b%20c"
+        );
+        assert_eq!(host, "127.0.0.1:5000");
+        // A key the type would refuse is refused here too, if it got this far.
+        assert!(e.url(&req("a/../b")).is_err());
+        assert!(e.url(&req("a/%2e%2e/b")).is_ok());
+        let aws = endpoint("https://s3.eu-west-1.amazonaws.com", false);
+        let (url, host) = aws
+            .url(&Request {
+                method: ReadMethod::Get,
+                bucket: Some(&bucket),
+                key: "",
+                query: vec![("list-type", "2".into()), ("prefix", "a b".into())],
+                range: None,
+            })
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://cx-data.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b"
+        );
+        assert_eq!(host, "cx-data.s3.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn error_codes_are_plain_words() {
+        let body =
+            b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>k</Message></Error>";
+        assert_eq!(error_code(body).as_deref(), Some("NoSuchKey"));
+        assert_eq!(error_code(b"<Error><Code>a b</Code></Error>"), None);
+        assert_eq!(error_code(b"not xml"), None);
+    }
+}
