@@ -435,3 +435,118 @@ async fn redirects_and_metadata_endpoints_are_refused() {
         .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
 }
+
+/// The same tools through an agent: the agent holds the key, applies its
+/// own byte cap and allow-list whatever the server asks, and its record and
+/// the server's carry the same hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_through_an_agent_under_the_agent_s_own_caps_and_allow_list() {
+    use crate::agent::{create_agent, spawn_agent};
+    let store = moto();
+    let server = TestServer::start().await;
+    let admin = server.workspace("agent-objects").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token) = create_agent(&admin, "lake-agent", 600).await;
+    std::fs::write(
+        dir.path().join("s3.key"),
+        "conexor-test-secret-key-0123456789",
+    )
+    .unwrap();
+    let text = format!(
+        "server = \"{}\"\ntoken = \"{token}\"\nstate_dir = \"state\"\n[limits]\nmax_bytes = 1024\n\
+         [[connections]]\nname = \"lake\"\ntype = \"s3\"\nendpoint = \"{}\"\nallow_http = true\n\
+         access_key_id = \"AKIDCONEXORTEST\"\nsecret_access_key_file = \"s3.key\"\nallow = [\"cx-data\"]\n",
+        server.url, store.endpoint
+    );
+    let settings = conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with s3");
+    let agent = spawn_agent(settings);
+    let started = std::time::Instant::now();
+    loop {
+        let listed = admin.get("connections").await.unwrap();
+        let online = listed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "lake" && c["online"] == json!(true));
+        if online {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the agent's s3 connection never came online: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (service, _) = mcp(&server, &admin).await;
+    assert!(
+        tool_names(&service)
+            .await
+            .iter()
+            .any(|t| t == "read_object")
+    );
+
+    let (err, read, text) = call(
+        &service,
+        "read_object",
+        json!({"connection": "lake", "bucket": "cx-data", "key": "sales.csv"}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    // The server allows 1 MiB; the agent's own cap is 1,024 bytes.
+    assert_eq!(read["length"], 1024, "{read}");
+    assert_eq!(read["truncated"], true);
+    assert!(
+        read["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("id,name,amount\n1,customer 1")
+    );
+    let (err, preview, text) = call(
+        &service,
+        "preview_object",
+        json!({"connection": "lake", "bucket": "cx-data", "key": "events.jsonl.gz", "rows": 2}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert_eq!(preview["rows"].as_array().unwrap().len(), 2);
+    let (err, _, text) = call(
+        &service,
+        "read_object",
+        json!({"connection": "lake", "bucket": "cx-other", "key": "secret.txt"}),
+    )
+    .await;
+    assert!(
+        err && text.contains("destination refused"),
+        "the agent's allow-list: {text}"
+    );
+    assert!(!text.contains("OTHER-BUCKET-SECRET"));
+
+    // One hash for one read, in both records: the agent's caps are in it.
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let server_hash = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| r["tool"] == "read_object" && r["params"]["key"] == "sales.csv")
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the server recorded the read");
+    assert_eq!(
+        server_hash,
+        sha256_hex("s3.read_object\ncx-data\nsales.csv\nbytes=0-1023")
+    );
+    let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let agent_hash = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| r["tool"] == "agent.read")
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the agent recorded the read");
+    assert_eq!(server_hash, agent_hash);
+    assert!(
+        !log.contains("customer 1,1.5"),
+        "the agent's log holds object data"
+    );
+    agent.stop.cancel();
+    let _ = service.cancel().await;
+}

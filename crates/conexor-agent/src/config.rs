@@ -22,7 +22,8 @@
 //! url_env = "WAREHOUSE_URL"                 # or url_file = "/run/secrets/warehouse"
 //! ```
 
-use conexor_connectors::ConnectionSpec;
+use conexor_connectors::s3::S3Spec;
+use conexor_connectors::{ConnectionSpec, SourceSpec};
 use conexor_types::ConnectionKind;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,64 @@ pub struct ConfigError(pub String);
 
 fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
+}
+
+/// An `s3` connection of agent.toml: its secret access key read from an
+/// environment variable or a file, and the spec checked like the server's.
+fn s3_connection(
+    c: &FileConnection,
+    at: &str,
+    resolve: &dyn Fn(&PathBuf) -> PathBuf,
+) -> Result<S3Spec, ConfigError> {
+    if c.url.is_some() || c.url_env.is_some() || c.url_file.is_some() {
+        return Err(err(format!(
+            "{at}: an s3 connection takes endpoint, access_key_id and secret_access_key_env or _file, not a URL"
+        )));
+    }
+    let secret = match (&c.secret_access_key_env, &c.secret_access_key_file) {
+        (Some(var), None) => Zeroizing::new(
+            std::env::var(var)
+                .map_err(|_| err(format!("{at}: the environment variable {var} is not set")))?,
+        ),
+        (None, Some(p)) => {
+            let p = resolve(p);
+            Zeroizing::new(
+                std::fs::read_to_string(&p)
+                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?
+                    .trim()
+                    .to_owned(),
+            )
+        }
+        _ => {
+            return Err(err(format!(
+                "{at}: set exactly one of secret_access_key_env or secret_access_key_file"
+            )));
+        }
+    };
+    let ca_pem = match &c.ca_file {
+        Some(p) => {
+            let p = resolve(p);
+            Some(
+                std::fs::read_to_string(&p)
+                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+    let spec = S3Spec {
+        access_key_id: c.access_key_id.clone().unwrap_or_default(),
+        secret_access_key: Some(secret),
+        secret_access_key_secret: None,
+        region: c.region.clone(),
+        endpoint: c.endpoint.clone(),
+        path_style: c.path_style,
+        verify_tls: c.verify_tls.unwrap_or(true),
+        ca_pem,
+        allow_http: c.allow_http,
+        allow: c.allow.clone(),
+    };
+    spec.validate().map_err(|e| err(format!("{at}: {e}")))?;
+    Ok(spec)
 }
 
 #[derive(Deserialize)]
@@ -94,6 +153,30 @@ struct FileConnection {
     /// grants). Off by default: such a connection is refused, whatever the server asks.
     #[serde(default)]
     allow_privileged: bool,
+    /// `type = "s3"`: object storage, by the fields users know. The secret
+    /// access key comes from `secret_access_key_env` or `_file`, never the file.
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key_env: Option<String>,
+    #[serde(default)]
+    secret_access_key_file: Option<PathBuf>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    path_style: Option<bool>,
+    #[serde(default)]
+    verify_tls: Option<bool>,
+    #[serde(default)]
+    allow_http: bool,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    /// `bucket` or `bucket/prefix`: the agent's own allow-list, which no
+    /// server can widen.
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 /// The agent's own limits: applied whatever the server asks.
@@ -123,7 +206,7 @@ impl Default for AgentLimits {
 pub struct LocalConnection {
     pub name: String,
     pub kind: ConnectionKind,
-    pub spec: ConnectionSpec,
+    pub spec: SourceSpec,
     /// `allow_privileged` in agent.toml.
     pub allow_privileged: bool,
 }
@@ -254,6 +337,16 @@ impl Settings {
             if connections.iter().any(|o| o.name == c.name) {
                 return Err(err(format!("{at}: the name is used twice")));
             }
+            if c.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::S3) {
+                let spec = s3_connection(c, &at, &resolve)?;
+                connections.push(LocalConnection {
+                    name: c.name.clone(),
+                    kind: ConnectionKind::S3,
+                    spec: SourceSpec::S3(spec),
+                    allow_privileged: c.allow_privileged,
+                });
+                continue;
+            }
             let url = match (&c.url_env, &c.url_file, &c.url) {
                 (Some(var), None, None) => Zeroizing::new(std::env::var(var).map_err(|_| {
                     err(format!("{at}: the environment variable {var} is not set"))
@@ -299,7 +392,7 @@ impl Settings {
             connections.push(LocalConnection {
                 name: c.name.clone(),
                 kind,
-                spec,
+                spec: SourceSpec::Sql(kind, spec),
                 allow_privileged: c.allow_privileged,
             });
         }

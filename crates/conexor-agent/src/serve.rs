@@ -6,7 +6,7 @@
 
 use crate::Shared;
 use conexor_audit::{Draft, Outcome};
-use conexor_connectors::{OpenOptions, Source};
+use conexor_connectors::{OpenOptions, Source, SourceSpec};
 use conexor_protocol::{AgentMessage, Operation, encode};
 use conexor_types::{Limits, ResultSet};
 use serde_json::{Value, json};
@@ -122,7 +122,7 @@ pub(crate) fn refuse_malformed(
         send_now(tx, &AgentMessage::Error {
             id,
             code: "protocol.unknown_operation".into(),
-            message: "the agent serves only `query` and `discover` requests on its offered connections".into(),
+            message: "the agent serves only `query`, `object` and `discover` requests on its offered connections".into(),
             denied: true,
         });
     }
@@ -168,7 +168,7 @@ async fn source(shared: &Arc<Shared>, name: &str) -> Result<Source, Refusal> {
         max_connections: limits.max_in_flight.clamp(1, 8) as u32,
         ..OpenOptions::default()
     };
-    let opened = Source::open(local.kind, &local.spec, &options).await?;
+    let opened = Source::open_spec(&local.spec, &options).await?;
     // The agent protects itself: a login that can do more than read is refused unless
     // agent.toml says otherwise for this connection. No server message can lift it.
     if !local.allow_privileged {
@@ -258,6 +258,10 @@ pub(crate) async fn handle(
             json!({"connection": connection, "sql": sql, "params": params, "limit": max_rows}),
         ),
         Operation::Discover => ("agent.discover", json!({"connection": connection})),
+        Operation::Object { read, .. } => (
+            "agent.read",
+            json!({"connection": connection, "read": read}),
+        ),
     };
     let cancelled = || Refusal {
         code: "cancelled".into(),
@@ -288,6 +292,21 @@ pub(crate) async fn handle(
             )
             .await
             .map(Answer::Rows),
+            Operation::Object {
+                read,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            } => {
+                let asked = Limits {
+                    max_rows,
+                    max_bytes,
+                    timeout_ms,
+                };
+                object(&shared, &connection, read, asked, &cancel)
+                    .await
+                    .map(Answer::Object)
+            }
             Operation::Discover => {
                 let discovered = async {
                     let s = source(&shared, &connection).await?;
@@ -312,7 +331,12 @@ pub(crate) async fn handle(
             draft.rows = Some(rs.rows.len() as u64);
             draft.bytes = Some(rs.bytes);
         }
-        Ok(Answer::Schema(s)) => draft.rows = Some(s.tables.len() as u64),
+        Ok(Answer::Schema(s)) => draft.rows = Some((s.tables.len() + s.buckets.len()) as u64),
+        Ok(Answer::Object((answer, hash))) => {
+            draft.query_hash = Some(hash.clone());
+            draft.rows = answer.rows;
+            draft.bytes = Some(conexor_connectors::json_len(&answer.value));
+        }
         Err(r) => {
             draft.outcome = if r.denied {
                 Outcome::Denied
@@ -352,6 +376,20 @@ pub(crate) async fn handle(
                 .load(std::sync::atomic::Ordering::Relaxed);
             send_rows(&tx, id, rs, duration_ms, hash, rows_in_done).await;
         }
+        Ok(Answer::Object((answer, query_hash))) => {
+            send(
+                &tx,
+                &AgentMessage::Object {
+                    id,
+                    value: answer.value,
+                    rows: answer.rows,
+                    fetched_bytes: answer.fetched_bytes,
+                    duration_ms,
+                    query_hash,
+                },
+            )
+            .await;
+        }
         Ok(Answer::Schema(schema)) => {
             let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
             send(
@@ -387,6 +425,32 @@ pub(crate) async fn handle(
 enum Answer {
     Rows((ResultSet, String)),
     Schema(conexor_connectors::Schema),
+    Object((conexor_connectors::s3::ObjectAnswer, String)),
+}
+
+/// One object storage read, under the agent's own caps and allow-list
+/// (agent.toml), whatever the server asked.
+async fn object(
+    shared: &Arc<Shared>,
+    connection: &str,
+    read: conexor_types::objects::ObjectRead,
+    asked: Limits,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(conexor_connectors::s3::ObjectAnswer, String), Refusal> {
+    let s = source(shared, connection).await?;
+    let store = s.objects()?;
+    let local = &shared.settings.limits;
+    let limits = Limits {
+        max_rows: asked.max_rows.clamp(1, local.max_rows),
+        max_bytes: asked.max_bytes.clamp(1, local.max_bytes),
+        timeout_ms: asked
+            .timeout_ms
+            .clamp(1, local.statement_timeout.as_millis() as u64),
+    };
+    let op = store.scoped(conexor_connectors::s3::S3Source::clamp(read, &limits))?;
+    let hash = conexor_connectors::query_hash(&op.hash_input());
+    let answer = store.read(&op, cancel).await?;
+    Ok((answer, hash))
 }
 
 async fn query(
@@ -418,9 +482,13 @@ async fn query(
         .connections
         .iter()
         .find(|c| c.name == connection);
-    let Some((kind, policy)) =
-        local_connection.map(|c| (c.kind, c.spec.function_policy().unwrap_or_default()))
-    else {
+    let Some((kind, policy)) = local_connection.map(|c| {
+        let policy = match &c.spec {
+            SourceSpec::Sql(_, spec) => spec.function_policy().unwrap_or_default(),
+            SourceSpec::S3(_) => Default::default(),
+        };
+        (c.kind, policy)
+    }) else {
         // Same answer as for any unknown name.
         return Err(source(shared, connection)
             .await

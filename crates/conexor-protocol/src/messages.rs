@@ -39,6 +39,17 @@ pub enum Operation {
     },
     /// Rediscover the schema; answered with a `schema` message carrying the id.
     Discover,
+    /// One object storage read (a connection the agent offered as `s3`).
+    /// The agent clamps it to its own limits and checks its own allow-list
+    /// of buckets and prefixes, whatever the server says; the read's type
+    /// has no variant that writes, deletes, copies or presigns. Answered
+    /// with an `object` message.
+    Object {
+        read: conexor_types::objects::ObjectRead,
+        max_rows: u64,
+        max_bytes: u64,
+        timeout_ms: u64,
+    },
 }
 
 /// Server to agent.
@@ -142,6 +153,17 @@ pub enum AgentMessage {
     },
     /// The request failed or was refused. `code` is a value-free class;
     /// `message` is for the AI caller and is never logged by the server.
+    /// The answer to an `object` request: the read's JSON answer, and the
+    /// hash of the read the agent sent (after its own caps).
+    Object {
+        id: u64,
+        value: Value,
+        #[serde(default)]
+        rows: Option<u64>,
+        fetched_bytes: u64,
+        duration_ms: u64,
+        query_hash: String,
+    },
     Error {
         id: u64,
         code: String,

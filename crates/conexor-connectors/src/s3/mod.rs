@@ -43,6 +43,8 @@ pub const MAX_LIST: u32 = 1000;
 const MAX_LIST_BODY: usize = 4 * 1024 * 1024;
 /// Most bytes of the object a CSV/JSON Lines preview fetches.
 pub const PREVIEW_FETCH_BYTES: u64 = 1024 * 1024;
+/// Most bytes of JSON rows a preview answers with.
+pub const PREVIEW_ANSWER_BYTES: u64 = 1024 * 1024;
 /// Most bytes of `x-amz-meta-*` metadata passed on.
 const MAX_METADATA: usize = 8 * 1024;
 /// Prefixes per bucket kept by discovery.
@@ -529,7 +531,21 @@ impl S3Source {
         } else {
             (head, complete)
         };
-        let table = preview::preview(format, &data, complete, rows as usize)?;
+        let mut table = preview::preview(format, &data, complete, rows as usize)?;
+        // The answer's own bound: rows stop at PREVIEW_ANSWER_BYTES of JSON.
+        let mut size = 0u64;
+        let kept = table
+            .rows
+            .iter()
+            .take_while(|row| {
+                size += crate::json_len(row);
+                size <= PREVIEW_ANSWER_BYTES
+            })
+            .count();
+        if kept < table.rows.len() {
+            table.rows.truncate(kept);
+            table.truncated = true;
+        }
         Ok(ObjectAnswer {
             rows: Some(table.rows.len() as u64),
             fetched_bytes: fetched,

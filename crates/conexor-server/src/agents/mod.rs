@@ -95,6 +95,12 @@ enum Reply {
         connection: String,
         schema: Value,
     },
+    /// An object read's answer (well-formed hash only).
+    Object {
+        value: Value,
+        rows: Option<u64>,
+        query_hash: Option<String>,
+    },
 }
 
 /// One live agent connection.

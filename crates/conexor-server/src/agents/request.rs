@@ -120,8 +120,73 @@ impl AgentHub {
                         mode: Some("agent"),
                     });
                 }
-                Some(Reply::Schema { .. }) => {}
+                Some(Reply::Schema { .. } | Reply::Object { .. }) => {}
             }
+        }
+    }
+
+    /// Runs one object storage read on an agent's connection. The agent
+    /// clamps it to its own caps and checks its own allow-list; the answer
+    /// is bounded here too (`max_answer` bytes of JSON). Returns the answer,
+    /// its row (or key) count and the hash of the read the agent sent.
+    pub async fn read_object(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+        read: conexor_types::objects::ObjectRead,
+        limits: &Limits,
+        max_answer: u64,
+    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
+        let op = Operation::Object {
+            read,
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes,
+            timeout_ms: limits.timeout_ms,
+        };
+        let (mut guard, mut rx) = self.start(agent_id, agent_name, connection, op)?;
+        let wait = Duration::from_millis(limits.timeout_ms) + ANSWER_GRACE;
+        let reply = tokio::time::timeout(wait, rx.recv()).await;
+        guard.finished = true;
+        match reply {
+            Err(_) => Err(ToolError::failed(
+                "agent.timeout",
+                format!("agent {agent_name:?} did not answer in time"),
+            )),
+            Ok(None) => Err(ToolError::failed(
+                "agent.lost",
+                format!(
+                    "agent {agent_name:?} went away during the call ({}); retry when it is back",
+                    guard.link.ended_why()
+                ),
+            )),
+            Ok(Some(Reply::Object {
+                value,
+                rows,
+                query_hash,
+            })) => {
+                if conexor_connectors::json_len(&value) > max_answer {
+                    return Err(ToolError::failed(
+                        "agent.protocol",
+                        format!("agent {agent_name:?} answered with more than this server allows"),
+                    ));
+                }
+                Ok((value, rows, query_hash))
+            }
+            Ok(Some(Reply::Error {
+                code,
+                message,
+                denied,
+            })) => Err(ToolError {
+                message: format!("agent {agent_name:?}: {message}"),
+                code,
+                denied,
+                mode: Some("agent"),
+            }),
+            Ok(Some(_)) => Err(ToolError::failed(
+                "agent.protocol",
+                "the agent answered an object read with something else",
+            )),
         }
     }
 

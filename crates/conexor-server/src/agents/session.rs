@@ -318,6 +318,12 @@ pub(super) async fn session(
     tracing::info!(agent_id = %agent.id, agent = %agent.name, why = %why, "Agent disconnected.");
 }
 
+/// 64 lower-case hex digits: the only `query_hash` an audit record takes
+/// from an agent.
+fn well_formed_hash(h: &str) -> bool {
+    h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub(super) async fn route(link: &Link, id: u64, reply: Reply) {
     let tx = lock(&link.pending).get(&id).cloned();
     if let Some(tx) = tx {
@@ -337,6 +343,25 @@ pub(super) async fn on_message(
         AgentMessage::Rows { id, columns, rows } => {
             route(link, id, Reply::Rows { columns, rows }).await
         }
+        AgentMessage::Object {
+            id,
+            value,
+            rows,
+            query_hash,
+            ..
+        } => {
+            let query_hash = Some(query_hash).filter(|h| well_formed_hash(h));
+            route(
+                link,
+                id,
+                Reply::Object {
+                    value,
+                    rows,
+                    query_hash,
+                },
+            )
+            .await
+        }
         AgentMessage::Done {
             id,
             truncated,
@@ -346,9 +371,7 @@ pub(super) async fn on_message(
             ..
         } => {
             // Only a well-formed hash is kept (it goes into the audit record).
-            let query_hash = query_hash.filter(|h| {
-                h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
+            let query_hash = query_hash.filter(|h| well_formed_hash(h));
             route(
                 link,
                 id,

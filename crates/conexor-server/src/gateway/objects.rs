@@ -134,38 +134,54 @@ impl Gateway {
                         "the server is at its memory budget for results in flight; retry shortly",
                     )
                 })?;
-        let direct = match &record {
-            Conn::Direct(direct) => direct,
-            Conn::Agent(_) => {
-                return Err(ToolError::failed(
-                    "usage",
-                    "object storage through an agent is not supported by this server yet; add the connection in direct mode",
-                )
-                .in_mode("agent"));
+        let (value, rows, query_hash, mode) = match &record {
+            Conn::Direct(direct) => {
+                let source = self
+                    .source(ctx, direct, kind)
+                    .await
+                    .map_err(|e| e.in_mode("direct"))?;
+                let store = source
+                    .objects()
+                    .map_err(|e| ToolError::from(e).in_mode("direct"))?;
+                let op = store
+                    .scoped(op)
+                    .map_err(|e| ToolError::from(e).in_mode("direct"))?;
+                let answer = store
+                    .read(&op, &ctx.stop)
+                    .await
+                    .map_err(|e| ToolError::from(e).in_mode("direct"))?;
+                let hash = conexor_connectors::query_hash(&op.hash_input());
+                (answer.value, answer.rows, hash, "direct")
+            }
+            // The agent clamps the read to its own caps and checks its own
+            // allow-list; the hash both records carry is of the read it sent.
+            Conn::Agent(a) => {
+                let ours = conexor_connectors::query_hash(&op.hash_input());
+                // Base64 and JSON escaping at most double the bytes read.
+                let max_answer = caps.max_bytes.saturating_mul(2) + 64 * 1024;
+                let asked = self.state.agents.read_object(
+                    &a.agent_id,
+                    &a.agent_name,
+                    &a.name,
+                    op,
+                    &caps,
+                    max_answer,
+                );
+                let (value, rows, sent) = tokio::select! {
+                    answer = asked => answer.map_err(|e| e.in_mode("agent"))?,
+                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
+                };
+                (value, rows, sent.unwrap_or(ours), "agent")
             }
         };
-        let source = self
-            .source(ctx, direct, kind)
-            .await
-            .map_err(|e| e.in_mode("direct"))?;
-        let store = source
-            .objects()
-            .map_err(|e| ToolError::from(e).in_mode("direct"))?;
-        let op = store
-            .scoped(op)
-            .map_err(|e| ToolError::from(e).in_mode("direct"))?;
-        let answer = store
-            .read(&op, &ctx.stop)
-            .await
-            .map_err(|e| ToolError::from(e).in_mode("direct"))?;
-        let bytes = conexor_connectors::json_len(&answer.value) as u64;
+        let bytes = conexor_connectors::json_len(&value);
         Ok((
-            answer.value,
+            value,
             Measure {
                 connection: None,
-                mode: Some("direct"),
-                query_hash: Some(conexor_connectors::query_hash(&op.hash_input())),
-                rows: answer.rows,
+                mode: Some(mode),
+                query_hash: Some(query_hash),
+                rows,
                 bytes: Some(bytes),
             },
         ))
