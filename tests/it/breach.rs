@@ -125,6 +125,54 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
         .query("pg_named", "SELECT COUNT(*) FROM customers", vec![], None)
         .await
         .unwrap();
+    // Object storage: an S3 secret key inline, and one as a named secret a
+    // connection references; both used for a read before the store is taken.
+    let s3_inline = format!("S3-Inline-{}", conexor_crypto::random_base62(20));
+    let s3_named = format!("S3-Named-{}", conexor_crypto::random_base62(20));
+    let store = conexor_tests::s3::moto();
+    let (id, sealed) = client2.sealed_secret_value(&s3_named).await.unwrap();
+    client2
+        .post(
+            "secrets",
+            serde_json::json!({"name": "s3_main", "kind": "secret_access_key", "secret_id": id, "sealed": sealed}),
+        )
+        .await
+        .unwrap();
+    for (name, secret) in [
+        ("lake", serde_json::json!({"secret_access_key": s3_inline})),
+        (
+            "lake_named",
+            serde_json::json!({"secret_access_key_secret": "s3_main"}),
+        ),
+    ] {
+        let mut spec = serde_json::json!({
+            "access_key_id": "AKIDBREACHTEST",
+            "endpoint": store.endpoint,
+            "allow_http": true,
+        });
+        spec.as_object_mut()
+            .unwrap()
+            .extend(secret.as_object().unwrap().clone());
+        let body = client2
+            .sealed_connection(
+                name,
+                conexor_types::ConnectionKind::S3,
+                &serde_json::to_vec(&spec).unwrap(),
+                false,
+            )
+            .await
+            .unwrap();
+        client2.post("connections", body).await.unwrap();
+        let (service, _) = conexor_tests::mcp::mcp(&server, &client2).await;
+        let (err, _, text) = conexor_tests::mcp::call(
+            &service,
+            "object_info",
+            serde_json::json!({"connection": name, "bucket": "cx-data", "key": "sales.csv"}),
+        )
+        .await;
+        assert!(!err, "{name}: {text}");
+        let _ = service.cancel().await;
+    }
     let key_text = client2.key().unwrap().to_text().to_string();
     // Make the store flush its WAL into the main file as well; both are searched anyway.
     server.state.store.close().await;
@@ -147,6 +195,8 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
     needles.push("cx_reader".into());
     needles.push(token_old);
     needles.push(token_new);
+    needles.push(s3_inline);
+    needles.push(s3_named);
     // By position: the secret itself may contain '_'.
     let secret_part = key_text["cxk_".len() + 12 + 1..].to_string();
     needles.push(secret_part);

@@ -184,8 +184,12 @@ async fn an_ai_lists_reads_and_previews_objects_and_each_read_is_audited() {
     }
 
     // The audit: each read is recorded with its typed operation's hash, and
-    // no object bytes.
+    // no object bytes; the export verifies against the pinned key.
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let pinned = admin.get("audit/pubkey").await.unwrap();
+    let pinned = conexor_audit::PublicKey::parse(pinned["pubkey"].as_str().unwrap()).unwrap();
+    conexor_audit::verify(std::io::Cursor::new(audit.as_bytes()), Some(&pinned))
+        .expect("the export with the object reads verifies");
     let records: Vec<Value> = audit
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
