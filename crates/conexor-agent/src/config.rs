@@ -39,6 +39,20 @@ fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
+/// A secret from an environment variable (the value as it is).
+fn secret_from_env(var: &str, at: &str) -> Result<Zeroizing<String>, ConfigError> {
+    std::env::var(var)
+        .map(Zeroizing::new)
+        .map_err(|_| err(format!("{at}: the environment variable {var} is not set")))
+}
+
+/// A secret from a file (trimmed: files end with a newline).
+fn secret_from_file(path: &Path, at: &str) -> Result<Zeroizing<String>, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|text| Zeroizing::new(Zeroizing::new(text).trim().to_owned()))
+        .map_err(|e| err(format!("{at}: reading {}: {e}", path.display())))
+}
+
 /// An `s3` connection of agent.toml: its secret access key read from an
 /// environment variable or a file, and the spec checked like the server's.
 fn s3_connection(
@@ -52,19 +66,8 @@ fn s3_connection(
         )));
     }
     let secret = match (&c.secret_access_key_env, &c.secret_access_key_file) {
-        (Some(var), None) => Zeroizing::new(
-            std::env::var(var)
-                .map_err(|_| err(format!("{at}: the environment variable {var} is not set")))?,
-        ),
-        (None, Some(p)) => {
-            let p = resolve(p);
-            Zeroizing::new(
-                std::fs::read_to_string(&p)
-                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?
-                    .trim()
-                    .to_owned(),
-            )
-        }
+        (Some(var), None) => secret_from_env(var, at)?,
+        (None, Some(p)) => secret_from_file(&resolve(p), at)?,
         _ => {
             return Err(err(format!(
                 "{at}: set exactly one of secret_access_key_env or secret_access_key_file"
@@ -348,18 +351,8 @@ impl Settings {
                 continue;
             }
             let url = match (&c.url_env, &c.url_file, &c.url) {
-                (Some(var), None, None) => Zeroizing::new(std::env::var(var).map_err(|_| {
-                    err(format!("{at}: the environment variable {var} is not set"))
-                })?),
-                (None, Some(p), None) => {
-                    let p = resolve(p);
-                    Zeroizing::new(
-                        std::fs::read_to_string(&p)
-                            .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?
-                            .trim()
-                            .to_owned(),
-                    )
-                }
+                (Some(var), None, None) => secret_from_env(var, &at)?,
+                (None, Some(p), None) => secret_from_file(&resolve(p), &at)?,
                 (None, None, Some(u)) => Zeroizing::new(u.clone()),
                 _ => {
                     return Err(err(format!(
@@ -497,6 +490,46 @@ mod tests {
         assert!(
             bad("server = \"https://x\"\n[[connections]]\nname = \"a b\"\nurl = \"sqlite:///x\"\n")
                 .contains("names are")
+        );
+    }
+
+    #[test]
+    fn s3_connections_take_their_key_from_env_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "sekrit\n").unwrap();
+        let head = "server = \"https://x\"\n[[connections]]\nname = \"lake\"\ntype = \"s3\"\n";
+        let ok = Settings::parse(
+            &format!("{head}endpoint = \"https://minio.internal:9000\"\naccess_key_id = \"AK\"\nsecret_access_key_file = \"k\"\nallow = [\"cx-data/reports/\"]\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(ok.connections[0].kind, ConnectionKind::S3);
+        match &ok.connections[0].spec {
+            SourceSpec::S3(spec) => {
+                assert_eq!(
+                    spec.secret_access_key.as_deref().map(|s| s.as_str()),
+                    Some("sekrit")
+                );
+                assert!(spec.path_style());
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = |extra: &str| {
+            Settings::parse(&format!("{head}{extra}"), dir.path())
+                .err()
+                .unwrap()
+                .0
+        };
+        assert!(bad("access_key_id = \"AK\"\nurl = \"sqlite:///x\"\n").contains("not a URL"));
+        assert!(bad("access_key_id = \"AK\"\n").contains("secret_access_key_env"));
+        assert!(
+            bad("access_key_id = \"AK\"\nsecret_access_key_env = \"CX_NO_SUCH_VAR_456\"\n")
+                .contains("CX_NO_SUCH_VAR_456")
+        );
+        assert!(bad("access_key_id = \"AK\"\nsecret_access_key_file = \"k\"\nendpoint = \"http://127.0.0.1:9\"\n").contains("plain http"));
+        assert!(
+            bad("access_key_id = \"AK\"\nsecret_access_key_file = \"k\"\nallow = [\"../x\"]\n")
+                .contains("bucket")
         );
     }
 }

@@ -113,12 +113,7 @@ impl AgentHub {
                     denied,
                 }) => {
                     guard.finished = true;
-                    return Err(ToolError {
-                        message: format!("agent {agent_name:?}: {message}"),
-                        code,
-                        denied,
-                        mode: Some("agent"),
-                    });
+                    return Err(agent_refusal(agent_name, code, message, denied));
                 }
                 Some(Reply::Schema { .. } | Reply::Object { .. }) => {}
             }
@@ -177,12 +172,7 @@ impl AgentHub {
                 code,
                 message,
                 denied,
-            })) => Err(ToolError {
-                message: format!("agent {agent_name:?}: {message}"),
-                code,
-                denied,
-                mode: Some("agent"),
-            }),
+            })) => Err(agent_refusal(agent_name, code, message, denied)),
             Ok(Some(_)) => Err(ToolError::failed(
                 "agent.protocol",
                 "the agent answered an object read with something else",
@@ -224,17 +214,27 @@ impl AgentHub {
                 code,
                 message,
                 denied,
-            })) => Err(ToolError {
-                message: format!("agent {agent_name:?}: {message}"),
-                code,
-                denied,
-                mode: Some("agent"),
-            }),
+            })) => Err(agent_refusal(agent_name, code, message, denied)),
             Ok(Some(_)) => Err(ToolError::failed(
                 "agent.protocol",
                 "the agent answered discovery with something else",
             )),
         }
+    }
+}
+
+/// An agent's error answer, as the caller sees it (the message names the agent).
+fn agent_refusal(
+    agent_name: &str,
+    code: conexor_types::ErrorCode,
+    message: String,
+    denied: bool,
+) -> ToolError {
+    ToolError {
+        message: format!("agent {agent_name:?}: {message}"),
+        code,
+        denied,
+        mode: Some("agent"),
     }
 }
 

@@ -265,6 +265,23 @@ impl Gateway {
         outcome.map(|(value, _)| value)
     }
 
+    /// One read's share of the memory budget: each read holds at most
+    /// `read_cost` bytes (no source sends a row over the byte cap, an object
+    /// read is capped the same way), and the process at most `memory_budget`
+    /// of them at once.
+    async fn memory_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ToolError> {
+        tokio::time::timeout(PERMIT_WAIT, self.state.read_budget.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                ToolError::denied(
+                    "limit.memory",
+                    "the server is at its memory budget for results in flight; retry shortly",
+                )
+            })
+    }
+
     async fn dispatch(
         &self,
         ctx: &CallContext,

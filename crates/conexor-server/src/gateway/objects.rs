@@ -123,17 +123,7 @@ impl Gateway {
             timeout_ms: limits.statement_timeout.as_millis() as u64,
         };
         let op = S3Source::clamp(asked, &caps);
-        let _memory =
-            tokio::time::timeout(PERMIT_WAIT, self.state.read_budget.clone().acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .ok_or_else(|| {
-                    ToolError::denied(
-                        "limit.memory",
-                        "the server is at its memory budget for results in flight; retry shortly",
-                    )
-                })?;
+        let _memory = self.memory_permit().await?;
         let (value, rows, query_hash, mode) = match &record {
             Conn::Direct(direct) => {
                 let source = self

@@ -118,19 +118,7 @@ impl Gateway {
         }
         let record = self.connection(ctx, connection).await?;
         let kind = record.kind();
-        // Each read holds at most `read_cost` bytes (no source sends a row over the
-        // byte cap); the process holds at most `memory_budget` of them at once.
-        let _memory =
-            tokio::time::timeout(PERMIT_WAIT, self.state.read_budget.clone().acquire_owned())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .ok_or_else(|| {
-                    ToolError::denied(
-                        "limit.memory",
-                        "the server is at its memory budget for results in flight; retry shortly",
-                    )
-                })?;
+        let _memory = self.memory_permit().await?;
         let dialect = sql_dialect(connection, kind)?;
         let refused = |r: conexor_guard::Rejection| {
             ToolError::denied(r.rule.code(), format!("query refused: {}", r.reason))
