@@ -26,6 +26,7 @@ reqs=(
   "httpx>=0.27"
   "pytest>=8"
   "moto[server]>=5,<6"
+  "pyarrow>=15"
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

@@ -183,6 +183,32 @@ async fn an_ai_lists_reads_and_previews_objects_and_each_read_is_audited() {
         assert_eq!(p["rows"][1], json!([2, "view", 1.0]), "{key}: {p}");
     }
 
+    // Parquet: the first rows, the columns with their types.
+    let (err, p, text) = call(
+        &service,
+        "preview_object",
+        json!({"connection": "lake", "bucket": "cx-data", "key": "big.parquet", "rows": 3}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert_eq!(
+        p["rows"][1],
+        json!([1, "row 1", 0.25, false, 2654435761u64 % 1000003]),
+        "{p}"
+    );
+    assert_eq!(p["columns"][0]["name"], "id");
+    assert_eq!(p["columns"][0]["type"], "INT64");
+    assert_eq!(p["truncated"], true);
+    for (key, says) in [("zstd.parquet", "zstd"), ("lying.parquet", "footer")] {
+        let (err, _, text) = call(
+            &service,
+            "preview_object",
+            json!({"connection": "lake", "bucket": "cx-data", "key": key}),
+        )
+        .await;
+        assert!(err && text.to_lowercase().contains(says), "{key}: {text}");
+    }
+
     // The audit: each read is recorded with its typed operation's hash, and
     // no object bytes; the export verifies against the pinned key.
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
@@ -368,6 +394,23 @@ async fn reads_outside_the_allow_list_and_hostile_keys_never_reach_another_objec
     assert!(
         fetched <= 1024 * 1024 + 16 * 1024,
         "{fetched} bytes fetched"
+    );
+    proxy.reset();
+    let (err, p, text) = call(
+        &service,
+        "preview_object",
+        json!({"connection": "open", "bucket": "cx-data", "key": "big.parquet", "rows": 10}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let fetched = proxy.bytes();
+    let size = p["object_size"].as_u64().unwrap();
+    println!(
+        "preview_object of a {size} byte Parquet file (200 row groups), 10 rows: {fetched} bytes from the store"
+    );
+    assert!(
+        fetched < 1024 * 1024 && fetched * 20 < size,
+        "{fetched} of {size} bytes fetched"
     );
     for key in ["huge.bin", "big.csv"] {
         proxy.reset();

@@ -58,6 +58,28 @@ line = "x" * 60 + ",1\n"
 put("big.csv", "col,n\n" + line * ((8 << 20) // len(line)))
 s3.put_object(Bucket="cx-other", Key="secret.txt", Body=b"OTHER-BUCKET-SECRET")
 
+# Parquet with pyarrow: 200 row groups of 5,000 rows, 5 columns, snappy
+# (about 20 MB, so that a preview reading only the footer and the first row
+# group is measurably less than the object); the same with zstd (a codec
+# this build does not decode: a clear error); a file whose footer lies.
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+groups, per_group = 200, 5000
+n = groups * per_group
+table = pa.table({
+    "id": pa.array(range(n), type=pa.int64()),
+    "name": pa.array([f"row {i}" for i in range(n)]),
+    "amount": pa.array([i * 0.25 for i in range(n)]),
+    "flag": pa.array([i % 3 == 0 for i in range(n)]),
+    "noise": pa.array([(i * 2654435761) % 1000003 for i in range(n)], type=pa.int64()),
+})
+for key, codec in (("big.parquet", "snappy"), ("zstd.parquet", "zstd")):
+    out = io.BytesIO()
+    pq.write_table(table if codec == "snappy" else table.slice(0, 10_000), out, row_group_size=per_group, compression=codec)
+    put(key, out.getvalue())
+put("lying.parquet", b"x" * 100 + (0xFFFFFF).to_bytes(4, "little") + b"PAR1")
+
 # The huge object, in 64 MiB parts of zeros.
 part_size = 64 << 20
 upload = s3.create_multipart_upload(Bucket="cx-data", Key="huge.bin")

@@ -192,7 +192,7 @@ pub fn object_tools() -> Vec<Tool> {
         .annotate(read_only()),
         Tool::new(
             "preview_object",
-            "First rows and columns of a CSV, TSV or JSON Lines object (gzip too), read from its head only.",
+            "First rows and columns of a CSV, TSV, JSON Lines (gzip too) or Parquet object; reads only its head (Parquet: footer and first row groups).",
             object(
                 json!({
                     "format": {"type": "string", "enum": ["csv", "tsv", "jsonl", "parquet"]},

@@ -17,12 +17,11 @@
 
 mod http;
 mod list;
-mod preview;
 mod sigv4;
 mod spec;
 
+pub use conexor_preview::{Preview, PreviewColumn};
 pub use list::{Listing, ObjectEntry};
-pub use preview::{Preview, PreviewColumn};
 pub use spec::{S3Spec, Scope};
 
 use crate::{Error, OpenOptions, TestReport};
@@ -43,6 +42,9 @@ pub const MAX_LIST: u32 = 1000;
 const MAX_LIST_BODY: usize = 4 * 1024 * 1024;
 /// Most bytes of the object a CSV/JSON Lines preview fetches.
 pub const PREVIEW_FETCH_BYTES: u64 = 1024 * 1024;
+/// Most bytes a Parquet preview fetches for its row groups (its footer is
+/// read besides, up to `conexor_preview::parquet::MAX_FOOTER`).
+pub const PARQUET_FETCH_BYTES: u64 = 8 * 1024 * 1024;
 /// Most bytes of JSON rows a preview answers with.
 pub const PREVIEW_ANSWER_BYTES: u64 = 1024 * 1024;
 /// Most bytes of `x-amz-meta-*` metadata passed on.
@@ -517,50 +519,95 @@ impl S3Source {
         format: PreviewFormat,
         rows: u32,
     ) -> Result<ObjectAnswer, Error> {
-        if format == PreviewFormat::Parquet {
-            return Err(Error::Usage(
-                "Parquet previews are not supported by this build yet; use object_info and read_object".into(),
-            ));
-        }
+        let text = match format {
+            PreviewFormat::Csv => conexor_preview::TextFormat::Csv,
+            PreviewFormat::Tsv => conexor_preview::TextFormat::Tsv,
+            PreviewFormat::Jsonl => conexor_preview::TextFormat::Jsonl,
+            PreviewFormat::Parquet => return self.preview_parquet(bucket, key, rows).await,
+        };
         let (head, size, _) = self.get_range(bucket, key, 0, PREVIEW_FETCH_BYTES).await?;
         let fetched = head.len() as u64;
         let complete = size.is_some_and(|s| s <= fetched) || fetched < PREVIEW_FETCH_BYTES;
-        let gzip = preview::is_gzip(&head);
+        let gzip = conexor_preview::is_gzip(&head);
         let (data, complete) = if gzip {
-            preview::inflate_head(&head, complete)?
+            conexor_preview::inflate_head(&head, complete).map_err(unreadable)?
         } else {
             (head, complete)
         };
-        let mut table = preview::preview(format, &data, complete, rows as usize)?;
-        // The answer's own bound: rows stop at PREVIEW_ANSWER_BYTES of JSON.
-        let mut size = 0u64;
-        let kept = table
-            .rows
-            .iter()
-            .take_while(|row| {
-                size += crate::json_len(row);
-                size <= PREVIEW_ANSWER_BYTES
-            })
-            .count();
-        if kept < table.rows.len() {
-            table.rows.truncate(kept);
-            table.truncated = true;
+        let table = conexor_preview::preview_text(text, &data, complete, rows as usize)
+            .map_err(unreadable)?;
+        Ok(preview_answer(
+            bucket, key, format, gzip, size, table, fetched,
+        ))
+    }
+
+    /// A Parquet preview: the footer (from the object's tail), then only
+    /// the first row groups' column chunks, each a ranged `GET`.
+    async fn preview_parquet(
+        &self,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        rows: u32,
+    ) -> Result<ObjectAnswer, Error> {
+        use conexor_preview::parquet::{TAIL_BYTES, footer_len, plan};
+        let size = self.object_size(bucket, key).await?;
+        let tail_len = TAIL_BYTES.min(size);
+        let (tail, _, _) = self
+            .get_range(bucket, key, size - tail_len, tail_len)
+            .await?;
+        let mut fetched = tail.len() as u64;
+        let footer = footer_len(&tail, size).map_err(unreadable)?;
+        let footer_bytes = if footer <= tail.len() as u64 {
+            tail[tail.len() - footer as usize..].to_vec()
+        } else {
+            let (more, _, _) = self.get_range(bucket, key, size - footer, footer).await?;
+            fetched += more.len() as u64;
+            more
+        };
+        let plan =
+            plan(&footer_bytes, size, rows as usize, PARQUET_FETCH_BYTES).map_err(unreadable)?;
+        let mut pieces = vec![(size - footer, footer_bytes)];
+        for (start, len) in &plan.ranges {
+            let (bytes, _, _) = self.get_range(bucket, key, *start, *len).await?;
+            fetched += bytes.len() as u64;
+            pieces.push((*start, bytes));
         }
-        Ok(ObjectAnswer {
-            rows: Some(table.rows.len() as u64),
-            fetched_bytes: fetched,
-            value: json!({
-                "bucket": bucket,
-                "key": key,
-                "format": format,
-                "gzip": gzip,
-                "object_size": size,
-                "columns": table.columns,
-                "rows": table.rows,
-                "truncated": table.truncated,
-                "fetched_bytes": fetched,
-            }),
-        })
+        let table = conexor_preview::parquet::rows(size, pieces, plan.row_groups, rows as usize)
+            .map_err(unreadable)?;
+        Ok(preview_answer(
+            bucket,
+            key,
+            PreviewFormat::Parquet,
+            false,
+            Some(size),
+            table,
+            fetched,
+        ))
+    }
+
+    /// The object's size, from a `HEAD`.
+    async fn object_size(&self, bucket: &BucketName, key: &ObjectKey) -> Result<u64, Error> {
+        let response = self
+            .inner
+            .endpoint
+            .send(&Request {
+                method: ReadMethod::Head,
+                bucket: Some(bucket),
+                key: key.as_str(),
+                query: vec![],
+                range: None,
+            })
+            .await?;
+        response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Source {
+                code: "s3:NoContentLength".into(),
+                message: "the object store did not say the object's size".into(),
+                timeout: false,
+            })
     }
 
     /// Lists one bucket (the first allowed one, else the first the
@@ -666,6 +713,54 @@ impl S3Source {
             });
         }
         Ok(found)
+    }
+}
+
+fn unreadable(e: conexor_preview::PreviewError) -> Error {
+    Error::Source {
+        code: "s3:UnreadableObject".into(),
+        message: e.0,
+        timeout: false,
+    }
+}
+
+/// A preview's answer, its rows cut at [`PREVIEW_ANSWER_BYTES`] of JSON.
+fn preview_answer(
+    bucket: &BucketName,
+    key: &ObjectKey,
+    format: PreviewFormat,
+    gzip: bool,
+    size: Option<u64>,
+    mut table: Preview,
+    fetched: u64,
+) -> ObjectAnswer {
+    let mut bytes = 0u64;
+    let kept = table
+        .rows
+        .iter()
+        .take_while(|row| {
+            bytes += crate::json_len(row);
+            bytes <= PREVIEW_ANSWER_BYTES
+        })
+        .count();
+    if kept < table.rows.len() {
+        table.rows.truncate(kept);
+        table.truncated = true;
+    }
+    ObjectAnswer {
+        rows: Some(table.rows.len() as u64),
+        fetched_bytes: fetched,
+        value: json!({
+            "bucket": bucket,
+            "key": key,
+            "format": format,
+            "gzip": gzip,
+            "object_size": size,
+            "columns": table.columns,
+            "rows": table.rows,
+            "truncated": table.truncated,
+            "fetched_bytes": fetched,
+        }),
     }
 }
 

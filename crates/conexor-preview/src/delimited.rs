@@ -7,52 +7,29 @@
 //! the preview read or allocate more than its caps. When the head ends
 //! mid-record, the partial last record is dropped.
 
-use crate::Error;
-use conexor_types::objects::PreviewFormat;
+use crate::{MAX_COLUMNS, Preview, PreviewColumn, PreviewError, bad, cell};
 use serde_json::Value;
 use std::io::Read;
 
 /// Most decompressed bytes a gzip head may expand to.
-pub(crate) const MAX_INFLATED: usize = 16 * 1024 * 1024;
-/// Most columns a preview keeps.
-const MAX_COLUMNS: usize = 1000;
-/// Longest cell kept whole; longer ones are cut and marked.
-const MAX_CELL: usize = 4096;
+pub const MAX_INFLATED: usize = 16 * 1024 * 1024;
 
-/// A previewed table.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Preview {
-    pub columns: Vec<PreviewColumn>,
-    pub rows: Vec<Vec<Value>>,
-    /// More rows exist (or may exist) beyond those shown.
-    pub truncated: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PreviewColumn {
-    pub name: String,
-    /// Inferred from the values shown: `integer`, `number`, `boolean`,
-    /// `text`, `object`, `array` or `null`.
-    #[serde(rename = "type")]
-    pub type_name: &'static str,
-}
-
-fn bad(message: impl Into<String>) -> Error {
-    Error::Source {
-        code: "s3:UnreadableObject".into(),
-        message: message.into(),
-        timeout: false,
-    }
+/// The text formats read from an object's head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    Csv,
+    Tsv,
+    Jsonl,
 }
 
 /// Whether `head` starts like a gzip stream.
-pub(crate) fn is_gzip(head: &[u8]) -> bool {
+pub fn is_gzip(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
 }
 
 /// Decompresses as much of a gzip head as it holds, up to [`MAX_INFLATED`].
 /// Returns the bytes and whether the whole stream was decompressed.
-pub(crate) fn inflate_head(head: &[u8], complete: bool) -> Result<(Vec<u8>, bool), Error> {
+pub fn inflate_head(head: &[u8], complete: bool) -> Result<(Vec<u8>, bool), PreviewError> {
     let mut decoder = flate2::read::MultiGzDecoder::new(head).take(MAX_INFLATED as u64 + 1);
     let mut out = Vec::new();
     let mut buf = [0u8; 64 * 1024];
@@ -76,12 +53,12 @@ pub(crate) fn inflate_head(head: &[u8], complete: bool) -> Result<(Vec<u8>, bool
 }
 
 /// Previews `data` (already decompressed). `complete`: `data` is the whole object.
-pub(crate) fn preview(
-    format: PreviewFormat,
+pub fn preview_text(
+    format: TextFormat,
     data: &[u8],
     complete: bool,
     rows: usize,
-) -> Result<Preview, Error> {
+) -> Result<Preview, PreviewError> {
     // Cut at the last line end when more follows: the last record is partial.
     let data = if complete {
         data
@@ -96,29 +73,18 @@ pub(crate) fn preview(
         }
     };
     match format {
-        PreviewFormat::Csv => delimited(data, b',', complete, rows),
-        PreviewFormat::Tsv => delimited(data, b'\t', complete, rows),
-        PreviewFormat::Jsonl => json_lines(data, complete, rows),
-        PreviewFormat::Parquet => Err(Error::Usage(
-            "Parquet previews are not supported by this build yet; use object_info and read_object"
-                .into(),
-        )),
+        TextFormat::Csv => delimited(data, b',', complete, rows),
+        TextFormat::Tsv => delimited(data, b'\t', complete, rows),
+        TextFormat::Jsonl => json_lines(data, complete, rows),
     }
 }
 
-fn cell(text: &str) -> Value {
-    if text.len() <= MAX_CELL {
-        Value::String(text.to_owned())
-    } else {
-        let mut end = MAX_CELL;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        Value::String(format!("{}… [cut at {MAX_CELL} bytes]", &text[..end]))
-    }
-}
-
-fn delimited(data: &[u8], delimiter: u8, complete: bool, rows: usize) -> Result<Preview, Error> {
+fn delimited(
+    data: &[u8],
+    delimiter: u8,
+    complete: bool,
+    rows: usize,
+) -> Result<Preview, PreviewError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -154,7 +120,7 @@ fn delimited(data: &[u8], delimiter: u8, complete: bool, rows: usize) -> Result<
         .enumerate()
         .map(|(i, name)| PreviewColumn {
             name: name.to_owned(),
-            type_name: infer_text(out.iter().filter_map(|r| r[i].as_str())),
+            type_name: infer_text(out.iter().filter_map(|r| r[i].as_str())).to_owned(),
         })
         .collect();
     Ok(Preview {
@@ -198,7 +164,7 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn json_lines(data: &[u8], complete: bool, rows: usize) -> Result<Preview, Error> {
+fn json_lines(data: &[u8], complete: bool, rows: usize) -> Result<Preview, PreviewError> {
     let mut names: Vec<String> = Vec::new();
     let mut types: Vec<&'static str> = Vec::new();
     let mut objects: Vec<serde_json::Map<String, Value>> = Vec::new();
@@ -256,7 +222,10 @@ fn json_lines(data: &[u8], complete: bool, rows: usize) -> Result<Preview, Error
         columns: names
             .into_iter()
             .zip(types)
-            .map(|(name, type_name)| PreviewColumn { name, type_name })
+            .map(|(name, type_name)| PreviewColumn {
+                name,
+                type_name: type_name.to_owned(),
+            })
             .collect(),
         rows,
         truncated,
@@ -270,8 +239,8 @@ mod tests {
 
     #[test]
     fn csv_head_drops_the_partial_record() {
-        let p = preview(
-            PreviewFormat::Csv,
+        let p = preview_text(
+            TextFormat::Csv,
             b"id,name,score\n1,ann,2.5\n2,\"b,ob\",3\n3,ca",
             false,
             10,
@@ -282,17 +251,17 @@ mod tests {
         assert!(p.truncated);
         assert_eq!(p.columns[0].type_name, "integer");
         assert_eq!(p.columns[2].type_name, "number");
-        let whole = preview(PreviewFormat::Csv, b"a\n1\n2\n3\n", true, 2).unwrap();
+        let whole = preview_text(TextFormat::Csv, b"a\n1\n2\n3\n", true, 2).unwrap();
         assert_eq!(whole.rows.len(), 2);
         assert!(whole.truncated);
-        let all = preview(PreviewFormat::Csv, b"a\n1\n2\n", true, 5).unwrap();
+        let all = preview_text(TextFormat::Csv, b"a\n1\n2\n", true, 5).unwrap();
         assert!(!all.truncated);
     }
 
     #[test]
     fn jsonl_columns_are_the_union() {
-        let p = preview(
-            PreviewFormat::Jsonl,
+        let p = preview_text(
+            TextFormat::Jsonl,
             b"{\"a\":1}\n{\"b\":\"x\",\"a\":2.5}\n[1]\n",
             true,
             10,
@@ -302,7 +271,7 @@ mod tests {
         assert_eq!(names, ["a", "b", "value"]);
         assert_eq!(p.columns[0].type_name, "number");
         assert_eq!(p.rows[0], vec![Value::from(1), Value::Null, Value::Null]);
-        assert!(preview(PreviewFormat::Jsonl, b"{bad\n", true, 10).is_err());
+        assert!(preview_text(TextFormat::Jsonl, b"{bad\n", true, 10).is_err());
     }
 
     #[test]
