@@ -196,13 +196,20 @@ impl SourceSpec {
     /// Reads a spec's JSON as the shape of `kind`. The error names no value.
     pub fn from_json(kind: ConnectionKind, json: &[u8]) -> Result<SourceSpec, Error> {
         let invalid = |e: serde_json::Error| {
-            // serde's message can quote a value (a password); keep its field name only.
+            // serde's message can quote a value (a password, a number); only
+            // the name of an unknown or missing field is kept.
             let text = e.to_string();
-            let field = text.split('`').nth(1).filter(|f| {
-                f.len() < 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            });
+            let field = (text.starts_with("unknown field") || text.starts_with("missing field"))
+                .then(|| text.split('`').nth(1))
+                .flatten()
+                .filter(|f| {
+                    f.len() < 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
             Error::Spec(match field {
-                Some(f) => format!("not a valid {kind} spec (field `{f}`)"),
+                Some(f) if text.starts_with("unknown") => {
+                    format!("not a valid {kind} spec (unknown field `{f}`)")
+                }
+                Some(f) => format!("not a valid {kind} spec (missing field `{f}`)"),
                 None => format!("not a valid {kind} spec"),
             })
         };
@@ -278,6 +285,34 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_errors_name_fields_never_values() {
+        let err = |json: &str, kind| {
+            SourceSpec::from_json(kind, json.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(
+            r#"{"host": "h", "pasword": "hunter2"}"#,
+            ConnectionKind::Postgresql,
+        );
+        assert!(e.contains("unknown field `pasword`"), "{e}");
+        let e = err(
+            r#"{"host": "h", "port": "hunter2"}"#,
+            ConnectionKind::Postgresql,
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = err(r#"{"host": "h", "port": 99999999}"#, ConnectionKind::Mysql);
+        assert!(!e.contains("99999999"), "{e}");
+        let e = err(r#"{"secret_access_key": "hunter2"}"#, ConnectionKind::S3);
+        assert!(
+            e.contains("missing field `access_key_id`") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let ok = br#"{"access_key_id":"a","secret_access_key":"b"}"#;
+        assert!(SourceSpec::from_json(ConnectionKind::S3, ok).is_ok());
+    }
 
     #[test]
     fn parses_urls() {

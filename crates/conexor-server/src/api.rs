@@ -330,10 +330,12 @@ async fn rotate_master(
 }
 
 fn connection_summary(c: &ConnectionRecord) -> Value {
-    let tables = parse_schema(c).map(|s| s.tables.len());
+    let schema = parse_schema(c);
     json!({
         "name": c.name, "type": c.kind, "mode": c.mode, "secret_version": c.secret_version,
-        "tables": tables, "discovered_at": c.discovered_at, "created_at": c.created_at, "updated_at": c.updated_at,
+        "tables": schema.as_ref().map(|s| s.tables.len()),
+        "buckets": schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
+        "discovered_at": c.discovered_at, "created_at": c.created_at, "updated_at": c.updated_at,
     })
 }
 
@@ -503,7 +505,7 @@ async fn add_connection(
             body.name
         )));
     }
-    let (report, schema_json, tables) =
+    let (report, schema_json, found) =
         test_and_discover(&state, &p, &body, kind, &secret_id).await?;
     let record = ConnectionRecord {
         workspace_id: p.workspace_id.clone(),
@@ -539,7 +541,9 @@ async fn add_connection(
     tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"name": body.name, "test": report, "tables": tables})),
+        Json(
+            json!({"name": body.name, "test": report, "tables": found["tables"], "buckets": found["buckets"]}),
+        ),
     ))
 }
 
@@ -550,7 +554,7 @@ async fn test_and_discover(
     body: &SealedConnection,
     kind: ConnectionKind,
     secret_id: &SecretId,
-) -> Result<(conexor_connectors::TestReport, Option<String>, usize), ApiError> {
+) -> Result<(conexor_connectors::TestReport, Option<String>, Value), ApiError> {
     let candidate = Candidate {
         name: &body.name,
         kind,
@@ -562,9 +566,12 @@ async fn test_and_discover(
         .test_connection(&ctx(p), &candidate, true)
         .await
         .map_err(tool_error)?;
-    let tables = schema.as_ref().map(|s| s.tables.len()).unwrap_or(0);
+    let found = schema
+        .as_ref()
+        .map(|s| json!({"tables": s.tables.len(), "buckets": s.buckets.len()}))
+        .unwrap_or_else(|| json!({"tables": 0, "buckets": 0}));
     let schema_json = schema.as_ref().map(json_text).transpose()?;
-    Ok((report, schema_json, tables))
+    Ok((report, schema_json, found))
 }
 
 /// A connection saved with a reference to a secret that went away meanwhile.

@@ -552,10 +552,16 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             if args.json {
                 println!("{v}");
             } else {
-                println!(
-                    "Connection {name:?} saved ({} tables and views discovered).",
-                    v["tables"]
-                );
+                match v["buckets"].as_u64().filter(|n| *n > 0) {
+                    Some(buckets) => println!(
+                        "Connection {name:?} saved ({buckets} bucket{} discovered).",
+                        if buckets == 1 { "" } else { "s" }
+                    ),
+                    None => println!(
+                        "Connection {name:?} saved ({} tables and views discovered).",
+                        v["tables"]
+                    ),
+                }
                 print_test(&v["test"]);
             }
         }
@@ -598,6 +604,29 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
                     v["mode"].as_str().unwrap_or("?"),
                     v["secret_version"]
                 );
+                for b in v["schema"]["buckets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let prefixes: Vec<&str> = b["prefixes"]
+                        .as_array()
+                        .map(|p| p.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "  bucket {}{}: {}",
+                        b["name"].as_str().unwrap_or("?"),
+                        b["scope"]
+                            .as_str()
+                            .map(|s| format!(" (only {s})"))
+                            .unwrap_or_default(),
+                        if prefixes.is_empty() {
+                            "(no folders)".to_owned()
+                        } else {
+                            prefixes.join(", ")
+                        }
+                    );
+                }
                 for t in v["schema"]["tables"]
                     .as_array()
                     .cloned()

@@ -1,6 +1,6 @@
 //! `conexor secrets`: named values (passwords, keys, tokens) sealed here,
 //! before they leave, exactly like a connection spec, and referenced by name
-//! from connections (`--password-secret NAME`). The server lists names and
+//! from connections (`--password-secret NAME`, `--secret-access-key-secret NAME`). The server lists names and
 //! metadata only.
 
 use crate::ClientArgs;
@@ -126,7 +126,12 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
                 println!("{v}");
             } else {
                 println!(
-                    "Secret {name:?} ({kind}) sealed here and stored. Use it with --password-secret {name}."
+                    "Secret {name:?} ({kind}) sealed here and stored. Use it with --{}-secret {name}.",
+                    if kind == "secret_access_key" {
+                        "secret-access-key"
+                    } else {
+                        "password"
+                    }
                 );
             }
         }

@@ -635,11 +635,11 @@ impl S3Source {
             .map(|s| s.prefix.clone())
             .unwrap_or_default();
         let (listing, _) = self.list(&bucket, &prefix, true, None, 1).await?;
+        let seen = listing.objects.len() + listing.common_prefixes.len();
         notes.push(format!(
-            "can list {bucket}/{}: yes ({} key{} seen)",
+            "can list {bucket}/{}: yes{}",
             prefix.as_str(),
-            listing.objects.len(),
-            if listing.objects.len() == 1 { "" } else { "s" }
+            if seen == 0 { " (empty)" } else { "" }
         ));
         Ok(self.report(started, notes))
     }
