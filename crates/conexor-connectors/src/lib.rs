@@ -28,6 +28,7 @@ pub mod s3;
 pub mod sqlite;
 
 pub mod catalog;
+mod connector;
 mod error;
 mod policy;
 mod schema;
@@ -35,6 +36,7 @@ mod sessions;
 mod spec;
 mod value;
 
+pub use connector::{Connector, SqlConnector};
 pub use error::{ConnectFailure, Error, ErrorClass};
 pub use policy::{DestinationPolicy, check_destination, check_ip, check_spec_destination};
 pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
@@ -142,12 +144,10 @@ impl Source {
     }
 
     pub fn kind(&self) -> ConnectionKind {
-        match self {
-            Source::Postgresql(_) => ConnectionKind::Postgresql,
-            Source::Mysql(_) => ConnectionKind::Mysql,
-            Source::Sqlite(_) => ConnectionKind::Sqlite,
-            Source::S3(_) => ConnectionKind::S3,
+        fn kind_of<C: Connector>(_: &C) -> ConnectionKind {
+            C::KIND
         }
+        connector::each_kind!(self, |s| kind_of(s))
     }
 
     /// The guard dialect matching this source (none for object storage).
@@ -156,24 +156,11 @@ impl Source {
     }
 
     pub async fn test(&self) -> Result<TestReport, Error> {
-        match self {
-            Source::Postgresql(s) => s.test().await,
-            Source::Mysql(s) => s.test().await,
-            Source::Sqlite(s) => s.test().await,
-            Source::S3(s) => s.test().await,
-        }
+        connector::each_kind!(self, |s| Connector::test(s).await)
     }
 
     pub async fn discover(&self) -> Result<Schema, Error> {
-        match self {
-            Source::Postgresql(s) => s.discover().await,
-            Source::Mysql(s) => s.discover().await,
-            Source::Sqlite(s) => s.discover().await,
-            Source::S3(s) => Ok(Schema {
-                tables: Vec::new(),
-                buckets: s.discover().await?,
-            }),
-        }
+        connector::each_kind!(self, |s| Connector::discover(s).await)
     }
 
     /// The object store behind this source, for object reads.
@@ -227,9 +214,9 @@ impl Source {
             return Err(Error::Cancelled);
         }
         match self {
-            Source::Postgresql(s) => s.read(query, params, limits, stop).await,
-            Source::Mysql(s) => s.read(query, params, limits, stop).await,
-            Source::Sqlite(s) => s.read(query, params, limits, stop).await,
+            Source::Postgresql(s) => SqlConnector::read(s, query, params, limits, stop).await,
+            Source::Mysql(s) => SqlConnector::read(s, query, params, limits, stop).await,
+            Source::Sqlite(s) => SqlConnector::read(s, query, params, limits, stop).await,
             Source::S3(_) => Err(Error::Usage(
                 "this connection holds objects, not tables: use list_objects and read_object"
                     .into(),
@@ -243,22 +230,16 @@ impl Source {
         static NONE: std::sync::LazyLock<conexor_guard::FunctionPolicy> =
             std::sync::LazyLock::new(conexor_guard::FunctionPolicy::default);
         match self {
-            Source::Postgresql(s) => s.policy(),
-            Source::Mysql(s) => s.policy(),
-            Source::Sqlite(s) => s.policy(),
+            Source::Postgresql(s) => SqlConnector::policy(s),
+            Source::Mysql(s) => SqlConnector::policy(s),
+            Source::Sqlite(s) => SqlConnector::policy(s),
             Source::S3(_) => &NONE,
         }
     }
 
     /// Closes every pooled session.
     pub async fn close(&self) {
-        match self {
-            Source::Postgresql(s) => s.close().await,
-            Source::Mysql(s) => s.close().await,
-            Source::Sqlite(s) => s.close().await,
-            // Idle HTTP connections close with the client.
-            Source::S3(_) => {}
-        }
+        connector::each_kind!(self, |s| Connector::close(s).await)
     }
 }
 

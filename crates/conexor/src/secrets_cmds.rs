@@ -181,14 +181,17 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
                     .as_array()
                     .map(|a| a.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
+                let reach = match users.as_slice() {
+                    [] => "no connection uses it yet".to_owned(),
+                    [one] => format!("connection {one} takes the new value from its next call"),
+                    many => format!(
+                        "connections {} take the new value from their next call",
+                        many.join(", ")
+                    ),
+                };
                 println!(
-                    "Secret {name:?} rotated (version {}); {} take the new value from their next call.",
-                    v["version"],
-                    if users.is_empty() {
-                        "no connections".to_owned()
-                    } else {
-                        users.join(", ")
-                    }
+                    "Secret {name:?} rotated (version {}); {reach}.",
+                    v["version"]
                 );
             }
         }

@@ -676,7 +676,7 @@ impl S3Source {
     }
 
     /// Buckets and their top-level prefixes; never object contents.
-    pub async fn discover(&self) -> Result<Vec<BucketInfo>, Error> {
+    pub async fn buckets(&self) -> Result<Vec<BucketInfo>, Error> {
         let scopes: Vec<Scope> = if self.inner.scopes.is_empty() {
             self.list_buckets()
                 .await?
