@@ -19,6 +19,7 @@ pub mod config;
 pub mod state;
 
 mod audit_log;
+mod outbox;
 mod serve;
 mod session;
 

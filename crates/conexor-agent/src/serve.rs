@@ -240,12 +240,18 @@ pub(crate) async fn push_schemas(shared: Arc<Shared>, tx: mpsc::Sender<Message>)
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Message>,
+    socket: Arc<crate::outbox::Socket>,
     id: u64,
     connection: String,
     op: Operation,
     cancel: tokio_util::sync::CancellationToken,
     _permit: OwnedSemaphorePermit,
 ) {
+    let mut out = Out {
+        queue: &tx,
+        socket: &socket,
+        queued: false,
+    };
     let started = Instant::now();
     let (tool, params) = match &op {
         Operation::Query {
@@ -354,16 +360,12 @@ pub(crate) async fn handle(
     let outcome_text = draft.outcome.as_str();
     // Record first, answer second: no local record, no answer.
     if record(&shared, draft).await.is_err() {
-        send(
-            &tx,
-            &AgentMessage::Error {
-                id,
-                code: "audit.unavailable".into(),
-                message: "the agent could not write its local audit log, so it did not answer"
-                    .into(),
-                denied: false,
-            },
-        )
+        out.last(&AgentMessage::Error {
+            id,
+            code: "audit.unavailable".into(),
+            message: "the agent could not write its local audit log, so it did not answer".into(),
+            denied: false,
+        })
         .await;
         return;
     }
@@ -374,32 +376,26 @@ pub(crate) async fn handle(
             let rows_in_done = shared
                 .rows_in_done
                 .load(std::sync::atomic::Ordering::Relaxed);
-            send_rows(&tx, id, rs, duration_ms, hash, rows_in_done).await;
+            send_rows(&mut out, id, rs, duration_ms, hash, rows_in_done).await;
         }
         Ok(Answer::Object((answer, query_hash))) => {
-            send(
-                &tx,
-                &AgentMessage::Object {
-                    id,
-                    value: answer.value,
-                    rows: answer.rows,
-                    fetched_bytes: answer.fetched_bytes,
-                    duration_ms,
-                    query_hash,
-                },
-            )
+            out.last(&AgentMessage::Object {
+                id,
+                value: answer.value,
+                rows: answer.rows,
+                fetched_bytes: answer.fetched_bytes,
+                duration_ms,
+                query_hash,
+            })
             .await;
         }
         Ok(Answer::Schema(schema)) => {
             let schema = serde_json::to_value(&schema).unwrap_or(Value::Null);
-            send(
-                &tx,
-                &AgentMessage::Schema {
-                    connection,
-                    id: Some(id),
-                    schema,
-                },
-            )
+            out.last(&AgentMessage::Schema {
+                connection,
+                id: Some(id),
+                schema,
+            })
             .await;
         }
         Err(r) => {
@@ -408,16 +404,39 @@ pub(crate) async fn handle(
             } else {
                 tracing::info!(id, connection = %connection, code = %r.code, outcome = outcome_text, "Request failed.");
             }
-            send(
-                &tx,
-                &AgentMessage::Error {
-                    id,
-                    code: r.code,
-                    message: r.message,
-                    denied: r.denied,
-                },
-            )
+            out.last(&AgentMessage::Error {
+                id,
+                code: r.code,
+                message: r.message,
+                denied: r.denied,
+            })
             .await;
+        }
+    }
+}
+
+/// One request's way out: its frames are queued for the writer, except its
+/// last when nothing of it was queued before, which is written directly when
+/// the socket is free (see `outbox`).
+struct Out<'a> {
+    queue: &'a mpsc::Sender<Message>,
+    socket: &'a crate::outbox::Socket,
+    queued: bool,
+}
+
+impl Out<'_> {
+    async fn queue(&mut self, message: &AgentMessage) -> bool {
+        self.queued = true;
+        send(self.queue, message).await
+    }
+
+    async fn last(&mut self, message: &AgentMessage) -> bool {
+        if self.queued {
+            send(self.queue, message).await
+        } else {
+            self.socket
+                .answer(self.queue, Message::text(encode(message)))
+                .await
         }
     }
 }
@@ -527,7 +546,7 @@ async fn query(
 /// With `rows_in_done` (the server said it understands it), the last batch
 /// rides on `done`: a small answer is one frame.
 async fn send_rows(
-    tx: &mpsc::Sender<Message>,
+    out: &mut Out<'_>,
     id: u64,
     rs: ResultSet,
     duration_ms: u64,
@@ -548,7 +567,7 @@ async fn send_rows(
     for row in rows {
         let size = conexor_connectors::json_len(&row) as usize;
         if size > limit {
-            send(tx, &AgentMessage::Error {
+            out.last(&AgentMessage::Error {
                 id,
                 code: "limit.row_size".into(),
                 message: format!("one row is {size} bytes, more than the agent protocol carries; select fewer or shorter columns"),
@@ -561,15 +580,13 @@ async fn send_rows(
         if batch_bytes + size > limit || batch_bytes >= conexor_protocol::BATCH_BYTES {
             let rows = std::mem::take(&mut batch);
             batch_bytes = 0;
-            if !send(
-                tx,
-                &AgentMessage::Rows {
+            if !out
+                .queue(&AgentMessage::Rows {
                     id,
                     columns: columns.take(),
                     rows,
-                },
-            )
-            .await
+                })
+                .await
             {
                 return;
             }
@@ -581,32 +598,27 @@ async fn send_rows(
         (columns.take(), batch)
     } else {
         if (!batch.is_empty() || columns.is_some())
-            && !send(
-                tx,
-                &AgentMessage::Rows {
+            && !out
+                .queue(&AgentMessage::Rows {
                     id,
                     columns: columns.take(),
                     rows: batch,
-                },
-            )
-            .await
+                })
+                .await
         {
             return;
         }
         (None, Vec::new())
     };
-    send(
-        tx,
-        &AgentMessage::Done {
-            id,
-            rows: total,
-            bytes,
-            truncated,
-            duration_ms,
-            query_hash: Some(hash),
-            columns,
-            batch,
-        },
-    )
+    out.last(&AgentMessage::Done {
+        id,
+        rows: total,
+        bytes,
+        truncated,
+        duration_ms,
+        query_hash: Some(hash),
+        columns,
+        batch,
+    })
     .await;
 }

@@ -2,6 +2,7 @@
 //! offer connections, push schema, then serve requests until the socket
 //! goes away, the server falls silent, or the agent stops.
 
+use crate::outbox::Socket;
 use crate::state::{Enrolled, save_identity};
 use crate::{AgentError, Shared, serve};
 use conexor_protocol::{
@@ -21,10 +22,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames waiting for the socket; request tasks wait beyond this (backpressure).
 const OUTBOX: usize = 64;
-/// Longest one frame may take to leave.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most queued messages written to the socket in one flush.
-const COALESCE: usize = 64;
 
 pub(crate) enum End {
     Shutdown,
@@ -269,25 +266,11 @@ pub(crate) async fn run(
     tracing::info!(agent_id = %agent_id, name = %name, server = %settings.server, "Connected.");
 
     // Serving.
-    let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            // What is queued already goes out with it, in one flush.
-            let sent = async {
-                sink.feed(m).await?;
-                for _ in 1..COALESCE {
-                    let Ok(more) = rx.try_recv() else { break };
-                    sink.feed(more).await?;
-                }
-                sink.flush().await
-            };
-            // A server that stops reading ends the session rather than the agent.
-            match tokio::time::timeout(SEND_TIMEOUT, sent).await {
-                Ok(Ok(())) => {}
-                _ => break,
-            }
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let (tx, rx) = mpsc::channel::<Message>(OUTBOX);
+    let socket = Arc::new(Socket::new(sink));
+    let writer = tokio::spawn({
+        let socket = socket.clone();
+        async move { socket.write_queued(rx).await }
     });
     let schemas = tokio::spawn(serve::push_schemas(shared.clone(), tx.clone()));
     let limit = (max_in_flight as usize)
@@ -324,7 +307,7 @@ pub(crate) async fn run(
                         match permits.clone().try_acquire_owned() {
                             Ok(permit) => {
                                 let cancel = CancellationToken::new();
-                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), id, connection, op, cancel.clone(), permit));
+                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), socket.clone(), id, connection, op, cancel.clone(), permit));
                                 tasks.insert(id, (cancel, task.abort_handle()));
                             }
                             Err(_) => serve::busy(shared, &tx, id, &connection),
