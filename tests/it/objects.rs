@@ -445,19 +445,29 @@ async fn redirects_and_metadata_endpoints_are_refused() {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let redirector_addr = redirector.local_addr().unwrap();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut socket, _)) = redirector.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let answer = format!(
-                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target_addr}/\r\nContent-Length: 0\r\n\r\n"
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
+    /// An endpoint that answers every request with `answer`.
+    async fn answering(answer: String) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        addr
+    }
+    let redirector_addr = answering(format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target_addr}/\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .await;
+    // AWS's answer to a request signed for the wrong region.
+    let wrong_region = answering(format!(
+        "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: eu-west-3\r\nLocation: http://{target_addr}/\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .await;
     let server = TestServer::start().await;
     let admin = server.workspace("redirects").await;
     let err = add_s3(&admin, "moved", &format!("http://{redirector_addr}"), &[])

@@ -145,6 +145,22 @@ impl Endpoint {
             return Ok(response);
         }
         if status.is_redirection() {
+            // AWS answers a request signed for the wrong region with a 301
+            // naming the bucket's region: say so instead of following it.
+            if let Some(region) = response
+                .headers()
+                .get("x-amz-bucket-region")
+                .and_then(|v| v.to_str().ok())
+                .filter(|r| valid_region(r))
+            {
+                return Err(Error::Source {
+                    code: "s3:WrongRegion".into(),
+                    message: format!(
+                        "the bucket is in region {region}; set the connection's region to it (--region {region})"
+                    ),
+                    timeout: false,
+                });
+            }
             return Err(Error::Destination(
                 "the object store answered with a redirect, which is never followed".into(),
             ));
@@ -164,7 +180,9 @@ impl Endpoint {
         let key = sigv4::uri_encode(request.key, true);
         let (host, path) = match request.bucket {
             None => (base_host.to_owned(), "/".to_owned()),
-            Some(bucket) if self.path_style => (
+            // A bucket with dots does not match the store's wildcard
+            // certificate as a host name: address it by path.
+            Some(bucket) if self.path_style || bucket.as_str().contains('.') => (
                 base_host.to_owned(),
                 if request.key.is_empty() {
                     format!("/{bucket}")
@@ -189,6 +207,14 @@ impl Endpoint {
         }
         Ok((url, format!("{host}{port}")))
     }
+}
+
+/// An AWS region name: lower-case letters, digits and dashes.
+fn valid_region(text: &str) -> bool {
+    (2..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Reads at most `cap` bytes of a body, then stops (the rest is never read).
@@ -370,6 +396,21 @@ mod tests {
             "https://cx-data.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b"
         );
         assert_eq!(host, "cx-data.s3.eu-west-1.amazonaws.com");
+        let dotted = BucketName::parse("logs.example.com").unwrap();
+        let (url, _) = aws
+            .url(&Request {
+                method: ReadMethod::Get,
+                bucket: Some(&dotted),
+                key: "a",
+                query: vec![],
+                range: None,
+            })
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://s3.eu-west-1.amazonaws.com/logs.example.com/a"
+        );
+        assert!(valid_region("eu-west-1") && !valid_region("x.evil") && !valid_region(""));
     }
 
     #[test]

@@ -367,9 +367,13 @@ impl S3Source {
         Ok((listing, fetched))
     }
 
-    async fn head(&self, bucket: &BucketName, key: &ObjectKey) -> Result<Value, Error> {
-        let response = self
-            .inner
+    /// A signed `HEAD` of one object.
+    async fn head_response(
+        &self,
+        bucket: &BucketName,
+        key: &ObjectKey,
+    ) -> Result<reqwest::Response, Error> {
+        self.inner
             .endpoint
             .send(&Request {
                 method: ReadMethod::Head,
@@ -378,7 +382,11 @@ impl S3Source {
                 query: vec![],
                 range: None,
             })
-            .await?;
+            .await
+    }
+
+    async fn head(&self, bucket: &BucketName, key: &ObjectKey) -> Result<Value, Error> {
+        let response = self.head_response(bucket, key).await?;
         let headers = response.headers();
         let text = |name: &str| {
             headers
@@ -587,17 +595,7 @@ impl S3Source {
 
     /// The object's size, from a `HEAD`.
     async fn object_size(&self, bucket: &BucketName, key: &ObjectKey) -> Result<u64, Error> {
-        let response = self
-            .inner
-            .endpoint
-            .send(&Request {
-                method: ReadMethod::Head,
-                bucket: Some(bucket),
-                key: key.as_str(),
-                query: vec![],
-                range: None,
-            })
-            .await?;
+        let response = self.head_response(bucket, key).await?;
         response
             .headers()
             .get("content-length")
