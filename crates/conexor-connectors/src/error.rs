@@ -170,10 +170,24 @@ impl ConnectFailure {
         }
     }
 
+    /// The class of an I/O failure on the way to a source.
+    pub(crate) fn of_io(kind: std::io::ErrorKind) -> ConnectFailure {
+        use std::io::ErrorKind;
+        match kind {
+            ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+            ErrorKind::TimedOut => ConnectFailure::Timeout,
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::NotConnected => ConnectFailure::Lost,
+            _ => ConnectFailure::Unreachable,
+        }
+    }
+
     /// The class of an error that happened while reaching or logging in to
     /// the source, if it is one.
     fn of(err: &sqlx::Error) -> Option<ConnectFailure> {
-        use std::io::ErrorKind;
         Some(match err {
             sqlx::Error::Database(db) => {
                 let sqlstate = db.code().unwrap_or_default();
@@ -189,16 +203,7 @@ impl ConnectFailure {
                     _ => return None,
                 }
             }
-            sqlx::Error::Io(io) => match io.kind() {
-                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
-                ErrorKind::TimedOut => ConnectFailure::Timeout,
-                ErrorKind::ConnectionReset
-                | ErrorKind::ConnectionAborted
-                | ErrorKind::BrokenPipe
-                | ErrorKind::UnexpectedEof
-                | ErrorKind::NotConnected => ConnectFailure::Lost,
-                _ => ConnectFailure::Unreachable,
-            },
+            sqlx::Error::Io(io) => ConnectFailure::of_io(io.kind()),
             sqlx::Error::Tls(_) => ConnectFailure::Tls,
             sqlx::Error::PoolTimedOut => ConnectFailure::Timeout,
             sqlx::Error::PoolClosed => ConnectFailure::Lost,

@@ -51,18 +51,33 @@ impl std::fmt::Display for RefusedAddress {
 
 impl std::error::Error for RefusedAddress {}
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The host name did not resolve (our resolver's own failure, so that it
+/// is classed as DNS by what it is, not by an I/O kind).
+#[derive(Debug)]
+struct ResolveFailed;
+
+impl std::fmt::Display for ResolveFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host name does not resolve")
+    }
+}
+
+impl std::error::Error for ResolveFailed {}
+
 impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(found) => found.collect(),
+                Err(_) => return Err(Box::new(ResolveFailed) as BoxError),
+            };
             for addr in &addrs {
                 if let Err(Error::Destination(why)) = check_ip(addr.ip(), &policy) {
-                    return Err(
-                        Box::new(RefusedAddress(why)) as Box<dyn std::error::Error + Send + Sync>
-                    );
+                    return Err(Box::new(RefusedAddress(why)) as BoxError);
                 }
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
@@ -254,8 +269,12 @@ fn transport_error(err: reqwest::Error) -> Error {
         if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
             return Error::Destination(refused.0.clone());
         }
+        if cause.downcast_ref::<ResolveFailed>().is_some() {
+            return Error::Connect {
+                failure: ConnectFailure::Dns,
+            };
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind;
             if io
                 .get_ref()
                 .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
@@ -264,18 +283,9 @@ fn transport_error(err: reqwest::Error) -> Error {
                     failure: ConnectFailure::Tls,
                 };
             }
-            let failure = match io.kind() {
-                ErrorKind::ConnectionRefused => ConnectFailure::Refused,
-                ErrorKind::TimedOut => ConnectFailure::Timeout,
-                ErrorKind::ConnectionReset
-                | ErrorKind::ConnectionAborted
-                | ErrorKind::BrokenPipe
-                | ErrorKind::UnexpectedEof => ConnectFailure::Lost,
-                // getaddrinfo's failures come back as `Other`/`Uncategorized`.
-                _ if err.is_connect() => ConnectFailure::Dns,
-                _ => ConnectFailure::Unreachable,
+            return Error::Connect {
+                failure: ConnectFailure::of_io(io.kind()),
             };
-            return Error::Connect { failure };
         }
         if cause.downcast_ref::<rustls::Error>().is_some() {
             return Error::Connect {

@@ -146,54 +146,23 @@ impl S3Source {
     /// Fits `op` to `limits`: objects per page and preview rows to
     /// `max_rows` (and S3's 1,000), a read's length to `max_bytes`. The
     /// audit record's `query_hash` is computed from the result.
-    pub fn clamp(op: ObjectRead, limits: &Limits) -> ObjectRead {
+    pub fn clamp(mut op: ObjectRead, limits: &Limits) -> ObjectRead {
         let rows = limits.max_rows.clamp(1, u64::from(u32::MAX)) as u32;
-        match op {
-            ObjectRead::ListObjects {
-                bucket,
-                prefix,
-                delimited,
-                cursor,
-                limit,
-            } => ObjectRead::ListObjects {
-                bucket,
-                prefix,
-                delimited,
-                cursor,
-                limit: limit.clamp(1, rows.min(MAX_LIST)),
-            },
-            ObjectRead::ReadObject {
-                bucket,
-                key,
-                offset,
-                length,
-                encoding,
-            } => ObjectRead::ReadObject {
-                bucket,
-                key,
-                offset,
-                length: length.clamp(1, limits.max_bytes.max(1)),
-                encoding,
-            },
-            ObjectRead::PreviewObject {
-                bucket,
-                key,
-                format,
-                rows: wanted,
-            } => ObjectRead::PreviewObject {
-                bucket,
-                key,
-                format,
-                rows: wanted.clamp(1, rows),
-            },
-            head @ ObjectRead::HeadObject { .. } => head,
+        match &mut op {
+            ObjectRead::ListObjects { limit, .. } => *limit = (*limit).clamp(1, rows.min(MAX_LIST)),
+            ObjectRead::ReadObject { length, .. } => {
+                *length = (*length).clamp(1, limits.max_bytes.max(1))
+            }
+            ObjectRead::PreviewObject { rows: wanted, .. } => *wanted = (*wanted).clamp(1, rows),
+            ObjectRead::HeadObject { .. } => {}
         }
+        op
     }
 
     /// Refuses `op` when it leaves the connection's allow-list; a listing
     /// with no prefix (or a shorter one) is narrowed to the allowed prefix.
     /// Nothing has been sent when this refuses.
-    pub fn scoped(&self, op: ObjectRead) -> Result<ObjectRead, Error> {
+    pub fn scoped(&self, mut op: ObjectRead) -> Result<ObjectRead, Error> {
         let scopes = &self.inner.scopes;
         if scopes.is_empty() {
             return Ok(op);
@@ -208,47 +177,30 @@ impl S3Source {
         let outside = || {
             Error::Destination("the key is outside the prefixes allowed for this connection".into())
         };
-        match op {
-            ObjectRead::ListObjects {
-                bucket,
-                prefix,
-                delimited,
-                cursor,
-                limit,
-            } => {
+        match &mut op {
+            ObjectRead::ListObjects { prefix, .. } => {
                 let p = prefix.as_str();
-                let scope = in_bucket
-                    .iter()
-                    .find(|s| p.starts_with(s.prefix.as_str()))
-                    .map(|_| prefix.clone())
-                    .or_else(|| {
-                        in_bucket
-                            .iter()
-                            .find(|s| s.prefix.as_str().starts_with(p))
-                            .map(|s| s.prefix.clone())
-                    })
-                    .ok_or_else(outside)?;
-                Ok(ObjectRead::ListObjects {
-                    bucket,
-                    prefix: scope,
-                    delimited,
-                    cursor,
-                    limit,
-                })
+                if !in_bucket.iter().any(|s| p.starts_with(s.prefix.as_str())) {
+                    // A shorter prefix (or none) is narrowed to the allowed one.
+                    *prefix = in_bucket
+                        .iter()
+                        .find(|s| s.prefix.as_str().starts_with(p))
+                        .map(|s| s.prefix.clone())
+                        .ok_or_else(outside)?;
+                }
             }
-            ObjectRead::HeadObject { ref key, .. }
-            | ObjectRead::ReadObject { ref key, .. }
-            | ObjectRead::PreviewObject { ref key, .. } => {
-                if in_bucket
+            ObjectRead::HeadObject { key, .. }
+            | ObjectRead::ReadObject { key, .. }
+            | ObjectRead::PreviewObject { key, .. } => {
+                if !in_bucket
                     .iter()
                     .any(|s| key.as_str().starts_with(s.prefix.as_str()))
                 {
-                    Ok(op)
-                } else {
-                    Err(outside())
+                    return Err(outside());
                 }
             }
         }
+        Ok(op)
     }
 
     /// Runs one read, already clamped and scoped. `stop` abandons it (the
@@ -851,6 +803,64 @@ mod tests {
         assert!(s.scoped(list("other/")).is_err());
         let open = source(&[]);
         assert!(open.scoped(read("any-bucket", "k")).is_ok());
+    }
+
+    /// The resolver checks every address a name resolves to, on every
+    /// connection (a name is not checked when the source is opened), and a
+    /// name that does not resolve is a DNS failure by what it is.
+    #[tokio::test]
+    async fn resolved_addresses_are_checked_when_connecting() {
+        let open = |endpoint: &str, destinations: crate::DestinationPolicy| {
+            let spec = S3Spec {
+                access_key_id: "AK".into(),
+                secret_access_key: Some(zeroize::Zeroizing::new("SK".into())),
+                endpoint: Some(endpoint.into()),
+                allow_http: true,
+                ..Default::default()
+            };
+            let options = OpenOptions {
+                destinations,
+                ..OpenOptions::default()
+            };
+            S3Source::open(&spec, &options).unwrap()
+        };
+        let strict = crate::DestinationPolicy {
+            deny_loopback: true,
+            ..Default::default()
+        };
+        let stop = CancellationToken::new();
+        let op = read("cx-data", "a");
+        let err = open("http://localhost:9", strict)
+            .read(&op, &stop)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Destination(_)), "{err:?}");
+        let err = open("http://no-such-host.invalid:9", Default::default())
+            .read(&op, &stop)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Connect {
+                    failure: crate::ConnectFailure::Dns
+                }
+            ),
+            "{err:?}"
+        );
+        let err = open("http://127.0.0.1:9", Default::default())
+            .read(&op, &stop)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Connect {
+                    failure: crate::ConnectFailure::Refused
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
