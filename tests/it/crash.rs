@@ -26,14 +26,6 @@ fn binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(data: &std::path::Path, allowed: &std::path::Path, port: u16, token: &str) -> Child {
     Command::new(binary())
         .args([
@@ -77,7 +69,7 @@ async fn sigkill_under_load_loses_no_answered_record() {
     let lite = dir.path().join("c.db");
     crate::sources::make_sqlite_shop(&lite).await;
     let token = format!("cxadm_{}", conexor_crypto::random_base62(40));
-    let port = free_port();
+    let port = conexor_tests::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut server = start(&data, dir.path(), port, &token);
     wait_ready(&url).await;

@@ -185,6 +185,14 @@ impl Drop for TestServer {
     }
 }
 
+/// A free loopback TCP port (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A URL exported by `scripts/test-env.sh`; fails naming the server when absent.
 pub fn env_url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {

@@ -22,6 +22,9 @@ pub struct Moto {
     pub log: PathBuf,
     /// Size of `cx-data/huge.bin`.
     pub huge_bytes: u64,
+    /// Requests in moto's log once the fixtures were written: every later
+    /// one came from the tests (which only read).
+    pub fixture_requests: usize,
 }
 
 /// The venv's Python: `CONEXOR_TEST_PYTHON` (set by `scripts/test`), else
@@ -32,13 +35,6 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| {
             PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python"))
         })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Starts moto and loads the fixtures, once per test process.
@@ -52,7 +48,7 @@ pub fn moto() -> &'static Moto {
             "{} is missing: run scripts/python-env.sh (it installs moto[server]) or set CONEXOR_TEST_PYTHON",
             moto_server.display()
         );
-        let port = free_port();
+        let port = crate::free_port();
         let dir = std::env::temp_dir().join(format!("conexor-moto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("moto dir");
         let log = dir.join("moto.log");
@@ -97,11 +93,24 @@ pub fn moto() -> &'static Moto {
             "s3_fixtures.py failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Moto {
+        let mut moto = Moto {
             endpoint,
             log,
             huge_bytes,
+            fixture_requests: 0,
+        };
+        // moto logs a request when it has answered it: wait for the last upload's line.
+        let started = std::time::Instant::now();
+        loop {
+            let seen = moto.requests();
+            if seen.last().is_some_and(|r| r.starts_with("POST /cx-data/huge.bin")) {
+                moto.fixture_requests = seen.len();
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 10, "moto's log never showed the fixtures");
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        moto
     })
 }
 

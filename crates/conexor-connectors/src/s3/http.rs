@@ -96,6 +96,15 @@ pub(crate) struct Endpoint {
     pub secret_access_key: zeroize::Zeroizing<String>,
 }
 
+/// The bytes a `GET` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByteRange {
+    /// From `first` to `last`, inclusive.
+    Span { first: u64, last: u64 },
+    /// The object's last bytes (its size comes back with them).
+    Tail(u64),
+}
+
 /// One request to make.
 pub(crate) struct Request<'a> {
     pub method: ReadMethod,
@@ -105,7 +114,7 @@ pub(crate) struct Request<'a> {
     pub key: &'a str,
     pub query: Vec<(&'static str, String)>,
     /// First and last byte, inclusive.
-    pub range: Option<(u64, u64)>,
+    pub range: Option<ByteRange>,
 }
 
 impl Endpoint {
@@ -122,8 +131,12 @@ impl Endpoint {
             ),
             ("x-amz-date", amz_date.clone()),
         ];
-        if let Some((first, last)) = request.range {
-            headers.push(("range", format!("bytes={first}-{last}")));
+        match request.range {
+            Some(ByteRange::Span { first, last }) => {
+                headers.push(("range", format!("bytes={first}-{last}")))
+            }
+            Some(ByteRange::Tail(len)) => headers.push(("range", format!("bytes=-{len}"))),
+            None => {}
         }
         let canonical_query = url.query().unwrap_or_default().to_owned();
         let authorization = sigv4::authorization(

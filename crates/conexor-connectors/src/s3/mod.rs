@@ -30,7 +30,7 @@ use conexor_types::Limits;
 use conexor_types::objects::{
     BucketName, Encoding, ObjectKey, ObjectPrefix, ObjectRead, PreviewFormat,
 };
-use http::{Endpoint, PolicyResolver, ReadMethod, Request};
+use http::{ByteRange, Endpoint, PolicyResolver, ReadMethod, Request};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -383,6 +383,28 @@ impl S3Source {
         offset: u64,
         length: u64,
     ) -> Result<(Vec<u8>, Option<u64>, Option<String>), Error> {
+        let last = offset.saturating_add(length.max(1) - 1);
+        self.get(
+            bucket,
+            key,
+            ByteRange::Span {
+                first: offset,
+                last,
+            },
+            length,
+        )
+        .await
+    }
+
+    /// A `GET` of `range`, reading at most `cap` bytes of the body; returns
+    /// them, the object's size and its content type.
+    async fn get(
+        &self,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        range: ByteRange,
+        cap: u64,
+    ) -> Result<(Vec<u8>, Option<u64>, Option<String>), Error> {
         let response = self
             .inner
             .endpoint
@@ -391,7 +413,7 @@ impl S3Source {
                 bucket: Some(bucket),
                 key: key.as_str(),
                 query: vec![],
-                range: Some((offset, offset.saturating_add(length.max(1) - 1))),
+                range: Some(range),
             })
             .await?;
         let header = |name: &str| {
@@ -402,15 +424,20 @@ impl S3Source {
                 .map(str::to_owned)
         };
         let content_type = header("content-type");
-        let size = match (response.status().as_u16(), header("content-range")) {
+        let size: Option<u64> = match (response.status().as_u16(), header("content-range")) {
             // `bytes 0-9/1234`
             (206, Some(range)) => range.rsplit('/').next().and_then(|s| s.parse().ok()),
             _ => header("content-length").and_then(|s| s.parse().ok()),
         };
         // A store that ignored the range answers 200 with the whole object
-        // from its start: right for offset 0 (the cap still stops the read),
-        // wrong for any other offset.
-        if response.status().as_u16() == 200 && offset > 0 {
+        // from its start: right for a read from offset 0, or a tail that is
+        // the whole object (the cap still stops the read); wrong otherwise.
+        let ignored = response.status().as_u16() == 200
+            && match range {
+                ByteRange::Span { first, .. } => first > 0,
+                ByteRange::Tail(len) => size.is_none_or(|s| s > len),
+            };
+        if ignored {
             return Err(Error::Source {
                 code: "s3:RangeIgnored".into(),
                 message:
@@ -419,7 +446,7 @@ impl S3Source {
                 timeout: false,
             });
         }
-        let cap = usize::try_from(length).unwrap_or(usize::MAX);
+        let cap = usize::try_from(cap).unwrap_or(usize::MAX);
         let (body, _) = http::read_capped(response, cap).await?;
         Ok((body, size, content_type))
     }
@@ -501,8 +528,9 @@ impl S3Source {
         ))
     }
 
-    /// A Parquet preview: the footer (from the object's tail), then only
-    /// the first row groups' column chunks, each a ranged `GET`.
+    /// A Parquet preview: the object's tail (with the footer and the
+    /// object's size), then only the first row groups' column chunks, each a
+    /// ranged `GET`.
     async fn preview_parquet(
         &self,
         bucket: &BucketName,
@@ -510,11 +538,15 @@ impl S3Source {
         rows: u32,
     ) -> Result<ObjectAnswer, Error> {
         use conexor_preview::parquet::{TAIL_BYTES, footer_len, plan};
-        let size = self.object_size(bucket, key).await?;
-        let tail_len = TAIL_BYTES.min(size);
-        let (tail, _, _) = self
-            .get_range(bucket, key, size - tail_len, tail_len)
+        // One request for the tail and the size (`bytes=-N`).
+        let (tail, size, _) = self
+            .get(bucket, key, ByteRange::Tail(TAIL_BYTES), TAIL_BYTES)
             .await?;
+        let size = size.ok_or_else(|| Error::Source {
+            code: "s3:NoContentLength".into(),
+            message: "the object store did not say the object's size".into(),
+            timeout: false,
+        })?;
         let mut fetched = tail.len() as u64;
         let footer = footer_len(&tail, size).map_err(unreadable)?;
         let footer_bytes = if footer <= tail.len() as u64 {
@@ -543,21 +575,6 @@ impl S3Source {
             table,
             fetched,
         ))
-    }
-
-    /// The object's size, from a `HEAD`.
-    async fn object_size(&self, bucket: &BucketName, key: &ObjectKey) -> Result<u64, Error> {
-        let response = self.head_response(bucket, key).await?;
-        response
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::Source {
-                code: "s3:NoContentLength".into(),
-                message: "the object store did not say the object's size".into(),
-                timeout: false,
-            })
     }
 
     /// Lists one bucket (the first allowed one, else the first the
