@@ -4,7 +4,7 @@
 //! a property fails (a panic inside the code under test is a finding too).
 //!
 //! Targets (see README.md):
-//! - `guard`: the SQL guard in all three dialects (first byte picks dialect,
+//! - `guard`: the SQL guard in all four dialects (first byte picks dialect,
 //!   policy and placeholder count).
 //! - `audit_verify`: the offline verifier over JSON Lines and CSV exports.
 //! - `keys_envelopes`: API keys, envelopes, ids, audit and agent public keys.
@@ -18,7 +18,12 @@ use std::sync::OnceLock;
 use conexor_guard::{Dialect, FunctionPolicy, Rule};
 use serde_json::{Value, json};
 
-const DIALECTS: [Dialect; 3] = [Dialect::Postgresql, Dialect::Mysql, Dialect::Sqlite];
+const DIALECTS: [Dialect; 4] = [
+    Dialect::Postgresql,
+    Dialect::Mysql,
+    Dialect::Sqlite,
+    Dialect::Sqlserver,
+];
 
 fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(data)
@@ -34,14 +39,14 @@ fn policy() -> &'static FunctionPolicy {
     })
 }
 
-/// First byte: bits 0-1 the dialect (3 means PostgreSQL again), bit 2 the
+/// First byte: bits 0-1 the dialect (PostgreSQL, MySQL, SQLite, SQL Server), bit 2 the
 /// allow-list policy, bit 3 whether a placeholder count is required, bits 4-5
 /// that count. The rest is the SQL text (lossy UTF-8).
 pub fn guard(data: &[u8]) {
     let Some((&head, rest)) = data.split_first() else {
         return;
     };
-    let dialect = DIALECTS[usize::from(head & 3) % 3];
+    let dialect = DIALECTS[usize::from(head & 3)];
     let empty = FunctionPolicy::default();
     let policy = if head & 4 != 0 { policy() } else { &empty };
     let params = (head & 8 != 0).then_some(usize::from((head >> 4) & 3));

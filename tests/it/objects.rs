@@ -476,6 +476,17 @@ async fn redirects_and_metadata_endpoints_are_refused() {
         "the redirect was followed"
     );
 
+    // A 301 naming the bucket's region is reported as the region to set, and
+    // not followed either.
+    let err = add_s3(&admin, "elsewhere", &format!("http://{wrong_region}"), &[])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("--region eu-west-3"), "{err:#}");
+    assert!(
+        !reached.load(std::sync::atomic::Ordering::SeqCst),
+        "the region redirect was followed"
+    );
+
     for endpoint in ["http://169.254.169.254", "http://metadata.google.internal"] {
         let err = add_s3(&admin, "meta", endpoint, &[]).await.unwrap_err();
         assert_eq!(status_of(&err), Some(403), "{endpoint}: {err:#}");

@@ -20,6 +20,9 @@
 //!   name to the built-in before any loadable or stored function; `db.f` is a stored
 //!   function.
 //! - SQLite folds ASCII case in any spelling and has no schema-qualified functions.
+//! - SQL Server compares built-in names without case and calls them bare; a user
+//!   scalar function must be called with its schema (`dbo.f`), and a bracketed
+//!   `[name]` is treated as a user function, never as the built-in.
 //!
 //! What the text alone cannot know — a user function that shadows a built-in's name
 //! with other argument types, user casts and operators, views and policies over user
@@ -49,6 +52,7 @@ struct Lists {
     postgresql: HashMap<&'static str, bool>,
     mysql: HashSet<&'static str>,
     sqlite: HashSet<&'static str>,
+    sqlserver: HashSet<&'static str>,
 }
 
 fn lists() -> &'static Lists {
@@ -67,6 +71,7 @@ fn lists() -> &'static Lists {
             .collect(),
         mysql: names(include_str!("../data/mysql.txt")),
         sqlite: names(include_str!("../data/sqlite.txt")),
+        sqlserver: names(include_str!("../data/sqlserver.txt")),
     })
 }
 
@@ -155,6 +160,13 @@ pub(crate) fn builtin(dialect: Dialect, name: &str, quoted: bool) -> Builtin {
                 Builtin::NotBuiltin
             }
         }
+        Dialect::Sqlserver => {
+            if !quoted && lists().sqlserver.contains(name) {
+                Builtin::Allowed
+            } else {
+                Builtin::NotBuiltin
+            }
+        }
     }
 }
 
@@ -187,6 +199,16 @@ mod tests {
         assert!(l.mysql.contains("date_format") && !l.mysql.contains("sleep"));
         assert!(!l.mysql.contains("last_insert_id") && !l.mysql.contains("get_lock"));
         assert!(l.sqlite.contains("json_each") && !l.sqlite.contains("load_extension"));
+        assert!(l.sqlserver.contains("datediff") && l.sqlserver.contains("string_agg"));
+        for denied in [
+            "xp_cmdshell",
+            "openrowset",
+            "openquery",
+            "newsequentialid",
+            "openxml",
+        ] {
+            assert!(!l.sqlserver.contains(denied), "{denied}");
+        }
         for denied in [
             "sleep",
             "benchmark",

@@ -159,6 +159,30 @@ const SQLITE: DenyList = DenyList {
     prefixes: &[],
 };
 
+/// SQL Server and Azure SQL. Extended and system stored procedures cannot be
+/// called from a SELECT, but a name that reaches them is refused by its prefix all
+/// the same, so no allow-list entry can admit one.
+const SQLSERVER: DenyList = DenyList {
+    exact: &[
+        ("openrowset", FILES),
+        ("opendatasource", REMOTE),
+        ("openquery", REMOTE),
+        ("openxml", SESSION),
+        ("newsequentialid", SEQUENCES),
+        ("fn_get_audit_file", FILES),
+        ("fn_xe_file_target_read_file", FILES),
+        ("fn_trace_gettable", FILES),
+        ("fn_dblog", ADMIN),
+        ("fn_dump_dblog", FILES),
+        ("pwdcompare", ADMIN),
+        ("pwdencrypt", ADMIN),
+        ("get_filestream_transaction_context", XACT),
+        ("current_transaction_id", XACT),
+        ("next", SEQUENCES),
+    ],
+    prefixes: &[("xp_", PROGRAMS), ("sp_", DYNAMIC_SQL), ("fn_xe_", FILES)],
+};
+
 impl DenyList {
     fn lookup(&self, name: &str) -> Option<&'static str> {
         self.exact
@@ -180,6 +204,7 @@ pub(crate) fn denied_function(dialect: Dialect, name: &str) -> Option<&'static s
         Dialect::Postgresql => &POSTGRESQL,
         Dialect::Mysql => &MYSQL,
         Dialect::Sqlite => &SQLITE,
+        Dialect::Sqlserver => &SQLSERVER,
     };
     COMMON.lookup(name).or_else(|| list.lookup(name))
 }

@@ -19,13 +19,14 @@
 use std::fmt;
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::dialect::{MsSqlDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 mod allow;
 mod deny;
+mod tsql;
 mod verdicts;
 mod walk;
 
@@ -36,7 +37,7 @@ mod tests;
 pub const MAX_SQL_BYTES: usize = 100_000;
 
 /// Parser recursion limit (sqlparser's default): deeper nesting is refused.
-const RECURSION_LIMIT: usize = 50;
+pub(crate) const RECURSION_LIMIT: usize = 50;
 
 /// Most MySQL `DIV` / SQLite `REGEXP`, `MATCH`, `GLOB` operators in one query: sqlparser
 /// copies the left operand for each of them, so long chains cost quadratic time.
@@ -57,6 +58,9 @@ pub enum Dialect {
     Mysql,
     /// SQLite (placeholders `?`).
     Sqlite,
+    /// SQL Server and Azure SQL, T-SQL (placeholders `@P1`, `@P2`, …, as the TDS
+    /// driver binds them; row cap with `TOP`, see [`CheckedQuery::capped_sql`]).
+    Sqlserver,
 }
 
 impl fmt::Display for Dialect {
@@ -65,6 +69,7 @@ impl fmt::Display for Dialect {
             Dialect::Postgresql => "postgresql",
             Dialect::Mysql => "mysql",
             Dialect::Sqlite => "sqlite",
+            Dialect::Sqlserver => "sqlserver",
         })
     }
 }
@@ -76,8 +81,11 @@ pub struct CheckedQuery {
     dialect: Dialect,
     placeholders: usize,
     explain: bool,
-    /// The outermost query has its own LIMIT, OFFSET or FETCH clause.
+    /// The outermost query has its own LIMIT, OFFSET or FETCH clause (or, on
+    /// SQL Server, a TOP).
     limited: bool,
+    /// SQL Server: where and how the row cap goes into the text.
+    tsql_cap: Option<tsql::Cap>,
     /// Tables and views it reads (lowercased, as written, without CTE names).
     relations: Vec<String>,
     /// Relations as the database resolves the names (see [`CheckedQuery::relation_refs`]).
@@ -145,8 +153,8 @@ impl CheckedQuery {
         self.dialect
     }
 
-    /// Parameters the query expects: the highest `$n` on PostgreSQL, the number of `?`
-    /// on MySQL and SQLite.
+    /// Parameters the query expects: the highest `$n` on PostgreSQL (`@Pn` on SQL
+    /// Server), the number of `?` on MySQL and SQLite.
     pub fn placeholder_count(&self) -> usize {
         self.placeholders
     }
@@ -184,9 +192,17 @@ impl CheckedQuery {
     /// own (which keeps its ORDER BY, which MySQL and MariaDB may drop inside a
     /// derived table), otherwise `SELECT * FROM (<sql>) AS _cx LIMIT <max_rows + 1>`
     /// (the inner LIMIT keeps the order). An `EXPLAIN` is returned unchanged.
+    ///
+    /// SQL Server has no LIMIT: there the cap is a `TOP (<max_rows + 1>)` put into the
+    /// outermost SELECT, or `OFFSET 0 ROWS FETCH NEXT … ROWS ONLY` after an outermost
+    /// ORDER BY of a set operation, or else `SELECT TOP (…) * FROM (<query>) AS _cx`
+    /// with the query's WITH clause kept in front (T-SQL takes no WITH in a derived
+    /// table); see `tsql.rs`.
     pub fn capped_sql(&self, max_rows: u64) -> String {
         let cap = max_rows.saturating_add(1);
-        if self.explain {
+        if let Some(how) = &self.tsql_cap {
+            tsql::capped(&self.sql, how, cap)
+        } else if self.explain {
             self.sql.clone()
         } else if self.limited {
             format!("SELECT * FROM ({}) AS _cx LIMIT {cap}", self.sql)
@@ -353,7 +369,7 @@ impl FunctionPolicy {
     pub fn allows(&self, dialect: Dialect, normalised: &str) -> bool {
         match dialect {
             Dialect::Postgresql => self.allowed.contains(normalised),
-            Dialect::Mysql | Dialect::Sqlite => self
+            Dialect::Mysql | Dialect::Sqlite | Dialect::Sqlserver => self
                 .allowed
                 .iter()
                 .any(|a| a.to_lowercase() == normalised.to_lowercase()),
@@ -687,10 +703,12 @@ fn inspect(
     let postgres = PostgreSqlDialect {};
     let mysql = MySqlDialect {};
     let sqlite = SQLiteDialect {};
+    let sqlserver = MsSqlDialect {};
     let parser_dialect: &dyn sqlparser::dialect::Dialect = match dialect {
         Dialect::Postgresql => &postgres,
         Dialect::Mysql => &mysql,
         Dialect::Sqlite => &sqlite,
+        Dialect::Sqlserver => &sqlserver,
     };
 
     let tokens = Tokenizer::new(parser_dialect, sql)
@@ -730,6 +748,9 @@ fn inspect(
     let trimmed = sql.get(start..end).unwrap_or(sql).to_owned();
 
     copying_operators(dialect, &significant)?;
+    if dialect == Dialect::Sqlserver {
+        batch_separators(&significant)?;
+    }
     let words = significant_words(&significant);
     let (all_words, identifiers, symbols) = words_and_symbols(&significant);
 
@@ -771,6 +792,12 @@ fn inspect(
 
     let (query, explain) = match statement {
         Statement::Query(query) => (query, false),
+        Statement::Explain { .. } if dialect == Dialect::Sqlserver => {
+            return Err(Rejection::new(
+                Rule::NotAQuery,
+                "sql server has no EXPLAIN statement: send the SELECT itself",
+            ));
+        }
         Statement::Explain {
             analyze,
             estimate,
@@ -833,8 +860,14 @@ fn inspect(
         ));
     }
     let walked = walk::walk(dialect, query, policy)?;
-    let limited = query.limit_clause.is_some() || query.fetch.is_some();
-    if !explain {
+    let mut limited = query.limit_clause.is_some() || query.fetch.is_some();
+    let mut tsql_cap = None;
+    if dialect == Dialect::Sqlserver {
+        let how = tsql::plan(sql, start, query)?;
+        limited = how.limited();
+        tsql::capped_form_is_the_same(parser_dialect, &trimmed, &how, query)?;
+        tsql_cap = Some(how);
+    } else if !explain {
         capped_form_is_the_same(parser_dialect, &trimmed, query, limited)?;
     }
 
@@ -844,6 +877,7 @@ fn inspect(
         placeholders: walked.placeholders,
         explain,
         limited,
+        tsql_cap,
         relations: walked.relations,
         relation_refs: walked.relation_refs,
         user_functions: walked.user_functions,
@@ -912,6 +946,28 @@ fn capped_form_is_the_same(
     }
 }
 
+/// SQL Server tools split a script into batches at a line that starts with `GO`; the
+/// server never sees the word. A query holding one is two batches to whoever pastes
+/// it into such a tool, so it is refused however the parser would read it.
+fn batch_separators(tokens: &[&TokenWithSpan]) -> Result<(), Rejection> {
+    let mut previous_line = 0;
+    for token in tokens {
+        let line = token.span.start.line;
+        if let Token::Word(w) = &token.token
+            && line != previous_line
+            && w.quote_style.is_none()
+            && w.value.eq_ignore_ascii_case("go")
+        {
+            return Err(Rejection::new(
+                Rule::MultipleStatements,
+                "batch separators (GO) are not allowed: send one SELECT at a time",
+            ));
+        }
+        previous_line = token.span.end.line;
+    }
+    Ok(())
+}
+
 /// Characters PostgreSQL and MySQL build operators from.
 const OPERATOR_CHARS: &str = "+-*/<>=~!@#%^&|`?";
 
@@ -972,6 +1028,7 @@ fn copying_operators(dialect: Dialect, tokens: &[&TokenWithSpan]) -> Result<(), 
         Dialect::Postgresql => return Ok(()),
         Dialect::Mysql => &[Keyword::DIV],
         Dialect::Sqlite => &[Keyword::REGEXP, Keyword::MATCH, Keyword::GLOB],
+        Dialect::Sqlserver => return Ok(()),
     };
     let count = tokens
         .iter()
@@ -1080,6 +1137,18 @@ fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
             ),
         );
     }
+    if has(&["OPENROWSET", "("]) || has(&["OPENDATASOURCE", "("]) || has(&["(", "BULK"]) {
+        return Rejection::new(
+            Rule::DeniedFunction,
+            "reading files or other servers (OPENROWSET, OPENDATASOURCE, BULK) is not allowed",
+        );
+    }
+    if has(&["OPTION", "("]) {
+        return Rejection::new(
+            Rule::UnsupportedSyntax,
+            "query hints (OPTION (…)) are not supported",
+        );
+    }
     if has(&["FOR", "NO", "KEY", "UPDATE"])
         || has(&["FOR", "KEY", "SHARE"])
         || has(&["LOCK", "IN", "SHARE", "MODE"])
@@ -1115,7 +1184,7 @@ fn explain_parse_failure(words: &[String], error: &ParserError) -> Rejection {
 
 /// Byte offset in `sql` of a tokenizer location (1-based line and column, counted in
 /// characters, lines split on `\n` only). Past the end gives `sql.len()`.
-fn byte_offset(sql: &str, location: Location) -> usize {
+pub(crate) fn byte_offset(sql: &str, location: Location) -> usize {
     let (mut line, mut column) = (1u64, 1u64);
     for (offset, ch) in sql.char_indices() {
         if line == location.line && column == location.column {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use expect_test::expect;
 
-use crate::Dialect::{Mysql, Postgresql, Sqlite};
+use crate::Dialect::{Mysql, Postgresql, Sqlite, Sqlserver};
 use crate::{
     Dialect, FunctionPolicy, Rejection, Rule, check, check_with_params, check_with_policy,
     check_with_policy_async,
@@ -97,22 +97,27 @@ fn entries(text: &str) -> Vec<String> {
     out
 }
 
-const ATTACKS: [(Dialect, &str); 3] = [
+const ATTACKS: [(Dialect, &str); 4] = [
     (
         Postgresql,
         include_str!("../tests/data/attacks-postgresql.sql"),
     ),
     (Mysql, include_str!("../tests/data/attacks-mysql.sql")),
     (Sqlite, include_str!("../tests/data/attacks-sqlite.sql")),
+    (
+        Sqlserver,
+        include_str!("../tests/data/attacks-sqlserver.sql"),
+    ),
 ];
 
-const LEGIT: [(Dialect, &str); 3] = [
+const LEGIT: [(Dialect, &str); 4] = [
     (
         Postgresql,
         include_str!("../tests/data/legit-postgresql.sql"),
     ),
     (Mysql, include_str!("../tests/data/legit-mysql.sql")),
     (Sqlite, include_str!("../tests/data/legit-sqlite.sql")),
+    (Sqlserver, include_str!("../tests/data/legit-sqlserver.sql")),
 ];
 
 #[test]
@@ -1417,5 +1422,122 @@ fn the_async_check_agrees_with_the_blocking_one() {
     assert_eq!(
         refused.map(|_| ()).map_err(|r| r.rule),
         Err(Rule::PlaceholderMismatch)
+    );
+}
+
+#[test]
+fn sqlserver_caps_rows_with_top_and_keeps_the_order() {
+    let capped = |q: &str| match check(Sqlserver, q) {
+        Ok(c) => c.capped_sql(10),
+        Err(r) => panic!("{q} refused: {}", r.reason),
+    };
+    // One SELECT without a bound: TOP goes in, after DISTINCT, before everything else.
+    assert_eq!(
+        capped("SELECT a FROM t ORDER BY a"),
+        "SELECT TOP (11) a FROM t ORDER BY a"
+    );
+    assert_eq!(
+        capped("select distinct a from t;"),
+        "select distinct TOP (11) a from t"
+    );
+    assert_eq!(
+        capped("SELECT ALL /* c */ a FROM t"),
+        "SELECT ALL TOP (11) /* c */ a FROM t"
+    );
+    assert_eq!(
+        capped("WITH c AS (SELECT a FROM t ORDER BY a OFFSET 0 ROWS) SELECT a FROM c ORDER BY a"),
+        "WITH c AS (SELECT a FROM t ORDER BY a OFFSET 0 ROWS) SELECT TOP (11) a FROM c ORDER BY a"
+    );
+    // A set operation with ORDER BY: OFFSET … FETCH after it (a derived table may
+    // not hold an ORDER BY without TOP or OFFSET).
+    assert_eq!(
+        capped("SELECT a FROM t UNION SELECT a FROM u ORDER BY a"),
+        "SELECT a FROM t UNION SELECT a FROM u ORDER BY a OFFSET 0 ROWS FETCH NEXT 11 ROWS ONLY"
+    );
+    // Without ORDER BY, or bounded by itself: wrapped, the WITH clause kept in front.
+    assert_eq!(
+        capped("SELECT a FROM t UNION ALL SELECT a FROM u"),
+        "SELECT TOP (11) * FROM (SELECT a FROM t UNION ALL SELECT a FROM u) AS _cx"
+    );
+    assert_eq!(
+        capped("SELECT TOP 500 a FROM t ORDER BY a"),
+        "SELECT TOP (11) * FROM (SELECT TOP 500 a FROM t ORDER BY a) AS _cx"
+    );
+    assert_eq!(
+        capped("WITH c AS (SELECT a FROM t) SELECT a FROM c ORDER BY a OFFSET 5 ROWS"),
+        "WITH c AS (SELECT a FROM t) SELECT TOP (11) * FROM (SELECT a FROM c ORDER BY a OFFSET 5 ROWS) AS _cx"
+    );
+    assert_eq!(
+        capped(
+            "WITH c AS (SELECT 1 AS a), d AS (SELECT 2 AS a) SELECT a FROM c UNION SELECT a FROM d"
+        ),
+        "WITH c AS (SELECT 1 AS a), d AS (SELECT 2 AS a) SELECT TOP (11) * FROM (SELECT a FROM c UNION SELECT a FROM d) AS _cx"
+    );
+    // Bounded by itself counts as limited; a TOP goes in only where there was none.
+    assert!(
+        check(Sqlserver, "SELECT TOP (5) a FROM t")
+            .is_ok_and(|c| c.capped_sql(0).starts_with("SELECT TOP (1) * FROM ("))
+    );
+    // Placeholders are @P1…, counted by their highest number.
+    let params = check(
+        Sqlserver,
+        "SELECT a FROM t WHERE a = @P2 OR b = @P1 OR c = @p2",
+    );
+    assert_eq!(params.map(|c| c.placeholder_count()).ok(), Some(2));
+    assert_eq!(
+        check_with_params(Sqlserver, "SELECT a FROM t WHERE a = @P1", 2).map_err(|r| r.rule),
+        Err(Rule::PlaceholderMismatch)
+    );
+}
+
+#[test]
+fn sqlserver_refuses_batches_variables_and_locks_by_their_rule() {
+    for (sql, rule) in [
+        ("SELECT 1\nGO\nDELETE FROM t", Rule::MultipleStatements),
+        ("SELECT 1\ngo", Rule::MultipleStatements),
+        ("SELECT a FROM t\n  GO 5", Rule::MultipleStatements),
+        ("EXEC('DELETE FROM t')", Rule::NotAQuery),
+        ("SELECT @v = a FROM t", Rule::VariableAssignment),
+        ("SELECT a FROM t WHERE a = @v", Rule::VariableAssignment),
+        ("SELECT a FROM @t", Rule::VariableAssignment),
+        ("SELECT a FROM #t", Rule::UnsupportedSyntax),
+        ("SELECT a FROM srv.db.dbo.t", Rule::UnsupportedSyntax),
+        (
+            "SELECT a FROM t WITH (NOLOCK, UPDLOCK)",
+            Rule::LockingClause,
+        ),
+        ("SELECT a INTO #t FROM t", Rule::SelectInto),
+        (
+            "SELECT * FROM OPENROWSET(BULK 'x', SINGLE_BLOB) AS b",
+            Rule::DeniedFunction,
+        ),
+        (
+            "SELECT * FROM OPENQUERY(srv, 'SELECT 1')",
+            Rule::DeniedFunction,
+        ),
+        ("SELECT [xp_cmdshell]('dir')", Rule::DeniedFunction),
+        ("SELECT a FROM t LIMIT 1", Rule::UnsupportedSyntax),
+        ("EXPLAIN SELECT 1", Rule::NotAQuery),
+        ("SELECT $1", Rule::Parse),
+    ] {
+        let got = check(Sqlserver, sql).map(|_| ()).map_err(|r| r.rule);
+        if sql == "SELECT $1" {
+            // `$1` is a money constant in T-SQL, not a placeholder: accepted.
+            assert_eq!(got, Ok(()), "{sql}");
+            continue;
+        }
+        assert_eq!(got, Err(rule), "{sql}");
+    }
+    // A column called go, or GO inside a line, is not a separator.
+    assert!(check(Sqlserver, "SELECT a AS go FROM t").is_ok());
+    assert!(check(Sqlserver, "SELECT [go] FROM t").is_ok());
+    // An admin may allow-list a schema-qualified user function; never an xp_ one.
+    let policy = FunctionPolicy::new(["dbo.net_total", "dbo.xp_evil"]).unwrap_or_default();
+    assert!(check_with_policy(Sqlserver, "SELECT DBO.NET_TOTAL(a) FROM t", None, &policy).is_ok());
+    assert_eq!(
+        check_with_policy(Sqlserver, "SELECT dbo.xp_evil(1)", None, &policy)
+            .map_err(|r| r.rule)
+            .err(),
+        Some(Rule::DeniedFunction)
     );
 }

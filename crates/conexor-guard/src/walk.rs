@@ -11,8 +11,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr,
-    Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
 };
 
 use crate::{Dialect, FunctionPolicy, Rejection, Rule, allow, deny};
@@ -29,6 +29,9 @@ const MAX_RELATIONS: usize = 1000;
 
 /// Highest PostgreSQL placeholder number (`$n`); the wire protocol allows 65535.
 const MAX_PG_PLACEHOLDER: usize = 65_535;
+
+/// Highest T-SQL placeholder number (`@Pn`); SQL Server takes 2,100 parameters.
+const MAX_TSQL_PLACEHOLDER: usize = 2_100;
 
 /// What the walk learned about an accepted query.
 pub(crate) struct Walked {
@@ -71,7 +74,7 @@ pub(crate) fn walk(
                 r
             },
             placeholders: match dialect {
-                Dialect::Postgresql => guard.highest_dollar,
+                Dialect::Postgresql | Dialect::Sqlserver => guard.highest_dollar,
                 Dialect::Mysql | Dialect::Sqlite => guard.question_marks,
             },
             relations: {
@@ -166,6 +169,9 @@ impl Guard<'_> {
             }
         };
         let builtin_candidate = match (&schema, self.dialect) {
+            // T-SQL built-ins are called bare and unquoted; `[name]` and
+            // `schema.name` are user functions.
+            (None, Dialect::Sqlserver) => !quoted,
             (None, _) => true,
             (Some(s), Dialect::Postgresql) => s == "pg_catalog",
             (Some(_), _) => false,
@@ -241,6 +247,122 @@ impl Guard<'_> {
         }
     }
 
+    /// T-SQL: an unquoted `@name` is a placeholder when it is `@P<n>` (how the TDS
+    /// driver names bound parameters) and otherwise a variable or a system
+    /// function (`@@…`), which a single read has no use for.
+    fn at_name(&mut self, ident: &Ident) -> Flow {
+        if self.dialect != Dialect::Sqlserver
+            || ident.quote_style.is_some()
+            || !ident.value.starts_with('@')
+        {
+            return ControlFlow::Continue(());
+        }
+        let number = ident
+            .value
+            .strip_prefix("@P")
+            .or_else(|| ident.value.strip_prefix("@p"))
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<usize>().ok());
+        match number {
+            Some(n) if (1..=MAX_TSQL_PLACEHOLDER).contains(&n) => {
+                self.highest_dollar = self.highest_dollar.max(n);
+                ControlFlow::Continue(())
+            }
+            _ if ident.value.starts_with("@@") => reject(
+                Rule::UnsupportedSyntax,
+                format!(
+                    "{} is not allowed: a query reads tables and views, not server or session variables",
+                    ident.value
+                ),
+            ),
+            _ => reject(
+                Rule::VariableAssignment,
+                format!(
+                    "variable {} is not allowed: use @P1, @P2, … for parameters",
+                    ident.value
+                ),
+            ),
+        }
+    }
+
+    /// T-SQL relations that are not tables or views of a database: temporary tables
+    /// (`#t`, `##t`), table variables (`@t`) and linked servers (four-part names).
+    fn check_tsql_relation(&self, name: &ObjectName) -> Flow {
+        if self.dialect != Dialect::Sqlserver {
+            return ControlFlow::Continue(());
+        }
+        if name.0.len() > 3 {
+            return reject(
+                Rule::UnsupportedSyntax,
+                format!(
+                    "{name} names a linked server: only tables and views of this server (database.schema.table at most) can be read"
+                ),
+            );
+        }
+        let last = name.0.last().and_then(ObjectNamePart::as_ident);
+        match last {
+            Some(ident) if ident.quote_style.is_none() && ident.value.starts_with('#') => reject(
+                Rule::UnsupportedSyntax,
+                format!(
+                    "temporary table {} is not allowed: read tables and views",
+                    ident.value
+                ),
+            ),
+            Some(ident) if ident.quote_style.is_none() && ident.value.starts_with('@') => reject(
+                Rule::VariableAssignment,
+                format!(
+                    "table variable {} is not allowed: read tables and views",
+                    ident.value
+                ),
+            ),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// T-SQL table hints: only the ones that take no lock and change no data are
+    /// allowed; UPDLOCK, XLOCK, HOLDLOCK, TABLOCK(X), SERIALIZABLE and the rest are
+    /// refused, as are INDEX(…) and FORCESEEK (which can only fail or slow a read).
+    fn check_table_hints(&self, hints: &[Expr]) -> Flow {
+        for hint in hints {
+            let name = match hint {
+                Expr::Identifier(ident) if ident.quote_style.is_none() => {
+                    ident.value.to_ascii_uppercase()
+                }
+                other => other.to_string().to_ascii_uppercase(),
+            };
+            if !matches!(
+                name.as_str(),
+                "NOLOCK" | "READUNCOMMITTED" | "READCOMMITTED" | "NOWAIT"
+            ) {
+                let locking = [
+                    "UPDLOCK",
+                    "XLOCK",
+                    "HOLDLOCK",
+                    "TABLOCK",
+                    "TABLOCKX",
+                    "PAGLOCK",
+                    "ROWLOCK",
+                    "SERIALIZABLE",
+                    "REPEATABLEREAD",
+                    "READPAST",
+                    "READCOMMITTEDLOCK",
+                ];
+                let rule = if locking.contains(&name.as_str()) {
+                    Rule::LockingClause
+                } else {
+                    Rule::UnsupportedSyntax
+                };
+                return reject(
+                    rule,
+                    format!(
+                        "table hint {name} is not allowed: queries must not lock rows; the allowed hints are NOLOCK, READUNCOMMITTED, READCOMMITTED and NOWAIT"
+                    ),
+                );
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn placeholder(&mut self, text: &str) -> Flow {
         match self.dialect {
             Dialect::Postgresql => {
@@ -263,6 +385,19 @@ impl Guard<'_> {
                     ),
                 }
             }
+            // `$5.00` is a money constant in T-SQL, not a placeholder.
+            Dialect::Sqlserver
+                if text.len() > 1
+                    && text
+                        .strip_prefix('$')
+                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit() || b == b'.')) =>
+            {
+                ControlFlow::Continue(())
+            }
+            Dialect::Sqlserver => reject(
+                Rule::PlaceholderStyle,
+                format!("placeholder {text} is not supported on sqlserver: use @P1, @P2, …"),
+            ),
             Dialect::Mysql | Dialect::Sqlite => {
                 if text == "?" {
                     self.question_marks += 1;
@@ -288,7 +423,7 @@ pub(crate) fn normalise_function_name(dialect: Dialect, ident: &Ident) -> String
     match dialect {
         Dialect::Postgresql if ident.quote_style.is_some() => ident.value.clone(),
         Dialect::Postgresql | Dialect::Sqlite => ident.value.to_ascii_lowercase(),
-        Dialect::Mysql => ident.value.to_lowercase(),
+        Dialect::Mysql | Dialect::Sqlserver => ident.value.to_lowercase(),
     }
 }
 
@@ -402,10 +537,36 @@ impl Visitor for Guard<'_> {
                 "writing results with SELECT … INTO is not allowed: it creates a table, file or variable".to_owned(),
             );
         }
+        if self.dialect == Dialect::Sqlserver {
+            // `SELECT @v = expr` assigns a variable (sqlparser reads it as an alias).
+            for item in &select.projection {
+                if let SelectItem::ExprWithAlias { alias, .. } = item
+                    && alias.quote_style.is_none()
+                    && alias.value.starts_with('@')
+                {
+                    return reject(
+                        Rule::VariableAssignment,
+                        format!(
+                            "assigning variable {} in a SELECT is not allowed: queries must not have side effects",
+                            alias.value
+                        ),
+                    );
+                }
+            }
+        }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, table_factor: &TableFactor) -> Flow {
+        if let TableFactor::Table {
+            name, with_hints, ..
+        } = table_factor
+        {
+            self.check_tsql_relation(name)?;
+            if self.dialect == Dialect::Sqlserver {
+                self.check_table_hints(with_hints)?;
+            }
+        }
         if let TableFactor::Table {
             name, args: None, ..
         } = table_factor
@@ -445,7 +606,11 @@ impl Visitor for Guard<'_> {
         }
         match expr {
             Expr::Function(function) => self.check_function(&function.name),
+            Expr::Identifier(ident) => self.at_name(ident),
             Expr::CompoundIdentifier(parts) => {
+                for part in parts {
+                    self.at_name(part)?;
+                }
                 for part in parts.iter().skip(1) {
                     self.check_field_name(part)?;
                 }
