@@ -360,12 +360,22 @@ impl Settings {
                     )));
                 }
             };
-            let (kind, mut spec) = ConnectionSpec::from_url(&url).map_err(|e| {
-                err(format!(
-                    "{at}: not a usable connection URL ({})",
-                    e.class().code
-                ))
-            })?;
+            let sqlserver = c.kind.as_deref().and_then(ConnectionKind::parse)
+                == Some(ConnectionKind::Sqlserver);
+            let (kind, mut spec) = if sqlserver {
+                // SQL Server: the url holds an ADO.NET connection string
+                // (Server=tcp:host,1433;Database=…;User ID=…;Password=…).
+                conexor_connectors::sqlserver::ado::parse(&url)
+                    .map(|spec| (ConnectionKind::Sqlserver, spec))
+                    .map_err(|e| err(format!("{at}: not a usable connection string: {e}")))?
+            } else {
+                ConnectionSpec::from_url(&url).map_err(|e| {
+                    err(format!(
+                        "{at}: not a usable connection URL ({})",
+                        e.class().code
+                    ))
+                })?
+            };
             if c.url.is_some() && spec.password.is_some() {
                 return Err(err(format!(
                     "{at}: a password does not belong in agent.toml; use url_env or url_file"
@@ -531,5 +541,36 @@ mod tests {
             bad("access_key_id = \"AK\"\nsecret_access_key_file = \"k\"\nallow = [\"../x\"]\n")
                 .contains("bucket")
         );
+    }
+
+    #[test]
+    fn sql_server_connections_read_an_ado_net_string_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mssql"),
+            "Server=tcp:sql.internal,1433;Database=sales;User ID=reader;Password=\"p;w\";Encrypt=True\n",
+        )
+        .unwrap();
+        let head =
+            "server = \"https://x\"\n[[connections]]\nname = \"erp\"\ntype = \"sqlserver\"\n";
+        let ok = Settings::parse(&format!("{head}url_file = \"mssql\"\n"), dir.path()).unwrap();
+        assert_eq!(ok.connections[0].kind, ConnectionKind::Sqlserver);
+        match &ok.connections[0].spec {
+            SourceSpec::Sql(ConnectionKind::Sqlserver, spec) => {
+                assert_eq!(spec.host.as_deref(), Some("sql.internal"));
+                assert_eq!(spec.password.as_deref().map(String::as_str), Some("p;w"));
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(
+            dir.path().join("bad"),
+            "Server=h;Password=hunter2;Colour=blue",
+        )
+        .unwrap();
+        let bad = Settings::parse(&format!("{head}url_file = \"bad\"\n"), dir.path())
+            .err()
+            .unwrap()
+            .0;
+        assert!(bad.contains("colour") && !bad.contains("hunter2"), "{bad}");
     }
 }

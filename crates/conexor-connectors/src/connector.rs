@@ -54,6 +54,7 @@ macro_rules! each_kind {
             $crate::Source::Postgresql($s) => $body,
             $crate::Source::Mysql($s) => $body,
             $crate::Source::Sqlite($s) => $body,
+            $crate::Source::Sqlserver($s) => $body,
             $crate::Source::S3($s) => $body,
         }
     };
@@ -107,6 +108,7 @@ sql_connector!(
 );
 sql_connector!(crate::mysql::MysqlSource, ConnectionKind::Mysql);
 sql_connector!(crate::sqlite::SqliteSource, ConnectionKind::Sqlite);
+sql_connector!(crate::sqlserver::SqlserverSource, ConnectionKind::Sqlserver);
 
 impl Connector for crate::s3::S3Source {
     const KIND: ConnectionKind = ConnectionKind::S3;

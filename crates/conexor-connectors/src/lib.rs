@@ -26,6 +26,7 @@ pub mod mysql;
 pub mod postgresql;
 pub mod s3;
 pub mod sqlite;
+pub mod sqlserver;
 
 pub mod catalog;
 mod connector;
@@ -40,7 +41,7 @@ pub use connector::{Connector, SqlConnector};
 pub use error::{ConnectFailure, Error, ErrorClass};
 pub use policy::{DestinationPolicy, check_destination, check_ip, check_spec_destination};
 pub use schema::{Column as SchemaColumn, ForeignKey, Schema, Table};
-pub use spec::{ConnectionSpec, SourceSpec, SslMode};
+pub use spec::{ConnectionSpec, Encrypt, SourceSpec, SslMode};
 pub use value::encoded_len as json_len;
 
 use conexor_guard::CheckedQuery;
@@ -71,6 +72,7 @@ pub enum Source {
     Postgresql(postgresql::PostgresqlSource),
     Mysql(mysql::MysqlSource),
     Sqlite(sqlite::SqliteSource),
+    Sqlserver(sqlserver::SqlserverSource),
     S3(s3::S3Source),
 }
 
@@ -127,6 +129,9 @@ impl Source {
             ConnectionKind::Sqlite => sqlite::SqliteSource::open(spec, options)
                 .await
                 .map(Source::Sqlite),
+            ConnectionKind::Sqlserver => sqlserver::SqlserverSource::open(spec, options)
+                .await
+                .map(Source::Sqlserver),
             ConnectionKind::S3 => Err(Error::Spec(
                 "an s3 connection has its own fields (access key, endpoint, …), not a database's"
                     .into(),
@@ -217,6 +222,7 @@ impl Source {
             Source::Postgresql(s) => SqlConnector::read(s, query, params, limits, stop).await,
             Source::Mysql(s) => SqlConnector::read(s, query, params, limits, stop).await,
             Source::Sqlite(s) => SqlConnector::read(s, query, params, limits, stop).await,
+            Source::Sqlserver(s) => SqlConnector::read(s, query, params, limits, stop).await,
             Source::S3(_) => Err(Error::Usage(
                 "this connection holds objects, not tables: use list_objects and read_object"
                     .into(),
@@ -233,6 +239,7 @@ impl Source {
             Source::Postgresql(s) => SqlConnector::policy(s),
             Source::Mysql(s) => SqlConnector::policy(s),
             Source::Sqlite(s) => SqlConnector::policy(s),
+            Source::Sqlserver(s) => SqlConnector::policy(s),
             Source::S3(_) => &NONE,
         }
     }
@@ -249,6 +256,7 @@ pub fn dialect_for(kind: ConnectionKind) -> Option<conexor_guard::Dialect> {
         ConnectionKind::Postgresql => Some(conexor_guard::Dialect::Postgresql),
         ConnectionKind::Mysql => Some(conexor_guard::Dialect::Mysql),
         ConnectionKind::Sqlite => Some(conexor_guard::Dialect::Sqlite),
+        ConnectionKind::Sqlserver => Some(conexor_guard::Dialect::Sqlserver),
         ConnectionKind::S3 => {
             debug_assert_eq!(kind.family(), Family::Objects);
             None

@@ -41,7 +41,7 @@ pub async fn check_destination(
         ConnectionKind::Sqlite => {
             check_sqlite_path(spec.path.as_deref().unwrap_or_default(), policy)
         }
-        ConnectionKind::Postgresql | ConnectionKind::Mysql => {
+        ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlserver => {
             let host = spec.host.as_deref().unwrap_or_default();
             let port = spec.port.unwrap_or(5432);
             check_host(host, port, policy).await
@@ -102,7 +102,11 @@ fn is_under_any(path: &Path, dirs: &[PathBuf]) -> bool {
         .any(|d| path.starts_with(d))
 }
 
-async fn check_host(host: &str, port: u16, policy: &DestinationPolicy) -> Result<(), Error> {
+pub(crate) async fn check_host(
+    host: &str,
+    port: u16,
+    policy: &DestinationPolicy,
+) -> Result<(), Error> {
     let lowered = host.trim_end_matches('.').to_ascii_lowercase();
     if lowered.is_empty() {
         return Err(Error::Spec("a host is required".into()));

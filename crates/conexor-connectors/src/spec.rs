@@ -32,6 +32,28 @@ impl SslMode {
     }
 }
 
+/// SQL Server's `Encrypt`: `off` encrypts only the login, `on` (the
+/// default) everything after the pre-login, `strict` (TDS 8.0) everything
+/// from the first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encrypt {
+    Off,
+    On,
+    Strict,
+}
+
+impl Encrypt {
+    pub fn parse(text: &str) -> Option<Encrypt> {
+        match text.to_ascii_lowercase().as_str() {
+            "off" | "false" | "no" | "optional" => Some(Encrypt::Off),
+            "on" | "true" | "yes" | "mandatory" => Some(Encrypt::On),
+            "strict" => Some(Encrypt::Strict),
+            _ => None,
+        }
+    }
+}
+
 /// Everything about a connection except its name, kind and mode — all of it
 /// secret, all of it encrypted by the client (DESIGN §4).
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -65,6 +87,17 @@ pub struct ConnectionSpec {
     /// See `conexor_guard::FunctionPolicy`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_functions: Vec<String>,
+    /// SQL Server: encryption (`on` when absent). `ssl_ca_pem` is the CA
+    /// that signs the server's certificate, as for the other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<Encrypt>,
+    /// SQL Server: accept any certificate (self-signed servers only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trust_server_certificate: bool,
+    /// SQL Server: `ApplicationIntent=ReadOnly` (the default, `true`), which
+    /// an availability group routes to a readable secondary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_intent: Option<bool>,
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -153,6 +186,19 @@ impl ConnectionSpec {
                 "give either a password or a password secret, not both".into(),
             ));
         }
+        let sqlserver_only = self.encrypt.is_some()
+            || self.trust_server_certificate
+            || self.read_only_intent.is_some();
+        if sqlserver_only && kind != ConnectionKind::Sqlserver {
+            return Err(Error::Spec(
+                "encrypt, trust_server_certificate and read_only_intent are sql server fields; use ssl_mode for this kind".into(),
+            ));
+        }
+        if kind == ConnectionKind::Sqlserver && self.ssl_mode != SslMode::default() {
+            return Err(Error::Spec(
+                "a sql server connection sets encrypt (off, on, strict) and trust_server_certificate, not ssl_mode".into(),
+            ));
+        }
         match kind {
             ConnectionKind::Sqlite => {
                 if self.path.as_deref().unwrap_or_default().is_empty() {
@@ -164,7 +210,7 @@ impl ConnectionSpec {
                     "an s3 connection has its own fields (access key, endpoint, …), not a database's".into(),
                 ));
             }
-            ConnectionKind::Postgresql | ConnectionKind::Mysql => {
+            ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlserver => {
                 if self.host.as_deref().unwrap_or_default().is_empty() {
                     return Err(Error::Spec("a host is required".into()));
                 }

@@ -111,7 +111,7 @@ fn delimited(
             truncated = true;
             break;
         }
-        let mut row: Vec<Value> = record.iter().take(width).map(|f| cell(f)).collect();
+        let mut row: Vec<Value> = record.iter().take(width).map(cell).collect();
         row.resize(width, Value::Null);
         out.push(row);
     }

@@ -32,8 +32,8 @@ fn missing(code: &ErrorCode) -> Option<Missing> {
         return None;
     };
     Some(match text.as_str() {
-        "sqlstate:42P01" | "sqlstate:42S02" | "mysql:1146" => Missing::Table,
-        "sqlstate:42703" | "sqlstate:42S22" | "mysql:1054" => Missing::Column,
+        "sqlstate:42P01" | "sqlstate:42S02" | "mysql:1146" | "mssql:208" => Missing::Table,
+        "sqlstate:42703" | "sqlstate:42S22" | "mysql:1054" | "mssql:207" => Missing::Column,
         "source:1" | "sqlite:1" => Missing::Either,
         _ => return None,
     })

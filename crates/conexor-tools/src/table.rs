@@ -257,6 +257,7 @@ impl TableTool {
         }
         let quote = |ident: &str| match dialect {
             Dialect::Mysql => format!("`{}`", ident.replace('`', "``")),
+            Dialect::Sqlserver => format!("[{}]", ident.replace(']', "]]")),
             _ => format!("\"{}\"", ident.replace('"', "\"\"")),
         };
         let mut params: Vec<Value> = Vec::new();
@@ -264,6 +265,7 @@ impl TableTool {
             params.push(v);
             match dialect {
                 Dialect::Postgresql => format!("${}", params.len()),
+                Dialect::Sqlserver => format!("@P{}", params.len()),
                 _ => "?".to_owned(),
             }
         };

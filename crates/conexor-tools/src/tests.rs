@@ -269,6 +269,29 @@ fn identifiers_from_the_schema_are_quoted() {
 }
 
 #[test]
+fn sql_server_table_tools_bracket_names_and_bind_at_p_placeholders() {
+    let cols = vec![
+        ("id".to_string(), "int".to_string(), None),
+        ("na]me".to_string(), "nvarchar(50)".to_string(), None),
+    ];
+    let t = TableTool::new("erp", "dbo", "orders", None, &cols, &["id".to_string()]);
+    let (sql, params, _) = t
+        .build(
+            &json!({"columns": ["na]me"], "where": {"id": {"eq": 7}, "na]me": {"eq": "x"}}}),
+            Dialect::Sqlserver,
+        )
+        .unwrap();
+    assert_eq!(
+        sql,
+        "SELECT [na]]me] FROM [dbo].[orders] WHERE [id] = @P1 AND [na]]me] = @P2"
+    );
+    assert_eq!(params, vec![json!(7), json!("x")]);
+    // What a table tool builds passes the T-SQL guard with its parameters.
+    let checked = conexor_guard::check_with_params(Dialect::Sqlserver, &sql, 2).unwrap();
+    assert_eq!(checked.placeholder_count(), 2);
+}
+
+#[test]
 fn stored_tools_round_trip_both_kinds() {
     let q = Stored::Query(tool());
     let text = serde_json::to_string(&q).unwrap();

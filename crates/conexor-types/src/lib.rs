@@ -25,6 +25,8 @@ pub enum ConnectionKind {
     Postgresql,
     Mysql,
     Sqlite,
+    /// SQL Server and Azure SQL (T-SQL over TDS).
+    Sqlserver,
     /// S3 and S3-compatible object storage (MinIO, Ceph, R2, moto, …).
     S3,
 }
@@ -43,6 +45,7 @@ impl ConnectionKind {
             ConnectionKind::Postgresql => "postgresql",
             ConnectionKind::Mysql => "mysql",
             ConnectionKind::Sqlite => "sqlite",
+            ConnectionKind::Sqlserver => "sqlserver",
             ConnectionKind::S3 => "s3",
         }
     }
@@ -52,6 +55,7 @@ impl ConnectionKind {
             "postgresql" | "postgres" => Some(ConnectionKind::Postgresql),
             "mysql" | "mariadb" => Some(ConnectionKind::Mysql),
             "sqlite" => Some(ConnectionKind::Sqlite),
+            "sqlserver" | "mssql" | "azuresql" => Some(ConnectionKind::Sqlserver),
             "s3" => Some(ConnectionKind::S3),
             _ => None,
         }
@@ -59,9 +63,10 @@ impl ConnectionKind {
 
     pub fn family(self) -> Family {
         match self {
-            ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlite => {
-                Family::Sql
-            }
+            ConnectionKind::Postgresql
+            | ConnectionKind::Mysql
+            | ConnectionKind::Sqlite
+            | ConnectionKind::Sqlserver => Family::Sql,
             ConnectionKind::S3 => Family::Objects,
         }
     }

@@ -209,7 +209,7 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
 /// How a connection is described on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
-    /// Connection type: postgresql, mysql (also MariaDB), sqlite or s3
+    /// Connection type: postgresql, mysql (also MariaDB), sqlite, sqlserver (also Azure SQL) or s3
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Read a connection URL (postgres://…, mysql://…, sqlite:…) from stdin
@@ -251,6 +251,30 @@ pub struct SpecArgs {
     pub allow_functions: Vec<String>,
     #[command(flatten)]
     pub s3: S3Args,
+    #[command(flatten)]
+    pub sqlserver: SqlserverArgs,
+}
+
+/// The fields of a SQL Server or Azure SQL connection, `--type sqlserver`
+/// (with --host, --port, --database, --user and the password as above).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "SQL Server and Azure SQL (--type sqlserver)")]
+pub struct SqlserverArgs {
+    /// Read an ADO.NET connection string from stdin, as the Azure portal
+    /// shows it (Server=tcp:host,1433;Database=…;User ID=…;Password=…;Encrypt=True);
+    /// it holds the password, so it is never taken as an argument
+    #[arg(long, conflicts_with_all = ["url", "url_stdin", "password_stdin"])]
+    pub connection_string_stdin: bool,
+    /// Encryption: on (default), off (only the login is encrypted) or strict (TDS 8.0)
+    #[arg(long, value_name = "on|off|strict")]
+    pub encrypt: Option<String>,
+    /// Accept the server's certificate without checking it (self-signed servers only)
+    #[arg(long)]
+    pub trust_server_certificate: bool,
+    /// ApplicationIntent: read-only (default; an availability group routes
+    /// it to a readable secondary) or read-write
+    #[arg(long, value_name = "read-only|read-write")]
+    pub application_intent: Option<String>,
 }
 
 /// The fields of an S3 (or S3-compatible) connection, `--type s3`.
@@ -359,15 +383,37 @@ impl SpecArgs {
         } else {
             self.url.as_ref().map(|u| Zeroizing::new(u.clone()))
         };
-        let (kind, mut spec) = match from_url {
-            Some(url) => ConnectionSpec::from_url(&url).map_err(|e| anyhow!("{e}"))?,
-            None => {
+        let ado = if self.sqlserver.connection_string_stdin {
+            let mut text = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the connection string from stdin")?;
+            Some(
+                conexor_connectors::sqlserver::ado::parse(text.trim())
+                    .map_err(|e| anyhow!("--connection-string-stdin: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let (kind, mut spec) = match (from_url, ado) {
+            (_, Some(spec)) => {
+                if let Some(k) = self.kind.as_deref().and_then(ConnectionKind::parse)
+                    && k != ConnectionKind::Sqlserver
+                {
+                    bail!("--connection-string-stdin is for --type sqlserver");
+                }
+                (ConnectionKind::Sqlserver, spec)
+            }
+            (Some(url), None) => ConnectionSpec::from_url(&url).map_err(|e| anyhow!("{e}"))?,
+            (None, None) => {
                 let kind_text = self
                     .kind
                     .as_deref()
                     .ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
                 let kind = ConnectionKind::parse(kind_text).ok_or_else(|| {
-                    anyhow!("unknown --type {kind_text:?}: use postgresql, mysql, sqlite or s3")
+                    anyhow!(
+                        "unknown --type {kind_text:?}: use postgresql, mysql, sqlite, sqlserver or s3"
+                    )
                 })?;
                 (kind, ConnectionSpec::default())
             }
@@ -416,6 +462,27 @@ impl SpecArgs {
             && std::io::stdin().is_terminal()
         {
             spec.password = Some(prompt_secret("Password: ")?);
+        }
+        let sql = &self.sqlserver;
+        if let Some(e) = &sql.encrypt {
+            spec.encrypt = Some(
+                conexor_connectors::Encrypt::parse(e)
+                    .ok_or_else(|| anyhow!("unknown --encrypt {e:?}: use on, off or strict"))?,
+            );
+        }
+        if sql.trust_server_certificate {
+            spec.trust_server_certificate = true;
+        }
+        if let Some(intent) = &sql.application_intent {
+            spec.read_only_intent = Some(
+                match intent.to_ascii_lowercase().replace('_', "-").as_str() {
+                    "read-only" | "readonly" => true,
+                    "read-write" | "readwrite" => false,
+                    _ => bail!(
+                        "unknown --application-intent {intent:?}: use read-only or read-write"
+                    ),
+                },
+            );
         }
         spec.allow_functions = self.allow_functions.clone();
         spec.function_policy()
