@@ -17,4 +17,5 @@ mod objects;
 mod purity;
 mod secrets;
 mod sources;
+mod sqlserver;
 mod tools;

@@ -42,8 +42,14 @@ pub async fn check_destination(
             check_sqlite_path(spec.path.as_deref().unwrap_or_default(), policy)
         }
         ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlserver => {
+            // A spec that cannot be used is said so before any name is resolved.
+            spec.validate(kind)?;
             let host = spec.host.as_deref().unwrap_or_default();
-            let port = spec.port.unwrap_or(5432);
+            let port = spec.port.unwrap_or(match kind {
+                ConnectionKind::Mysql => 3306,
+                ConnectionKind::Sqlserver => crate::sqlserver::DEFAULT_PORT,
+                _ => 5432,
+            });
             check_host(host, port, policy).await
         }
         ConnectionKind::S3 => Err(Error::Spec(

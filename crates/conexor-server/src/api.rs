@@ -453,7 +453,7 @@ fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), A
     valid_name(&body.name)?;
     let kind = ConnectionKind::parse(&body.kind).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "unknown connection type {:?}: use postgresql, mysql, sqlite or s3",
+            "unknown connection type {:?}: use postgresql, mysql, sqlite, sqlserver or s3",
             body.kind
         ))
     })?;

@@ -122,7 +122,7 @@ pub fn generic_tools() -> Vec<Tool> {
         Tool::new(
             "run_query",
             "Run one read-only query (SELECT, WITH, VALUES, EXPLAIN) in the connection's SQL dialect. \
-             Placeholders: $1 on PostgreSQL, ? on MySQL/SQLite; values in params. \
+             Placeholders: $1 on PostgreSQL, @P1 on SQL Server, ? on MySQL/SQLite; values in params. \
              Big numbers come as strings, bytes as {\"$b64\":…}.",
             schema(json!({
                 "type": "object",
