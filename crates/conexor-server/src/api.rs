@@ -518,8 +518,8 @@ async fn add_connection(
         sealed_dek: json_text(&body.sealed.dek)?,
         schema_json,
         discovered_at: None,
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: conexor_types::Timestamp::now(),
+        updated_at: conexor_types::Timestamp::now(),
     };
     let refs = Gateway::new(state.clone())
         .secret_refs(&ctx(&p), kind, &record.secret_id, &body.sealed)

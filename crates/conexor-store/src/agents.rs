@@ -67,8 +67,8 @@ pub struct AgentConnectionRecord {
     /// Parsed once, when the row is read.
     pub kind: ConnectionKind,
     pub schema_json: Option<String>,
-    pub discovered_at: Option<String>,
-    pub updated_at: String,
+    pub discovered_at: Option<conexor_types::Timestamp>,
+    pub updated_at: conexor_types::Timestamp,
 }
 
 macro_rules! agent_select {
@@ -115,8 +115,11 @@ fn agent_connection_from_row(r: &SqliteRow) -> Result<AgentConnectionRecord> {
         kind: ConnectionKind::parse(&r.try_get::<String, _>(4)?)
             .ok_or(Error::Corrupt("connection kind"))?,
         schema_json: r.try_get(5)?,
-        discovered_at: r.try_get(6)?,
-        updated_at: r.try_get(7)?,
+        discovered_at: r
+            .try_get::<Option<String>, _>(6)?
+            .map(|t| crate::records::timestamp(&t))
+            .transpose()?,
+        updated_at: crate::records::timestamp(&r.try_get::<String, _>(7)?)?,
     })
 }
 

@@ -253,8 +253,8 @@ mod tests {
             sealed_dek: String::new(),
             schema_json: Some("x".repeat(schema_bytes)),
             discovered_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
+            created_at: conexor_types::Timestamp::now(),
+            updated_at: conexor_types::Timestamp::now(),
         })
     }
 

@@ -119,7 +119,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub(crate) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    conexor_types::Timestamp::now().to_string()
 }
 
 impl Store {

@@ -1,7 +1,7 @@
 //! Row types of the store and their mapping from SQL rows.
 
 use crate::{Error, Result};
-use conexor_types::{ConnectionKind, KeyId, Mode, SecretId, WorkspaceId};
+use conexor_types::{ConnectionKind, KeyId, Mode, SecretId, Timestamp, WorkspaceId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -73,9 +73,9 @@ pub struct ConnectionRecord {
     pub sealed_dek: String,
     /// Discovered schema as JSON (names, types, keys; never rows).
     pub schema_json: Option<String>,
-    pub discovered_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub discovered_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 pub(crate) const KEY_SELECT_BY_ID: &str = "SELECT key_id, workspace_id, label, scope, created_at, revoked_at, auth_salt, auth_hash, kdf_salt, kdf_iterations, wrapped_wmk, wmk_check FROM api_keys WHERE key_id = ?";
@@ -125,8 +125,16 @@ pub(crate) fn connection_from_row(r: &SqliteRow) -> Result<ConnectionRecord> {
         sealed_value: r.try_get(6)?,
         sealed_dek: r.try_get(7)?,
         schema_json: r.try_get(8)?,
-        discovered_at: r.try_get(9)?,
-        created_at: r.try_get(10)?,
-        updated_at: r.try_get(11)?,
+        discovered_at: r
+            .try_get::<Option<String>, _>(9)?
+            .map(|t| timestamp(&t))
+            .transpose()?,
+        created_at: timestamp(&r.try_get::<String, _>(10)?)?,
+        updated_at: timestamp(&r.try_get::<String, _>(11)?)?,
     })
+}
+
+/// A stored time, read once; one that is not a time is a corrupt row.
+pub(crate) fn timestamp(text: &str) -> Result<Timestamp> {
+    Timestamp::parse(text).ok_or(Error::Corrupt("timestamp"))
 }

@@ -34,8 +34,8 @@ fn connection(ws: &WorkspaceId, name: &str, secret: &str) -> ConnectionRecord {
         sealed_dek: "d".into(),
         schema_json: None,
         discovered_at: None,
-        created_at: String::new(),
-        updated_at: String::new(),
+        created_at: conexor_types::Timestamp::now(),
+        updated_at: conexor_types::Timestamp::now(),
     }
 }
 

@@ -10,10 +10,12 @@ mod error_code;
 mod ids;
 pub mod objects;
 mod result;
+mod time;
 
 pub use error_code::{ErrorCode, McpKind};
 pub use ids::{IdError, KeyId, SecretId, WorkspaceId, is_base62};
 pub use result::{Column, MAX_SAFE_INTEGER, ResultSet, float_value, int_value};
+pub use time::Timestamp;
 
 use serde::{Deserialize, Serialize};
 
