@@ -12,6 +12,9 @@
 //! - `tools_file`: the tools file parser and the save-time checks.
 //! - `mcp_call`: rmcp's JSON-RPC message type and Conexor's decoding of
 //!   `tools/call` arguments (named tools' `bind`, table tools' `build`).
+//! - `objects`: object storage reads as they arrive (`ObjectRead` JSON, bucket
+//!   names, keys, prefixes) and the preview decoders of what a store sends
+//!   back (CSV, TSV, JSON Lines, gzip, Parquet footers and row groups).
 
 use std::sync::OnceLock;
 
@@ -427,6 +430,91 @@ pub fn mcp_call(data: &[u8]) {
                 if let Err(r) = conexor_guard::check_with_params(*dialect, &sql, params.len()) {
                     panic!("table tool built SQL its guard refuses ({dialect}): {sql:?}: {r:?}");
                 }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- objects
+
+/// First byte, modulo 5: 0 an object read as the agent protocol and the MCP
+/// arguments carry it (and bucket, key and prefix names); 1-3 a CSV, TSV or
+/// JSON Lines preview of the rest (inflated first when it starts like gzip;
+/// bit 3 of the first byte says whether it is the whole object); 4 the rest
+/// as a whole Parquet object: footer length, plan, then the planned rows.
+pub fn objects(data: &[u8]) {
+    use conexor_types::objects::{BucketName, ObjectKey, ObjectPrefix, ObjectRead};
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
+    match head % 5 {
+        0 => {
+            if let Ok(read) = serde_json::from_slice::<ObjectRead>(rest) {
+                assert!(!read.hash_input().is_empty());
+                let again: ObjectRead = serde_json::to_value(&read)
+                    .and_then(serde_json::from_value)
+                    .expect("an accepted read serialises and reads back");
+                assert_eq!(again, read);
+            }
+            let text = text(rest);
+            if let Ok(b) = BucketName::parse(&text) {
+                assert_eq!(BucketName::parse(b.as_str()).ok(), Some(b.clone()));
+            }
+            if let Ok(k) = ObjectKey::parse(&text) {
+                assert!(!k.as_str().split('/').any(|s| s == ".." || s == "."), "{k:?}");
+                assert!(k.as_str().len() <= 1024);
+            }
+            if let Ok(p) = ObjectPrefix::parse(&text) {
+                assert!(!p.as_str().split('/').any(|s| s == ".."), "{p:?}");
+            }
+        }
+        n @ 1..=3 => {
+            let format = match n {
+                1 => conexor_preview::TextFormat::Csv,
+                2 => conexor_preview::TextFormat::Tsv,
+                _ => conexor_preview::TextFormat::Jsonl,
+            };
+            let complete = head & 8 != 0;
+            let (bytes, complete) = if conexor_preview::is_gzip(rest) {
+                match conexor_preview::inflate_head(rest, complete) {
+                    Ok((bytes, done)) => {
+                        assert!(bytes.len() <= conexor_preview::MAX_INFLATED);
+                        (bytes, done)
+                    }
+                    Err(_) => return,
+                }
+            } else {
+                (rest.to_vec(), complete)
+            };
+            if let Ok(preview) = conexor_preview::preview_text(format, &bytes, complete, 10) {
+                assert!(preview.rows.len() <= 10);
+                for row in &preview.rows {
+                    assert!(row.len() <= preview.columns.len().max(1), "{preview:?}");
+                }
+            }
+        }
+        _ => {
+            use conexor_preview::parquet;
+            let size = rest.len() as u64;
+            let Ok(footer) = parquet::footer_len(rest, size) else {
+                return;
+            };
+            let footer = usize::try_from(footer).unwrap_or(usize::MAX);
+            let Some(tail) = rest.len().checked_sub(footer).and_then(|at| rest.get(at..)) else {
+                panic!("footer_len allowed a footer longer than the object");
+            };
+            let Ok(plan) = parquet::plan(tail, size, 10, 1 << 20) else {
+                return;
+            };
+            let mut pieces = Vec::new();
+            for &(at, len) in &plan.ranges {
+                let end = at.checked_add(len).expect("a planned range does not overflow");
+                assert!(end <= size, "a planned range past the object: {at}+{len} > {size}");
+                pieces.push((at, rest[at as usize..end as usize].to_vec()));
+            }
+            pieces.push((size - tail.len() as u64, tail.to_vec()));
+            if let Ok(preview) = parquet::rows(size, pieces, plan.row_groups, 10) {
+                assert!(preview.rows.len() <= 10);
             }
         }
     }

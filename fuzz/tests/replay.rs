@@ -52,3 +52,8 @@ fn tools_file() {
 fn mcp_call() {
     replay("mcp_call", conexor_fuzz::mcp_call);
 }
+
+#[test]
+fn objects() {
+    replay("objects", conexor_fuzz::objects);
+}

@@ -3,7 +3,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::gateway::{CallContext, Candidate, Gateway, ToolError, parse_schema};
+use crate::gateway::{CallContext, Candidate, ToolError, parse_schema};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -469,7 +469,7 @@ async fn test_connection(
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
     let (kind, secret_id) = parse_sealed(&body)?;
-    let gateway = Gateway::new(state.clone());
+    let gateway = state.gateway.clone();
     let (report, _) = gateway
         .test_connection(
             &ctx(&p),
@@ -521,7 +521,9 @@ async fn add_connection(
         created_at: conexor_types::Timestamp::now(),
         updated_at: conexor_types::Timestamp::now(),
     };
-    let refs = Gateway::new(state.clone())
+    let refs = state
+        .gateway
+        .clone()
         .secret_refs(&ctx(&p), kind, &record.secret_id, &body.sealed)
         .await
         .map_err(tool_error)?;
@@ -562,7 +564,9 @@ async fn test_and_discover(
         sealed: &body.sealed,
         allow_privileged: body.allow_privileged,
     };
-    let (report, schema) = Gateway::new(state.clone())
+    let (report, schema) = state
+        .gateway
+        .clone()
         .test_connection(&ctx(p), &candidate, true)
         .await
         .map_err(tool_error)?;
@@ -615,7 +619,9 @@ async fn edit_connection(
     let (report, schema_json, _) = test_and_discover(&state, &p, &body, kind, &secret_id).await?;
     let value = json_text(&body.sealed.value)?;
     let dek = json_text(&body.sealed.dek)?;
-    let refs = Gateway::new(state.clone())
+    let refs = state
+        .gateway
+        .clone()
         .secret_refs(&ctx(&p), kind, &secret_id, &body.sealed)
         .await
         .map_err(tool_error)?;
@@ -653,7 +659,7 @@ async fn refresh_connection(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
-    let gateway = Gateway::new(state.clone());
+    let gateway = state.gateway.clone();
     let schema = gateway.refresh(&ctx(&p), &name).await.map_err(tool_error)?;
     Ok(Json(json!({"name": name, "tables": schema.tables.len()})))
 }
@@ -687,7 +693,7 @@ async fn query(
     Extension(p): Extension<Principal>,
     Json(body): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let gateway = Gateway::new(state.clone());
+    let gateway = state.gateway.clone();
     match gateway.call_tool(&ctx(&p), "run_query", body).await {
         Ok(v) => Ok(Json(v)),
         Err(e) => Err(ApiError::from(e)),
@@ -702,7 +708,9 @@ pub(crate) async fn audited(
     params: Value,
     connection: Option<&str>,
 ) -> Result<(), ApiError> {
-    Gateway::new(state.clone())
+    state
+        .gateway
+        .clone()
         .record_admin(principal, tool, params, connection, None)
         .await
         .map_err(|e| {

@@ -133,8 +133,12 @@ pub struct KeyCache {
 impl KeyCache {
     /// Returns the workspace master key for `principal`, deriving the KEK
     /// (PBKDF2, ~60 ms) only when not cached.
-    pub async fn unlock(&self, state: &AppState, principal: &Principal) -> Result<Wmk, ApiError> {
-        let ttl = state.config.key_cache_ttl;
+    pub async fn unlock(
+        &self,
+        store: &conexor_store::Store,
+        ttl: Duration,
+        principal: &Principal,
+    ) -> Result<Wmk, ApiError> {
         if let Some(wmk) = self.get(&principal.key_id, ttl) {
             return Ok(wmk);
         }
@@ -142,8 +146,7 @@ impl KeyCache {
         if let Some(wmk) = self.get(&principal.key_id, ttl) {
             return Ok(wmk);
         }
-        let record = state
-            .store
+        let record = store
             .key(&principal.key_id)
             .await?
             .ok_or(ApiError::Unauthenticated)?;

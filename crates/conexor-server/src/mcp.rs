@@ -6,7 +6,7 @@
 //! data of its own.
 
 use crate::auth::Principal;
-use crate::gateway::{CallContext, Gateway};
+use crate::gateway::CallContext;
 use crate::state::AppState;
 use conexor_types::McpKind;
 use rmcp::model::{
@@ -291,7 +291,7 @@ pub(crate) async fn tool_answer(
         model,
         stop,
     };
-    let gateway = Gateway::new(state);
+    let gateway = state.gateway.clone();
     match gateway
         .call_tool(&call, name, Value::Object(arguments))
         .await
@@ -393,7 +393,10 @@ impl ServerHandler for McpHandler {
         ctx: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ListResourcesResult, McpError> {
         let call = CallContext::of(principal(&ctx)?);
-        let list = Gateway::new(self.state.clone())
+        let list = self
+            .state
+            .gateway
+            .clone()
             .resources(&call)
             .await
             .map_err(|e| McpError::internal_error(e.message, None))?;
@@ -426,7 +429,10 @@ impl ServerHandler for McpHandler {
             model: model(&ctx, None),
             stop: ctx.ct.clone(),
         };
-        match Gateway::new(self.state.clone())
+        match self
+            .state
+            .gateway
+            .clone()
             .read_resource(&call, &request.uri)
             .await
         {
@@ -566,7 +572,9 @@ async fn record_invalid(
     arguments: Value,
     message: &str,
 ) -> Result<(), McpError> {
-    Gateway::new(state.clone())
+    state
+        .gateway
+        .clone()
         .record_admin(
             principal,
             tool,

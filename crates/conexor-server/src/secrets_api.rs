@@ -6,7 +6,6 @@
 use crate::api::{audited, ctx, valid_name};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::gateway::Gateway;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -103,7 +102,9 @@ async fn add(
     }
     let secret_id = parse_id(&body.secret_id)?;
     // It must open with the caller's key, for this workspace and this id.
-    Gateway::new(state.clone())
+    state
+        .gateway
+        .clone()
         .check_sealed_value(&ctx(&p), &secret_id, &body.sealed)
         .await
         .map_err(ApiError::from)?;
@@ -153,7 +154,9 @@ async fn rotate(
 ) -> Result<Json<Value>, ApiError> {
     p.require_admin()?;
     let secret_id = parse_id(&body.secret_id)?;
-    Gateway::new(state.clone())
+    state
+        .gateway
+        .clone()
         .check_sealed_value(&ctx(&p), &secret_id, &body.sealed)
         .await
         .map_err(ApiError::from)?;

@@ -12,33 +12,29 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 pub struct AppState {
-    pub config: Config,
+    pub config: Arc<Config>,
     pub store: Store,
     /// Unwrapped workspace master keys, briefly.
-    pub keys: KeyCache,
+    pub keys: Arc<KeyCache>,
     /// Open source pools, keyed by workspace, connection and secret version.
-    pub pools: PoolCache,
+    pub pools: Arc<PoolCache>,
     /// SHA-256 of the admin token that may create workspaces.
     pub admin_token_hash: [u8; 32],
-    /// Per-key concurrency limits.
-    per_key: Mutex<HashMap<KeyId, Arc<Semaphore>>>,
-    /// Reads in flight within the memory budget (`LimitsConfig::reads_in_flight`).
-    pub read_budget: Arc<Semaphore>,
     /// Live MCP sessions, the key that opened each, and their limits.
     pub sessions: crate::sessions::Sessions,
     /// The audit chain writer.
-    pub audit: AuditLog,
+    pub audit: Arc<AuditLog>,
     /// Live on-premise agents.
-    pub agents: crate::agents::AgentHub,
+    pub agents: Arc<crate::agents::AgentHub>,
     /// MCP sessions to tell when their workspace's tools change.
     pub tool_watchers: crate::tools::Watchers,
     /// Discovered schemas, parsed once per stored text.
-    pub schemas: crate::schemas::SchemaCache,
+    pub schemas: Arc<crate::schemas::SchemaCache>,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
-    /// Benchmarks only: answer calls without an audit record.
-    #[cfg(feature = "bench")]
-    audit_skipped: std::sync::atomic::AtomicBool,
+    /// The chokepoint every tool call and admin action goes through, built
+    /// once here from the parts above that it needs (`GatewayParts`).
+    pub gateway: crate::gateway::Gateway,
 }
 
 #[cfg(feature = "bench")]
@@ -47,13 +43,33 @@ impl AppState {
     /// from now on calls are answered without an audit record, to measure
     /// what the audit costs. Nothing in the server's own code calls this.
     pub fn skip_audit_for_benchmark(&self) {
-        self.audit_skipped
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.gateway.skip_audit_for_benchmark();
+    }
+}
+
+/// Per-key concurrency limits: one semaphore per API key.
+pub struct KeyPermits {
+    per_key: Mutex<HashMap<KeyId, Arc<Semaphore>>>,
+    each: usize,
+}
+
+impl KeyPermits {
+    pub fn new(each: usize) -> KeyPermits {
+        KeyPermits {
+            per_key: Mutex::new(HashMap::new()),
+            each,
+        }
     }
 
-    pub(crate) fn audit_skipped(&self) -> bool {
-        self.audit_skipped
-            .load(std::sync::atomic::Ordering::Relaxed)
+    /// The semaphore limiting one key's concurrent calls.
+    pub fn of(&self, key_id: &KeyId) -> Arc<Semaphore> {
+        let mut map = match self.per_key.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(key_id.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.each)))
+            .clone()
     }
 }
 
@@ -104,26 +120,40 @@ impl AppState {
             seconds: config.audit_checkpoint_seconds,
         };
         let stopping = tokio_util::sync::CancellationToken::new();
-        let audit = AuditLog::start(store.clone(), signer, interval, stopping.clone()).await?;
+        let audit =
+            Arc::new(AuditLog::start(store.clone(), signer, interval, stopping.clone()).await?);
+        let config = Arc::new(config);
+        let keys = Arc::new(KeyCache::default());
+        let pools = Arc::new(PoolCache::default());
+        let agents: Arc<crate::agents::AgentHub> = Arc::default();
+        let schemas: Arc<crate::schemas::SchemaCache> = Arc::default();
+        let gateway = crate::gateway::Gateway::new(crate::gateway::GatewayParts {
+            config: config.clone(),
+            store: store.clone(),
+            keys: keys.clone(),
+            pools: pools.clone(),
+            audit: audit.clone(),
+            agents: agents.clone(),
+            schemas: schemas.clone(),
+            read_budget: Arc::new(Semaphore::new(config.limits.reads_in_flight())),
+            key_permits: KeyPermits::new(config.limits.per_key_concurrency),
+        });
         let state = Arc::new(AppState {
             audit,
-            agents: Default::default(),
+            agents,
             tool_watchers: Default::default(),
-            schemas: Default::default(),
+            schemas,
             stopping,
-            pools: PoolCache::default(),
-            keys: KeyCache::default(),
+            pools,
+            keys,
             store,
             admin_token_hash,
-            per_key: Mutex::new(HashMap::new()),
-            #[cfg(feature = "bench")]
-            audit_skipped: std::sync::atomic::AtomicBool::new(false),
-            read_budget: Arc::new(Semaphore::new(config.limits.reads_in_flight())),
             sessions: crate::sessions::Sessions::new(
                 config.mcp_session_idle,
                 config.mcp_sessions_per_key,
             ),
             config,
+            gateway,
         });
         Ok(Started {
             state,
@@ -136,17 +166,6 @@ impl AppState {
         use subtle::ConstantTimeEq;
         let hash = sha2::Sha256::digest(token.as_bytes());
         bool::from(hash.as_slice().ct_eq(&self.admin_token_hash))
-    }
-
-    /// The semaphore limiting one key's concurrent calls.
-    pub fn key_permits(&self, key_id: &KeyId) -> Arc<Semaphore> {
-        let mut map = match self.per_key.lock() {
-            Ok(map) => map,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(key_id.clone())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.limits.per_key_concurrency)))
-            .clone()
     }
 
     /// Periodic housekeeping: expire cached keys and idle pools.

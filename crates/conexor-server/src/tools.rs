@@ -11,7 +11,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::gateway::{CallContext, Gateway};
+use crate::gateway::CallContext;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -454,10 +454,7 @@ async fn try_tool(
     Json(args): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let ctx = CallContext::of(p);
-    match Gateway::new(state.clone())
-        .call_tool(&ctx, &name, args)
-        .await
-    {
+    match state.gateway.clone().call_tool(&ctx, &name, args).await {
         Ok(v) => Ok(Json(v)),
         Err(e) => Err(ApiError::from(e)),
     }
@@ -618,16 +615,17 @@ async fn apply(
 ) -> bool {
     let file = path.display().to_string();
     let names: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
-    let recorded = crate::gateway::Gateway::record_event(
-        state,
-        ws,
-        "tools file".into(),
-        "admin.tools_reload",
-        json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names}),
-        None,
-        None,
-    )
-    .await;
+    let recorded = state
+        .gateway
+        .record_event(
+            ws,
+            "tools file".into(),
+            "admin.tools_reload",
+            json!({"file": path.file_name().and_then(|n| n.to_str()), "tools": names}),
+            None,
+            None,
+        )
+        .await;
     if recorded.is_err() {
         tracing::error!(
             file,

@@ -13,17 +13,18 @@ pub(super) async fn audit_event(
     refused: Option<&str>,
 ) {
     let refused = refused.map(conexor_types::ErrorCode::parse);
-    if crate::gateway::Gateway::record_event(
-        state,
-        &agent.workspace_id,
-        format!("agent:{}", agent.name),
-        tool,
-        params,
-        Some(conexor_types::Mode::Agent),
-        refused.as_ref(),
-    )
-    .await
-    .is_err()
+    if state
+        .gateway
+        .record_event(
+            &agent.workspace_id,
+            format!("agent:{}", agent.name),
+            tool,
+            params,
+            Some(conexor_types::Mode::Agent),
+            refused.as_ref(),
+        )
+        .await
+        .is_err()
     {
         tracing::error!(agent_id = %agent.id, tool, "Could not audit an agent event.");
     }

@@ -48,7 +48,7 @@ impl Gateway {
     pub(super) async fn all_connections(&self, ctx: &CallContext) -> Result<Vec<Conn>, ToolError> {
         let ws = &ctx.principal.workspace_id;
         let listed = self
-            .state
+            .parts
             .store
             .cached_workspace_connections(ws)
             .await
@@ -67,7 +67,7 @@ impl Gateway {
     ) -> Result<Conn, ToolError> {
         let ws = &ctx.principal.workspace_id;
         if let Some(c) = self
-            .state
+            .parts
             .store
             .cached_connection(ws, name)
             .await
@@ -76,7 +76,7 @@ impl Gateway {
             return Ok(Conn::Direct(c));
         }
         if let Some(c) = self
-            .state
+            .parts
             .store
             .cached_agent_connection(ws, name)
             .await
@@ -96,7 +96,7 @@ impl Gateway {
     ) -> Result<Source, ToolError> {
         let ws = &ctx.principal.workspace_id;
         if let Some(source) = self
-            .state
+            .parts
             .pools
             .get(ws, &record.name, record.secret_version)
             .await
@@ -105,12 +105,12 @@ impl Gateway {
         }
         // Concurrent first callers wait for the first one's pool.
         let _turn = self
-            .state
+            .parts
             .pools
             .opening(ws, &record.name, record.secret_version)
             .await;
         if let Some(source) = self
-            .state
+            .parts
             .pools
             .get(ws, &record.name, record.secret_version)
             .await
@@ -125,7 +125,7 @@ impl Gateway {
             .open_spec(ctx, kind, &record.secret_id, &sealed)
             .await?;
         let source = self.open_source(&spec).await?;
-        self.state
+        self.parts
             .pools
             .put(ws, &record.name, record.secret_version, source.clone())
             .await;
@@ -156,7 +156,15 @@ impl Gateway {
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<(), ToolError> {
-        let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
+        let wmk = self
+            .parts
+            .keys
+            .unlock(
+                &self.parts.store,
+                self.parts.config.key_cache_ttl,
+                &ctx.principal,
+            )
+            .await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the secret does not open with this key (sealed for another workspace or id, or damaged)"))?;
         serde_json::from_slice::<SecretValue>(&plain)
@@ -190,7 +198,15 @@ impl Gateway {
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<(conexor_crypto::Wmk, SourceSpec), ToolError> {
-        let wmk = self.state.keys.unlock(&self.state, &ctx.principal).await?;
+        let wmk = self
+            .parts
+            .keys
+            .unlock(
+                &self.parts.store,
+                self.parts.config.key_cache_ttl,
+                &ctx.principal,
+            )
+            .await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
         let spec = SourceSpec::from_json(kind, &plain).map_err(|e| {
@@ -212,7 +228,7 @@ impl Gateway {
     ) -> Result<zeroize::Zeroizing<String>, ToolError> {
         let ws = &ctx.principal.workspace_id;
         let Some(record) = self
-            .state
+            .parts
             .store
             .secret(ws, &name)
             .await
@@ -245,7 +261,7 @@ impl Gateway {
     }
 
     pub(super) async fn open_source(&self, spec: &SourceSpec) -> Result<Source, ToolError> {
-        let config = &self.state.config;
+        let config = &self.parts.config;
         let policy = DestinationPolicy {
             deny_loopback: config.deny_loopback,
             deny_private: config.deny_private,
@@ -326,7 +342,7 @@ impl Gateway {
                     let schema = source.discover().await?;
                     let json = serde_json::to_string(&schema)
                         .map_err(|e| ToolError::failed("internal", e.to_string()))?;
-                    self.state
+                    self.parts
                         .store
                         .set_schema(&ctx.principal.workspace_id, name, &json)
                         .await
@@ -336,7 +352,7 @@ impl Gateway {
                 // The agent discovers on its side; the hub stores what it sends.
                 Conn::Agent(a) => {
                     let value = self
-                        .state
+                        .parts
                         .agents
                         .discover(&a.agent_id, &a.agent_name, &a.name)
                         .await?;

@@ -16,7 +16,6 @@
 use crate::auth::Principal;
 use crate::hints::qualified;
 use crate::schemas::SchemaCache;
-use crate::state::AppState;
 use conexor_audit::Draft;
 use conexor_connectors::{DestinationPolicy, OpenOptions, Schema, Source, SourceSpec, TestReport};
 use conexor_crypto::{Envelope, SealedSecret};
@@ -162,9 +161,28 @@ struct Measure {
     bytes: Option<u64>,
 }
 
+/// What the gateway is built from, once, at start: its explicit
+/// dependencies (`AppState::start`).
+pub struct GatewayParts {
+    pub config: Arc<crate::config::Config>,
+    pub store: conexor_store::Store,
+    pub keys: Arc<crate::auth::KeyCache>,
+    pub pools: Arc<crate::pools::PoolCache>,
+    pub audit: Arc<crate::audit::AuditLog>,
+    pub agents: Arc<crate::agents::AgentHub>,
+    pub schemas: Arc<crate::schemas::SchemaCache>,
+    /// Reads in flight within the memory budget (`LimitsConfig::reads_in_flight`).
+    pub read_budget: Arc<tokio::sync::Semaphore>,
+    pub key_permits: crate::state::KeyPermits,
+}
+
+/// The chokepoint; cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct Gateway {
-    state: Arc<AppState>,
+    parts: Arc<GatewayParts>,
+    /// Benchmarks only: answer calls without an audit record.
+    #[cfg(feature = "bench")]
+    audit_skipped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How long a call waits for one of its key's concurrency slots.
@@ -184,8 +202,20 @@ fn is_builtin(tool: &str) -> bool {
 }
 
 impl Gateway {
-    pub fn new(state: Arc<AppState>) -> Gateway {
-        Gateway { state }
+    pub fn new(parts: GatewayParts) -> Gateway {
+        Gateway {
+            parts: Arc::new(parts),
+            #[cfg(feature = "bench")]
+            audit_skipped: Arc::default(),
+        }
+    }
+
+    /// Benchmarks only (the `bench` feature): from now on calls are
+    /// answered without an audit record, to measure what the audit costs.
+    #[cfg(feature = "bench")]
+    pub fn skip_audit_for_benchmark(&self) {
+        self.audit_skipped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Runs one tool call through the chokepoint: the call, then its audit
@@ -227,7 +257,7 @@ impl Gateway {
         args: Value,
     ) -> Result<Value, ToolError> {
         let started = Instant::now();
-        let permits = self.state.key_permits(&ctx.principal.key_id);
+        let permits = self.parts.key_permits.of(&ctx.principal.key_id);
         // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
         let permit = tokio::select! {
             permit = tokio::time::timeout(PERMIT_WAIT, permits.acquire_owned()) => permit.ok().and_then(Result::ok),
@@ -247,7 +277,7 @@ impl Gateway {
             _ if is_builtin(tool) => None,
             Ok((_, m)) if m.connection.is_some() => m.connection.clone(),
             _ => self
-                .state
+                .parts
                 .store
                 .tool(&ctx.principal.workspace_id, tool)
                 .await
@@ -270,7 +300,7 @@ impl Gateway {
     /// read is capped the same way), and the process at most `memory_budget`
     /// of them at once.
     async fn memory_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ToolError> {
-        tokio::time::timeout(PERMIT_WAIT, self.state.read_budget.clone().acquire_owned())
+        tokio::time::timeout(PERMIT_WAIT, self.parts.read_budget.clone().acquire_owned())
             .await
             .ok()
             .and_then(Result::ok)
@@ -303,7 +333,7 @@ impl Gateway {
     /// `actor` is its `user`, `refused` its denial code. Err when it could not
     /// be made durable (the caller decides whether to go on).
     pub(crate) async fn record_event(
-        state: &AppState,
+        &self,
         workspace: &conexor_types::WorkspaceId,
         actor: String,
         tool: &str,
@@ -325,7 +355,7 @@ impl Gateway {
         if let Some(code) = refused {
             draft.error = Some(format!("{code}: {}", code.fixed_reason()));
         }
-        state
+        self.parts
             .audit
             .append(workspace.as_str(), draft)
             .await
@@ -382,10 +412,13 @@ impl Gateway {
             error = draft.error.as_deref().unwrap_or(""), "Tool call finished."
         );
         #[cfg(feature = "bench")]
-        if self.state.audit_skipped() {
+        if self
+            .audit_skipped
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Ok(());
         }
-        self.state
+        self.parts
             .audit
             .append(ctx.principal.workspace_id.as_str(), draft)
             .await

@@ -116,7 +116,7 @@ impl Gateway {
                 "connection {connection:?} is a {kind} database, not object storage: use run_query"
             )));
         }
-        let limits = &self.state.config.limits;
+        let limits = &self.parts.config.limits;
         let caps = Limits {
             max_rows: limits.max_rows,
             max_bytes: limits.max_bytes.min(READ_CAP),
@@ -149,7 +149,7 @@ impl Gateway {
                 let ours = conexor_connectors::query_hash(&op.hash_input());
                 // Base64 and JSON escaping at most double the bytes read.
                 let max_answer = caps.max_bytes.saturating_mul(2) + 64 * 1024;
-                let asked = self.state.agents.read_object(
+                let asked = self.parts.agents.read_object(
                     &a.agent_id,
                     &a.agent_name,
                     &a.name,

@@ -22,7 +22,7 @@ impl Gateway {
         let mut out = Vec::new();
         for c in self.all_connections(ctx).await? {
             let base = format!("{RESOURCE_PREFIX}{}", encode(c.name()));
-            let schema = c.schema(&self.state.schemas);
+            let schema = c.schema(&self.parts.schemas);
             let tables = schema.as_ref().map(|s| s.tables.len()).unwrap_or(0);
             out.push((
                 base.clone(),
@@ -68,7 +68,7 @@ impl Gateway {
                 None => {
                     let c = self.connection(ctx, &conn).await?;
                     let tables: Vec<Value> = c
-                        .schema(&self.state.schemas)
+                        .schema(&self.parts.schemas)
                         .map(|s| s.tables.clone())
                         .unwrap_or_default()
                         .iter()

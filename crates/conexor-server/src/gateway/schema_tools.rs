@@ -63,12 +63,12 @@ impl Gateway {
             .await?
             .iter()
             .map(|c| {
-                let schema = c.schema(&self.state.schemas);
+                let schema = c.schema(&self.parts.schemas);
                 let mut entry = match c {
                     Conn::Direct(d) => json!({"name": d.name, "type": d.kind, "mode": d.mode}),
                     Conn::Agent(a) => json!({
                         "name": a.name, "type": a.kind, "mode": "agent",
-                        "agent": a.agent_name, "online": self.state.agents.is_live(&a.agent_id),
+                        "agent": a.agent_name, "online": self.parts.agents.is_live(&a.agent_id),
                     }),
                 };
                 // An object store lists its buckets (names only, a few KB at
@@ -118,7 +118,7 @@ impl Gateway {
             .iter()
             .filter(|c| only.as_ref().is_none_or(|n| n == c.name()))
         {
-            let Some(schema) = c.schema(&self.state.schemas) else {
+            let Some(schema) = c.schema(&self.parts.schemas) else {
                 continue;
             };
             for t in &schema.tables {
@@ -158,7 +158,7 @@ impl Gateway {
         let connection = str_arg(args, "connection")?;
         let table = str_arg(args, "table")?;
         let record = self.connection(ctx, connection).await?;
-        let schema = record.schema(&self.state.schemas).ok_or_else(|| {
+        let schema = record.schema(&self.parts.schemas).ok_or_else(|| {
             ToolError::failed(
                 "no_schema",
                 "this connection has no discovered schema; run `conexor connections refresh`",

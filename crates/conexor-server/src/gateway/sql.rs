@@ -25,10 +25,10 @@ impl Gateway {
         args: &Value,
     ) -> Result<(Value, Measure), ToolError> {
         let ws = &ctx.principal.workspace_id;
-        let Some(record) = self.state.store.tool(ws, name).await.map_err(store_err)? else {
+        let Some(record) = self.parts.store.tool(ws, name).await.map_err(store_err)? else {
             let mut names: Vec<String> = TOOLS.iter().map(|t| (*t).to_owned()).collect();
             names.extend(
-                self.state
+                self.parts
                     .store
                     .tools(ws)
                     .await
@@ -48,7 +48,7 @@ impl Gateway {
         };
         let stored: conexor_tools::Stored = serde_json::from_str(&record.definition)
             .map_err(|_| ToolError::failed("store", "a stored tool definition is damaged"))?;
-        let limits = &self.state.config.limits;
+        let limits = &self.parts.config.limits;
         let (connection, sql, params, max_rows) = match stored {
             conexor_tools::Stored::Query(def) => {
                 let params = def
@@ -88,7 +88,7 @@ impl Gateway {
             Some(Value::Array(items)) => items.clone(),
             Some(_) => return Err(ToolError::invalid("params must be an array of values")),
         };
-        let limits = &self.state.config.limits;
+        let limits = &self.parts.config.limits;
         let max_rows = opt_u64_arg(args, "limit")?
             .unwrap_or(limits.default_rows)
             .clamp(1, limits.max_rows);
@@ -105,7 +105,7 @@ impl Gateway {
         params: Vec<Value>,
         max_rows: u64,
     ) -> Result<(Value, Measure), ToolError> {
-        let limits = &self.state.config.limits;
+        let limits = &self.parts.config.limits;
         if sql.len() > limits.max_sql_bytes {
             return Err(ToolError::denied(
                 "guard.too_long",
@@ -173,7 +173,7 @@ impl Gateway {
             if !err.denied && err.code.may_concern_names() {
                 let hint = checked
                     .as_ref()
-                    .zip(record.schema(&self.state.schemas))
+                    .zip(record.schema(&self.parts.schemas))
                     .and_then(|(q, s)| crate::hints::name_hint(&err.code, q, &s))
                     .unwrap_or_else(|| "check names with describe_table".into());
                 err.message = format!("{}; {hint}", err.message);
@@ -203,7 +203,7 @@ impl Gateway {
             // Given up, the request is dropped, which sends the agent a cancel: the
             // agent then stops the statement at its source.
             Conn::Agent(a) => {
-                let asked = self.state.agents.query(
+                let asked = self.parts.agents.query(
                     &a.agent_id,
                     &a.agent_name,
                     &a.name,
