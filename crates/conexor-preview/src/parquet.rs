@@ -84,7 +84,15 @@ pub fn plan(
         }
         let (mut start, mut end, mut unpacked) = (u64::MAX, 0u64, 0u64);
         for column in group.columns() {
-            let (s, l) = column.byte_range();
+            // As `ColumnChunkMetaData::byte_range`, which asserts (panics)
+            // on the negative offsets a hostile footer can hold.
+            let first = column
+                .dictionary_page_offset()
+                .unwrap_or_else(|| column.data_page_offset());
+            let (Ok(s), Ok(l)) = (u64::try_from(first), u64::try_from(column.compressed_size()))
+            else {
+                return Err(bad("the Parquet footer has a negative column offset or size"));
+            };
             start = start.min(s);
             end = end.max(s.saturating_add(l));
             unpacked = unpacked
