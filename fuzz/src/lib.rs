@@ -461,7 +461,10 @@ pub fn objects(data: &[u8]) {
                 assert_eq!(BucketName::parse(b.as_str()).ok(), Some(b.clone()));
             }
             if let Ok(k) = ObjectKey::parse(&text) {
-                assert!(!k.as_str().split('/').any(|s| s == ".." || s == "."), "{k:?}");
+                assert!(
+                    !k.as_str().split('/').any(|s| s == ".." || s == "."),
+                    "{k:?}"
+                );
                 assert!(k.as_str().len() <= 1024);
             }
             if let Ok(p) = ObjectPrefix::parse(&text) {
@@ -494,28 +497,49 @@ pub fn objects(data: &[u8]) {
             }
         }
         _ => {
-            use conexor_preview::parquet;
-            let size = rest.len() as u64;
-            let Ok(footer) = parquet::footer_len(rest, size) else {
-                return;
-            };
-            let footer = usize::try_from(footer).unwrap_or(usize::MAX);
-            let Some(tail) = rest.len().checked_sub(footer).and_then(|at| rest.get(at..)) else {
-                panic!("footer_len allowed a footer longer than the object");
-            };
-            let Ok(plan) = parquet::plan(tail, size, 10, 1 << 20) else {
-                return;
-            };
-            let mut pieces = Vec::new();
-            for &(at, len) in &plan.ranges {
-                let end = at.checked_add(len).expect("a planned range does not overflow");
-                assert!(end <= size, "a planned range past the object: {at}+{len} > {size}");
-                pieces.push((at, rest[at as usize..end as usize].to_vec()));
-            }
-            pieces.push((size - tail.len() as u64, tail.to_vec()));
-            if let Ok(preview) = parquet::rows(size, pieces, plan.row_groups, 10) {
-                assert!(preview.rows.len() <= 10);
-            }
+            // The parquet crate asserts on some malformed input and
+            // conexor_preview contains those panics (its `contained`); the
+            // property here is that none escapes it. libFuzzer's panic hook
+            // aborts at once, so it is set aside for this call only.
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let escaped = std::panic::catch_unwind(|| parquet_preview(rest)).is_err();
+            std::panic::set_hook(hook);
+            assert!(
+                !escaped,
+                "a panic escaped conexor_preview::parquet (or a property failed)"
+            );
         }
+    }
+}
+
+/// A whole Parquet object: its footer, the plan, the planned rows.
+fn parquet_preview(rest: &[u8]) {
+    use conexor_preview::parquet;
+    let size = rest.len() as u64;
+    let Ok(footer) = parquet::footer_len(rest, size) else {
+        return;
+    };
+    let footer = usize::try_from(footer).unwrap_or(usize::MAX);
+    let Some(tail) = rest.len().checked_sub(footer).and_then(|at| rest.get(at..)) else {
+        panic!("footer_len allowed a footer longer than the object");
+    };
+    let Ok(plan) = parquet::plan(tail, size, 10, 1 << 20) else {
+        return;
+    };
+    let mut pieces = Vec::new();
+    for &(at, len) in &plan.ranges {
+        let end = at
+            .checked_add(len)
+            .expect("a planned range does not overflow");
+        assert!(
+            end <= size,
+            "a planned range past the object: {at}+{len} > {size}"
+        );
+        pieces.push((at, rest[at as usize..end as usize].to_vec()));
+    }
+    pieces.push((size - tail.len() as u64, tail.to_vec()));
+    if let Ok(preview) = parquet::rows(size, pieces, plan.row_groups, 10) {
+        assert!(preview.rows.len() <= 10);
     }
 }

@@ -65,6 +65,26 @@ pub fn plan(
     rows: usize,
     max_fetch: u64,
 ) -> Result<Plan, PreviewError> {
+    contained(|| plan_unguarded(footer, object_size, rows, max_fetch))
+}
+
+/// The parquet crate asserts on some malformed input (fuzzing found one in
+/// its column metadata and one in its byte-stream-split decoder): a panic
+/// while decoding an object is that object's error, never the caller's.
+fn contained<T>(work: impl FnOnce() -> Result<T, PreviewError>) -> Result<T, PreviewError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(bad(
+            "the Parquet file cannot be read: its data is malformed",
+        ))
+    })
+}
+
+fn plan_unguarded(
+    footer: &[u8],
+    object_size: u64,
+    rows: usize,
+    max_fetch: u64,
+) -> Result<Plan, PreviewError> {
     if footer.len() < 8 {
         return Err(bad("the Parquet footer is cut short"));
     }
@@ -89,9 +109,13 @@ pub fn plan(
             let first = column
                 .dictionary_page_offset()
                 .unwrap_or_else(|| column.data_page_offset());
-            let (Ok(s), Ok(l)) = (u64::try_from(first), u64::try_from(column.compressed_size()))
-            else {
-                return Err(bad("the Parquet footer has a negative column offset or size"));
+            let (Ok(s), Ok(l)) = (
+                u64::try_from(first),
+                u64::try_from(column.compressed_size()),
+            ) else {
+                return Err(bad(
+                    "the Parquet footer has a negative column offset or size",
+                ));
             };
             start = start.min(s);
             end = end.max(s.saturating_add(l));
@@ -176,6 +200,15 @@ pub fn rows(
     row_groups: usize,
     rows: usize,
 ) -> Result<Preview, PreviewError> {
+    contained(move || rows_unguarded(object_size, pieces, row_groups, rows))
+}
+
+fn rows_unguarded(
+    object_size: u64,
+    pieces: Vec<(u64, Vec<u8>)>,
+    row_groups: usize,
+    rows: usize,
+) -> Result<Preview, PreviewError> {
     let reader = Sparse {
         size: object_size,
         pieces: pieces
@@ -229,6 +262,32 @@ pub fn rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whole objects the fuzzer found (fuzz/regressions/objects, first byte
+    /// = the target's selector): each is an error, never a panic.
+    #[test]
+    fn malformed_files_the_fuzzer_found_are_errors() {
+        for object in [
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-negative-column-offset")
+                [1..],
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-byte-stream-split-overrun")
+                [1..],
+        ] {
+            let size = object.len() as u64;
+            let footer = footer_len(object, size).expect("a well-formed trailer") as usize;
+            let tail = &object[object.len() - footer..];
+            let outcome = plan(tail, size, 10, 1 << 20).and_then(|plan| {
+                let mut pieces: Vec<(u64, Vec<u8>)> = plan
+                    .ranges
+                    .iter()
+                    .map(|&(at, len)| (at, object[at as usize..(at + len) as usize].to_vec()))
+                    .collect();
+                pieces.push((size - footer as u64, tail.to_vec()));
+                rows(size, pieces, plan.row_groups, 10)
+            });
+            assert!(outcome.is_err(), "{outcome:?}");
+        }
+    }
 
     #[test]
     fn footers_are_checked_before_anything_is_decoded() {
