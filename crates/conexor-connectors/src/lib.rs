@@ -24,6 +24,7 @@
 
 pub mod mysql;
 pub mod postgresql;
+pub mod rest;
 pub mod s3;
 pub mod sqlite;
 pub mod sqlserver;

@@ -10,6 +10,7 @@
 //! code rarely changes.
 
 mod delimited;
+mod pages;
 pub mod parquet;
 
 pub use delimited::{MAX_INFLATED, TextFormat, inflate_head, is_gzip, preview_text};

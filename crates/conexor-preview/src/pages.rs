@@ -1,0 +1,268 @@
+//! The page headers of the column chunks a preview decodes, checked before
+//! the parquet crate sees them.
+//!
+//! A page header says how large its page is once decompressed, and the
+//! parquet crate reserves that much before it decompresses (and its gzip
+//! path fills the reservation): a 2 KB object whose header claims 2 GB cost
+//! 1.9 s and that much memory (a fuzz finding). So every page header of the
+//! chunks to decode is read here first — its Thrift compact encoding, by
+//! hand, because the crate keeps its Thrift reader private — and the
+//! preview is refused when the pages claim more than
+//! [`crate::parquet::MAX_UNCOMPRESSED`] in all, or do not tile the chunk.
+
+use crate::PreviewError;
+
+/// Most pages checked in one preview.
+const MAX_PAGES: usize = 100_000;
+
+/// Deepest Thrift nesting skipped in a page header (real ones nest 2).
+const MAX_DEPTH: usize = 8;
+
+fn bad(message: impl Into<String>) -> PreviewError {
+    PreviewError(message.into())
+}
+
+/// The sizes a page header declares, and the header's own length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageSizes {
+    pub(crate) uncompressed: i32,
+    pub(crate) compressed: i32,
+    pub(crate) header_len: usize,
+}
+
+/// Walks the pages of one column chunk (`chunk` is its bytes) and returns
+/// the uncompressed bytes they declare in all. `budget` counts pages left.
+pub(crate) fn chunk_uncompressed(chunk: &[u8], budget: &mut usize) -> Result<u64, PreviewError> {
+    let mut at = 0usize;
+    let mut total = 0u64;
+    while at < chunk.len() {
+        if *budget == 0 {
+            return Err(bad("the Parquet file has too many pages to preview"));
+        }
+        *budget -= 1;
+        let page = page_header(&chunk[at..])?;
+        let (Ok(uncompressed), Ok(compressed)) = (
+            u64::try_from(page.uncompressed),
+            usize::try_from(page.compressed),
+        ) else {
+            return Err(bad("a Parquet page header declares a negative size"));
+        };
+        total = total.saturating_add(uncompressed);
+        at = at
+            .checked_add(page.header_len)
+            .and_then(|a| a.checked_add(compressed))
+            .filter(|end| *end <= chunk.len())
+            .ok_or_else(|| bad("a Parquet page runs past the end of its column chunk"))?;
+    }
+    Ok(total)
+}
+
+/// Reads the page header at the start of `bytes`.
+pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
+    let mut r = Compact { bytes, at: 0 };
+    let (mut uncompressed, mut compressed) = (None, None);
+    let mut last_id: i16 = 0;
+    loop {
+        let head = r.byte()?;
+        if head == 0 {
+            break;
+        }
+        let kind = head & 0x0f;
+        let delta = i16::from(head >> 4);
+        let id = if delta == 0 {
+            r.zigzag()? as i16
+        } else {
+            last_id.wrapping_add(delta)
+        };
+        last_id = id;
+        match (id, kind) {
+            (2, 5) => uncompressed = Some(r.zigzag_i32()?),
+            (3, 5) => compressed = Some(r.zigzag_i32()?),
+            _ => r.skip(kind, 0)?,
+        }
+    }
+    match (uncompressed, compressed) {
+        (Some(uncompressed), Some(compressed)) => Ok(PageSizes {
+            uncompressed,
+            compressed,
+            header_len: r.at,
+        }),
+        _ => Err(bad("a Parquet page header has no page sizes")),
+    }
+}
+
+/// A reader of the Thrift compact protocol over a slice.
+struct Compact<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Compact<'_> {
+    fn cut() -> PreviewError {
+        bad("a Parquet page header is cut short or malformed")
+    }
+
+    fn byte(&mut self) -> Result<u8, PreviewError> {
+        let b = *self.bytes.get(self.at).ok_or_else(Self::cut)?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, PreviewError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(Self::cut())
+    }
+
+    fn zigzag(&mut self) -> Result<i64, PreviewError> {
+        let v = self.varint()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    fn zigzag_i32(&mut self) -> Result<i32, PreviewError> {
+        i32::try_from(self.zigzag()?).map_err(|_| Self::cut())
+    }
+
+    fn advance(&mut self, n: usize) -> Result<(), PreviewError> {
+        self.at = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(Self::cut)?;
+        Ok(())
+    }
+
+    /// Skips one value of compact type `kind`.
+    fn skip(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
+        if depth > MAX_DEPTH {
+            return Err(Self::cut());
+        }
+        match kind {
+            // Booleans carry their value in the type of a field.
+            1 | 2 => Ok(()),
+            3 => self.advance(1),
+            4..=6 => self.varint().map(drop),
+            7 => self.advance(8),
+            8 => {
+                let len = usize::try_from(self.varint()?).map_err(|_| Self::cut())?;
+                self.advance(len)
+            }
+            9 | 10 => {
+                let head = self.byte()?;
+                let mut size = u64::from(head >> 4);
+                if size == 15 {
+                    size = self.varint()?;
+                }
+                let element = head & 0x0f;
+                for _ in 0..size {
+                    // A boolean element is one byte in a list.
+                    if element == 1 || element == 2 {
+                        self.advance(1)?;
+                    } else {
+                        self.skip(element, depth + 1)?;
+                    }
+                }
+                Ok(())
+            }
+            11 => {
+                let size = self.varint()?;
+                if size == 0 {
+                    return Ok(());
+                }
+                let types = self.byte()?;
+                for _ in 0..size {
+                    self.skip(types >> 4, depth + 1)?;
+                    self.skip(types & 0x0f, depth + 1)?;
+                }
+                Ok(())
+            }
+            12 => {
+                let mut last_id: i16 = 0;
+                loop {
+                    let head = self.byte()?;
+                    if head == 0 {
+                        return Ok(());
+                    }
+                    let delta = i16::from(head >> 4);
+                    last_id = if delta == 0 {
+                        self.zigzag()? as i16
+                    } else {
+                        last_id.wrapping_add(delta)
+                    };
+                    self.skip(head & 0x0f, depth + 1)?;
+                }
+            }
+            _ => Err(Self::cut()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data page header as parquet-rs writes it: type DATA_PAGE (0),
+    /// uncompressed 100, compressed 60, crc absent, data_page_header
+    /// {num_values 10, encoding 0, def 3, rep 3}.
+    fn header(uncompressed: i32, compressed: i32) -> Vec<u8> {
+        fn zz(v: i64) -> Vec<u8> {
+            let mut u = ((v << 1) ^ (v >> 63)) as u64;
+            let mut out = Vec::new();
+            loop {
+                let b = (u & 0x7f) as u8;
+                u >>= 7;
+                if u == 0 {
+                    out.push(b);
+                    return out;
+                }
+                out.push(b | 0x80);
+            }
+        }
+        let mut h = vec![0x15];
+        h.extend(zz(0));
+        h.push(0x15);
+        h.extend(zz(i64::from(uncompressed)));
+        h.push(0x15);
+        h.extend(zz(i64::from(compressed)));
+        // field 5, struct (delta 2 from 3)
+        h.push(0x2c);
+        for v in [10, 0, 3, 3] {
+            h.push(0x15);
+            h.extend(zz(v));
+        }
+        h.push(0);
+        h.push(0);
+        h
+    }
+
+    #[test]
+    fn page_headers_are_read_and_their_sizes_checked() {
+        let h = header(100, 6);
+        let sizes = page_header(&h).unwrap();
+        assert_eq!(
+            (sizes.uncompressed, sizes.compressed, sizes.header_len),
+            (100, 6, h.len())
+        );
+        let mut chunk = h.clone();
+        chunk.extend([0u8; 6]);
+        chunk.extend(header(50, 0));
+        let mut budget = 10;
+        assert_eq!(chunk_uncompressed(&chunk, &mut budget).unwrap(), 150);
+        // A page that runs past its chunk, a negative size, a cut header.
+        let mut long = header(100, 600);
+        long.extend([0u8; 6]);
+        assert!(chunk_uncompressed(&long, &mut 10).is_err());
+        assert!(chunk_uncompressed(&header(-1, 0), &mut 10).is_err());
+        assert!(page_header(&h[..3]).is_err());
+        assert!(page_header(&[0x1c; 64]).is_err(), "nesting past the limit");
+        // Many empty pages stop at the budget.
+        let many: Vec<u8> = (0..20).flat_map(|_| header(0, 0)).collect();
+        assert!(chunk_uncompressed(&many, &mut 5).is_err());
+    }
+}
