@@ -138,6 +138,26 @@ impl Compact<'_> {
         Ok(())
     }
 
+    /// A collection declares its size up front: every element takes at
+    /// least one byte, so a size past the bytes left is a lie, refused
+    /// before it is counted down (a fuzz finding: a map of 2^60 booleans).
+    fn elements_fit(&self, size: u64) -> Result<(), PreviewError> {
+        let left = (self.bytes.len() - self.at) as u64;
+        if size > left {
+            return Err(Self::cut());
+        }
+        Ok(())
+    }
+
+    /// Skips one element of a list, set or map: a boolean is a byte there.
+    fn element(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
+        if kind == 1 || kind == 2 {
+            self.advance(1)
+        } else {
+            self.skip(kind, depth)
+        }
+    }
+
     /// Skips one value of compact type `kind`.
     fn skip(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
         if depth > MAX_DEPTH {
@@ -160,13 +180,9 @@ impl Compact<'_> {
                     size = self.varint()?;
                 }
                 let element = head & 0x0f;
+                self.elements_fit(size)?;
                 for _ in 0..size {
-                    // A boolean element is one byte in a list.
-                    if element == 1 || element == 2 {
-                        self.advance(1)?;
-                    } else {
-                        self.skip(element, depth + 1)?;
-                    }
+                    self.element(element, depth + 1)?;
                 }
                 Ok(())
             }
@@ -176,9 +192,10 @@ impl Compact<'_> {
                     return Ok(());
                 }
                 let types = self.byte()?;
+                self.elements_fit(size)?;
                 for _ in 0..size {
-                    self.skip(types >> 4, depth + 1)?;
-                    self.skip(types & 0x0f, depth + 1)?;
+                    self.element(types >> 4, depth + 1)?;
+                    self.element(types & 0x0f, depth + 1)?;
                 }
                 Ok(())
             }
@@ -261,6 +278,11 @@ mod tests {
         assert!(chunk_uncompressed(&header(-1, 0), &mut 10).is_err());
         assert!(page_header(&h[..3]).is_err());
         assert!(page_header(&[0x1c; 64]).is_err(), "nesting past the limit");
+        // A map that claims 2^60 boolean pairs in a few bytes.
+        let started = std::time::Instant::now();
+        let lie = [0x1b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0x11, 0, 0];
+        assert!(page_header(&lie).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
         // Many empty pages stop at the budget.
         let many: Vec<u8> = (0..20).flat_map(|_| header(0, 0)).collect();
         assert!(chunk_uncompressed(&many, &mut 5).is_err());

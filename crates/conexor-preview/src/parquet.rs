@@ -305,6 +305,7 @@ mod tests {
             &include_bytes!("../../../fuzz/regressions/objects/parquet-byte-stream-split-overrun")
                 [1..],
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode")[1..],
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode-2")[1..],
         ] {
             let started = std::time::Instant::now();
             let size = object.len() as u64;
