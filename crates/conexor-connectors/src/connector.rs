@@ -61,6 +61,21 @@ macro_rules! each_kind {
 }
 pub(crate) use each_kind;
 
+/// Runs `$sql` with `$s` bound to the connector when the source is a SQL
+/// kind, `$other` otherwise: the one list of the SQL kinds.
+macro_rules! each_sql_kind {
+    ($source:expr, |$s:ident| $sql:expr, $other:expr) => {
+        match $source {
+            $crate::Source::Postgresql($s) => $sql,
+            $crate::Source::Mysql($s) => $sql,
+            $crate::Source::Sqlite($s) => $sql,
+            $crate::Source::Sqlserver($s) => $sql,
+            $crate::Source::S3(_) => $other,
+        }
+    };
+}
+pub(crate) use each_sql_kind;
+
 /// Implements [`Connector`] and [`SqlConnector`] for a SQL kind from its
 /// own methods of the same names.
 macro_rules! sql_connector {

@@ -219,16 +219,14 @@ impl Source {
         if stop.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        match self {
-            Source::Postgresql(s) => SqlConnector::read(s, query, params, limits, stop).await,
-            Source::Mysql(s) => SqlConnector::read(s, query, params, limits, stop).await,
-            Source::Sqlite(s) => SqlConnector::read(s, query, params, limits, stop).await,
-            Source::Sqlserver(s) => SqlConnector::read(s, query, params, limits, stop).await,
-            Source::S3(_) => Err(Error::Usage(
+        connector::each_sql_kind!(
+            self,
+            |s| SqlConnector::read(s, query, params, limits, stop).await,
+            Err(Error::Usage(
                 "this connection holds objects, not tables: use list_objects and read_object"
                     .into(),
-            )),
-        }
+            ))
+        )
     }
 
     /// The connection admin's allow-list of user-defined functions; check queries for
@@ -236,13 +234,7 @@ impl Source {
     pub fn policy(&self) -> &conexor_guard::FunctionPolicy {
         static NONE: std::sync::LazyLock<conexor_guard::FunctionPolicy> =
             std::sync::LazyLock::new(conexor_guard::FunctionPolicy::default);
-        match self {
-            Source::Postgresql(s) => SqlConnector::policy(s),
-            Source::Mysql(s) => SqlConnector::policy(s),
-            Source::Sqlite(s) => SqlConnector::policy(s),
-            Source::Sqlserver(s) => SqlConnector::policy(s),
-            Source::S3(_) => &NONE,
-        }
+        connector::each_sql_kind!(self, |s| SqlConnector::policy(s), &NONE)
     }
 
     /// Closes every pooled session.

@@ -13,7 +13,7 @@
 use crate::PreviewError;
 
 /// Most pages checked in one preview.
-const MAX_PAGES: usize = 100_000;
+pub(crate) const MAX_PAGES: usize = 100_000;
 
 /// Deepest Thrift nesting skipped in a page header (real ones nest 2).
 const MAX_DEPTH: usize = 8;
@@ -280,7 +280,9 @@ mod tests {
         assert!(page_header(&[0x1c; 64]).is_err(), "nesting past the limit");
         // A map that claims 2^60 boolean pairs in a few bytes.
         let started = std::time::Instant::now();
-        let lie = [0x1b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0x11, 0, 0];
+        let lie = [
+            0x1b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0x11, 0, 0,
+        ];
         assert!(page_header(&lie).is_err());
         assert!(started.elapsed() < std::time::Duration::from_millis(50));
         // Many empty pages stop at the budget.

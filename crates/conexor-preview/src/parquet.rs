@@ -228,7 +228,7 @@ fn rows_unguarded(
     // (see `pages`): what the pages claim, decompressed, is what would be
     // reserved.
     let mut declared = 0u64;
-    let mut pages = 100_000usize;
+    let mut pages = crate::pages::MAX_PAGES;
     for group in file.metadata().row_groups().iter().take(row_groups) {
         for column in group.columns() {
             let first = column
