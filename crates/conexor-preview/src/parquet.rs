@@ -104,19 +104,7 @@ fn plan_unguarded(
         }
         let (mut start, mut end, mut unpacked) = (u64::MAX, 0u64, 0u64);
         for column in group.columns() {
-            // As `ColumnChunkMetaData::byte_range`, which asserts (panics)
-            // on the negative offsets a hostile footer can hold.
-            let first = column
-                .dictionary_page_offset()
-                .unwrap_or_else(|| column.data_page_offset());
-            let (Ok(s), Ok(l)) = (
-                u64::try_from(first),
-                u64::try_from(column.compressed_size()),
-            ) else {
-                return Err(bad(
-                    "the Parquet footer has a negative column offset or size",
-                ));
-            };
+            let (s, l) = column_range(column)?;
             start = start.min(s);
             end = end.max(s.saturating_add(l));
             unpacked = unpacked
@@ -141,6 +129,26 @@ fn plan_unguarded(
         got = got.saturating_add(usize::try_from(group.num_rows()).unwrap_or(0));
     }
     Ok(plan)
+}
+
+/// Where a column chunk's bytes are, as `ColumnChunkMetaData::byte_range`
+/// says, without its assertion (a panic) on the negative offsets or sizes a
+/// hostile footer can hold.
+fn column_range(
+    column: &parquet::file::metadata::ColumnChunkMetaData,
+) -> Result<(u64, u64), PreviewError> {
+    let first = column
+        .dictionary_page_offset()
+        .unwrap_or_else(|| column.data_page_offset());
+    match (
+        u64::try_from(first),
+        u64::try_from(column.compressed_size()),
+    ) {
+        (Ok(start), Ok(len)) => Ok((start, len)),
+        _ => Err(bad(
+            "the Parquet footer has a negative column offset or size",
+        )),
+    }
 }
 
 /// The fetched pieces of an object, read as if it were whole; a read of
@@ -231,17 +239,7 @@ fn rows_unguarded(
     let mut pages = crate::pages::MAX_PAGES;
     for group in file.metadata().row_groups().iter().take(row_groups) {
         for column in group.columns() {
-            let first = column
-                .dictionary_page_offset()
-                .unwrap_or_else(|| column.data_page_offset());
-            let (Ok(start), Ok(len)) = (
-                u64::try_from(first),
-                u64::try_from(column.compressed_size()),
-            ) else {
-                return Err(bad(
-                    "the Parquet footer has a negative column offset or size",
-                ));
-            };
+            let (start, len) = column_range(column)?;
             let chunk = check.piece(start, len).map_err(unreadable)?;
             declared =
                 declared.saturating_add(crate::pages::chunk_uncompressed(&chunk, &mut pages)?);

@@ -148,6 +148,15 @@ impl Gateway {
         Ok(spec)
     }
 
+    /// The workspace master key of the caller's key (cached for the TTL).
+    async fn unlock(&self, ctx: &CallContext) -> Result<conexor_crypto::Wmk, ToolError> {
+        let parts = &self.parts;
+        Ok(parts
+            .keys
+            .unlock(&parts.store, parts.config.key_cache_ttl, &ctx.principal)
+            .await?)
+    }
+
     /// Checks that a sealed named Secret opens with the caller's key, for
     /// this workspace and id, and holds `{"value": …}` (before it is saved).
     pub(crate) async fn check_sealed_value(
@@ -156,15 +165,7 @@ impl Gateway {
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<(), ToolError> {
-        let wmk = self
-            .parts
-            .keys
-            .unlock(
-                &self.parts.store,
-                self.parts.config.key_cache_ttl,
-                &ctx.principal,
-            )
-            .await?;
+        let wmk = self.unlock(ctx).await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the secret does not open with this key (sealed for another workspace or id, or damaged)"))?;
         serde_json::from_slice::<SecretValue>(&plain)
@@ -198,15 +199,7 @@ impl Gateway {
         secret_id: &SecretId,
         sealed: &SealedSecret,
     ) -> Result<(conexor_crypto::Wmk, SourceSpec), ToolError> {
-        let wmk = self
-            .parts
-            .keys
-            .unlock(
-                &self.parts.store,
-                self.parts.config.key_cache_ttl,
-                &ctx.principal,
-            )
-            .await?;
+        let wmk = self.unlock(ctx).await?;
         let plain = conexor_crypto::open_secret(&wmk, &ctx.principal.workspace_id, secret_id, sealed)
             .map_err(|_| ToolError::failed("crypto.open", "the connection's secret does not open with this key (wrong workspace, damaged, or rotated)"))?;
         let spec = SourceSpec::from_json(kind, &plain).map_err(|e| {
