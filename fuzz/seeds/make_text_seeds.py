@@ -26,9 +26,9 @@ def entries(path):
             continue
         yield chunk
 
-# guard: first byte = dialect (0 pg, 1 mysql, 2 sqlite) | 4 (policy) | 8+16*n (n params)
+# guard: first byte = dialect (0 pg, 1 mysql, 2 sqlite, 3 sqlserver) | 4 (policy) | 8+16*n (n params)
 data = os.path.join(ROOT, "crates/conexor-guard/tests/data")
-for i, dialect in enumerate(["postgresql", "mysql", "sqlite"]):
+for i, dialect in enumerate(["postgresql", "mysql", "sqlite", "sqlserver"]):
     for kind in ["attacks", "legit"]:
         for e in entries(os.path.join(data, f"{kind}-{dialect}.sql")):
             put("guard", bytes([i]) + e.encode())

@@ -754,11 +754,11 @@ fn inspect(
     let words = significant_words(&significant);
     let (all_words, identifiers, symbols) = words_and_symbols(&significant);
 
-    let statements = match Parser::new(parser_dialect)
-        .with_recursion_limit(RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-    {
+    let statements = match parse_every_statement(
+        Parser::new(parser_dialect)
+            .with_recursion_limit(RECURSION_LIMIT)
+            .with_tokens_with_locations(tokens),
+    ) {
         Ok(statements) => statements,
         Err(ParserError::RecursionLimitExceeded) => {
             return Err(Rejection::new(
@@ -909,7 +909,7 @@ fn capped_form_is_the_same(
     let parsed = Parser::new(parser_dialect)
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(&capped)
-        .and_then(|mut parser| parser.parse_statements());
+        .and_then(parse_every_statement);
     let same = match parsed.as_deref() {
         Ok([Statement::Query(outer)]) if limited => match &*outer.body {
             SetExpr::Select(select) => match select.from.as_slice() {
@@ -966,6 +966,27 @@ fn batch_separators(tokens: &[&TokenWithSpan]) -> Result<(), Rejection> {
         previous_line = token.span.end.line;
     }
     Ok(())
+}
+
+/// Every statement of the text, to its very end. sqlparser's own
+/// `parse_statements` stops, without an error, at an `END` keyword after a
+/// statement (it parses the bodies of BEGIN … END blocks with it), so
+/// `SELECT a FROM t END; DROP TABLE t` came back as one SELECT and the rest
+/// was never looked at, in every dialect (a fuzz finding): here a statement
+/// must be followed by `;` or the end of the text, and nothing is skipped.
+pub(crate) fn parse_every_statement(mut parser: Parser<'_>) -> Result<Vec<Statement>, ParserError> {
+    let mut statements = Vec::new();
+    loop {
+        while parser.consume_token(&Token::SemiColon) {}
+        if parser.peek_token_ref().token == Token::EOF {
+            return Ok(statements);
+        }
+        statements.push(parser.parse_statement()?);
+        let next = parser.peek_token_ref();
+        if !matches!(next.token, Token::SemiColon | Token::EOF) {
+            return parser.expected_ref("end of statement", next);
+        }
+    }
 }
 
 /// Characters PostgreSQL and MySQL build operators from.

@@ -1541,3 +1541,26 @@ fn sqlserver_refuses_batches_variables_and_locks_by_their_rule() {
         Some(Rule::DeniedFunction)
     );
 }
+
+/// sqlparser's `parse_statements` stops at an `END` after a statement and
+/// ignores the rest (a fuzz finding, in every dialect): the guard parses to
+/// the end of the text, so what follows an `END` is never skipped.
+#[test]
+fn text_after_an_end_keyword_is_never_skipped() {
+    for d in [Postgresql, Mysql, Sqlite, Sqlserver] {
+        for sql in [
+            "SELECT 1 END DELETE FROM t",
+            "SELECT a FROM t END; DROP TABLE t",
+            "SELECT a FROM t\nEND\nUPDATE t SET a = 1",
+            "SELECT C\n\nEND FR t",
+        ] {
+            let got = check(d, sql).map(|c| c.capped_sql(10));
+            assert!(got.is_err(), "[{d}] {sql:?} accepted as {got:?}");
+        }
+        // END inside CASE is the expression's own.
+        assert!(
+            check(d, "SELECT CASE WHEN a > 1 THEN 'x' END AS k FROM t").is_ok(),
+            "[{d}]"
+        );
+    }
+}

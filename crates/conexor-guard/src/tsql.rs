@@ -141,7 +141,7 @@ pub(crate) fn capped_form_is_the_same(
     let parsed = Parser::new(parser_dialect)
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(&text)
-        .and_then(|mut parser| parser.parse_statements());
+        .and_then(crate::parse_every_statement);
     let same = match (parsed.as_deref(), how) {
         (Ok([Statement::Query(outer)]), Cap::Top { .. }) => {
             let mut uncapped = (**outer).clone();

@@ -233,3 +233,8 @@ EXPLAIN SELECT sleep(10)
 -- the character right after the next "--" is a no-break space (U+00A0)
 SELECT a -- x, sleep(10)
 FROM (SELECT 1 AS a, 2 AS ` x`) AS s
+-- next
+-- sqlparser stops at END after a statement: the rest must not be skipped
+SELECT a FROM t END; DROP TABLE t
+-- next
+SELECT 1 END DELETE FROM t

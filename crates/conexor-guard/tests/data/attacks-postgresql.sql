@@ -268,3 +268,8 @@ EXPLAIN DELETE FROM t
 EXPLAIN SELECT pg_sleep(10)
 -- next
 SELECT $0
+-- next
+-- sqlparser stops at END after a statement: the rest must not be skipped
+SELECT a FROM t END; DROP TABLE t
+-- next
+SELECT 1 END DELETE FROM t

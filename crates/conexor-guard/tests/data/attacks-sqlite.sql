@@ -168,3 +168,8 @@ SELECT ?1
 SELECT * FROM t WHERE a = @a
 -- next
 SELECT * FROM t WHERE a = $a
+-- next
+-- sqlparser stops at END after a statement: the rest must not be skipped
+SELECT a FROM t END; DROP TABLE t
+-- next
+SELECT 1 END DELETE FROM t

@@ -296,3 +296,8 @@ SELECT TOP (1) id FROM t WITH (XLOCK) ORDER BY id
 SELECT id FROM t; WAITFOR DELAY '00:01'
 -- next
 SELECT CAST(1 AS int); EXEC('x')
+-- next
+-- sqlparser stops at END after a statement: the rest must not be skipped
+SELECT a FROM t END; DROP TABLE t
+-- next
+SELECT 1 END DELETE FROM t
