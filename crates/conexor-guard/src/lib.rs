@@ -748,6 +748,7 @@ fn inspect(
     let trimmed = sql.get(start..end).unwrap_or(sql).to_owned();
 
     copying_operators(dialect, &significant)?;
+    malformed_names(&significant)?;
     if dialect == Dialect::Sqlserver {
         batch_separators(&significant)?;
     }
@@ -944,6 +945,25 @@ fn capped_form_is_the_same(
             "the end of the query is ambiguous: it reads differently once a row limit is added; finish the last expression or put the query in parentheses",
         ))
     }
+}
+
+/// An unquoted name never holds whitespace or a control character; the
+/// tokenizer can make one (sqlparser's T-SQL `#` path takes the character
+/// after `#` into the name whatever it is: `SELECT #` + CR, a fuzz finding),
+/// and text around such a name reads differently once anything is added.
+fn malformed_names(tokens: &[&TokenWithSpan]) -> Result<(), Rejection> {
+    for token in tokens {
+        if let Token::Word(w) = &token.token
+            && w.quote_style.is_none()
+            && w.value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Rejection::new(
+                Rule::Parse,
+                "a name in the query holds a space or control character: quote it",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// SQL Server tools split a script into batches at a line that starts with `GO`; the

@@ -1564,3 +1564,14 @@ fn text_after_an_end_keyword_is_never_skipped() {
         );
     }
 }
+
+/// sqlparser's T-SQL tokenizer takes the character after `#` into a name
+/// whatever it is (a fuzz finding): such a name is refused, not passed on.
+#[test]
+fn a_name_with_a_control_character_is_refused() {
+    for sql in ["SELECT #\r\x0b\r\r", "SELECT #\t FROM t", "SELECT @\r"] {
+        let got = check(Sqlserver, sql).map(|c| c.capped_sql(10));
+        assert!(got.is_err(), "{sql:?} accepted as {got:?}");
+    }
+    assert!(check(Sqlserver, "SELECT [a b] FROM t").is_ok());
+}
