@@ -96,7 +96,7 @@ fn state_of(state: &AppState, a: &AgentRecord) -> &'static str {
         "connected"
     } else if a.enrolled_at.is_some() {
         "offline"
-    } else if a.token_expires_at <= conexor_audit::format_ts(chrono::Utc::now()) {
+    } else if a.token_expires_at <= conexor_types::Timestamp::now() {
         "expired"
     } else {
         "pending"

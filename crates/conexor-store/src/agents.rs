@@ -46,13 +46,13 @@ pub struct AgentRecord {
     pub id: String,
     pub workspace_id: WorkspaceId,
     pub name: String,
-    pub token_expires_at: String,
+    pub token_expires_at: conexor_types::Timestamp,
     /// base64url Ed25519 public key, once enrolled.
     pub public_key: Option<String>,
-    pub enrolled_at: Option<String>,
-    pub revoked_at: Option<String>,
-    pub created_at: String,
-    pub last_seen_at: Option<String>,
+    pub enrolled_at: Option<conexor_types::Timestamp>,
+    pub revoked_at: Option<conexor_types::Timestamp>,
+    pub created_at: conexor_types::Timestamp,
+    pub last_seen_at: Option<conexor_types::Timestamp>,
     pub last_version: Option<String>,
     pub last_address: Option<String>,
 }
@@ -88,18 +88,24 @@ macro_rules! agent_connection_select {
     };
 }
 
+fn optional_timestamp(r: &SqliteRow, i: usize) -> Result<Option<conexor_types::Timestamp>> {
+    r.try_get::<Option<String>, _>(i)?
+        .map(|t| crate::records::timestamp(&t))
+        .transpose()
+}
+
 fn agent_from_row(r: &SqliteRow) -> Result<AgentRecord> {
     Ok(AgentRecord {
         id: r.try_get(0)?,
         workspace_id: WorkspaceId::parse(&r.try_get::<String, _>(1)?)
             .map_err(|_| Error::Corrupt("workspace id"))?,
         name: r.try_get(2)?,
-        token_expires_at: r.try_get(3)?,
+        token_expires_at: crate::records::timestamp(&r.try_get::<String, _>(3)?)?,
         public_key: r.try_get(4)?,
-        enrolled_at: r.try_get(5)?,
-        revoked_at: r.try_get(6)?,
-        created_at: r.try_get(7)?,
-        last_seen_at: r.try_get(8)?,
+        enrolled_at: optional_timestamp(r, 5)?,
+        revoked_at: optional_timestamp(r, 6)?,
+        created_at: crate::records::timestamp(&r.try_get::<String, _>(7)?)?,
+        last_seen_at: optional_timestamp(r, 8)?,
         last_version: r.try_get(9)?,
         last_address: r.try_get(10)?,
     })
@@ -115,10 +121,7 @@ fn agent_connection_from_row(r: &SqliteRow) -> Result<AgentConnectionRecord> {
         kind: ConnectionKind::parse(&r.try_get::<String, _>(4)?)
             .ok_or(Error::Corrupt("connection kind"))?,
         schema_json: r.try_get(5)?,
-        discovered_at: r
-            .try_get::<Option<String>, _>(6)?
-            .map(|t| crate::records::timestamp(&t))
-            .transpose()?,
+        discovered_at: optional_timestamp(r, 6)?,
         updated_at: crate::records::timestamp(&r.try_get::<String, _>(7)?)?,
     })
 }
@@ -203,7 +206,7 @@ impl Store {
                 return Ok(Err(EnrolRefusal::Revoked));
             }
             let now = now();
-            if agent.token_expires_at <= now {
+            if agent.token_expires_at <= conexor_types::Timestamp::now() {
                 return Ok(Err(EnrolRefusal::Expired));
             }
             if agent.enrolled_at.is_some() {
