@@ -53,6 +53,7 @@ mod audit_cmds;
 mod bridge;
 mod client_cmds;
 mod config_file;
+mod openapi_cmds;
 mod sample;
 mod secrets_cmds;
 mod server_cmd;
@@ -108,6 +109,9 @@ enum Command {
     /// Named-query tools: add from a tools file, list, show, remove, try
     #[command(subcommand)]
     Tools(tools_cmds::ToolsCmd),
+    /// Inspect a REST API's OpenAPI description: the read operations and the tools it would add
+    #[command(subcommand)]
+    Openapi(openapi_cmds::OpenapiCmd),
     /// Export a client config or snippet, or the tool definitions
     #[command(subcommand)]
     Export(tools_cmds::ExportCmd),
@@ -202,6 +206,7 @@ fn main() {
             Command::Agent(args) => agent_cmds::agent(args).await,
             Command::Tools(cmd) => tools_cmds::tools(cmd).await,
             Command::Export(cmd) => tools_cmds::export(cmd).await,
+            Command::Openapi(cmd) => openapi_cmds::run(cmd),
         }
     });
     if let Err(err) = result {

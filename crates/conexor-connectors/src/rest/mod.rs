@@ -49,9 +49,18 @@ pub fn tool_plan(connection: &str, operations: &[&Operation]) -> ToolPlan {
                     .take(64)
                     .collect();
                 let description = if op.summary.is_empty() {
-                    format!("{:?} {} on {connection} (read-only).", op.method, op.path)
+                    format!(
+                        "{} {} on {connection} (read-only).",
+                        op.method.as_str(),
+                        op.path
+                    )
                 } else {
-                    format!("{} ({:?} {}, read-only)", op.summary, op.method, op.path)
+                    format!(
+                        "{} ({} {}, read-only)",
+                        op.summary,
+                        op.method.as_str(),
+                        op.path
+                    )
                 };
                 json!({"name": name, "description": description, "inputSchema": input_schema(op)})
             })

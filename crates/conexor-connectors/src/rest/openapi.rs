@@ -191,9 +191,15 @@ pub fn parse(text: &[u8]) -> Result<Api, Error> {
 }
 
 fn method_name(method: ReadMethod) -> &'static str {
-    match method {
-        ReadMethod::Get => "GET",
-        ReadMethod::Head => "HEAD",
+    method.as_str()
+}
+
+impl ReadMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadMethod::Get => "GET",
+            ReadMethod::Head => "HEAD",
+        }
     }
 }
 

@@ -1,0 +1,106 @@
+//! `conexor openapi inspect FILE`: what a REST API's OpenAPI description
+//! would give an AI, read here before anything is saved — the read
+//! operations (GET and HEAD only), the write operations that can never be
+//! called, the ones skipped and why, and the tools and tools/list bytes it
+//! would add.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use conexor_connectors::rest::{ToolMode, openapi, tool_plan};
+use std::io::Read;
+
+#[derive(Subcommand, Debug)]
+pub enum OpenapiCmd {
+    /// Read an OpenAPI 3.0/3.1 description (JSON) and show what it would add
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The description, a JSON file (`-` for stdin)
+    pub file: std::path::PathBuf,
+    /// The connection name its tools would carry
+    #[arg(long, default_value = "api")]
+    pub name: String,
+    /// List every read operation
+    #[arg(long)]
+    pub operations: bool,
+    /// Print JSON (counts, tool mode, bytes, operations)
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: OpenapiCmd) -> Result<()> {
+    match cmd {
+        OpenapiCmd::Inspect(args) => inspect(args),
+    }
+}
+
+fn inspect(args: InspectArgs) -> Result<()> {
+    let limit = openapi::MAX_SPEC_BYTES as u64 + 1;
+    let mut text = Vec::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin()
+            .take(limit)
+            .read_to_end(&mut text)
+            .context("reading the description from stdin")?;
+    } else {
+        std::fs::File::open(&args.file)
+            .with_context(|| format!("opening {}", args.file.display()))?
+            .take(limit)
+            .read_to_end(&mut text)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+    }
+    let api = openapi::parse(&text).map_err(|e| match e {
+        conexor_connectors::Error::Spec(message) => anyhow::anyhow!(message),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    let ops: Vec<&openapi::Operation> = api.operations.iter().collect();
+    let plan = tool_plan(&args.name, &ops);
+    if args.json {
+        let out = serde_json::json!({
+            "title": api.title,
+            "version": api.version,
+            "server": api.server,
+            "read_operations": api.operations.len(),
+            "write_operations": api.write_operations,
+            "skipped": api.skipped,
+            "tool_mode": match plan.mode { ToolMode::Named => "named", ToolMode::Generic => "generic" },
+            "tools": plan.tools.len(),
+            "tools_list_bytes": plan.bytes,
+            "operations": if args.operations { serde_json::to_value(&api.operations)? } else { serde_json::Value::Null },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("{} {}", api.title, api.version);
+    if let Some(server) = &api.server {
+        println!("server: {server}");
+    }
+    println!(
+        "{} read operations (GET/HEAD); {} write operations that can never be called",
+        api.operations.len(),
+        api.write_operations
+    );
+    for skipped in &api.skipped {
+        println!("skipped: {skipped}");
+    }
+    match plan.mode {
+        ToolMode::Named => println!(
+            "tools: {} (one per operation), {} bytes of tools/list",
+            plan.tools.len(),
+            plan.bytes
+        ),
+        ToolMode::Generic => println!(
+            "tools: search_operations, describe_operation, call_operation (more than {} operations), {} bytes of tools/list",
+            conexor_connectors::rest::NAMED_TOOLS_UP_TO,
+            plan.bytes
+        ),
+    }
+    if args.operations {
+        for op in &api.operations {
+            println!("  {:<40} {:<4} {}", op.tool, op.method.as_str(), op.path);
+        }
+    }
+    Ok(())
+}
