@@ -1506,6 +1506,8 @@ fn sqlserver_refuses_batches_variables_and_locks_by_their_rule() {
             "SELECT a FROM t WITH (NOLOCK, UPDLOCK)",
             Rule::LockingClause,
         ),
+        ("SELECT a FROM t (UPDLOCK)", Rule::LockingClause),
+        ("SELECT a FROM t (NOLOCK)", Rule::UnsupportedSyntax),
         ("SELECT a INTO #t FROM t", Rule::SelectInto),
         (
             "SELECT * FROM OPENROWSET(BULK 'x', SINGLE_BLOB) AS b",

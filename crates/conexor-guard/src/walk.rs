@@ -11,8 +11,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
-    SetExpr, Statement, TableFactor, Value, ValueWithSpan, Visit, Visitor,
+    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, Ident, ObjectName,
+    ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value,
+    ValueWithSpan, Visit, Visitor,
 };
 
 use crate::{Dialect, FunctionPolicy, Rejection, Rule, allow, deny};
@@ -416,6 +417,36 @@ impl Guard<'_> {
     }
 }
 
+/// The T-SQL table hints (learn.microsoft.com, "Table hints").
+fn is_table_hint(word: &str) -> bool {
+    const HINTS: &[&str] = &[
+        "NOLOCK",
+        "READUNCOMMITTED",
+        "READCOMMITTED",
+        "READCOMMITTEDLOCK",
+        "NOWAIT",
+        "UPDLOCK",
+        "XLOCK",
+        "HOLDLOCK",
+        "TABLOCK",
+        "TABLOCKX",
+        "PAGLOCK",
+        "ROWLOCK",
+        "SERIALIZABLE",
+        "REPEATABLEREAD",
+        "READPAST",
+        "NOEXPAND",
+        "FORCESEEK",
+        "FORCESCAN",
+        "SNAPSHOT",
+        "KEEPIDENTITY",
+        "KEEPDEFAULTS",
+        "IGNORE_CONSTRAINTS",
+        "IGNORE_TRIGGERS",
+    ];
+    HINTS.contains(&word.to_ascii_uppercase().as_str())
+}
+
 /// A function name as the database reads it: PostgreSQL folds unquoted names to lower
 /// case (ASCII only, as it does for UTF-8 databases) and keeps quoted names exactly;
 /// MySQL, MariaDB and SQLite compare function names without regard to case or quotes.
@@ -580,6 +611,34 @@ impl Visitor for Guard<'_> {
                 }
             }
             self.add_relation(display.join("."), resolved)?;
+        }
+        // T-SQL's old hint form `FROM t (NOLOCK)` reads as a call of `t`:
+        // said as the hint it is.
+        if self.dialect == Dialect::Sqlserver
+            && let TableFactor::Table {
+                args: Some(args), ..
+            } = table_factor
+        {
+            let hints: Option<Vec<Expr>> = args
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e @ Expr::Identifier(ident)))
+                        if ident.quote_style.is_none() && is_table_hint(&ident.value) =>
+                    {
+                        Some(e.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if let Some(hints) = hints.filter(|h| !h.is_empty()) {
+                self.check_table_hints(&hints)?;
+                return reject(
+                    Rule::UnsupportedSyntax,
+                    "the old table hint form t (HINT) is not supported: write t WITH (NOLOCK)"
+                        .to_owned(),
+                );
+            }
         }
         match table_factor {
             // `FROM f(args)` is parsed as a table with arguments.
