@@ -331,24 +331,8 @@ impl Guard<'_> {
                 }
                 other => other.to_string().to_ascii_uppercase(),
             };
-            if !matches!(
-                name.as_str(),
-                "NOLOCK" | "READUNCOMMITTED" | "READCOMMITTED" | "NOWAIT"
-            ) {
-                let locking = [
-                    "UPDLOCK",
-                    "XLOCK",
-                    "HOLDLOCK",
-                    "TABLOCK",
-                    "TABLOCKX",
-                    "PAGLOCK",
-                    "ROWLOCK",
-                    "SERIALIZABLE",
-                    "REPEATABLEREAD",
-                    "READPAST",
-                    "READCOMMITTEDLOCK",
-                ];
-                let rule = if locking.contains(&name.as_str()) {
+            if !ALLOWED_HINTS.contains(&name.as_str()) {
+                let rule = if LOCKING_HINTS.contains(&name.as_str()) {
                     Rule::LockingClause
                 } else {
                     Rule::UnsupportedSyntax
@@ -417,24 +401,27 @@ impl Guard<'_> {
     }
 }
 
-/// The T-SQL table hints (learn.microsoft.com, "Table hints").
+/// T-SQL table hints that take no lock and change no data: the allowed ones.
+const ALLOWED_HINTS: &[&str] = &["NOLOCK", "READUNCOMMITTED", "READCOMMITTED", "NOWAIT"];
+
+/// T-SQL table hints that take or hold locks.
+const LOCKING_HINTS: &[&str] = &[
+    "UPDLOCK",
+    "XLOCK",
+    "HOLDLOCK",
+    "TABLOCK",
+    "TABLOCKX",
+    "PAGLOCK",
+    "ROWLOCK",
+    "SERIALIZABLE",
+    "REPEATABLEREAD",
+    "READPAST",
+    "READCOMMITTEDLOCK",
+];
+
+/// Whether `word` is a T-SQL table hint (learn.microsoft.com, "Table hints").
 fn is_table_hint(word: &str) -> bool {
-    const HINTS: &[&str] = &[
-        "NOLOCK",
-        "READUNCOMMITTED",
-        "READCOMMITTED",
-        "READCOMMITTEDLOCK",
-        "NOWAIT",
-        "UPDLOCK",
-        "XLOCK",
-        "HOLDLOCK",
-        "TABLOCK",
-        "TABLOCKX",
-        "PAGLOCK",
-        "ROWLOCK",
-        "SERIALIZABLE",
-        "REPEATABLEREAD",
-        "READPAST",
+    const OTHER_HINTS: &[&str] = &[
         "NOEXPAND",
         "FORCESEEK",
         "FORCESCAN",
@@ -444,7 +431,10 @@ fn is_table_hint(word: &str) -> bool {
         "IGNORE_CONSTRAINTS",
         "IGNORE_TRIGGERS",
     ];
-    HINTS.contains(&word.to_ascii_uppercase().as_str())
+    let word = word.to_ascii_uppercase();
+    [ALLOWED_HINTS, LOCKING_HINTS, OTHER_HINTS]
+        .iter()
+        .any(|list| list.contains(&word.as_str()))
 }
 
 /// A function name as the database reads it: PostgreSQL folds unquoted names to lower

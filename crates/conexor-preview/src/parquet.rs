@@ -293,6 +293,22 @@ fn rows_unguarded(
 mod tests {
     use super::*;
 
+    /// Previews a whole object the way the connector does: the footer, the
+    /// plan, then the planned ranges and the footer as the fetched pieces.
+    fn preview_whole(object: &[u8]) -> Result<Preview, PreviewError> {
+        let size = object.len() as u64;
+        let footer = footer_len(object, size)? as usize;
+        let tail = &object[object.len() - footer..];
+        let plan = plan(tail, size, 10, 1 << 20)?;
+        let mut pieces: Vec<(u64, Vec<u8>)> = plan
+            .ranges
+            .iter()
+            .map(|&(at, len)| (at, object[at as usize..(at + len) as usize].to_vec()))
+            .collect();
+        pieces.push((size - footer as u64, tail.to_vec()));
+        rows(size, pieces, plan.row_groups, 10)
+    }
+
     /// Whole objects the fuzzer found (fuzz/regressions/objects, first byte
     /// = the target's selector): each is an error, never a panic.
     #[test]
@@ -306,18 +322,7 @@ mod tests {
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode-2")[1..],
         ] {
             let started = std::time::Instant::now();
-            let size = object.len() as u64;
-            let footer = footer_len(object, size).expect("a well-formed trailer") as usize;
-            let tail = &object[object.len() - footer..];
-            let outcome = plan(tail, size, 10, 1 << 20).and_then(|plan| {
-                let mut pieces: Vec<(u64, Vec<u8>)> = plan
-                    .ranges
-                    .iter()
-                    .map(|&(at, len)| (at, object[at as usize..(at + len) as usize].to_vec()))
-                    .collect();
-                pieces.push((size - footer as u64, tail.to_vec()));
-                rows(size, pieces, plan.row_groups, 10)
-            });
+            let outcome = preview_whole(object);
             assert!(outcome.is_err(), "{outcome:?}");
             assert!(started.elapsed() < std::time::Duration::from_millis(500));
         }
@@ -349,17 +354,7 @@ mod tests {
                 false,
             ),
         ] {
-            let size = object.len() as u64;
-            let footer = footer_len(object, size).expect("a trailer") as usize;
-            let tail = &object[object.len() - footer..];
-            let plan = plan(tail, size, 10, 1 << 20).expect("a plan");
-            let mut pieces: Vec<(u64, Vec<u8>)> = plan
-                .ranges
-                .iter()
-                .map(|&(at, len)| (at, object[at as usize..(at + len) as usize].to_vec()))
-                .collect();
-            pieces.push((size - footer as u64, tail.to_vec()));
-            let preview = rows(size, pieces, plan.row_groups, 10);
+            let preview = preview_whole(object);
             if ok {
                 let preview = preview.expect("previews");
                 assert_eq!(preview.rows.len(), 10);

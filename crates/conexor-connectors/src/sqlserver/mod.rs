@@ -326,11 +326,6 @@ impl SqlserverSource {
                 .await?;
             let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
             let mut stream = lease.session.query(sql, &refs).await?;
-            let types: Vec<tiberius::ColumnType> = stream
-                .columns()
-                .await?
-                .map(|cs| cs.iter().map(tiberius::Column::column_type).collect())
-                .unwrap_or_default();
             let mut collector = Collector::new(limits);
             if let Some(columns) = stream.columns().await? {
                 collector.set_columns(
@@ -345,15 +340,11 @@ impl SqlserverSource {
             }
             let mut rows = stream.into_row_stream();
             while let Some(row) = rows.try_next().await? {
+                // Each cell with its column's declared type (which tells a
+                // money from a float).
                 let cells = row
                     .cells()
-                    .enumerate()
-                    .map(|(i, (_, data))| {
-                        values::cell(
-                            types.get(i).copied().unwrap_or(tiberius::ColumnType::Null),
-                            data,
-                        )
-                    })
+                    .map(|(column, data)| values::cell(column.column_type(), data))
                     .collect();
                 if !collector.push(cells) {
                     break;
