@@ -56,6 +56,7 @@ macro_rules! each_kind {
             $crate::Source::Sqlite($s) => $body,
             $crate::Source::Sqlserver($s) => $body,
             $crate::Source::S3($s) => $body,
+            $crate::Source::Rest($s) => $body,
         }
     };
 }
@@ -70,7 +71,7 @@ macro_rules! each_sql_kind {
             $crate::Source::Mysql($s) => $sql,
             $crate::Source::Sqlite($s) => $sql,
             $crate::Source::Sqlserver($s) => $sql,
-            $crate::Source::S3(_) => $other,
+            $crate::Source::S3(_) | $crate::Source::Rest(_) => $other,
         }
     };
 }
@@ -136,10 +137,27 @@ impl Connector for crate::s3::S3Source {
         Ok(Schema {
             tables: Vec::new(),
             buckets: self.buckets().await?,
+            ..Schema::default()
         })
     }
 
     async fn close(&self) {
         // Idle HTTP connections close with the client.
     }
+}
+
+impl Connector for crate::rest::RestSource {
+    const KIND: ConnectionKind = ConnectionKind::Rest;
+
+    async fn test(&self) -> Result<TestReport, Error> {
+        crate::rest::RestSource::test(self).await
+    }
+
+    async fn discover(&self) -> Result<Schema, Error> {
+        // The description was read when the source was opened; discovery
+        // sends nothing.
+        Ok(crate::rest::RestSource::discover(self))
+    }
+
+    async fn close(&self) {}
 }

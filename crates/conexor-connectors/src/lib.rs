@@ -32,6 +32,7 @@ pub mod sqlserver;
 pub mod catalog;
 mod connector;
 mod error;
+mod http;
 mod policy;
 mod schema;
 mod sessions;
@@ -75,6 +76,7 @@ pub enum Source {
     Sqlite(sqlite::SqliteSource),
     Sqlserver(sqlserver::SqlserverSource),
     S3(s3::S3Source),
+    Rest(rest::RestSource),
 }
 
 /// Options for opening a source that do not come from the user's spec.
@@ -133,10 +135,9 @@ impl Source {
             ConnectionKind::Sqlserver => sqlserver::SqlserverSource::open(spec, options)
                 .await
                 .map(Source::Sqlserver),
-            ConnectionKind::S3 => Err(Error::Spec(
-                "an s3 connection has its own fields (access key, endpoint, …), not a database's"
-                    .into(),
-            )),
+            ConnectionKind::S3 | ConnectionKind::Rest => Err(Error::Spec(format!(
+                "a {kind} connection has its own fields, not a database's"
+            ))),
         }
     }
 
@@ -146,6 +147,7 @@ impl Source {
         match spec {
             SourceSpec::Sql(kind, sql) => Source::open(*kind, sql, options).await,
             SourceSpec::S3(s3) => s3::S3Source::open(s3, options).map(Source::S3),
+            SourceSpec::Rest(rest) => rest::RestSource::open(rest, options).map(Source::Rest),
         }
     }
 
@@ -175,6 +177,17 @@ impl Source {
             Source::S3(s) => Ok(s),
             _ => Err(Error::Usage(
                 "this connection holds tables, not objects: use run_query".into(),
+            )),
+        }
+    }
+
+    /// The REST API behind this source, for operation calls.
+    pub fn api(&self) -> Result<&rest::RestSource, Error> {
+        match self {
+            Source::Rest(s) => Ok(s),
+            _ => Err(Error::Usage(
+                "this connection is not a REST API: call_operation reads REST connections only"
+                    .into(),
             )),
         }
     }
@@ -222,10 +235,12 @@ impl Source {
         connector::each_sql_kind!(
             self,
             |s| SqlConnector::read(s, query, params, limits, stop).await,
-            Err(Error::Usage(
-                "this connection holds objects, not tables: use list_objects and read_object"
-                    .into(),
-            ))
+            Err(Error::Usage(match self.kind().family() {
+                Family::Api =>
+                    "this connection is a REST API, not tables: use call_operation (or its operation's own tool)",
+                _ => "this connection holds objects, not tables: use list_objects and read_object",
+            }
+            .into()))
         )
     }
 
@@ -250,8 +265,8 @@ pub fn dialect_for(kind: ConnectionKind) -> Option<conexor_guard::Dialect> {
         ConnectionKind::Mysql => Some(conexor_guard::Dialect::Mysql),
         ConnectionKind::Sqlite => Some(conexor_guard::Dialect::Sqlite),
         ConnectionKind::Sqlserver => Some(conexor_guard::Dialect::Sqlserver),
-        ConnectionKind::S3 => {
-            debug_assert_eq!(kind.family(), Family::Objects);
+        ConnectionKind::S3 | ConnectionKind::Rest => {
+            debug_assert_ne!(kind.family(), Family::Sql);
             None
         }
     }

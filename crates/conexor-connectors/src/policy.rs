@@ -52,9 +52,9 @@ pub async fn check_destination(
             });
             check_host(host, port, policy).await
         }
-        ConnectionKind::S3 => Err(Error::Spec(
-            "an s3 connection is checked from its own spec".into(),
-        )),
+        ConnectionKind::S3 | ConnectionKind::Rest => Err(Error::Spec(format!(
+            "a {kind} connection is checked from its own spec"
+        ))),
     }
 }
 
@@ -68,6 +68,11 @@ pub async fn check_spec_destination(
         SourceSpec::Sql(kind, sql) => check_destination(*kind, sql, policy).await,
         SourceSpec::S3(s3) => {
             let url = s3.endpoint_url()?;
+            let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+            check_host(host, url.port_or_known_default().unwrap_or(443), policy).await
+        }
+        SourceSpec::Rest(rest) => {
+            let url = rest.base()?;
             let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
             check_host(host, url.port_or_known_default().unwrap_or(443), policy).await
         }

@@ -8,6 +8,9 @@ pub struct Schema {
     /// Object storage: buckets and their top-level prefixes (never contents).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<crate::s3::BucketInfo>,
+    /// REST: the description's title and its enabled read operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<crate::rest::ApiSchema>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,7 +82,7 @@ impl Schema {
         }
         Schema {
             tables,
-            buckets: Vec::new(),
+            ..Schema::default()
         }
     }
 }

@@ -210,6 +210,11 @@ impl ConnectionSpec {
                     "an s3 connection has its own fields (access key, endpoint, …), not a database's".into(),
                 ));
             }
+            ConnectionKind::Rest => {
+                return Err(Error::Spec(
+                    "a rest connection has its own fields (base URL, OpenAPI description, auth), not a database's".into(),
+                ));
+            }
             ConnectionKind::Postgresql | ConnectionKind::Mysql | ConnectionKind::Sqlserver => {
                 if self.host.as_deref().unwrap_or_default().is_empty() {
                     return Err(Error::Spec("a host is required".into()));
@@ -230,6 +235,7 @@ impl ConnectionSpec {
 pub enum SourceSpec {
     Sql(ConnectionKind, ConnectionSpec),
     S3(crate::s3::S3Spec),
+    Rest(crate::rest::RestSpec),
 }
 
 impl std::fmt::Debug for SourceSpec {
@@ -261,6 +267,9 @@ impl SourceSpec {
         };
         Ok(match kind {
             ConnectionKind::S3 => SourceSpec::S3(serde_json::from_slice(json).map_err(invalid)?),
+            ConnectionKind::Rest => {
+                SourceSpec::Rest(serde_json::from_slice(json).map_err(invalid)?)
+            }
             sql => SourceSpec::Sql(sql, serde_json::from_slice(json).map_err(invalid)?),
         })
     }
@@ -269,6 +278,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sql(kind, _) => *kind,
             SourceSpec::S3(_) => ConnectionKind::S3,
+            SourceSpec::Rest(_) => ConnectionKind::Rest,
         }
     }
 
@@ -277,6 +287,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sql(_, spec) => spec.secret_refs(),
             SourceSpec::S3(spec) => spec.secret_refs(),
+            SourceSpec::Rest(spec) => spec.secret_refs(),
         }
     }
 
@@ -298,6 +309,11 @@ impl SourceSpec {
                     spec.secret_access_key = Some(value(name).await?);
                 }
             }
+            SourceSpec::Rest(spec) => {
+                if let Some(name) = spec.token_secret.take() {
+                    spec.token = Some(value(name).await?);
+                }
+            }
         }
         Ok(())
     }
@@ -306,6 +322,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sql(kind, spec) => spec.validate(*kind),
             SourceSpec::S3(spec) => spec.validate(),
+            SourceSpec::Rest(spec) => spec.validate(),
         }
     }
 }

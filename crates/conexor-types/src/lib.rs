@@ -31,6 +31,8 @@ pub enum ConnectionKind {
     Sqlserver,
     /// S3 and S3-compatible object storage (MinIO, Ceph, R2, moto, …).
     S3,
+    /// A REST API described by OpenAPI 3 (its GET and HEAD operations).
+    Rest,
 }
 
 /// What shape of data a kind holds, which decides its tools: SQL kinds get
@@ -39,6 +41,8 @@ pub enum ConnectionKind {
 pub enum Family {
     Sql,
     Objects,
+    /// REST APIs: one tool per enabled operation, or search/describe/call.
+    Api,
 }
 
 impl ConnectionKind {
@@ -49,6 +53,7 @@ impl ConnectionKind {
             ConnectionKind::Sqlite => "sqlite",
             ConnectionKind::Sqlserver => "sqlserver",
             ConnectionKind::S3 => "s3",
+            ConnectionKind::Rest => "rest",
         }
     }
 
@@ -59,6 +64,7 @@ impl ConnectionKind {
             "sqlite" => Some(ConnectionKind::Sqlite),
             "sqlserver" | "mssql" | "azuresql" => Some(ConnectionKind::Sqlserver),
             "s3" => Some(ConnectionKind::S3),
+            "rest" | "openapi" => Some(ConnectionKind::Rest),
             _ => None,
         }
     }
@@ -70,6 +76,7 @@ impl ConnectionKind {
             | ConnectionKind::Sqlite
             | ConnectionKind::Sqlserver => Family::Sql,
             ConnectionKind::S3 => Family::Objects,
+            ConnectionKind::Rest => Family::Api,
         }
     }
 }

@@ -5,11 +5,18 @@
 //! one tool per enabled operation while there are few, and past
 //! [`NAMED_TOOLS_UP_TO`] three generic tools (search, describe, call), so
 //! that tools/list stays a few kilobytes whatever the size of the API.
-//! The calls themselves (base URL pinned, destination policy on every
-//! connection, no redirects to another origin, byte and time caps) build on
-//! the S3 connector's HTTP client and land with the `rest` kind.
+//! [`RestSource`] makes the calls: arguments checked and built into a
+//! request offline ([`request`]), the base URL's origin pinned, the
+//! destination policy on every connection, no redirect to another origin,
+//! byte and time caps.
 
 pub mod openapi;
+pub mod request;
+mod source;
+mod spec;
+
+pub use source::{ApiAnswer, ApiSchema, RestSource, describe, enabled};
+pub use spec::{AuthKind, RestSpec};
 
 use openapi::{Operation, input_schema};
 use serde_json::{Value, json};

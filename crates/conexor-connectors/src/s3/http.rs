@@ -13,9 +13,8 @@
 use super::sigv4::{self, Credentials, Signable};
 use crate::Error;
 use crate::error::ConnectFailure;
-use crate::policy::{DestinationPolicy, check_ip};
+pub(crate) use crate::http::{read_capped, transport_error};
 use conexor_types::objects::BucketName;
-use std::net::SocketAddr;
 
 /// The only methods the connector sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,58 +29,6 @@ impl ReadMethod {
             ReadMethod::Get => "GET",
             ReadMethod::Head => "HEAD",
         }
-    }
-}
-
-/// Resolves host names and refuses any address the policy refuses.
-pub(crate) struct PolicyResolver {
-    pub policy: DestinationPolicy,
-}
-
-/// The resolver's refusal, found again in the error chain to report it as
-/// a destination error rather than a DNS failure.
-#[derive(Debug)]
-struct RefusedAddress(String);
-
-impl std::fmt::Display for RefusedAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RefusedAddress {}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The host name did not resolve (our resolver's own failure, so that it
-/// is classed as DNS by what it is, not by an I/O kind).
-#[derive(Debug)]
-struct ResolveFailed;
-
-impl std::fmt::Display for ResolveFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the host name does not resolve")
-    }
-}
-
-impl std::error::Error for ResolveFailed {}
-
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
-                Ok(found) => found.collect(),
-                Err(_) => return Err(Box::new(ResolveFailed) as BoxError),
-            };
-            for addr in &addrs {
-                if let Err(Error::Destination(why)) = check_ip(addr.ip(), &policy) {
-                    return Err(Box::new(RefusedAddress(why)) as BoxError);
-                }
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
     }
 }
 
@@ -243,77 +190,6 @@ fn valid_region(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// Reads at most `cap` bytes of a body, then stops (the rest is never read).
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
-    cap: usize,
-) -> Result<(Vec<u8>, bool), Error> {
-    let mut body = Vec::with_capacity(cap.min(1 << 20));
-    loop {
-        match response.chunk().await.map_err(transport_error)? {
-            None => return Ok((body, false)),
-            Some(chunk) => {
-                let room = cap - body.len();
-                if chunk.len() >= room {
-                    let more = chunk.len() > room;
-                    body.extend_from_slice(&chunk[..room]);
-                    return Ok((body, more || room == 0));
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-    }
-}
-
-/// A failed request's class, decided from the error's kinds, never its text.
-fn transport_error(err: reqwest::Error) -> Error {
-    use std::error::Error as _;
-    if err.is_timeout() {
-        return Error::Source {
-            code: "timeout".into(),
-            message: "the object store did not answer in time".into(),
-            timeout: true,
-        };
-    }
-    let mut source = err.source();
-    while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
-            return Error::Destination(refused.0.clone());
-        }
-        if cause.downcast_ref::<ResolveFailed>().is_some() {
-            return Error::Connect {
-                failure: ConnectFailure::Dns,
-            };
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return Error::Connect {
-                    failure: ConnectFailure::Tls,
-                };
-            }
-            return Error::Connect {
-                failure: ConnectFailure::of_io(io.kind()),
-            };
-        }
-        if cause.downcast_ref::<rustls::Error>().is_some() {
-            return Error::Connect {
-                failure: ConnectFailure::Tls,
-            };
-        }
-        source = cause.source();
-    }
-    Error::Connect {
-        failure: if err.is_connect() {
-            ConnectFailure::Unreachable
-        } else {
-            ConnectFailure::Lost
-        },
-    }
 }
 
 /// The error a non-2xx answer means. S3's `<Code>` decides; its

@@ -30,7 +30,7 @@ use conexor_types::Limits;
 use conexor_types::objects::{
     BucketName, Encoding, ObjectKey, ObjectPrefix, ObjectRead, PreviewFormat,
 };
-use http::{ByteRange, Endpoint, PolicyResolver, ReadMethod, Request};
+use http::{ByteRange, Endpoint, ReadMethod, Request};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,39 +95,16 @@ impl S3Source {
             ));
         };
         let base = spec.endpoint_url()?;
-        // reqwest skips the resolver for an IP literal: check it here.
-        if let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = base.host() {
-            let ip: std::net::IpAddr = base
-                .host_str()
-                .unwrap_or_default()
-                .trim_matches(['[', ']'])
-                .parse()
-                .map_err(|_| Error::Spec("the endpoint's address is not valid".into()))?;
-            crate::policy::check_ip(ip, &options.destinations)?;
-        }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .https_only(!spec.allow_http)
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.statement_timeout)
-            .pool_idle_timeout(options.idle_timeout)
-            .pool_max_idle_per_host(options.max_connections as usize)
-            .user_agent(concat!("conexor/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(PolicyResolver {
-                policy: options.destinations.clone(),
-            });
-        if !spec.verify_tls {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        if let Some(pem) = &spec.ca_pem {
-            let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                .map_err(|_| Error::Spec("the CA certificate is not valid PEM".into()))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let client = builder.build().map_err(|_| {
-            Error::Spec("the HTTP client cannot be built with these settings".into())
-        })?;
+        crate::http::check_literal(&base, &options.destinations)?;
+        let client = crate::http::client(
+            crate::http::ClientSettings {
+                https_only: !spec.allow_http,
+                verify_tls: spec.verify_tls,
+                ca_pem: spec.ca_pem.as_deref(),
+                redirect: reqwest::redirect::Policy::none(),
+            },
+            options,
+        )?;
         Ok(S3Source {
             inner: Arc::new(Inner {
                 endpoint: Endpoint {
