@@ -15,6 +15,7 @@ mod logs;
 mod long_calls;
 mod objects;
 mod purity;
+mod rest;
 mod rest_specs;
 mod secrets;
 mod sources;

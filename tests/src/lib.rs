@@ -51,6 +51,7 @@ fn init_logging() {
 
 pub mod conformance;
 pub mod mcp;
+pub mod rest;
 pub mod s3;
 
 /// A running server and what a test needs to reach it.

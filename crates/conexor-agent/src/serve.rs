@@ -337,7 +337,7 @@ pub(crate) async fn handle(
             draft.rows = Some(rs.rows.len() as u64);
             draft.bytes = Some(rs.bytes);
         }
-        Ok(Answer::Schema(s)) => draft.rows = Some((s.tables.len() + s.buckets.len()) as u64),
+        Ok(Answer::Schema(s)) => draft.rows = Some(s.items() as u64),
         Ok(Answer::Object((answer, hash))) => {
             draft.query_hash = Some(hash.clone());
             draft.rows = answer.rows;
@@ -504,7 +504,7 @@ async fn query(
     let Some((kind, policy)) = local_connection.map(|c| {
         let policy = match &c.spec {
             SourceSpec::Sql(_, spec) => spec.function_policy().unwrap_or_default(),
-            SourceSpec::S3(_) => Default::default(),
+            SourceSpec::S3(_) | SourceSpec::Rest(_) => Default::default(),
         };
         (c.kind, policy)
     }) else {

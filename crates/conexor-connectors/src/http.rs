@@ -190,4 +190,3 @@ pub(crate) fn transport_error(err: reqwest::Error) -> Error {
         },
     }
 }
-

@@ -51,6 +51,11 @@ pub struct ForeignKey {
 }
 
 impl Schema {
+    /// Tables, buckets or operations discovered.
+    pub fn items(&self) -> usize {
+        self.tables.len() + self.buckets.len() + self.api.as_ref().map_or(0, |a| a.operations.len())
+    }
+
     /// Groups flat discovery rows into tables, in the order tables were listed.
     pub(crate) fn assemble(
         tables: Vec<Table>,

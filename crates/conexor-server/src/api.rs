@@ -19,12 +19,9 @@ use std::sync::Arc;
 
 /// Routes that need a workspace key (the auth middleware is applied by the caller).
 pub fn keyed_routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/keys/self", get(key_self))
-        .route("/keys", get(list_keys).post(create_key))
-        .route("/keys/rotate-master", post(rotate_master))
-        .route("/keys/deks", get(list_deks))
-        .route("/keys/{key_id}", delete(revoke_key))
+    // A sealed REST connection carries its OpenAPI description (GitHub's
+    // is 11 MB of JSON, 15 MB sealed): these routes take more than others.
+    let specs = Router::new()
         .route("/connections", get(list_connections).post(add_connection))
         .route("/connections/test", post(test_connection))
         .route(
@@ -33,6 +30,16 @@ pub fn keyed_routes() -> Router<Arc<AppState>> {
                 .put(edit_connection)
                 .delete(remove_connection),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::MAX_SPEC_BODY_BYTES,
+        ));
+    Router::new()
+        .merge(specs)
+        .route("/keys/self", get(key_self))
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/rotate-master", post(rotate_master))
+        .route("/keys/deks", get(list_deks))
+        .route("/keys/{key_id}", delete(revoke_key))
         .route("/connections/{name}/refresh", post(refresh_connection))
         .route("/query", post(query))
         .route("/audit/pubkey", get(crate::audit_api::pubkey))
@@ -329,12 +336,31 @@ async fn rotate_master(
     Ok(Json(json!({"revoked": revoked, "rewrapped": deks.len()})))
 }
 
+/// What discovery found, in counts; for a REST API also the tools it adds
+/// and the bytes they take in tools/list.
+fn discovered(name: &str, schema: &conexor_connectors::Schema) -> Value {
+    let mut found = json!({"tables": schema.tables.len(), "buckets": schema.buckets.len()});
+    if let Some(api) = &schema.api {
+        use conexor_connectors::rest;
+        let ops: Vec<&rest::openapi::Operation> = api.operations.iter().collect();
+        let plan = rest::tool_plan(name, &ops);
+        found["operations"] = json!(api.operations.len());
+        found["tools"] = json!({
+            "mode": match plan.mode { rest::ToolMode::Named => "named", rest::ToolMode::Generic => "generic" },
+            "count": plan.tools.len(),
+            "bytes": plan.bytes,
+        });
+    }
+    found
+}
+
 fn connection_summary(c: &ConnectionRecord) -> Value {
     let schema = parse_schema(c);
     json!({
         "name": c.name, "type": c.kind, "mode": c.mode, "secret_version": c.secret_version,
         "tables": schema.as_ref().map(|s| s.tables.len()),
         "buckets": schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
+        "operations": schema.as_ref().and_then(|s| s.api.as_ref()).map(|a| a.operations.len()),
         "discovered_at": c.discovered_at, "created_at": c.created_at, "updated_at": c.updated_at,
     })
 }
@@ -453,7 +479,7 @@ fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), A
     valid_name(&body.name)?;
     let kind = ConnectionKind::parse(&body.kind).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "unknown connection type {:?}: use postgresql, mysql, sqlite, sqlserver or s3",
+            "unknown connection type {:?}: use postgresql, mysql, sqlite, sqlserver, s3 or rest",
             body.kind
         ))
     })?;
@@ -544,7 +570,8 @@ async fn add_connection(
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({"name": body.name, "test": report, "tables": found["tables"], "buckets": found["buckets"]}),
+            json!({"name": body.name, "test": report, "tables": found["tables"], "buckets": found["buckets"],
+                   "operations": found["operations"], "tools": found["tools"]}),
         ),
     ))
 }
@@ -572,7 +599,7 @@ async fn test_and_discover(
         .map_err(tool_error)?;
     let found = schema
         .as_ref()
-        .map(|s| json!({"tables": s.tables.len(), "buckets": s.buckets.len()}))
+        .map(|s| discovered(&body.name, s))
         .unwrap_or_else(|| json!({"tables": 0, "buckets": 0}));
     let schema_json = schema.as_ref().map(json_text).transpose()?;
     Ok((report, schema_json, found))

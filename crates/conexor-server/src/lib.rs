@@ -54,6 +54,11 @@ use tokio_util::sync::CancellationToken;
 /// Largest request body accepted anywhere (a 10 MB SQL text is refused here).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// Largest body of a request that saves or tests a connection: a sealed
+/// REST connection carries its OpenAPI description (at most
+/// `conexor_connectors::rest::openapi::MAX_SPEC_BYTES`, then sealed).
+pub const MAX_SPEC_BODY_BYTES: usize = 48 * 1024 * 1024;
+
 /// Builds the whole HTTP application.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     router_with(state, shutdown, mcp::McpHandler::new)

@@ -35,7 +35,8 @@ const INSTRUCTIONS: &str = "Conexor gives read-only access to this workspace's d
 Start with list_connections, find tables with search_schema, read a table's columns and keys with \
 describe_table, then run one SELECT with run_query (bind values with params; results are capped and \
 say when truncated). Writes, DDL and multiple statements are refused. Object storage connections \
-(type s3) are read with list_objects, object_info, read_object and preview_object.";
+(type s3) are read with list_objects, object_info, read_object and preview_object; REST APIs (type rest) \
+with their operations' own tools, or search_operations, describe_operation and call_operation.";
 
 fn schema(value: Value) -> Arc<JsonObject> {
     match value {
@@ -355,6 +356,20 @@ impl ServerHandler for McpHandler {
             .any(|k| k.family() == conexor_types::Family::Objects);
         if holds_objects {
             tools.extend(object_tools());
+        }
+        let api_tools = self
+            .state
+            .gateway
+            .api_tools(&CallContext::of(principal.clone()))
+            .await
+            .map_err(|_| McpError::internal_error("the server's store failed", None))?;
+        for mut tool in api_tools {
+            let name = tool["name"].as_str().unwrap_or_default().to_owned();
+            let description = tool["description"].as_str().unwrap_or_default().to_owned();
+            tools.push(
+                Tool::new(name, description, schema(tool["inputSchema"].take()))
+                    .annotate(read_only()),
+            );
         }
         let named = self
             .state

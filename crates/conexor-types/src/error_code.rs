@@ -106,7 +106,7 @@ impl ErrorCode {
         }
         if let Some((family, _)) = text.split_once(':') {
             return match family {
-                "sqlstate" | "mysql" | "sqlite" | "mssql" | "source" | "s3" => {
+                "sqlstate" | "mysql" | "sqlite" | "mssql" | "source" | "s3" | "http" | "rest" => {
                     ErrorCode::Source(text.to_owned())
                 }
                 _ => ErrorCode::Unrecognised(text.to_owned()),

@@ -209,7 +209,7 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
 /// How a connection is described on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
-    /// Connection type: postgresql, mysql (also MariaDB), sqlite, sqlserver (also Azure SQL) or s3
+    /// Connection type: postgresql, mysql (also MariaDB), sqlite, sqlserver (also Azure SQL), s3 or rest
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Read a connection URL (postgres://…, mysql://…, sqlite:…) from stdin
@@ -253,6 +253,50 @@ pub struct SpecArgs {
     pub s3: S3Args,
     #[command(flatten)]
     pub sqlserver: SqlserverArgs,
+    #[command(flatten)]
+    pub rest: RestArgs,
+}
+
+/// The fields of a REST API connection, `--type rest` (with --allow-http
+/// and --no-verify-tls as for S3).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "REST APIs described by OpenAPI (--type rest)")]
+pub struct RestArgs {
+    /// Every request goes to this URL's scheme, host and port, under its path
+    /// (https://api.example.com/v1)
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The OpenAPI 3.0/3.1 description, a JSON file (`-` for stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "openapi_url")]
+    pub openapi: Option<std::path::PathBuf>,
+    /// Fetch the description from this URL, here (the server never fetches it)
+    #[arg(long, value_name = "URL")]
+    pub openapi_url: Option<String>,
+    /// none, bearer, header (an API-key header), query (an API-key query parameter) or basic
+    #[arg(long, value_name = "KIND", default_value = "none")]
+    pub auth: String,
+    /// The API-key header or query parameter's name, or the basic auth user
+    #[arg(long, value_name = "NAME")]
+    pub auth_name: Option<String>,
+    /// Read the token (API key, basic auth password) from stdin (otherwise it
+    /// is prompted for on a terminal)
+    #[arg(long, conflicts_with = "token_secret")]
+    pub token_stdin: bool,
+    /// Use the named Secret NAME as the token (`conexor secrets add NAME`)
+    #[arg(long, value_name = "NAME")]
+    pub token_secret: Option<String>,
+    /// Operations offered as tools: tag:NAME, path:/repos/* or an operationId
+    /// (repeat for more; all read operations when absent)
+    #[arg(long = "enable", value_name = "RULE")]
+    pub enable: Vec<String>,
+    /// The operation test-before-save calls (default: the first GET without
+    /// required parameters)
+    #[arg(long, value_name = "OPERATION")]
+    pub test_operation: Option<String>,
+    /// Use --base-url even though the description's servers entry names
+    /// another origin
+    #[arg(long)]
+    pub ignore_spec_servers: bool,
 }
 
 /// The fields of a SQL Server or Azure SQL connection, `--type sqlserver`
@@ -302,10 +346,10 @@ pub struct S3Args {
     /// Address buckets as bucket.host/key
     #[arg(long, conflicts_with = "path_style")]
     pub virtual_hosted: bool,
-    /// Do not verify the endpoint's TLS certificate (self-signed test servers only)
+    /// Do not verify the endpoint's TLS certificate (self-signed test servers only; s3 and rest)
     #[arg(long, alias = "no-verify-ssl")]
     pub no_verify_tls: bool,
-    /// Allow a plain-http endpoint (a local test server)
+    /// Allow a plain-http endpoint or base URL (a local test server; s3 and rest)
     #[arg(long)]
     pub allow_http: bool,
     /// Limit reads to BUCKET or BUCKET/PREFIX (repeat for more)
@@ -315,7 +359,14 @@ pub struct S3Args {
 
 impl SpecArgs {
     /// The spec's kind and its plaintext JSON (what the client seals).
-    pub fn build_plain(&self) -> Result<(ConnectionKind, Zeroizing<Vec<u8>>)> {
+    pub async fn build_plain(&self) -> Result<(ConnectionKind, Zeroizing<Vec<u8>>)> {
+        if self.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Rest) {
+            let spec = self.build_rest().await?;
+            return Ok((
+                ConnectionKind::Rest,
+                Zeroizing::new(serde_json::to_vec(&spec)?),
+            ));
+        }
         if self.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::S3) {
             let spec = self.build_s3()?;
             return Ok((
@@ -325,6 +376,72 @@ impl SpecArgs {
         }
         let (kind, spec) = self.build()?;
         Ok((kind, Zeroizing::new(serde_json::to_vec(&spec)?)))
+    }
+
+    async fn build_rest(&self) -> Result<conexor_connectors::rest::RestSpec> {
+        use conexor_connectors::rest::{AuthKind, RestSpec, openapi};
+        if self.url.is_some() || self.url_stdin || self.host.is_some() || self.path.is_some() {
+            bail!(
+                "a rest connection takes --base-url and --openapi (or --openapi-url), not a URL, host or path"
+            );
+        }
+        let a = &self.rest;
+        let base_url = a
+            .base_url
+            .clone()
+            .ok_or_else(|| anyhow!("--base-url is required for --type rest"))?;
+        let text = match (&a.openapi, &a.openapi_url) {
+            (Some(file), _) => crate::openapi_cmds::read_description(file)?,
+            (None, Some(url)) => crate::openapi_cmds::fetch_description(url).await?,
+            (None, None) => {
+                bail!("--type rest needs its description: --openapi FILE or --openapi-url URL")
+            }
+        };
+        // Read here first, so that a description the server would refuse is
+        // said before anything is sealed or sent.
+        openapi::parse(&text).map_err(|e| anyhow!("{e}"))?;
+        let openapi =
+            String::from_utf8(text).map_err(|_| anyhow!("the description is not UTF-8 text"))?;
+        let auth = AuthKind::parse(&a.auth).ok_or_else(|| {
+            anyhow!(
+                "unknown --auth {:?}: use none, bearer, header, query or basic",
+                a.auth
+            )
+        })?;
+        let mut spec = RestSpec {
+            base_url,
+            openapi,
+            auth,
+            auth_name: a.auth_name.clone(),
+            enable: a.enable.clone(),
+            test_operation: a.test_operation.clone(),
+            verify_tls: !self.s3.no_verify_tls,
+            allow_http: self.s3.allow_http,
+            ignore_servers: a.ignore_spec_servers,
+            ..Default::default()
+        };
+        if let Some(ca) = &self.ssl_ca {
+            spec.ca_pem = Some(
+                std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?,
+            );
+        }
+        if auth != AuthKind::None {
+            if let Some(name) = &a.token_secret {
+                spec.token_secret = Some(name.clone());
+            } else if a.token_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the token from stdin")?;
+                spec.token = Some(Zeroizing::new(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ));
+            } else if std::io::stdin().is_terminal() {
+                spec.token = Some(prompt_secret("Token: ")?);
+            }
+        }
+        spec.validate().map_err(|e| anyhow!("{e}"))?;
+        Ok(spec)
     }
 
     fn build_s3(&self) -> Result<conexor_connectors::s3::S3Spec> {
@@ -412,7 +529,7 @@ impl SpecArgs {
                     .ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
                 let kind = ConnectionKind::parse(kind_text).ok_or_else(|| {
                     anyhow!(
-                        "unknown --type {kind_text:?}: use postgresql, mysql, sqlite, sqlserver or s3"
+                        "unknown --type {kind_text:?}: use postgresql, mysql, sqlite, sqlserver, s3 or rest"
                     )
                 })?;
                 (kind, ConnectionSpec::default())
@@ -559,7 +676,7 @@ async fn sealed_body(
     spec: &SpecArgs,
     allow_privileged: bool,
 ) -> Result<(conexor_client::Client, Value)> {
-    let (kind, plain) = spec.build_plain()?;
+    let (kind, plain) = spec.build_plain().await?;
     let client = args.client()?;
     let body = client
         .sealed_connection(name, kind, &plain, allow_privileged)
@@ -619,6 +736,17 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             if args.json {
                 println!("{v}");
             } else {
+                if let Some(ops) = v["operations"].as_u64() {
+                    println!(
+                        "Connection {name:?} saved ({ops} read operation{} enabled; {} tool{} in tools/list, {} bytes).",
+                        if ops == 1 { "" } else { "s" },
+                        v["tools"]["count"],
+                        if v["tools"]["count"] == 1 { "" } else { "s" },
+                        v["tools"]["bytes"],
+                    );
+                    print_test(&v["test"]);
+                    return Ok(());
+                }
                 match v["buckets"].as_u64().filter(|n| *n > 0) {
                     Some(buckets) => println!(
                         "Connection {name:?} saved ({buckets} bucket{} discovered).",

@@ -36,21 +36,62 @@ pub fn run(cmd: OpenapiCmd) -> Result<()> {
     }
 }
 
-fn inspect(args: InspectArgs) -> Result<()> {
+/// Reads a description from a file (`-`: stdin), at most one byte over
+/// the limit (the parser then says it is too large).
+pub(crate) fn read_description(file: &std::path::Path) -> Result<Vec<u8>> {
     let limit = openapi::MAX_SPEC_BYTES as u64 + 1;
     let mut text = Vec::new();
-    if args.file.as_os_str() == "-" {
+    if file.as_os_str() == "-" {
         std::io::stdin()
             .take(limit)
             .read_to_end(&mut text)
             .context("reading the description from stdin")?;
     } else {
-        std::fs::File::open(&args.file)
-            .with_context(|| format!("opening {}", args.file.display()))?
+        std::fs::File::open(file)
+            .with_context(|| format!("opening {}", file.display()))?
             .take(limit)
             .read_to_end(&mut text)
-            .with_context(|| format!("reading {}", args.file.display()))?;
+            .with_context(|| format!("reading {}", file.display()))?;
     }
+    Ok(text)
+}
+
+/// Fetches a description from `url`, here on the client (the server never
+/// fetches one): at most one byte over the limit, within 60 seconds.
+pub(crate) async fn fetch_description(url: &str) -> Result<Vec<u8>> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        anyhow::bail!("--openapi-url must be an http(s) URL");
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .context("building the HTTP client")?;
+    let mut response = client
+        .get(parsed)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .with_context(|| format!("fetching {url}"))?;
+    if !response.status().is_success() {
+        anyhow::bail!("fetching {url}: the server answered {}", response.status());
+    }
+    let mut text = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("reading {url}"))?
+    {
+        text.extend_from_slice(&chunk);
+        if text.len() > openapi::MAX_SPEC_BYTES {
+            break;
+        }
+    }
+    Ok(text)
+}
+
+fn inspect(args: InspectArgs) -> Result<()> {
+    let text = read_description(&args.file)?;
     let api = openapi::parse(&text).map_err(|e| match e {
         conexor_connectors::Error::Spec(message) => anyhow::anyhow!(message),
         other => anyhow::anyhow!("{other}"),

@@ -45,66 +45,81 @@ pub struct ToolPlan {
     pub bytes: usize,
 }
 
+/// The MCP tool of one operation, named `{connection}_{tool}` (at most 64
+/// characters).
+pub fn named_tool(connection: &str, op: &Operation) -> Value {
+    let name = named_tool_name(connection, op);
+    let description = if op.summary.is_empty() {
+        format!(
+            "{} {} on {connection} (read-only).",
+            op.method.as_str(),
+            op.path
+        )
+    } else {
+        format!(
+            "{} ({} {} on {connection}, read-only)",
+            op.summary,
+            op.method.as_str(),
+            op.path
+        )
+    };
+    json!({"name": name, "description": description, "inputSchema": input_schema(op)})
+}
+
+/// The name of an operation's own tool.
+pub fn named_tool_name(connection: &str, op: &Operation) -> String {
+    format!("{connection}_{}", op.tool)
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// The three tools that stand for every operation of large APIs.
+pub fn generic_tools() -> Vec<Value> {
+    vec![
+        json!({
+            "name": "search_operations",
+            "description": "Find read-only REST API operations by words in their path, summary or tags.",
+            "inputSchema": {"type": "object", "properties": {
+                "query": {"type": "string"}, "connection": {"type": "string"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50}},
+                "required": ["query"], "additionalProperties": false}
+        }),
+        json!({
+            "name": "describe_operation",
+            "description": "The parameters of one REST operation (from search_operations).",
+            "inputSchema": {"type": "object", "properties": {
+                "connection": {"type": "string"}, "operation": {"type": "string"}},
+                "required": ["connection", "operation"], "additionalProperties": false}
+        }),
+        json!({
+            "name": "call_operation",
+            "description": "Call one read-only REST operation with its parameters (describe_operation lists them).",
+            "inputSchema": {"type": "object", "properties": {
+                "connection": {"type": "string"}, "operation": {"type": "string"},
+                "arguments": {"type": "object"}},
+                "required": ["connection", "operation"], "additionalProperties": false}
+        }),
+    ]
+}
+
 /// The tools for `operations` of connection `connection`.
 pub fn tool_plan(connection: &str, operations: &[&Operation]) -> ToolPlan {
-    let tools: Vec<Value> = if operations.len() <= NAMED_TOOLS_UP_TO {
+    let named = operations.len() <= NAMED_TOOLS_UP_TO;
+    let tools: Vec<Value> = if named {
         operations
             .iter()
-            .map(|op| {
-                let name: String = format!("{connection}_{}", op.tool)
-                    .chars()
-                    .take(64)
-                    .collect();
-                let description = if op.summary.is_empty() {
-                    format!(
-                        "{} {} on {connection} (read-only).",
-                        op.method.as_str(),
-                        op.path
-                    )
-                } else {
-                    format!(
-                        "{} ({} {}, read-only)",
-                        op.summary,
-                        op.method.as_str(),
-                        op.path
-                    )
-                };
-                json!({"name": name, "description": description, "inputSchema": input_schema(op)})
-            })
+            .map(|op| named_tool(connection, op))
             .collect()
     } else {
-        vec![
-            json!({
-                "name": "search_operations",
-                "description": "Find read-only REST operations by words in their path, summary or tags.",
-                "inputSchema": {"type": "object", "properties": {
-                    "connection": {"type": "string"}, "query": {"type": "string"},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 50}},
-                    "required": ["connection", "query"], "additionalProperties": false}
-            }),
-            json!({
-                "name": "describe_operation",
-                "description": "The parameters of one REST operation (from search_operations).",
-                "inputSchema": {"type": "object", "properties": {
-                    "connection": {"type": "string"}, "operation": {"type": "string"}},
-                    "required": ["connection", "operation"], "additionalProperties": false}
-            }),
-            json!({
-                "name": "call_operation",
-                "description": "Call one enabled read-only REST operation with its parameters.",
-                "inputSchema": {"type": "object", "properties": {
-                    "connection": {"type": "string"}, "operation": {"type": "string"},
-                    "arguments": {"type": "object"}},
-                    "required": ["connection", "operation"], "additionalProperties": false}
-            }),
-        ]
+        generic_tools()
     };
     let bytes = tools
         .iter()
         .map(|t| serde_json::to_vec(t).map(|v| v.len()).unwrap_or(0) + 1)
         .sum();
     ToolPlan {
-        mode: if operations.len() <= NAMED_TOOLS_UP_TO {
+        mode: if named {
             ToolMode::Named
         } else {
             ToolMode::Generic
@@ -112,4 +127,41 @@ pub fn tool_plan(connection: &str, operations: &[&Operation]) -> ToolPlan {
         tools,
         bytes,
     }
+}
+
+/// The operations that best match `query`'s words (in the tool name,
+/// operationId, path, summary and tags), best first; ties keep the
+/// description's order.
+pub fn search<'a>(operations: &'a [Operation], query: &str, limit: usize) -> Vec<&'a Operation> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut scored: Vec<(usize, usize, &Operation)> = operations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            let haystack = format!(
+                "{} {} {} {} {}",
+                op.tool,
+                op.operation_id.as_deref().unwrap_or(""),
+                op.path,
+                op.summary,
+                op.tags.join(" ")
+            )
+            .to_lowercase();
+            let score = words
+                .iter()
+                .filter(|w| haystack.contains(w.as_str()))
+                .count();
+            (words.is_empty() || score > 0).then_some((score, i, op))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, _, op)| op)
+        .collect()
 }

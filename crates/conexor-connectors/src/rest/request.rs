@@ -62,9 +62,16 @@ fn usage(message: impl Into<String>) -> Error {
 
 /// Checks `args` against `op` and builds its request under `base` (a URL
 /// whose path ends with `/`).
-pub fn prepare(op: &Operation, base: &url::Url, args: &Map<String, Value>) -> Result<Prepared, Error> {
-    let by_name: Vec<(String, &Param)> =
-        op.params.iter().map(|p| (argument_name(op, p), p)).collect();
+pub fn prepare(
+    op: &Operation,
+    base: &url::Url,
+    args: &Map<String, Value>,
+) -> Result<Prepared, Error> {
+    let by_name: Vec<(String, &Param)> = op
+        .params
+        .iter()
+        .map(|p| (argument_name(op, p), p))
+        .collect();
     if let Some(unknown) = args.keys().find(|k| !by_name.iter().any(|(n, _)| n == *k)) {
         let known: Vec<&str> = by_name.iter().map(|(n, _)| n.as_str()).collect();
         return Err(usage(format!(
@@ -132,7 +139,10 @@ pub fn prepare(op: &Operation, base: &url::Url, args: &Map<String, Value>) -> Re
                     )));
                 }
                 let value = texts.join(",");
-                if value.bytes().any(|b| !(b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b))) {
+                if value
+                    .bytes()
+                    .any(|b| !(b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b)))
+                {
                     return Err(usage(format!(
                         "{}: a header value may hold only visible ASCII characters (no CR, LF or control characters)",
                         param.name
@@ -333,7 +343,10 @@ mod tests {
         );
         assert_eq!(p.headers, vec![("X-Trace".to_owned(), "t-1".to_owned())]);
         assert_eq!(p.names, ["X-Trace", "id", "limit", "tags"]);
-        assert!(p.hash_input("/items/{id}").starts_with("rest.call\nGET\n/items/{id}\n/api/v1/items/a%2Fb"));
+        assert!(
+            p.hash_input("/items/{id}")
+                .starts_with("rest.call\nGET\n/items/{id}\n/api/v1/items/a%2Fb")
+        );
     }
 
     #[test]
@@ -345,7 +358,10 @@ mod tests {
             (json!({"id": "1", "limit": 0}), "at least"),
             (json!({"id": "1", "limit": "ten"}), "integer"),
             (json!({"id": "1", "state": "merged"}), "one of"),
-            (json!({"id": "1", "X-Trace": "a\r\nHost: evil"}), "visible ASCII"),
+            (
+                json!({"id": "1", "X-Trace": "a\r\nHost: evil"}),
+                "visible ASCII",
+            ),
             (json!({"id": "1", "X-Trace": "a\u{7f}"}), "visible ASCII"),
             (json!({"id": "1", "other": 1}), "not a parameter"),
             (json!({"id": {"a": 1}}), "single value"),
@@ -355,9 +371,19 @@ mod tests {
             assert!(err.to_string().contains(says), "{bad}: {err}");
         }
         // Traversal spellings stay inside one encoded segment.
-        for value in ["../admin", "%2e%2e", "%2e%2e%2fadmin", "..%2f..", "a/../../b"] {
+        for value in [
+            "../admin",
+            "%2e%2e",
+            "%2e%2e%2fadmin",
+            "..%2f..",
+            "a/../../b",
+        ] {
             let p = prepare(&op(), &base(), &args(json!({"id": value}))).unwrap();
-            assert!(p.url.path().starts_with("/api/v1/items/"), "{value}: {}", p.url);
+            assert!(
+                p.url.path().starts_with("/api/v1/items/"),
+                "{value}: {}",
+                p.url
+            );
             assert_eq!(p.url.path().matches('/').count(), 4, "{value}: {}", p.url);
         }
     }

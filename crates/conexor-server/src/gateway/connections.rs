@@ -309,7 +309,7 @@ impl Gateway {
             .await;
             source.close().await;
             let (report, schema) = result?;
-            let tables = schema.as_ref().map(|s| (s.tables.len() + s.buckets.len()) as u64);
+            let tables = schema.as_ref().map(|s| s.items() as u64);
             Ok(((report, schema), Measure { mode: Some("direct"), rows: tables, ..Default::default() }))
         }
         .await;
@@ -355,7 +355,7 @@ impl Gateway {
                     (schema, "agent")
                 }
             };
-            let tables = (schema.tables.len() + schema.buckets.len()) as u64;
+            let tables = schema.items() as u64;
             Ok((
                 schema,
                 Measure {

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 mod args;
 mod connections;
 mod objects;
+mod operations;
 mod resources;
 mod schema_tools;
 mod sql;
@@ -36,6 +37,7 @@ mod sql;
 use args::*;
 pub(crate) use connections::Conn;
 pub use objects::OBJECT_TOOLS;
+pub use operations::API_TOOLS;
 
 /// Who called, through which surface, with which client.
 #[derive(Debug, Clone)]
@@ -198,7 +200,7 @@ pub const TOOLS: &[&str] = &[
 
 /// A tool every workspace may call that names its connection in its arguments.
 fn is_builtin(tool: &str) -> bool {
-    TOOLS.contains(&tool) || OBJECT_TOOLS.contains(&tool)
+    TOOLS.contains(&tool) || OBJECT_TOOLS.contains(&tool) || API_TOOLS.contains(&tool)
 }
 
 impl Gateway {
@@ -290,7 +292,21 @@ impl Gateway {
             None if is_builtin(tool) => args.get("connection").and_then(Value::as_str),
             None => None,
         };
-        self.record(ctx, tool, args.clone(), connection, started, &outcome)
+        // A REST call's argument values enter only its query_hash.
+        let params = if tool == "call_operation" {
+            json!({
+                "connection": args.get("connection"),
+                "operation": args.get("operation"),
+                "arguments": operations::recorded_arguments(
+                    args.get("arguments").and_then(Value::as_object).unwrap_or(&Default::default())
+                ),
+            })
+        } else if !is_builtin(tool) && matches!(self.api_target(ctx, tool).await, Ok(Some(_))) {
+            json!({"arguments": operations::recorded_arguments(args.as_object().unwrap_or(&Default::default()))})
+        } else {
+            args.clone()
+        };
+        self.record(ctx, tool, params, connection, started, &outcome)
             .await?;
         outcome.map(|(value, _)| value)
     }
@@ -324,7 +340,14 @@ impl Gateway {
             "describe_table" => self.describe_table(ctx, args).await,
             "run_query" => self.run_query(ctx, args).await,
             t if OBJECT_TOOLS.contains(&t) => self.object_tool(ctx, t, args).await,
-            other => self.named_tool(ctx, other, args).await,
+            t if API_TOOLS.contains(&t) => self.api_tool(ctx, t, args).await,
+            other => match self.api_target(ctx, other).await? {
+                Some(target) => {
+                    let arguments = args.as_object().cloned().unwrap_or_default();
+                    self.call_api(ctx, target, &arguments).await
+                }
+                None => self.named_tool(ctx, other, args).await,
+            },
         }
     }
 

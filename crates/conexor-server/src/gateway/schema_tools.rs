@@ -90,6 +90,11 @@ impl Gateway {
                             .unwrap_or_default();
                         entry["buckets"] = json!(buckets);
                     }
+                    conexor_types::Family::Api => {
+                        let api = schema.as_ref().and_then(|s| s.api.as_ref());
+                        entry["api"] = json!(api.map(|a| format!("{} {}", a.title, a.version)));
+                        entry["operations"] = json!(api.map_or(0, |a| a.operations.len()));
+                    }
                 }
                 entry
             })
