@@ -349,3 +349,109 @@ async fn descriptions_that_point_elsewhere_are_refused_at_save() {
     let err = add_rest(&admin, "metadata", spec).await.unwrap_err();
     assert!(format!("{err:#}").contains("metadata"), "{err:#}");
 }
+
+/// The same API behind an agent: the agent holds the description and the
+/// token, checks each call against its own description and cap, and its
+/// record and the server's carry the same hash; the server holds no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_behind_an_agent_is_called_under_the_agent_s_own_description_and_cap() {
+    use crate::agent::{create_agent, spawn_agent};
+    let api = rest_api();
+    let server = TestServer::start().await;
+    let admin = server.workspace("agent-rest").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token) = create_agent(&admin, "api-agent", 600).await;
+    let base = api.base("bearer");
+    std::fs::write(dir.path().join("shop.json"), api.description(&base).await).unwrap();
+    std::fs::write(dir.path().join("api.token"), format!("{TOKEN}\n")).unwrap();
+    let text = format!(
+        "server = \"{}\"\ntoken = \"{token}\"\nstate_dir = \"state\"\n[limits]\nmax_bytes = 2048\n\
+         [[connections]]\nname = \"shop\"\ntype = \"rest\"\nbase_url = \"{base}\"\nallow_http = true\n\
+         openapi_file = \"shop.json\"\nauth = \"bearer\"\ntoken_file = \"api.token\"\n\
+         enable = [\"tag:items\", \"echo\", \"huge\"]\n",
+        server.url
+    );
+    let settings = conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with rest");
+    let agent = spawn_agent(settings);
+    let started = std::time::Instant::now();
+    loop {
+        let listed = admin.get("connections").await.unwrap();
+        let online = listed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "shop" && c["online"] == json!(true));
+        if online {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the agent's rest connection never came online: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (service, _) = mcp(&server, &admin).await;
+    let tools = tool_names(&service).await;
+    for t in ["shop_listItems", "shop_getItem", "shop_echo", "shop_huge"] {
+        assert!(tools.iter().any(|n| n == t), "{t} missing from {tools:?}");
+    }
+    assert!(
+        !tools.iter().any(|n| n == "shop_slow"),
+        "not enabled: {tools:?}"
+    );
+
+    let (err, item, text) = call(&service, "shop_getItem", json!({"id": "5"})).await;
+    assert!(!err, "{text}");
+    assert_eq!(item["body"]["name"], "item 5");
+    // The server allows 1 MiB; the agent's own cap is 2,048 bytes.
+    let (err, huge, text) = call(&service, "shop_huge", json!({})).await;
+    assert!(!err, "{text}");
+    assert_eq!(huge["bytes"], 2048, "{huge}");
+    assert_eq!(huge["truncated"], true);
+    // The agent checks the arguments itself as well.
+    let (err, _, text) = call(&service, "shop_echo", json!({"X-Request-Tag": "a\nb"})).await;
+    assert!(err && text.contains("visible ASCII"), "{text}");
+
+    let (err, _, text) = call(&service, "shop_echo", json!({"q": "agent"})).await;
+    assert!(!err, "{text}");
+    let expected = sha256_hex(&format!(
+        "rest.call\nGET\n/echo\n/bearer/api/v1/echo?q=agent"
+    ));
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let server_record = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| r["tool"] == "shop_echo" && r["outcome"] == "ok")
+        .expect("the server recorded the call");
+    assert_eq!(server_record["mode"], "agent");
+    assert_eq!(server_record["query_hash"], expected);
+    assert_eq!(server_record["params"], json!({"arguments": ["q"]}));
+    let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let agent_record = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| {
+            r["tool"] == "agent.call" && r["outcome"] == "ok" && r["params"]["operation"] == "echo"
+        })
+        .expect("the agent recorded the call");
+    assert_eq!(agent_record["query_hash"], expected);
+    assert_eq!(agent_record["params"]["arguments"], json!(["q"]));
+    assert!(!log.contains(TOKEN) && !audit.contains(TOKEN));
+    // The server's store never saw the token.
+    let mut leaked = Vec::new();
+    for entry in std::fs::read_dir(&server.data_dir).unwrap().flatten() {
+        if let Ok(bytes) = std::fs::read(entry.path())
+            && bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes())
+        {
+            leaked.push(entry.path());
+        }
+    }
+    assert!(
+        leaked.is_empty(),
+        "the server's data holds the token: {leaked:?}"
+    );
+    agent.stop.cancel();
+    let _ = service.cancel().await;
+}

@@ -22,6 +22,7 @@
 //! url_env = "WAREHOUSE_URL"                 # or url_file = "/run/secrets/warehouse"
 //! ```
 
+use conexor_connectors::rest::{AuthKind, RestSpec};
 use conexor_connectors::s3::S3Spec;
 use conexor_connectors::{ConnectionSpec, SourceSpec};
 use conexor_types::ConnectionKind;
@@ -95,6 +96,80 @@ fn s3_connection(
         ca_pem,
         allow_http: c.allow_http,
         allow: c.allow.clone(),
+    };
+    spec.validate().map_err(|e| err(format!("{at}: {e}")))?;
+    Ok(spec)
+}
+
+/// A `rest` connection of agent.toml: the description read from a file,
+/// the token from an environment variable or a file, and the spec checked
+/// like the server's (its description read here: the agent builds its
+/// tools from its own copy, whatever the server holds).
+fn rest_connection(
+    c: &FileConnection,
+    at: &str,
+    resolve: &dyn Fn(&PathBuf) -> PathBuf,
+) -> Result<RestSpec, ConfigError> {
+    if c.url.is_some() || c.url_env.is_some() || c.url_file.is_some() {
+        return Err(err(format!(
+            "{at}: a rest connection takes base_url, openapi_file and auth, not a URL"
+        )));
+    }
+    let base_url = c
+        .base_url
+        .clone()
+        .ok_or_else(|| err(format!("{at}: a rest connection needs base_url")))?;
+    let openapi = match &c.openapi_file {
+        Some(p) => {
+            let p = resolve(p);
+            let bytes = std::fs::read(&p)
+                .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?;
+            String::from_utf8(bytes)
+                .map_err(|_| err(format!("{at}: {} is not UTF-8 text", p.display())))?
+        }
+        None => return Err(err(format!("{at}: a rest connection needs openapi_file"))),
+    };
+    let auth = match c.auth.as_deref() {
+        None => AuthKind::None,
+        Some(text) => AuthKind::parse(text).ok_or_else(|| {
+            err(format!(
+                "{at}: auth is none, bearer, header, query or basic, not {text:?}"
+            ))
+        })?,
+    };
+    let token = match (&c.token_env, &c.token_file) {
+        (Some(var), None) => Some(secret_from_env(var, at)?),
+        (None, Some(p)) => Some(secret_from_file(&resolve(p), at)?),
+        (None, None) => None,
+        _ => {
+            return Err(err(format!(
+                "{at}: set at most one of token_env or token_file"
+            )));
+        }
+    };
+    let ca_pem = match &c.ca_file {
+        Some(p) => {
+            let p = resolve(p);
+            Some(
+                std::fs::read_to_string(&p)
+                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+    let spec = RestSpec {
+        base_url,
+        openapi,
+        auth,
+        auth_name: c.auth_name.clone(),
+        token,
+        token_secret: None,
+        enable: c.enable.clone(),
+        test_operation: c.test_operation.clone(),
+        verify_tls: c.verify_tls.unwrap_or(true),
+        ca_pem,
+        allow_http: c.allow_http,
+        ignore_servers: c.ignore_servers,
     };
     spec.validate().map_err(|e| err(format!("{at}: {e}")))?;
     Ok(spec)
@@ -180,6 +255,27 @@ struct FileConnection {
     /// server can widen.
     #[serde(default)]
     allow: Vec<String>,
+    /// `type = "rest"`: a REST API by its base URL and OpenAPI description
+    /// (a JSON file); the token comes from `token_env` or `token_file`.
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    openapi_file: Option<PathBuf>,
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    auth_name: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    token_file: Option<PathBuf>,
+    /// The operations offered: `tag:NAME`, `path:/pattern/*` or an operationId.
+    #[serde(default)]
+    enable: Vec<String>,
+    #[serde(default)]
+    test_operation: Option<String>,
+    #[serde(default)]
+    ignore_servers: bool,
 }
 
 /// The agent's own limits: applied whatever the server asks.
@@ -339,6 +435,16 @@ impl Settings {
             }
             if connections.iter().any(|o| o.name == c.name) {
                 return Err(err(format!("{at}: the name is used twice")));
+            }
+            if c.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Rest) {
+                let spec = rest_connection(c, &at, &resolve)?;
+                connections.push(LocalConnection {
+                    name: c.name.clone(),
+                    kind: ConnectionKind::Rest,
+                    spec: SourceSpec::Rest(spec),
+                    allow_privileged: c.allow_privileged,
+                });
+                continue;
             }
             if c.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::S3) {
                 let spec = s3_connection(c, &at, &resolve)?;

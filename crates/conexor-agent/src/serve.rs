@@ -268,6 +268,19 @@ pub(crate) async fn handle(
             "agent.read",
             json!({"connection": connection, "read": read}),
         ),
+        // A call's argument values enter only its query_hash.
+        Operation::Call {
+            operation,
+            arguments,
+            ..
+        } => {
+            let mut names: Vec<&String> = arguments.keys().collect();
+            names.sort();
+            (
+                "agent.call",
+                json!({"connection": connection, "operation": operation, "arguments": names}),
+            )
+        }
     };
     let cancelled = || Refusal {
         code: "cancelled".into(),
@@ -310,6 +323,21 @@ pub(crate) async fn handle(
                     timeout_ms,
                 };
                 object(&shared, &connection, read, asked, &cancel)
+                    .await
+                    .map(Answer::Object)
+            }
+            Operation::Call {
+                operation,
+                arguments,
+                max_bytes,
+                timeout_ms,
+            } => {
+                let asked = Limits {
+                    max_rows: 0,
+                    max_bytes,
+                    timeout_ms,
+                };
+                api_call(&shared, &connection, &operation, &arguments, asked, &cancel)
                     .await
                     .map(Answer::Object)
             }
@@ -470,6 +498,32 @@ async fn object(
     let hash = conexor_connectors::query_hash(&op.hash_input());
     let answer = store.read(&op, cancel).await?;
     Ok((answer, hash))
+}
+
+/// One REST API call, checked against the agent's own description and
+/// sent to its own base URL, under its own byte cap, whatever the server asked.
+async fn api_call(
+    shared: &Arc<Shared>,
+    connection: &str,
+    operation: &str,
+    arguments: &serde_json::Map<String, Value>,
+    asked: Limits,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(conexor_connectors::s3::ObjectAnswer, String), Refusal> {
+    let s = source(shared, connection).await?;
+    let api = s.api()?;
+    let max_bytes = asked.max_bytes.clamp(1, shared.settings.limits.max_bytes) as usize;
+    let answer = api.call(operation, arguments, max_bytes, cancel).await?;
+    let hash = conexor_connectors::query_hash(&answer.hash_input);
+    let fetched = conexor_connectors::json_len(&answer.value);
+    Ok((
+        conexor_connectors::s3::ObjectAnswer {
+            value: answer.value,
+            rows: answer.rows,
+            fetched_bytes: fetched,
+        },
+        hash,
+    ))
 }
 
 async fn query(

@@ -12,7 +12,7 @@ use serde_json::Value;
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionOffer {
     pub name: String,
-    /// `postgresql`, `mysql` or `sqlite`.
+    /// `postgresql`, `mysql`, `sqlite`, `sqlserver`, `s3` or `rest`.
     pub kind: String,
 }
 
@@ -47,6 +47,18 @@ pub enum Operation {
     Object {
         read: conexor_types::objects::ObjectRead,
         max_rows: u64,
+        max_bytes: u64,
+        timeout_ms: u64,
+    },
+    /// One REST API call (a connection the agent offered as `rest`): an
+    /// operation of the agent's own description, by name, and its
+    /// arguments. The agent checks them against that description and sends
+    /// only GET or HEAD, only to its own base URL, within its own caps,
+    /// whatever the server says. Answered with an `object` message.
+    Call {
+        operation: String,
+        #[serde(default)]
+        arguments: serde_json::Map<String, Value>,
         max_bytes: u64,
         timeout_ms: u64,
     },

@@ -139,8 +139,59 @@ impl AgentHub {
             max_bytes: limits.max_bytes,
             timeout_ms: limits.timeout_ms,
         };
+        self.value_request(
+            agent_id,
+            agent_name,
+            connection,
+            op,
+            limits.timeout_ms,
+            max_answer,
+        )
+        .await
+    }
+
+    /// Calls one REST operation on an agent's connection. The agent checks
+    /// the arguments against its own description and sends only to its own
+    /// base URL; the answer is bounded here too (`max_answer` bytes of JSON).
+    pub async fn call_operation(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+        operation: &str,
+        arguments: serde_json::Map<String, Value>,
+        limits: &Limits,
+        max_answer: u64,
+    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
+        let op = Operation::Call {
+            operation: operation.to_owned(),
+            arguments,
+            max_bytes: limits.max_bytes,
+            timeout_ms: limits.timeout_ms,
+        };
+        self.value_request(
+            agent_id,
+            agent_name,
+            connection,
+            op,
+            limits.timeout_ms,
+            max_answer,
+        )
+        .await
+    }
+
+    /// A request answered with one `object` message.
+    async fn value_request(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+        op: Operation,
+        timeout_ms: u64,
+        max_answer: u64,
+    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
         let (mut guard, mut rx) = self.start(agent_id, agent_name, connection, op)?;
-        let wait = Duration::from_millis(limits.timeout_ms) + ANSWER_GRACE;
+        let wait = Duration::from_millis(timeout_ms) + ANSWER_GRACE;
         let reply = tokio::time::timeout(wait, rx.recv()).await;
         guard.finished = true;
         match reply {
@@ -175,7 +226,7 @@ impl AgentHub {
             })) => Err(agent_refusal(agent_name, code, message, denied)),
             Ok(Some(_)) => Err(ToolError::failed(
                 "agent.protocol",
-                "the agent answered an object read with something else",
+                "the agent answered an object read or an API call with something else",
             )),
         }
     }

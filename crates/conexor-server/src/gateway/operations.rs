@@ -247,12 +247,40 @@ impl Gateway {
                     .map_err(|e| ToolError::from(e).in_mode("direct"))?;
                 (answer, "direct")
             }
-            Conn::Agent(_) => {
-                return Err(ToolError::failed(
-                    "usage",
-                    "REST connections offered by an agent cannot be called yet; add the API in direct mode",
-                )
-                .in_mode("agent"));
+            // The agent checks the arguments against its own description
+            // and reports the hash of the request it sent.
+            Conn::Agent(a) => {
+                let limits = Limits {
+                    max_rows: self.parts.config.limits.max_rows,
+                    max_bytes: max_bytes as u64,
+                    timeout_ms: self.parts.config.limits.statement_timeout.as_millis() as u64,
+                };
+                // JSON escaping of a text answer at most doubles it.
+                let max_answer = (max_bytes as u64).saturating_mul(2) + 64 * 1024;
+                let asked = self.parts.agents.call_operation(
+                    &a.agent_id,
+                    &a.agent_name,
+                    &a.name,
+                    &operation.tool,
+                    arguments.clone(),
+                    &limits,
+                    max_answer,
+                );
+                let (value, rows, sent) = tokio::select! {
+                    answer = asked => answer.map_err(|e| e.in_mode("agent"))?,
+                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
+                };
+                let bytes = conexor_connectors::json_len(&value);
+                return Ok((
+                    value,
+                    Measure {
+                        connection: Some(connection),
+                        mode: Some("agent"),
+                        query_hash: sent,
+                        rows,
+                        bytes: Some(bytes),
+                    },
+                ));
             }
         };
         let hash = conexor_connectors::query_hash(&answer.hash_input);
