@@ -173,6 +173,67 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
         assert!(!err, "{name}: {text}");
         let _ = service.cancel().await;
     }
+    // A REST API: a bearer token inline, and one as a named secret; both
+    // sent in a call before the store is taken.
+    let api_inline = format!("Api-Inline-{}", conexor_crypto::random_base62(20));
+    let api_named = format!("Api-Named-{}", conexor_crypto::random_base62(20));
+    let api = conexor_tests::rest::rest_api();
+    let (id, sealed) = client2.sealed_secret_value(&api_named).await.unwrap();
+    client2
+        .post(
+            "secrets",
+            serde_json::json!({"name": "rest_token", "kind": "token", "secret_id": id, "sealed": sealed}),
+        )
+        .await
+        .unwrap();
+    let base = api.base("open");
+    let description = api.description(&base).await;
+    for (name, token) in [
+        ("shop", serde_json::json!({"token": api_inline})),
+        (
+            "shop_named",
+            serde_json::json!({"token_secret": "rest_token"}),
+        ),
+    ] {
+        let mut spec = serde_json::json!({
+            "base_url": base,
+            "openapi": description,
+            "allow_http": true,
+            "auth": "bearer",
+            "enable": ["getItem", "listItems"],
+        });
+        spec.as_object_mut()
+            .unwrap()
+            .extend(token.as_object().unwrap().clone());
+        let body = client2
+            .sealed_connection(
+                name,
+                conexor_types::ConnectionKind::Rest,
+                &serde_json::to_vec(&spec).unwrap(),
+                false,
+            )
+            .await
+            .unwrap();
+        client2.post("connections", body).await.unwrap();
+        let (service, _) = conexor_tests::mcp::mcp(&server, &client2).await;
+        let (err, _, text) = conexor_tests::mcp::call(
+            &service,
+            &format!("{name}_getItem"),
+            serde_json::json!({"id": "1"}),
+        )
+        .await;
+        assert!(!err, "{name}: {text}");
+        let _ = service.cancel().await;
+    }
+    let sent = api
+        .requests()
+        .iter()
+        .filter(|r| {
+            let auth = r["headers"]["authorization"].as_str().unwrap_or_default();
+            auth.contains(&api_inline) || auth.contains(&api_named)
+        })
+        .count();
+    assert!(sent >= 2, "the tokens were used");
     let key_text = client2.key().unwrap().to_text().to_string();
     // Make the store flush its WAL into the main file as well; both are searched anyway.
     server.state.store.close().await;
@@ -197,6 +258,8 @@ async fn a_stolen_store_and_logs_hold_no_credential() {
     needles.push(token_new);
     needles.push(s3_inline);
     needles.push(s3_named);
+    needles.push(api_inline);
+    needles.push(api_named);
     // By position: the secret itself may contain '_'.
     let secret_part = key_text["cxk_".len() + 12 + 1..].to_string();
     needles.push(secret_part);

@@ -112,7 +112,10 @@ async fn github_s_description_is_searched_described_and_called_through_mcp() {
     let (service, _) = mcp(&server, &admin).await;
     let listed = service.list_all_tools().await.expect("tools/list");
     let bytes = serde_json::to_vec(&listed).unwrap().len();
-    println!("tools/list with GitHub's API: {} tools, {bytes} bytes", listed.len());
+    println!(
+        "tools/list with GitHub's API: {} tools, {bytes} bytes",
+        listed.len()
+    );
     assert!(bytes < 8 * 1024, "{bytes}");
     let (err, found, text) = call(
         &service,
