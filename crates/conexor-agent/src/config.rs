@@ -256,7 +256,7 @@ struct FileConnection {
     #[serde(default)]
     allow: Vec<String>,
     /// `type = "rest"`: a REST API by its base URL and OpenAPI description
-    /// (a JSON file); the token comes from `token_env` or `token_file`.
+    /// (a JSON or YAML file); the token comes from `token_env` or `token_file`.
     #[serde(default)]
     base_url: Option<String>,
     #[serde(default)]

@@ -44,6 +44,9 @@ pub const RESERVED: &[&str] = &[
     "object_info",
     "read_object",
     "preview_object",
+    "search_operations",
+    "describe_operation",
+    "call_operation",
 ];
 
 /// Fields that would make a definition carry an inline connection.

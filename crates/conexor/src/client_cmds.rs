@@ -266,7 +266,7 @@ pub struct RestArgs {
     /// (https://api.example.com/v1)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// The OpenAPI 3.0/3.1 description, a JSON file (`-` for stdin)
+    /// The OpenAPI 3.0/3.1 description, a JSON or YAML file (`-` for stdin)
     #[arg(long, value_name = "FILE", conflicts_with = "openapi_url")]
     pub openapi: Option<std::path::PathBuf>,
     /// Fetch the description from this URL, here (the server never fetches it)

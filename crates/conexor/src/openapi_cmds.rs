@@ -11,13 +11,13 @@ use std::io::Read;
 
 #[derive(Subcommand, Debug)]
 pub enum OpenapiCmd {
-    /// Read an OpenAPI 3.0/3.1 description (JSON) and show what it would add
+    /// Read an OpenAPI 3.0/3.1 description (JSON or YAML) and show what it would add
     Inspect(InspectArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The description, a JSON file (`-` for stdin)
+    /// The description, a JSON or YAML file (`-` for stdin)
     pub file: std::path::PathBuf,
     /// The connection name its tools would carry
     #[arg(long, default_value = "api")]

@@ -98,7 +98,7 @@ fn spec_error(message: impl Into<String>) -> Error {
     Error::Spec(message.into())
 }
 
-/// Reads an OpenAPI 3.0 or 3.1 description given as JSON.
+/// Reads an OpenAPI 3.0 or 3.1 description given as JSON or YAML.
 pub fn parse(text: &[u8]) -> Result<Api, Error> {
     if text.len() > MAX_SPEC_BYTES {
         return Err(spec_error(format!(
@@ -107,18 +107,17 @@ pub fn parse(text: &[u8]) -> Result<Api, Error> {
         )));
     }
     let trimmed = text.trim_ascii_start();
-    if !trimmed.starts_with(b"{") {
-        return Err(spec_error(
-            "the OpenAPI description must be JSON (YAML descriptions are not read yet: convert it, e.g. with `yq -o json`)",
-        ));
-    }
-    let root: Value = serde_json::from_slice(text).map_err(|e| {
-        spec_error(format!(
-            "the OpenAPI description is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let root: Value = if trimmed.starts_with(b"{") {
+        serde_json::from_slice(text).map_err(|e| {
+            spec_error(format!(
+                "the OpenAPI description is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?
+    } else {
+        yaml::to_json(text)?
+    };
     if root.get("swagger").is_some() {
         return Err(spec_error(
             "Swagger 2.0 descriptions are not supported: convert it to OpenAPI 3 (e.g. with swagger2openapi)",
@@ -537,6 +536,8 @@ pub fn argument_name(op: &Operation, param: &Param) -> String {
         param.name.clone()
     }
 }
+
+mod yaml;
 
 #[cfg(test)]
 mod tests;

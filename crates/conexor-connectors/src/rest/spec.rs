@@ -43,7 +43,7 @@ pub struct RestSpec {
     /// `https://api.example.com/v1`: every request goes to this scheme,
     /// host and port, under this path.
     pub base_url: String,
-    /// The OpenAPI 3.0/3.1 description, as JSON text.
+    /// The OpenAPI 3.0/3.1 description, as JSON or YAML text.
     pub openapi: String,
     #[serde(default)]
     pub auth: AuthKind,

@@ -127,7 +127,8 @@ fn hostile_descriptions_get_a_clear_error() {
     assert!(message(read(&dangling)).contains("points at nothing"));
     assert!(message(read(&json!({"swagger": "2.0", "paths": {}}))).contains("Swagger 2.0"));
     assert!(message(read(&json!({"openapi": "4.0", "paths": {}}))).contains("not an OpenAPI 3"));
-    assert!(message(parse(b"openapi: 3.1.0\npaths: {}\n")).contains("YAML"));
+    assert!(message(parse(b"openapi: 3.1.0\npaths: [unclosed\n")).contains("valid YAML"));
+    assert!(message(parse(b"openapi: !Tag 3.1.0\n")).contains("YAML"));
     assert!(message(parse(b"{\"openapi\": \"3.1.0\", ")).contains("not valid JSON"));
     let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
     assert!(message(parse(deep.as_bytes())).contains("not valid JSON"));
@@ -198,4 +199,57 @@ fn large_apis_get_three_generic_tools_and_a_small_tools_list() {
     assert_eq!(few.tools.len(), NAMED_TOOLS_UP_TO);
     assert_eq!(few.tools[0]["name"], json!("gh_getThing0"));
     assert!(few.bytes > plan.bytes);
+}
+
+#[test]
+fn yaml_descriptions_read_like_json_and_cannot_expand_without_bound() {
+    let yaml = b"openapi: 3.0.3
+info: {title: Pets, version: '1'}
+servers: [{url: 'https://pets.example/v1'}]
+paths:
+  /pets/{id}:
+    get:
+      operationId: getPet
+      tags: [pets]
+      parameters:
+        - &id {name: id, in: path, required: true, schema: {type: integer}}
+      responses:
+        200: {description: the pet}
+    head:
+      operationId: petExists
+      parameters: [*id]
+      responses: {200: {description: yes}}
+    delete:
+      operationId: deletePet
+      responses: {204: {description: gone}}
+";
+    let api = parse(yaml).expect("YAML reads");
+    assert_eq!(api.operations.len(), 2);
+    assert_eq!(api.write_operations, 1);
+    assert_eq!(api.operations[0].params[0].schema["type"], "integer");
+    assert_eq!(api.server.as_deref(), Some("https://pets.example/v1"));
+    // Billion laughs: each level names the one before it ten times.
+    let mut bomb = String::from(
+        "openapi: 3.0.3\na0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
+    for i in 1..10 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let started = std::time::Instant::now();
+    let said = message(parse(bomb.as_bytes()));
+    assert!(
+        said.contains("expands past") || said.contains("YAML"),
+        "{said}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // One large anchor named many times: stopped by the budget, not by memory.
+    let big: String = (0..200_000).map(|i| format!("  - item{i}\n")).collect();
+    let mut wide = format!("openapi: 3.0.3\nbig: &big\n{big}refs:\n");
+    for _ in 0..100 {
+        wide.push_str("  - *big\n");
+    }
+    assert!(message(parse(wide.as_bytes())).contains("expands past"));
 }
