@@ -414,9 +414,7 @@ async fn an_api_behind_an_agent_is_called_under_the_agent_s_own_description_and_
 
     let (err, _, text) = call(&service, "shop_echo", json!({"q": "agent"})).await;
     assert!(!err, "{text}");
-    let expected = sha256_hex(&format!(
-        "rest.call\nGET\n/echo\n/bearer/api/v1/echo?q=agent"
-    ));
+    let expected = sha256_hex("rest.call\nGET\n/echo\n/bearer/api/v1/echo?q=agent");
     let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
     let server_record = audit
         .lines()

@@ -799,6 +799,36 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
                     v["mode"].as_str().unwrap_or("?"),
                     v["secret_version"]
                 );
+                if let Some(api) = v["schema"]["api"].as_object() {
+                    println!(
+                        "  API {} {}: {} read operations enabled of {}, {} write operations never callable",
+                        api.get("title").and_then(Value::as_str).unwrap_or("?"),
+                        api.get("version").and_then(Value::as_str).unwrap_or("?"),
+                        api.get("operations")
+                            .and_then(Value::as_array)
+                            .map_or(0, Vec::len),
+                        api.get("read_operations").unwrap_or(&Value::Null),
+                        api.get("write_operations").unwrap_or(&Value::Null),
+                    );
+                    for op in api
+                        .get("operations")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .take(200)
+                    {
+                        println!(
+                            "  operation {} {} {}{}",
+                            op["tool"].as_str().unwrap_or("?"),
+                            op["method"].as_str().unwrap_or("?"),
+                            op["path"].as_str().unwrap_or("?"),
+                            op["summary"]
+                                .as_str()
+                                .map(|s| format!(" — {s}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
                 for b in v["schema"]["buckets"]
                     .as_array()
                     .cloned()

@@ -263,7 +263,9 @@ fn scalar(name: &str, schema: &Value, value: &Value) -> Result<String, Error> {
     if let Some(Value::Array(allowed)) = schema.get("enum")
         && !allowed.iter().any(|a| match a {
             Value::String(s) => *s == text,
-            other => other.to_string() == text,
+            Value::Number(n) => text.parse::<f64>().ok() == n.as_f64(),
+            Value::Bool(b) => text == if *b { "true" } else { "false" },
+            _ => false,
         })
     {
         let listed: Vec<String> = allowed

@@ -153,6 +153,7 @@ impl AgentHub {
     /// Calls one REST operation on an agent's connection. The agent checks
     /// the arguments against its own description and sends only to its own
     /// base URL; the answer is bounded here too (`max_answer` bytes of JSON).
+    #[allow(clippy::too_many_arguments)] // the agent, its connection, the call, the caps
     pub async fn call_operation(
         &self,
         agent_id: &str,
