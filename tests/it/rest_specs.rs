@@ -31,8 +31,9 @@ fn github_s_description_reads_into_read_operations_and_three_generic_tools() {
     let after = rss_kib();
     let ops: Vec<_> = api.operations.iter().collect();
     let plan = tool_plan("github", &ops);
+    let stored = serde_json::to_string(&api.operations).map_or(0, |s| s.len());
     println!(
-        "GitHub OpenAPI {}: {} bytes read in {:.0} ms, RSS +{} MiB; {} read operations, {} write operations never callable, {} skipped; tools/list adds {} bytes ({:?})",
+        "GitHub OpenAPI {}: {} bytes read in {:.0} ms, RSS +{} MiB; {} read operations, {} write operations never callable, {} skipped; tools/list adds {} bytes ({:?}); the operations as stored: {} KB",
         api.version,
         text.len(),
         elapsed.as_secs_f64() * 1000.0,
@@ -41,7 +42,8 @@ fn github_s_description_reads_into_read_operations_and_three_generic_tools() {
         api.write_operations,
         api.skipped.len(),
         plan.bytes,
-        plan.mode
+        plan.mode,
+        stored / 1024
     );
     assert!(api.operations.len() > 300, "{}", api.operations.len());
     assert!(api.write_operations > 100);
@@ -144,6 +146,9 @@ async fn github_s_description_is_searched_described_and_called_through_mcp() {
         json!(["owner", "repo"]),
         "{described}"
     );
+    // The answer's shape: a repository, its owner a few levels deep.
+    assert_eq!(described["response"]["full_name"], "string", "{described}");
+    assert!(described["response"]["owner"].is_object(), "{described}");
     let (err, answer, text) = call(
         &service,
         "call_operation",

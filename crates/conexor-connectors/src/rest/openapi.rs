@@ -75,6 +75,10 @@ pub struct Operation {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     pub params: Vec<Param>,
+    /// The shape of a successful JSON answer (types and property names, a
+    /// few levels deep), for `describe_operation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
 }
 
 /// What a description holds, as far as a read-only gateway is concerned.
@@ -265,7 +269,101 @@ fn operation(
             })
             .unwrap_or_default(),
         params,
+        response: response_shape(root, op),
     }))
+}
+
+/// Most levels of a response's shape kept.
+const SHAPE_DEPTH: usize = 3;
+/// Most nodes of one response's shape.
+const SHAPE_NODES: usize = 250;
+
+/// The shape of the operation's first 2xx JSON answer, if it says one.
+fn response_shape(root: &Value, op: &Map<String, Value>) -> Option<Value> {
+    let responses = op.get("responses")?.as_object()?;
+    let answer = responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .map(|(_, v)| v)
+        .next()?;
+    let answer = resolve(root, answer, 0).ok()?;
+    let content = answer.get("content")?.as_object()?;
+    let (_, media) = content.iter().find(|(kind, _)| kind.contains("json"))?;
+    let schema = media.get("schema")?;
+    let mut budget = SHAPE_NODES;
+    Some(shape(root, schema, 0, &mut Vec::new(), &mut budget))
+}
+
+/// A schema as types and property names only: `"integer"`, `["string"]`,
+/// `{"id": "integer", "owner": {…}}`; `"…"` where it was cut.
+fn shape(
+    root: &Value,
+    value: &Value,
+    depth: usize,
+    expanding: &mut Vec<String>,
+    budget: &mut usize,
+) -> Value {
+    if depth > SHAPE_DEPTH || *budget == 0 {
+        return Value::String("…".into());
+    }
+    *budget -= 1;
+    if let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+        if expanding.iter().any(|r| r == reference) {
+            return Value::String("(recursive)".into());
+        }
+        let Ok(target) = pointer(root, reference) else {
+            return Value::String("…".into());
+        };
+        expanding.push(reference.to_owned());
+        let out = shape(root, target, depth, expanding, budget);
+        expanding.pop();
+        return out;
+    }
+    for combined in ["allOf", "oneOf", "anyOf"] {
+        if let Some(first) = value
+            .get(combined)
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            return shape(root, first, depth, expanding, budget);
+        }
+    }
+    let kind = match value.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or(""),
+        _ if value.get("properties").is_some() => "object",
+        _ => "",
+    };
+    match kind {
+        "array" => Value::Array(vec![
+            value
+                .get("items")
+                .map(|i| shape(root, i, depth + 1, expanding, budget))
+                .unwrap_or(Value::String("…".into())),
+        ]),
+        "object" => {
+            let mut out = Map::new();
+            for (name, p) in value
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .take(100)
+            {
+                out.insert(
+                    truncate(name, 100),
+                    shape(root, p, depth + 1, expanding, budget),
+                );
+            }
+            Value::Object(out)
+        }
+        "" => Value::String("any".into()),
+        other => Value::String(truncate(other, 20)),
+    }
 }
 
 fn parameter(root: &Value, raw: &Value) -> Result<Option<Param>, Error> {

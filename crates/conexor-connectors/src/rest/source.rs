@@ -500,6 +500,7 @@ mod tests {
             summary: String::new(),
             tags: vec!["repos".into()],
             params: vec![],
+            response: None,
         };
         let rules = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(enabled(&[], &op));

@@ -310,6 +310,7 @@ fn describe(schema: &Schema, op: &Operation) -> Value {
         "summary": op.summary,
         "tags": op.tags,
         "input_schema": input_schema(op),
+        "response": op.response,
     })
 }
 

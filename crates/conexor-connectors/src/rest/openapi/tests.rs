@@ -253,3 +253,24 @@ paths:
     }
     assert!(message(parse(wide.as_bytes())).contains("expands past"));
 }
+
+#[test]
+fn a_response_shape_is_types_and_names_a_few_levels_deep() {
+    let api = read(&json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/items": {"get": {"operationId": "list", "responses": {
+            "200": {"content": {"application/json": {"schema": {
+                "type": "array", "items": {"$ref": "#/components/schemas/Item"}}}}}
+        }}}},
+        "components": {"schemas": {"Item": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+            "parent": {"$ref": "#/components/schemas/Item"}
+        }}}}
+    }))
+    .expect("reads");
+    let shape = api.operations[0].response.clone().expect("a shape");
+    assert_eq!(shape[0]["id"], "integer");
+    assert_eq!(shape[0]["name"], "string");
+    assert_eq!(shape[0]["parent"], "(recursive)");
+}
