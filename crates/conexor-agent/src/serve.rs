@@ -268,6 +268,10 @@ pub(crate) async fn handle(
             "agent.read",
             json!({"connection": connection, "read": read}),
         ),
+        Operation::Topics { read, .. } => (
+            "agent.topics",
+            json!({"connection": connection, "read": read}),
+        ),
         // A call's argument values enter only its query_hash.
         Operation::Call {
             operation,
@@ -323,6 +327,21 @@ pub(crate) async fn handle(
                     timeout_ms,
                 };
                 object(&shared, &connection, read, asked, &cancel)
+                    .await
+                    .map(Answer::Object)
+            }
+            Operation::Topics {
+                read,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            } => {
+                let asked = Limits {
+                    max_rows,
+                    max_bytes,
+                    timeout_ms,
+                };
+                topics(&shared, &connection, read, asked, &cancel)
                     .await
                     .map(Answer::Object)
             }
@@ -500,6 +519,38 @@ async fn object(
     Ok((answer, hash))
 }
 
+/// One Kafka read under the agent's own caps, whatever the server asked.
+async fn topics(
+    shared: &Arc<Shared>,
+    connection: &str,
+    read: conexor_types::topics::TopicRead,
+    asked: Limits,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(conexor_connectors::s3::ObjectAnswer, String), Refusal> {
+    let s = source(shared, connection).await?;
+    let cluster = s.topics()?;
+    let local = &shared.settings.limits;
+    let limits = Limits {
+        max_rows: asked.max_rows.clamp(1, local.max_rows),
+        max_bytes: asked.max_bytes.clamp(1, local.max_bytes),
+        timeout_ms: asked
+            .timeout_ms
+            .clamp(1, local.statement_timeout.as_millis() as u64),
+    };
+    let op = conexor_connectors::kafka::KafkaSource::clamp(read, &limits);
+    let hash = conexor_connectors::query_hash(&op.hash_input());
+    let answer = cluster.read(&op, cancel).await?;
+    let fetched = conexor_connectors::json_len(&answer.value);
+    Ok((
+        conexor_connectors::s3::ObjectAnswer {
+            value: answer.value,
+            rows: answer.rows,
+            fetched_bytes: fetched,
+        },
+        hash,
+    ))
+}
+
 /// One REST API call, checked against the agent's own description and
 /// sent to its own base URL, under its own byte cap, whatever the server asked.
 async fn api_call(
@@ -558,7 +609,7 @@ async fn query(
     let Some((kind, policy)) = local_connection.map(|c| {
         let policy = match &c.spec {
             SourceSpec::Sql(_, spec) => spec.function_policy().unwrap_or_default(),
-            SourceSpec::S3(_) | SourceSpec::Rest(_) => Default::default(),
+            SourceSpec::S3(_) | SourceSpec::Rest(_) | SourceSpec::Kafka(_) => Default::default(),
         };
         (c.kind, policy)
     }) else {

@@ -57,6 +57,7 @@ macro_rules! each_kind {
             $crate::Source::Sqlserver($s) => $body,
             $crate::Source::S3($s) => $body,
             $crate::Source::Rest($s) => $body,
+            $crate::Source::Kafka($s) => $body,
         }
     };
 }
@@ -71,7 +72,7 @@ macro_rules! each_sql_kind {
             $crate::Source::Mysql($s) => $sql,
             $crate::Source::Sqlite($s) => $sql,
             $crate::Source::Sqlserver($s) => $sql,
-            $crate::Source::S3(_) | $crate::Source::Rest(_) => $other,
+            $crate::Source::S3(_) | $crate::Source::Rest(_) | $crate::Source::Kafka(_) => $other,
         }
     };
 }
@@ -157,6 +158,23 @@ impl Connector for crate::rest::RestSource {
         // The description was read when the source was opened; discovery
         // sends nothing.
         Ok(crate::rest::RestSource::discover(self))
+    }
+
+    async fn close(&self) {}
+}
+
+impl Connector for crate::kafka::KafkaSource {
+    const KIND: ConnectionKind = ConnectionKind::Kafka;
+
+    async fn test(&self) -> Result<TestReport, Error> {
+        crate::kafka::KafkaSource::test(self).await
+    }
+
+    async fn discover(&self) -> Result<Schema, Error> {
+        Ok(Schema {
+            topics: self.topic_infos().await?,
+            ..Schema::default()
+        })
     }
 
     async fn close(&self) {}

@@ -22,6 +22,7 @@
 //! This crate knows nothing of MCP, the control-plane store or encryption:
 //! it receives a plaintext [`SourceSpec`] and never persists it.
 
+pub mod kafka;
 pub mod mysql;
 pub mod postgresql;
 pub mod rest;
@@ -77,6 +78,7 @@ pub enum Source {
     Sqlserver(sqlserver::SqlserverSource),
     S3(s3::S3Source),
     Rest(rest::RestSource),
+    Kafka(kafka::KafkaSource),
 }
 
 /// Options for opening a source that do not come from the user's spec.
@@ -135,9 +137,9 @@ impl Source {
             ConnectionKind::Sqlserver => sqlserver::SqlserverSource::open(spec, options)
                 .await
                 .map(Source::Sqlserver),
-            ConnectionKind::S3 | ConnectionKind::Rest => Err(Error::Spec(format!(
-                "a {kind} connection has its own fields, not a database's"
-            ))),
+            ConnectionKind::S3 | ConnectionKind::Rest | ConnectionKind::Kafka => Err(Error::Spec(
+                format!("a {kind} connection has its own fields, not a database's"),
+            )),
         }
     }
 
@@ -148,6 +150,9 @@ impl Source {
             SourceSpec::Sql(kind, sql) => Source::open(*kind, sql, options).await,
             SourceSpec::S3(s3) => s3::S3Source::open(s3, options).map(Source::S3),
             SourceSpec::Rest(rest) => rest::RestSource::open(rest, options).map(Source::Rest),
+            SourceSpec::Kafka(kafka) => kafka::KafkaSource::open(kafka, options)
+                .await
+                .map(Source::Kafka),
         }
     }
 
@@ -187,6 +192,17 @@ impl Source {
             Source::Rest(s) => Ok(s),
             _ => Err(Error::Usage(
                 "this connection is not a REST API: call_operation reads REST connections only"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The Kafka cluster behind this source, for topic reads.
+    pub fn topics(&self) -> Result<&kafka::KafkaSource, Error> {
+        match self {
+            Source::Kafka(s) => Ok(s),
+            _ => Err(Error::Usage(
+                "this connection is not Kafka: list_topics and peek_messages read Kafka connections only"
                     .into(),
             )),
         }
@@ -238,6 +254,8 @@ impl Source {
             Err(Error::Usage(match self.kind().family() {
                 Family::Api =>
                     "this connection is a REST API, not tables: use call_operation (or its operation's own tool)",
+                Family::Topics =>
+                    "this connection is Kafka, not tables: use list_topics and peek_messages",
                 _ => "this connection holds objects, not tables: use list_objects and read_object",
             }
             .into()))
@@ -265,7 +283,7 @@ pub fn dialect_for(kind: ConnectionKind) -> Option<conexor_guard::Dialect> {
         ConnectionKind::Mysql => Some(conexor_guard::Dialect::Mysql),
         ConnectionKind::Sqlite => Some(conexor_guard::Dialect::Sqlite),
         ConnectionKind::Sqlserver => Some(conexor_guard::Dialect::Sqlserver),
-        ConnectionKind::S3 | ConnectionKind::Rest => {
+        ConnectionKind::S3 | ConnectionKind::Rest | ConnectionKind::Kafka => {
             debug_assert_ne!(kind.family(), Family::Sql);
             None
         }

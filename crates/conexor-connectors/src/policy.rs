@@ -52,9 +52,9 @@ pub async fn check_destination(
             });
             check_host(host, port, policy).await
         }
-        ConnectionKind::S3 | ConnectionKind::Rest => Err(Error::Spec(format!(
-            "a {kind} connection is checked from its own spec"
-        ))),
+        ConnectionKind::S3 | ConnectionKind::Rest | ConnectionKind::Kafka => Err(Error::Spec(
+            format!("a {kind} connection is checked from its own spec"),
+        )),
     }
 }
 
@@ -70,6 +70,14 @@ pub async fn check_spec_destination(
             let url = s3.endpoint_url()?;
             let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
             check_host(host, url.port_or_known_default().unwrap_or(443), policy).await
+        }
+        // The bootstrap servers here; every broker the cluster names, when
+        // it is dialled (kafka/gate.rs).
+        SourceSpec::Kafka(kafka) => {
+            for (host, port) in kafka.brokers()? {
+                check_host(&host, port, policy).await?;
+            }
+            Ok(())
         }
         SourceSpec::Rest(rest) => {
             let url = rest.base()?;

@@ -11,6 +11,9 @@ pub struct Schema {
     /// REST: the description's title and its enabled read operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<crate::rest::ApiSchema>,
+    /// Kafka: topics and their partition counts (never messages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<crate::kafka::TopicInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -53,7 +56,10 @@ pub struct ForeignKey {
 impl Schema {
     /// Tables, buckets or operations discovered.
     pub fn items(&self) -> usize {
-        self.tables.len() + self.buckets.len() + self.api.as_ref().map_or(0, |a| a.operations.len())
+        self.tables.len()
+            + self.buckets.len()
+            + self.topics.len()
+            + self.api.as_ref().map_or(0, |a| a.operations.len())
     }
 
     /// Groups flat discovery rows into tables, in the order tables were listed.

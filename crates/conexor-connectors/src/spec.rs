@@ -210,6 +210,11 @@ impl ConnectionSpec {
                     "an s3 connection has its own fields (access key, endpoint, …), not a database's".into(),
                 ));
             }
+            ConnectionKind::Kafka => {
+                return Err(Error::Spec(
+                    "a kafka connection has its own fields (bootstrap servers, security protocol, SASL), not a database's".into(),
+                ));
+            }
             ConnectionKind::Rest => {
                 return Err(Error::Spec(
                     "a rest connection has its own fields (base URL, OpenAPI description, auth), not a database's".into(),
@@ -236,6 +241,7 @@ pub enum SourceSpec {
     Sql(ConnectionKind, ConnectionSpec),
     S3(crate::s3::S3Spec),
     Rest(crate::rest::RestSpec),
+    Kafka(crate::kafka::KafkaSpec),
 }
 
 impl std::fmt::Debug for SourceSpec {
@@ -270,6 +276,9 @@ impl SourceSpec {
             ConnectionKind::Rest => {
                 SourceSpec::Rest(serde_json::from_slice(json).map_err(invalid)?)
             }
+            ConnectionKind::Kafka => {
+                SourceSpec::Kafka(serde_json::from_slice(json).map_err(invalid)?)
+            }
             sql => SourceSpec::Sql(sql, serde_json::from_slice(json).map_err(invalid)?),
         })
     }
@@ -279,6 +288,7 @@ impl SourceSpec {
             SourceSpec::Sql(kind, _) => *kind,
             SourceSpec::S3(_) => ConnectionKind::S3,
             SourceSpec::Rest(_) => ConnectionKind::Rest,
+            SourceSpec::Kafka(_) => ConnectionKind::Kafka,
         }
     }
 
@@ -288,6 +298,7 @@ impl SourceSpec {
             SourceSpec::Sql(_, spec) => spec.secret_refs(),
             SourceSpec::S3(spec) => spec.secret_refs(),
             SourceSpec::Rest(spec) => spec.secret_refs(),
+            SourceSpec::Kafka(spec) => spec.secret_refs(),
         }
     }
 
@@ -314,6 +325,11 @@ impl SourceSpec {
                     spec.token = Some(value(name).await?);
                 }
             }
+            SourceSpec::Kafka(spec) => {
+                if let Some(name) = spec.password_secret.take() {
+                    spec.password = Some(value(name).await?);
+                }
+            }
         }
         Ok(())
     }
@@ -323,6 +339,7 @@ impl SourceSpec {
             SourceSpec::Sql(kind, spec) => spec.validate(*kind),
             SourceSpec::S3(spec) => spec.validate(),
             SourceSpec::Rest(spec) => spec.validate(),
+            SourceSpec::Kafka(spec) => spec.validate(),
         }
     }
 }

@@ -62,6 +62,16 @@ pub enum Operation {
         max_bytes: u64,
         timeout_ms: u64,
     },
+    /// One Kafka read (a connection the agent offered as `kafka`): list
+    /// topics, or peek by explicit offset. The read's type has no variant
+    /// that produces, joins a group or commits; the agent clamps it to its
+    /// own caps. Answered with an `object` message.
+    Topics {
+        read: conexor_types::topics::TopicRead,
+        max_rows: u64,
+        max_bytes: u64,
+        timeout_ms: u64,
+    },
 }
 
 /// Server to agent.

@@ -36,7 +36,8 @@ Start with list_connections, find tables with search_schema, read a table's colu
 describe_table, then run one SELECT with run_query (bind values with params; results are capped and \
 say when truncated). Writes, DDL and multiple statements are refused. Object storage connections \
 (type s3) are read with list_objects, object_info, read_object and preview_object; REST APIs (type rest) \
-with their operations' own tools, or search_operations, describe_operation and call_operation.";
+with their operations' own tools, or search_operations, describe_operation and call_operation; Kafka \
+(type kafka) with list_topics and peek_messages.";
 
 fn schema(value: Value) -> Arc<JsonObject> {
     match value {
@@ -206,6 +207,45 @@ pub fn object_tools() -> Vec<Tool> {
     ]
 }
 
+/// The Kafka tools, listed only when the workspace has a Kafka connection.
+pub fn topic_tools() -> Vec<Tool> {
+    vec![
+        Tool::new(
+            "list_topics",
+            "Kafka topics with each partition's earliest and latest offset and an approximate message count; pattern filters by name; internal topics hidden unless asked.",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "connection": {"type": "string"},
+                    "pattern": {"type": "string"},
+                    "internal": {"type": "boolean"}
+                },
+                "required": ["connection"]
+            })),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            "peek_messages",
+            "Read messages of a Kafka topic without a consumer group or committing anything: one partition or all, from latest (the last N, default), earliest, an offset or a timestamp (ms). Each message: partition, offset, timestamp, key, headers, value (JSON, text or base64; cut at a cap and said so).",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "connection": {"type": "string"},
+                    "topic": {"type": "string"},
+                    "partition": {"type": "integer", "minimum": 0},
+                    "from": {"type": "string", "enum": ["latest", "earliest", "offset", "timestamp"]},
+                    "offset": {"type": "integer", "minimum": 0},
+                    "timestamp": {"type": "integer", "minimum": 0},
+                    "limit": {"type": "integer", "minimum": 1, "description": "messages, default 10"},
+                    "max_bytes": {"type": "integer", "minimum": 1}
+                },
+                "required": ["connection", "topic"]
+            })),
+        )
+        .annotate(read_only()),
+    ]
+}
+
 /// The MCP client's name and version: from initialize for sessions
 /// (≤ 2025-11-25), from each request's _meta when stateless (2026-07-28).
 fn client_of(ctx: &RequestContext<RoleServer>) -> Option<(String, String)> {
@@ -356,6 +396,15 @@ impl ServerHandler for McpHandler {
             .any(|k| k.family() == conexor_types::Family::Objects);
         if holds_objects {
             tools.extend(object_tools());
+        }
+        let holds_topics = listed
+            .direct
+            .iter()
+            .map(|c| c.kind)
+            .chain(listed.agent.iter().map(|a| a.kind))
+            .any(|k| k.family() == conexor_types::Family::Topics);
+        if holds_topics {
+            tools.extend(topic_tools());
         }
         let api_tools = self
             .state

@@ -47,6 +47,8 @@ pub const RESERVED: &[&str] = &[
     "search_operations",
     "describe_operation",
     "call_operation",
+    "list_topics",
+    "peek_messages",
 ];
 
 /// Fields that would make a definition carry an inline connection.

@@ -106,9 +106,8 @@ impl ErrorCode {
         }
         if let Some((family, _)) = text.split_once(':') {
             return match family {
-                "sqlstate" | "mysql" | "sqlite" | "mssql" | "source" | "s3" | "http" | "rest" => {
-                    ErrorCode::Source(text.to_owned())
-                }
+                "sqlstate" | "mysql" | "sqlite" | "mssql" | "source" | "s3" | "http" | "rest"
+                | "kafka" => ErrorCode::Source(text.to_owned()),
                 _ => ErrorCode::Unrecognised(text.to_owned()),
             };
         }

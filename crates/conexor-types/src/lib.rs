@@ -11,6 +11,7 @@ mod ids;
 pub mod objects;
 mod result;
 mod time;
+pub mod topics;
 
 pub use error_code::{ErrorCode, McpKind};
 pub use ids::{IdError, KeyId, SecretId, WorkspaceId, is_base62};
@@ -33,6 +34,8 @@ pub enum ConnectionKind {
     S3,
     /// A REST API described by OpenAPI 3 (its GET and HEAD operations).
     Rest,
+    /// Kafka and Kafka-compatible brokers (topics listed, messages peeked).
+    Kafka,
 }
 
 /// What shape of data a kind holds, which decides its tools: SQL kinds get
@@ -43,6 +46,8 @@ pub enum Family {
     Objects,
     /// REST APIs: one tool per enabled operation, or search/describe/call.
     Api,
+    /// Kafka: `list_topics` and `peek_messages`.
+    Topics,
 }
 
 impl ConnectionKind {
@@ -54,6 +59,7 @@ impl ConnectionKind {
             ConnectionKind::Sqlserver => "sqlserver",
             ConnectionKind::S3 => "s3",
             ConnectionKind::Rest => "rest",
+            ConnectionKind::Kafka => "kafka",
         }
     }
 
@@ -65,6 +71,7 @@ impl ConnectionKind {
             "sqlserver" | "mssql" | "azuresql" => Some(ConnectionKind::Sqlserver),
             "s3" => Some(ConnectionKind::S3),
             "rest" | "openapi" => Some(ConnectionKind::Rest),
+            "kafka" => Some(ConnectionKind::Kafka),
             _ => None,
         }
     }
@@ -77,6 +84,7 @@ impl ConnectionKind {
             | ConnectionKind::Sqlserver => Family::Sql,
             ConnectionKind::S3 => Family::Objects,
             ConnectionKind::Rest => Family::Api,
+            ConnectionKind::Kafka => Family::Topics,
         }
     }
 }

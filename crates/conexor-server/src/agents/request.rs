@@ -181,6 +181,34 @@ impl AgentHub {
         .await
     }
 
+    /// Runs one Kafka read on an agent's connection, clamped by the agent
+    /// to its own caps; the answer is bounded here too.
+    pub async fn read_topics(
+        &self,
+        agent_id: &str,
+        agent_name: &str,
+        connection: &str,
+        read: conexor_types::topics::TopicRead,
+        limits: &Limits,
+        max_answer: u64,
+    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
+        let op = Operation::Topics {
+            read,
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes,
+            timeout_ms: limits.timeout_ms,
+        };
+        self.value_request(
+            agent_id,
+            agent_name,
+            connection,
+            op,
+            limits.timeout_ms,
+            max_answer,
+        )
+        .await
+    }
+
     /// A request answered with one `object` message.
     async fn value_request(
         &self,

@@ -33,11 +33,13 @@ mod operations;
 mod resources;
 mod schema_tools;
 mod sql;
+mod topics;
 
 use args::*;
 pub(crate) use connections::Conn;
 pub use objects::OBJECT_TOOLS;
 pub use operations::API_TOOLS;
+pub use topics::TOPIC_TOOLS;
 
 /// Who called, through which surface, with which client.
 #[derive(Debug, Clone)]
@@ -200,7 +202,10 @@ pub const TOOLS: &[&str] = &[
 
 /// A tool every workspace may call that names its connection in its arguments.
 fn is_builtin(tool: &str) -> bool {
-    TOOLS.contains(&tool) || OBJECT_TOOLS.contains(&tool) || API_TOOLS.contains(&tool)
+    TOOLS.contains(&tool)
+        || OBJECT_TOOLS.contains(&tool)
+        || API_TOOLS.contains(&tool)
+        || TOPIC_TOOLS.contains(&tool)
 }
 
 impl Gateway {
@@ -341,6 +346,7 @@ impl Gateway {
             "run_query" => self.run_query(ctx, args).await,
             t if OBJECT_TOOLS.contains(&t) => self.object_tool(ctx, t, args).await,
             t if API_TOOLS.contains(&t) => self.api_tool(ctx, t, args).await,
+            t if TOPIC_TOOLS.contains(&t) => self.topic_tool(ctx, t, args).await,
             other => match self.api_target(ctx, other).await? {
                 Some(target) => {
                     let arguments = args.as_object().cloned().unwrap_or_default();

@@ -90,6 +90,13 @@ impl Gateway {
                             .unwrap_or_default();
                         entry["buckets"] = json!(buckets);
                     }
+                    conexor_types::Family::Topics => {
+                        let topics: Vec<&str> = schema
+                            .as_ref()
+                            .map(|s| s.topics.iter().map(|t| t.name.as_str()).take(100).collect())
+                            .unwrap_or_default();
+                        entry["topics"] = json!(topics);
+                    }
                     conexor_types::Family::Api => {
                         let api = schema.as_ref().and_then(|s| s.api.as_ref());
                         entry["api"] = json!(api.map(|a| format!("{} {}", a.title, a.version)));
