@@ -27,6 +27,7 @@ reqs=(
   "pytest>=8"
   "moto[server]>=5,<6"
   "pyarrow>=15"
+  "kafka-python>=2.2"    # the Kafka tests produce with a standard client
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

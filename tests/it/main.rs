@@ -11,6 +11,7 @@ mod bypass;
 mod crash;
 mod http;
 mod isolation;
+mod kafka;
 mod logs;
 mod long_calls;
 mod objects;

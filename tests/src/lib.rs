@@ -50,6 +50,7 @@ fn init_logging() {
 }
 
 pub mod conformance;
+pub mod kafka;
 pub mod mcp;
 pub mod rest;
 pub mod s3;

@@ -22,6 +22,7 @@
 //! url_env = "WAREHOUSE_URL"                 # or url_file = "/run/secrets/warehouse"
 //! ```
 
+use conexor_connectors::kafka::{KafkaSpec, SaslMechanism, SecurityProtocol};
 use conexor_connectors::rest::{AuthKind, RestSpec};
 use conexor_connectors::s3::S3Spec;
 use conexor_connectors::{ConnectionSpec, SourceSpec};
@@ -175,6 +176,69 @@ fn rest_connection(
     Ok(spec)
 }
 
+/// A `kafka` connection of agent.toml: the SASL password and client key
+/// read from environment variables or files, the spec checked like the
+/// server's.
+fn kafka_connection(
+    c: &FileConnection,
+    at: &str,
+    resolve: &dyn Fn(&PathBuf) -> PathBuf,
+) -> Result<KafkaSpec, ConfigError> {
+    if c.url.is_some() || c.url_env.is_some() || c.url_file.is_some() {
+        return Err(err(format!(
+            "{at}: a kafka connection takes bootstrap_servers, not a URL"
+        )));
+    }
+    let read = |p: &PathBuf| {
+        let p = resolve(p);
+        std::fs::read_to_string(&p).map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))
+    };
+    let protocol = match c.security_protocol.as_deref() {
+        None => SecurityProtocol::Plaintext,
+        Some(p) => SecurityProtocol::parse(p).ok_or_else(|| {
+            err(format!(
+                "{at}: security_protocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, not {p:?}"
+            ))
+        })?,
+    };
+    let mechanism = match c.sasl_mechanism.as_deref() {
+        None => None,
+        Some(m) => Some(SaslMechanism::parse(m).ok_or_else(|| {
+            err(format!(
+                "{at}: sasl_mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, not {m:?}"
+            ))
+        })?),
+    };
+    let password = match (&c.password_env, &c.password_file) {
+        (Some(var), None) => Some(secret_from_env(var, at)?),
+        (None, Some(p)) => Some(secret_from_file(&resolve(p), at)?),
+        (None, None) => None,
+        _ => {
+            return Err(err(format!(
+                "{at}: set at most one of password_env or password_file"
+            )));
+        }
+    };
+    let spec = KafkaSpec {
+        bootstrap_servers: c.bootstrap_servers.clone().unwrap_or_default(),
+        security_protocol: protocol,
+        sasl_mechanism: mechanism,
+        username: c.username.clone(),
+        password,
+        password_secret: None,
+        ca_pem: c.ca_file.as_ref().map(read).transpose()?,
+        client_cert_pem: c.client_cert_file.as_ref().map(read).transpose()?,
+        client_key_pem: c
+            .client_key_file
+            .as_ref()
+            .map(read)
+            .transpose()?
+            .map(Zeroizing::new),
+    };
+    spec.validate().map_err(|e| err(format!("{at}: {e}")))?;
+    Ok(spec)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -276,6 +340,24 @@ struct FileConnection {
     test_operation: Option<String>,
     #[serde(default)]
     ignore_servers: bool,
+    /// `type = "kafka"`: by Kafka's own fields; the SASL password from
+    /// `password_env` or `password_file`.
+    #[serde(default)]
+    bootstrap_servers: Option<String>,
+    #[serde(default)]
+    security_protocol: Option<String>,
+    #[serde(default)]
+    sasl_mechanism: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password_env: Option<String>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    client_key_file: Option<PathBuf>,
 }
 
 /// The agent's own limits: applied whatever the server asks.
@@ -435,6 +517,16 @@ impl Settings {
             }
             if connections.iter().any(|o| o.name == c.name) {
                 return Err(err(format!("{at}: the name is used twice")));
+            }
+            if c.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Kafka) {
+                let spec = kafka_connection(c, &at, &resolve)?;
+                connections.push(LocalConnection {
+                    name: c.name.clone(),
+                    kind: ConnectionKind::Kafka,
+                    spec: SourceSpec::Kafka(spec),
+                    allow_privileged: c.allow_privileged,
+                });
+                continue;
             }
             if c.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Rest) {
                 let spec = rest_connection(c, &at, &resolve)?;

@@ -340,6 +340,9 @@ async fn rotate_master(
 /// and the bytes they take in tools/list.
 fn discovered(name: &str, schema: &conexor_connectors::Schema) -> Value {
     let mut found = json!({"tables": schema.tables.len(), "buckets": schema.buckets.len()});
+    if !schema.topics.is_empty() {
+        found["topics"] = json!(schema.topics.len());
+    }
     if let Some(api) = &schema.api {
         use conexor_connectors::rest;
         let ops: Vec<&rest::openapi::Operation> = api.operations.iter().collect();
@@ -479,7 +482,7 @@ fn parse_sealed(body: &SealedConnection) -> Result<(ConnectionKind, SecretId), A
     valid_name(&body.name)?;
     let kind = ConnectionKind::parse(&body.kind).ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "unknown connection type {:?}: use postgresql, mysql, sqlite, sqlserver, s3 or rest",
+            "unknown connection type {:?}: use postgresql, mysql, sqlite, sqlserver, s3, rest or kafka",
             body.kind
         ))
     })?;
@@ -571,7 +574,7 @@ async fn add_connection(
         StatusCode::CREATED,
         Json(
             json!({"name": body.name, "test": report, "tables": found["tables"], "buckets": found["buckets"],
-                   "operations": found["operations"], "tools": found["tools"]}),
+                   "operations": found["operations"], "tools": found["tools"], "topics": found["topics"]}),
         ),
     ))
 }

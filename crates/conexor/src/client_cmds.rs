@@ -209,7 +209,7 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
 /// How a connection is described on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
-    /// Connection type: postgresql, mysql (also MariaDB), sqlite, sqlserver (also Azure SQL), s3 or rest
+    /// Connection type: postgresql, mysql (also MariaDB), sqlite, sqlserver (also Azure SQL), s3, rest or kafka
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Read a connection URL (postgres://…, mysql://…, sqlite:…) from stdin
@@ -255,6 +255,31 @@ pub struct SpecArgs {
     pub sqlserver: SqlserverArgs,
     #[command(flatten)]
     pub rest: RestArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// The fields of a Kafka connection, `--type kafka` (with --user, the
+/// password as for databases (--password-stdin / --password-secret) and
+/// --ssl-ca for the brokers' CA).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Kafka (--type kafka)")]
+pub struct KafkaArgs {
+    /// broker1:9092,broker2:9092
+    #[arg(long, value_name = "HOST:PORT,...")]
+    pub bootstrap_servers: Option<String>,
+    /// PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL
+    #[arg(long, value_name = "PROTOCOL")]
+    pub security_protocol: Option<String>,
+    /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    #[arg(long, value_name = "MECHANISM")]
+    pub sasl_mechanism: Option<String>,
+    /// Mutual TLS: the client certificate (PEM file)
+    #[arg(long, value_name = "FILE", requires = "ssl_key")]
+    pub ssl_cert: Option<std::path::PathBuf>,
+    /// Mutual TLS: the client key (PEM file)
+    #[arg(long, value_name = "FILE", requires = "ssl_cert")]
+    pub ssl_key: Option<std::path::PathBuf>,
 }
 
 /// The fields of a REST API connection, `--type rest` (with --allow-http
@@ -360,6 +385,13 @@ pub struct S3Args {
 impl SpecArgs {
     /// The spec's kind and its plaintext JSON (what the client seals).
     pub async fn build_plain(&self) -> Result<(ConnectionKind, Zeroizing<Vec<u8>>)> {
+        if self.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Kafka) {
+            let spec = self.build_kafka()?;
+            return Ok((
+                ConnectionKind::Kafka,
+                Zeroizing::new(serde_json::to_vec(&spec)?),
+            ));
+        }
         if self.kind.as_deref().and_then(ConnectionKind::parse) == Some(ConnectionKind::Rest) {
             let spec = self.build_rest().await?;
             return Ok((
@@ -376,6 +408,71 @@ impl SpecArgs {
         }
         let (kind, spec) = self.build()?;
         Ok((kind, Zeroizing::new(serde_json::to_vec(&spec)?)))
+    }
+
+    fn build_kafka(&self) -> Result<conexor_connectors::kafka::KafkaSpec> {
+        use conexor_connectors::kafka::{KafkaSpec, SaslMechanism, SecurityProtocol};
+        if self.url.is_some() || self.url_stdin || self.host.is_some() || self.path.is_some() {
+            bail!("a kafka connection takes --bootstrap-servers, not a URL, host or path");
+        }
+        let a = &self.kafka;
+        let read = |p: &std::path::PathBuf| {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+        };
+        let protocol = match &a.security_protocol {
+            Some(p) => SecurityProtocol::parse(p).ok_or_else(|| {
+                anyhow!(
+                    "unknown --security-protocol {p:?}: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+                )
+            })?,
+            None if a.sasl_mechanism.is_some() => SecurityProtocol::SaslSsl,
+            None => SecurityProtocol::Plaintext,
+        };
+        let mut spec = KafkaSpec {
+            bootstrap_servers: a
+                .bootstrap_servers
+                .clone()
+                .ok_or_else(|| anyhow!("--bootstrap-servers is required for --type kafka"))?,
+            security_protocol: protocol,
+            sasl_mechanism: a
+                .sasl_mechanism
+                .as_deref()
+                .map(|m| {
+                    SaslMechanism::parse(m).ok_or_else(|| {
+                        anyhow!(
+                            "unknown --sasl-mechanism {m:?}: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                        )
+                    })
+                })
+                .transpose()?,
+            username: self.user.clone(),
+            ca_pem: self.ssl_ca.as_ref().map(read).transpose()?,
+            client_cert_pem: a.ssl_cert.as_ref().map(read).transpose()?,
+            client_key_pem: a
+                .ssl_key
+                .as_ref()
+                .map(read)
+                .transpose()?
+                .map(Zeroizing::new),
+            ..Default::default()
+        };
+        if protocol.sasl() {
+            if let Some(name) = &self.password_secret {
+                spec.password_secret = Some(name.clone());
+            } else if self.password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password from stdin")?;
+                spec.password = Some(Zeroizing::new(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ));
+            } else if std::io::stdin().is_terminal() {
+                spec.password = Some(prompt_secret("SASL password: ")?);
+            }
+        }
+        spec.validate().map_err(|e| anyhow!("{e}"))?;
+        Ok(spec)
     }
 
     async fn build_rest(&self) -> Result<conexor_connectors::rest::RestSpec> {
@@ -529,7 +626,7 @@ impl SpecArgs {
                     .ok_or_else(|| anyhow!("give --url/--url-stdin, or --type with fields"))?;
                 let kind = ConnectionKind::parse(kind_text).ok_or_else(|| {
                     anyhow!(
-                        "unknown --type {kind_text:?}: use postgresql, mysql, sqlite, sqlserver, s3 or rest"
+                        "unknown --type {kind_text:?}: use postgresql, mysql, sqlite, sqlserver, s3, rest or kafka"
                     )
                 })?;
                 (kind, ConnectionSpec::default())
@@ -736,6 +833,14 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             if args.json {
                 println!("{v}");
             } else {
+                if let Some(topics) = v["topics"].as_u64() {
+                    println!(
+                        "Connection {name:?} saved ({topics} topic{} discovered).",
+                        if topics == 1 { "" } else { "s" }
+                    );
+                    print_test(&v["test"]);
+                    return Ok(());
+                }
                 if let Some(ops) = v["operations"].as_u64() {
                     println!(
                         "Connection {name:?} saved ({ops} read operation{} enabled; {} tool{} in tools/list, {} bytes).",
@@ -799,6 +904,13 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
                     v["mode"].as_str().unwrap_or("?"),
                     v["secret_version"]
                 );
+                for t in v["schema"]["topics"].as_array().into_iter().flatten() {
+                    println!(
+                        "  topic {} ({} partitions)",
+                        t["name"].as_str().unwrap_or("?"),
+                        t["partitions"]
+                    );
+                }
                 if let Some(api) = v["schema"]["api"].as_object() {
                     println!(
                         "  API {} {}: {} read operations enabled of {}, {} write operations never callable",

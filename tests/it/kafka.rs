@@ -1,0 +1,383 @@
+//! Kafka (`kafka`) against a real Kafka-compatible broker (tansu, started
+//! by the harness, filled by kafka-python), through a real MCP client:
+//! topics listed with their offsets, messages peeked and decoded, capped
+//! and audited; hostile arguments refused; consumer groups untouched, shown
+//! both by the group's committed offsets and by the request kinds read on
+//! the wire; a broker that advertises a refused address is never dialled.
+
+use conexor_client::Client;
+use conexor_tests::TestServer;
+use conexor_tests::kafka::{GROUP_APIS, broker};
+use conexor_tests::mcp::{call, mcp, tool_names};
+use conexor_types::ConnectionKind;
+use serde_json::{Value, json};
+
+async fn add_kafka(client: &Client, name: &str, bootstrap: &str) -> anyhow::Result<Value> {
+    let spec = json!({"bootstrap_servers": bootstrap});
+    let plain = serde_json::to_vec(&spec)?;
+    let body = client
+        .sealed_connection(name, ConnectionKind::Kafka, &plain, false)
+        .await?;
+    client.post("connections", body).await
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ai_reads_the_last_orders_decoded_capped_and_audited() {
+    let kafka = broker();
+    let server = TestServer::start_with(|c| c.limits.max_bytes = 512 * 1024).await;
+    let admin = server.workspace("kafka").await;
+    let added = add_kafka(&admin, "stream", &kafka.bootstrap).await.unwrap();
+    assert!(added["topics"].as_u64().unwrap() >= 3, "{added}");
+    assert!(
+        added["test"]["version"]
+            .as_str()
+            .unwrap()
+            .contains("PLAINTEXT"),
+        "{added}"
+    );
+    let (service, _) = mcp(&server, &admin).await;
+    let tools = tool_names(&service).await;
+    assert!(tools.iter().any(|t| t == "list_topics"), "{tools:?}");
+    assert!(tools.iter().any(|t| t == "peek_messages"), "{tools:?}");
+
+    let (err, listed, text) = call(
+        &service,
+        "list_topics",
+        json!({"connection": "stream", "pattern": "ord"}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let orders = &listed["topics"][0];
+    assert_eq!(orders["name"], "orders", "{listed}");
+    assert_eq!(orders["partitions"].as_array().unwrap().len(), 3);
+    assert_eq!(orders["approximate_messages"], 30);
+
+    // "What are the last 10 events on orders and what do they look like?"
+    let (err, last, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "orders", "limit": 10}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let messages = last["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 10, "{last}");
+    for m in messages {
+        assert_eq!(m["value"]["encoding"], "json", "{m}");
+        assert!(
+            m["value"]["data"]["order_id"].as_u64().unwrap() >= 20,
+            "the last ones: {m}"
+        );
+        assert!(m["key"]["data"].as_str().unwrap().starts_with("order-"));
+        assert_eq!(m["headers"]["source"]["data"], "shop");
+    }
+    // One partition from its start, and from an offset.
+    let (err, first, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "orders", "partition": 1, "from": "earliest", "limit": 3}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let offsets: Vec<i64> = first["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 1, 2]);
+    assert_eq!(first["messages"][0]["value"]["data"]["order_id"], 1);
+    let (err, at, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "orders", "partition": 2, "from": "offset", "offset": 4, "limit": 2}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert_eq!(at["messages"][0]["offset"], 4);
+    assert_eq!(at["messages"][0]["value"]["data"]["order_id"], 14);
+    // Text, and a 5 MB value cut at the cap, and bytes as base64.
+    let (err, events, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "events", "from": "earliest", "limit": 2}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert_eq!(events["messages"][0]["value"]["data"], "event line 0");
+    let (err, blobs, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "blobs", "from": "earliest"}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let big = &blobs["messages"][0]["value"];
+    assert_eq!(
+        big["bytes"],
+        5 * 1024 * 1024,
+        "{}",
+        &blobs.to_string()[..300.min(blobs.to_string().len())]
+    );
+    assert_eq!(big["truncated"], true);
+    assert!(big["data"].as_str().unwrap().len() <= 256 * 1024);
+    assert!(conexor_connectors::json_len(&blobs) <= 600 * 1024);
+
+    // Hostile arguments: clear errors, nothing crashes.
+    for (args, says) in [
+        (json!({"topic": "no-such-topic"}), "no topic"),
+        (
+            json!({"topic": "orders", "partition": 99}),
+            "no partition 99",
+        ),
+        (
+            json!({"topic": "orders", "partition": 0, "from": "offset", "offset": 1_000_000_000_000i64}),
+            "outside",
+        ),
+        (
+            json!({"topic": "orders", "partition": 0, "from": "offset", "offset": -1}),
+            "offset",
+        ),
+        (json!({"topic": "ord\u{7}ers"}), "topic"),
+        (
+            json!({"topic": "orders", "from": "offset", "offset": 3}),
+            "partition",
+        ),
+    ] {
+        let mut args = args;
+        args["connection"] = json!("stream");
+        let (err, _, text) = call(&service, "peek_messages", args.clone()).await;
+        assert!(err && text.contains(says), "{args}: {text}");
+    }
+    let (err, million, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "orders", "limit": 1_000_000, "from": "earliest"}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    assert_eq!(million["messages"].as_array().unwrap().len(), 30);
+
+    // The audit: the typed read's hash, no message contents.
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let records: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .collect();
+    let peek = records
+        .iter()
+        .find(|r| {
+            r["tool"] == "peek_messages" && r["params"]["limit"] == 10 && r["outcome"] == "ok"
+        })
+        .unwrap_or_else(|| panic!("the peek is recorded: {audit}"));
+    assert_eq!(peek["connection"], "stream");
+    assert_eq!(peek["rows"], 10);
+    assert_eq!(
+        peek["query_hash"],
+        sha256_hex(&format!(
+            "kafka.peek\norders\n*\nlatest\n10\n{}",
+            512 * 1024
+        ))
+    );
+    for needle in ["customer 3", "event line", "BBBBBBBB"] {
+        assert!(
+            !audit.contains(needle),
+            "the audit log holds message data {needle:?}"
+        );
+    }
+    let _ = service.cancel().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peeks_leave_every_consumer_group_as_it_was() {
+    let kafka = broker();
+    // A real consumer group reads part of orders and commits.
+    let consumed = kafka.fixtures(&["consume", "cx-readers"]);
+    assert!(consumed["consumed"].as_u64().unwrap() > 0, "{consumed}");
+    let before = kafka.fixtures(&["offsets", "cx-readers"]);
+    assert!(
+        before.as_object().is_some_and(|o| !o.is_empty()),
+        "committed: {before}"
+    );
+
+    let server = TestServer::start().await;
+    let admin = server.workspace("kafka-groups").await;
+    add_kafka(&admin, "stream", &kafka.bootstrap).await.unwrap();
+    let (service, _) = mcp(&server, &admin).await;
+    let service = std::sync::Arc::new(service);
+    // Many peeks, eight at a time.
+    let mut calls = Vec::new();
+    for i in 0..24 {
+        let service = service.clone();
+        calls.push(tokio::spawn(async move {
+            let args = match i % 3 {
+                0 => json!({"connection": "stream", "topic": "orders", "limit": 5}),
+                1 => json!({"connection": "stream", "topic": "orders", "from": "earliest", "limit": 30}),
+                _ => json!({"connection": "stream", "topic": "orders", "partition": i % 3, "from": "offset", "offset": 1}),
+            };
+            call(&service, "peek_messages", args).await
+        }));
+        if calls.len() == 8 {
+            for c in calls.drain(..) {
+                let (err, _, text) = c.await.unwrap();
+                assert!(!err, "{text}");
+            }
+        }
+    }
+    for c in calls {
+        let (err, _, text) = c.await.unwrap();
+        assert!(!err, "{text}");
+    }
+    let after = kafka.fixtures(&["offsets", "cx-readers"]);
+    assert_eq!(before, after, "the group's committed offsets changed");
+
+    // On the wire: what Conexor sent, and that no group or write request was among it.
+    let sent = kafka.requests_from("conexor");
+    assert!(
+        sent.get(&1).copied().unwrap_or(0) > 0,
+        "fetches were seen: {sent:?}"
+    );
+    for (key, name) in GROUP_APIS {
+        assert_eq!(sent.get(key), None, "Conexor sent {name}: {sent:?}");
+    }
+    for key in sent.keys() {
+        assert!(
+            [1, 2, 3, 17, 18, 36].contains(key),
+            "an unexpected request kind {key}: {sent:?}"
+        );
+    }
+    println!("request kinds Conexor sent: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_destinations_are_never_dialled() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("kafka-policy").await;
+    let err = add_kafka(&admin, "meta", "169.254.169.254:9092")
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("metadata"), "{err:#}");
+    // A broker that advertises a metadata address: the bootstrap server is
+    // reached, the advertised address is refused by the gate.
+    let port = conexor_tests::free_port();
+    let tansu = std::env::var("CONEXOR_TEST_TANSU").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/conexor/tansu-0.6.0/bin/tansu",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let mut child = std::process::Command::new(tansu)
+        .args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--advertised-listener-url",
+            "tcp://169.254.169.254:9092",
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a second tansu");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the second tansu did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let err = add_kafka(&admin, "advertised", &format!("127.0.0.1:{port}")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = err.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("169.254.169.254"),
+        "the advertised address is named as refused: {err:#}"
+    );
+}
+
+/// The same tools behind an agent: the agent holds the connection, clamps
+/// to its own caps, and both records carry the same hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_behind_an_agent_under_the_agent_s_own_caps() {
+    use crate::agent::{create_agent, spawn_agent};
+    let kafka = broker();
+    let server = TestServer::start().await;
+    let admin = server.workspace("agent-kafka").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, token) = create_agent(&admin, "kafka-agent", 600).await;
+    let text = format!(
+        "server = \"{}\"\ntoken = \"{token}\"\nstate_dir = \"state\"\n[limits]\nmax_rows = 4\n\
+         [[connections]]\nname = \"stream\"\ntype = \"kafka\"\nbootstrap_servers = \"{}\"\n",
+        server.url, kafka.bootstrap
+    );
+    let settings =
+        conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with kafka");
+    let agent = spawn_agent(settings);
+    let started = std::time::Instant::now();
+    loop {
+        let listed = admin.get("connections").await.unwrap();
+        let online = listed["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "stream" && c["online"] == json!(true));
+        if online {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the agent's kafka connection never came online: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (service, _) = mcp(&server, &admin).await;
+    let (err, last, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "stream", "topic": "orders", "limit": 10}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    // The server allows 10; the agent's own cap is 4.
+    assert_eq!(last["messages"].as_array().unwrap().len(), 4, "{last}");
+    let audit = admin.get_text("audit/export?format=jsonl").await.unwrap();
+    let server_hash = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| r["tool"] == "peek_messages" && r["outcome"] == "ok")
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the server recorded the peek");
+    let log = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let agent_hash = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|l| l.get("record").cloned())
+        .find(|r| r["tool"] == "agent.topics" && r["outcome"] == "ok")
+        .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
+        .expect("the agent recorded the peek");
+    assert_eq!(server_hash, agent_hash);
+    // The agent's caps are in it: 4 messages, the server's 1 MiB.
+    assert_eq!(
+        server_hash,
+        sha256_hex(&format!(
+            "kafka.peek\norders\n*\nlatest\n4\n{}",
+            1024 * 1024
+        ))
+    );
+    assert!(
+        !log.contains("customer 3"),
+        "the agent's log holds message data"
+    );
+    agent.stop.cancel();
+    let _ = service.cancel().await;
+}

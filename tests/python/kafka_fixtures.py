@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Kafka fixtures for the Kafka tests, produced with kafka-python.
+
+    kafka_fixtures.py BOOTSTRAP produce          # topics and messages
+    kafka_fixtures.py BOOTSTRAP consume GROUP    # a consumer group reads orders and commits
+    kafka_fixtures.py BOOTSTRAP offsets GROUP    # that group's committed offsets, as JSON
+
+Topics: `orders` (3 partitions; 30 JSON orders with keys and headers),
+`events` (1 partition; 12 lines of text), `blobs` (1 partition; one 5 MB
+value and one binary value). Prints a JSON summary on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+
+def produce(bootstrap: str) -> dict:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cx-fixtures")
+    try:
+        admin.create_topics([
+            NewTopic("orders", num_partitions=3, replication_factor=1),
+            NewTopic("events", num_partitions=1, replication_factor=1),
+            NewTopic("blobs", num_partitions=1, replication_factor=1),
+        ])
+    except TopicAlreadyExistsError:
+        pass
+    admin.close()
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        max_request_size=8 * 1024 * 1024,
+        linger_ms=0,
+    )
+    for i in range(30):
+        order = {"order_id": i, "customer": f"customer {i % 7}", "amount": round(10 + i * 1.5, 2), "country": ["DE", "FR", "US"][i % 3]}
+        producer.send(
+            "orders",
+            key=f"order-{i}".encode(),
+            value=json.dumps(order).encode(),
+            headers=[("source", b"shop"), ("trace", f"t-{i}".encode())],
+            partition=i % 3,
+        ).get(timeout=30)
+    for i in range(12):
+        producer.send("events", value=f"event line {i}".encode(), partition=0).get(timeout=30)
+    producer.send("blobs", key=b"big", value=b"B" * (5 * 1024 * 1024), partition=0).get(timeout=60)
+    producer.send("blobs", key=b"bin", value=bytes(range(256)), partition=0).get(timeout=30)
+    producer.flush()
+    producer.close()
+    return {"orders": 30, "events": 12, "blobs": 2}
+
+
+def consume(bootstrap: str, group: str) -> dict:
+    consumer = KafkaConsumer(
+        "orders",
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    seen = 0
+    deadline = time.time() + 20
+    for _ in consumer:
+        seen += 1
+        if seen >= 15 or time.time() > deadline:
+            break
+    consumer.commit()
+    consumer.close()
+    return {"consumed": seen}
+
+
+def offsets(bootstrap: str, group: str) -> dict:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cx-fixtures")
+    committed = admin.list_consumer_group_offsets(group)
+    admin.close()
+    return {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in sorted(committed.items(), key=lambda kv: (kv[0].topic, kv[0].partition))}
+
+
+def main() -> None:
+    bootstrap, action = sys.argv[1], sys.argv[2]
+    if action == "produce":
+        out = produce(bootstrap)
+    elif action == "consume":
+        out = consume(bootstrap, sys.argv[3])
+    elif action == "offsets":
+        out = offsets(bootstrap, sys.argv[3])
+    else:
+        raise SystemExit(f"unknown action {action}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
