@@ -77,9 +77,18 @@ def consume(bootstrap: str, group: str) -> dict:
 
 def offsets(bootstrap: str, group: str) -> dict:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cx-fixtures")
-    committed = admin.list_consumer_group_offsets(group)
+    committed = admin.list_group_offsets({group: None})[group]
+    try:
+        described = admin.describe_groups([group])
+    except Exception as e:  # a broker without DescribeGroups: offsets only
+        described = [type("G", (), {"state": f"not described: {type(e).__name__}", "members": []})()]
     admin.close()
-    return {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in sorted(committed.items(), key=lambda kv: (kv[0].topic, kv[0].partition))}
+    offsets = {f"{tp.topic}:{tp.partition}": meta.offset for tp, meta in sorted(committed.items(), key=lambda kv: (kv[0].topic, kv[0].partition))}
+    groups = []
+    for g in described:
+        members = getattr(g, "members", None) or []
+        groups.append({"state": str(getattr(g, "state", "")), "members": sorted(str(getattr(m, "member_id", m)) for m in members)})
+    return {"offsets": offsets, "groups": groups}
 
 
 def main() -> None:

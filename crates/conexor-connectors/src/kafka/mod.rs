@@ -406,10 +406,19 @@ impl KafkaSource {
     pub async fn test(&self) -> Result<TestReport, Error> {
         let started = Instant::now();
         let topics = self.topics().await?;
+        // One partition's offsets: a request to the broker that leads it,
+        // at the address the cluster advertises (checked by the gate).
+        let mut reads = String::new();
+        if let Some(t) = topics.iter().find(|t| !t.name.starts_with('_'))
+            && let Some(p) = t.partitions.iter().next()
+        {
+            self.offsets(&t.name, *p).await?;
+            reads = format!("; offsets of {}/{p} readable", t.name);
+        }
         let inner = &self.inner;
         Ok(TestReport {
             version: format!(
-                "Kafka cluster: {} topics; {}{}",
+                "Kafka cluster: {} topics{reads}; {}{}",
                 topics.len(),
                 inner.protocol.as_str(),
                 inner
