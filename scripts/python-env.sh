@@ -28,6 +28,7 @@ reqs=(
   "moto[server]>=5,<6"
   "pyarrow>=15"
   "kafka-python>=2.2"    # the Kafka tests produce with a standard client
+  "fastavro>=1.9"        # and frame Avro values as Confluent's serializer does
 )
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

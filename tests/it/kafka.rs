@@ -402,3 +402,47 @@ async fn topics_behind_an_agent_under_the_agent_s_own_caps() {
     agent.stop.cancel();
     let _ = service.cancel().await;
 }
+
+/// Values in Confluent's wire format decoded through a schema registry:
+/// Avro with the writer's schema, JSON Schema as JSON; an unknown schema id
+/// and a datum the schema cannot read are shown as base64 with a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_and_json_schema_values_are_decoded_through_the_schema_registry() {
+    let kafka = broker();
+    let server = TestServer::start().await;
+    let admin = server.workspace("kafka-avro").await;
+    let spec = json!({"bootstrap_servers": kafka.bootstrap, "schema_registry_url": kafka.registry});
+    let body = admin
+        .sealed_connection(
+            "payments",
+            ConnectionKind::Kafka,
+            &serde_json::to_vec(&spec).unwrap(),
+            false,
+        )
+        .await
+        .unwrap();
+    admin.post("connections", body).await.unwrap();
+    let (service, _) = mcp(&server, &admin).await;
+    let (err, peek, text) = call(
+        &service,
+        "peek_messages",
+        json!({"connection": "payments", "topic": "payments", "from": "earliest", "limit": 20}),
+    )
+    .await;
+    assert!(!err, "{text}");
+    let messages = peek["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 8, "{peek}");
+    let first = &messages[0]["value"];
+    assert_eq!(first["encoding"], "avro", "{first}");
+    assert_eq!(first["data"]["currency"], "USD");
+    assert_eq!(first["data"]["note"], "note 0");
+    assert_eq!(messages[1]["value"]["data"]["currency"], "EUR");
+    assert_eq!(messages[5]["value"]["encoding"], "json_schema");
+    assert_eq!(messages[5]["value"]["data"]["kind"], "refund");
+    for (i, says) in [(6, "404"), (7, "do not decode")] {
+        let v = &messages[i]["value"];
+        assert_eq!(v["encoding"], "base64", "{v}");
+        assert!(v["note"].as_str().unwrap().contains(says), "{v}");
+    }
+    let _ = service.cancel().await;
+}

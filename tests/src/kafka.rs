@@ -23,6 +23,9 @@ pub type Requests = Arc<Mutex<BTreeMap<(String, i16), u64>>>;
 pub struct Broker {
     /// `127.0.0.1:<relay port>`: what clients bootstrap from.
     pub bootstrap: String,
+    /// `http://127.0.0.1:<port>`: a schema registry with Confluent's API
+    /// (`tests/python/schema_registry.py`) holding the `payments` schemas.
+    pub registry: String,
     requests: Requests,
 }
 
@@ -114,12 +117,35 @@ pub fn broker() -> &'static Broker {
                 }
             });
         });
+        let registry_port = crate::free_port();
+        let script = format!(
+            "{} {} {registry_port} >{}/registry.log 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
+            crate::s3::python().display(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/python/schema_registry.py"),
+            dir.display(),
+            std::process::id(),
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start schema_registry.py");
+        while std::net::TcpStream::connect(("127.0.0.1", registry_port)).is_err() {
+            assert!(started.elapsed().as_secs() < 30, "the schema registry did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let broker = Broker {
             bootstrap: format!("127.0.0.1:{relay}"),
+            registry: format!("http://127.0.0.1:{registry_port}"),
             requests,
         };
         let out = broker.fixtures(&["produce"]);
         assert_eq!(out["orders"], 30, "{out}");
+        let out = broker.fixtures(&["avro", &broker.registry]);
+        assert_eq!(out["payments"], 8, "{out}");
         broker
     })
 }

@@ -234,6 +234,13 @@ fn kafka_connection(
             .map(read)
             .transpose()?
             .map(Zeroizing::new),
+        schema_registry_url: c.schema_registry_url.clone(),
+        schema_registry_username: c.schema_registry_username.clone(),
+        schema_registry_password: match &c.schema_registry_password_env {
+            Some(var) => Some(secret_from_env(var, at)?),
+            None => None,
+        },
+        schema_registry_password_secret: None,
     };
     spec.validate().map_err(|e| err(format!("{at}: {e}")))?;
     Ok(spec)
@@ -358,6 +365,12 @@ struct FileConnection {
     client_cert_file: Option<PathBuf>,
     #[serde(default)]
     client_key_file: Option<PathBuf>,
+    #[serde(default)]
+    schema_registry_url: Option<String>,
+    #[serde(default)]
+    schema_registry_username: Option<String>,
+    #[serde(default)]
+    schema_registry_password_env: Option<String>,
 }
 
 /// The agent's own limits: applied whatever the server asks.

@@ -329,6 +329,9 @@ impl SourceSpec {
                 if let Some(name) = spec.password_secret.take() {
                     spec.password = Some(value(name).await?);
                 }
+                if let Some(name) = spec.schema_registry_password_secret.take() {
+                    spec.schema_registry_password = Some(value(name).await?);
+                }
             }
         }
         Ok(())

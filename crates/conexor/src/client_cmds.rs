@@ -280,6 +280,15 @@ pub struct KafkaArgs {
     /// Mutual TLS: the client key (PEM file)
     #[arg(long, value_name = "FILE", requires = "ssl_cert")]
     pub ssl_key: Option<std::path::PathBuf>,
+    /// A schema registry with Confluent's API (decodes Avro and JSON Schema values)
+    #[arg(long, value_name = "URL")]
+    pub schema_registry_url: Option<String>,
+    /// The schema registry's user (its password: --schema-registry-password-secret)
+    #[arg(long, value_name = "USER", requires = "schema_registry_url")]
+    pub schema_registry_user: Option<String>,
+    /// Use the named Secret NAME as the schema registry's password
+    #[arg(long, value_name = "NAME", requires = "schema_registry_user")]
+    pub schema_registry_password_secret: Option<String>,
 }
 
 /// The fields of a REST API connection, `--type rest` (with --allow-http
@@ -448,6 +457,9 @@ impl SpecArgs {
             username: self.user.clone(),
             ca_pem: self.ssl_ca.as_ref().map(read).transpose()?,
             client_cert_pem: a.ssl_cert.as_ref().map(read).transpose()?,
+            schema_registry_url: a.schema_registry_url.clone(),
+            schema_registry_username: a.schema_registry_user.clone(),
+            schema_registry_password_secret: a.schema_registry_password_secret.clone(),
             client_key_pem: a
                 .ssl_key
                 .as_ref()

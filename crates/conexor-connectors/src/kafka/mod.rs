@@ -15,6 +15,7 @@
 
 mod decode;
 mod gate;
+mod registry;
 mod spec;
 
 pub use spec::{KafkaSpec, SaslMechanism, SecurityProtocol};
@@ -68,17 +69,28 @@ struct Inner {
     protocol: SecurityProtocol,
     mechanism: Option<SaslMechanism>,
     timeout: Duration,
+    registry: Option<registry::Registry>,
 }
 
 impl KafkaSource {
     /// Connects to the bootstrap servers and reads the cluster's metadata.
     pub async fn open(spec: &KafkaSpec, options: &OpenOptions) -> Result<KafkaSource, Error> {
         spec.validate()?;
-        if spec.password_secret.is_some() {
+        if spec.password_secret.is_some() || spec.schema_registry_password_secret.is_some() {
             return Err(Error::Spec(
                 "the password refers to a named secret that was not resolved".into(),
             ));
         }
+        let registry = match &spec.schema_registry_url {
+            Some(url) => Some(registry::Registry::open(
+                url,
+                spec.schema_registry_username
+                    .clone()
+                    .map(|u| (u, spec.schema_registry_password.clone().unwrap_or_default())),
+                options,
+            )?),
+            None => None,
+        };
         let brokers = spec.brokers()?;
         let gate = gate::Gate::start(options.destinations.clone(), options.connect_timeout)
             .await
@@ -133,6 +145,7 @@ impl KafkaSource {
                 protocol: spec.security_protocol,
                 mechanism: spec.sasl_mechanism,
                 timeout: options.statement_timeout,
+                registry,
             }),
         })
     }
@@ -378,9 +391,15 @@ impl KafkaSource {
                 "partition": p,
                 "offset": r.offset,
                 "timestamp": record.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "key": record.key.as_deref().map(|k| decode::part(k, part_cap)),
+                "key": match record.key.as_deref() {
+                    Some(k) => Some(self.decode(k, part_cap).await),
+                    None => None,
+                },
                 "headers": headers,
-                "value": record.value.as_deref().map(|v| decode::part(v, part_cap)),
+                "value": match record.value.as_deref() {
+                    Some(v) => Some(self.decode(v, part_cap).await),
+                    None => None,
+                },
             });
             let size = crate::json_len(&message) as usize;
             if used + size > budget && !messages.is_empty() {
@@ -402,6 +421,19 @@ impl KafkaSource {
         })
     }
 
+    /// A key or value: through the schema registry when it is in
+    /// Confluent's wire format and a registry is configured.
+    async fn decode(&self, bytes: &[u8], cap: usize) -> Value {
+        match &self.inner.registry {
+            Some(registry) if bytes.len() >= 5 && bytes[0] == 0 => {
+                let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+                let writer = registry.writer(id).await;
+                registry::decode(&writer, id, &bytes[5..], bytes.len(), cap)
+            }
+            _ => decode::part(bytes, cap),
+        }
+    }
+
     /// Lists topics and says which protocol and mechanism it used.
     pub async fn test(&self) -> Result<TestReport, Error> {
         let started = Instant::now();
@@ -418,13 +450,14 @@ impl KafkaSource {
         let inner = &self.inner;
         Ok(TestReport {
             version: format!(
-                "Kafka cluster: {} topics{reads}; {}{}",
+                "Kafka cluster: {} topics{reads}; {}{}{}",
                 topics.len(),
                 inner.protocol.as_str(),
                 inner
                     .mechanism
                     .map(|m| format!(" with SASL {}", m.as_str()))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if inner.protocol.tls() { ", TLS verified against the configured CA (or the public roots)" } else { ", no TLS" }
             ),
             latency_ms: started.elapsed().as_millis() as u64,
             // Peeks join no group and commit nothing, whatever the login may do.

@@ -99,6 +99,16 @@ pub struct KafkaSpec {
     pub client_cert_pem: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key_pem: Option<Zeroizing<String>>,
+    /// A schema registry with Confluent's API, to decode Avro and JSON
+    /// Schema values in Confluent's wire format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_password: Option<Zeroizing<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_password_secret: Option<String>,
 }
 
 impl std::fmt::Debug for KafkaSpec {
@@ -149,6 +159,11 @@ impl KafkaSpec {
         self.password_secret
             .iter()
             .map(|name| ("password".to_owned(), name.clone()))
+            .chain(
+                self.schema_registry_password_secret
+                    .iter()
+                    .map(|name| ("schema_registry_password".to_owned(), name.clone())),
+            )
             .collect()
     }
 
@@ -193,6 +208,15 @@ impl KafkaSpec {
                 "{} uses no TLS: certificates need SSL or SASL_SSL",
                 protocol.as_str()
             )));
+        }
+        if self.schema_registry_url.is_none()
+            && (self.schema_registry_username.is_some()
+                || self.schema_registry_password.is_some()
+                || self.schema_registry_password_secret.is_some())
+        {
+            return Err(Error::Spec(
+                "a schema registry login needs the registry's URL".into(),
+            ));
         }
         if self.client_cert_pem.is_some() != self.client_key_pem.is_some() {
             return Err(Error::Spec(
