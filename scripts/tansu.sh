@@ -4,14 +4,18 @@
 # missing: `cargo install` takes 10-15 minutes on 2 cores, so it is done
 # once per machine and never in a warm run.
 #
-#   scripts/tansu.sh            # -> ~/.cache/conexor/tansu-0.6.0/bin/tansu
+#   scripts/tansu.sh            # -> ~/.cache/conexor/tansu-0.6.0-dynostore-postgres/bin/tansu
 set -euo pipefail
 VERSION=0.6.0
-ROOT="${CONEXOR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/conexor}/tansu-$VERSION"
+FEATURES=dynostore,postgres
+CACHE="${CONEXOR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/conexor}"
+ROOT="$CACHE/tansu-$VERSION-${FEATURES//,/-}"
 BIN="$ROOT/bin/tansu"
 if [[ ! -x "$BIN" ]]; then
   echo "tansu: building tansu $VERSION into $ROOT once (10-15 minutes on 2 cores)" >&2
-  # memory:// storage needs the dynostore feature.
-  cargo install tansu --version "$VERSION" --locked --features dynostore --root "$ROOT" >&2
+  # memory:// storage needs dynostore; postgres:// (SCRAM users outlive a
+  # restart, so a broker can demand authentication) needs postgres.
+  cargo install tansu --version "$VERSION" --locked --features "$FEATURES" --root "$ROOT" \
+    --target-dir "$CACHE/tansu-target" >&2
 fi
 echo "$BIN"

@@ -269,12 +269,7 @@ async fn refused_destinations_are_never_dialled() {
     // A broker that advertises a metadata address: the bootstrap server is
     // reached, the advertised address is refused by the gate.
     let port = conexor_tests::free_port();
-    let tansu = std::env::var("CONEXOR_TEST_TANSU").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/conexor/tansu-0.6.0/bin/tansu",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
+    let tansu = conexor_tests::kafka::tansu();
     let mut child = std::process::Command::new(&tansu)
         .args([
             "broker",
@@ -445,4 +440,170 @@ async fn avro_and_json_schema_values_are_decoded_through_the_schema_registry() {
         assert!(v["note"].as_str().unwrap().contains(says), "{v}");
     }
     let _ = service.cancel().await;
+}
+
+/// SASL against a broker that demands it: tansu on PostgreSQL storage (so
+/// the SCRAM users created while it ran open outlive its restart with
+/// `--authentication`). SCRAM-SHA-256 and SCRAM-SHA-512 logins read; a wrong
+/// SCRAM password is refused as a login failure, before anything is saved.
+/// (tansu's PLAIN check accepts any password, so PLAIN is shown to log in,
+/// not to refuse; TLS is not served by tansu at all.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_scram_logins_read_and_a_wrong_password_is_refused() {
+    use sqlx::Connection;
+    let tansu = conexor_tests::kafka::tansu();
+    let admin_url = conexor_tests::env_url("CONEXOR_TEST_PG_ADMIN_URL");
+    let db = format!("tansu_scram_{}", std::process::id());
+    let mut pg = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    let mut storage = url::Url::parse(&admin_url).unwrap();
+    storage.set_path(&format!("/{db}"));
+    let start = |port: u16, auth: bool| {
+        let mut args = vec![
+            "broker".to_owned(),
+            "--listener-url".into(),
+            format!("tcp://127.0.0.1:{port}"),
+            "--advertised-listener-url".into(),
+            format!("tcp://127.0.0.1:{port}"),
+            "--storage-engine".into(),
+            storage.to_string(),
+        ];
+        if auth {
+            args.push("--authentication".into());
+        }
+        let child = std::process::Command::new(&tansu)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 30, "tansu did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child
+    };
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&tansu)
+            .args(args)
+            .output()
+            .expect("tansu");
+        assert!(
+            out.status.success(),
+            "tansu {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Open: users and a topic.
+    let port = conexor_tests::free_port();
+    let mut open = start(port, false);
+    let broker = format!("tcp://127.0.0.1:{port}");
+    run(&[
+        "user",
+        "create",
+        "alice",
+        "alice-secret-256",
+        "--mechanism",
+        "scram256",
+        "--broker",
+        &broker,
+    ]);
+    run(&[
+        "user",
+        "create",
+        "bob",
+        "bob-secret-512",
+        "--mechanism",
+        "scram512",
+        "--broker",
+        &broker,
+    ]);
+    run(&[
+        "topic",
+        "create",
+        "secure",
+        "--partitions",
+        "1",
+        "--broker",
+        &broker,
+    ]);
+    let _ = open.kill();
+    let _ = open.wait();
+    // Closed: the same storage, authentication demanded.
+    let port = conexor_tests::free_port();
+    let mut closed = start(port, true);
+    let server = TestServer::start().await;
+    let admin = server.workspace("kafka-sasl").await;
+    let add = |name: &str, mechanism: &str, user: &str, password: &str| {
+        let spec = json!({
+            "bootstrap_servers": format!("127.0.0.1:{port}"),
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": mechanism,
+            "username": user,
+            "password": password,
+        });
+        let admin = &admin;
+        let name = name.to_owned();
+        async move {
+            let body = admin
+                .sealed_connection(
+                    &name,
+                    ConnectionKind::Kafka,
+                    &serde_json::to_vec(&spec).unwrap(),
+                    false,
+                )
+                .await
+                .unwrap();
+            admin.post("connections", body).await
+        }
+    };
+    let outcome = async {
+        let ok256 = add("scram256", "SCRAM-SHA-256", "alice", "alice-secret-256").await?;
+        assert!(
+            ok256["test"]["version"]
+                .as_str()
+                .unwrap()
+                .contains("SASL SCRAM-SHA-256"),
+            "{ok256}"
+        );
+        let ok512 = add("scram512", "SCRAM-SHA-512", "bob", "bob-secret-512").await?;
+        assert!(
+            ok512["test"]["version"]
+                .as_str()
+                .unwrap()
+                .contains("secure"),
+            "{ok512}"
+        );
+        let wrong = add("wrong", "SCRAM-SHA-256", "alice", "not-her-password").await;
+        let err = wrong.expect_err("a wrong SCRAM password is refused");
+        assert!(format!("{err:#}").contains("auth"), "{err:#}");
+        let plain = add("plain", "PLAIN", "alice", "alice-secret-256").await?;
+        assert!(
+            plain["test"]["version"]
+                .as_str()
+                .unwrap()
+                .contains("SASL PLAIN"),
+            "{plain}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = closed.kill();
+    let _ = closed.wait();
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    )))
+    .execute(&mut pg)
+    .await;
+    outcome.unwrap();
 }

@@ -44,14 +44,15 @@ pub const GROUP_APIS: &[(i16, &str)] = &[
     (21, "DeleteRecords"),
 ];
 
-fn tansu() -> PathBuf {
+/// The tansu binary: `CONEXOR_TEST_TANSU`, else where `scripts/tansu.sh` builds it.
+pub fn tansu() -> PathBuf {
     let path = std::env::var_os("CONEXOR_TEST_TANSU")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_default();
-            home.join(".cache/conexor/tansu-0.6.0/bin/tansu")
+            home.join(".cache/conexor/tansu-0.6.0-dynostore-postgres/bin/tansu")
         });
     assert!(
         path.exists(),
