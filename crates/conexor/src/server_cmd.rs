@@ -401,7 +401,7 @@ fn print_demo(url: &str, key: Option<&str>) {
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
-            "mcpServers": {"conexor-demo": {"command": "conexor", "args": ["mcp"], "env": {"CONEXOR_URL": url, "CONEXOR_API_KEY": shown}}}
+            "mcpServers": {"conexor-demo": {"command": crate::tools_cmds::conexor_command(), "args": ["mcp"], "env": {"CONEXOR_URL": url, "CONEXOR_API_KEY": shown}}}
         }))
         .unwrap_or_default()
     );

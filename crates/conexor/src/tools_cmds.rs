@@ -261,45 +261,70 @@ pub async fn export(cmd: ExportCmd) -> Result<()> {
             target,
         } => {
             let mcp = format!("{}/mcp", args.server.trim_end_matches('/'));
-            print!("{}", client_config(&target, &mcp));
+            let (how, config) = client_config(&target, &mcp);
+            // The config alone on stdout (`> claude_desktop_config.json`
+            // writes valid JSON); what to do with it on stderr.
+            if !how.is_empty() {
+                eprintln!("{how}");
+            }
+            print!("{config}");
         }
     }
     Ok(())
 }
 
-/// A ready config or snippet. Never contains a key: clients that expand
-/// environment variables read CONEXOR_API_KEY; Claude Desktop gets a
-/// placeholder and a one-line instruction.
-pub fn client_config(target: &str, mcp: &str) -> String {
+/// This binary by its absolute path: a desktop app that launches
+/// `conexor mcp` has no shell PATH (and after `cargo run` there is no
+/// `conexor` on it at all).
+pub fn conexor_command() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "conexor".to_owned())
+}
+
+/// A ready config or snippet, and what to do with it. Never contains a
+/// key: clients that expand environment variables read CONEXOR_API_KEY;
+/// Claude Desktop gets a placeholder. The JSON configs are JSON alone (the
+/// instructions are returned apart); snippets carry their comments.
+pub fn client_config(target: &str, mcp: &str) -> (String, String) {
+    let json_config = |how: &str, value: serde_json::Value| {
+        (
+            how.to_owned(),
+            format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        )
+    };
+    let snippet = |text: String| (String::new(), text);
     match target {
-        "claude-desktop" => format!(
-            "// Claude Desktop: put this in claude_desktop_config.json and replace PASTE_AN_MCP_KEY with a key\n\
-             // from `conexor keys create --scope mcp` (Claude Desktop does not expand environment variables).\n{}\n",
-            serde_json::to_string_pretty(&json!({"mcpServers": {"conexor": {
-                "command": "conexor",
+        "claude-desktop" => json_config(
+            "Claude Desktop: put this in claude_desktop_config.json and replace PASTE_AN_MCP_KEY with a key \
+             from `conexor keys create --scope mcp` (Claude Desktop does not expand environment variables).",
+            json!({"mcpServers": {"conexor": {
+                "command": conexor_command(),
                 "args": ["mcp", "--server", mcp.trim_end_matches("/mcp")],
                 "env": {"CONEXOR_API_KEY": "PASTE_AN_MCP_KEY"}
-            }}})).unwrap_or_default()
+            }}}),
         ),
-        "cursor" => format!(
-            "// Cursor: .cursor/mcp.json (the key comes from CONEXOR_API_KEY in Cursor's environment)\n{}\n",
-            serde_json::to_string_pretty(&json!({"mcpServers": {"conexor": {
+        "cursor" => json_config(
+            "Cursor: .cursor/mcp.json (the key comes from CONEXOR_API_KEY in Cursor's environment).",
+            json!({"mcpServers": {"conexor": {
                 "url": mcp,
                 "headers": {"Authorization": "Bearer ${env:CONEXOR_API_KEY}"}
-            }}})).unwrap_or_default()
+            }}}),
         ),
-        "vscode" => format!(
-            "// VS Code: .vscode/mcp.json (VS Code asks for the key once and keeps it in its secret storage)\n{}\n",
-            serde_json::to_string_pretty(&json!({
+        "vscode" => json_config(
+            "VS Code: .vscode/mcp.json (VS Code asks for the key once and keeps it in its secret storage).",
+            json!({
                 "inputs": [{"type": "promptString", "id": "conexor-key", "description": "Conexor MCP key (conexor keys create --scope mcp)", "password": true}],
                 "servers": {"conexor": {
                     "type": "http",
                     "url": mcp,
                     "headers": {"Authorization": "Bearer ${input:conexor-key}"}
                 }}
-            })).unwrap_or_default()
+            }),
         ),
-        "python" => format!(
+        "python" => snippet(format!(
             r#"# Python (pip install "mcp>=2.3,<3"); the key comes from CONEXOR_API_KEY.
 import asyncio, json, os
 import httpx2
@@ -318,8 +343,8 @@ async def main():
 
 asyncio.run(main())
 "#
-        ),
-        "typescript" => format!(
+        )),
+        "typescript" => snippet(format!(
             r#"// TypeScript (npm install @modelcontextprotocol/sdk); the key comes from CONEXOR_API_KEY.
 import {{ Client }} from "@modelcontextprotocol/sdk/client/index.js";
 import {{ StreamableHTTPClientTransport }} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -335,8 +360,8 @@ const result = await client.callTool({{ name: "list_connections", arguments: {{}
 console.log(result.content[0].text);
 await client.close();
 "#
-        ),
-        _ => format!(
+        )),
+        _ => snippet(format!(
             r#"# curl: initialize, then call a tool (the key comes from CONEXOR_API_KEY).
 curl -si {mcp} -H "Authorization: Bearer $CONEXOR_API_KEY" -H 'Content-Type: application/json' \
   -H 'Accept: application/json, text/event-stream' \
@@ -346,7 +371,7 @@ curl -si {mcp} -H "Authorization: Bearer $CONEXOR_API_KEY" -H 'Content-Type: app
 #   -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
 #   -d '{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_connections","arguments":{{}}}}}}'
 "#
-        ),
+        )),
     }
 }
 
@@ -364,20 +389,22 @@ mod tests {
             "typescript",
             "curl",
         ] {
-            let text = client_config(target, "https://cx.example.com/mcp");
-            assert!(!text.contains("cxk_"), "{target}");
+            let (how, text) = client_config(target, "https://cx.example.com/mcp");
+            assert!(!text.contains("cxk_") && !how.contains("cxk_"), "{target}");
             assert!(text.contains("cx.example.com"), "{target}");
             if ["claude-desktop", "cursor", "vscode"].contains(&target) {
-                let json: String = text
-                    .lines()
-                    .filter(|l| !l.starts_with("//"))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                serde_json::from_str::<serde_json::Value>(&json)
+                // The whole of stdout is the config: valid JSON, no comments.
+                serde_json::from_str::<serde_json::Value>(&text)
                     .unwrap_or_else(|e| panic!("{target}: {e}"));
+                assert!(!how.is_empty(), "{target}");
             }
         }
-        assert!(client_config("claude-desktop", "http://x/mcp").contains("PASTE_AN_MCP_KEY"));
-        assert!(client_config("cursor", "http://x/mcp").contains("${env:CONEXOR_API_KEY}"));
+        let (_, claude) = client_config("claude-desktop", "http://x/mcp");
+        assert!(claude.contains("PASTE_AN_MCP_KEY"));
+        // The binary by its absolute path, which a desktop app can launch.
+        let config: serde_json::Value = serde_json::from_str(&claude).unwrap();
+        let command = config["mcpServers"]["conexor"]["command"].as_str().unwrap();
+        assert!(std::path::Path::new(command).is_absolute(), "{command}");
+        assert!(client_config("cursor", "http://x/mcp").1.contains("${env:CONEXOR_API_KEY}"));
     }
 }
