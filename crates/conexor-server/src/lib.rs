@@ -21,6 +21,7 @@ pub mod audit;
 pub mod audit_api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod gates;
 pub mod gateway;
@@ -111,6 +112,7 @@ where
         ));
     let api = Router::new().merge(keyed).merge(api::admin_routes());
     Router::new()
+        .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route(conexor_protocol::PATH, get(agents::socket))

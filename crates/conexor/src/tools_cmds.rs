@@ -292,7 +292,10 @@ pub fn client_config(target: &str, mcp: &str) -> (String, String) {
     let json_config = |how: &str, value: serde_json::Value| {
         (
             how.to_owned(),
-            format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()),
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            ),
         )
     };
     let snippet = |text: String| (String::new(), text);
@@ -405,6 +408,10 @@ mod tests {
         let config: serde_json::Value = serde_json::from_str(&claude).unwrap();
         let command = config["mcpServers"]["conexor"]["command"].as_str().unwrap();
         assert!(std::path::Path::new(command).is_absolute(), "{command}");
-        assert!(client_config("cursor", "http://x/mcp").1.contains("${env:CONEXOR_API_KEY}"));
+        assert!(
+            client_config("cursor", "http://x/mcp")
+                .1
+                .contains("${env:CONEXOR_API_KEY}")
+        );
     }
 }

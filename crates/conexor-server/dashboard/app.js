@@ -1,0 +1,339 @@
+// The Conexor dashboard: plain ES modules, no framework and no build step.
+// Everything shown is set as text (never as HTML), so a name from a source
+// cannot become markup; the API key lives in this module's memory only and
+// travels only as a bearer token; connection specs are sealed in crypto.js
+// before any request carries them.
+
+import * as cx from "./crypto.js";
+
+const state = { key: null, self: null, unlocked: null, reason: null };
+const app = document.getElementById("app");
+
+/** An element with text children only. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else if (k === "class") node.className = v;
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.key}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "The server cannot be reached. Is it running?");
+  }
+  if (response.status === 401) {
+    signOut("Your key was revoked or is no longer valid. Sign in again.");
+    throw new ApiError(401, "signed out");
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    const message = (data && (data.error || data.message)) || `The server answered ${response.status}.`;
+    throw new ApiError(response.status, message);
+  }
+  return data ?? text;
+}
+
+function signOut(reason) {
+  if (state.unlocked) state.unlocked.wmk.fill(0);
+  state.key = null; state.self = null; state.unlocked = null;
+  // Said on the sign-in page the hash change brings up.
+  state.reason = reason;
+  if (location.hash) location.hash = "";
+  else renderSignIn();
+}
+
+function notice(kind, text) {
+  return el("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+// ---------------------------------------------------------------- sign in
+
+function renderSignIn() {
+  const reason = state.reason;
+  state.reason = null;
+  const input = el("input", { id: "api-key", type: "password", autocomplete: "off", spellcheck: "false", placeholder: "cxk_…", required: true, "aria-describedby": "key-help" });
+  const status = el("div", { "aria-live": "polite" });
+  const button = el("button", { type: "submit" }, "Sign in");
+  const form = el("form", { class: "card narrow", on: { submit: async (e) => {
+    e.preventDefault();
+    status.replaceChildren();
+    const key = input.value;
+    try { cx.parseApiKey(key); } catch (err) { status.append(notice("error", err.message)); return; }
+    button.disabled = true;
+    status.append(notice("info", "Checking the key…"));
+    state.key = key;
+    try {
+      state.self = await api("GET", "keys/self");
+      status.replaceChildren(notice("info", "Deriving your key in this tab (PBKDF2, 600,000 rounds)…"));
+      const started = performance.now();
+      state.unlocked = await cx.unlock(key, state.self);
+      status.replaceChildren(notice("ok", `Unlocked in ${Math.round(performance.now() - started)} ms.`));
+      input.value = "";
+      location.hash = "#/connections";
+      route();
+    } catch (err) {
+      state.key = null; state.self = null;
+      if (err.status !== 401) status.replaceChildren(notice("error", err.message));
+      else status.replaceChildren(notice("error", "This key is not valid, or it was revoked."));
+      button.disabled = false;
+    }
+  } } },
+    el("h1", {}, "Sign in to Conexor"),
+    reason ? notice("info", reason) : null,
+    el("label", { for: "api-key" }, "API key"),
+    input,
+    el("p", { id: "key-help", class: "help" }, "Your key never leaves this tab except as the Authorization header; it is forgotten when you sign out or close the tab."),
+    button,
+    status,
+  );
+  app.replaceChildren(form);
+  input.focus();
+}
+
+// ---------------------------------------------------------------- shell
+
+const PAGES = [
+  ["#/connections", "Connections"],
+  ["#/add", "Add connection"],
+  ["#/audit", "Audit"],
+  ["#/client", "Connect a client"],
+];
+
+function shell(active, ...content) {
+  const nav = el("nav", { "aria-label": "Main" },
+    ...PAGES.map(([href, label]) => el("a", { href, "aria-current": href === active ? "page" : false }, label)),
+    el("span", { class: "who" }, `${state.self.label || state.self.key_id} · ${state.self.workspace_id}`),
+    el("button", { class: "link", on: { click: () => signOut("Signed out.") } }, "Sign out"),
+  );
+  app.replaceChildren(el("header", {}, el("strong", {}, "Conexor"), nav), el("main", {}, ...content));
+}
+
+function route() {
+  if (!state.unlocked) { renderSignIn(); return; }
+  const hash = location.hash || "#/connections";
+  const page = hash.split("?")[0];
+  if (page === "#/add") return renderAdd();
+  if (page === "#/audit") return renderAudit();
+  if (page === "#/client") return renderClient();
+  return renderConnections(new URLSearchParams(hash.split("?")[1] || "").get("tab") || "database");
+}
+
+// ---------------------------------------------------------------- connections
+
+const TABS = [
+  ["database", "Database", ["postgresql", "mysql", "sqlite", "sqlserver"]],
+  ["storage", "Cloud Storage", ["s3"]],
+  ["kafka", "Kafka", ["kafka"]],
+  ["rest", "REST API", ["rest"]],
+  ["secrets", "Secrets", []],
+];
+
+async function renderConnections(tab) {
+  const body = el("div", { "aria-live": "polite" }, notice("info", "Loading…"));
+  const tabs = el("div", { role: "tablist", class: "tabs" },
+    ...TABS.map(([id, label]) => el("a", { role: "tab", href: `#/connections?tab=${id}`, "aria-selected": id === tab ? "true" : "false" }, label)));
+  shell("#/connections", el("h1", {}, "Connections"), tabs, body);
+  try {
+    if (tab === "secrets") {
+      const { secrets } = await api("GET", "secrets");
+      if (!secrets.length) { body.replaceChildren(notice("info", "No named secrets yet. Create one with `conexor secrets add NAME`; connections then reference it by name.")); return; }
+      body.replaceChildren(table(["Name", "Kind", "Version", "Used by"], secrets.map((s) => [s.name, s.kind, s.version, (s.used_by || []).join(", ")])));
+      return;
+    }
+    const kinds = TABS.find(([id]) => id === tab)?.[2] ?? [];
+    const { connections } = await api("GET", "connections");
+    const shown = connections.filter((c) => kinds.includes(c.type));
+    if (!shown.length) {
+      body.replaceChildren(notice("info", "No connections of this kind yet."), el("p", {}, el("a", { href: "#/add" }, "Add a connection")));
+      return;
+    }
+    body.replaceChildren(table(
+      ["Name", "Type", "Mode", "Found", "Last schema refresh", ""],
+      shown.map((c) => [
+        c.name, c.type, c.mode,
+        c.operations != null ? `${c.operations} operations` : c.buckets != null ? `${c.buckets} buckets` : c.tables != null ? `${c.tables} tables` : "",
+        c.discovered_at || c.updated_at || "",
+        c.mode === "direct" ? el("button", { class: "danger", on: { click: () => removeConnection(c.name, tab) } }, "Remove") : "",
+      ]),
+    ));
+  } catch (err) {
+    if (err.status !== 401) body.replaceChildren(notice("error", err.message));
+  }
+}
+
+async function removeConnection(name, tab) {
+  if (!confirm(`Remove the connection ${name}? Its tools disappear at once.`)) return;
+  try { await api("DELETE", `connections/${encodeURIComponent(name)}`); } catch (err) { alert(err.message); }
+  renderConnections(tab);
+}
+
+function table(headings, rows) {
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v))))));
+}
+
+// ---------------------------------------------------------------- add connection
+
+const DEFAULT_PORTS = { postgresql: 5432, mysql: 3306, sqlserver: 1433 };
+
+function field(label, input, help) {
+  const id = input.id;
+  return el("div", { class: "field" }, el("label", { for: id }, label), input, help ? el("p", { class: "help" }, help) : null);
+}
+
+function renderAdd() {
+  const f = {
+    name: el("input", { id: "f-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_-]{0,63}", placeholder: "shop" }),
+    type: el("select", { id: "f-type" }, el("option", { value: "postgresql" }, "PostgreSQL"), el("option", { value: "mysql" }, "MySQL / MariaDB"), el("option", { value: "sqlserver" }, "SQL Server / Azure SQL")),
+    host: el("input", { id: "f-host", required: true, placeholder: "db.internal" }),
+    port: el("input", { id: "f-port", type: "number", min: 1, max: 65535, value: 5432 }),
+    database: el("input", { id: "f-database", placeholder: "shop" }),
+    user: el("input", { id: "f-user", required: true, autocomplete: "off" }),
+    password: el("input", { id: "f-password", type: "password", autocomplete: "new-password" }),
+    ssl: el("select", { id: "f-ssl" }, ...["prefer", "disable", "require", "verify-ca", "verify-full"].map((m) => el("option", { value: m }, m))),
+    privileged: el("input", { id: "f-privileged", type: "checkbox" }),
+  };
+  f.type.addEventListener("change", () => { f.port.value = DEFAULT_PORTS[f.type.value]; });
+  const out = el("div", { "aria-live": "polite" });
+  const test = el("button", { type: "button" }, "Test");
+  const save = el("button", { type: "submit" }, "Save");
+  const form = el("form", { class: "card", novalidate: true, on: { submit: (e) => { e.preventDefault(); send(true); } } },
+    el("p", { class: "help" }, "Direct mode: the server connects. The password is sealed in this tab with your workspace key before it is sent; the request carries only the envelope."),
+    field("Name", f.name, "Letters, digits, _ and -, starting with a letter."),
+    field("Type", f.type),
+    field("Host", f.host),
+    field("Port", f.port),
+    field("Database", f.database),
+    field("User", f.user, "A read-only login is best: the test says when this one can do more."),
+    field("Password", f.password),
+    field("SSL mode", f.ssl),
+    el("div", { class: "field inline" }, f.privileged, el("label", { for: "f-privileged" }, "Accept a login that can do more than read")),
+    el("div", { class: "actions" }, test, save),
+    out,
+  );
+  test.addEventListener("click", () => send(false));
+
+  function invalid() {
+    if (!f.name.checkValidity()) return [f.name, "The name is 1-64 letters, digits, _ or -, starting with a letter."];
+    if (!f.host.value.trim()) return [f.host, "The host is required."];
+    const port = Number(f.port.value);
+    if (!(port >= 1 && port <= 65535)) return [f.port, "The port is a number from 1 to 65535."];
+    if (!f.user.value.trim()) return [f.user, "The user is required."];
+    return null;
+  }
+
+  async function send(saveIt) {
+    out.replaceChildren();
+    const bad = invalid();
+    if (bad) { bad[0].setAttribute("aria-invalid", "true"); bad[0].focus(); out.append(notice("error", bad[1])); return; }
+    for (const input of Object.values(f)) input.removeAttribute?.("aria-invalid");
+    const spec = { host: f.host.value.trim(), port: Number(f.port.value), username: f.user.value.trim(), ssl_mode: f.ssl.value };
+    if (f.database.value.trim()) spec.database = f.database.value.trim();
+    if (f.password.value) spec.password = f.password.value;
+    if (f.type.value === "sqlserver") delete spec.ssl_mode;
+    test.disabled = save.disabled = true;
+    out.append(notice("info", saveIt ? "Testing and discovering the schema…" : "Testing…"));
+    try {
+      const secretId = cx.newSecretId();
+      const sealed = await cx.sealSecret(state.unlocked, secretId, JSON.stringify(spec));
+      const body = { name: f.name.value, type: f.type.value, secret_id: secretId, sealed, allow_privileged: f.privileged.checked };
+      const answer = await api("POST", saveIt ? "connections" : "connections/test", body);
+      const t = answer.test;
+      out.replaceChildren(
+        notice("ok", saveIt ? `Saved. ${answer.tables ?? 0} tables and views discovered.` : "The connection works."),
+        el("p", {}, `Server: ${t.version}`), el("p", {}, `Latency: ${t.latency_ms} ms`),
+      );
+      if (t.privileges?.length) {
+        out.append(notice("warn", `This login can do more than read: ${t.privileges.join("; ")}`), el("pre", {}, t.read_only_grants));
+      }
+      if (saveIt) f.password.value = "";
+    } catch (err) {
+      if (err.status !== 401) {
+        // The server's words are for the CLI too: the grants go in their own block.
+        const grants = /\nA read-only login:\n([\s\S]*)$/.exec(err.message);
+        const text = err.message
+          .replace(/\nA read-only login:\n[\s\S]*$/, "")
+          .replace("pass --allow-privileged to accept it", "tick \u201cAccept a login that can do more than read\u201d to accept it");
+        out.replaceChildren(notice("error", text));
+        if (grants) out.append(el("p", {}, "A read-only login:"), el("pre", {}, grants[1]));
+      }
+    } finally {
+      test.disabled = save.disabled = false;
+    }
+  }
+
+  shell("#/add", el("h1", {}, "Add a database connection"), form);
+  f.name.focus();
+}
+
+// ---------------------------------------------------------------- audit
+
+async function renderAudit() {
+  const filter = el("input", { id: "audit-filter", type: "search", placeholder: "tool, user, connection, outcome…" });
+  const body = el("div", { "aria-live": "polite" }, notice("info", "Loading…"));
+  const download = (format) => el("button", { type: "button", on: { click: async () => {
+    try {
+      const text = await api("GET", `audit/export?format=${format}`);
+      const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text)], { type: "text/plain" });
+      const a = el("a", { href: URL.createObjectURL(blob), download: `conexor-audit.${format === "csv" ? "csv" : "jsonl"}` });
+      document.body.append(a); a.click(); a.remove();
+    } catch (err) { alert(err.message); }
+  } } }, `Export ${format.toUpperCase()}`);
+  shell("#/audit", el("h1", {}, "Audit"), el("div", { class: "actions" }, field("Filter", filter), download("jsonl"), download("csv"), download("ocsf")), body);
+  let records = [];
+  try {
+    const text = await api("GET", "audit/export?format=jsonl");
+    records = String(text).split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l).record; } catch { return null; } }).filter(Boolean).reverse();
+  } catch (err) {
+    if (err.status !== 401) body.replaceChildren(notice("error", err.message));
+    return;
+  }
+  const draw = () => {
+    const q = filter.value.toLowerCase();
+    const shown = records.filter((r) => !q || [r.tool, r.user, r.connection, r.outcome, r.error].some((v) => v && String(v).toLowerCase().includes(q))).slice(0, 200);
+    if (!shown.length) { body.replaceChildren(notice("info", "No records match.")); return; }
+    body.replaceChildren(table(["Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [r.ts, r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms])));
+  };
+  filter.addEventListener("input", draw);
+  draw();
+}
+
+// ---------------------------------------------------------------- connect a client
+
+function renderClient() {
+  const mcp = `${location.origin}/mcp`;
+  const configs = [
+    ["Cursor (.cursor/mcp.json)", { mcpServers: { conexor: { url: mcp, headers: { Authorization: "Bearer ${env:CONEXOR_API_KEY}" } } } }],
+    ["VS Code (.vscode/mcp.json)", { inputs: [{ type: "promptString", id: "conexor-key", description: "Conexor MCP key", password: true }], servers: { conexor: { type: "http", url: mcp, headers: { Authorization: "Bearer ${input:conexor-key}" } } } }],
+    ["Claude Desktop (claude_desktop_config.json; the command is `conexor export client --for claude-desktop`, which names the binary by its path)", { mcpServers: { conexor: { command: "/path/to/conexor", args: ["mcp", "--server", location.origin], env: { CONEXOR_API_KEY: "PASTE_AN_MCP_KEY" } } } }],
+  ];
+  shell("#/client", el("h1", {}, "Connect a client"),
+    el("p", { class: "help" }, "No key is written into these: create an MCP key with `conexor keys create --scope mcp` and give it to the client as shown."),
+    ...configs.map(([title, value]) => {
+      const text = JSON.stringify(value, null, 2);
+      return el("section", { class: "card" }, el("h2", {}, title), el("pre", {}, text),
+        el("button", { type: "button", on: { click: (e) => navigator.clipboard?.writeText(text).then(() => { e.target.textContent = "Copied"; }) } }, "Copy"));
+    }));
+}
+
+window.addEventListener("hashchange", route);
+route();

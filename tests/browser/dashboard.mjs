@@ -1,0 +1,169 @@
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core):
+//
+//   CX_URL=http://127.0.0.1:PORT CX_KEY=cxk_… CX_PG_URL=postgres://writer:pw@host:port/db \
+//   CX_XSS_KEY=cxk_… CX_VECTORS=tests/data/format-v1-vectors.json CX_ARTIFACTS=dir \
+//   node tests/browser/dashboard.mjs
+//
+// Checks: the security headers; format v1 in the page against the vectors
+// (an envelope sealed in Rust opens in the browser); sign in; a PostgreSQL
+// connection added through the form, its test showing the privilege warning
+// for a write-capable login, saved (so an envelope sealed in the browser
+// opened in Rust), with the requests that left the page holding no password,
+// user or host; the connection listed; its audit record; a CSV export; a key
+// labelled with markup shown as text, its script never run; that key revoked
+// and signed out on its next request; screenshots at laptop and narrow widths.
+// Exits non-zero on the first failed check.
+
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const URL_ = env("CX_URL");
+const KEY = env("CX_KEY");
+const XSS_KEY = env("CX_XSS_KEY");
+const PG = new URL(env("CX_PG_URL"));
+const VECTORS = JSON.parse(readFileSync(env("CX_VECTORS"), "utf8"));
+const OUT = env("CX_ARTIFACTS");
+mkdirSync(OUT, { recursive: true });
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures += 1;
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CX_CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+
+  // Headers.
+  const response = await page.goto(`${URL_}/`);
+  const headers = response.headers();
+  const csp = headers["content-security-policy"] || "";
+  check(csp.includes("script-src 'self'") && !csp.includes("unsafe-inline") && !csp.includes("unsafe-eval"), `CSP forbids inline script and eval: ${csp}`);
+  check(csp.includes("frame-ancestors 'none'") && csp.includes("connect-src 'self'"), "CSP: no framing, requests to this origin only");
+  check(headers["referrer-policy"] === "no-referrer", "Referrer-Policy: no-referrer");
+  check((await page.title()) === "Conexor", "the page has a title");
+  const cors = await fetch(`${URL_}/api/v1/connections`, { method: "OPTIONS", headers: { Origin: "https://evil.example", "Access-Control-Request-Method": "GET" } });
+  check(!cors.headers.get("access-control-allow-origin"), "the API answers no cross-origin request permissively");
+
+  // Format v1 vectors, in the page's own crypto module.
+  const c = VECTORS.chain;
+  const vector = await page.evaluate(async ({ c }) => {
+    const cx = await import("/assets/crypto.js");
+    const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    const bytes = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
+    const self = { kdf_salt: cx.b64uEncode(bytes(c.inputs.kdf_salt_hex)), kdf_iterations: c.inputs.kdf_iterations, wrapped_wmk: c.expected.wrapped_wmk, wmk_check: c.expected.wmk_check, workspace_id: c.inputs.workspace_id };
+    const unlocked = await cx.unlock(c.expected.api_key_text, self);
+    const plain = await cx.openSecret(unlocked, c.inputs.secret_id, c.expected.sealed_secret);
+    let moved = "opened";
+    try { await cx.openSecret(unlocked, "sec_TestSecret000002", c.expected.sealed_secret); } catch (e) { moved = e.message; }
+    const own = await cx.sealSecret(unlocked, c.inputs.secret_id, "browser sealed");
+    const back = await cx.openSecret(unlocked, c.inputs.secret_id, own);
+    let bad = "accepted";
+    try { cx.parseApiKey(c.expected.api_key_text + "="); } catch (e) { bad = e.message; }
+    return { wmk: hex(unlocked.wmk), plain, moved, back, bad };
+  }, { c });
+  check(vector.wmk === c.inputs.wmk_hex, "the vector's WMK unwraps in the browser");
+  check(vector.plain === c.inputs.plaintext, "a secret sealed in Rust opens in the browser");
+  check(vector.moved.startsWith("decryption failed"), "a secret moved to another id does not open");
+  check(vector.back === "browser sealed", "a secret sealed in the browser opens in the browser");
+  check(vector.bad !== "accepted", "a malformed key is refused");
+
+  // Sign in.
+  await page.fill("#api-key", "cxk_not-a-key");
+  await page.click("button[type=submit]");
+  check(await page.getByText("not a Conexor API key").isVisible(), "a malformed key gets a clear error");
+  const started = Date.now();
+  await page.fill("#api-key", KEY);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("h1:text('Connections')", { timeout: 30000 });
+  console.log(`     signed in (key derived) in ${Date.now() - started} ms`);
+  check(!(await page.content()).includes(KEY), "the key is not in the page");
+
+  // Add a PostgreSQL connection through the form; capture what leaves the page.
+  const sent = [];
+  page.on("request", (r) => { if (r.method() === "POST") sent.push(r.postData() || ""); });
+  await page.getByRole("link", { name: "Add connection" }).click();
+  await page.fill("#f-name", "pgform");
+  await page.selectOption("#f-type", "postgresql");
+  await page.fill("#f-host", PG.hostname);
+  await page.fill("#f-port", PG.port);
+  await page.fill("#f-database", PG.pathname.slice(1));
+  await page.fill("#f-user", decodeURIComponent(PG.username));
+  await page.fill("#f-password", decodeURIComponent(PG.password));
+  await page.selectOption("#f-ssl", "disable");
+  await page.getByRole("button", { name: "Test", exact: true }).click();
+  await page.waitForSelector(".notice.error, .notice.ok", { timeout: 30000 });
+  const testText = await page.textContent("main");
+  check(/more than read/.test(testText), "the test warns that this login can do more than read");
+  check(/GRANT|grant/.test(testText), "and shows the read-only grants");
+  await page.screenshot({ path: join(OUT, "add-connection.png"), fullPage: true });
+  await page.check("#f-privileged");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector(".notice.ok", { timeout: 30000 });
+  check(/Saved/.test(await page.textContent("main")), "the connection is saved (the browser's envelope opened in Rust)");
+  const leaks = [decodeURIComponent(PG.password), decodeURIComponent(PG.username), PG.hostname + "\"", `"${PG.port}`];
+  const bodies = sent.filter((b) => b.includes("pgform"));
+  check(bodies.length >= 2, `the test and save requests were captured (${bodies.length})`);
+  check(bodies.every((b) => leaks.every((l) => !b.includes(l))), "no request holds the password, user or host");
+  check(bodies.every((b) => b.includes("\"sealed\"") && b.includes("A256GCM")), "the requests carry envelopes");
+
+  // Listed, audited, exported.
+  await page.getByRole("link", { name: "Connections", exact: true }).click();
+  await page.waitForSelector("td:text('pgform')", { timeout: 10000 });
+  check(true, "the connection is listed");
+  await page.screenshot({ path: join(OUT, "connections-laptop.png"), fullPage: true });
+  await page.setViewportSize({ width: 420, height: 860 });
+  await page.screenshot({ path: join(OUT, "connections-narrow.png"), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.waitForSelector("td:text('admin.connection_add')", { timeout: 10000 });
+  check(true, "the connection's audit record is shown");
+  await page.screenshot({ path: join(OUT, "audit.png"), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  const csv = readFileSync(await download.path(), "utf8");
+  check(csv.startsWith("kind,seq,") && csv.includes("admin.connection_add"), "the CSV export downloads");
+  await page.getByRole("link", { name: "Connect a client" }).click();
+  check((await page.textContent("main")).includes(`${URL_}/mcp`) && !(await page.textContent("main")).includes("cxk_"), "client configs name the server and hold no key");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForSelector("#api-key");
+  check(true, "sign-out returns to the sign-in page");
+
+  // A key labelled with markup: shown as text, its script never runs; then revoked.
+  const xss = await context.newPage();
+  xss.on("dialog", (d) => d.dismiss());
+  await xss.goto(`${URL_}/`);
+  await xss.fill("#api-key", XSS_KEY);
+  await xss.click("button[type=submit]");
+  await xss.waitForSelector("h1:text('Connections')", { timeout: 30000 });
+  const who = await xss.textContent(".who");
+  check(who.includes("<img src=x onerror="), "a label with markup is shown as text");
+  check((await xss.evaluate(() => window.__xss)) === undefined, "its script did not run");
+  check((await xss.locator("header img").count()) === 0, "no element was made from it");
+  await xss.goto(`${URL_}/#/connections?tab=<img src=x onerror=window.__xss=2>`);
+  check((await xss.evaluate(() => window.__xss)) === undefined, "markup in the URL does not run");
+  const keyId = XSS_KEY.slice(4, 16);
+  const revoked = await fetch(`${URL_}/api/v1/keys/${keyId}`, { method: "DELETE", headers: { Authorization: `Bearer ${KEY}` } });
+  check(revoked.ok, "the labelled key is revoked");
+  await xss.getByRole("link", { name: "Audit" }).click();
+  await xss.waitForSelector("#api-key", { timeout: 10000 });
+  check(/revoked|no longer valid/.test(await xss.textContent("main, #app")), "a revoked key is signed out on its next request");
+  await page.screenshot({ path: join(OUT, "sign-in.png") });
+  check(errors.length === 0, `no page errors ${errors.join("; ")}`);
+} finally {
+  await browser.close();
+}
+if (failures) {
+  console.error(`${failures} browser check(s) failed`);
+  process.exit(1);
+}
+console.log("dashboard: all browser checks passed");
