@@ -170,7 +170,7 @@ async function renderConnections(tab) {
       shown.map((c) => [
         c.name, c.type, c.mode,
         c.operations != null ? `${c.operations} operations` : c.buckets != null ? `${c.buckets} buckets` : c.tables != null ? `${c.tables} tables` : "",
-        c.discovered_at || c.updated_at || "",
+        when(c.discovered_at || c.updated_at),
         c.mode === "direct" ? el("button", { class: "danger", on: { click: () => removeConnection(c.name, tab) } }, "Remove") : "",
       ]),
     ));
@@ -186,9 +186,14 @@ async function removeConnection(name, tab) {
 }
 
 function table(headings, rows) {
-  return el("table", {},
+  return el("div", { class: "scroll" }, el("table", {},
     el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v))))));
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v)))))));
+}
+
+/** `2026-12-03T14:34:27.928Z` as `2026-12-03 14:34` (UTC). */
+function when(ts) {
+  return ts ? `${String(ts).replace("T", " ").slice(0, 16)} UTC` : "";
 }
 
 // ---------------------------------------------------------------- add connection
@@ -311,7 +316,7 @@ async function renderAudit() {
     const q = filter.value.toLowerCase();
     const shown = records.filter((r) => !q || [r.tool, r.user, r.connection, r.outcome, r.error].some((v) => v && String(v).toLowerCase().includes(q))).slice(0, 200);
     if (!shown.length) { body.replaceChildren(notice("info", "No records match.")); return; }
-    body.replaceChildren(table(["Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [r.ts, r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms])));
+    body.replaceChildren(table(["Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [when(r.ts), r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms])));
   };
   filter.addEventListener("input", draw);
   draw();
