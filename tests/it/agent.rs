@@ -77,7 +77,21 @@ pub(crate) fn spawn_agent(s: Settings) -> RunningAgent {
 }
 
 /// Waits until `name` is listed online with discovered tables.
+/// Waits until the agent's connection `name` is online with its tables discovered.
 pub(crate) async fn wait_online(client: &conexor_client::Client, name: &str) -> Value {
+    wait_until(client, name, |c| c["tables"].as_u64().unwrap_or(0) > 0).await
+}
+
+/// Waits until the agent's connection `name` is online (any kind).
+pub(crate) async fn wait_offered(client: &conexor_client::Client, name: &str) -> Value {
+    wait_until(client, name, |_| true).await
+}
+
+async fn wait_until(
+    client: &conexor_client::Client,
+    name: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
     let started = Instant::now();
     loop {
         let v = client.get("connections").await.expect("list");
@@ -87,7 +101,7 @@ pub(crate) async fn wait_online(client: &conexor_client::Client, name: &str) -> 
             .iter()
             .find(|c| c["name"] == name)
             && c["online"] == json!(true)
-            && c["tables"].as_u64().unwrap_or(0) > 0
+            && ready(c)
         {
             return c.clone();
         }

@@ -338,23 +338,7 @@ async fn topics_behind_an_agent_under_the_agent_s_own_caps() {
     let settings =
         conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with kafka");
     let agent = spawn_agent(settings);
-    let started = std::time::Instant::now();
-    loop {
-        let listed = admin.get("connections").await.unwrap();
-        let online = listed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "stream" && c["online"] == json!(true));
-        if online {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "the agent's kafka connection never came online: {listed}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    crate::agent::wait_offered(&admin, "stream").await;
     let (service, _) = mcp(&server, &admin).await;
     let (err, last, text) = call(
         &service,

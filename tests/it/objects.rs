@@ -524,23 +524,7 @@ async fn objects_through_an_agent_under_the_agent_s_own_caps_and_allow_list() {
     );
     let settings = conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with s3");
     let agent = spawn_agent(settings);
-    let started = std::time::Instant::now();
-    loop {
-        let listed = admin.get("connections").await.unwrap();
-        let online = listed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "lake" && c["online"] == json!(true));
-        if online {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "the agent's s3 connection never came online: {listed}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    crate::agent::wait_offered(&admin, "lake").await;
     let (service, _) = mcp(&server, &admin).await;
     assert!(
         tool_names(&service)

@@ -373,23 +373,7 @@ async fn an_api_behind_an_agent_is_called_under_the_agent_s_own_description_and_
     );
     let settings = conexor_agent::Settings::parse(&text, dir.path()).expect("agent.toml with rest");
     let agent = spawn_agent(settings);
-    let started = std::time::Instant::now();
-    loop {
-        let listed = admin.get("connections").await.unwrap();
-        let online = listed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "shop" && c["online"] == json!(true));
-        if online {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 20,
-            "the agent's rest connection never came online: {listed}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    crate::agent::wait_offered(&admin, "shop").await;
     let (service, _) = mcp(&server, &admin).await;
     let tools = tool_names(&service).await;
     for t in ["shop_listItems", "shop_getItem", "shop_echo", "shop_huge"] {

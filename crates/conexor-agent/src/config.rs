@@ -55,6 +55,19 @@ fn secret_from_file(path: &Path, at: &str) -> Result<Zeroizing<String>, ConfigEr
         .map_err(|e| err(format!("{at}: reading {}: {e}", path.display())))
 }
 
+/// A PEM or description file named in agent.toml, read whole.
+fn read_file(
+    path: Option<&PathBuf>,
+    at: &str,
+    resolve: &dyn Fn(&PathBuf) -> PathBuf,
+) -> Result<Option<String>, ConfigError> {
+    path.map(|p| {
+        let p = resolve(p);
+        std::fs::read_to_string(&p).map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))
+    })
+    .transpose()
+}
+
 /// An `s3` connection of agent.toml: its secret access key read from an
 /// environment variable or a file, and the spec checked like the server's.
 fn s3_connection(
@@ -76,16 +89,7 @@ fn s3_connection(
             )));
         }
     };
-    let ca_pem = match &c.ca_file {
-        Some(p) => {
-            let p = resolve(p);
-            Some(
-                std::fs::read_to_string(&p)
-                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?,
-            )
-        }
-        None => None,
-    };
+    let ca_pem = read_file(c.ca_file.as_ref(), at, resolve)?;
     let spec = S3Spec {
         access_key_id: c.access_key_id.clone().unwrap_or_default(),
         secret_access_key: Some(secret),
@@ -148,16 +152,7 @@ fn rest_connection(
             )));
         }
     };
-    let ca_pem = match &c.ca_file {
-        Some(p) => {
-            let p = resolve(p);
-            Some(
-                std::fs::read_to_string(&p)
-                    .map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))?,
-            )
-        }
-        None => None,
-    };
+    let ca_pem = read_file(c.ca_file.as_ref(), at, resolve)?;
     let spec = RestSpec {
         base_url,
         openapi,
@@ -189,10 +184,6 @@ fn kafka_connection(
             "{at}: a kafka connection takes bootstrap_servers, not a URL"
         )));
     }
-    let read = |p: &PathBuf| {
-        let p = resolve(p);
-        std::fs::read_to_string(&p).map_err(|e| err(format!("{at}: reading {}: {e}", p.display())))
-    };
     let protocol = match c.security_protocol.as_deref() {
         None => SecurityProtocol::Plaintext,
         Some(p) => SecurityProtocol::parse(p).ok_or_else(|| {
@@ -226,14 +217,9 @@ fn kafka_connection(
         username: c.username.clone(),
         password,
         password_secret: None,
-        ca_pem: c.ca_file.as_ref().map(read).transpose()?,
-        client_cert_pem: c.client_cert_file.as_ref().map(read).transpose()?,
-        client_key_pem: c
-            .client_key_file
-            .as_ref()
-            .map(read)
-            .transpose()?
-            .map(Zeroizing::new),
+        ca_pem: read_file(c.ca_file.as_ref(), at, resolve)?,
+        client_cert_pem: read_file(c.client_cert_file.as_ref(), at, resolve)?,
+        client_key_pem: read_file(c.client_key_file.as_ref(), at, resolve)?.map(Zeroizing::new),
         schema_registry_url: c.schema_registry_url.clone(),
         schema_registry_username: c.schema_registry_username.clone(),
         schema_registry_password: match &c.schema_registry_password_env {

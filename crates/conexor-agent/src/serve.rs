@@ -505,18 +505,23 @@ async fn object(
 ) -> Result<(conexor_connectors::s3::ObjectAnswer, String), Refusal> {
     let s = source(shared, connection).await?;
     let store = s.objects()?;
+    let limits = within_own_limits(shared, asked);
+    let op = store.scoped(conexor_connectors::s3::S3Source::clamp(read, &limits))?;
+    let hash = conexor_connectors::query_hash(&op.hash_input());
+    let answer = store.read(&op, cancel).await?;
+    Ok((answer, hash))
+}
+
+/// What the server asked, within this agent's own caps.
+fn within_own_limits(shared: &Shared, asked: Limits) -> Limits {
     let local = &shared.settings.limits;
-    let limits = Limits {
+    Limits {
         max_rows: asked.max_rows.clamp(1, local.max_rows),
         max_bytes: asked.max_bytes.clamp(1, local.max_bytes),
         timeout_ms: asked
             .timeout_ms
             .clamp(1, local.statement_timeout.as_millis() as u64),
-    };
-    let op = store.scoped(conexor_connectors::s3::S3Source::clamp(read, &limits))?;
-    let hash = conexor_connectors::query_hash(&op.hash_input());
-    let answer = store.read(&op, cancel).await?;
-    Ok((answer, hash))
+    }
 }
 
 /// One Kafka read under the agent's own caps, whatever the server asked.
@@ -529,14 +534,7 @@ async fn topics(
 ) -> Result<(conexor_connectors::s3::ObjectAnswer, String), Refusal> {
     let s = source(shared, connection).await?;
     let cluster = s.topics()?;
-    let local = &shared.settings.limits;
-    let limits = Limits {
-        max_rows: asked.max_rows.clamp(1, local.max_rows),
-        max_bytes: asked.max_bytes.clamp(1, local.max_bytes),
-        timeout_ms: asked
-            .timeout_ms
-            .clamp(1, local.statement_timeout.as_millis() as u64),
-    };
+    let limits = within_own_limits(shared, asked);
     let op = conexor_connectors::kafka::KafkaSource::clamp(read, &limits);
     let hash = conexor_connectors::query_hash(&op.hash_input());
     let answer = cluster.read(&op, cancel).await?;

@@ -206,6 +206,24 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
     Ok(())
 }
 
+/// A secret from stdin (one line; its line ending dropped) when asked, else
+/// from a prompt on a terminal, else none (never from argv).
+fn secret_input(from_stdin: bool, what: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
+    if from_stdin {
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading {what} from stdin"))?;
+        return Ok(Some(Zeroizing::new(
+            text.trim_end_matches(['\r', '\n']).to_owned(),
+        )));
+    }
+    if std::io::stdin().is_terminal() {
+        return Ok(Some(prompt_secret(prompt)?));
+    }
+    Ok(None)
+}
+
 /// How a connection is described on the command line.
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
@@ -469,18 +487,12 @@ impl SpecArgs {
             ..Default::default()
         };
         if protocol.sasl() {
-            if let Some(name) = &self.password_secret {
-                spec.password_secret = Some(name.clone());
-            } else if self.password_stdin {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading the password from stdin")?;
-                spec.password = Some(Zeroizing::new(
-                    text.trim_end_matches(['\r', '\n']).to_owned(),
-                ));
-            } else if std::io::stdin().is_terminal() {
-                spec.password = Some(prompt_secret("SASL password: ")?);
+            match &self.password_secret {
+                Some(name) => spec.password_secret = Some(name.clone()),
+                None => {
+                    spec.password =
+                        secret_input(self.password_stdin, "the password", "SASL password: ")?
+                }
             }
         }
         spec.validate().map_err(|e| anyhow!("{e}"))?;
@@ -535,18 +547,9 @@ impl SpecArgs {
             );
         }
         if auth != AuthKind::None {
-            if let Some(name) = &a.token_secret {
-                spec.token_secret = Some(name.clone());
-            } else if a.token_stdin {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading the token from stdin")?;
-                spec.token = Some(Zeroizing::new(
-                    text.trim_end_matches(['\r', '\n']).to_owned(),
-                ));
-            } else if std::io::stdin().is_terminal() {
-                spec.token = Some(prompt_secret("Token: ")?);
+            match &a.token_secret {
+                Some(name) => spec.token_secret = Some(name.clone()),
+                None => spec.token = secret_input(a.token_stdin, "the token", "Token: ")?,
             }
         }
         spec.validate().map_err(|e| anyhow!("{e}"))?;
@@ -582,18 +585,15 @@ impl SpecArgs {
                 std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?,
             );
         }
-        if let Some(name) = &a.secret_access_key_secret {
-            spec.secret_access_key_secret = Some(name.clone());
-        } else if a.secret_access_key_stdin {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading the secret access key from stdin")?;
-            spec.secret_access_key = Some(Zeroizing::new(
-                text.trim_end_matches(['\r', '\n']).to_owned(),
-            ));
-        } else if std::io::stdin().is_terminal() {
-            spec.secret_access_key = Some(prompt_secret("Secret access key: ")?);
+        match &a.secret_access_key_secret {
+            Some(name) => spec.secret_access_key_secret = Some(name.clone()),
+            None => {
+                spec.secret_access_key = secret_input(
+                    a.secret_access_key_stdin,
+                    "the secret access key",
+                    "Secret access key: ",
+                )?
+            }
         }
         spec.validate().map_err(|e| anyhow!("{e}"))?;
         Ok(spec)
