@@ -426,31 +426,17 @@ async fn avro_and_json_schema_values_are_decoded_through_the_schema_registry() {
     let _ = service.cancel().await;
 }
 
-/// SASL against a broker that demands it: tansu on PostgreSQL storage (so
-/// the SCRAM users created while it ran open outlive its restart with
+/// SASL against a broker that demands it: tansu on SQLite storage (so the
+/// SCRAM users created while it ran open outlive its restart with
 /// `--authentication`). SCRAM-SHA-256 and SCRAM-SHA-512 logins read; a wrong
-/// SCRAM password is refused as a login failure, before anything is saved.
-/// (tansu's PLAIN check accepts any password, so PLAIN is shown to log in,
-/// not to refuse; TLS is not served by tansu at all.)
+/// SCRAM password is refused before anything is saved. (tansu 0.6 offers no
+/// PLAIN mechanism over SASL and serves no TLS: those are not tested live.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_scram_logins_read_and_a_wrong_password_is_refused() {
-    use sqlx::Connection;
     let tansu = conexor_tests::kafka::tansu();
-    let admin_url = conexor_tests::env_url("CONEXOR_TEST_PG_ADMIN_URL");
-    let db = format!("tansu_scram_{}", std::process::id());
-    let mut pg = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(&mut pg)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&mut pg)
-        .await
-        .unwrap();
-    let mut storage = url::Url::parse(&admin_url).unwrap();
-    storage.set_path(&format!("/{db}"));
+    let dir = tempfile::tempdir().unwrap();
+    // tansu reads a sqlite:// path relative to its working directory.
+    let storage = "sqlite://tansu.db".to_owned();
     let start = |port: u16, auth: bool| {
         let mut args = vec![
             "broker".to_owned(),
@@ -459,15 +445,17 @@ async fn sasl_scram_logins_read_and_a_wrong_password_is_refused() {
             "--advertised-listener-url".into(),
             format!("tcp://127.0.0.1:{port}"),
             "--storage-engine".into(),
-            storage.to_string(),
+            storage.clone(),
         ];
         if auth {
             args.push("--authentication".into());
         }
+        let log = std::fs::File::create(dir.path().join(format!("tansu-{port}.log"))).unwrap();
         let child = std::process::Command::new(&tansu)
             .args(&args)
+            .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start tansu");
         let started = std::time::Instant::now();
@@ -568,26 +556,32 @@ async fn sasl_scram_logins_read_and_a_wrong_password_is_refused() {
                 .contains("secure"),
             "{ok512}"
         );
+        // tansu answers a failed SCRAM exchange by going silent, not with an
+        // error code: the login is refused by timing out, and nothing is saved.
         let wrong = add("wrong", "SCRAM-SHA-256", "alice", "not-her-password").await;
         let err = wrong.expect_err("a wrong SCRAM password is refused");
-        assert!(format!("{err:#}").contains("auth"), "{err:#}");
-        let plain = add("plain", "PLAIN", "alice", "alice-secret-256").await?;
+        assert!(format!("{err:#}").contains("could not connect"), "{err:#}");
+        let listed = admin.get("connections").await?;
         assert!(
-            plain["test"]["version"]
-                .as_str()
-                .unwrap()
-                .contains("SASL PLAIN"),
-            "{plain}"
+            !listed.to_string().contains("\"wrong\""),
+            "a refused login is not saved: {listed}"
         );
         anyhow::Ok(())
     }
     .await;
     let _ = closed.kill();
     let _ = closed.wait();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-    )))
-    .execute(&mut pg)
-    .await;
-    outcome.unwrap();
+    if let Err(e) = &outcome {
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|x| x == "log") {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                eprintln!(
+                    "{}:\n{}",
+                    entry.path().display(),
+                    &text[text.len().saturating_sub(3000)..]
+                );
+            }
+        }
+        panic!("{e:#}");
+    }
 }

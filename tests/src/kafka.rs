@@ -52,7 +52,7 @@ pub fn tansu() -> PathBuf {
             let home = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .unwrap_or_default();
-            home.join(".cache/conexor/tansu-0.6.0-dynostore-postgres/bin/tansu")
+            home.join(".cache/conexor/tansu-0.6.0-dynostore-libsql/bin/tansu")
         });
     assert!(
         path.exists(),
