@@ -132,6 +132,34 @@ try {
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   const csv = readFileSync(await download.path(), "utf8");
   check(csv.startsWith("kind,seq,") && csv.includes("admin.connection_add"), "the CSV export downloads");
+  // API keys: one made in the page works as a key; then it is revoked.
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.fill("#k-label", "browser-made");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.waitForSelector("pre.secret", { timeout: 30000 });
+  const madeKey = (await page.textContent("pre.secret")).trim();
+  const made = await fetch(`${URL_}/api/v1/keys/self`, { headers: { Authorization: `Bearer ${madeKey}` } });
+  const madeSelf = await made.json();
+  check(made.ok && madeSelf.label === "browser-made", "a key made in the browser signs in");
+  const reopened = await page.evaluate(async ({ text, self }) => {
+    const cx = await import("/assets/crypto.js");
+    const u = await cx.unlock(text, self);
+    return u.workspaceId;
+  }, { text: madeKey, self: madeSelf });
+  check(reopened === madeSelf.workspace_id, "and unwraps the workspace key");
+  page.once("dialog", (d) => d.accept());
+  await page.locator("tr", { hasText: "browser-made" }).getByRole("button", { name: "Revoke" }).click();
+  await page.waitForSelector("tr:has-text('browser-made') td:nth-child(5):not(:empty)", { timeout: 10000 });
+  const after = await fetch(`${URL_}/api/v1/keys/self`, { headers: { Authorization: `Bearer ${madeKey}` } });
+  check(after.status === 401, "the revoked key is refused");
+  // Agents: the one-time token and the agent.toml to paste.
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.fill("#a-name", "browser-agent");
+  await page.getByRole("button", { name: "Create agent" }).click();
+  await page.waitForSelector("pre.secret", { timeout: 10000 });
+  check((await page.textContent("pre.secret")).trim().startsWith("cxa_"), "an agent token is shown once");
+  check((await page.textContent("main")).includes("token_env"), "with the agent.toml to paste");
+  await page.screenshot({ path: join(OUT, "agents.png"), fullPage: true });
   await page.getByRole("link", { name: "Connect a client" }).click();
   check((await page.textContent("main")).includes(`${URL_}/mcp`) && !(await page.textContent("main")).includes("cxk_"), "client configs name the server and hold no key");
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -122,7 +122,7 @@ pub(crate) fn refuse_malformed(
         send_now(tx, &AgentMessage::Error {
             id,
             code: "protocol.unknown_operation".into(),
-            message: "the agent serves only `query`, `object` and `discover` requests on its offered connections".into(),
+            message: "the agent serves only `query`, `object`, `topics`, `call` and `discover` requests on its offered connections".into(),
             denied: true,
         });
     }

@@ -114,6 +114,8 @@ const PAGES = [
   ["#/connections", "Connections"],
   ["#/add", "Add connection"],
   ["#/audit", "Audit"],
+  ["#/agents", "Agents"],
+  ["#/keys", "API keys"],
   ["#/client", "Connect a client"],
 ];
 
@@ -133,6 +135,8 @@ function route() {
   if (page === "#/add") return renderAdd();
   if (page === "#/audit") return renderAudit();
   if (page === "#/client") return renderClient();
+  if (page === "#/keys") return renderKeys();
+  if (page === "#/agents") return renderAgents();
   return renderConnections(new URLSearchParams(hash.split("?")[1] || "").get("tab") || "database");
 }
 
@@ -319,6 +323,98 @@ async function renderAudit() {
     body.replaceChildren(table(["Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [when(r.ts), r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms])));
   };
   filter.addEventListener("input", draw);
+  draw();
+}
+
+// ---------------------------------------------------------------- API keys
+
+async function renderKeys() {
+  const label = el("input", { id: "k-label", required: true, maxlength: 100, placeholder: "Claude Desktop" });
+  const scope = el("select", { id: "k-scope" }, el("option", { value: "mcp" }, "mcp — tools only"), el("option", { value: "admin" }, "admin — manage too"));
+  const out = el("div", { "aria-live": "polite" });
+  const list = el("div", {}, notice("info", "Loading…"));
+  const create = el("button", { type: "submit" }, "Create key");
+  const form = el("form", { class: "card", on: { submit: async (e) => {
+    e.preventDefault();
+    out.replaceChildren();
+    if (!label.value.trim()) { label.setAttribute("aria-invalid", "true"); out.append(notice("error", "Give the key a label (who or what uses it).")); return; }
+    create.disabled = true;
+    out.append(notice("info", "Making the key here and wrapping the workspace key for it (PBKDF2, 600,000 rounds)…"));
+    try {
+      const { text, record } = await cx.newKeyRecord(state.unlocked, label.value.trim(), scope.value);
+      await api("POST", "keys", record);
+      const shown = el("pre", { class: "secret" }, text);
+      out.replaceChildren(notice("ok", "Key created. Copy it now: it is shown once and the server cannot show it again."), shown,
+        el("button", { type: "button", on: { click: (ev) => navigator.clipboard?.writeText(text).then(() => { ev.target.textContent = "Copied"; }) } }, "Copy"));
+      label.value = "";
+      draw();
+    } catch (err) {
+      if (err.status !== 401) out.replaceChildren(notice("error", err.message));
+    } finally { create.disabled = false; }
+  } } }, el("h2", {}, "New key"), field("Label", label), field("Scope", scope, "An MCP client needs only mcp."), create, out);
+  shell("#/keys", el("h1", {}, "API keys"), form, list);
+  async function draw() {
+    try {
+      const { keys } = await api("GET", "keys");
+      list.replaceChildren(table(["Key id", "Label", "Scope", "Created", "Revoked", ""], keys.map((k) => [
+        k.key_id + (k.current ? " (this one)" : ""), k.label, k.scope, when(k.created_at), when(k.revoked_at),
+        k.revoked_at || k.current ? "" : el("button", { class: "danger", on: { click: async () => {
+          if (!confirm(`Revoke the key ${k.key_id} (${k.label})? Clients using it are refused at once.`)) return;
+          try { await api("DELETE", `keys/${encodeURIComponent(k.key_id)}`); } catch (err) { alert(err.message); }
+          draw();
+        } } }, "Revoke"),
+      ])));
+    } catch (err) {
+      if (err.status !== 401) list.replaceChildren(notice("error", err.message));
+    }
+  }
+  draw();
+}
+
+// ---------------------------------------------------------------- agents
+
+async function renderAgents() {
+  const name = el("input", { id: "a-name", required: true, pattern: "[A-Za-z0-9_.-]{1,64}", placeholder: "dc1" });
+  const hours = el("input", { id: "a-hours", type: "number", min: 1, max: 168, value: 1 });
+  const out = el("div", { "aria-live": "polite" });
+  const list = el("div", {}, notice("info", "Loading…"));
+  const form = el("form", { class: "card", on: { submit: async (e) => {
+    e.preventDefault();
+    out.replaceChildren();
+    if (!name.checkValidity()) { name.setAttribute("aria-invalid", "true"); out.append(notice("error", "The name is 1-64 letters, digits, _ - or .")); return; }
+    try {
+      const a = await api("POST", "agents", { name: name.value, expires_in_s: Math.round(Number(hours.value) * 3600) });
+      const toml = `server = "${location.origin}"\ntoken_env = "CONEXOR_AGENT_TOKEN"\nstate_dir = "/var/lib/conexor-agent"\n[[connections]]\nname = "warehouse"\nurl_env = "WAREHOUSE_URL"\n`;
+      out.replaceChildren(
+        notice("ok", `Agent ${a.name} created. Its one-time enrolment token is shown once; it expires ${when(a.expires_at)}.`),
+        el("pre", { class: "secret" }, a.token),
+        el("p", {}, "agent.toml, next to the databases (the agent dials out; the server never dials in):"),
+        el("pre", {}, toml),
+        el("p", { class: "help" }, "Then: CONEXOR_AGENT_TOKEN=<the token> conexor agent --config agent.toml"),
+      );
+      name.value = "";
+      draw();
+    } catch (err) {
+      if (err.status !== 401) out.replaceChildren(notice("error", err.message));
+    }
+  } } }, el("h2", {}, "New agent"), field("Name", name), field("Token valid for (hours)", hours), el("button", { type: "submit" }, "Create agent"), out);
+  shell("#/agents", el("h1", {}, "Agents"), form, list);
+  async function draw() {
+    try {
+      const { agents } = await api("GET", "agents");
+      if (!agents.length) { list.replaceChildren(notice("info", "No agents yet. An agent serves connections from inside your network over an outbound connection.")); return; }
+      list.replaceChildren(table(["Name", "State", "Last seen", "Version", "Address", "Connections", ""], agents.map((a) => [
+        a.name, a.state, when(a.last_seen_at), a.version ?? "", a.address ?? "", (a.connections || []).join(", "),
+        a.state === "revoked" ? "" : el("button", { class: "danger", on: { click: async () => {
+          if (!confirm(`Revoke the agent ${a.name}? It is cut off at once and its connections disappear.`)) return;
+          try { await api("DELETE", `agents/${encodeURIComponent(a.agent_id)}`); } catch (err) { alert(err.message); }
+          draw();
+        } } }, "Revoke"),
+      ])));
+    } catch (err) {
+      if (err.status !== 401) list.replaceChildren(notice("error", err.message));
+    }
+  }
   draw();
 }
 

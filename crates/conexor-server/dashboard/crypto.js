@@ -128,3 +128,32 @@ export async function openSecret(unlocked, secretId, sealed) {
   dek.fill(0);
   return new TextDecoder().decode(plain);
 }
+
+/**
+ * A new API key for this workspace, made here as the CLI makes one
+ * (format v1 §2–§8): the key's text (shown once) and the record the server
+ * stores, which holds only its hash and the workspace key wrapped for it.
+ */
+export async function newKeyRecord(unlocked, label, scope) {
+  const keyId = randomBase62(12);
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const text = `cxk_${keyId}_${b64uEncode(secret)}`;
+  const authSalt = crypto.getRandomValues(new Uint8Array(16));
+  const kdfSalt = crypto.getRandomValues(new Uint8Array(16));
+  const authInput = new Uint8Array([...enc.encode("conexor/auth/v1"), ...authSalt, ...secret]);
+  const authHash = new Uint8Array(await crypto.subtle.digest("SHA-256", authInput));
+  const kek = await deriveKek(secret, kdfSalt, MIN_ITERATIONS);
+  const record = {
+    key_id: keyId,
+    label,
+    scope,
+    auth_salt: b64uEncode(authSalt),
+    auth_hash: b64uEncode(authHash),
+    kdf_salt: b64uEncode(kdfSalt),
+    kdf_iterations: MIN_ITERATIONS,
+    wrapped_wmk: await sealEnvelope(kek, unlocked.wmk, `conexor/wrap/v1/${keyId}`),
+    wmk_check: await sealEnvelope(unlocked.wmk, enc.encode("conexor/check/v1"), ""),
+  };
+  secret.fill(0); kek.fill(0); authInput.fill(0);
+  return { text, record };
+}
