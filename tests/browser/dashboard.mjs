@@ -119,9 +119,28 @@ try {
 
   // Listed, audited, exported.
   await page.getByRole("link", { name: "Connections", exact: true }).click();
-  await page.waitForSelector("td:text('pgform')", { timeout: 10000 });
+  await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   check(true, "the connection is listed");
   await page.screenshot({ path: join(OUT, "connections-laptop.png"), fullPage: true });
+  // Its detail: the schema browser and a query as the AI's run_query.
+  await page.getByRole("link", { name: "pgform" }).click();
+  await page.waitForSelector("h2:has-text('Schema')", { timeout: 10000 });
+  await page.fill("#s-search", "customers");
+  check((await page.locator("details summary").allTextContents()).some((t) => t.includes("customers")), "the schema browser finds a table");
+  await page.fill("#q-sql", "SELECT * FROM customers ORDER BY 1");
+  await page.fill("#q-limit", "5");
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.waitForSelector("form .notice", { timeout: 15000 });
+  const ran = await page.textContent("form .notice");
+  const shownRows = await page.locator("form table tbody tr").count();
+  check(shownRows === 5 && /^5 rows/.test(ran) && /cut at/.test(ran), `the query tester shows 5 rows and says the cap cut them: ${ran} (${shownRows} rows)`);
+  await page.fill("#q-sql", "DELETE FROM customers");
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.waitForSelector("form .notice.error", { timeout: 15000 });
+  check(/refused|SELECT|read/i.test(await page.textContent("form .notice.error")), "a write is refused in words");
+  await page.screenshot({ path: join(OUT, "connection-detail.png"), fullPage: true });
+  await page.getByRole("link", { name: "Connections", exact: true }).click();
+  await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   await page.setViewportSize({ width: 420, height: 860 });
   await page.screenshot({ path: join(OUT, "connections-narrow.png"), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -154,7 +173,7 @@ try {
   check(after.status === 401, "the revoked key is refused");
   // Agents: the one-time token and the agent.toml to paste.
   await page.getByRole("link", { name: "Agents" }).click();
-  await page.fill("#a-name", "browser-agent");
+  await page.fill("#a-name", `browser-agent-${Date.now() % 100000}`);
   await page.getByRole("button", { name: "Create agent" }).click();
   await page.waitForSelector("pre.secret", { timeout: 10000 });
   check((await page.textContent("pre.secret")).trim().startsWith("cxa_"), "an agent token is shown once");

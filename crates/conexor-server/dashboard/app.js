@@ -136,6 +136,7 @@ function route() {
   if (page === "#/audit") return renderAudit();
   if (page === "#/client") return renderClient();
   if (page === "#/keys") return renderKeys();
+  if (page === "#/connection") return renderDetail(new URLSearchParams(hash.split("?")[1] || "").get("name") || "");
   if (page === "#/agents") return renderAgents();
   return renderConnections(new URLSearchParams(hash.split("?")[1] || "").get("tab") || "database");
 }
@@ -172,7 +173,7 @@ async function renderConnections(tab) {
     body.replaceChildren(table(
       ["Name", "Type", "Mode", "Found", "Last schema refresh", ""],
       shown.map((c) => [
-        c.name, c.type, c.mode,
+        el("a", { href: `#/connection?name=${encodeURIComponent(c.name)}` }, c.name), c.type, c.mode,
         c.operations != null ? `${c.operations} operations` : c.buckets != null ? `${c.buckets} buckets` : c.tables != null ? `${c.tables} tables` : "",
         when(c.discovered_at || c.updated_at),
         c.mode === "direct" ? el("button", { class: "danger", on: { click: () => removeConnection(c.name, tab) } }, "Remove") : "",
@@ -324,6 +325,78 @@ async function renderAudit() {
   };
   filter.addEventListener("input", draw);
   draw();
+}
+
+// ---------------------------------------------------------------- connection detail
+
+async function renderDetail(name) {
+  const body = el("div", { "aria-live": "polite" }, notice("info", "Loading…"));
+  shell("#/connections", el("p", {}, el("a", { href: "#/connections" }, "← Connections")), el("h1", {}, name), body);
+  let c;
+  try { c = await api("GET", `connections/${encodeURIComponent(name)}`); } catch (err) {
+    if (err.status !== 401) body.replaceChildren(notice("error", err.message));
+    return;
+  }
+  const status = el("div", { "aria-live": "polite" });
+  const refresh = el("button", { type: "button", on: { click: async () => {
+    refresh.disabled = true;
+    status.replaceChildren(notice("info", "Rediscovering the schema…"));
+    try { await api("POST", `connections/${encodeURIComponent(name)}/refresh`); renderDetail(name); }
+    catch (err) { if (err.status !== 401) status.replaceChildren(notice("error", err.message)); refresh.disabled = false; }
+  } } }, "Refresh schema");
+  const schema = c.schema || {};
+  const parts = [
+    el("p", {}, `${c.type}, ${c.mode}${c.discovered_at ? `; schema discovered ${when(c.discovered_at)}` : ""}`),
+    el("div", { class: "actions" }, refresh), status,
+  ];
+  if (schema.tables) parts.push(schemaBrowser(schema.tables), queryTester(name));
+  if (schema.buckets?.length) parts.push(el("h2", {}, "Buckets"), table(["Bucket", "Scope", "Top-level prefixes"], schema.buckets.map((b) => [b.name, b.scope ?? "", (b.prefixes || []).join(", ")])));
+  if (schema.topics?.length) parts.push(el("h2", {}, "Topics"), table(["Topic", "Partitions"], schema.topics.map((t) => [t.name, t.partitions])));
+  if (schema.api) parts.push(el("h2", {}, `${schema.api.title} ${schema.api.version}`), table(["Operation", "Method", "Path", "Summary"], schema.api.operations.map((o) => [o.tool, o.method, o.path, o.summary ?? ""])));
+  body.replaceChildren(...parts);
+}
+
+function schemaBrowser(tables) {
+  const search = el("input", { id: "s-search", type: "search", placeholder: "table or column name" });
+  const out = el("div");
+  const draw = () => {
+    const q = search.value.toLowerCase();
+    const shown = tables.filter((t) => !q || t.name.toLowerCase().includes(q) || t.columns.some((col) => col.name.toLowerCase().includes(q))).slice(0, 200);
+    if (!shown.length) { out.replaceChildren(notice("info", "No table or column matches.")); return; }
+    out.replaceChildren(...shown.map((t) => el("details", { class: "card" },
+      el("summary", {}, `${t.schema}.${t.name}`, el("span", { class: "help" }, ` ${t.kind}${t.row_estimate != null ? `, about ${t.row_estimate} rows` : ""}${t.comment ? ` — ${t.comment}` : ""}`)),
+      table(["Column", "Type", "Null", "Key", "Comment"], t.columns.map((col) => [
+        col.name, col.type, col.nullable ? "yes" : "no",
+        (t.primary_key || []).includes(col.name) ? "primary" : (t.foreign_keys || []).filter((fk) => fk.columns.includes(col.name)).map((fk) => `→ ${fk.references_table}`).join(", "),
+        col.comment ?? "",
+      ])))));
+  };
+  search.addEventListener("input", draw);
+  draw();
+  return el("section", {}, el("h2", {}, `Schema (${tables.length} tables and views)`), field("Search", search), out);
+}
+
+function queryTester(connection) {
+  const sql = el("textarea", { id: "q-sql", rows: 4, spellcheck: "false", placeholder: "SELECT …" });
+  const limit = el("input", { id: "q-limit", type: "number", min: 1, max: 10000, value: 100 });
+  const out = el("div", { "aria-live": "polite" });
+  const run = el("button", { type: "submit" }, "Run");
+  return el("form", { class: "card", on: { submit: async (e) => {
+    e.preventDefault();
+    out.replaceChildren();
+    if (!sql.value.trim()) { out.append(notice("error", "Write a SELECT first.")); return; }
+    run.disabled = true;
+    try {
+      const r = await api("POST", "query", { connection, sql: sql.value, limit: Number(limit.value) || 100 });
+      const cols = (r.columns || []).map((col) => col.name ?? col);
+      out.replaceChildren(
+        notice(r.truncated ? "warn" : "ok", `${(r.rows || []).length} rows${r.truncated ? ` — cut at the row or byte cap; there is more` : ""}`),
+        table(cols, (r.rows || []).map((row) => row.map((v) => (v === null ? "NULL" : typeof v === "object" ? JSON.stringify(v) : v)))),
+      );
+    } catch (err) {
+      if (err.status !== 401) out.replaceChildren(notice("error", err.message));
+    } finally { run.disabled = false; }
+  } } }, el("h2", {}, "Try a query (as the AI's run_query)"), field("SQL", sql, "One SELECT; it runs through the same guard, caps and audit as an AI's call."), field("Row limit", limit), run, out);
 }
 
 // ---------------------------------------------------------------- API keys
