@@ -122,6 +122,21 @@ try {
   await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   check(true, "the connection is listed");
   await page.screenshot({ path: join(OUT, "connections-laptop.png"), fullPage: true });
+  // Every kind has its form, reached from its tab's empty state.
+  for (const [tab, kind, fieldId] of [["kafka", "kafka", "#f-bootstrap_servers"], ["rest", "rest", "#f-openapi"], ["storage", "s3", "#f-secret_access_key"]]) {
+    await page.goto(`${URL_}/#/connections?tab=${tab}`);
+    await page.locator(`a[href="#/add?type=${kind}"]`).click();
+    await page.waitForSelector(fieldId, { timeout: 5000 });
+    check((await page.inputValue("#f-type")) === kind, `the ${kind} form has its own fields`);
+  }
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  check(/The name is/.test(await page.textContent("main")), "a form says what is missing before sending (the name)");
+  await page.fill("#f-name", "lake1");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  check(/Access key id is required/.test(await page.textContent("main")), "and then the next field");
+  check((await page.getAttribute("#f-access_key_id", "aria-invalid")) === "true", "the field is marked");
+  await page.getByRole("link", { name: "Connections", exact: true }).click();
+  await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   // Its detail: the schema browser and a query as the AI's run_query.
   await page.getByRole("link", { name: "pgform" }).click();
   await page.waitForSelector("h2:has-text('Schema')", { timeout: 10000 });

@@ -167,7 +167,8 @@ async function renderConnections(tab) {
     const { connections } = await api("GET", "connections");
     const shown = connections.filter((c) => kinds.includes(c.type));
     if (!shown.length) {
-      body.replaceChildren(notice("info", "No connections of this kind yet."), el("p", {}, el("a", { href: "#/add" }, "Add a connection")));
+      const kind = Object.entries(KINDS).find(([, v]) => v.tab === tab)?.[0] ?? "postgresql";
+      body.replaceChildren(notice("info", "No connections of this kind yet."), el("p", {}, el("a", { href: `#/add?type=${kind}` }, `Add a ${KINDS[kind].label} connection`)));
       return;
     }
     body.replaceChildren(table(
@@ -205,77 +206,147 @@ function when(ts) {
 
 const DEFAULT_PORTS = { postgresql: 5432, mysql: 3306, sqlserver: 1433 };
 
+// The fields of each kind, as its users know them (DESIGN §3). `key` is the
+// spec member; `secret` fields are sealed with the rest and never shown again.
+const SQL_FIELDS = [
+  { id: "host", label: "Host", required: true, placeholder: "db.internal" },
+  { id: "port", label: "Port", type: "number", required: true },
+  { id: "database", label: "Database", placeholder: "shop" },
+  { id: "user", key: "username", label: "User", required: true, help: "A read-only login is best: the test says when this one can do more." },
+  { id: "password", label: "Password", type: "password" },
+  { id: "ssl", key: "ssl_mode", label: "SSL mode", options: ["prefer", "disable", "require", "verify-ca", "verify-full"], only: ["postgresql", "mysql"] },
+];
+const KINDS = {
+  postgresql: { label: "PostgreSQL", tab: "database", fields: SQL_FIELDS },
+  mysql: { label: "MySQL / MariaDB", tab: "database", fields: SQL_FIELDS },
+  sqlserver: { label: "SQL Server / Azure SQL", tab: "database", fields: SQL_FIELDS },
+  s3: { label: "S3 or S3-compatible", tab: "storage", fields: [
+    { id: "access_key_id", label: "Access key id", required: true },
+    { id: "secret_access_key", label: "Secret access key", type: "password", required: true },
+    { id: "region", label: "Region", placeholder: "us-east-1" },
+    { id: "endpoint", label: "Custom endpoint", placeholder: "https://minio.internal:9000", help: "For MinIO, Ceph, R2…; empty for AWS." },
+    { id: "allow", label: "Allowed buckets", placeholder: "analytics/exports/, logs", list: true, help: "bucket or bucket/prefix, comma-separated; empty: every bucket the key can read." },
+    { id: "allow_http", label: "Allow plain http (a local test server)", type: "checkbox" },
+  ] },
+  kafka: { label: "Kafka", tab: "kafka", fields: [
+    { id: "bootstrap_servers", label: "Bootstrap servers", required: true, placeholder: "broker1:9092,broker2:9092" },
+    { id: "security_protocol", label: "Security protocol", options: ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] },
+    { id: "sasl_mechanism", label: "SASL mechanism", options: ["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] },
+    { id: "username", label: "User" },
+    { id: "password", label: "Password", type: "password" },
+    { id: "schema_registry_url", label: "Schema registry URL", placeholder: "https://registry.internal:8081", help: "Decodes Avro and JSON Schema values." },
+  ] },
+  rest: { label: "REST API (OpenAPI)", tab: "rest", fields: [
+    { id: "base_url", label: "Base URL", required: true, placeholder: "https://api.example.com/v1", help: "Every request goes to this origin, under this path." },
+    { id: "openapi", label: "OpenAPI description (JSON or YAML file)", type: "file", required: true },
+    { id: "auth", label: "Auth", options: ["none", "bearer", "header", "query", "basic"] },
+    { id: "auth_name", label: "Header, query parameter or user name", placeholder: "X-API-Key" },
+    { id: "token", label: "Token, API key or password", type: "password" },
+    { id: "enable", label: "Enable", list: true, placeholder: "tag:orders, path:/customers/*", help: "Empty: every read operation." },
+    { id: "allow_http", label: "Allow plain http (a local test server)", type: "checkbox" },
+  ] },
+};
+
 function field(label, input, help) {
   const id = input.id;
   return el("div", { class: "field" }, el("label", { for: id }, label), input, help ? el("p", { class: "help" }, help) : null);
 }
 
 function renderAdd() {
-  const f = {
-    name: el("input", { id: "f-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_-]{0,63}", placeholder: "shop" }),
-    type: el("select", { id: "f-type" }, el("option", { value: "postgresql" }, "PostgreSQL"), el("option", { value: "mysql" }, "MySQL / MariaDB"), el("option", { value: "sqlserver" }, "SQL Server / Azure SQL")),
-    host: el("input", { id: "f-host", required: true, placeholder: "db.internal" }),
-    port: el("input", { id: "f-port", type: "number", min: 1, max: 65535, value: 5432 }),
-    database: el("input", { id: "f-database", placeholder: "shop" }),
-    user: el("input", { id: "f-user", required: true, autocomplete: "off" }),
-    password: el("input", { id: "f-password", type: "password", autocomplete: "new-password" }),
-    ssl: el("select", { id: "f-ssl" }, ...["prefer", "disable", "require", "verify-ca", "verify-full"].map((m) => el("option", { value: m }, m))),
-    privileged: el("input", { id: "f-privileged", type: "checkbox" }),
+  const kindParam = new URLSearchParams((location.hash.split("?")[1]) || "").get("type");
+  const name = el("input", { id: "f-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_-]{0,63}", placeholder: "shop" });
+  const type = el("select", { id: "f-type" }, ...Object.entries(KINDS).map(([k, v]) => el("option", { value: k }, v.label)));
+  if (KINDS[kindParam]) type.value = kindParam;
+  const privileged = el("input", { id: "f-privileged", type: "checkbox" });
+  const fieldsBox = el("div");
+  let inputs = {};
+  const drawFields = () => {
+    const kind = type.value;
+    inputs = {};
+    fieldsBox.replaceChildren(...KINDS[kind].fields.filter((d) => !d.only || d.only.includes(kind)).map((d) => {
+      const id = `f-${d.id}`;
+      let input;
+      if (d.options) input = el("select", { id }, ...d.options.map((o) => el("option", { value: o }, o || "(none)")));
+      else if (d.type === "checkbox") input = el("input", { id, type: "checkbox" });
+      else if (d.type === "file") input = el("input", { id, type: "file", accept: ".json,.yaml,.yml,application/json" });
+      else input = el("input", { id, type: d.type || "text", placeholder: d.placeholder, autocomplete: d.type === "password" ? "new-password" : "off" });
+      if (d.id === "port") input.value = DEFAULT_PORTS[kind];
+      inputs[d.id] = { input, d };
+      if (d.type === "checkbox") return el("div", { class: "field inline" }, input, el("label", { for: id }, d.label));
+      return field(d.label, input, d.help);
+    }));
   };
-  f.type.addEventListener("change", () => { f.port.value = DEFAULT_PORTS[f.type.value]; });
+  type.addEventListener("change", drawFields);
+  drawFields();
   const out = el("div", { "aria-live": "polite" });
   const test = el("button", { type: "button" }, "Test");
   const save = el("button", { type: "submit" }, "Save");
   const form = el("form", { class: "card", novalidate: true, on: { submit: (e) => { e.preventDefault(); send(true); } } },
-    el("p", { class: "help" }, "Direct mode: the server connects. The password is sealed in this tab with your workspace key before it is sent; the request carries only the envelope."),
-    field("Name", f.name, "Letters, digits, _ and -, starting with a letter."),
-    field("Type", f.type),
-    field("Host", f.host),
-    field("Port", f.port),
-    field("Database", f.database),
-    field("User", f.user, "A read-only login is best: the test says when this one can do more."),
-    field("Password", f.password),
-    field("SSL mode", f.ssl),
-    el("div", { class: "field inline" }, f.privileged, el("label", { for: "f-privileged" }, "Accept a login that can do more than read")),
+    el("p", { class: "help" }, "Direct mode: the server connects. Credentials are sealed in this tab with your workspace key before they are sent; the request carries only the envelope. (Agent mode: create an agent on the Agents page; its connections live in its agent.toml.)"),
+    field("Name", name, "Letters, digits, _ and -, starting with a letter."),
+    field("Type", type),
+    fieldsBox,
+    el("div", { class: "field inline" }, privileged, el("label", { for: "f-privileged" }, "Accept a login that can do more than read")),
     el("div", { class: "actions" }, test, save),
     out,
   );
   test.addEventListener("click", () => send(false));
 
-  function invalid() {
-    if (!f.name.checkValidity()) return [f.name, "The name is 1-64 letters, digits, _ or -, starting with a letter."];
-    if (!f.host.value.trim()) return [f.host, "The host is required."];
-    const port = Number(f.port.value);
-    if (!(port >= 1 && port <= 65535)) return [f.port, "The port is a number from 1 to 65535."];
-    if (!f.user.value.trim()) return [f.user, "The user is required."];
-    return null;
+  /** The spec's JSON, or [input, why] when a field is wrong. */
+  async function spec() {
+    if (!name.checkValidity()) return [name, "The name is 1-64 letters, digits, _ or -, starting with a letter."];
+    const kind = type.value;
+    const out = {};
+    for (const { input, d } of Object.values(inputs)) {
+      const key = d.key || d.id;
+      if (d.type === "checkbox") { if (input.checked) out[key] = true; continue; }
+      if (d.type === "file") {
+        const file = input.files?.[0];
+        if (!file) return [input, `${d.label}: choose the file.`];
+        if (file.size > 32 * 1024 * 1024) return [input, "The description is larger than 32 MB."];
+        out[key] = await file.text();
+        continue;
+      }
+      const value = input.value.trim();
+      if (!value) {
+        if (d.required) return [input, `${d.label} is required.`];
+        continue;
+      }
+      if (d.type === "number") {
+        const n = Number(value);
+        if (!(Number.isInteger(n) && n >= 1 && n <= 65535)) return [input, `${d.label} is a number from 1 to 65535.`];
+        out[key] = n;
+      } else if (d.list) out[key] = value.split(",").map((v) => v.trim()).filter(Boolean);
+      else out[key] = d.type === "password" ? input.value : value;
+    }
+    if (kind === "rest" && out.auth === "none") delete out.auth;
+    if (kind === "kafka" && !out.sasl_mechanism) delete out.sasl_mechanism;
+    return [null, JSON.stringify(out)];
   }
 
   async function send(saveIt) {
     out.replaceChildren();
-    const bad = invalid();
-    if (bad) { bad[0].setAttribute("aria-invalid", "true"); bad[0].focus(); out.append(notice("error", bad[1])); return; }
-    for (const input of Object.values(f)) input.removeAttribute?.("aria-invalid");
-    const spec = { host: f.host.value.trim(), port: Number(f.port.value), username: f.user.value.trim(), ssl_mode: f.ssl.value };
-    if (f.database.value.trim()) spec.database = f.database.value.trim();
-    if (f.password.value) spec.password = f.password.value;
-    if (f.type.value === "sqlserver") delete spec.ssl_mode;
+    for (const { input } of Object.values(inputs)) input.removeAttribute("aria-invalid");
+    const [bad, json] = await spec();
+    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); out.append(notice("error", json ?? "")); return; }
     test.disabled = save.disabled = true;
-    out.append(notice("info", saveIt ? "Testing and discovering the schema…" : "Testing…"));
+    out.append(notice("info", saveIt ? "Testing and discovering…" : "Testing…"));
     try {
       const secretId = cx.newSecretId();
-      const sealed = await cx.sealSecret(state.unlocked, secretId, JSON.stringify(spec));
-      const body = { name: f.name.value, type: f.type.value, secret_id: secretId, sealed, allow_privileged: f.privileged.checked };
+      const sealed = await cx.sealSecret(state.unlocked, secretId, json);
+      const body = { name: name.value, type: type.value, secret_id: secretId, sealed, allow_privileged: privileged.checked };
       const answer = await api("POST", saveIt ? "connections" : "connections/test", body);
       const t = answer.test;
+      const found = answer.operations != null ? `${answer.operations} operations (${answer.tools?.count} tools, ${answer.tools?.bytes} bytes in tools/list)`
+        : answer.topics != null ? `${answer.topics} topics` : answer.buckets ? `${answer.buckets} buckets` : `${answer.tables ?? 0} tables and views`;
       out.replaceChildren(
-        notice("ok", saveIt ? `Saved. ${answer.tables ?? 0} tables and views discovered.` : "The connection works."),
-        el("p", {}, `Server: ${t.version}`), el("p", {}, `Latency: ${t.latency_ms} ms`),
+        notice("ok", saveIt ? `Saved. ${found} discovered.` : "The connection works."),
+        el("p", {}, `Source: ${t.version}`), el("p", {}, `Latency: ${t.latency_ms} ms`),
       );
       if (t.privileges?.length) {
         out.append(notice("warn", `This login can do more than read: ${t.privileges.join("; ")}`), el("pre", {}, t.read_only_grants));
       }
-      if (saveIt) f.password.value = "";
+      if (saveIt) for (const { input, d } of Object.values(inputs)) if (d.type === "password") input.value = "";
     } catch (err) {
       if (err.status !== 401) {
         // The server's words are for the CLI too: the grants go in their own block.
@@ -291,8 +362,8 @@ function renderAdd() {
     }
   }
 
-  shell("#/add", el("h1", {}, "Add a database connection"), form);
-  f.name.focus();
+  shell("#/add", el("h1", {}, "Add a connection"), form);
+  name.focus();
 }
 
 // ---------------------------------------------------------------- audit
