@@ -162,6 +162,12 @@ try {
   await page.getByRole("link", { name: "Audit" }).click();
   await page.waitForSelector("td:text('admin.connection_add')", { timeout: 10000 });
   check(true, "the connection's audit record is shown");
+  await page.fill("#audit-tool", "admin.connection_add");
+  await page.locator("#audit-tool").dispatchEvent("change");
+  await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(4)")].every((td) => td.textContent === "admin.connection_add"), null, { timeout: 10000 });
+  check((await page.locator("tbody tr").count()) >= 1, "the listing filters by tool on the server");
+  await page.locator("tbody tr button.link").first().click();
+  check((await page.textContent("main pre")).includes("\"prev_hash\""), "a record's detail shows the whole record");
   await page.screenshot({ path: join(OUT, "audit.png"), fullPage: true });
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   const csv = readFileSync(await download.path(), "utf8");

@@ -403,3 +403,64 @@ async fn idle_gaps_of_any_length_and_phase_still_verify() {
         }
     }
 }
+
+/// The dashboard's listing: newest first, paged by an opaque-enough cursor
+/// (the last seq), filtered on the server by tool and outcome, its own
+/// workspace only, and for admin keys only.
+#[tokio::test]
+async fn the_listing_pages_newest_first_and_filters_within_the_workspace() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("listing").await;
+    let other = server.workspace("listing-other").await;
+    for i in 0..5 {
+        admin
+            .create_key(&format!("k{i}"), "mcp")
+            .await
+            .expect("a key (an audited admin action)");
+    }
+    other.create_key("theirs", "mcp").await.unwrap();
+    let first = admin.get("audit/records?limit=3").await.unwrap();
+    let seqs = |v: &Value| -> Vec<u64> {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect()
+    };
+    let page1 = seqs(&first);
+    assert_eq!(page1.len(), 3);
+    assert!(
+        page1.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {page1:?}"
+    );
+    let next = first["next"].as_u64().expect("a next page");
+    let second = admin
+        .get(&format!("audit/records?limit=3&before={next}"))
+        .await
+        .unwrap();
+    let page2 = seqs(&second);
+    assert!(page2.iter().all(|s| *s < next), "{page2:?} after {next}");
+    // By tool: only key creations, and only this workspace's.
+    let keys = admin
+        .get("audit/records?tool=admin.key_create&limit=100")
+        .await
+        .unwrap();
+    let listed = keys["records"].as_array().unwrap();
+    assert_eq!(listed.len(), 5, "{keys}");
+    assert!(listed.iter().all(|r| r["tool"] == "admin.key_create"));
+    assert!(
+        !keys.to_string().contains("theirs"),
+        "another workspace's record leaked"
+    );
+    // Bad filters are a clear 400; an mcp key may not read the trail.
+    let err = admin.get("audit/records?outcome=maybe").await.unwrap_err();
+    assert_eq!(status_of(&err), Some(400), "{err:#}");
+    let mcp_key = admin.create_key("reader", "mcp").await.unwrap();
+    let err = server
+        .client_with(mcp_key)
+        .get("audit/records")
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), Some(403), "{err:#}");
+}

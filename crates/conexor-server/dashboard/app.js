@@ -369,8 +369,12 @@ function renderAdd() {
 // ---------------------------------------------------------------- audit
 
 async function renderAudit() {
-  const filter = el("input", { id: "audit-filter", type: "search", placeholder: "tool, user, connection, outcome…" });
-  const body = el("div", { "aria-live": "polite" }, notice("info", "Loading…"));
+  const tool = el("input", { id: "audit-tool", placeholder: "run_query, admin.connection_add…" });
+  const outcome = el("select", { id: "audit-outcome" }, ...["", "ok", "denied", "error"].map((o) => el("option", { value: o }, o || "any")));
+  const filter = el("input", { id: "audit-filter", type: "search", placeholder: "user, connection, error…" });
+  const body = el("div", { "aria-live": "polite" });
+  const more = el("button", { type: "button", hidden: true }, "Load older records");
+  const detail = el("div");
   const download = (format) => el("button", { type: "button", on: { click: async () => {
     try {
       const text = await api("GET", `audit/export?format=${format}`);
@@ -379,23 +383,42 @@ async function renderAudit() {
       document.body.append(a); a.click(); a.remove();
     } catch (err) { alert(err.message); }
   } } }, `Export ${format.toUpperCase()}`);
-  shell("#/audit", el("h1", {}, "Audit"), el("div", { class: "actions" }, field("Filter", filter), download("jsonl"), download("csv"), download("ocsf")), body);
+  shell("#/audit", el("h1", {}, "Audit"),
+    el("div", { class: "actions" }, field("Tool", tool), field("Outcome", outcome), field("Filter", filter)),
+    el("div", { class: "actions" }, download("jsonl"), download("csv"), download("ocsf")),
+    body, more, detail);
   let records = [];
-  try {
-    const text = await api("GET", "audit/export?format=jsonl");
-    records = String(text).split("\n").filter(Boolean).map((l) => { try { return JSON.parse(l).record; } catch { return null; } }).filter(Boolean).reverse();
-  } catch (err) {
-    if (err.status !== 401) body.replaceChildren(notice("error", err.message));
-    return;
-  }
+  let next = null;
+  const load = async (fresh) => {
+    if (fresh) { records = []; next = null; }
+    const q = new URLSearchParams({ limit: "100" });
+    if (next != null) q.set("before", String(next));
+    if (tool.value.trim()) q.set("tool", tool.value.trim());
+    if (outcome.value) q.set("outcome", outcome.value);
+    try {
+      const page = await api("GET", `audit/records?${q}`);
+      records = records.concat(page.records);
+      next = page.next;
+      more.hidden = next == null;
+      draw();
+    } catch (err) {
+      if (err.status !== 401) body.replaceChildren(notice("error", err.message));
+    }
+  };
   const draw = () => {
     const q = filter.value.toLowerCase();
-    const shown = records.filter((r) => !q || [r.tool, r.user, r.connection, r.outcome, r.error].some((v) => v && String(v).toLowerCase().includes(q))).slice(0, 200);
+    const shown = records.filter((r) => !q || [r.user, r.connection, r.error, r.client].some((v) => v && String(v).toLowerCase().includes(q)));
     if (!shown.length) { body.replaceChildren(notice("info", "No records match.")); return; }
-    body.replaceChildren(table(["Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [when(r.ts), r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms])));
+    body.replaceChildren(table(["#", "Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [
+      el("button", { class: "link", on: { click: () => detail.replaceChildren(el("h2", {}, `Record ${r.seq}`), el("pre", {}, JSON.stringify(r, null, 2))) } }, String(r.seq)),
+      when(r.ts), r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms,
+    ])));
   };
+  tool.addEventListener("change", () => load(true));
+  outcome.addEventListener("change", () => load(true));
   filter.addEventListener("input", draw);
-  draw();
+  more.addEventListener("click", () => load(false));
+  await load(true);
 }
 
 // ---------------------------------------------------------------- connection detail

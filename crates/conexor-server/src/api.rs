@@ -44,6 +44,7 @@ pub fn keyed_routes() -> Router<Arc<AppState>> {
         .route("/query", post(query))
         .route("/audit/pubkey", get(crate::audit_api::pubkey))
         .route("/audit/export", get(crate::audit_api::export_audit))
+        .route("/audit/records", get(crate::audit_api::list_records))
 }
 
 /// Routes authenticated by the admin token.

@@ -268,3 +268,55 @@ fn selected(q: &ExportQuery, r: &Record) -> bool {
         && q.tool.as_ref().is_none_or(|t| &r.tool == t)
         && q.outcome.as_ref().is_none_or(|o| r.outcome.as_str() == o)
 }
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// The `next` of the previous page: records older than it.
+    #[serde(default)]
+    pub before: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub tool: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// `GET /api/v1/audit/records`: a page of records, newest first, with the
+/// cursor of the next (older) page; filters by tool and outcome. For people
+/// reading the trail; the export (chain order, checkpoints) is what verifies.
+pub async fn list_records(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    p.require_admin()?;
+    if let Some(o) = &q.outcome {
+        conexor_audit::Outcome::parse(o)
+            .ok_or_else(|| ApiError::BadRequest("outcome must be ok, denied or error".into()))?;
+    }
+    if q.tool.as_ref().is_some_and(|t| t.len() > 128) {
+        return Err(ApiError::BadRequest("the tool name is too long".into()));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let rows = state
+        .store
+        .audit_records_before(
+            p.workspace_id.as_str(),
+            q.before,
+            limit,
+            q.tool.as_deref().filter(|t| !t.is_empty()),
+            q.outcome.as_deref().filter(|o| !o.is_empty()),
+        )
+        .await?;
+    let next = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
+    let records: Vec<serde_json::Value> = rows
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.record).ok())
+        .collect();
+    Ok(axum::Json(
+        serde_json::json!({"records": records, "next": next}),
+    ))
+}

@@ -235,6 +235,47 @@ impl Store {
         Ok(seq.unwrap_or(0) as u64)
     }
 
+    /// A workspace's records newest first, before `before_seq` (all when
+    /// none), at most `limit`, optionally of one tool and one outcome: the
+    /// dashboard's listing (the export streams in chain order instead).
+    pub async fn audit_records_before(
+        &self,
+        workspace: &str,
+        before_seq: Option<u64>,
+        limit: u32,
+        tool: Option<&str>,
+        outcome: Option<&str>,
+    ) -> Result<Vec<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, seq, ts, tool, key_id, outcome, hash, record FROM audit_records
+             WHERE workspace_id = ? AND seq < ? AND (? IS NULL OR tool = ?) AND (? IS NULL OR outcome = ?)
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(workspace)
+        .bind(before_seq.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64))
+        .bind(tool)
+        .bind(tool)
+        .bind(outcome)
+        .bind(outcome)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredRecord {
+                    workspace_id: r.try_get(0)?,
+                    seq: r.try_get::<i64, _>(1)? as u64,
+                    ts: r.try_get(2)?,
+                    tool: r.try_get(3)?,
+                    key_id: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
+                    hash: r.try_get(6)?,
+                    record: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
     /// One page of a workspace's audit rows in chain order: records with
     /// seq > `after_seq`, interleaved with checkpoints, at most `limit` records.
     pub async fn audit_page(
