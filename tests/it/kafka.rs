@@ -556,6 +556,26 @@ async fn sasl_scram_logins_read_and_a_wrong_password_is_refused() {
                 .contains("secure"),
             "{ok512}"
         );
+        // Zero knowledge at rest: the SASL passwords are nowhere in the
+        // server's data directory (store, WAL, audit) once both are saved.
+        let mut stack = vec![server.data_dir.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)?.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path)?;
+                for secret in ["alice-secret-256", "bob-secret-512"] {
+                    assert!(
+                        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                        "{} holds a SASL password",
+                        path.display()
+                    );
+                }
+            }
+        }
         // tansu answers a failed SCRAM exchange by going silent, not with an
         // error code: the login is refused by timing out, and nothing is saved.
         let wrong = add("wrong", "SCRAM-SHA-256", "alice", "not-her-password").await;

@@ -241,6 +241,16 @@ async fn an_ai_calls_read_operations_of_a_described_api_and_nothing_else() {
             "rest.call\nGET\n/echo\n/bearer/api/v1/echo?q=a+b%26c%3Dd\nx-request-tag: tag-1"
         )
     );
+    // A failed call of an operation's tool is recorded with its connection too.
+    let failed = records
+        .iter()
+        .find(|r| r["tool"] == "shop_getItem" && r["outcome"] == "error")
+        .expect("the 404 is recorded");
+    assert_eq!(failed["connection"], "shop", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().starts_with("http:404"),
+        "{failed}"
+    );
     let generic = records
         .iter()
         .find(|r| r["tool"] == "call_operation")

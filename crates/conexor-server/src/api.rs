@@ -339,9 +339,11 @@ async fn rotate_master(
 
 /// What discovery found, in counts; for a REST API also the tools it adds
 /// and the bytes they take in tools/list.
-fn discovered(name: &str, schema: &conexor_connectors::Schema) -> Value {
+fn discovered(name: &str, kind: ConnectionKind, schema: &conexor_connectors::Schema) -> Value {
     let mut found = json!({"tables": schema.tables.len(), "buckets": schema.buckets.len()});
-    if !schema.topics.is_empty() {
+    // By the kind, not by what was found: a cluster with no topic yet is
+    // still a Kafka cluster.
+    if kind.family() == conexor_types::Family::Topics {
         found["topics"] = json!(schema.topics.len());
     }
     if let Some(api) = &schema.api {
@@ -603,7 +605,7 @@ async fn test_and_discover(
         .map_err(tool_error)?;
     let found = schema
         .as_ref()
-        .map(|s| discovered(&body.name, s))
+        .map(|s| discovered(&body.name, kind, s))
         .unwrap_or_else(|| json!({"tables": 0, "buckets": 0}));
     let schema_json = schema.as_ref().map(json_text).transpose()?;
     Ok((report, schema_json, found))

@@ -15,7 +15,7 @@ pub mod request;
 mod source;
 mod spec;
 
-pub use source::{ApiAnswer, ApiSchema, RestSource, describe, enabled};
+pub use source::{ApiAnswer, ApiSchema, RestSource};
 pub use spec::{AuthKind, RestSpec};
 
 use openapi::{Operation, input_schema};

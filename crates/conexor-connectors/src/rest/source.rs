@@ -9,7 +9,7 @@
 //! ever sent to the origin the user saved. Bodies are read up to a byte
 //! cap and the whole call up to the statement timeout.
 
-use super::openapi::{self, Api, Operation, ReadMethod};
+use super::openapi::{self, Operation, ReadMethod};
 use super::request::{Prepared, prepare};
 use super::spec::{AuthKind, RestSpec};
 use crate::{Error, OpenOptions, Schema, TestReport};
@@ -78,7 +78,7 @@ struct Inner {
 
 /// Whether `op` is enabled by `rules` (`tag:NAME`, `path:PATTERN`, or an
 /// operationId / tool name); every operation when there are none.
-pub fn enabled(rules: &[String], op: &Operation) -> bool {
+fn enabled(rules: &[String], op: &Operation) -> bool {
     rules.is_empty()
         || rules.iter().any(|rule| {
             let rule = rule.trim();
@@ -127,7 +127,7 @@ fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 /// checks made at save: a `servers` entry at another origin is refused
 /// (unless the base URL is meant to replace it), one at an address the
 /// policy refuses always.
-pub fn describe(spec: &RestSpec, options: &OpenOptions) -> Result<(Api, ApiSchema), Error> {
+fn describe(spec: &RestSpec, options: &OpenOptions) -> Result<ApiSchema, Error> {
     let base = spec.base()?;
     let api = openapi::parse(spec.openapi.as_bytes())?;
     if let Some(server) = api.server.as_deref()
@@ -167,7 +167,7 @@ pub fn describe(spec: &RestSpec, options: &OpenOptions) -> Result<(Api, ApiSchem
         read_operations: api.operations.len(),
         write_operations: api.write_operations,
     };
-    Ok((api, schema))
+    Ok(schema)
 }
 
 impl RestSource {
@@ -181,7 +181,7 @@ impl RestSource {
         }
         let base = spec.base()?;
         crate::http::check_literal(&base, &options.destinations)?;
-        let (_, schema) = describe(spec, options)?;
+        let schema = describe(spec, options)?;
         let origin = base.clone();
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
@@ -249,12 +249,15 @@ impl RestSource {
         stop: &CancellationToken,
     ) -> Result<ApiAnswer, Error> {
         let (prepared, hash_input) = self.prepare(name, args)?;
-        let mut answer = tokio::select! {
+        let (value, rows) = tokio::select! {
             answer = self.send(&prepared, max_bytes) => answer?,
             _ = stop.cancelled() => return Err(Error::Cancelled),
         };
-        answer.hash_input = hash_input;
-        Ok(answer)
+        Ok(ApiAnswer {
+            value,
+            rows,
+            hash_input,
+        })
     }
 
     /// The request for `prepared`, with the connection's credentials.
@@ -336,7 +339,12 @@ impl RestSource {
         Ok(response)
     }
 
-    async fn send(&self, prepared: &Prepared, max_bytes: usize) -> Result<ApiAnswer, Error> {
+    /// The answer's JSON and, for a JSON array, its length.
+    async fn send(
+        &self,
+        prepared: &Prepared,
+        max_bytes: usize,
+    ) -> Result<(Value, Option<u64>), Error> {
         let started = Instant::now();
         let response = self.response(prepared).await?;
         let status = response.status();
@@ -350,18 +358,16 @@ impl RestSource {
         let content_type = header("content-type");
         let declared = header("content-length").and_then(|s| s.parse::<u64>().ok());
         if prepared.method == ReadMethod::Head {
-            let rows = None;
-            return Ok(ApiAnswer {
-                value: json!({
+            return Ok((
+                json!({
                     "status": status.as_u16(),
                     "content_type": content_type,
                     "content_length": declared,
                     "etag": header("etag"),
                     "last_modified": header("last-modified"),
                 }),
-                rows,
-                hash_input: String::new(),
-            });
+                None,
+            ));
         }
         let (body, more) = crate::http::read_capped(response, max_bytes).await?;
         let elapsed = started.elapsed().as_millis() as u64;
@@ -417,11 +423,7 @@ impl RestSource {
                 "the answer was cut at {max_bytes} bytes; ask for less (a page size, a filter)"
             ));
         }
-        Ok(ApiAnswer {
-            value,
-            rows,
-            hash_input: String::new(),
-        })
+        Ok((value, rows))
     }
 
     /// Calls the chosen test operation (or the first GET without required

@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 mod events;
 mod handshake;
 mod request;
+pub use request::ValueRead;
 mod session;
 
 use events::audit_event;

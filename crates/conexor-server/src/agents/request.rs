@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// What a [`AgentHub::read_value`] asks of an agent.
+pub enum ValueRead {
+    Object(conexor_types::objects::ObjectRead),
+    Topics(conexor_types::topics::TopicRead),
+    /// A REST operation of the agent's own description, by name.
+    Call {
+        operation: String,
+        arguments: serde_json::Map<String, Value>,
+    },
+}
+
 impl AgentHub {
     pub(super) fn start(
         &self,
@@ -120,93 +131,47 @@ impl AgentHub {
         }
     }
 
-    /// Runs one object storage read on an agent's connection. The agent
-    /// clamps it to its own caps and checks its own allow-list; the answer
-    /// is bounded here too (`max_answer` bytes of JSON). Returns the answer,
-    /// its row (or key) count and the hash of the read the agent sent.
-    pub async fn read_object(
+    /// Runs one read answered with one `object` message (an object store
+    /// read, a Kafka read, a REST call) on an agent's connection. The agent
+    /// applies its own caps and checks (allow-list, its own description);
+    /// the answer is bounded here too (`max_answer` bytes of JSON). Returns
+    /// the answer, its row count and the hash of the read the agent sent.
+    pub async fn read_value(
         &self,
         agent_id: &str,
         agent_name: &str,
         connection: &str,
-        read: conexor_types::objects::ObjectRead,
+        read: ValueRead,
         limits: &Limits,
         max_answer: u64,
     ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
-        let op = Operation::Object {
-            read,
-            max_rows: limits.max_rows,
-            max_bytes: limits.max_bytes,
-            timeout_ms: limits.timeout_ms,
+        let (max_rows, max_bytes, timeout_ms) =
+            (limits.max_rows, limits.max_bytes, limits.timeout_ms);
+        let op = match read {
+            ValueRead::Object(read) => Operation::Object {
+                read,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            },
+            ValueRead::Topics(read) => Operation::Topics {
+                read,
+                max_rows,
+                max_bytes,
+                timeout_ms,
+            },
+            ValueRead::Call {
+                operation,
+                arguments,
+            } => Operation::Call {
+                operation,
+                arguments,
+                max_bytes,
+                timeout_ms,
+            },
         };
-        self.value_request(
-            agent_id,
-            agent_name,
-            connection,
-            op,
-            limits.timeout_ms,
-            max_answer,
-        )
-        .await
-    }
-
-    /// Calls one REST operation on an agent's connection. The agent checks
-    /// the arguments against its own description and sends only to its own
-    /// base URL; the answer is bounded here too (`max_answer` bytes of JSON).
-    #[allow(clippy::too_many_arguments)] // the agent, its connection, the call, the caps
-    pub async fn call_operation(
-        &self,
-        agent_id: &str,
-        agent_name: &str,
-        connection: &str,
-        operation: &str,
-        arguments: serde_json::Map<String, Value>,
-        limits: &Limits,
-        max_answer: u64,
-    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
-        let op = Operation::Call {
-            operation: operation.to_owned(),
-            arguments,
-            max_bytes: limits.max_bytes,
-            timeout_ms: limits.timeout_ms,
-        };
-        self.value_request(
-            agent_id,
-            agent_name,
-            connection,
-            op,
-            limits.timeout_ms,
-            max_answer,
-        )
-        .await
-    }
-
-    /// Runs one Kafka read on an agent's connection, clamped by the agent
-    /// to its own caps; the answer is bounded here too.
-    pub async fn read_topics(
-        &self,
-        agent_id: &str,
-        agent_name: &str,
-        connection: &str,
-        read: conexor_types::topics::TopicRead,
-        limits: &Limits,
-        max_answer: u64,
-    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
-        let op = Operation::Topics {
-            read,
-            max_rows: limits.max_rows,
-            max_bytes: limits.max_bytes,
-            timeout_ms: limits.timeout_ms,
-        };
-        self.value_request(
-            agent_id,
-            agent_name,
-            connection,
-            op,
-            limits.timeout_ms,
-            max_answer,
-        )
-        .await
+        self.value_request(agent_id, agent_name, connection, op, timeout_ms, max_answer)
+            .await
     }
 
     /// A request answered with one `object` message.

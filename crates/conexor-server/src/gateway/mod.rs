@@ -264,6 +264,18 @@ impl Gateway {
         args: Value,
     ) -> Result<Value, ToolError> {
         let started = Instant::now();
+        // A REST operation's own tool, looked up once: it decides the
+        // dispatch, the connection on the record (failed calls too), and that
+        // the argument values stay out of the record.
+        let target = if is_builtin(tool) {
+            Ok(None)
+        } else {
+            self.api_target(ctx, tool).await
+        };
+        let api_connection = match &target {
+            Ok(Some(t)) => Some(t.connection.clone()),
+            _ => None,
+        };
         let permits = self.parts.key_permits.of(&ctx.principal.key_id);
         // Calls beyond the key's concurrency wait briefly for a slot, then are refused.
         let permit = tokio::select! {
@@ -271,7 +283,7 @@ impl Gateway {
             _ = ctx.stop.cancelled() => None,
         };
         let outcome = match permit {
-            Some(_permit) => Box::pin(self.dispatch(ctx, tool, &args)).await,
+            Some(_permit) => Box::pin(self.dispatch(ctx, tool, &args, target)).await,
             None if ctx.stop.is_cancelled() => Err(ToolError::cancelled()),
             None => Err(ToolError::denied(
                 "limit.concurrency",
@@ -282,6 +294,7 @@ impl Gateway {
         // generated tool's connection is its own, whatever the caller sent.
         let own = match &outcome {
             _ if is_builtin(tool) => None,
+            _ if api_connection.is_some() => api_connection.clone(),
             Ok((_, m)) if m.connection.is_some() => m.connection.clone(),
             _ => self
                 .parts
@@ -306,7 +319,7 @@ impl Gateway {
                     args.get("arguments").and_then(Value::as_object).unwrap_or(&Default::default())
                 ),
             })
-        } else if !is_builtin(tool) && matches!(self.api_target(ctx, tool).await, Ok(Some(_))) {
+        } else if api_connection.is_some() {
             json!({"arguments": operations::recorded_arguments(args.as_object().unwrap_or(&Default::default()))})
         } else {
             args.clone()
@@ -338,6 +351,7 @@ impl Gateway {
         ctx: &CallContext,
         tool: &str,
         args: &Value,
+        api: Result<Option<operations::Target>, ToolError>,
     ) -> Result<(Value, Measure), ToolError> {
         match tool {
             "list_connections" => self.list_connections(ctx).await,
@@ -347,7 +361,7 @@ impl Gateway {
             t if OBJECT_TOOLS.contains(&t) => self.object_tool(ctx, t, args).await,
             t if API_TOOLS.contains(&t) => self.api_tool(ctx, t, args).await,
             t if TOPIC_TOOLS.contains(&t) => self.topic_tool(ctx, t, args).await,
-            other => match self.api_target(ctx, other).await? {
+            other => match api? {
                 Some(target) => {
                     let arguments = args.as_object().cloned().unwrap_or_default();
                     self.call_api(ctx, target, &arguments).await

@@ -257,12 +257,14 @@ impl Gateway {
                 };
                 // JSON escaping of a text answer at most doubles it.
                 let max_answer = (max_bytes as u64).saturating_mul(2) + 64 * 1024;
-                let asked = self.parts.agents.call_operation(
+                let asked = self.parts.agents.read_value(
                     &a.agent_id,
                     &a.agent_name,
                     &a.name,
-                    &operation.tool,
-                    arguments.clone(),
+                    crate::agents::ValueRead::Call {
+                        operation: operation.tool.clone(),
+                        arguments: arguments.clone(),
+                    },
                     &limits,
                     max_answer,
                 );

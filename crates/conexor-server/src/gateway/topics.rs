@@ -130,11 +130,11 @@ impl Gateway {
                 let ours = conexor_connectors::query_hash(&op.hash_input());
                 // Base64 and JSON escaping at most double the bytes read.
                 let max_answer = caps.max_bytes.saturating_mul(2) + 64 * 1024;
-                let asked = self.parts.agents.read_topics(
+                let asked = self.parts.agents.read_value(
                     &a.agent_id,
                     &a.agent_name,
                     &a.name,
-                    op,
+                    crate::agents::ValueRead::Topics(op),
                     &caps,
                     max_answer,
                 );
