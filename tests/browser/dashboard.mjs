@@ -11,7 +11,14 @@
 // opened in Rust), with the requests that left the page holding no password,
 // user or host; the connection listed; its audit record; a CSV export; a key
 // labelled with markup shown as text, its script never run; that key revoked
-// and signed out on its next request; screenshots at laptop and narrow widths.
+// and signed out on its next request; a table's generated tool switched on,
+// called as the AI would and switched off; a named query whose server errors
+// land beside their fields, saved and tried; a connection edited with only an
+// envelope leaving the page and its password kept; the audit chain verified
+// against the pinned key; the master key rotated in the page, with a
+// reissued key that unlocks and secrets that still open; another
+// workspace's key seeing nothing of this one; screenshots at laptop and
+// narrow widths.
 // Exits non-zero on the first failed check.
 
 import { chromium } from "playwright-core";
@@ -26,6 +33,7 @@ const env = (name) => {
 const URL_ = env("CX_URL");
 const KEY = env("CX_KEY");
 const XSS_KEY = env("CX_XSS_KEY");
+const OTHER_KEY = env("CX_OTHER_KEY");
 const PG = new URL(env("CX_PG_URL"));
 const VECTORS = JSON.parse(readFileSync(env("CX_VECTORS"), "utf8"));
 const OUT = env("CX_ARTIFACTS");
@@ -91,7 +99,7 @@ try {
 
   // Add a PostgreSQL connection through the form; capture what leaves the page.
   const sent = [];
-  page.on("request", (r) => { if (r.method() === "POST") sent.push(r.postData() || ""); });
+  page.on("request", (r) => { if (r.method() === "POST" || r.method() === "PUT") sent.push(r.postData() || ""); });
   await page.getByRole("link", { name: "Add connection" }).click();
   await page.fill("#f-name", "pgform");
   await page.selectOption("#f-type", "postgresql");
@@ -148,12 +156,87 @@ try {
   await page.waitForSelector("form .notice", { timeout: 15000 });
   const ran = await page.textContent("form .notice");
   const shownRows = await page.locator("form table tbody tr").count();
-  check(shownRows === 5 && /^5 rows/.test(ran) && /cut at/.test(ran), `the query tester shows 5 rows and says the cap cut them: ${ran} (${shownRows} rows)`);
+  check(shownRows === 5 && /^5 rows/.test(ran) && /cut: result truncated at 5 rows/.test(ran), `the query tester shows 5 rows and says the cap cut them: ${ran} (${shownRows} rows)`);
   await page.fill("#q-sql", "DELETE FROM customers");
   await page.getByRole("button", { name: "Run" }).click();
   await page.waitForSelector("form .notice.error", { timeout: 15000 });
   check(/refused|SELECT|read/i.test(await page.textContent("form .notice.error")), "a write is refused in words");
   await page.screenshot({ path: join(OUT, "connection-detail.png"), fullPage: true });
+
+  // A table's generated tool: switched on beside the table, called as the AI would, switched off.
+  const customersToggle = () => page.locator("details").filter({ has: page.locator("summary", { hasText: /^public\.customers\s/ }) }).locator("summary input[type=checkbox]");
+  await page.fill("#s-search", "customers");
+  await customersToggle().check();
+  await page.waitForSelector("#tools td:has-text('table public.customers')", { timeout: 15000 });
+  check(true, "a table's tool is switched on and listed among the connection's tools");
+  await page.selectOption("#t-tool", "pgform_customers");
+  await page.fill("#t-args", '{"where": {"country": {"eq": "DE"}}, "order_by": [{"column": "id"}], "limit": 3}');
+  await page.getByRole("button", { name: "Call the tool" }).click();
+  await page.waitForSelector("form:has(#t-tool) .notice", { timeout: 15000 });
+  const called = await page.textContent("form:has(#t-tool) .notice");
+  const calledRows = await page.locator("form:has(#t-tool) table tbody tr").count();
+  check(/^3 rows/.test(called) && /cut/.test(called) && calledRows === 3, `the tool tester shows the tool's rows with the cut visible: ${called} (${calledRows})`);
+  await page.fill("#t-args", '{"where": {"nope": {"eq": 1}}}');
+  await page.getByRole("button", { name: "Call the tool" }).click();
+  await page.waitForSelector("form:has(#t-tool) .notice.error", { timeout: 15000 });
+  check(/unknown column|nope/.test(await page.textContent("form:has(#t-tool) .notice.error")), "a bad argument is explained");
+  await page.screenshot({ path: join(OUT, "connection-tools.png"), fullPage: true });
+  await page.fill("#s-search", "customers");
+  await customersToggle().uncheck();
+  await page.waitForFunction(() => !document.querySelector("#tools")?.textContent.includes("table public.customers") && document.querySelector("#tools"), null, { timeout: 15000 });
+  check(true, "and switched off");
+
+  // Edit: the stored spec opens in the page; the password is kept without being shown or sent.
+  await page.getByRole("link", { name: "Edit credentials and settings" }).click();
+  await page.waitForSelector("#f-host", { timeout: 15000 });
+  check((await page.inputValue("#f-host")) === PG.hostname && (await page.inputValue("#f-port")) === PG.port, "the edit form shows the stored settings");
+  check((await page.inputValue("#f-password")) === "" && /unchanged/.test(await page.getAttribute("#f-password", "placeholder")), "but not the password");
+  const beforeEdit = sent.length;
+  await page.check("#f-privileged");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector(".notice.ok, .notice.error", { timeout: 30000 });
+  check(/Updated/.test(await page.textContent("main")), `the connection is updated: ${await page.textContent("main .notice")}`);
+  const edits = sent.slice(beforeEdit);
+  check(edits.length === 1 && edits.every((b) => leaks.every((l) => !b.includes(l)) && b.includes("A256GCM")), "the edit request holds only the envelope");
+  const afterEdit = await fetch(`${URL_}/api/v1/query`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ connection: "pgform", sql: "SELECT count(*) AS n FROM customers" }) });
+  check(afterEdit.ok, "the edited connection still logs in (the kept password)");
+
+  // Named queries: errors beside their fields, then saved and tried.
+  await page.getByRole("link", { name: "Named queries" }).click();
+  await page.waitForSelector("#nq-name", { timeout: 10000 });
+  await page.fill("#nq-name", "customers_after");
+  await page.selectOption("#nq-connection", "pgform");
+  await page.fill("#nq-description", "Customers whose id is above a number, oldest first.");
+  await page.fill("#nq-sql", "SELECT id, email FROM customerz WHERE id > $1 ORDER BY id");
+  await page.getByRole("button", { name: "Add a parameter" }).click();
+  await page.fill("#nq-p0-name", "Min-Id");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  check(/a-z, 0-9/.test((await page.textContent("#nq-p0-name-error")) || ""), "a bad parameter name is marked in place before sending");
+  await page.fill("#nq-p0-name", "min_id");
+  await page.selectOption("#nq-p0-type", "integer");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("#nq-sql-error", { timeout: 10000 });
+  const noTable = await page.textContent("#nq-sql-error");
+  check(/no table "customerz"/.test(noTable) && /customers/.test(noTable) && (await page.getAttribute("#nq-sql", "aria-invalid")) === "true", `the server's error is placed beside the SQL: ${noTable}`);
+  await page.fill("#nq-sql", "DELETE FROM customers WHERE id > $1");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("#nq-sql-error", { timeout: 10000 });
+  check(/refused/.test(await page.textContent("#nq-sql-error")), "a write is refused beside the SQL");
+  await page.fill("#nq-sql", "SELECT id, email\nFROM customers\nWHERE id > $1 ORDER BY id LIMIT 5 5");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("#nq-sql-error", { timeout: 10000 });
+  const syntax = await page.textContent("#nq-sql-error");
+  check(/line 3/.test(syntax), `a syntax error names its line: ${syntax}`);
+  await page.fill("#nq-sql", "SELECT id, email FROM customers WHERE id > $1 ORDER BY id");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("#nq-try", { timeout: 10000 });
+  check(/Saved customers_after/.test(await page.textContent("main")), "the named query is saved");
+  await page.fill("#nq-try-arg-min_id", "197");
+  await page.click("#nq-try");
+  await page.waitForSelector("section:has(#nq-try) table", { timeout: 15000 });
+  const tried = await page.locator("section:has(#nq-try) table tbody tr td:first-child").allTextContents();
+  check(tried.join(",") === "198,199,200", `"try it" runs it as the AI would: ${tried}`);
+  await page.screenshot({ path: join(OUT, "named-queries.png"), fullPage: true });
   await page.getByRole("link", { name: "Connections", exact: true }).click();
   await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   await page.setViewportSize({ width: 420, height: 860 });
@@ -168,6 +251,15 @@ try {
   check((await page.locator("tbody tr").count()) >= 1, "the listing filters by tool on the server");
   await page.locator("tbody tr button.link").first().click();
   check((await page.textContent("main pre")).includes("\"prev_hash\""), "a record's detail shows the whole record");
+  // The chain, verified against the pinned key (and said to prove little without one).
+  await page.getByRole("button", { name: "Verify the chain" }).click();
+  await page.waitForSelector("form:has(#audit-pinned) .notice.warn", { timeout: 30000 });
+  check(/no key was pinned/.test(await page.textContent("form:has(#audit-pinned) .notice.warn")), "an unpinned check says what it does not prove");
+  const pinnedKey = (await (await fetch(`${URL_}/api/v1/audit/pubkey`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).pubkey;
+  await page.fill("#audit-pinned", pinnedKey);
+  await page.getByRole("button", { name: "Verify the chain" }).click();
+  await page.waitForSelector("form:has(#audit-pinned) .notice.ok", { timeout: 30000 });
+  check(/^Intact: \d+ records/.test(await page.textContent("form:has(#audit-pinned) .notice.ok")), "the chain verifies against the pinned key");
   await page.screenshot({ path: join(OUT, "audit.png"), fullPage: true });
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   const csv = readFileSync(await download.path(), "utf8");
@@ -201,7 +293,9 @@ try {
   check((await page.textContent("main")).includes("token_env"), "with the agent.toml to paste");
   await page.screenshot({ path: join(OUT, "agents.png"), fullPage: true });
   await page.getByRole("link", { name: "Connect a client" }).click();
-  check((await page.textContent("main")).includes(`${URL_}/mcp`) && !(await page.textContent("main")).includes("cxk_"), "client configs name the server and hold no key");
+  await page.waitForSelector("h1:text('Connect a client')", { timeout: 10000 });
+  const clientText = await page.textContent("main");
+  check(clientText.includes(`${URL_}/mcp`) && !clientText.includes("cxk_"), `client configs name the server and hold no key: ${clientText.slice(0, 200)}`);
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForSelector("#api-key");
   check(true, "sign-out returns to the sign-in page");
@@ -226,6 +320,53 @@ try {
   await xss.waitForSelector("#api-key", { timeout: 10000 });
   check(/revoked|no longer valid/.test(await xss.textContent("main, #app")), "a revoked key is signed out on its next request");
   await page.screenshot({ path: join(OUT, "sign-in.png") });
+
+  // The master key rotated in the page: a peer key reissued, secrets still open.
+  await page.fill("#api-key", KEY);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("h1:text('Connections')", { timeout: 30000 });
+  await page.getByRole("link", { name: "API keys" }).click();
+  await page.fill("#k-label", "rotation-peer");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.waitForSelector("pre.secret", { timeout: 30000 });
+  const peerKey = (await page.textContent("pre.secret")).trim();
+  await page.check("#r-reissue");
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Rotate the master key" }).click();
+  await page.waitForSelector("form:has(#r-reissue) .notice.ok, form:has(#r-reissue) .notice.error", { timeout: 60000 });
+  check(/Master key rotated/.test(await page.textContent("form:has(#r-reissue)")), `the master key is rotated: ${await page.textContent("form:has(#r-reissue) .notice")}`);
+  const reissued = (await page.locator("form:has(#r-reissue) pre.secret").allTextContents()).map((t) => t.trim());
+  check(reissued.length === 1, `the peer key is reissued once (${reissued.length})`);
+  const oldPeer = await fetch(`${URL_}/api/v1/keys/self`, { headers: { Authorization: `Bearer ${peerKey}` } });
+  check(oldPeer.status === 401, "the peer's old key is revoked");
+  const newPeer = await fetch(`${URL_}/api/v1/keys/self`, { headers: { Authorization: `Bearer ${reissued[0]}` } });
+  const newPeerSelf = await newPeer.json();
+  const newUnlock = await page.evaluate(async ({ text, self }) => (await (await import("/assets/crypto.js")).unlock(text, self)).workspaceId, { text: reissued[0], self: newPeerSelf });
+  check(newPeer.ok && newUnlock === newPeerSelf.workspace_id, "its new key signs in and unwraps the new workspace key");
+  const afterRotate = await fetch(`${URL_}/api/v1/query`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ connection: "pgform", sql: "SELECT count(*) AS n FROM customers" }) });
+  check(afterRotate.ok, "the re-wrapped connection secret still opens");
+  await page.getByRole("link", { name: "Connections", exact: true }).click();
+  await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
+  check(true, "the page keeps working with the new workspace key");
+
+  // Another workspace's key sees nothing of this one.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(`${URL_}/`);
+  await other.fill("#api-key", OTHER_KEY);
+  await other.click("button[type=submit]");
+  await other.waitForSelector("h1:text('Connections')", { timeout: 30000 });
+  await other.waitForSelector("main .notice", { timeout: 10000 });
+  check(!(await other.textContent("main")).includes("pgform"), "another workspace lists none of these connections");
+  await other.goto(`${URL_}/#/connection?name=pgform`);
+  await other.waitForSelector("main .notice.error", { timeout: 10000 });
+  check(/no connection named pgform/.test(await other.textContent("main .notice.error")), "nor opens one by name");
+  await other.goto(`${URL_}/#/queries`);
+  await other.waitForSelector("#nq-name", { timeout: 10000 });
+  check(!(await other.textContent("main")).includes("customers_after"), "nor sees its named queries");
+  await other.goto(`${URL_}/#/audit`);
+  await other.waitForSelector("main table, main .notice", { timeout: 10000 });
+  await other.waitForTimeout(500);
+  check(!(await other.textContent("main")).includes("pgform"), "nor its audit records");
   check(errors.length === 0, `no page errors ${errors.join("; ")}`);
 } finally {
   await browser.close();

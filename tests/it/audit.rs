@@ -464,3 +464,75 @@ async fn the_listing_pages_newest_first_and_filters_within_the_workspace() {
         .unwrap_err();
     assert_eq!(status_of(&err), Some(403), "{err:#}");
 }
+
+/// The dashboard's verification: the server reads its whole stored chain
+/// through the export and the offline verifier. It says ok under the pinned
+/// key, names a wrong pinned key, and finds a record edited in the store by
+/// someone who first dropped the append-only triggers.
+#[tokio::test]
+async fn the_stored_chain_is_verified_against_the_pinned_key_and_an_edit_is_found() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("verify").await;
+    for i in 0..4 {
+        admin.create_key(&format!("k{i}"), "mcp").await.unwrap();
+    }
+    let key = pubkey(&admin).await.to_text();
+    let ok = admin
+        .get(&format!("audit/verify?pubkey={key}"))
+        .await
+        .unwrap();
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert_eq!(ok["pinned"], true, "{ok}");
+    assert!(ok["records"].as_u64().unwrap() >= 5, "{ok}");
+    assert_eq!(ok["head_seq"], ok["last_seq"], "{ok}");
+
+    // Unpinned: still checked, but said to be only self-consistent.
+    let unpinned = admin.get("audit/verify").await.unwrap();
+    assert_eq!(unpinned["ok"], true, "{unpinned}");
+    assert_eq!(unpinned["pinned"], false, "{unpinned}");
+
+    // Another key pinned: the signatures are not that key's.
+    let stranger = conexor_audit::SigningKey::generate()
+        .unwrap()
+        .public()
+        .to_text();
+    let wrong = admin
+        .get(&format!("audit/verify?pubkey={stranger}"))
+        .await
+        .unwrap();
+    assert_eq!(wrong["ok"], false, "{wrong}");
+    let err = admin
+        .get("audit/verify?pubkey=ed25519:nope")
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), Some(400), "{err:#}");
+
+    // An edit made in the store itself, past its triggers.
+    let db = server.data_dir.join(conexor_store::STORE_FILE);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("DROP TRIGGER audit_records_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let edited = sqlx::query(
+        "UPDATE audit_records SET record = replace(record, '\"k2\"', '\"k9\"') WHERE record LIKE '%\"k2\"%'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(edited.rows_affected(), 1);
+    let found = admin
+        .get(&format!("audit/verify?pubkey={key}"))
+        .await
+        .unwrap();
+    assert_eq!(found["ok"], false, "{found}");
+    assert!(found["line"].as_u64().unwrap() > 1, "{found}");
+    let mcp = server.client_with(admin.create_key("reader", "mcp").await.unwrap());
+    let err = mcp.get("audit/verify").await.unwrap_err();
+    assert_eq!(status_of(&err), Some(403), "{err:#}");
+}

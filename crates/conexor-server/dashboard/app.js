@@ -5,64 +5,9 @@
 // before any request carries them.
 
 import * as cx from "./crypto.js";
-
-const state = { key: null, self: null, unlocked: null, reason: null };
-const app = document.getElementById("app");
-
-/** An element with text children only. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
-    else if (k === "class") node.className = v;
-    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${state.key}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`/api/v1/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" });
-  } catch {
-    throw new ApiError(0, "The server cannot be reached. Is it running?");
-  }
-  if (response.status === 401) {
-    signOut("Your key was revoked or is no longer valid. Sign in again.");
-    throw new ApiError(401, "signed out");
-  }
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!response.ok) {
-    const message = (data && (data.error || data.message)) || `The server answered ${response.status}.`;
-    throw new ApiError(response.status, message);
-  }
-  return data ?? text;
-}
-
-function signOut(reason) {
-  if (state.unlocked) state.unlocked.wmk.fill(0);
-  state.key = null; state.self = null; state.unlocked = null;
-  // Said on the sign-in page the hash change brings up.
-  state.reason = reason;
-  if (location.hash) location.hash = "";
-  else renderSignIn();
-}
-
-function notice(kind, text) {
-  return el("p", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
-}
+import { state, app, el, api, signOut, notice, shell, table, when, field } from "./ui.js";
+import { renderDetail } from "./detail.js";
+import { renderQueries } from "./queries.js";
 
 // ---------------------------------------------------------------- sign in
 
@@ -110,24 +55,6 @@ function renderSignIn() {
 
 // ---------------------------------------------------------------- shell
 
-const PAGES = [
-  ["#/connections", "Connections"],
-  ["#/add", "Add connection"],
-  ["#/audit", "Audit"],
-  ["#/agents", "Agents"],
-  ["#/keys", "API keys"],
-  ["#/client", "Connect a client"],
-];
-
-function shell(active, ...content) {
-  const nav = el("nav", { "aria-label": "Main" },
-    ...PAGES.map(([href, label]) => el("a", { href, "aria-current": href === active ? "page" : false }, label)),
-    el("span", { class: "who" }, `${state.self.label || state.self.key_id} · ${state.self.workspace_id}`),
-    el("button", { class: "link", on: { click: () => signOut("Signed out.") } }, "Sign out"),
-  );
-  app.replaceChildren(el("header", {}, el("strong", {}, "Conexor"), nav), el("main", {}, ...content));
-}
-
 function route() {
   if (!state.unlocked) { renderSignIn(); return; }
   const hash = location.hash || "#/connections";
@@ -138,6 +65,7 @@ function route() {
   if (page === "#/keys") return renderKeys();
   if (page === "#/connection") return renderDetail(new URLSearchParams(hash.split("?")[1] || "").get("name") || "");
   if (page === "#/agents") return renderAgents();
+  if (page === "#/queries") return renderQueries();
   return renderConnections(new URLSearchParams(hash.split("?")[1] || "").get("tab") || "database");
 }
 
@@ -164,7 +92,8 @@ async function renderConnections(tab) {
       return;
     }
     const kinds = TABS.find(([id]) => id === tab)?.[2] ?? [];
-    const { connections } = await api("GET", "connections");
+    const [{ connections }, { tools }] = await Promise.all([api("GET", "connections"), api("GET", "tools")]);
+    const toolCount = (name) => tools.filter((t) => t.connection === name).length;
     const shown = connections.filter((c) => kinds.includes(c.type));
     if (!shown.length) {
       const kind = Object.entries(KINDS).find(([, v]) => v.tab === tab)?.[0] ?? "postgresql";
@@ -172,10 +101,13 @@ async function renderConnections(tab) {
       return;
     }
     body.replaceChildren(table(
-      ["Name", "Type", "Mode", "Found", "Last schema refresh", ""],
+      ["Name", "Type", "Mode", "Status", "Found", "Own tools", "Last schema refresh", ""],
       shown.map((c) => [
-        el("a", { href: `#/connection?name=${encodeURIComponent(c.name)}` }, c.name), c.type, c.mode,
+        el("a", { href: `#/connection?name=${encodeURIComponent(c.name)}` }, c.name), c.type,
+        c.mode === "agent" ? `agent ${c.agent}` : "direct",
+        c.mode === "agent" ? (c.online ? "online" : "offline: its agent is not connected") : c.discovered_at ? "ready" : "no schema yet",
         c.operations != null ? `${c.operations} operations` : c.buckets != null ? `${c.buckets} buckets` : c.tables != null ? `${c.tables} tables` : "",
+        String(toolCount(c.name)),
         when(c.discovered_at || c.updated_at),
         c.mode === "direct" ? el("button", { class: "danger", on: { click: () => removeConnection(c.name, tab) } }, "Remove") : "",
       ]),
@@ -189,17 +121,6 @@ async function removeConnection(name, tab) {
   if (!confirm(`Remove the connection ${name}? Its tools disappear at once.`)) return;
   try { await api("DELETE", `connections/${encodeURIComponent(name)}`); } catch (err) { alert(err.message); }
   renderConnections(tab);
-}
-
-function table(headings, rows) {
-  return el("div", { class: "scroll" }, el("table", {},
-    el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v)))))));
-}
-
-/** `2026-12-03T14:34:27.928Z` as `2026-12-03 14:34` (UTC). */
-function when(ts) {
-  return ts ? `${String(ts).replace("T", " ").slice(0, 16)} UTC` : "";
 }
 
 // ---------------------------------------------------------------- add connection
@@ -247,16 +168,31 @@ const KINDS = {
   ] },
 };
 
-function field(label, input, help) {
-  const id = input.id;
-  return el("div", { class: "field" }, el("label", { for: id }, label), input, help ? el("p", { class: "help" }, help) : null);
-}
-
-function renderAdd() {
-  const kindParam = new URLSearchParams((location.hash.split("?")[1]) || "").get("type");
+async function renderAdd() {
+  const params = new URLSearchParams((location.hash.split("?")[1]) || "");
+  const kindParam = params.get("type");
+  const editing = params.get("edit");
+  // Editing: the stored spec is opened here, with the workspace key; the
+  // server only hands back the envelopes it keeps.
+  let old = null;
+  if (editing) {
+    shell("#/add", el("h1", {}, `Edit ${editing}`), notice("info", "Opening the stored settings in this tab…"));
+    try {
+      const stored = await api("GET", `connections/${encodeURIComponent(editing)}/sealed`);
+      old = { type: stored.type, spec: JSON.parse(await cx.openSecret(state.unlocked, stored.secret_id, stored.sealed)) };
+    } catch (err) {
+      if (err.status !== 401) shell("#/add", el("h1", {}, `Edit ${editing}`), notice("error", err.message));
+      return;
+    }
+  }
   const name = el("input", { id: "f-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_-]{0,63}", placeholder: "shop" });
   const type = el("select", { id: "f-type" }, ...Object.entries(KINDS).map(([k, v]) => el("option", { value: k }, v.label)));
   if (KINDS[kindParam]) type.value = kindParam;
+  if (old) {
+    name.value = editing; name.readOnly = true;
+    if (!KINDS[old.type]) { shell("#/add", el("h1", {}, `Edit ${editing}`), notice("error", `A ${old.type} connection is edited with the CLI: conexor connections edit ${editing}.`)); return; }
+    type.value = old.type; type.disabled = true;
+  }
   const privileged = el("input", { id: "f-privileged", type: "checkbox" });
   const fieldsBox = el("div");
   let inputs = {};
@@ -271,9 +207,17 @@ function renderAdd() {
       else if (d.type === "file") input = el("input", { id, type: "file", accept: ".json,.yaml,.yml,application/json" });
       else input = el("input", { id, type: d.type || "text", placeholder: d.placeholder, autocomplete: d.type === "password" ? "new-password" : "off" });
       if (d.id === "port") input.value = DEFAULT_PORTS[kind];
+      const was = old?.spec[d.key || d.id];
+      let help = d.help;
+      if (was !== undefined && was !== null) {
+        if (d.type === "password") { input.placeholder = "unchanged (leave empty to keep it)"; }
+        else if (d.type === "file") help = `A description of ${Math.ceil(String(was).length / 1024)} KB is stored; choose a file only to replace it.`;
+        else if (d.type === "checkbox") input.checked = Boolean(was);
+        else input.value = Array.isArray(was) ? was.join(", ") : String(was);
+      }
       inputs[d.id] = { input, d };
       if (d.type === "checkbox") return el("div", { class: "field inline" }, input, el("label", { for: id }, d.label));
-      return field(d.label, input, d.help);
+      return field(d.label, input, help);
     }));
   };
   type.addEventListener("change", drawFields);
@@ -296,12 +240,17 @@ function renderAdd() {
   async function spec() {
     if (!name.checkValidity()) return [name, "The name is 1-64 letters, digits, _ or -, starting with a letter."];
     const kind = type.value;
-    const out = {};
+    // Editing keeps what the form does not show (a named secret, a CA…).
+    const out = old ? { ...old.spec } : {};
     for (const { input, d } of Object.values(inputs)) {
       const key = d.key || d.id;
+      const kept = old?.spec[key];
+      delete out[key];
       if (d.type === "checkbox") { if (input.checked) out[key] = true; continue; }
+      if (d.type === "password" && !input.value && kept != null) { out[key] = kept; continue; }
       if (d.type === "file") {
         const file = input.files?.[0];
+        if (!file && kept != null) { out[key] = kept; continue; }
         if (!file) return [input, `${d.label}: choose the file.`];
         if (file.size > 32 * 1024 * 1024) return [input, "The description is larger than 32 MB."];
         out[key] = await file.text();
@@ -330,18 +279,23 @@ function renderAdd() {
     const [bad, json] = await spec();
     if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); out.append(notice("error", json ?? "")); return; }
     test.disabled = save.disabled = true;
-    out.append(notice("info", saveIt ? "Testing and discovering…" : "Testing…"));
+    const doing = saveIt ? "Testing, then discovering the schema" : "Testing";
+    const progress = notice("info", `${doing}…`);
+    out.append(progress);
+    const started = Date.now();
+    const ticker = setInterval(() => { progress.textContent = `${doing}… ${Math.round((Date.now() - started) / 1000)} s`; }, 1000);
     try {
       const secretId = cx.newSecretId();
       const sealed = await cx.sealSecret(state.unlocked, secretId, json);
       const body = { name: name.value, type: type.value, secret_id: secretId, sealed, allow_privileged: privileged.checked };
-      const answer = await api("POST", saveIt ? "connections" : "connections/test", body);
+      const answer = await api(saveIt && old ? "PUT" : "POST", saveIt ? (old ? `connections/${encodeURIComponent(editing)}` : "connections") : "connections/test", body);
       const t = answer.test;
       const found = answer.operations != null ? `${answer.operations} operations (${answer.tools?.count} tools, ${answer.tools?.bytes} bytes in tools/list)`
         : answer.topics != null ? `${answer.topics} topics` : answer.buckets ? `${answer.buckets} buckets` : `${answer.tables ?? 0} tables and views`;
       out.replaceChildren(
-        notice("ok", saveIt ? `Saved. ${found} discovered.` : "The connection works."),
+        notice("ok", saveIt ? `${old ? "Updated" : "Saved"}. ${found} discovered.` : "The connection works."),
         el("p", {}, `Source: ${t.version}`), el("p", {}, `Latency: ${t.latency_ms} ms`),
+        saveIt ? el("p", {}, el("a", { href: `#/connection?name=${encodeURIComponent(name.value)}` }, `Open ${name.value}: schema, tools and testers`)) : null,
       );
       if (t.privileges?.length) {
         out.append(notice("warn", `This login can do more than read: ${t.privileges.join("; ")}`), el("pre", {}, t.read_only_grants));
@@ -358,12 +312,14 @@ function renderAdd() {
         if (grants) out.append(el("p", {}, "A read-only login:"), el("pre", {}, grants[1]));
       }
     } finally {
+      clearInterval(ticker);
       test.disabled = save.disabled = false;
     }
   }
 
-  shell("#/add", el("h1", {}, "Add a connection"), form);
-  name.focus();
+  shell("#/add", el("h1", {}, old ? `Edit ${editing}` : "Add a connection"), form);
+  if (old) form.querySelector("input:not([readonly]), select:not([disabled])")?.focus();
+  else name.focus();
 }
 
 // ---------------------------------------------------------------- audit
@@ -383,7 +339,7 @@ async function renderAudit() {
       document.body.append(a); a.click(); a.remove();
     } catch (err) { alert(err.message); }
   } } }, `Export ${format.toUpperCase()}`);
-  shell("#/audit", el("h1", {}, "Audit"),
+  shell("#/audit", el("h1", {}, "Audit"), await verifyCard(),
     el("div", { class: "actions" }, field("Tool", tool), field("Outcome", outcome), field("Filter", filter)),
     el("div", { class: "actions" }, download("jsonl"), download("csv"), download("ocsf")),
     body, more, detail);
@@ -421,76 +377,40 @@ async function renderAudit() {
   await load(true);
 }
 
-// ---------------------------------------------------------------- connection detail
-
-async function renderDetail(name) {
-  const body = el("div", { "aria-live": "polite" }, notice("info", "Loading…"));
-  shell("#/connections", el("p", {}, el("a", { href: "#/connections" }, "← Connections")), el("h1", {}, name), body);
-  let c;
-  try { c = await api("GET", `connections/${encodeURIComponent(name)}`); } catch (err) {
-    if (err.status !== 401) body.replaceChildren(notice("error", err.message));
-    return;
-  }
-  const status = el("div", { "aria-live": "polite" });
-  const refresh = el("button", { type: "button", on: { click: async () => {
-    refresh.disabled = true;
-    status.replaceChildren(notice("info", "Rediscovering the schema…"));
-    try { await api("POST", `connections/${encodeURIComponent(name)}/refresh`); renderDetail(name); }
-    catch (err) { if (err.status !== 401) status.replaceChildren(notice("error", err.message)); refresh.disabled = false; }
-  } } }, "Refresh schema");
-  const schema = c.schema || {};
-  const parts = [
-    el("p", {}, `${c.type}, ${c.mode}${c.discovered_at ? `; schema discovered ${when(c.discovered_at)}` : ""}`),
-    el("div", { class: "actions" }, refresh), status,
-  ];
-  if (schema.tables) parts.push(schemaBrowser(schema.tables), queryTester(name));
-  if (schema.buckets?.length) parts.push(el("h2", {}, "Buckets"), table(["Bucket", "Scope", "Top-level prefixes"], schema.buckets.map((b) => [b.name, b.scope ?? "", (b.prefixes || []).join(", ")])));
-  if (schema.topics?.length) parts.push(el("h2", {}, "Topics"), table(["Topic", "Partitions"], schema.topics.map((t) => [t.name, t.partitions])));
-  if (schema.api) parts.push(el("h2", {}, `${schema.api.title} ${schema.api.version}`), table(["Operation", "Method", "Path", "Summary"], schema.api.operations.map((o) => [o.tool, o.method, o.path, o.summary ?? ""])));
-  body.replaceChildren(...parts);
-}
-
-function schemaBrowser(tables) {
-  const search = el("input", { id: "s-search", type: "search", placeholder: "table or column name" });
-  const out = el("div");
-  const draw = () => {
-    const q = search.value.toLowerCase();
-    const shown = tables.filter((t) => !q || t.name.toLowerCase().includes(q) || t.columns.some((col) => col.name.toLowerCase().includes(q))).slice(0, 200);
-    if (!shown.length) { out.replaceChildren(notice("info", "No table or column matches.")); return; }
-    out.replaceChildren(...shown.map((t) => el("details", { class: "card" },
-      el("summary", {}, `${t.schema}.${t.name}`, el("span", { class: "help" }, ` ${t.kind}${t.row_estimate != null ? `, about ${t.row_estimate} rows` : ""}${t.comment ? ` — ${t.comment}` : ""}`)),
-      table(["Column", "Type", "Null", "Key", "Comment"], t.columns.map((col) => [
-        col.name, col.type, col.nullable ? "yes" : "no",
-        (t.primary_key || []).includes(col.name) ? "primary" : (t.foreign_keys || []).filter((fk) => fk.columns.includes(col.name)).map((fk) => `→ ${fk.references_table}`).join(", "),
-        col.comment ?? "",
-      ])))));
-  };
-  search.addEventListener("input", draw);
-  draw();
-  return el("section", {}, el("h2", {}, `Schema (${tables.length} tables and views)`), field("Search", search), out);
-}
-
-function queryTester(connection) {
-  const sql = el("textarea", { id: "q-sql", rows: 4, spellcheck: "false", placeholder: "SELECT …" });
-  const limit = el("input", { id: "q-limit", type: "number", min: 1, max: 10000, value: 100 });
+/**
+ * The chain's state against the key the reader pinned: the server reads its
+ * whole stored chain through the export and the offline verifier
+ * (`GET /audit/verify`). An auditor who trusts no server runs
+ * `conexor audit verify` on an export instead; the card says so.
+ */
+async function verifyCard() {
+  let server = null;
+  try { server = await api("GET", "audit/pubkey"); } catch { /* shown by the check */ }
+  const pinned = el("input", { id: "audit-pinned", spellcheck: "false", placeholder: "ed25519:…", autocomplete: "off" });
   const out = el("div", { "aria-live": "polite" });
-  const run = el("button", { type: "submit" }, "Run");
-  return el("form", { class: "card", on: { submit: async (e) => {
+  const run = el("button", { type: "submit" }, "Verify the chain");
+  return el("form", { class: "card", novalidate: true, on: { submit: async (e) => {
     e.preventDefault();
-    out.replaceChildren();
-    if (!sql.value.trim()) { out.append(notice("error", "Write a SELECT first.")); return; }
+    out.replaceChildren(notice("info", "Reading the whole chain and checking every hash and signature…"));
     run.disabled = true;
     try {
-      const r = await api("POST", "query", { connection, sql: sql.value, limit: Number(limit.value) || 100 });
-      const cols = (r.columns || []).map((col) => col.name ?? col);
-      out.replaceChildren(
-        notice(r.truncated ? "warn" : "ok", `${(r.rows || []).length} rows${r.truncated ? ` — cut at the row or byte cap; there is more` : ""}`),
-        table(cols, (r.rows || []).map((row) => row.map((v) => (v === null ? "NULL" : typeof v === "object" ? JSON.stringify(v) : v)))),
-      );
+      const key = pinned.value.trim();
+      const r = await api("GET", `audit/verify${key ? `?pubkey=${encodeURIComponent(key)}` : ""}`);
+      if (r.ok) {
+        out.replaceChildren(notice(r.pinned ? "ok" : "warn", r.pinned
+          ? `Intact: ${r.records} records (seq ${r.first_seq ?? "–"} to ${r.last_seq ?? "–"}), ${r.checkpoints} signed checkpoints, all valid under your pinned key. Head: seq ${r.head_seq}, signed ${when(r.head_ts)}. Checked in ${r.duration_ms} ms.`
+          : `The chain is consistent (${r.records} records, ${r.checkpoints} checkpoints), but no key was pinned: the signatures were checked with the key the export names, which proves nothing about who signed. Paste the key you pinned when you set up.`));
+      } else {
+        out.replaceChildren(notice("error", `NOT intact: line ${r.line} of the export: ${r.damage}: ${r.detail}`),
+          el("p", { class: "help" }, "Export JSON Lines and run `conexor audit verify --pubkey <your pinned key> FILE` on a machine you trust to see the same finding."));
+      }
     } catch (err) {
       if (err.status !== 401) out.replaceChildren(notice("error", err.message));
     } finally { run.disabled = false; }
-  } } }, el("h2", {}, "Try a query (as the AI's run_query)"), field("SQL", sql, "One SELECT; it runs through the same guard, caps and audit as an AI's call."), field("Row limit", limit), run, out);
+  } } },
+  el("h2", {}, "Chain verification"),
+  field("Pinned public key", pinned, `The audit key you recorded when you set Conexor up (\`conexor audit pubkey\`). This server's key now: ${server ? server.pubkey : "unknown"}. Pinning the key shown here proves only that the server agrees with itself.`),
+  run, out);
 }
 
 // ---------------------------------------------------------------- API keys
@@ -519,7 +439,7 @@ async function renderKeys() {
       if (err.status !== 401) out.replaceChildren(notice("error", err.message));
     } finally { create.disabled = false; }
   } } }, el("h2", {}, "New key"), field("Label", label), field("Scope", scope, "An MCP client needs only mcp."), create, out);
-  shell("#/keys", el("h1", {}, "API keys"), form, list);
+  shell("#/keys", el("h1", {}, "API keys"), form, list, rotateCard(() => draw()));
   async function draw() {
     try {
       const { keys } = await api("GET", "keys");
@@ -536,6 +456,44 @@ async function renderKeys() {
     }
   }
   draw();
+}
+
+/**
+ * Rotating the workspace master key: made and applied in this tab (the
+ * server never sees either key). Every other key stops opening anything, so
+ * it is revoked, or reissued here with its label and scope and shown once.
+ */
+function rotateCard(redraw) {
+  const reissue = el("input", { id: "r-reissue", type: "checkbox" });
+  const out = el("div", { "aria-live": "polite" });
+  const run = el("button", { type: "submit", class: "danger" }, "Rotate the master key");
+  return el("form", { class: "card", on: { submit: async (e) => {
+    e.preventDefault();
+    if (!confirm(reissue.checked
+      ? "Rotate the master key? Every other key is revoked and a new one is made for each, shown once here."
+      : "Rotate the master key? Every other key is revoked at once; only this one keeps working.")) return;
+    run.disabled = true;
+    out.replaceChildren(notice("info", "Making the new key and re-wrapping every secret in this tab…"));
+    try {
+      const [{ deks }, { keys }] = await Promise.all([api("GET", "keys/deks"), api("GET", "keys")]);
+      const others = reissue.checked ? keys.filter((k) => !k.revoked_at && !k.current) : [];
+      const { fresh, body, issued } = await cx.rotateMaster(state.unlocked, state.key, state.self, deks, others);
+      const r = await api("POST", "keys/rotate-master", body);
+      state.unlocked.wmk.fill(0);
+      state.unlocked = fresh;
+      state.self = await api("GET", "keys/self");
+      out.replaceChildren(notice("ok", `Master key rotated: ${r.rewrapped} secrets re-wrapped, ${r.revoked.length} other keys revoked.`),
+        ...(issued.length ? [notice("warn", "New keys for the revoked ones: give each to its owner now; they are shown once."),
+          table(["Label", "Scope", "New key"], issued.map((k) => [k.label, k.scope, el("pre", { class: "secret" }, k.text)]))] : []));
+      redraw();
+    } catch (err) {
+      if (err.status !== 401) out.replaceChildren(notice("error", err.message));
+    } finally { run.disabled = false; }
+  } } },
+  el("h2", {}, "Rotate the master key"),
+  el("p", { class: "help" }, "Do this when a key may have leaked together with a copy of the store: revoking a key alone does not re-encrypt what it could open. Secrets are re-wrapped in this tab; the server never sees the old or new key."),
+  el("div", { class: "field inline" }, reissue, el("label", { for: "r-reissue" }, "Reissue the other active keys (new keys, same labels and scopes)")),
+  run, out);
 }
 
 // ---------------------------------------------------------------- agents
@@ -603,5 +561,6 @@ function renderClient() {
     }));
 }
 
+state.onSignedOut = renderSignIn;
 window.addEventListener("hashchange", route);
 route();

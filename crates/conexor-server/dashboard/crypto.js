@@ -157,3 +157,32 @@ export async function newKeyRecord(unlocked, label, scope) {
   secret.fill(0); kek.fill(0); authInput.fill(0);
   return { text, record };
 }
+
+/**
+ * A new workspace master key, and everything `POST /keys/rotate-master`
+ * needs, made here as the CLI makes it: each secret's DEK unwrapped with the
+ * old key and wrapped with the new one, the new key wrapped for the signed-in
+ * API key (its KEK derived again), and optionally fresh keys for the others.
+ */
+export async function rotateMaster(unlocked, apiKey, self, deks, reissue) {
+  const fresh = { wmk: crypto.getRandomValues(new Uint8Array(32)), workspaceId: unlocked.workspaceId, keyId: unlocked.keyId };
+  const rewrapped = [];
+  for (const d of deks) {
+    const aad = `conexor/dek/v1/${unlocked.workspaceId}/${d.secret_id}`;
+    const dek = await openEnvelope(unlocked.wmk, d.dek, aad);
+    rewrapped.push({ secret_id: d.secret_id, dek: await sealEnvelope(fresh.wmk, dek, aad) });
+    dek.fill(0);
+  }
+  const { secret } = parseApiKey(apiKey);
+  const kek = await deriveKek(secret, b64uDecode(self.kdf_salt), self.kdf_iterations);
+  const issued = [];
+  for (const k of reissue) issued.push({ label: k.label, scope: k.scope, ...(await newKeyRecord(fresh, k.label, k.scope)) });
+  const body = {
+    wrapped_wmk: await sealEnvelope(kek, fresh.wmk, `conexor/wrap/v1/${unlocked.keyId}`),
+    wmk_check: await sealEnvelope(fresh.wmk, enc.encode("conexor/check/v1"), ""),
+    deks: rewrapped,
+    new_keys: issued.map((k) => k.record),
+  };
+  kek.fill(0); secret.fill(0);
+  return { fresh, body, issued: issued.map(({ label, scope, text }) => ({ label, scope, text })) };
+}

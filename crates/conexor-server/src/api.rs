@@ -45,6 +45,8 @@ pub fn keyed_routes() -> Router<Arc<AppState>> {
         .route("/audit/pubkey", get(crate::audit_api::pubkey))
         .route("/audit/export", get(crate::audit_api::export_audit))
         .route("/audit/records", get(crate::audit_api::list_records))
+        .route("/audit/verify", get(crate::audit_api::verify_chain))
+        .route("/connections/{name}/sealed", get(sealed_spec))
 }
 
 /// Routes authenticated by the admin token.
@@ -444,6 +446,34 @@ async fn show_connection(
     Ok(Json(out))
 }
 
+/// A direct connection's sealed spec, for a client that edits it: the
+/// holder of a workspace key opens it, changes it and sends it back sealed
+/// again (`PUT /connections/{name}`). The server hands out only what it
+/// stores: envelopes it cannot open.
+async fn sealed_spec(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    refuse_if_agent(&state, &p, &name).await?;
+    let c = state
+        .store
+        .connection(&p.workspace_id, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    let envelope = |text: &str| -> Result<Value, ApiError> {
+        serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))
+    };
+    Ok(Json(json!({
+        "name": c.name,
+        "type": c.kind,
+        "secret_id": c.secret_id.as_str(),
+        "secret_version": c.secret_version,
+        "sealed": {"value": envelope(&c.sealed_value)?, "dek": envelope(&c.sealed_dek)?},
+    })))
+}
+
 /// A connection as the client sends it: name, kind and mode in clear, the spec sealed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -649,7 +679,8 @@ async fn edit_connection(
             "a connection's type cannot change".into(),
         ));
     }
-    let (report, schema_json, _) = test_and_discover(&state, &p, &body, kind, &secret_id).await?;
+    let (report, schema_json, found) =
+        test_and_discover(&state, &p, &body, kind, &secret_id).await?;
     let value = json_text(&body.sealed.value)?;
     let dek = json_text(&body.sealed.dek)?;
     let refs = state
@@ -682,7 +713,9 @@ async fn edit_connection(
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, version, "Connection credentials replaced.");
     Ok(Json(
-        json!({"name": name, "secret_version": version, "test": report}),
+        json!({"name": name, "secret_version": version, "test": report, "tables": found["tables"],
+               "buckets": found["buckets"], "operations": found["operations"], "tools": found["tools"],
+               "topics": found["topics"]}),
     ))
 }
 

@@ -269,6 +269,117 @@ fn selected(q: &ExportQuery, r: &Record) -> bool {
         && q.outcome.as_ref().is_none_or(|o| r.outcome.as_str() == o)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// The key the reader pinned (`ed25519:…`); without it the signatures
+    /// are only checked against the key the export names.
+    #[serde(default)]
+    pubkey: Option<String>,
+}
+
+/// `GET /api/v1/audit/verify`: the workspace's whole export, produced by the
+/// same stream as `GET /audit/export` and read by the same verifier as
+/// `conexor audit verify`, without holding it in memory. It says what the
+/// stored chain is now; an auditor who does not trust this server verifies
+/// an export on their own machine instead.
+pub async fn verify_chain(
+    State(state): State<Arc<AppState>>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<VerifyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_admin()?;
+    let pinned = match q.pubkey.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        Some(text) => Some(conexor_audit::PublicKey::parse(text).map_err(|_| {
+            ApiError::BadRequest(
+                "the pinned key is not an audit public key (ed25519: followed by 43 base64url characters)"
+                    .into(),
+            )
+        })?),
+        None => None,
+    };
+    let everything = ExportQuery {
+        format: default_format(),
+        since: None,
+        until: None,
+        user: None,
+        tool: None,
+        outcome: None,
+        follow: false,
+    };
+    let (tx, rx) = mpsc::channel::<String>(64);
+    tokio::spawn(stream_export(
+        state.clone(),
+        p.workspace_id.to_string(),
+        everything,
+        Format::Jsonl,
+        1,
+        tx,
+    ));
+    let reader = std::io::BufReader::new(ChannelReader {
+        rx,
+        chunk: Vec::new(),
+        at: 0,
+    });
+    let started = std::time::Instant::now();
+    let outcome =
+        tokio::task::spawn_blocking(move || conexor_audit::verify(reader, pinned.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    let key = state.audit.public_key();
+    let server = json!({"pubkey": key.to_text(), "key_id": key.key_id()});
+    let ms = started.elapsed().as_millis() as u64;
+    Ok(Json(match outcome {
+        Ok(r) => json!({
+            "ok": true,
+            "records": r.records,
+            "first_seq": r.first_seq,
+            "last_seq": r.last_seq,
+            "checkpoints": r.checkpoints,
+            "head_seq": r.head_seq,
+            "head_hash": r.head_hash,
+            "head_ts": r.head_ts,
+            "pubkey": r.pubkey,
+            "pinned": r.signatures == conexor_audit::SignatureTrust::Pinned,
+            "server": server,
+            "duration_ms": ms,
+        }),
+        Err(problem) => json!({
+            "ok": false,
+            "line": problem.line,
+            "damage": problem.kind.as_str(),
+            "detail": problem.detail,
+            "server": server,
+            "duration_ms": ms,
+        }),
+    }))
+}
+
+/// The export's lines, read on a blocking thread as they are produced.
+struct ChannelReader {
+    rx: mpsc::Receiver<String>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.rx.blocking_recv() {
+                Some(next) => {
+                    self.chunk = next.into_bytes();
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct ListQuery {
     /// The `next` of the previous page: records older than it.

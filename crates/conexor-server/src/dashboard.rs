@@ -23,6 +23,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../dashboard/app.js"),
     ),
     (
+        "ui.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../dashboard/ui.js"),
+    ),
+    (
+        "detail.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../dashboard/detail.js"),
+    ),
+    (
+        "queries.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../dashboard/queries.js"),
+    ),
+    (
         "crypto.js",
         "text/javascript; charset=utf-8",
         include_str!("../dashboard/crypto.js"),

@@ -175,9 +175,16 @@ fn summary(def: &conexor_tools::Stored, source: &str, updated_at: &str) -> Value
             .map(|n| json!({"name": n, "type": "filter", "required": false}))
             .collect(),
     };
+    // A generated tool names its table, so a page can show which tables have one.
+    let table = match def {
+        conexor_tools::Stored::Table { table_tool } => {
+            json!({"schema": table_tool.schema, "name": table_tool.table})
+        }
+        conexor_tools::Stored::Query(_) => Value::Null,
+    };
     json!({
         "name": def.name(), "description": def.description(), "connection": def.connection(),
-        "params": params, "source": source, "updated_at": updated_at,
+        "params": params, "source": source, "updated_at": updated_at, "table": table,
     })
 }
 

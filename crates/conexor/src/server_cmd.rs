@@ -254,6 +254,10 @@ pub struct DemoArgs {
     /// Log filter (libraries capped as for `conexor server`)
     #[arg(long, env = "CONEXOR_LOG", default_value = "warn")]
     pub log_level: String,
+    /// An admin token for this demo server, to create more workspaces with
+    /// `conexor init` (by default a random one nobody is told)
+    #[arg(long, env = "CONEXOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 const DEMO_WORKSPACE: &str = "demo_workspace";
@@ -266,7 +270,13 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     }
     let samples = args.data_dir.join("samples");
     let sample_db = samples.join("shop.db");
-    let admin_token = format!("cxadm_{}", conexor_crypto::random_base62(40));
+    let admin_token = match &args.admin_token {
+        Some(token) if token.len() < 32 => {
+            bail!("the admin token must be at least 32 characters")
+        }
+        Some(token) => token.clone(),
+        None => format!("cxadm_{}", conexor_crypto::random_base62(40)),
+    };
     let mut config = ServerArgs {
         config: None,
         listen: args.listen,
