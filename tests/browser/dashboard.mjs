@@ -1,7 +1,9 @@
 // The dashboard in real headless Chromium (Debian's, driven by playwright-core):
 //
 //   CX_URL=http://127.0.0.1:PORT CX_KEY=cxk_… CX_PG_URL=postgres://writer:pw@host:port/db \
-//   CX_XSS_KEY=cxk_… CX_VECTORS=tests/data/format-v1-vectors.json CX_ARTIFACTS=dir \
+//   CX_XSS_KEY=cxk_… CX_OTHER_KEY=cxk_… (another workspace's) CX_VECTORS=tests/data/format-v1-vectors.json \
+//   CX_S3_ENDPOINT=http://… (moto, filled) CX_REST_BASE=http://…/bearer/api/v1 CX_REST_SPEC=openapi.json \
+//   CX_REST_TOKEN=… CX_ARTIFACTS=dir \
 //   node tests/browser/dashboard.mjs
 //
 // Checks: the security headers; format v1 in the page against the vectors
@@ -34,6 +36,10 @@ const URL_ = env("CX_URL");
 const KEY = env("CX_KEY");
 const XSS_KEY = env("CX_XSS_KEY");
 const OTHER_KEY = env("CX_OTHER_KEY");
+const S3_ENDPOINT = env("CX_S3_ENDPOINT");
+const REST_BASE = env("CX_REST_BASE");
+const REST_SPEC = env("CX_REST_SPEC");
+const REST_TOKEN = env("CX_REST_TOKEN");
 const PG = new URL(env("CX_PG_URL"));
 const VECTORS = JSON.parse(readFileSync(env("CX_VECTORS"), "utf8"));
 const OUT = env("CX_ARTIFACTS");
@@ -143,6 +149,41 @@ try {
   await page.getByRole("button", { name: "Save", exact: true }).click();
   check(/Access key id is required/.test(await page.textContent("main")), "and then the next field");
   check((await page.getAttribute("#f-access_key_id", "aria-invalid")) === "true", "the field is marked");
+
+  // Live S3 (moto) and REST (the connector's test API) through their forms,
+  // with only envelopes leaving the page.
+  const s3Secret = "browser-s3-secret-0123456789";
+  await page.goto(`${URL_}/#/add?type=s3`);
+  await page.waitForSelector("#f-secret_access_key", { timeout: 5000 });
+  await page.fill("#f-name", "lakeform");
+  await page.fill("#f-access_key_id", "AKIDBROWSERFORM");
+  await page.fill("#f-secret_access_key", s3Secret);
+  await page.fill("#f-endpoint", S3_ENDPOINT);
+  await page.check("#f-allow_http");
+  const beforeS3 = sent.length;
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("form .notice.ok, form .notice.error", { timeout: 60000 });
+  check(/Saved\. \d+ buckets/.test(await page.textContent("form")), `an S3 connection is saved through its form: ${await page.textContent("form .notice")}`);
+  check(sent.slice(beforeS3).every((b) => !b.includes(s3Secret) && !b.includes("AKIDBROWSERFORM") && !b.includes(new URL(S3_ENDPOINT).port)), "its request holds no key, secret or endpoint");
+  await page.goto(`${URL_}/#/connection?name=lakeform`);
+  await page.waitForSelector("h2:text('Buckets')", { timeout: 15000 });
+  check((await page.textContent("main")).includes("cx-data"), "its buckets are shown");
+  await page.goto(`${URL_}/#/add?type=rest`);
+  await page.waitForSelector("#f-openapi", { timeout: 5000 });
+  await page.fill("#f-name", "apiform");
+  await page.fill("#f-base_url", REST_BASE);
+  await page.setInputFiles("#f-openapi", REST_SPEC);
+  await page.selectOption("#f-auth", "bearer");
+  await page.fill("#f-token", REST_TOKEN);
+  await page.check("#f-allow_http");
+  const beforeRest = sent.length;
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("form .notice.ok, form .notice.error", { timeout: 60000 });
+  check(/Saved\. \d+ operations \(\d+ tools/.test(await page.textContent("form")), `a REST API is saved from its description file: ${await page.textContent("form .notice")}`);
+  check(sent.slice(beforeRest).every((b) => !b.includes(REST_TOKEN) && !b.includes(new URL(REST_BASE).port)), "its request holds no token or URL");
+  await page.goto(`${URL_}/#/connection?name=apiform`);
+  await page.waitForSelector("th:text('Operation')", { timeout: 15000 });
+  check((await page.textContent("main")).includes("/items/{id}"), "its operations are shown");
   await page.getByRole("link", { name: "Connections", exact: true }).click();
   await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   // Its detail: the schema browser and a query as the AI's run_query.
@@ -281,7 +322,7 @@ try {
   check(reopened === madeSelf.workspace_id, "and unwraps the workspace key");
   page.once("dialog", (d) => d.accept());
   await page.locator("tr", { hasText: "browser-made" }).getByRole("button", { name: "Revoke" }).click();
-  await page.waitForSelector("tr:has-text('browser-made') td:nth-child(5):not(:empty)", { timeout: 10000 });
+  await page.waitForSelector("tr:has-text('browser-made') td:nth-child(6):not(:empty)", { timeout: 10000 });
   const after = await fetch(`${URL_}/api/v1/keys/self`, { headers: { Authorization: `Bearer ${madeKey}` } });
   check(after.status === 401, "the revoked key is refused");
   // Agents: the one-time token and the agent.toml to paste.

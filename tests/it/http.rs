@@ -586,3 +586,35 @@ async fn a_client_that_never_reads_its_answer_is_cut_off() {
         .unwrap();
     assert_eq!(other["rows"][0][0], 8000);
 }
+
+/// The key list says when each key was last used (noted at most once a
+/// minute, off the request's path), and null for a key never used.
+#[tokio::test]
+async fn the_key_list_says_when_each_key_was_last_used() {
+    let server = TestServer::start().await;
+    let admin = server.workspace("usage").await;
+    let _never = admin.create_key("never-used", "mcp").await.unwrap();
+    let used = admin.create_key("used-once", "mcp").await.unwrap();
+    server.client_with(used).get("keys/self").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = admin.get("keys").await.unwrap();
+        let of = |label: &str| {
+            list["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["label"] == label)
+                .cloned()
+                .unwrap()
+        };
+        if of("used-once")["last_used_at"].is_string() {
+            assert!(of("never-used")["last_used_at"].is_null(), "{list}");
+            let at = of("used-once")["last_used_at"].as_str().unwrap().to_owned();
+            assert!(conexor_audit::parse_ts(&at).is_ok(), "{at}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the use was never noted: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -43,7 +43,7 @@ pub(crate) const RECORD_FIELDS: [&str; 19] = [
 ];
 
 /// How a call ended.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Answered.
@@ -78,8 +78,9 @@ impl Outcome {
 /// One audit record. Every field is always present when serialised (`null`
 /// when unknown). Field order is that of DESIGN §6; the hash does not depend
 /// on it (JCS sorts keys).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
+#[ts(rename = "AuditRecord")]
 pub struct Record {
     /// Position in the workspace's chain, from 1, gapless.
     pub seq: u64,

@@ -53,7 +53,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What a connection test found. Shown to the user before a connection is saved.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct TestReport {
     /// The server's own version string.
     pub version: String,

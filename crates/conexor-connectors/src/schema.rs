@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct Schema {
     pub tables: Vec<Table>,
     /// Object storage: buckets and their top-level prefixes (never contents).
@@ -16,7 +16,7 @@ pub struct Schema {
     pub topics: Vec<crate::kafka::TopicInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct Table {
     /// Schema (PostgreSQL), database (MySQL) or `main` (SQLite).
     pub schema: String,
@@ -35,7 +35,7 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
@@ -45,7 +45,7 @@ pub struct Column {
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ts_rs::TS)]
 pub struct ForeignKey {
     pub columns: Vec<String>,
     pub references_schema: String,

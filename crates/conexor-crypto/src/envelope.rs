@@ -22,7 +22,7 @@ pub(crate) const TAG_LEN: usize = 16;
 
 /// One AES-256-GCM ciphertext with its nonce, as stored and sent. Fields
 /// serialize in the order of the spec; unknown fields are refused.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// Format version, always 1.

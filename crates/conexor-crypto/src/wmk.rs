@@ -56,7 +56,7 @@ impl fmt::Debug for Wmk {
 
 /// A sealed connection secret: the value under its DEK, and the DEK under
 /// the WMK.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct SealedSecret {
     /// AES-256-GCM(DEK, nonce, JSON, AAD = `conexor/secret/v1/<ws>/<sec>`).

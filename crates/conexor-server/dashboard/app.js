@@ -5,7 +5,8 @@
 // before any request carries them.
 
 import * as cx from "./crypto.js";
-import { state, app, el, api, signOut, notice, shell, table, when, field } from "./ui.js";
+import * as client from "./client.js";
+import { state, app, el, signOut, notice, shell, table, when, field } from "./ui.js";
 import { renderDetail } from "./detail.js";
 import { renderQueries } from "./queries.js";
 
@@ -26,7 +27,7 @@ function renderSignIn() {
     status.append(notice("info", "Checking the key…"));
     state.key = key;
     try {
-      state.self = await api("GET", "keys/self");
+      state.self = await client.keySelf();
       status.replaceChildren(notice("info", "Deriving your key in this tab (PBKDF2, 600,000 rounds)…"));
       const started = performance.now();
       state.unlocked = await cx.unlock(key, state.self);
@@ -86,13 +87,13 @@ async function renderConnections(tab) {
   shell("#/connections", el("h1", {}, "Connections"), tabs, body);
   try {
     if (tab === "secrets") {
-      const { secrets } = await api("GET", "secrets");
+      const { secrets } = await client.listSecrets();
       if (!secrets.length) { body.replaceChildren(notice("info", "No named secrets yet. Create one with `conexor secrets add NAME`; connections then reference it by name.")); return; }
       body.replaceChildren(table(["Name", "Kind", "Version", "Used by"], secrets.map((s) => [s.name, s.kind, s.version, (s.used_by || []).join(", ")])));
       return;
     }
     const kinds = TABS.find(([id]) => id === tab)?.[2] ?? [];
-    const [{ connections }, { tools }] = await Promise.all([api("GET", "connections"), api("GET", "tools")]);
+    const [{ connections }, { tools }] = await Promise.all([client.listConnections(), client.listTools()]);
     const toolCount = (name) => tools.filter((t) => t.connection === name).length;
     const shown = connections.filter((c) => kinds.includes(c.type));
     if (!shown.length) {
@@ -119,7 +120,7 @@ async function renderConnections(tab) {
 
 async function removeConnection(name, tab) {
   if (!confirm(`Remove the connection ${name}? Its tools disappear at once.`)) return;
-  try { await api("DELETE", `connections/${encodeURIComponent(name)}`); } catch (err) { alert(err.message); }
+  try { await client.removeConnection(name); } catch (err) { alert(err.message); }
   renderConnections(tab);
 }
 
@@ -178,7 +179,7 @@ async function renderAdd() {
   if (editing) {
     shell("#/add", el("h1", {}, `Edit ${editing}`), notice("info", "Opening the stored settings in this tab…"));
     try {
-      const stored = await api("GET", `connections/${encodeURIComponent(editing)}/sealed`);
+      const stored = await client.sealedSpec(editing);
       old = { type: stored.type, spec: JSON.parse(await cx.openSecret(state.unlocked, stored.secret_id, stored.sealed)) };
     } catch (err) {
       if (err.status !== 401) shell("#/add", el("h1", {}, `Edit ${editing}`), notice("error", err.message));
@@ -287,11 +288,17 @@ async function renderAdd() {
     try {
       const secretId = cx.newSecretId();
       const sealed = await cx.sealSecret(state.unlocked, secretId, json);
+      /** @type {import("./api").SealedConnection} */
       const body = { name: name.value, type: type.value, secret_id: secretId, sealed, allow_privileged: privileged.checked };
-      const answer = await api(saveIt && old ? "PUT" : "POST", saveIt ? (old ? `connections/${encodeURIComponent(editing)}` : "connections") : "connections/test", body);
-      const t = answer.test;
-      const found = answer.operations != null ? `${answer.operations} operations (${answer.tools?.count} tools, ${answer.tools?.bytes} bytes in tools/list)`
-        : answer.topics != null ? `${answer.topics} topics` : answer.buckets ? `${answer.buckets} buckets` : `${answer.tables ?? 0} tables and views`;
+      let t, found = "";
+      if (saveIt) {
+        const saved = old ? await client.editConnection(editing, body) : await client.addConnection(body);
+        t = saved.test;
+        found = saved.operations != null ? `${saved.operations} operations (${saved.tools?.count} tools, ${saved.tools?.bytes} bytes in tools/list)`
+          : saved.topics != null ? `${saved.topics} topics` : saved.buckets ? `${saved.buckets} buckets` : `${saved.tables} tables and views`;
+      } else {
+        t = (await client.testConnection(body)).test;
+      }
       out.replaceChildren(
         notice("ok", saveIt ? `${old ? "Updated" : "Saved"}. ${found} discovered.` : "The connection works."),
         el("p", {}, `Source: ${t.version}`), el("p", {}, `Latency: ${t.latency_ms} ms`),
@@ -333,8 +340,8 @@ async function renderAudit() {
   const detail = el("div");
   const download = (format) => el("button", { type: "button", on: { click: async () => {
     try {
-      const text = await api("GET", `audit/export?format=${format}`);
-      const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text)], { type: "text/plain" });
+      const text = await client.exportAudit(format);
+      const blob = new Blob([text], { type: "text/plain" });
       const a = el("a", { href: URL.createObjectURL(blob), download: `conexor-audit.${format === "csv" ? "csv" : "jsonl"}` });
       document.body.append(a); a.click(); a.remove();
     } catch (err) { alert(err.message); }
@@ -352,7 +359,7 @@ async function renderAudit() {
     if (tool.value.trim()) q.set("tool", tool.value.trim());
     if (outcome.value) q.set("outcome", outcome.value);
     try {
-      const page = await api("GET", `audit/records?${q}`);
+      const page = await client.auditRecords(q);
       records = records.concat(page.records);
       next = page.next;
       more.hidden = next == null;
@@ -385,7 +392,7 @@ async function renderAudit() {
  */
 async function verifyCard() {
   let server = null;
-  try { server = await api("GET", "audit/pubkey"); } catch { /* shown by the check */ }
+  try { server = await client.auditKey(); } catch { /* shown by the check */ }
   const pinned = el("input", { id: "audit-pinned", spellcheck: "false", placeholder: "ed25519:…", autocomplete: "off" });
   const out = el("div", { "aria-live": "polite" });
   const run = el("button", { type: "submit" }, "Verify the chain");
@@ -395,12 +402,12 @@ async function verifyCard() {
     run.disabled = true;
     try {
       const key = pinned.value.trim();
-      const r = await api("GET", `audit/verify${key ? `?pubkey=${encodeURIComponent(key)}` : ""}`);
-      if (r.ok) {
+      const r = await client.verifyAudit(key);
+      if (r.ok === true) {
         out.replaceChildren(notice(r.pinned ? "ok" : "warn", r.pinned
           ? `Intact: ${r.records} records (seq ${r.first_seq ?? "–"} to ${r.last_seq ?? "–"}), ${r.checkpoints} signed checkpoints, all valid under your pinned key. Head: seq ${r.head_seq}, signed ${when(r.head_ts)}. Checked in ${r.duration_ms} ms.`
           : `The chain is consistent (${r.records} records, ${r.checkpoints} checkpoints), but no key was pinned: the signatures were checked with the key the export names, which proves nothing about who signed. Paste the key you pinned when you set up.`));
-      } else {
+      } else if (r.ok === false) {
         out.replaceChildren(notice("error", `NOT intact: line ${r.line} of the export: ${r.damage}: ${r.detail}`),
           el("p", { class: "help" }, "Export JSON Lines and run `conexor audit verify --pubkey <your pinned key> FILE` on a machine you trust to see the same finding."));
       }
@@ -429,7 +436,7 @@ async function renderKeys() {
     out.append(notice("info", "Making the key here and wrapping the workspace key for it (PBKDF2, 600,000 rounds)…"));
     try {
       const { text, record } = await cx.newKeyRecord(state.unlocked, label.value.trim(), scope.value);
-      await api("POST", "keys", record);
+      await client.createKey(record);
       const shown = el("pre", { class: "secret" }, text);
       out.replaceChildren(notice("ok", "Key created. Copy it now: it is shown once and the server cannot show it again."), shown,
         el("button", { type: "button", on: { click: (ev) => navigator.clipboard?.writeText(text).then(() => { ev.target.textContent = "Copied"; }) } }, "Copy"));
@@ -442,12 +449,12 @@ async function renderKeys() {
   shell("#/keys", el("h1", {}, "API keys"), form, list, rotateCard(() => draw()));
   async function draw() {
     try {
-      const { keys } = await api("GET", "keys");
-      list.replaceChildren(table(["Key id", "Label", "Scope", "Created", "Revoked", ""], keys.map((k) => [
-        k.key_id + (k.current ? " (this one)" : ""), k.label, k.scope, when(k.created_at), when(k.revoked_at),
+      const { keys } = await client.listKeys();
+      list.replaceChildren(table(["Key id", "Label", "Scope", "Created", "Last used", "Revoked", ""], keys.map((k) => [
+        k.key_id + (k.current ? " (this one)" : ""), k.label, k.scope, when(k.created_at), k.last_used_at ? when(k.last_used_at) : "never", when(k.revoked_at),
         k.revoked_at || k.current ? "" : el("button", { class: "danger", on: { click: async () => {
           if (!confirm(`Revoke the key ${k.key_id} (${k.label})? Clients using it are refused at once.`)) return;
-          try { await api("DELETE", `keys/${encodeURIComponent(k.key_id)}`); } catch (err) { alert(err.message); }
+          try { await client.revokeKey(k.key_id); } catch (err) { alert(err.message); }
           draw();
         } } }, "Revoke"),
       ])));
@@ -475,13 +482,13 @@ function rotateCard(redraw) {
     run.disabled = true;
     out.replaceChildren(notice("info", "Making the new key and re-wrapping every secret in this tab…"));
     try {
-      const [{ deks }, { keys }] = await Promise.all([api("GET", "keys/deks"), api("GET", "keys")]);
+      const [{ deks }, { keys }] = await Promise.all([client.listDeks(), client.listKeys()]);
       const others = reissue.checked ? keys.filter((k) => !k.revoked_at && !k.current) : [];
       const { fresh, body, issued } = await cx.rotateMaster(state.unlocked, state.key, state.self, deks, others);
-      const r = await api("POST", "keys/rotate-master", body);
+      const r = await client.rotateMaster(body);
       state.unlocked.wmk.fill(0);
       state.unlocked = fresh;
-      state.self = await api("GET", "keys/self");
+      state.self = await client.keySelf();
       out.replaceChildren(notice("ok", `Master key rotated: ${r.rewrapped} secrets re-wrapped, ${r.revoked.length} other keys revoked.`),
         ...(issued.length ? [notice("warn", "New keys for the revoked ones: give each to its owner now; they are shown once."),
           table(["Label", "Scope", "New key"], issued.map((k) => [k.label, k.scope, el("pre", { class: "secret" }, k.text)]))] : []));
@@ -508,7 +515,7 @@ async function renderAgents() {
     out.replaceChildren();
     if (!name.checkValidity()) { name.setAttribute("aria-invalid", "true"); out.append(notice("error", "The name is 1-64 letters, digits, _ - or .")); return; }
     try {
-      const a = await api("POST", "agents", { name: name.value, expires_in_s: Math.round(Number(hours.value) * 3600) });
+      const a = await client.createAgent({ name: name.value, expires_in_s: Math.round(Number(hours.value) * 3600) });
       const toml = `server = "${location.origin}"\ntoken_env = "CONEXOR_AGENT_TOKEN"\nstate_dir = "/var/lib/conexor-agent"\n[[connections]]\nname = "warehouse"\nurl_env = "WAREHOUSE_URL"\n`;
       out.replaceChildren(
         notice("ok", `Agent ${a.name} created. Its one-time enrolment token is shown once; it expires ${when(a.expires_at)}.`),
@@ -526,13 +533,13 @@ async function renderAgents() {
   shell("#/agents", el("h1", {}, "Agents"), form, list);
   async function draw() {
     try {
-      const { agents } = await api("GET", "agents");
+      const { agents } = await client.listAgents();
       if (!agents.length) { list.replaceChildren(notice("info", "No agents yet. An agent serves connections from inside your network over an outbound connection.")); return; }
       list.replaceChildren(table(["Name", "State", "Last seen", "Version", "Address", "Connections", ""], agents.map((a) => [
         a.name, a.state, when(a.last_seen_at), a.version ?? "", a.address ?? "", (a.connections || []).join(", "),
         a.state === "revoked" ? "" : el("button", { class: "danger", on: { click: async () => {
           if (!confirm(`Revoke the agent ${a.name}? It is cut off at once and its connections disappear.`)) return;
-          try { await api("DELETE", `agents/${encodeURIComponent(a.agent_id)}`); } catch (err) { alert(err.message); }
+          try { await client.revokeAgent(a.agent_id); } catch (err) { alert(err.message); }
           draw();
         } } }, "Revoke"),
       ])));

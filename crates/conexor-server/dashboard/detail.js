@@ -4,7 +4,8 @@
 // same guard, caps and audit), showing the rows as a table with the cap and
 // any truncation in view.
 
-import { el, api, notice, shell, table, when, field } from "./ui.js";
+import * as client from "./client.js";
+import { el, notice, shell, table, when, field } from "./ui.js";
 
 /** The built-in tools an AI uses with a connection of each family. */
 const SHARED_TOOLS = {
@@ -39,7 +40,7 @@ export async function renderDetail(name) {
   shell("#/connections", el("p", {}, el("a", { href: "#/connections" }, "← Connections")), el("h1", {}, name), body);
   let c, tools;
   try {
-    [c, { tools }] = await Promise.all([api("GET", `connections/${encodeURIComponent(name)}`), api("GET", "tools")]);
+    [c, { tools }] = await Promise.all([client.connection(name), client.listTools()]);
   } catch (err) {
     if (err.status !== 401) body.replaceChildren(notice("error", err.status === 404 ? `There is no connection named ${name} in this workspace.` : err.message));
     return;
@@ -49,9 +50,10 @@ export async function renderDetail(name) {
   const refresh = el("button", { type: "button", on: { click: async () => {
     refresh.disabled = true;
     status.replaceChildren(notice("info", "Rediscovering the schema…"));
-    try { await api("POST", `connections/${encodeURIComponent(name)}/refresh`); renderDetail(name); }
+    try { await client.refreshConnection(name); renderDetail(name); }
     catch (err) { if (err.status !== 401) status.replaceChildren(notice("error", err.message)); refresh.disabled = false; }
   } } }, "Refresh schema");
+  /** @type {Partial<import("./api").Schema>} */
   const schema = c.schema || {};
   const where = c.mode === "agent" ? `agent ${c.agent} (${c.online ? "online" : "offline"})` : "direct";
   const parts = [
@@ -81,7 +83,7 @@ function toolsSection(c, mine, redraw) {
     t.source, when(t.updated_at),
     t.source === "file" ? "" : el("button", { class: "danger", on: { click: async () => {
       if (!confirm(`Remove the tool ${t.name}? AI clients see it disappear at once.`)) return;
-      try { await api("DELETE", `tools/${encodeURIComponent(t.name)}`); } catch (err) { if (err.status !== 401) alert(err.message); }
+      try { await client.removeTool(t.name); } catch (err) { if (err.status !== 401) alert(err.message); }
       redraw();
     } } }, "Remove"),
   ]));
@@ -112,10 +114,10 @@ function schemaBrowser(connection, tables, mine, redraw) {
       status.replaceChildren(notice("info", box.checked ? `Generating a tool for ${t.name}…` : `Removing the tool ${tool.name}…`));
       try {
         if (box.checked) {
-          const r = await api("POST", "tools/generate", { connection, tables: [qualified(t)] });
+          const r = await client.generateTools({ connection, tables: [qualified(t)] });
           status.replaceChildren(notice("ok", `Tool ${r.tools.join(", ")} added; AI clients are told.`));
         } else {
-          await api("DELETE", `tools/${encodeURIComponent(tool.name)}`);
+          await client.removeTool(tool.name);
           status.replaceChildren(notice("ok", `Tool ${tool.name} removed.`));
         }
         redraw();
@@ -156,7 +158,7 @@ function queryTester(connection) {
     if (!sql.value.trim()) { out.append(notice("error", "Write a SELECT first.")); return; }
     run.disabled = true;
     try {
-      out.replaceChildren(resultView(await api("POST", "query", { connection, sql: sql.value, limit: Number(limit.value) || 100 })));
+      out.replaceChildren(resultView(await client.query({ connection, sql: sql.value, limit: Number(limit.value) || 100 })));
     } catch (err) {
       if (err.status !== 401) out.replaceChildren(notice("error", err.message));
     } finally { run.disabled = false; }
@@ -222,7 +224,7 @@ function toolTester(mine) {
     const [bad, args] = current.args();
     if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); out.append(notice("error", args)); return; }
     run.disabled = true;
-    try { out.replaceChildren(resultView(await api("POST", `tools/${encodeURIComponent(pick.value)}/try`, args))); }
+    try { out.replaceChildren(resultView(await client.tryTool(pick.value, args))); }
     catch (err) { if (err.status !== 401) out.replaceChildren(notice("error", err.message)); }
     finally { run.disabled = false; }
   } } }, el("h2", {}, "Call a tool (as the AI would)"), field("Tool", pick), argsBox, run, out);

@@ -5,7 +5,8 @@
 // schema); its errors name the field, and the page puts each beside that
 // field, with the line and column for the SQL.
 
-import { el, api, notice, shell, table, when, field } from "./ui.js";
+import * as client from "./client.js";
+import { el, notice, shell, table, when, field } from "./ui.js";
 import { paramInputs, resultView } from "./detail.js";
 
 const PARAM_TYPES = ["string", "integer", "number", "boolean", "date", "datetime", "enum"];
@@ -25,7 +26,7 @@ export async function renderQueries() {
     said ? notice("ok", said) : null, list, editorBox);
   let tools = [], connections = [];
   try {
-    [{ tools }, { connections }] = await Promise.all([api("GET", "tools"), api("GET", "connections")]);
+    [{ tools }, { connections }] = await Promise.all([client.listTools(), client.listConnections()]);
   } catch (err) {
     if (err.status !== 401) list.replaceChildren(notice("error", err.message));
     return;
@@ -35,7 +36,7 @@ export async function renderQueries() {
   const open = async (name) => {
     if (!name) { editorBox.replaceChildren(editor(null, sqlConnections, q.get("connection"), reload)); return; }
     try {
-      const t = await api("GET", `tools/${encodeURIComponent(name)}`);
+      const t = await client.showTool(name);
       editorBox.replaceChildren(editor(t, sqlConnections, null, reload));
     } catch (err) { if (err.status !== 401) editorBox.replaceChildren(notice("error", err.message)); }
   };
@@ -53,7 +54,7 @@ export async function renderQueries() {
         t.connection, t.params.map((p) => `${p.name}${p.required ? "" : "?"}: ${p.type}`).join(", "), t.source, when(t.updated_at),
         t.source === "file" ? "" : el("button", { class: "danger", on: { click: async () => {
           if (!confirm(`Remove the named query ${t.name}? AI clients see it disappear at once.`)) return;
-          try { await api("DELETE", `tools/${encodeURIComponent(t.name)}`); } catch (err) { if (err.status !== 401) alert(err.message); }
+          try { await client.removeTool(t.name); } catch (err) { if (err.status !== 401) alert(err.message); }
           reload(null);
         } } }, "Remove"),
       ]))
@@ -172,7 +173,7 @@ function editor(t, connections, connection, saved) {
     if (bad) { mark(bad, d); return; }
     save.disabled = true;
     try {
-      await api("POST", "tools", d);
+      await client.saveTool(d);
       saved(d.name);
     } catch (err) {
       if (err.status !== 401) placeServerError(err.message);
@@ -195,7 +196,7 @@ function editor(t, connections, connection, saved) {
       const [bad, args] = p.args();
       if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); result.append(notice("error", args)); return; }
       run.disabled = true;
-      try { result.replaceChildren(resultView(await api("POST", `tools/${encodeURIComponent(d.name)}/try`, args))); }
+      try { result.replaceChildren(resultView(await client.tryTool(d.name, args))); }
       catch (err) { if (err.status !== 401) result.replaceChildren(notice("error", err.message)); }
       finally { run.disabled = false; }
     } } }, "Try it");

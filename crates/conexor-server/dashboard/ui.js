@@ -2,6 +2,15 @@
 // module's memory only), elements built from text (never from HTML), the
 // API call that signs out on a 401, and the page frame.
 
+/**
+ * @type {{
+ *   key: string | null,
+ *   self: import("./api").KeySelf | null,
+ *   unlocked: { wmk: Uint8Array, workspaceId: string, keyId: string } | null,
+ *   reason: string | null,
+ *   onSignedOut: (() => void) | null,
+ * }}
+ */
 export const state = { key: null, self: null, unlocked: null, reason: null, onSignedOut: null };
 export const app = document.getElementById("app");
 

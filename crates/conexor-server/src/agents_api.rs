@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use conexor_store::AgentRecord;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -26,19 +25,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/agents/{agent}", delete(revoke_agent))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateAgent {
-    name: String,
-    #[serde(default)]
-    expires_in_s: Option<u64>,
-}
-
 async fn create_agent(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-    Json(body): Json<CreateAgent>,
-) -> Result<Json<Value>, ApiError> {
+    Json(body): Json<conexor_api::NewAgent>,
+) -> Result<Json<conexor_api::AgentCreated>, ApiError> {
     p.require_admin()?;
     if !conexor_protocol::valid_name(&body.name) {
         return Err(ApiError::BadRequest(
@@ -84,9 +75,12 @@ async fn create_agent(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, agent = %agent.name, "Agent created.");
-    Ok(Json(json!({
-        "agent_id": agent.id, "name": agent.name, "token": token, "expires_at": expires_at,
-    })))
+    Ok(Json(conexor_api::AgentCreated {
+        agent_id: agent.id.to_string(),
+        name: agent.name,
+        token: token.to_string(),
+        expires_at,
+    }))
 }
 
 fn state_of(state: &AppState, a: &AgentRecord) -> &'static str {
@@ -106,11 +100,11 @@ fn state_of(state: &AppState, a: &AgentRecord) -> &'static str {
 async fn list_agents(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::AgentList>, ApiError> {
     p.require_admin()?;
     let agents = state.store.agents(&p.workspace_id).await?;
     let connections = state.store.agent_connections(&p.workspace_id).await?;
-    let list: Vec<Value> = agents
+    let agents = agents
         .iter()
         .map(|a| {
             let live = state.agents.info(&a.id);
@@ -119,20 +113,34 @@ async fn list_agents(
                 .filter(|c| c.agent_id == a.id)
                 .map(|c| c.name.as_str())
                 .collect();
-            json!({
-                "agent_id": a.id, "name": a.name, "state": state_of(&state, a),
-                "created_at": a.created_at, "enrolled_at": a.enrolled_at, "revoked_at": a.revoked_at,
-                "token_expires_at": if a.enrolled_at.is_none() { Some(&a.token_expires_at) } else { None },
-                "last_seen_at": a.last_seen_at,
-                "version": live.as_ref().map(|l| l.version.clone()).or_else(|| a.last_version.clone()),
-                "address": live.as_ref().map(|l| l.address.clone()).or_else(|| a.last_address.clone()),
-                "connected_at": live.as_ref().map(|l| l.connected_at.clone()),
-                "in_flight": live.as_ref().map(|l| l.in_flight),
-                "connections": offered,
-            })
+            let text = |t: &Option<conexor_types::Timestamp>| t.as_ref().map(|t| t.to_string());
+            conexor_api::AgentSummary {
+                agent_id: a.id.to_string(),
+                name: a.name.clone(),
+                state: state_of(&state, a).to_owned(),
+                created_at: a.created_at.to_string(),
+                enrolled_at: text(&a.enrolled_at),
+                revoked_at: text(&a.revoked_at),
+                token_expires_at: a
+                    .enrolled_at
+                    .is_none()
+                    .then(|| a.token_expires_at.to_string()),
+                last_seen_at: text(&a.last_seen_at),
+                version: live
+                    .as_ref()
+                    .map(|l| l.version.clone())
+                    .or_else(|| a.last_version.clone()),
+                address: live
+                    .as_ref()
+                    .map(|l| l.address.clone())
+                    .or_else(|| a.last_address.clone()),
+                connected_at: live.as_ref().map(|l| l.connected_at.clone()),
+                in_flight: live.as_ref().map(|l| l.in_flight),
+                connections: offered.into_iter().map(str::to_owned).collect(),
+            }
         })
         .collect();
-    Ok(Json(json!({ "agents": list })))
+    Ok(Json(conexor_api::AgentList { agents }))
 }
 
 async fn revoke_agent(

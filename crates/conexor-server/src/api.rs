@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
-use conexor_crypto::{Envelope, SealedSecret};
+use conexor_api as shapes;
+use conexor_api::{NewKey, RotateMaster, SealedConnection};
 use conexor_store::{ConnectionRecord, KeyRecord, RevokeOutcome, Scope, WorkspaceRecord};
 use conexor_types::{ConnectionKind, KeyId, SecretId, WorkspaceId};
 use serde::Deserialize;
@@ -54,6 +55,11 @@ pub fn admin_routes() -> Router<Arc<AppState>> {
     Router::new().route("/workspaces", post(create_workspace))
 }
 
+/// An envelope the store keeps as JSON text.
+fn envelope(text: &str) -> Result<shapes::Envelope, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -68,53 +74,37 @@ fn unb64(text: &str, len: usize, what: &str) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// A new key as the client sends it: public and wrapped values only.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    key_id: String,
-    label: String,
-    scope: String,
-    auth_salt: String,
-    auth_hash: String,
-    kdf_salt: String,
-    kdf_iterations: u32,
-    wrapped_wmk: Envelope,
-    wmk_check: Envelope,
-}
-
-impl NewKey {
-    fn into_record(self, workspace_id: &WorkspaceId) -> Result<KeyRecord, ApiError> {
-        if self.kdf_iterations < conexor_crypto::MIN_KDF_ITERATIONS
-            || self.kdf_iterations > conexor_crypto::MAX_KDF_ITERATIONS
-        {
-            return Err(ApiError::BadRequest(format!(
-                "kdf_iterations must be between {} and {}",
-                conexor_crypto::MIN_KDF_ITERATIONS,
-                conexor_crypto::MAX_KDF_ITERATIONS
-            )));
-        }
-        if self.label.len() > 200 {
-            return Err(ApiError::BadRequest("label is too long".into()));
-        }
-        Ok(KeyRecord {
-            key_id: KeyId::parse(&self.key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?,
-            workspace_id: workspace_id.clone(),
-            label: self.label,
-            scope: Scope::parse(&self.scope)
-                .ok_or_else(|| ApiError::BadRequest("scope must be admin or mcp".into()))?,
-            created_at: String::new(),
-            revoked_at: None,
-            auth_salt: unb64(&self.auth_salt, 16, "auth_salt")?,
-            auth_hash: unb64(&self.auth_hash, 32, "auth_hash")?,
-            kdf_salt: unb64(&self.kdf_salt, 16, "kdf_salt")?,
-            kdf_iterations: self.kdf_iterations,
-            wrapped_wmk: serde_json::to_string(&self.wrapped_wmk)
-                .map_err(|e| ApiError::Internal(e.into()))?,
-            wmk_check: serde_json::to_string(&self.wmk_check)
-                .map_err(|e| ApiError::Internal(e.into()))?,
-        })
+/// A new key as the client sent it, checked and made into the stored record.
+pub(crate) fn key_record(key: NewKey, workspace_id: &WorkspaceId) -> Result<KeyRecord, ApiError> {
+    if key.kdf_iterations < conexor_crypto::MIN_KDF_ITERATIONS
+        || key.kdf_iterations > conexor_crypto::MAX_KDF_ITERATIONS
+    {
+        return Err(ApiError::BadRequest(format!(
+            "kdf_iterations must be between {} and {}",
+            conexor_crypto::MIN_KDF_ITERATIONS,
+            conexor_crypto::MAX_KDF_ITERATIONS
+        )));
     }
+    if key.label.len() > 200 {
+        return Err(ApiError::BadRequest("label is too long".into()));
+    }
+    Ok(KeyRecord {
+        key_id: KeyId::parse(&key.key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        workspace_id: workspace_id.clone(),
+        label: key.label,
+        scope: Scope::parse(&key.scope)
+            .ok_or_else(|| ApiError::BadRequest("scope must be admin or mcp".into()))?,
+        created_at: String::new(),
+        revoked_at: None,
+        auth_salt: unb64(&key.auth_salt, 16, "auth_salt")?,
+        auth_hash: unb64(&key.auth_hash, 32, "auth_hash")?,
+        kdf_salt: unb64(&key.kdf_salt, 16, "kdf_salt")?,
+        kdf_iterations: key.kdf_iterations,
+        wrapped_wmk: serde_json::to_string(&key.wrapped_wmk)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        wmk_check: serde_json::to_string(&key.wmk_check)
+            .map_err(|e| ApiError::Internal(e.into()))?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -136,7 +126,7 @@ async fn create_workspace(
     }
     let id =
         WorkspaceId::parse(&body.workspace_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let mut key = body.key.into_record(&id)?;
+    let mut key = key_record(body.key, &id)?;
     key.scope = Scope::Admin;
     let workspace = WorkspaceRecord {
         id: id.clone(),
@@ -163,46 +153,53 @@ async fn create_workspace(
 async fn key_self(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::KeySelf>, ApiError> {
     let record = state
         .store
         .key(&p.key_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let wrapped: Value =
-        serde_json::from_str(&record.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
-    let check: Value =
-        serde_json::from_str(&record.wmk_check).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(Json(json!({
-        "key_id": record.key_id, "workspace_id": record.workspace_id, "label": record.label,
-        "scope": record.scope.as_str(), "kdf_salt": b64(&record.kdf_salt),
-        "kdf_iterations": record.kdf_iterations, "wrapped_wmk": wrapped, "wmk_check": check,
-    })))
+    Ok(Json(shapes::KeySelf {
+        key_id: record.key_id.to_string(),
+        workspace_id: record.workspace_id.to_string(),
+        label: record.label,
+        scope: record.scope.as_str().to_owned(),
+        kdf_salt: b64(&record.kdf_salt),
+        kdf_iterations: record.kdf_iterations,
+        wrapped_wmk: envelope(&record.wrapped_wmk)?,
+        wmk_check: envelope(&record.wmk_check)?,
+    }))
 }
 
 async fn list_keys(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::KeyList>, ApiError> {
     p.require_admin()?;
     let keys = state.store.keys(&p.workspace_id).await?;
-    let list: Vec<Value> = keys
-        .iter()
-        .map(|k| json!({
-            "key_id": k.key_id, "label": k.label, "scope": k.scope.as_str(),
-            "created_at": k.created_at, "revoked_at": k.revoked_at, "current": k.key_id == p.key_id,
-        }))
+    let mut used = state.store.keys_last_used(&p.workspace_id).await?;
+    let keys = keys
+        .into_iter()
+        .map(|k| shapes::KeySummary {
+            last_used_at: used.remove(k.key_id.as_str()),
+            current: k.key_id == p.key_id,
+            key_id: k.key_id.to_string(),
+            label: k.label,
+            scope: k.scope.as_str().to_owned(),
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        })
         .collect();
-    Ok(Json(json!({ "keys": list })))
+    Ok(Json(shapes::KeyList { keys }))
 }
 
 async fn create_key(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<NewKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<shapes::KeyCreated>), ApiError> {
     p.require_admin()?;
-    let record = body.into_record(&p.workspace_id)?;
+    let record = key_record(body, &p.workspace_id)?;
     state.store.insert_key(&record).await?;
     audited(
         &state,
@@ -215,7 +212,10 @@ async fn create_key(
     tracing::info!(workspace_id = %p.workspace_id, key_id = %record.key_id, "Key created.");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"key_id": record.key_id, "scope": record.scope.as_str()})),
+        Json(shapes::KeyCreated {
+            key_id: record.key_id.to_string(),
+            scope: record.scope.as_str().to_owned(),
+        }),
     ))
 }
 
@@ -251,44 +251,33 @@ async fn revoke_key(
 async fn list_deks(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::DekList>, ApiError> {
     p.require_admin()?;
     let mut deks = Vec::new();
     for c in state.store.connections(&p.workspace_id).await? {
-        let dek: Value =
-            serde_json::from_str(&c.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
-        deks.push(json!({"connection": c.name, "secret_id": c.secret_id, "dek": dek}));
+        deks.push(shapes::WrappedDek {
+            dek: envelope(&c.sealed_dek)?,
+            connection: Some(c.name),
+            secret: None,
+            secret_id: c.secret_id.as_str().to_owned(),
+        });
     }
     for s in state.store.secrets(&p.workspace_id).await? {
-        let dek: Value =
-            serde_json::from_str(&s.sealed_dek).map_err(|e| ApiError::Internal(e.into()))?;
-        deks.push(json!({"secret": s.name, "secret_id": s.secret_id, "dek": dek}));
+        deks.push(shapes::WrappedDek {
+            dek: envelope(&s.sealed_dek)?,
+            connection: None,
+            secret: Some(s.name),
+            secret_id: s.secret_id.as_str().to_owned(),
+        });
     }
-    Ok(Json(json!({ "deks": deks })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RotateMaster {
-    wrapped_wmk: Envelope,
-    wmk_check: Envelope,
-    deks: Vec<RewrappedDek>,
-    #[serde(default)]
-    new_keys: Vec<NewKey>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RewrappedDek {
-    secret_id: String,
-    dek: Envelope,
+    Ok(Json(shapes::DekList { deks }))
 }
 
 async fn rotate_master(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<RotateMaster>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::Rotated>, ApiError> {
     p.require_admin()?;
     let deks: Vec<(String, String)> = body
         .deks
@@ -303,7 +292,7 @@ async fn rotate_master(
     let new_keys: Vec<KeyRecord> = body
         .new_keys
         .into_iter()
-        .map(|k| k.into_record(&p.workspace_id))
+        .map(|k| key_record(k, &p.workspace_id))
         .collect::<Result<_, _>>()?;
     let wrapped =
         serde_json::to_string(&body.wrapped_wmk).map_err(|e| ApiError::Internal(e.into()))?;
@@ -336,54 +325,103 @@ async fn rotate_master(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, key_id = %p.key_id, revoked = revoked.len(), "Master key rotated.");
-    Ok(Json(json!({"revoked": revoked, "rewrapped": deks.len()})))
+    Ok(Json(shapes::Rotated {
+        revoked: revoked.iter().map(|k| k.to_string()).collect(),
+        rewrapped: deks.len(),
+    }))
 }
 
 /// What discovery found, in counts; for a REST API also the tools it adds
 /// and the bytes they take in tools/list.
-fn discovered(name: &str, kind: ConnectionKind, schema: &conexor_connectors::Schema) -> Value {
-    let mut found = json!({"tables": schema.tables.len(), "buckets": schema.buckets.len()});
+fn discovered(
+    name: &str,
+    kind: ConnectionKind,
+    schema: &conexor_connectors::Schema,
+) -> shapes::Found {
+    let mut found = shapes::Found {
+        tables: schema.tables.len(),
+        buckets: schema.buckets.len(),
+        ..Default::default()
+    };
     // By the kind, not by what was found: a cluster with no topic yet is
     // still a Kafka cluster.
     if kind.family() == conexor_types::Family::Topics {
-        found["topics"] = json!(schema.topics.len());
+        found.topics = Some(schema.topics.len());
     }
     if let Some(api) = &schema.api {
         use conexor_connectors::rest;
         let ops: Vec<&rest::openapi::Operation> = api.operations.iter().collect();
         let plan = rest::tool_plan(name, &ops);
-        found["operations"] = json!(api.operations.len());
-        found["tools"] = json!({
-            "mode": match plan.mode { rest::ToolMode::Named => "named", rest::ToolMode::Generic => "generic" },
-            "count": plan.tools.len(),
-            "bytes": plan.bytes,
+        found.operations = Some(api.operations.len());
+        found.tools = Some(shapes::ToolPlan {
+            mode: match plan.mode {
+                rest::ToolMode::Named => "named",
+                rest::ToolMode::Generic => "generic",
+            }
+            .to_owned(),
+            count: plan.tools.len(),
+            bytes: plan.bytes,
         });
     }
     found
 }
 
-fn connection_summary(c: &ConnectionRecord) -> Value {
+fn connection_summary(c: &ConnectionRecord) -> shapes::ConnectionSummary {
     let schema = parse_schema(c);
-    json!({
-        "name": c.name, "type": c.kind, "mode": c.mode, "secret_version": c.secret_version,
-        "tables": schema.as_ref().map(|s| s.tables.len()),
-        "buckets": schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
-        "operations": schema.as_ref().and_then(|s| s.api.as_ref()).map(|a| a.operations.len()),
-        "discovered_at": c.discovered_at, "created_at": c.created_at, "updated_at": c.updated_at,
-    })
+    shapes::ConnectionSummary {
+        name: c.name.clone(),
+        kind: c.kind.as_str().to_owned(),
+        mode: c.mode.as_str().to_owned(),
+        secret_version: Some(c.secret_version),
+        agent: None,
+        agent_id: None,
+        online: None,
+        tables: schema.as_ref().map(|s| s.tables.len()),
+        buckets: schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
+        operations: schema
+            .as_ref()
+            .and_then(|s| s.api.as_ref())
+            .map(|a| a.operations.len()),
+        topics: schema
+            .as_ref()
+            .map(|s| s.topics.len())
+            .filter(|_| c.kind.family() == conexor_types::Family::Topics),
+        discovered_at: c.discovered_at.as_ref().map(|t| t.to_string()),
+        created_at: Some(c.created_at.to_string()),
+        updated_at: c.updated_at.to_string(),
+    }
 }
 
-fn agent_connection_summary(state: &AppState, a: &conexor_store::AgentConnectionRecord) -> Value {
-    let tables = a
+fn agent_connection_summary(
+    state: &AppState,
+    a: &conexor_store::AgentConnectionRecord,
+) -> shapes::ConnectionSummary {
+    let schema = a
         .schema_json
         .as_deref()
-        .and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(j).ok())
-        .map(|s| s.tables.len());
-    json!({
-        "name": a.name, "type": a.kind, "mode": "agent", "agent": a.agent_name, "agent_id": a.agent_id,
-        "online": state.agents.is_live(&a.agent_id), "tables": tables,
-        "discovered_at": a.discovered_at, "updated_at": a.updated_at,
-    })
+        .and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(j).ok());
+    shapes::ConnectionSummary {
+        name: a.name.clone(),
+        kind: a.kind.as_str().to_owned(),
+        mode: "agent".into(),
+        secret_version: None,
+        agent: Some(a.agent_name.clone()),
+        agent_id: Some(a.agent_id.to_string()),
+        online: Some(state.agents.is_live(&a.agent_id)),
+        tables: schema.as_ref().map(|s| s.tables.len()),
+        buckets: schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
+        operations: schema
+            .as_ref()
+            .and_then(|s| s.api.as_ref())
+            .map(|api| api.operations.len()),
+        topics: schema
+            .as_ref()
+            .map(|s| s.topics.len())
+            .filter(|_| a.kind.family() == conexor_types::Family::Topics),
+        discovered_at: a.discovered_at.as_ref().map(|t| t.to_string()),
+        created_at: None,
+        updated_at: a.updated_at.to_string(),
+    }
 }
 
 /// Agent connections are configured on the agent, not here.
@@ -400,8 +438,8 @@ async fn refuse_if_agent(state: &AppState, p: &Principal, name: &str) -> Result<
 async fn list_connections(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    let mut list: Vec<Value> = state
+) -> Result<Json<shapes::ConnectionList>, ApiError> {
+    let mut list: Vec<shapes::ConnectionSummary> = state
         .store
         .connections(&p.workspace_id)
         .await?
@@ -416,34 +454,33 @@ async fn list_connections(
             .iter()
             .map(|a| agent_connection_summary(&state, a)),
     );
-    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Ok(Json(json!({ "connections": list })))
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(shapes::ConnectionList { connections: list }))
 }
 
 async fn show_connection(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::ConnectionDetail>, ApiError> {
     let Some(c) = state.store.connection(&p.workspace_id, &name).await? else {
         let a = state
             .store
             .agent_connection(&p.workspace_id, &name)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
-        let mut out = agent_connection_summary(&state, &a);
-        out["schema"] = a
-            .schema_json
-            .as_deref()
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or(Value::Null);
-        return Ok(Json(out));
+        return Ok(Json(shapes::ConnectionDetail {
+            summary: agent_connection_summary(&state, &a),
+            schema: a
+                .schema_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+        }));
     };
-    let mut out = connection_summary(&c);
-    out["schema"] = parse_schema(&c)
-        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    Ok(Json(out))
+    Ok(Json(shapes::ConnectionDetail {
+        summary: connection_summary(&c),
+        schema: parse_schema(&c),
+    }))
 }
 
 /// A direct connection's sealed spec, for a client that edits it: the
@@ -454,7 +491,7 @@ async fn sealed_spec(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::SealedSpec>, ApiError> {
     p.require_admin()?;
     refuse_if_agent(&state, &p, &name).await?;
     let c = state
@@ -462,29 +499,16 @@ async fn sealed_spec(
         .connection(&p.workspace_id, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
-    let envelope = |text: &str| -> Result<Value, ApiError> {
-        serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))
-    };
-    Ok(Json(json!({
-        "name": c.name,
-        "type": c.kind,
-        "secret_id": c.secret_id.as_str(),
-        "secret_version": c.secret_version,
-        "sealed": {"value": envelope(&c.sealed_value)?, "dek": envelope(&c.sealed_dek)?},
-    })))
-}
-
-/// A connection as the client sends it: name, kind and mode in clear, the spec sealed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SealedConnection {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-    secret_id: String,
-    sealed: SealedSecret,
-    #[serde(default)]
-    allow_privileged: bool,
+    Ok(Json(shapes::SealedSpec {
+        sealed: shapes::SealedSecret {
+            value: envelope(&c.sealed_value)?,
+            dek: envelope(&c.sealed_dek)?,
+        },
+        name: c.name,
+        kind: c.kind.as_str().to_owned(),
+        secret_id: c.secret_id.as_str().to_owned(),
+        secret_version: c.secret_version,
+    }))
 }
 
 pub(crate) fn valid_name(name: &str) -> Result<(), ApiError> {
@@ -528,7 +552,7 @@ async fn test_connection(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<SealedConnection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::Tested>, ApiError> {
     p.require_admin()?;
     let (kind, secret_id) = parse_sealed(&body)?;
     let gateway = state.gateway.clone();
@@ -546,14 +570,14 @@ async fn test_connection(
         )
         .await
         .map_err(tool_error)?;
-    Ok(Json(json!({ "test": report })))
+    Ok(Json(shapes::Tested { test: report }))
 }
 
 async fn add_connection(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<SealedConnection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<shapes::Saved>), ApiError> {
     p.require_admin()?;
     let (kind, secret_id) = parse_sealed(&body)?;
     if state
@@ -605,10 +629,12 @@ async fn add_connection(
     tracing::info!(workspace_id = %p.workspace_id, connection = %body.name, kind = %kind, "Connection added.");
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"name": body.name, "test": report, "tables": found["tables"], "buckets": found["buckets"],
-                   "operations": found["operations"], "tools": found["tools"], "topics": found["topics"]}),
-        ),
+        Json(shapes::Saved {
+            name: body.name,
+            test: report,
+            secret_version: None,
+            found,
+        }),
     ))
 }
 
@@ -619,7 +645,14 @@ async fn test_and_discover(
     body: &SealedConnection,
     kind: ConnectionKind,
     secret_id: &SecretId,
-) -> Result<(conexor_connectors::TestReport, Option<String>, Value), ApiError> {
+) -> Result<
+    (
+        conexor_connectors::TestReport,
+        Option<String>,
+        shapes::Found,
+    ),
+    ApiError,
+> {
     let candidate = Candidate {
         name: &body.name,
         kind,
@@ -636,7 +669,7 @@ async fn test_and_discover(
     let found = schema
         .as_ref()
         .map(|s| discovered(&body.name, kind, s))
-        .unwrap_or_else(|| json!({"tables": 0, "buckets": 0}));
+        .unwrap_or_default();
     let schema_json = schema.as_ref().map(json_text).transpose()?;
     Ok((report, schema_json, found))
 }
@@ -660,7 +693,7 @@ async fn edit_connection(
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
     Json(body): Json<SealedConnection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::Saved>, ApiError> {
     p.require_admin()?;
     refuse_if_agent(&state, &p, &name).await?;
     if body.name != name {
@@ -712,11 +745,12 @@ async fn edit_connection(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, version, "Connection credentials replaced.");
-    Ok(Json(
-        json!({"name": name, "secret_version": version, "test": report, "tables": found["tables"],
-               "buckets": found["buckets"], "operations": found["operations"], "tools": found["tools"],
-               "topics": found["topics"]}),
-    ))
+    Ok(Json(shapes::Saved {
+        name,
+        test: report,
+        secret_version: Some(version),
+        found,
+    }))
 }
 
 async fn refresh_connection(

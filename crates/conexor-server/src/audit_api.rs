@@ -14,15 +14,21 @@ use axum::{Extension, Json};
 use conexor_audit::{Record, export};
 use conexor_store::AuditRow;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const PAGE: u32 = 1000;
 
-pub async fn pubkey(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub async fn pubkey(State(state): State<Arc<AppState>>) -> Json<conexor_api::AuditKey> {
+    Json(audit_key(&state))
+}
+
+fn audit_key(state: &AppState) -> conexor_api::AuditKey {
     let key = state.audit.public_key();
-    Json(json!({"pubkey": key.to_text(), "key_id": key.key_id()}))
+    conexor_api::AuditKey {
+        pubkey: key.to_text(),
+        key_id: key.key_id(),
+    }
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -287,7 +293,7 @@ pub async fn verify_chain(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Query(q): Query<VerifyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::Verification>, ApiError> {
     p.require_admin()?;
     let pinned = match q.pubkey.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(text) => Some(conexor_audit::PublicKey::parse(text).map_err(|_| {
@@ -326,31 +332,30 @@ pub async fn verify_chain(
         tokio::task::spawn_blocking(move || conexor_audit::verify(reader, pinned.as_ref()))
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
-    let key = state.audit.public_key();
-    let server = json!({"pubkey": key.to_text(), "key_id": key.key_id()});
-    let ms = started.elapsed().as_millis() as u64;
+    let server = audit_key(&state);
+    let duration_ms = started.elapsed().as_millis() as u64;
     Ok(Json(match outcome {
-        Ok(r) => json!({
-            "ok": true,
-            "records": r.records,
-            "first_seq": r.first_seq,
-            "last_seq": r.last_seq,
-            "checkpoints": r.checkpoints,
-            "head_seq": r.head_seq,
-            "head_hash": r.head_hash,
-            "head_ts": r.head_ts,
-            "pubkey": r.pubkey,
-            "pinned": r.signatures == conexor_audit::SignatureTrust::Pinned,
-            "server": server,
-            "duration_ms": ms,
+        Ok(r) => conexor_api::Verification::Intact(conexor_api::Intact {
+            ok: true,
+            records: r.records,
+            first_seq: r.first_seq,
+            last_seq: r.last_seq,
+            checkpoints: r.checkpoints,
+            head_seq: r.head_seq,
+            head_hash: r.head_hash,
+            head_ts: r.head_ts,
+            pubkey: r.pubkey,
+            pinned: r.signatures == conexor_audit::SignatureTrust::Pinned,
+            server,
+            duration_ms,
         }),
-        Err(problem) => json!({
-            "ok": false,
-            "line": problem.line,
-            "damage": problem.kind.as_str(),
-            "detail": problem.detail,
-            "server": server,
-            "duration_ms": ms,
+        Err(problem) => conexor_api::Verification::Damaged(conexor_api::Damaged {
+            ok: false,
+            line: problem.line,
+            damage: problem.kind.as_str().to_owned(),
+            detail: problem.detail,
+            server,
+            duration_ms,
         }),
     }))
 }
@@ -400,7 +405,7 @@ pub async fn list_records(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Query(q): Query<ListQuery>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<Json<conexor_api::RecordPage>, ApiError> {
     p.require_admin()?;
     if let Some(o) = &q.outcome {
         conexor_audit::Outcome::parse(o)
@@ -423,11 +428,9 @@ pub async fn list_records(
     let next = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
-    let records: Vec<serde_json::Value> = rows
+    let records = rows
         .iter()
-        .filter_map(|r| serde_json::from_str(&r.record).ok())
+        .filter_map(|r| serde_json::from_str::<Record>(&r.record).ok())
         .collect();
-    Ok(axum::Json(
-        serde_json::json!({"records": records, "next": next}),
-    ))
+    Ok(Json(conexor_api::RecordPage { records, next }))
 }

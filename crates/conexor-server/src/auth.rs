@@ -96,6 +96,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     if !conexor_crypto::verify_auth(&salt, key.secret(), &record.auth_hash) {
         return Err(ApiError::Unauthenticated);
     }
+    state.key_usage.note(&state.store, &record.key_id);
     Ok(Principal {
         workspace_id: record.workspace_id.clone(),
         key_id: record.key_id.clone(),

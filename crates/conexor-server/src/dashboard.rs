@@ -1,6 +1,9 @@
 //! The web dashboard, served at `/` from files compiled into the binary
 //! (`crates/conexor-server/dashboard/`: plain ES modules and CSS, no build
-//! step, no Node, no network at run time).
+//! step, no Node, no network at run time). The modules are type-checked,
+//! not compiled: `api.d.ts` (generated from `conexor-api`, the types the
+//! server answers with) and `tsconfig.json` are for `tsc --noEmit` in the
+//! test command and are not served.
 //!
 //! Every answer carries a strict Content-Security-Policy: scripts and
 //! styles only from this origin (no inline script, no eval), requests only
@@ -26,6 +29,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "ui.js",
         "text/javascript; charset=utf-8",
         include_str!("../dashboard/ui.js"),
+    ),
+    (
+        "client.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../dashboard/client.js"),
     ),
     (
         "detail.js",

@@ -46,11 +46,15 @@ struct Rotation {
 }
 
 /// What anyone with the admin key may see of a secret: never its value.
-fn describe(s: &SecretRecord) -> Value {
-    json!({
-        "name": s.name, "kind": s.kind, "version": s.version,
-        "created_at": s.created_at, "updated_at": s.updated_at, "used_by": s.used_by,
-    })
+fn describe(s: &SecretRecord) -> conexor_api::SecretSummary {
+    conexor_api::SecretSummary {
+        name: s.name.clone(),
+        kind: s.kind.clone(),
+        version: s.version,
+        created_at: s.created_at.clone(),
+        updated_at: s.updated_at.clone(),
+        used_by: s.used_by.clone(),
+    }
 }
 
 fn parse_id(text: &str) -> Result<SecretId, ApiError> {
@@ -64,19 +68,19 @@ fn json_text<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
 async fn list(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::SecretList>, ApiError> {
     p.require_admin()?;
     let secrets = state.store.secrets(&p.workspace_id).await?;
-    Ok(Json(
-        json!({ "secrets": secrets.iter().map(describe).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(conexor_api::SecretList {
+        secrets: secrets.iter().map(describe).collect(),
+    }))
 }
 
 async fn show(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::SecretSummary>, ApiError> {
     p.require_admin()?;
     let secret = state
         .store

@@ -32,6 +32,8 @@ pub struct AppState {
     pub schemas: Arc<crate::schemas::SchemaCache>,
     /// Cancelled when the server stops (seals the audit chains).
     pub stopping: tokio_util::sync::CancellationToken,
+    /// When each key was last noted as used (see [`KeyUsage`]).
+    pub key_usage: KeyUsage,
     /// The chokepoint every tool call and admin action goes through, built
     /// once here from the parts above that it needs (`GatewayParts`).
     pub gateway: crate::gateway::Gateway,
@@ -44,6 +46,48 @@ impl AppState {
     /// what the audit costs. Nothing in the server's own code calls this.
     pub fn skip_audit_for_benchmark(&self) {
         self.gateway.skip_audit_for_benchmark();
+    }
+}
+
+/// Notes each key's use in the store at most once a minute, off the
+/// request's path: enough for "last used" in a key list, and no write per
+/// request.
+#[derive(Default)]
+pub struct KeyUsage {
+    noted: Mutex<HashMap<KeyId, std::time::Instant>>,
+}
+
+impl KeyUsage {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Most keys remembered; beyond it the map is cleared (a few extra writes).
+    const MAX_KEYS: usize = 100_000;
+
+    pub fn note(&self, store: &Store, key_id: &KeyId) {
+        let now = std::time::Instant::now();
+        {
+            let mut noted = match self.noted.lock() {
+                Ok(n) => n,
+                Err(n) => n.into_inner(),
+            };
+            if noted
+                .get(key_id)
+                .is_some_and(|at| now.duration_since(*at) < Self::EVERY)
+            {
+                return;
+            }
+            if noted.len() >= Self::MAX_KEYS {
+                noted.clear();
+            }
+            noted.insert(key_id.clone(), now);
+        }
+        let store = store.clone();
+        let key_id = key_id.clone();
+        tokio::spawn(async move {
+            let ts = conexor_types::Timestamp::now().to_string();
+            if let Err(error) = store.touch_key(&key_id, &ts).await {
+                tracing::warn!(error = %error, "Could not note a key's use.");
+            }
+        });
     }
 }
 
@@ -139,6 +183,7 @@ impl AppState {
             key_permits: KeyPermits::new(config.limits.per_key_concurrency),
         });
         let state = Arc::new(AppState {
+            key_usage: KeyUsage::default(),
             audit,
             agents,
             tool_watchers: Default::default(),

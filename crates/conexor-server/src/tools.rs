@@ -163,36 +163,54 @@ async fn check(state: &AppState, ws: &WorkspaceId, def: &ToolDef) -> Result<(), 
     Ok(())
 }
 
-fn summary(def: &conexor_tools::Stored, source: &str, updated_at: &str) -> Value {
-    let params: Vec<Value> = match def {
+fn summary(
+    def: &conexor_tools::Stored,
+    source: &str,
+    updated_at: &str,
+) -> conexor_api::ToolSummary {
+    let params = match def {
         conexor_tools::Stored::Query(d) => d
             .params
             .iter()
-            .map(|p| json!({"name": p.name, "type": p.kind, "required": p.required}))
+            .map(|p| conexor_api::ToolParamSummary {
+                name: p.name.clone(),
+                kind: p.kind.as_str().to_owned(),
+                required: p.required,
+            })
             .collect(),
         conexor_tools::Stored::Table { .. } => ["columns", "where", "order_by", "limit"]
             .iter()
-            .map(|n| json!({"name": n, "type": "filter", "required": false}))
+            .map(|n| conexor_api::ToolParamSummary {
+                name: (*n).to_owned(),
+                kind: "filter".into(),
+                required: false,
+            })
             .collect(),
     };
     // A generated tool names its table, so a page can show which tables have one.
     let table = match def {
-        conexor_tools::Stored::Table { table_tool } => {
-            json!({"schema": table_tool.schema, "name": table_tool.table})
-        }
-        conexor_tools::Stored::Query(_) => Value::Null,
+        conexor_tools::Stored::Table { table_tool } => Some(conexor_api::TableRef {
+            schema: table_tool.schema.clone(),
+            name: table_tool.table.clone(),
+        }),
+        conexor_tools::Stored::Query(_) => None,
     };
-    json!({
-        "name": def.name(), "description": def.description(), "connection": def.connection(),
-        "params": params, "source": source, "updated_at": updated_at, "table": table,
-    })
+    conexor_api::ToolSummary {
+        name: def.name().to_owned(),
+        description: def.description().to_owned(),
+        connection: def.connection().to_owned(),
+        params,
+        source: source.to_owned(),
+        updated_at: updated_at.to_owned(),
+        table,
+    }
 }
 
 async fn list_tools(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
-    let list: Vec<Value> = state
+) -> Result<Json<conexor_api::ToolList>, ApiError> {
+    let tools = state
         .store
         .tools(&p.workspace_id)
         .await?
@@ -203,14 +221,14 @@ async fn list_tools(
                 .map(|d| summary(&d, &t.source, &t.updated_at))
         })
         .collect();
-    Ok(Json(json!({ "tools": list })))
+    Ok(Json(conexor_api::ToolList { tools }))
 }
 
 async fn show_tool(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::ToolShown>, ApiError> {
     let t = state
         .store
         .tool(&p.workspace_id, &name)
@@ -221,9 +239,11 @@ async fn show_tool(
     if let Some(inner) = def.get("table_tool").cloned() {
         def = inner;
     }
-    Ok(Json(
-        json!({"definition": def, "source": t.source, "updated_at": t.updated_at}),
-    ))
+    Ok(Json(conexor_api::ToolShown {
+        definition: def,
+        source: t.source,
+        updated_at: t.updated_at,
+    }))
 }
 
 async fn put_tool(
@@ -293,14 +313,6 @@ async fn remove_tool(
     Ok(Json(json!({"name": name, "removed": true})))
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Generate {
-    connection: String,
-    #[serde(default)]
-    tables: Vec<String>,
-}
-
 /// Most tables generated without naming them: one tool per table does not
 /// scale, so larger schemas must pick (`--tables`).
 const GENERATE_ALL_MAX: usize = 20;
@@ -309,8 +321,8 @@ const GENERATE_ALL_MAX: usize = 20;
 async fn generate_tools(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
-    Json(body): Json<Generate>,
-) -> Result<Json<Value>, ApiError> {
+    Json(body): Json<conexor_api::Generate>,
+) -> Result<Json<conexor_api::Generated>, ApiError> {
     p.require_admin()?;
     let ws = &p.workspace_id;
     let schema_json = match state.store.connection(ws, &body.connection).await? {
@@ -448,9 +460,10 @@ async fn generate_tools(
     )
     .await?;
     state.tool_watchers.notify(ws);
-    Ok(Json(
-        json!({"connection": body.connection, "tools": created}),
-    ))
+    Ok(Json(conexor_api::Generated {
+        connection: body.connection,
+        tools: created,
+    }))
 }
 
 /// Runs a named tool as an MCP client would (the same chokepoint, audited).

@@ -77,6 +77,12 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) STRICT",
+    // When each key was last used, to the minute (written at most once a
+    // minute per key, off the request's path).
+    "CREATE TABLE IF NOT EXISTS key_usage (
+        key_id TEXT PRIMARY KEY REFERENCES api_keys(key_id),
+        last_used_at TEXT NOT NULL
+    ) STRICT",
     "CREATE TABLE IF NOT EXISTS workspaces (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -343,6 +349,34 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(records::key_from_row).collect()
+    }
+
+    /// Notes that a key was used at `ts` (RFC 3339).
+    pub async fn touch_key(&self, key_id: &KeyId, ts: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?)
+             ON CONFLICT (key_id) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(key_id.as_str())
+        .bind(ts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When each of the workspace's keys was last used, by key id.
+    pub async fn keys_last_used(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT u.key_id, u.last_used_at FROM key_usage u JOIN api_keys k ON k.key_id = u.key_id
+             WHERE k.workspace_id = ?",
+        )
+        .bind(workspace.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     pub async fn insert_key(&self, key: &KeyRecord) -> Result<()> {

@@ -64,7 +64,7 @@ pub const INLINE_FIELDS: &[&str] = &[
     "username",
 ];
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
     String,
@@ -80,7 +80,8 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    fn as_str(self) -> &'static str {
+    /// The name definitions write (`string`, `integer`, …).
+    pub fn as_str(self) -> &'static str {
         match self {
             ParamType::String => "string",
             ParamType::Integer => "integer",
@@ -94,7 +95,7 @@ impl ParamType {
 }
 
 /// One typed parameter, bound to the placeholder at its position.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ParamDef {
     pub name: String,
@@ -119,7 +120,7 @@ pub struct ParamDef {
 }
 
 /// A named query.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ToolDef {
     pub name: String,

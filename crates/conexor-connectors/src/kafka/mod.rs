@@ -44,7 +44,7 @@ pub const MAX_PART_BYTES: usize = 256 * 1024;
 const MAX_LISTED: usize = 200;
 
 /// A topic found by discovery: its name and partition count (never messages).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct TopicInfo {
     pub name: String,
     pub partitions: usize,

@@ -30,7 +30,7 @@ pub const MAX_SCHEMA_DEPTH: usize = 8;
 const MAX_SCHEMA_NODES: usize = 2_000;
 
 /// The only methods a REST tool can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ReadMethod {
     Get,
@@ -38,7 +38,7 @@ pub enum ReadMethod {
 }
 
 /// Where a parameter goes in the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Location {
     Path,
@@ -46,7 +46,7 @@ pub enum Location {
     Header,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Param {
     pub name: String,
     #[serde(rename = "in")]
@@ -59,7 +59,7 @@ pub struct Param {
 }
 
 /// One callable read operation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Operation {
     /// The tool name: the operationId made safe and unique (or built from
     /// the method and path when there is none).

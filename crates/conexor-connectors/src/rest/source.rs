@@ -28,7 +28,7 @@ const ERROR_BODY: usize = 4 * 1024;
 
 /// What discovery records of a REST connection: the description's title
 /// and the operations enabled as tools (never a response).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ApiSchema {
     pub title: String,
     pub version: String,

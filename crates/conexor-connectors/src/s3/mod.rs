@@ -64,7 +64,7 @@ pub struct ObjectAnswer {
 }
 
 /// A bucket found by discovery (names only: never object contents).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct BucketInfo {
     pub name: String,
     /// The allowed prefix, when the connection is limited to one.
