@@ -184,6 +184,27 @@ try {
   await page.goto(`${URL_}/#/connection?name=apiform`);
   await page.waitForSelector("th:text('Operation')", { timeout: 15000 });
   check((await page.textContent("main")).includes("/items/{id}"), "its operations are shown");
+
+  // Agent mode: the block for agent.toml, every secret named by an environment variable.
+  await page.goto(`${URL_}/#/add?type=postgresql`);
+  await page.waitForSelector("#f-mode", { timeout: 5000 });
+  await page.selectOption("#f-mode", "agent");
+  check((await page.locator("#f-password").count()) === 0 && !(await page.isVisible("text=Save")), "agent mode asks for no password and sends nothing");
+  await page.fill("#f-name", "dc_pg");
+  await page.fill("#f-host", "db.internal");
+  await page.fill("#f-database", "shop");
+  await page.fill("#f-user", "reader");
+  const beforeAgent = sent.length;
+  // Enter in a field (which submits a form) makes the block too: never a save.
+  await page.press("#f-user", "Enter");
+  await page.waitForSelector("#agent-toml", { timeout: 10000 });
+  check(sent.length === beforeAgent, "Enter in agent mode sends nothing");
+  await page.getByRole("button", { name: "Make the agent.toml block" }).click();
+  await page.waitForSelector("#agent-toml", { timeout: 10000 });
+  const toml = await page.textContent("#agent-toml");
+  check(toml.includes('name = "dc_pg"') && toml.includes('url_env = "DC_PG_URL"'), `the agent.toml block names its URL's variable: ${toml}`);
+  check((await page.textContent("main")).includes("DC_PG_URL='postgresql://reader:<password>@db.internal:5432/shop'"), "and says what to set on the agent's machine");
+  check(sent.length === beforeAgent, "nothing was sent to the server");
   await page.getByRole("link", { name: "Connections", exact: true }).click();
   await page.getByRole("link", { name: "pgform" }).waitFor({ timeout: 10000 });
   // Its detail: the schema browser and a query as the AI's run_query.
@@ -288,7 +309,7 @@ try {
   check(true, "the connection's audit record is shown");
   await page.fill("#audit-tool", "admin.connection_add");
   await page.locator("#audit-tool").dispatchEvent("change");
-  await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(4)")].every((td) => td.textContent === "admin.connection_add"), null, { timeout: 10000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(5)")].every((td) => td.textContent === "admin.connection_add"), null, { timeout: 10000 });
   check((await page.locator("tbody tr").count()) >= 1, "the listing filters by tool on the server");
   await page.locator("tbody tr button.link").first().click();
   check((await page.textContent("main pre")).includes("\"prev_hash\""), "a record's detail shows the whole record");

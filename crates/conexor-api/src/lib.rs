@@ -157,14 +157,8 @@ pub struct ConnectionSummary {
     pub online: Option<bool>,
     /// What discovery found, by kind.
     pub tables: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub buckets: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub operations: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
     pub topics: Option<usize>,
     pub discovered_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,14 +219,11 @@ pub struct ToolPlan {
 pub struct Found {
     pub tables: usize,
     pub buckets: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    /// Kafka only.
     pub topics: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    /// REST only.
     pub operations: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    /// REST only.
     pub tools: Option<ToolPlan>,
 }
 

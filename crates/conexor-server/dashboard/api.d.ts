@@ -305,7 +305,7 @@ agent?: string, agent_id?: string, online?: boolean,
 /**
  * What discovery found, by kind.
  */
-tables: number | null, buckets?: number, operations?: number, topics?: number, discovered_at: string | null, created_at?: string, updated_at: string, };
+tables: number | null, buckets: number | null, operations: number | null, topics: number | null, discovered_at: string | null, created_at?: string, updated_at: string, };
 
 export type ConnectionList = { connections: Array<ConnectionSummary>, };
 
@@ -329,7 +329,7 @@ agent?: string, agent_id?: string, online?: boolean,
 /**
  * What discovery found, by kind.
  */
-tables: number | null, buckets?: number, operations?: number, topics?: number, discovered_at: string | null, created_at?: string, updated_at: string, };
+tables: number | null, buckets: number | null, operations: number | null, topics: number | null, discovered_at: string | null, created_at?: string, updated_at: string, };
 
 export type SealedConnection = { name: string, type: string, secret_id: string, sealed: SealedSecret, 
 /**
@@ -349,13 +349,37 @@ mode: string, count: number,
  */
 bytes: number, };
 
-export type Found = { tables: number, buckets: number, topics?: number, operations?: number, tools?: ToolPlan, };
+export type Found = { tables: number, buckets: number, 
+/**
+ * Kafka only.
+ */
+topics: number | null, 
+/**
+ * REST only.
+ */
+operations: number | null, 
+/**
+ * REST only.
+ */
+tools: ToolPlan | null, };
 
 export type Saved = { name: string, test: TestReport, 
 /**
  * `PUT`: the spec's new version.
  */
-secret_version?: number, tables: number, buckets: number, topics?: number, operations?: number, tools?: ToolPlan, };
+secret_version?: number, tables: number, buckets: number, 
+/**
+ * Kafka only.
+ */
+topics: number | null, 
+/**
+ * REST only.
+ */
+operations: number | null, 
+/**
+ * REST only.
+ */
+tools: ToolPlan | null, };
 
 export type SealedSpec = { name: string, type: string, secret_id: string, secret_version: number, sealed: SealedSecret, };
 

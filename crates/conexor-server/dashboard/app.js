@@ -195,12 +195,22 @@ async function renderAdd() {
     type.value = old.type; type.disabled = true;
   }
   const privileged = el("input", { id: "f-privileged", type: "checkbox" });
+  const mode = el("select", { id: "f-mode" },
+    el("option", { value: "direct" }, "Direct: this server connects to the source"),
+    el("option", { value: "agent" }, "Agent: an agent inside your network connects; this server never dials in"));
   const fieldsBox = el("div");
   let inputs = {};
   const drawFields = () => {
     const kind = type.value;
+    const agent = mode.value === "agent";
     inputs = {};
-    fieldsBox.replaceChildren(...KINDS[kind].fields.filter((d) => !d.only || d.only.includes(kind)).map((d) => {
+    // Behind an agent, secrets and files stay on the agent's machine.
+    const shown = KINDS[kind].fields.filter((d) => (!d.only || d.only.includes(kind)) && !(agent && (d.type === "password" || d.type === "file")));
+    for (const n of [test, save]) n.hidden = agent;
+    makeToml.hidden = !agent;
+    privilegedBox.hidden = agent;
+    out.replaceChildren();
+    fieldsBox.replaceChildren(...shown.map((d) => {
       const id = `f-${d.id}`;
       let input;
       if (d.options) input = el("select", { id }, ...d.options.map((o) => el("option", { value: o }, o || "(none)")));
@@ -221,21 +231,83 @@ async function renderAdd() {
       return field(d.label, input, help);
     }));
   };
-  type.addEventListener("change", drawFields);
-  drawFields();
   const out = el("div", { "aria-live": "polite" });
   const test = el("button", { type: "button" }, "Test");
   const save = el("button", { type: "submit" }, "Save");
-  const form = el("form", { class: "card", novalidate: true, on: { submit: (e) => { e.preventDefault(); send(true); } } },
-    el("p", { class: "help" }, "Direct mode: the server connects. Credentials are sealed in this tab with your workspace key before they are sent; the request carries only the envelope. (Agent mode: create an agent on the Agents page; its connections live in its agent.toml.)"),
+  const makeToml = el("button", { type: "button", on: { click: () => agentToml() } }, "Make the agent.toml block");
+  const privilegedBox = el("div", { class: "field inline" }, privileged, el("label", { for: "f-privileged" }, "Accept a login that can do more than read"));
+  type.addEventListener("change", drawFields);
+  mode.addEventListener("change", drawFields);
+  drawFields();
+  // Enter in a field submits: behind an agent that makes the block, never a save.
+  const form = el("form", { class: "card", novalidate: true, on: { submit: (e) => { e.preventDefault(); if (mode.value === "agent") agentToml(); else send(true); } } },
+    old ? null : field("Mode", mode, "Direct: credentials are sealed in this tab with your workspace key; the request carries only the envelope. Agent: the connection and its credentials live in the agent's agent.toml and never reach this server."),
     field("Name", name, "Letters, digits, _ and -, starting with a letter."),
     field("Type", type),
     fieldsBox,
-    el("div", { class: "field inline" }, privileged, el("label", { for: "f-privileged" }, "Accept a login that can do more than read")),
-    el("div", { class: "actions" }, test, save),
+    privilegedBox,
+    el("div", { class: "actions" }, test, save, makeToml),
     out,
   );
   test.addEventListener("click", () => send(false));
+
+  /**
+   * Agent mode: the `[[connections]]` block for the agent's agent.toml, with
+   * every secret named by an environment variable set on the agent's
+   * machine (nothing secret is typed here or sent anywhere).
+   */
+  async function agentToml() {
+    out.replaceChildren();
+    for (const { input } of Object.values(inputs)) input.removeAttribute("aria-invalid");
+    if (!name.checkValidity()) { name.setAttribute("aria-invalid", "true"); name.focus(); out.append(notice("error", "The name is 1-64 letters, digits, _ or -, starting with a letter.")); return; }
+    const kind = type.value;
+    const v = {};
+    for (const { input, d } of Object.values(inputs)) {
+      const value = d.type === "checkbox" ? input.checked : input.value.trim();
+      if (d.required && !value) { input.setAttribute("aria-invalid", "true"); input.focus(); out.append(notice("error", `${d.label} is required.`)); return; }
+      v[d.id] = value;
+    }
+    const env = name.value.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+    const q = (text) => JSON.stringify(String(text));
+    const lines = ["[[connections]]", `name = ${q(name.value)}`];
+    const set = [];
+    if (kind === "sqlserver") {
+      // The agent reads SQL Server's own connection-string form.
+      lines.push('type = "sqlserver"', `url_env = ${q(`${env}_URL`)}`);
+      set.push(`${env}_URL='Server=tcp:${v.host},${v.port};Database=${v.database};User ID=${v.user};Password=<password>'`);
+    } else if (KINDS[kind].tab === "database") {
+      const query = v.ssl && v.ssl !== "prefer" ? `?sslmode=${v.ssl}` : "";
+      lines.push(`url_env = ${q(`${env}_URL`)}`);
+      set.push(`${env}_URL='${kind}://${encodeURIComponent(v.user)}:<password>@${v.host}:${v.port}/${encodeURIComponent(v.database || "")}${query}'`);
+    } else if (kind === "s3") {
+      lines.push('type = "s3"', `access_key_id = ${q(v.access_key_id)}`, `secret_access_key_env = ${q(`${env}_SECRET_ACCESS_KEY`)}`);
+      if (v.region) lines.push(`region = ${q(v.region)}`);
+      if (v.endpoint) lines.push(`endpoint = ${q(v.endpoint)}`);
+      if (v.allow) lines.push(`allow = [${v.allow.split(",").map((a) => a.trim()).filter(Boolean).map(q).join(", ")}]`);
+      if (v.allow_http) lines.push("allow_http = true");
+      set.push(`${env}_SECRET_ACCESS_KEY='<the secret access key>'`);
+    } else if (kind === "kafka") {
+      lines.push('type = "kafka"', `bootstrap_servers = ${q(v.bootstrap_servers)}`, `security_protocol = ${q(v.security_protocol)}`);
+      if (v.sasl_mechanism) { lines.push(`sasl_mechanism = ${q(v.sasl_mechanism)}`, `username = ${q(v.username)}`, `password_env = ${q(`${env}_PASSWORD`)}`); set.push(`${env}_PASSWORD='<the SASL password>'`); }
+      if (v.schema_registry_url) lines.push(`schema_registry_url = ${q(v.schema_registry_url)}`);
+    } else if (kind === "rest") {
+      lines.push('type = "rest"', `base_url = ${q(v.base_url)}`, `openapi_file = ${q(`/etc/conexor/${name.value}-openapi.json`)}`);
+      if (v.auth && v.auth !== "none") { lines.push(`auth = ${q(v.auth)}`, `token_env = ${q(`${env}_TOKEN`)}`); set.push(`${env}_TOKEN='<the token>'`); }
+      if (v.auth_name) lines.push(`auth_name = ${q(v.auth_name)}`);
+      if (v.enable) lines.push(`enable = [${v.enable.split(",").map((a) => a.trim()).filter(Boolean).map(q).join(", ")}]`);
+      if (v.allow_http) lines.push("allow_http = true");
+    }
+    let agents = [];
+    try { agents = (await client.listAgents()).agents.filter((a) => a.state !== "revoked"); } catch { /* the list is a convenience */ }
+    out.replaceChildren(
+      notice("ok", "Add this block to the agent's agent.toml and restart it; the connection appears here, with its schema, when the agent connects."),
+      el("pre", { id: "agent-toml" }, lines.join("\n")),
+      set.length ? el("p", {}, "On the agent's machine (not here), set:") : null,
+      set.length ? el("pre", {}, set.join("\n")) : null,
+      kind === "rest" ? el("p", { class: "help" }, `Copy the OpenAPI description to /etc/conexor/${name.value}-openapi.json on the agent's machine (or change openapi_file).`) : null,
+      el("p", {}, agents.length ? `Your agents: ${agents.map((a) => `${a.name} (${a.state})`).join(", ")}.` : "No agent yet: ", agents.length ? null : el("a", { href: "#/agents" }, "create one on the Agents page")),
+    );
+  }
 
   /** The spec's JSON, or [input, why] when a field is wrong. */
   async function spec() {
@@ -269,8 +341,13 @@ async function renderAdd() {
       } else if (d.list) out[key] = value.split(",").map((v) => v.trim()).filter(Boolean);
       else out[key] = d.type === "password" ? input.value : value;
     }
-    if (kind === "rest" && out.auth === "none") delete out.auth;
-    if (kind === "kafka" && !out.sasl_mechanism) delete out.sasl_mechanism;
+    // A value typed now replaces a named secret the stored spec referenced.
+    for (const [value, secret] of [["password", "password_secret"], ["token", "token_secret"], ["secret_access_key", "secret_access_key_secret"]]) {
+      if (old && out[value] != null && out[value] !== old.spec[value]) delete out[secret];
+    }
+    // No auth, no login: credentials kept from before are dropped, not carried.
+    if (kind === "rest" && out.auth === "none") { delete out.auth; delete out.token; delete out.token_secret; delete out.auth_name; }
+    if (kind === "kafka" && !out.sasl_mechanism) { delete out.sasl_mechanism; delete out.password; delete out.password_secret; }
     return [null, JSON.stringify(out)];
   }
 
@@ -334,7 +411,7 @@ async function renderAdd() {
 async function renderAudit() {
   const tool = el("input", { id: "audit-tool", placeholder: "run_query, admin.connection_add…" });
   const outcome = el("select", { id: "audit-outcome" }, ...["", "ok", "denied", "error"].map((o) => el("option", { value: o }, o || "any")));
-  const filter = el("input", { id: "audit-filter", type: "search", placeholder: "user, connection, error…" });
+  const filter = el("input", { id: "audit-filter", type: "search", placeholder: "user, key id, connection, error…" });
   const body = el("div", { "aria-live": "polite" });
   const more = el("button", { type: "button", hidden: true }, "Load older records");
   const detail = el("div");
@@ -370,11 +447,11 @@ async function renderAudit() {
   };
   const draw = () => {
     const q = filter.value.toLowerCase();
-    const shown = records.filter((r) => !q || [r.user, r.connection, r.error, r.client].some((v) => v && String(v).toLowerCase().includes(q)));
+    const shown = records.filter((r) => !q || [r.user, r.key_id, r.connection, r.error, r.client].some((v) => v && String(v).toLowerCase().includes(q)));
     if (!shown.length) { body.replaceChildren(notice("info", "No records match.")); return; }
-    body.replaceChildren(table(["#", "Time", "User", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [
+    body.replaceChildren(table(["#", "Time", "User", "Key", "Tool", "Connection", "Outcome", "Rows", "ms"], shown.map((r) => [
       el("button", { class: "link", on: { click: () => detail.replaceChildren(el("h2", {}, `Record ${r.seq}`), el("pre", {}, JSON.stringify(r, null, 2))) } }, String(r.seq)),
-      when(r.ts), r.user ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms,
+      when(r.ts), r.user ?? "", r.key_id ?? "", r.tool, r.connection ?? "", r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows ?? "", r.duration_ms,
     ])));
   };
   tool.addEventListener("change", () => load(true));

@@ -144,10 +144,12 @@ function editor(t, connections, connection, saved) {
   const placeServerError = (message) => {
     const m = /^tool "[^"]*": (.*)$/s.exec(message);
     const rest = m ? m[1] : message;
-    const p = /^params\[(\d+)\] \("[^"]*"\): (?:(name|type|values|default): ?)?(.*)$/s.exec(rest);
+    // `params[i] ("p"): name: …`, `…: default is …`, `…: an enum needs values`.
+    const p = /^params\[(\d+)\] \("[^"]*"\): (?:(name|type): )?(.*)$/s.exec(rest);
     if (p) {
       const r = live()[Number(p[1])];
-      if (r) { mark(p[2] === "values" || /enum/.test(p[3]) ? r.values : r[p[2] === "type" ? "type" : "name"], `${p[2] ? `${p[2]}: ` : ""}${p[3]}`); return; }
+      const about = p[2] || (/\bvalues\b|enum/.test(p[3]) ? "values" : "name");
+      if (r) { mark(about === "values" ? r.values : r[about], p[2] ? `${p[2]}: ${p[3]}` : p[3]); return; }
     }
     const f = /^(name|connection|description|max_rows|sql): (.*)$/s.exec(rest);
     if (!f) { out.replaceChildren(notice("error", message)); return; }

@@ -366,29 +366,50 @@ fn discovered(
     found
 }
 
-fn connection_summary(c: &ConnectionRecord) -> shapes::ConnectionSummary {
-    let schema = parse_schema(c);
+/// A connection's summary from what every mode has: its name, kind, when
+/// it was discovered and updated, and what discovery found (by its kind).
+fn summary(
+    name: &str,
+    kind: ConnectionKind,
+    schema: Option<&conexor_connectors::Schema>,
+    discovered_at: Option<&conexor_types::Timestamp>,
+    updated_at: &conexor_types::Timestamp,
+) -> shapes::ConnectionSummary {
     shapes::ConnectionSummary {
-        name: c.name.clone(),
-        kind: c.kind.as_str().to_owned(),
-        mode: c.mode.as_str().to_owned(),
-        secret_version: Some(c.secret_version),
+        name: name.to_owned(),
+        kind: kind.as_str().to_owned(),
+        mode: "direct".into(),
+        secret_version: None,
         agent: None,
         agent_id: None,
         online: None,
-        tables: schema.as_ref().map(|s| s.tables.len()),
-        buckets: schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
+        tables: schema.map(|s| s.tables.len()),
+        buckets: schema.map(|s| s.buckets.len()).filter(|n| *n > 0),
         operations: schema
-            .as_ref()
             .and_then(|s| s.api.as_ref())
-            .map(|a| a.operations.len()),
+            .map(|api| api.operations.len()),
         topics: schema
-            .as_ref()
             .map(|s| s.topics.len())
-            .filter(|_| c.kind.family() == conexor_types::Family::Topics),
-        discovered_at: c.discovered_at.as_ref().map(|t| t.to_string()),
+            .filter(|_| kind.family() == conexor_types::Family::Topics),
+        discovered_at: discovered_at.map(|t| t.to_string()),
+        created_at: None,
+        updated_at: updated_at.to_string(),
+    }
+}
+
+fn connection_summary(c: &ConnectionRecord) -> shapes::ConnectionSummary {
+    let schema = parse_schema(c);
+    shapes::ConnectionSummary {
+        mode: c.mode.as_str().to_owned(),
+        secret_version: Some(c.secret_version),
         created_at: Some(c.created_at.to_string()),
-        updated_at: c.updated_at.to_string(),
+        ..summary(
+            &c.name,
+            c.kind,
+            schema.as_ref(),
+            c.discovered_at.as_ref(),
+            &c.updated_at,
+        )
     }
 }
 
@@ -401,26 +422,17 @@ fn agent_connection_summary(
         .as_deref()
         .and_then(|j| serde_json::from_str::<conexor_connectors::Schema>(j).ok());
     shapes::ConnectionSummary {
-        name: a.name.clone(),
-        kind: a.kind.as_str().to_owned(),
         mode: "agent".into(),
-        secret_version: None,
         agent: Some(a.agent_name.clone()),
         agent_id: Some(a.agent_id.to_string()),
         online: Some(state.agents.is_live(&a.agent_id)),
-        tables: schema.as_ref().map(|s| s.tables.len()),
-        buckets: schema.as_ref().map(|s| s.buckets.len()).filter(|n| *n > 0),
-        operations: schema
-            .as_ref()
-            .and_then(|s| s.api.as_ref())
-            .map(|api| api.operations.len()),
-        topics: schema
-            .as_ref()
-            .map(|s| s.topics.len())
-            .filter(|_| a.kind.family() == conexor_types::Family::Topics),
-        discovered_at: a.discovered_at.as_ref().map(|t| t.to_string()),
-        created_at: None,
-        updated_at: a.updated_at.to_string(),
+        ..summary(
+            &a.name,
+            a.kind,
+            schema.as_ref(),
+            a.discovered_at.as_ref(),
+            &a.updated_at,
+        )
     }
 }
 
@@ -486,7 +498,9 @@ async fn show_connection(
 /// A direct connection's sealed spec, for a client that edits it: the
 /// holder of a workspace key opens it, changes it and sends it back sealed
 /// again (`PUT /connections/{name}`). The server hands out only what it
-/// stores: envelopes it cannot open.
+/// stores: envelopes it cannot open. An admin key can thus read back the
+/// credentials of its workspace's connections (as its holder can open
+/// anything of the workspace); every read is audited, so that one is seen.
 async fn sealed_spec(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
@@ -499,6 +513,14 @@ async fn sealed_spec(
         .connection(&p.workspace_id, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no connection named {name:?}")))?;
+    audited(
+        &state,
+        &p,
+        "admin.connection_read_spec",
+        json!({"name": c.name, "secret_version": c.secret_version}),
+        Some(&c.name),
+    )
+    .await?;
     Ok(Json(shapes::SealedSpec {
         sealed: shapes::SealedSecret {
             value: envelope(&c.sealed_value)?,

@@ -109,7 +109,9 @@ pub async fn export_audit(
         None => 1,
     };
     let (tx, rx) = mpsc::channel::<String>(64);
-    tokio::spawn(stream_export(state, workspace, q, format, from_seq, tx));
+    tokio::spawn(async move {
+        stream_export(state, workspace, q, format, from_seq, tx).await;
+    });
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -125,7 +127,9 @@ pub async fn export_audit(
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
-/// Writes the export into `tx`, one line per message; stops when the client goes away.
+/// Writes the export into `tx`, one line per message; stops when the client
+/// goes away. False when the store failed or a stored record did not parse:
+/// the export was cut short (logged), which is not the chain's damage.
 async fn stream_export(
     state: Arc<AppState>,
     workspace: String,
@@ -133,7 +137,7 @@ async fn stream_export(
     format: Format,
     from_seq: u64,
     tx: mpsc::Sender<String>,
-) {
+) -> bool {
     let key = state.audit.public_key();
     let mut header = export::Header::new(
         workspace.clone(),
@@ -152,7 +156,7 @@ async fn stream_export(
     if let Some(line) = first
         && tx.send(line).await.is_err()
     {
-        return;
+        return true;
     }
     let until = q
         .until
@@ -165,7 +169,7 @@ async fn stream_export(
             Ok(page) => page,
             Err(error) => {
                 tracing::error!(error = %error, "Audit export failed.");
-                return;
+                return false;
             }
         };
         let mut records_in_page = 0;
@@ -177,7 +181,7 @@ async fn stream_export(
                     after = stored.seq;
                     let Ok(record) = serde_json::from_str::<Record>(&stored.record) else {
                         tracing::error!(seq = stored.seq, "A stored audit record does not parse.");
-                        return;
+                        return false;
                     };
                     if until
                         .is_some_and(|u| conexor_audit::parse_ts(&record.ts).is_ok_and(|ts| ts > u))
@@ -216,7 +220,7 @@ async fn stream_export(
             if let Some(line) = line
                 && tx.send(line).await.is_err()
             {
-                return;
+                return true;
             }
         }
         if reached_until {
@@ -228,12 +232,12 @@ async fn stream_export(
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = tx.closed() => return,
+                _ = tx.closed() => return true,
             }
         }
     }
     if format == Format::Ocsf {
-        return;
+        return true;
     }
     // Always end with a freshly signed head checkpoint, or a cut tail would be invisible.
     let (seq, hash) = match last {
@@ -252,7 +256,7 @@ async fn stream_export(
             };
             match hash {
                 Some(hash) => (before, hash),
-                None => return,
+                None => return false,
             }
         }
     };
@@ -265,6 +269,7 @@ async fn stream_export(
             let _ = tx.send(line).await;
         }
     }
+    true
 }
 
 fn selected(q: &ExportQuery, r: &Record) -> bool {
@@ -295,6 +300,11 @@ pub async fn verify_chain(
     Query(q): Query<VerifyQuery>,
 ) -> Result<Json<conexor_api::Verification>, ApiError> {
     p.require_admin()?;
+    // Each verification reads a whole chain on a blocking thread: a few at
+    // a time for the whole server.
+    let _permit = VERIFYING.try_acquire().map_err(|_| {
+        ApiError::TooMany("chain verifications are already running; try again in a moment")
+    })?;
     let pinned = match q.pubkey.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(text) => Some(conexor_audit::PublicKey::parse(text).map_err(|_| {
             ApiError::BadRequest(
@@ -314,14 +324,19 @@ pub async fn verify_chain(
         follow: false,
     };
     let (tx, rx) = mpsc::channel::<String>(64);
-    tokio::spawn(stream_export(
-        state.clone(),
-        p.workspace_id.to_string(),
-        everything,
-        Format::Jsonl,
-        1,
-        tx,
-    ));
+    // A client that goes away stops the export, which ends the verifier's input.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _stop_when_dropped = stop.clone().drop_guard();
+    let exported = tokio::spawn({
+        let state = state.clone();
+        let workspace = p.workspace_id.to_string();
+        async move {
+            tokio::select! {
+                whole = stream_export(state, workspace, everything, Format::Jsonl, 1, tx) => whole,
+                _ = stop.cancelled() => false,
+            }
+        }
+    });
     let reader = std::io::BufReader::new(ChannelReader {
         rx,
         chunk: Vec::new(),
@@ -332,6 +347,12 @@ pub async fn verify_chain(
         tokio::task::spawn_blocking(move || conexor_audit::verify(reader, pinned.as_ref()))
             .await
             .map_err(|e| ApiError::Internal(e.into()))?;
+    // A store that failed mid-way cut the export: that says nothing of the chain.
+    if !exported.await.unwrap_or(false) {
+        return Err(ApiError::Unavailable(
+            "the chain could not be read whole from the store (see the server's log); nothing was verified".into(),
+        ));
+    }
     let server = audit_key(&state);
     let duration_ms = started.elapsed().as_millis() as u64;
     Ok(Json(match outcome {
@@ -359,6 +380,9 @@ pub async fn verify_chain(
         }),
     }))
 }
+
+/// Chain verifications running at once, server-wide.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The export's lines, read on a blocking thread as they are produced.
 struct ChannelReader {
@@ -430,7 +454,14 @@ pub async fn list_records(
         .flatten();
     let records = rows
         .iter()
-        .filter_map(|r| serde_json::from_str::<Record>(&r.record).ok())
-        .collect();
+        .map(|r| {
+            serde_json::from_str::<Record>(&r.record).map_err(|_| {
+                ApiError::Unavailable(format!(
+                    "the stored audit record {} does not parse; verify the chain",
+                    r.seq
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Json(conexor_api::RecordPage { records, next }))
 }

@@ -367,9 +367,8 @@ async fn generate_tools(
     } else {
         let mut out = Vec::new();
         for wanted in &body.tables {
-            let found = schema.tables.iter().find(|t| {
-                qualified(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted)
-            });
+            let found = pick_table(&schema.tables, wanted, qualified)
+                .map_err(|why| ApiError::BadRequest(format!("{why} in {}", body.connection)))?;
             match found {
                 Some(t) => out.push(t),
                 None => {
@@ -464,6 +463,38 @@ async fn generate_tools(
         connection: body.connection,
         tools: created,
     }))
+}
+
+/// The table `wanted` names: its qualified name first, else a bare name that
+/// one table alone has (two schemas may each hold an `orders`).
+fn pick_table<'a>(
+    tables: &'a [conexor_connectors::Table],
+    wanted: &str,
+    qualified: impl Fn(&conexor_connectors::Table) -> String,
+) -> Result<Option<&'a conexor_connectors::Table>, String> {
+    if let Some(t) = tables
+        .iter()
+        .find(|t| qualified(t).eq_ignore_ascii_case(wanted))
+    {
+        return Ok(Some(t));
+    }
+    let bare: Vec<&conexor_connectors::Table> = tables
+        .iter()
+        .filter(|t| t.name.eq_ignore_ascii_case(wanted))
+        .collect();
+    match bare.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        several => Err(format!(
+            "{wanted:?} names {} tables ({}); name one with its schema",
+            several.len(),
+            several
+                .iter()
+                .map(|t| format!("{}.{}", t.schema, t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Runs a named tool as an MCP client would (the same chokepoint, audited).
@@ -667,5 +698,51 @@ async fn apply(
             tracing::error!(file, error = %e, "Store failed loading a tools file; retrying.");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_table;
+    use conexor_connectors::Table;
+
+    fn table(schema: &str, name: &str) -> Table {
+        Table {
+            schema: schema.into(),
+            name: name.into(),
+            kind: "table".into(),
+            comment: None,
+            row_estimate: None,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    fn qualified(t: &Table) -> String {
+        if t.schema == "public" {
+            t.name.clone()
+        } else {
+            format!("{}.{}", t.schema, t.name)
+        }
+    }
+
+    #[test]
+    fn a_qualified_name_wins_and_an_ambiguous_bare_one_is_refused() {
+        // `analytics.orders` first: a bare-name match would have taken it.
+        let tables = [table("analytics", "orders"), table("public", "orders")];
+        let got = pick_table(&tables, "orders", qualified).unwrap().unwrap();
+        assert_eq!(got.schema, "public");
+        let got = pick_table(&tables, "analytics.orders", qualified)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.schema, "analytics");
+        let tables = [table("a", "orders"), table("b", "orders")];
+        let err = pick_table(&tables, "orders", qualified).unwrap_err();
+        assert!(err.contains("a.orders, b.orders"), "{err}");
+        assert!(pick_table(&tables, "nope", qualified).unwrap().is_none());
+        let tables = [table("sales", "invoices")];
+        let got = pick_table(&tables, "INVOICES", qualified).unwrap().unwrap();
+        assert_eq!(got.name, "invoices");
     }
 }

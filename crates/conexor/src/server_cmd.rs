@@ -256,7 +256,7 @@ pub struct DemoArgs {
     pub log_level: String,
     /// An admin token for this demo server, to create more workspaces with
     /// `conexor init` (by default a random one nobody is told)
-    #[arg(long, env = "CONEXOR_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "CONEXOR_DEMO_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 }
 
