@@ -3,7 +3,7 @@
 //   CX_URL=http://127.0.0.1:PORT CX_KEY=cxk_… CX_PG_URL=postgres://writer:pw@host:port/db \
 //   CX_XSS_KEY=cxk_… CX_OTHER_KEY=cxk_… (another workspace's) CX_VECTORS=tests/data/format-v1-vectors.json \
 //   CX_S3_ENDPOINT=http://… (moto, filled) CX_REST_BASE=http://…/bearer/api/v1 CX_REST_SPEC=openapi.json \
-//   CX_REST_TOKEN=… CX_ARTIFACTS=dir \
+//   CX_REST_TOKEN=… CX_KAFKA_BOOTSTRAP=host:port (tansu, with fixtures) CX_ARTIFACTS=dir \
 //   node tests/browser/dashboard.mjs
 //
 // Checks: the security headers; format v1 in the page against the vectors
@@ -40,6 +40,7 @@ const S3_ENDPOINT = env("CX_S3_ENDPOINT");
 const REST_BASE = env("CX_REST_BASE");
 const REST_SPEC = env("CX_REST_SPEC");
 const REST_TOKEN = env("CX_REST_TOKEN");
+const KAFKA_BOOTSTRAP = env("CX_KAFKA_BOOTSTRAP");
 const PG = new URL(env("CX_PG_URL"));
 const VECTORS = JSON.parse(readFileSync(env("CX_VECTORS"), "utf8"));
 const OUT = env("CX_ARTIFACTS");
@@ -184,6 +185,18 @@ try {
   await page.goto(`${URL_}/#/connection?name=apiform`);
   await page.waitForSelector("th:text('Operation')", { timeout: 15000 });
   check((await page.textContent("main")).includes("/items/{id}"), "its operations are shown");
+  await page.goto(`${URL_}/#/add?type=kafka`);
+  await page.waitForSelector("#f-bootstrap_servers", { timeout: 5000 });
+  await page.fill("#f-name", "streamform");
+  await page.fill("#f-bootstrap_servers", KAFKA_BOOTSTRAP);
+  const beforeKafka = sent.length;
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.waitForSelector("form .notice.ok, form .notice.error", { timeout: 60000 });
+  check(/Saved\. [1-9]\d* topics/.test(await page.textContent("form")), `a Kafka cluster is saved through its form: ${await page.textContent("form .notice")}`);
+  check(sent.slice(beforeKafka).every((b) => !b.includes(KAFKA_BOOTSTRAP.split(":")[1])), "its request holds no broker address");
+  await page.goto(`${URL_}/#/connection?name=streamform`);
+  await page.waitForSelector("h2:text('Topics')", { timeout: 15000 });
+  check((await page.textContent("main")).includes("orders"), "its topics are shown");
 
   // Agent mode: the block for agent.toml, every secret named by an environment variable.
   await page.goto(`${URL_}/#/add?type=postgresql`);
