@@ -197,6 +197,14 @@ try {
   await page.goto(`${URL_}/#/connection?name=streamform`);
   await page.waitForSelector("h2:text('Topics')", { timeout: 15000 });
   check((await page.textContent("main")).includes("orders"), "its topics are shown");
+  // A shared tool called as the AI would, its arguments filled from discovery.
+  await page.selectOption("#t-tool", "peek_messages");
+  check((await page.inputValue("#t-args")).includes('"connection":"streamform"'), "the shared tool's arguments start from what discovery found");
+  await page.fill("#t-args", '{"connection": "streamform", "topic": "orders", "limit": 3}');
+  await page.getByRole("button", { name: "Call the tool" }).click();
+  await page.waitForSelector("form:has(#t-tool) pre, form:has(#t-tool) .notice.error", { timeout: 30000 });
+  const peeked = await page.textContent("form:has(#t-tool)");
+  check(/"offset"/.test(peeked) && !/notice error/.test(peeked), `peek_messages runs from the page: ${peeked.slice(0, 160)}`);
 
   // Agent mode: the block for agent.toml, every secret named by an environment variable.
   await page.goto(`${URL_}/#/add?type=postgresql`);
@@ -324,6 +332,13 @@ try {
   await page.locator("#audit-tool").dispatchEvent("change");
   await page.waitForFunction(() => [...document.querySelectorAll("tbody tr td:nth-child(5)")].every((td) => td.textContent === "admin.connection_add"), null, { timeout: 10000 });
   check((await page.locator("tbody tr").count()) >= 1, "the listing filters by tool on the server");
+  await page.fill("#audit-since", "2999-01-01T00:00");
+  await page.locator("#audit-since").dispatchEvent("change");
+  await page.waitForSelector("main .notice:text('No records match.')", { timeout: 10000 });
+  check(true, "and by time");
+  await page.fill("#audit-since", "");
+  await page.locator("#audit-since").dispatchEvent("change");
+  await page.waitForSelector("td:text('admin.connection_add')", { timeout: 10000 });
   await page.locator("tbody tr button.link").first().click();
   check((await page.textContent("main pre")).includes("\"prev_hash\""), "a record's detail shows the whole record");
   // The chain, verified against the pinned key (and said to prove little without one).

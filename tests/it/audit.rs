@@ -453,8 +453,39 @@ async fn the_listing_pages_newest_first_and_filters_within_the_workspace() {
         !keys.to_string().contains("theirs"),
         "another workspace's record leaked"
     );
+    // By time: a range after every record holds none; one around them all of them.
+    let later = admin
+        .get("audit/records?since=2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(later["records"], serde_json::json!([]), "{later}");
+    let earlier = admin
+        .get("audit/records?until=2000-01-01T00:00:00%2B02:00")
+        .await
+        .unwrap();
+    assert_eq!(earlier["records"], serde_json::json!([]), "{earlier}");
+    let first_ts = first["records"][0]["ts"].as_str().unwrap().to_owned();
+    let from_newest = admin
+        .get(&format!("audit/records?since={first_ts}&limit=100"))
+        .await
+        .unwrap();
+    let around = seqs(&from_newest);
+    assert!(around.contains(&page1[0]), "{from_newest}");
+    assert!(
+        from_newest["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ts"].as_str().unwrap() >= first_ts.as_str()),
+        "{from_newest}"
+    );
     // Bad filters are a clear 400; an mcp key may not read the trail.
     let err = admin.get("audit/records?outcome=maybe").await.unwrap_err();
+    assert_eq!(status_of(&err), Some(400), "{err:#}");
+    let err = admin
+        .get("audit/records?since=yesterday")
+        .await
+        .unwrap_err();
     assert_eq!(status_of(&err), Some(400), "{err:#}");
     let mcp_key = admin.create_key("reader", "mcp").await.unwrap();
     let err = server

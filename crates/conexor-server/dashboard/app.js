@@ -412,6 +412,9 @@ async function renderAudit() {
   const tool = el("input", { id: "audit-tool", placeholder: "run_query, admin.connection_add…" });
   const outcome = el("select", { id: "audit-outcome" }, ...["", "ok", "denied", "error"].map((o) => el("option", { value: o }, o || "any")));
   const filter = el("input", { id: "audit-filter", type: "search", placeholder: "user, key id, connection, error…" });
+  // Local times in the inputs; sent as UTC.
+  const since = el("input", { id: "audit-since", type: "datetime-local" });
+  const until = el("input", { id: "audit-until", type: "datetime-local" });
   const body = el("div", { "aria-live": "polite" });
   const more = el("button", { type: "button", hidden: true }, "Load older records");
   const detail = el("div");
@@ -424,25 +427,31 @@ async function renderAudit() {
     } catch (err) { alert(err.message); }
   } } }, `Export ${format.toUpperCase()}`);
   shell("#/audit", el("h1", {}, "Audit"), await verifyCard(),
-    el("div", { class: "actions" }, field("Tool", tool), field("Outcome", outcome), field("Filter", filter)),
+    el("div", { class: "actions" }, field("Tool", tool), field("Outcome", outcome), field("From (your time)", since), field("To (your time)", until), field("Filter", filter)),
     el("div", { class: "actions" }, download("jsonl"), download("csv"), download("ocsf")),
     body, more, detail);
   let records = [];
   let next = null;
+  // Filters change faster than answers come: only the latest load draws.
+  let latest = 0;
   const load = async (fresh) => {
+    const mine = ++latest;
     if (fresh) { records = []; next = null; }
     const q = new URLSearchParams({ limit: "100" });
     if (next != null) q.set("before", String(next));
     if (tool.value.trim()) q.set("tool", tool.value.trim());
     if (outcome.value) q.set("outcome", outcome.value);
+    if (since.value) q.set("since", new Date(since.value).toISOString());
+    if (until.value) q.set("until", new Date(until.value).toISOString());
     try {
       const page = await client.auditRecords(q);
+      if (mine !== latest) return;
       records = records.concat(page.records);
       next = page.next;
       more.hidden = next == null;
       draw();
     } catch (err) {
-      if (err.status !== 401) body.replaceChildren(notice("error", err.message));
+      if (err.status !== 401 && mine === latest) body.replaceChildren(notice("error", err.message));
     }
   };
   const draw = () => {
@@ -456,6 +465,8 @@ async function renderAudit() {
   };
   tool.addEventListener("change", () => load(true));
   outcome.addEventListener("change", () => load(true));
+  since.addEventListener("change", () => load(true));
+  until.addEventListener("change", () => load(true));
   filter.addEventListener("input", draw);
   more.addEventListener("click", () => load(false));
   await load(true);

@@ -70,7 +70,7 @@ export async function renderDetail(name) {
   if (schema.api) parts.push(el("h2", {}, `${schema.api.title} ${schema.api.version}`), table(["Operation", "Method", "Path", "Summary"], schema.api.operations.map((o) => [o.tool, o.method, o.path, o.summary ?? ""])));
   parts.push(toolsSection(c, mine, redraw));
   if (schema.tables) parts.push(queryTester(name));
-  if (mine.length) parts.push(toolTester(mine));
+  parts.push(toolTester(c, schema, mine));
   body.replaceChildren(...parts);
 }
 
@@ -195,21 +195,62 @@ export function paramInputs(params, prefix) {
 }
 
 /** Calls one of this connection's tools as an AI would (`POST /tools/{name}/try`). */
-function toolTester(mine) {
-  const pick = el("select", { id: "t-tool" }, ...mine.map((t) => el("option", { value: t.name }, t.name)));
+/**
+ * The arguments an AI would send a shared tool for this connection, filled
+ * from what discovery found, as a starting point to edit.
+ * @param {string} tool @param {string} connection @param {Partial<import("./api").Schema>} schema
+ */
+function sharedTemplate(tool, connection, schema) {
+  const table = schema.tables?.[0];
+  const bucket = schema.buckets?.[0]?.name ?? "bucket";
+  const topic = schema.topics?.[0]?.name ?? "topic";
+  const operation = schema.api?.operations?.[0]?.tool ?? "operation";
+  return {
+    list_connections: {},
+    search_schema: { connection, pattern: "%" },
+    describe_table: { connection, table: table ? `${table.schema}.${table.name}` : "table" },
+    list_objects: { connection, bucket, limit: 20 },
+    object_info: { connection, bucket, key: "path/to/object" },
+    read_object: { connection, bucket, key: "path/to/object", length: 4096 },
+    preview_object: { connection, bucket, key: "path/to/file.csv", rows: 10 },
+    list_topics: { connection },
+    peek_messages: { connection, topic, limit: 5 },
+    search_operations: { connection, query: operation },
+    describe_operation: { connection, operation },
+    call_operation: { connection, operation, arguments: {} },
+  }[tool] ?? { connection };
+}
+
+/** A JSON arguments box, and the object it holds. */
+function jsonArgs(initial, help) {
+  const json = el("textarea", { id: "t-args", rows: 4, spellcheck: "false" }, JSON.stringify(initial));
+  return {
+    nodes: [field("Arguments (JSON, as the AI sends them)", json, help)],
+    args: () => {
+      try { const v = JSON.parse(json.value || "{}"); return v && typeof v === "object" && !Array.isArray(v) ? [null, v] : [json, "The arguments are a JSON object."]; }
+      catch (err) { return [json, `The arguments are not JSON: ${err.message}`]; }
+    },
+  };
+}
+
+/** Calls one of the connection's tools, or a shared one for it, as an AI would (`POST /tools/{name}/try`). */
+function toolTester(c, schema, mine) {
+  const shared = SHARED_TOOLS[family(c.type)].filter((n) => n !== "run_query");
+  const pick = el("select", { id: "t-tool" },
+    ...mine.map((t) => el("option", { value: t.name }, t.name)),
+    ...shared.map((n) => el("option", { value: n }, `${n} (shared)`)));
   const argsBox = el("div");
   const out = el("div", { "aria-live": "polite" });
   const run = el("button", { type: "submit" }, "Call the tool");
   let current = null;
   const draw = () => {
     const tool = mine.find((t) => t.name === pick.value);
-    if (tool.table) {
-      const json = el("textarea", { id: "t-args", rows: 4, spellcheck: "false" }, '{"limit": 10}');
-      current = { args: () => {
-        try { const v = JSON.parse(json.value || "{}"); return v && typeof v === "object" && !Array.isArray(v) ? [null, v] : [json, "The arguments are a JSON object."]; }
-        catch (err) { return [json, `The arguments are not JSON: ${err.message}`]; }
-      } };
-      argsBox.replaceChildren(field("Arguments (JSON, as the AI sends them)", json, 'columns: ["a","b"]; where: {"column": {"eq": value}} (also in, gt, gte, lt, lte, like); order_by: [{"column": "a", "desc": true}]; limit.'));
+    if (!tool) {
+      current = jsonArgs(sharedTemplate(pick.value, c.name, schema), "Filled from what discovery found; edit it as you like.");
+      argsBox.replaceChildren(...current.nodes);
+    } else if (tool.table) {
+      current = jsonArgs({ limit: 10 }, 'columns: ["a","b"]; where: {"column": {"eq": value}} (also in, gt, gte, lt, lte, like); order_by: [{"column": "a", "desc": true}]; limit.');
+      argsBox.replaceChildren(...current.nodes);
     } else {
       const p = paramInputs(tool.params, "t-arg");
       current = p;

@@ -420,10 +420,30 @@ pub struct ListQuery {
     pub tool: Option<String>,
     #[serde(default)]
     pub outcome: Option<String>,
+    /// Records at or after this time (RFC 3339).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Records at or before this time (RFC 3339).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+/// An RFC 3339 time from a query, in the store's spelling; empty is none.
+fn query_time(text: Option<&str>, what: &str) -> Result<Option<String>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => conexor_audit::parse_ts(t)
+            .map(|ts| Some(conexor_audit::format_ts(ts)))
+            .map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "{what} is not an RFC 3339 time (like 2026-12-01T08:00:00Z)"
+                ))
+            }),
+    }
 }
 
 /// `GET /api/v1/audit/records`: a page of records, newest first, with the
-/// cursor of the next (older) page; filters by tool and outcome. For people
+/// cursor of the next (older) page; filters by tool, outcome and time. For people
 /// reading the trail; the export (chain order, checkpoints) is what verifies.
 pub async fn list_records(
     State(state): State<Arc<AppState>>,
@@ -439,14 +459,20 @@ pub async fn list_records(
         return Err(ApiError::BadRequest("the tool name is too long".into()));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let since = query_time(q.since.as_deref(), "since")?;
+    let until = query_time(q.until.as_deref(), "until")?;
     let rows = state
         .store
         .audit_records_before(
             p.workspace_id.as_str(),
             q.before,
             limit,
-            q.tool.as_deref().filter(|t| !t.is_empty()),
-            q.outcome.as_deref().filter(|o| !o.is_empty()),
+            conexor_store::RecordFilter {
+                tool: q.tool.as_deref().filter(|t| !t.is_empty()),
+                outcome: q.outcome.as_deref().filter(|o| !o.is_empty()),
+                since: since.as_deref(),
+                until: until.as_deref(),
+            },
         )
         .await?;
     let next = (rows.len() as u32 == limit)

@@ -243,20 +243,26 @@ impl Store {
         workspace: &str,
         before_seq: Option<u64>,
         limit: u32,
-        tool: Option<&str>,
-        outcome: Option<&str>,
+        filter: RecordFilter<'_>,
     ) -> Result<Vec<StoredRecord>> {
+        // `ts` is always `format_ts`'s spelling (UTC, milliseconds, `Z`), so
+        // text order is time order.
         let rows = sqlx::query(
             "SELECT workspace_id, seq, ts, tool, key_id, outcome, hash, record FROM audit_records
              WHERE workspace_id = ? AND seq < ? AND (? IS NULL OR tool = ?) AND (? IS NULL OR outcome = ?)
+               AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts <= ?)
              ORDER BY seq DESC LIMIT ?",
         )
         .bind(workspace)
         .bind(before_seq.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64))
-        .bind(tool)
-        .bind(tool)
-        .bind(outcome)
-        .bind(outcome)
+        .bind(filter.tool)
+        .bind(filter.tool)
+        .bind(filter.outcome)
+        .bind(filter.outcome)
+        .bind(filter.since)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.until)
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
@@ -347,4 +353,15 @@ fn checkpoint_from(r: &sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint> {
         hash: r.try_get(3)?,
         sig: r.try_get(4)?,
     })
+}
+
+/// What a listing of records is narrowed to; `None` does not narrow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordFilter<'a> {
+    pub tool: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+    /// At or after, in `format_ts`'s spelling.
+    pub since: Option<&'a str>,
+    /// At or before, in `format_ts`'s spelling.
+    pub until: Option<&'a str>,
 }

@@ -27,7 +27,7 @@ pub use tools::ToolRecord;
 
 pub use agents::{AgentConnectionRecord, AgentRecord, EnrolRefusal};
 
-pub use audit::{AuditRow, StoredCheckpoint, StoredRecord};
+pub use audit::{AuditRow, RecordFilter, StoredCheckpoint, StoredRecord};
 
 pub use records::{ConnectionRecord, KeyRecord, Scope, WorkspaceRecord};
 
