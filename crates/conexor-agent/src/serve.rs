@@ -99,6 +99,51 @@ pub(crate) fn busy(shared: &Arc<Shared>, tx: &mpsc::Sender<Message>, id: u64, co
     });
 }
 
+/// Awaits a request's task. One that panicked (a client library meeting an
+/// answer it did not expect, say) would leave its request unanswered until
+/// the server's timeout: it is answered as failed at once, and recorded.
+pub(crate) async fn answer_if_failed(
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Message>,
+    id: u64,
+    connection: String,
+    task: tokio::task::JoinHandle<()>,
+) {
+    let ended = task.await;
+    let Some(answer) = owed_answer(id, &ended) else {
+        return;
+    };
+    tracing::error!(
+        id,
+        connection,
+        "Serving a request failed inside the agent; answered as failed."
+    );
+    send_now(&tx, &answer);
+    let mut draft = Draft::new("agent.request", Outcome::Error);
+    draft.mode = Some("agent".into());
+    draft.connection = Some(connection.chars().take(64).collect());
+    draft.error = Some(format!(
+        "internal: {}",
+        conexor_types::ErrorCode::Internal.fixed_reason()
+    ));
+    let _ = record(&shared, draft).await;
+}
+
+/// The answer still owed for a request whose task ended: none when it
+/// answered itself or was stopped on purpose (cancelled), a failure when it
+/// panicked.
+fn owed_answer(id: u64, ended: &Result<(), tokio::task::JoinError>) -> Option<AgentMessage> {
+    match ended {
+        Err(e) if e.is_panic() => Some(AgentMessage::Error {
+            id,
+            code: "internal".into(),
+            message: "the agent failed while serving this request; its log says why".into(),
+            denied: false,
+        }),
+        _ => None,
+    }
+}
+
 /// Records and refuses a message the agent does not understand. When it had
 /// an id, the server gets an error for it.
 pub(crate) fn refuse_malformed(
@@ -724,4 +769,32 @@ async fn send_rows(
         batch,
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owed_answer;
+    use conexor_protocol::AgentMessage;
+
+    #[tokio::test]
+    async fn a_request_whose_task_panicked_is_answered_as_failed() {
+        let panicked =
+            tokio::spawn(async { panic!("a library met an answer it did not expect") }).await;
+        match owed_answer(7, &panicked) {
+            Some(AgentMessage::Error {
+                id, code, denied, ..
+            }) => {
+                assert_eq!((id, code.as_str(), denied), (7, "internal", false));
+            }
+            other => panic!("no failure answer: {other:?}"),
+        }
+        let answered = tokio::spawn(async {}).await;
+        assert!(owed_answer(8, &answered).is_none());
+        let stopped = tokio::spawn(std::future::pending::<()>());
+        stopped.abort();
+        assert!(
+            owed_answer(9, &stopped.await).is_none(),
+            "a cancelled request answers itself"
+        );
+    }
 }

@@ -307,8 +307,9 @@ pub(crate) async fn run(
                         match permits.clone().try_acquire_owned() {
                             Ok(permit) => {
                                 let cancel = CancellationToken::new();
-                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), socket.clone(), id, connection, op, cancel.clone(), permit));
+                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), socket.clone(), id, connection.clone(), op, cancel.clone(), permit));
                                 tasks.insert(id, (cancel, task.abort_handle()));
+                                tokio::spawn(serve::answer_if_failed(shared.clone(), tx.clone(), id, connection, task));
                             }
                             Err(_) => serve::busy(shared, &tx, id, &connection),
                         }
