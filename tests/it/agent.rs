@@ -1121,8 +1121,7 @@ async fn the_server_and_the_agent_record_the_same_statement_hash() {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|l| l.get("record").cloned())
-        .filter(|r| r["tool"] == "agent.query")
-        .last()
+        .rfind(|r| r["tool"] == "agent.query")
         .and_then(|r| r["query_hash"].as_str().map(str::to_owned))
         .expect("the agent's record has a query hash");
     assert_eq!(server_hash, agent_hash);

@@ -122,7 +122,7 @@ async fn main() -> Result<()> {
 fn draft(i: u64) -> Draft {
     let mut d = Draft::new(
         "run_query",
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             Outcome::Denied
         } else {
             Outcome::Ok

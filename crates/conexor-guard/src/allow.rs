@@ -41,7 +41,7 @@ pub(crate) enum Builtin {
     /// A built-in that is not allowed, with the reason for the AI.
     Denied(&'static str),
     /// Not a built-in of this dialect: a user-defined or extension function.
-    NotBuiltin,
+    UserDefined,
 }
 
 /// Reason given for a built-in that is off the allow-list without a specific reason.
@@ -143,28 +143,28 @@ pub(crate) fn builtin(dialect: Dialect, name: &str, quoted: bool) -> Builtin {
             match lists().postgresql.get(name) {
                 Some(true) => Builtin::Allowed,
                 Some(false) => Builtin::Denied(NOT_ALLOWED),
-                None => Builtin::NotBuiltin,
+                None => Builtin::UserDefined,
             }
         }
         Dialect::Mysql => {
             if lists().mysql.contains(name) {
                 Builtin::Allowed
             } else {
-                Builtin::NotBuiltin
+                Builtin::UserDefined
             }
         }
         Dialect::Sqlite => {
             if lists().sqlite.contains(name) {
                 Builtin::Allowed
             } else {
-                Builtin::NotBuiltin
+                Builtin::UserDefined
             }
         }
         Dialect::Sqlserver => {
             if !quoted && lists().sqlserver.contains(name) {
                 Builtin::Allowed
             } else {
-                Builtin::NotBuiltin
+                Builtin::UserDefined
             }
         }
     }

@@ -187,7 +187,7 @@ impl Guard<'_> {
                         format!("function {function} is not allowed: {why}"),
                     );
                 }
-                allow::Builtin::NotBuiltin => {}
+                allow::Builtin::UserDefined => {}
             }
         } else if let Some(why) = deny::denied_function(self.dialect, &function) {
             return reject(

@@ -224,7 +224,7 @@ fn operation(
     for list in [shared, op.get("parameters")].into_iter().flatten() {
         for raw in list.as_array().map(Vec::as_slice).unwrap_or_default() {
             let raw = resolve(root, raw, 0)?;
-            let Some(param) = parameter(root, &raw)? else {
+            let Some(param) = parameter(root, raw)? else {
                 continue;
             };
             params.retain(|p| !(p.name == param.name && p.location == param.location));
