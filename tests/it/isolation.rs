@@ -349,3 +349,60 @@ async fn rotate_master_revokes_other_keys_and_keeps_secrets_usable() {
         .await
         .unwrap();
 }
+
+/// The sealed spec an editor reads back (`GET /connections/{name}/sealed`):
+/// only envelopes leave the server, they open with the owning workspace's key
+/// and no other, another workspace is told there is no such connection, an
+/// mcp key may not read it, and every read is audited.
+#[tokio::test]
+async fn a_sealed_spec_goes_only_to_its_workspace_admins_and_each_read_is_audited() {
+    let server = TestServer::start().await;
+    let owner = server.workspace("owner").await;
+    let stranger = server.workspace("stranger").await;
+    let url = conexor_tests::env_url("CONEXOR_TEST_PG_READER_URL");
+    // The test environment's passwords are hex: as written in the URL, as sent to the server.
+    let password = url::Url::parse(&url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_owned();
+    add_connection(&owner, "pgsealed", &url, false)
+        .await
+        .unwrap();
+
+    let err = stranger
+        .get("connections/pgsealed/sealed")
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&err), Some(404), "{err:#}");
+    let mcp = server.client_with(owner.create_key("reader", "mcp").await.unwrap());
+    let err = mcp.get("connections/pgsealed/sealed").await.unwrap_err();
+    assert_eq!(status_of(&err), Some(403), "{err:#}");
+
+    let body = owner.get("connections/pgsealed/sealed").await.unwrap();
+    assert!(
+        !body.to_string().contains(&password),
+        "plaintext left the server"
+    );
+    let sealed: conexor_crypto::SealedSecret =
+        serde_json::from_value(body["sealed"].clone()).unwrap();
+    let secret_id = conexor_types::SecretId::parse(body["secret_id"].as_str().unwrap()).unwrap();
+    let mine = owner.unlock().await.unwrap();
+    let spec = conexor_crypto::open_secret(&mine.wmk, &mine.workspace_id, &secret_id, &sealed)
+        .expect("the owner's key opens it");
+    assert!(String::from_utf8_lossy(&spec).contains(&password));
+    let theirs = stranger.unlock().await.unwrap();
+    assert!(
+        conexor_crypto::open_secret(&theirs.wmk, &mine.workspace_id, &secret_id, &sealed).is_err(),
+        "another workspace's key opened the spec"
+    );
+
+    let audit = owner
+        .get("audit/records?tool=admin.connection_read_spec")
+        .await
+        .unwrap();
+    let reads = audit["records"].as_array().unwrap();
+    assert_eq!(reads.len(), 1, "{audit}");
+    assert_eq!(reads[0]["connection"], "pgsealed");
+    assert!(!audit.to_string().contains(&password));
+}

@@ -259,14 +259,21 @@ function toolTester(c, schema, mine) {
   };
   pick.addEventListener("change", draw);
   draw();
-  return el("form", { class: "card", on: { submit: async (e) => {
-    e.preventDefault();
-    out.replaceChildren();
-    const [bad, args] = current.args();
-    if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); out.append(notice("error", args)); return; }
-    run.disabled = true;
-    try { out.replaceChildren(resultView(await client.tryTool(pick.value, args))); }
-    catch (err) { if (err.status !== 401) out.replaceChildren(notice("error", err.message)); }
-    finally { run.disabled = false; }
-  } } }, el("h2", {}, "Call a tool (as the AI would)"), field("Tool", pick), argsBox, run, out);
+  return el("form", { class: "card", on: { submit: (e) => { e.preventDefault(); tryInto(out, run, pick.value, current.args); } } },
+    el("h2", {}, "Call a tool (as the AI would)"), field("Tool", pick), argsBox, run, out);
+}
+
+/**
+ * Calls tool `name` as the AI would with what `read` gives (or marks the
+ * field it blames), and shows the answer, or the error in words, in `out`.
+ * @param {HTMLElement} out @param {HTMLButtonElement} button @param {string} name @param {() => any[]} read
+ */
+export async function tryInto(out, button, name, read) {
+  out.replaceChildren();
+  const [bad, args] = read();
+  if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); out.append(notice("error", args)); return; }
+  button.disabled = true;
+  try { out.replaceChildren(resultView(await client.tryTool(name, args))); }
+  catch (err) { if (err.status !== 401) out.replaceChildren(notice("error", err.message)); }
+  finally { button.disabled = false; }
 }

@@ -7,7 +7,7 @@
 
 import * as client from "./client.js";
 import { el, notice, shell, table, when, field } from "./ui.js";
-import { paramInputs, resultView } from "./detail.js";
+import { paramInputs, tryInto } from "./detail.js";
 
 const PARAM_TYPES = ["string", "integer", "number", "boolean", "date", "datetime", "enum"];
 const NAME = /^[a-z][a-z0-9_]{0,63}$/;
@@ -193,15 +193,7 @@ function editor(t, connections, connection, saved) {
   const drawTry = (d) => {
     const p = paramInputs(d.params, "nq-try-arg");
     const result = el("div", { "aria-live": "polite" });
-    const run = el("button", { type: "button", id: "nq-try", on: { click: async () => {
-      result.replaceChildren();
-      const [bad, args] = p.args();
-      if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); result.append(notice("error", args)); return; }
-      run.disabled = true;
-      try { result.replaceChildren(resultView(await client.tryTool(d.name, args))); }
-      catch (err) { if (err.status !== 401) result.replaceChildren(notice("error", err.message)); }
-      finally { run.disabled = false; }
-    } } }, "Try it");
+    const run = el("button", { type: "button", id: "nq-try", on: { click: () => tryInto(result, run, d.name, p.args) } }, "Try it");
     tryBox.replaceChildren(el("section", { class: "card" }, el("h3", {}, `Try ${d.name} (as the AI would)`), ...p.nodes, run, result));
   };
   if (t) drawTry(def);

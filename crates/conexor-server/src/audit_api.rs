@@ -78,24 +78,15 @@ pub async fn export_audit(
             )));
         }
     };
-    for t in [&q.since, &q.until].into_iter().flatten() {
-        conexor_audit::parse_ts(t)
-            .map_err(|_| ApiError::BadRequest(format!("{t:?} is not an RFC 3339 time")))?;
-    }
-    if let Some(o) = &q.outcome {
-        conexor_audit::Outcome::parse(o)
-            .ok_or_else(|| ApiError::BadRequest("outcome must be ok, denied or error".into()))?;
-    }
+    let since = query_time(q.since.as_deref(), "since")?;
+    query_time(q.until.as_deref(), "until")?;
+    check_outcome(q.outcome.as_deref())?;
     let workspace = p.workspace_id.to_string();
-    let from_seq = match &q.since {
-        Some(since) => {
-            let ts = conexor_audit::format_ts(
-                conexor_audit::parse_ts(since)
-                    .map_err(|_| ApiError::BadRequest("bad since".into()))?,
-            );
+    let from_seq = match &since {
+        Some(ts) => {
             state
                 .store
-                .audit_first_seq_since(&workspace, &ts)
+                .audit_first_seq_since(&workspace, ts)
                 .await?
                 // Nothing since then: an empty export that starts after the head.
                 .unwrap_or(
@@ -428,6 +419,16 @@ pub struct ListQuery {
     pub until: Option<String>,
 }
 
+/// An outcome filter is `ok`, `denied` or `error`.
+fn check_outcome(outcome: Option<&str>) -> Result<(), ApiError> {
+    match outcome {
+        Some(o) if conexor_audit::Outcome::parse(o).is_none() => Err(ApiError::BadRequest(
+            "outcome must be ok, denied or error".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// An RFC 3339 time from a query, in the store's spelling; empty is none.
 fn query_time(text: Option<&str>, what: &str) -> Result<Option<String>, ApiError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
@@ -451,10 +452,7 @@ pub async fn list_records(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<conexor_api::RecordPage>, ApiError> {
     p.require_admin()?;
-    if let Some(o) = &q.outcome {
-        conexor_audit::Outcome::parse(o)
-            .ok_or_else(|| ApiError::BadRequest("outcome must be ok, denied or error".into()))?;
-    }
+    check_outcome(q.outcome.as_deref())?;
     if q.tool.as_ref().is_some_and(|t| t.len() > 128) {
         return Err(ApiError::BadRequest("the tool name is too long".into()));
     }

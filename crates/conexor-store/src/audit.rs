@@ -266,20 +266,7 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredRecord {
-                    workspace_id: r.try_get(0)?,
-                    seq: r.try_get::<i64, _>(1)? as u64,
-                    ts: r.try_get(2)?,
-                    tool: r.try_get(3)?,
-                    key_id: r.try_get(4)?,
-                    outcome: r.try_get(5)?,
-                    hash: r.try_get(6)?,
-                    record: r.try_get(7)?,
-                })
-            })
-            .collect()
+        rows.iter().map(record_from).collect()
     }
 
     /// One page of a workspace's audit rows in chain order: records with
@@ -317,17 +304,9 @@ impl Store {
         .await?;
         let mut cps = checkpoints.into_iter().peekable();
         for r in records {
-            let seq = r.try_get::<i64, _>(1)? as u64;
-            out.push(AuditRow::Record(StoredRecord {
-                workspace_id: r.try_get(0)?,
-                seq,
-                ts: r.try_get(2)?,
-                tool: r.try_get(3)?,
-                key_id: r.try_get(4)?,
-                outcome: r.try_get(5)?,
-                hash: r.try_get(6)?,
-                record: r.try_get(7)?,
-            }));
+            let record = record_from(&r)?;
+            let seq = record.seq;
+            out.push(AuditRow::Record(record));
             while let Some(c) = cps.peek() {
                 let cseq = c.try_get::<i64, _>(1)? as u64;
                 if cseq > seq {
@@ -343,6 +322,20 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A record row selected as `workspace_id, seq, ts, tool, key_id, outcome, hash, record`.
+fn record_from(r: &sqlx::sqlite::SqliteRow) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        workspace_id: r.try_get(0)?,
+        seq: r.try_get::<i64, _>(1)? as u64,
+        ts: r.try_get(2)?,
+        tool: r.try_get(3)?,
+        key_id: r.try_get(4)?,
+        outcome: r.try_get(5)?,
+        hash: r.try_get(6)?,
+        record: r.try_get(7)?,
+    })
 }
 
 fn checkpoint_from(r: &sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint> {
