@@ -12,6 +12,7 @@
 mod delimited;
 mod pages;
 pub mod parquet;
+mod thrift;
 
 pub use delimited::{MAX_INFLATED, TextFormat, inflate_head, is_gzip, preview_text};
 

@@ -5,22 +5,19 @@
 //! parquet crate reserves that much before it decompresses (and its gzip
 //! path fills the reservation): a 2 KB object whose header claims 2 GB cost
 //! 1.9 s and that much memory (a fuzz finding). So every page header of the
-//! chunks to decode is read here first — its Thrift compact encoding, by
-//! hand, because the crate keeps its Thrift reader private — and the
+//! chunks to decode is read here first (with [`crate::thrift`], as the
+//! crate keeps its own Thrift reader private) and the
 //! preview is refused when the pages claim more than
 //! [`crate::parquet::MAX_UNCOMPRESSED`] in all, or do not tile the chunk.
 
-use crate::PreviewError;
+use crate::thrift::Compact;
+use crate::{PreviewError, bad};
 
 /// Most pages checked in one preview.
 pub(crate) const MAX_PAGES: usize = 100_000;
 
 /// Deepest Thrift nesting skipped in a page header (real ones nest 2).
 const MAX_DEPTH: usize = 8;
-
-fn bad(message: impl Into<String>) -> PreviewError {
-    PreviewError(message.into())
-}
 
 /// The sizes a page header declares, and the header's own length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +56,7 @@ pub(crate) fn chunk_uncompressed(chunk: &[u8], budget: &mut usize) -> Result<u64
 
 /// Reads the page header at the start of `bytes`.
 pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
-    let mut r = Compact { bytes, at: 0 };
+    let mut r = Compact::new(bytes, MAX_DEPTH);
     let (mut uncompressed, mut compressed) = (None, None);
     let mut last_id: i16 = 0;
     loop {
@@ -85,138 +82,9 @@ pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
         (Some(uncompressed), Some(compressed)) => Ok(PageSizes {
             uncompressed,
             compressed,
-            header_len: r.at,
+            header_len: r.position(),
         }),
         _ => Err(bad("a Parquet page header has no page sizes")),
-    }
-}
-
-/// A reader of the Thrift compact protocol over a slice.
-struct Compact<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Compact<'_> {
-    fn cut() -> PreviewError {
-        bad("a Parquet page header is cut short or malformed")
-    }
-
-    fn byte(&mut self) -> Result<u8, PreviewError> {
-        let b = *self.bytes.get(self.at).ok_or_else(Self::cut)?;
-        self.at += 1;
-        Ok(b)
-    }
-
-    fn varint(&mut self) -> Result<u64, PreviewError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(Self::cut())
-    }
-
-    fn zigzag(&mut self) -> Result<i64, PreviewError> {
-        let v = self.varint()?;
-        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
-    }
-
-    fn zigzag_i32(&mut self) -> Result<i32, PreviewError> {
-        i32::try_from(self.zigzag()?).map_err(|_| Self::cut())
-    }
-
-    fn advance(&mut self, n: usize) -> Result<(), PreviewError> {
-        self.at = self
-            .at
-            .checked_add(n)
-            .filter(|end| *end <= self.bytes.len())
-            .ok_or_else(Self::cut)?;
-        Ok(())
-    }
-
-    /// A collection declares its size up front: every element takes at
-    /// least one byte, so a size past the bytes left is a lie, refused
-    /// before it is counted down (a fuzz finding: a map of 2^60 booleans).
-    fn elements_fit(&self, size: u64) -> Result<(), PreviewError> {
-        let left = (self.bytes.len() - self.at) as u64;
-        if size > left {
-            return Err(Self::cut());
-        }
-        Ok(())
-    }
-
-    /// Skips one element of a list, set or map: a boolean is a byte there.
-    fn element(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
-        if kind == 1 || kind == 2 {
-            self.advance(1)
-        } else {
-            self.skip(kind, depth)
-        }
-    }
-
-    /// Skips one value of compact type `kind`.
-    fn skip(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
-        if depth > MAX_DEPTH {
-            return Err(Self::cut());
-        }
-        match kind {
-            // Booleans carry their value in the type of a field.
-            1 | 2 => Ok(()),
-            3 => self.advance(1),
-            4..=6 => self.varint().map(drop),
-            7 => self.advance(8),
-            8 => {
-                let len = usize::try_from(self.varint()?).map_err(|_| Self::cut())?;
-                self.advance(len)
-            }
-            9 | 10 => {
-                let head = self.byte()?;
-                let mut size = u64::from(head >> 4);
-                if size == 15 {
-                    size = self.varint()?;
-                }
-                let element = head & 0x0f;
-                self.elements_fit(size)?;
-                for _ in 0..size {
-                    self.element(element, depth + 1)?;
-                }
-                Ok(())
-            }
-            11 => {
-                let size = self.varint()?;
-                if size == 0 {
-                    return Ok(());
-                }
-                let types = self.byte()?;
-                self.elements_fit(size)?;
-                for _ in 0..size {
-                    self.element(types >> 4, depth + 1)?;
-                    self.element(types & 0x0f, depth + 1)?;
-                }
-                Ok(())
-            }
-            12 => {
-                let mut last_id: i16 = 0;
-                loop {
-                    let head = self.byte()?;
-                    if head == 0 {
-                        return Ok(());
-                    }
-                    let delta = i16::from(head >> 4);
-                    last_id = if delta == 0 {
-                        self.zigzag()? as i16
-                    } else {
-                        last_id.wrapping_add(delta)
-                    };
-                    self.skip(head & 0x0f, depth + 1)?;
-                }
-            }
-            _ => Err(Self::cut()),
-        }
     }
 }
 

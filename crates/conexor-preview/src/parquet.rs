@@ -85,13 +85,9 @@ fn plan_unguarded(
     rows: usize,
     max_fetch: u64,
 ) -> Result<Plan, PreviewError> {
-    if footer.len() < 8 {
-        return Err(bad("the Parquet footer is cut short"));
-    }
-    let metadata = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(
-        &footer[..footer.len() - 8],
-    )
-    .map_err(unreadable)?;
+    let metadata =
+        parquet::file::metadata::ParquetMetaDataReader::decode_metadata(checked_metadata(footer)?)
+            .map_err(unreadable)?;
     let data_end = object_size.saturating_sub(footer.len() as u64);
     let mut plan = Plan {
         ranges: Vec::new(),
@@ -129,6 +125,24 @@ fn plan_unguarded(
         got = got.saturating_add(usize::try_from(group.num_rows()).unwrap_or(0));
     }
     Ok(plan)
+}
+
+/// Deepest Thrift nesting in a footer: real ones nest about 8 (file, row
+/// groups, a row group, its columns, a column, its metadata, its encoding
+/// statistics, one of those).
+const MAX_FOOTER_DEPTH: usize = 24;
+
+/// The file metadata of a footer (the footer without its 8-byte trailer),
+/// once its Thrift is known to be whole and honest about its sizes: the
+/// parquet crate's own reader trusts a collection's declared size when it
+/// skips a field it does not know, and loops that many times.
+fn checked_metadata(footer: &[u8]) -> Result<&[u8], PreviewError> {
+    let Some(metadata) = footer.len().checked_sub(8).map(|n| &footer[..n]) else {
+        return Err(bad("the Parquet footer is cut short"));
+    };
+    crate::thrift::check_struct(metadata, MAX_FOOTER_DEPTH)
+        .map_err(|_| bad("the Parquet footer is malformed"))?;
+    Ok(metadata)
 }
 
 /// Where a column chunk's bytes are, as `ColumnChunkMetaData::byte_range`
@@ -228,6 +242,19 @@ fn rows_unguarded(
         size: reader.size,
         pieces: reader.pieces.clone(),
     };
+    // The footer among the pieces is checked as `plan` checks it: the
+    // parquet crate reads it again here.
+    let trailer = check
+        .piece(object_size.saturating_sub(8), 8)
+        .map_err(unreadable)?;
+    let footer = u64::from(u32::from_le_bytes([
+        trailer[0], trailer[1], trailer[2], trailer[3],
+    ])) + 8;
+    checked_metadata(
+        &check
+            .piece(object_size.saturating_sub(footer), footer)
+            .map_err(unreadable)?,
+    )?;
     let options = ReadOptionsBuilder::new()
         .with_predicate(Box::new(move |_, i| i < row_groups))
         .build();
@@ -320,6 +347,7 @@ mod tests {
                 [1..],
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode")[1..],
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode-2")[1..],
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-footer-bool-map")[1..],
         ] {
             let started = std::time::Instant::now();
             let outcome = preview_whole(object);
