@@ -13,7 +13,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -72,21 +72,15 @@ pub fn broker() -> &'static Broker {
         let relay = crate::free_port();
         let dir = std::env::temp_dir().join(format!("conexor-kafka-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("kafka dir");
-        let script = format!(
-            "{} broker --listener-url tcp://127.0.0.1:{port} --advertised-listener-url tcp://127.0.0.1:{relay} --storage-engine memory://tansu/ >{}/tansu.log 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null; rm -rf {}",
-            tansu.display(),
-            dir.display(),
-            std::process::id(),
-            dir.display()
+        crate::spawn_with_watchdog(
+            &format!(
+                "{} broker --listener-url tcp://127.0.0.1:{port} --advertised-listener-url tcp://127.0.0.1:{relay} --storage-engine memory://tansu/ >{}/tansu.log 2>&1",
+                tansu.display(),
+                dir.display()
+            ),
+            Some(&dir),
+            "tansu",
         );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -119,21 +113,16 @@ pub fn broker() -> &'static Broker {
             });
         });
         let registry_port = crate::free_port();
-        let script = format!(
-            "{} {} {registry_port} >{}/registry.log 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
-            crate::s3::python().display(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/python/schema_registry.py"),
-            dir.display(),
-            std::process::id(),
+        crate::spawn_with_watchdog(
+            &format!(
+                "{} {} {registry_port} >{}/registry.log 2>&1",
+                crate::s3::python().display(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/python/schema_registry.py"),
+                dir.display()
+            ),
+            None,
+            "schema_registry.py",
         );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start schema_registry.py");
         while std::net::TcpStream::connect(("127.0.0.1", registry_port)).is_err() {
             assert!(started.elapsed().as_secs() < 30, "the schema registry did not start");
             std::thread::sleep(std::time::Duration::from_millis(50));

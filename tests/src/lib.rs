@@ -187,6 +187,30 @@ impl Drop for TestServer {
     }
 }
 
+/// Starts `command` (a shell command line with its own redirections) in
+/// the background under a watchdog that stops it once this test process is
+/// gone, then removes `cleanup` if given: a test binary has no destructor
+/// for statics and may be killed, and the server must not outlive it.
+pub fn spawn_with_watchdog(command: &str, cleanup: Option<&std::path::Path>, what: &str) {
+    let remove = cleanup
+        .map(|dir| format!("; rm -rf {}", dir.display()))
+        .unwrap_or_default();
+    let script = format!(
+        "{command} & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null{remove}",
+        std::process::id()
+    );
+    // The watchdog is never waited for: it ends with this process.
+    #[allow(clippy::zombie_processes)]
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+}
+
 /// A free loopback TCP port (for a server a test starts).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

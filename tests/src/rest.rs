@@ -7,7 +7,6 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub const TOKEN: &str = "cx-rest-token-0123456789";
@@ -34,22 +33,16 @@ pub fn rest_api() -> &'static RestApi {
         std::fs::create_dir_all(&dir).expect("rest api dir");
         let log = dir.join("requests.jsonl");
         let server = concat!(env!("CARGO_MANIFEST_DIR"), "/python/rest_api_server.py");
-        let script = format!(
-            "{} {server} {port} {other_port} {} >{}/server.log 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null; rm -rf {}",
-            python.display(),
-            log.display(),
-            dir.display(),
-            std::process::id(),
-            dir.display()
+        crate::spawn_with_watchdog(
+            &format!(
+                "{} {server} {port} {other_port} {} >{}/server.log 2>&1",
+                python.display(),
+                log.display(),
+                dir.display()
+            ),
+            Some(&dir),
+            "rest_api_server.py",
         );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rest_api_server.py");
         let started = std::time::Instant::now();
         for p in [port, other_port] {
             while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,23 +52,15 @@ pub fn moto() -> &'static Moto {
         let dir = std::env::temp_dir().join(format!("conexor-moto-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("moto dir");
         let log = dir.join("moto.log");
-        // The watchdog stops moto once this process is gone (a test binary
-        // has no destructor for statics, and may be killed).
-        let script = format!(
-            "{} -H 127.0.0.1 -p {port} >{} 2>&1 & m=$!; while kill -0 {} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null; rm -rf {}",
-            moto_server.display(),
-            log.display(),
-            std::process::id(),
-            dir.display()
+        crate::spawn_with_watchdog(
+            &format!(
+                "{} -H 127.0.0.1 -p {port} >{} 2>&1",
+                moto_server.display(),
+                log.display()
+            ),
+            Some(&dir),
+            "moto_server",
         );
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
         let endpoint = format!("http://127.0.0.1:{port}");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -282,16 +282,31 @@ pub(crate) async fn push_schemas(shared: Arc<Shared>, tx: mpsc::Sender<Message>)
     }
 }
 
+/// One request from the server, as the session hands it to [`handle`].
+pub(crate) struct Request {
+    pub(crate) id: u64,
+    pub(crate) connection: String,
+    pub(crate) op: Operation,
+    /// Cancelled when the server sends a cancel or the session ends.
+    pub(crate) cancel: tokio_util::sync::CancellationToken,
+    /// The request's place under the agent's concurrency cap, held until
+    /// the answer is queued.
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Message>,
     socket: Arc<crate::outbox::Socket>,
-    id: u64,
-    connection: String,
-    op: Operation,
-    cancel: tokio_util::sync::CancellationToken,
-    _permit: OwnedSemaphorePermit,
+    request: Request,
 ) {
+    let Request {
+        id,
+        connection,
+        op,
+        cancel,
+        permit: _permit,
+    } = request;
     let mut out = Out {
         queue: &tx,
         socket: &socket,

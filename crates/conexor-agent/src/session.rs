@@ -307,7 +307,7 @@ pub(crate) async fn run(
                         match permits.clone().try_acquire_owned() {
                             Ok(permit) => {
                                 let cancel = CancellationToken::new();
-                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), socket.clone(), id, connection.clone(), op, cancel.clone(), permit));
+                                let task = tokio::spawn(serve::handle(shared.clone(), tx.clone(), socket.clone(), serve::Request { id, connection: connection.clone(), op, cancel: cancel.clone(), permit }));
                                 tasks.insert(id, (cancel, task.abort_handle()));
                                 tokio::spawn(serve::answer_if_failed(shared.clone(), tx.clone(), id, connection, task));
                             }

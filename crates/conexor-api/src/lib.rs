@@ -76,6 +76,37 @@ pub struct NewKey {
     pub wmk_check: Envelope,
 }
 
+/// `DELETE /keys/{key_id}` answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct KeyRevoked {
+    pub key_id: String,
+    /// Always true.
+    #[ts(type = "true")]
+    pub revoked: bool,
+    /// Set when the key had been revoked before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+}
+
+/// The answer to removing a connection, a named secret or a tool.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct Removed {
+    pub name: String,
+    /// Always true.
+    #[ts(type = "true")]
+    pub removed: bool,
+}
+
+impl Removed {
+    pub fn new(name: impl Into<String>) -> Self {
+        Removed {
+            name: name.into(),
+            removed: true,
+        }
+    }
+}
+
 /// `POST /keys` answer.
 #[derive(Serialize, Deserialize, TS, Debug, Clone)]
 pub struct KeyCreated {
@@ -240,6 +271,14 @@ pub struct Saved {
     pub found: Found,
 }
 
+/// `POST /connections/{name}/refresh` answer: what discovery found now.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct Refreshed {
+    pub name: String,
+    #[serde(flatten)]
+    pub found: Found,
+}
+
 /// `GET /connections/{name}/sealed`: a direct connection's sealed spec,
 /// for a client that edits it.
 #[derive(Serialize, Deserialize, TS, Debug, Clone)]
@@ -250,6 +289,93 @@ pub struct SealedSpec {
     pub secret_id: String,
     pub secret_version: i64,
     pub sealed: SealedSecret,
+}
+
+// ------------------------------------------------------------------ query
+
+/// A column of a query's answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone, PartialEq)]
+pub struct ResultColumn {
+    pub name: String,
+    /// The source's own type name, as its driver reports it.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// What a read of rows answers: `POST /query`, the `run_query` tool, a
+/// named query and a table's generated tool, in direct and agent mode.
+/// Values follow DESIGN §8 (large integers and decimals as text, bytes as
+/// `{"$b64": …}`, times in RFC 3339).
+#[derive(Serialize, Deserialize, TS, Debug, Clone, PartialEq)]
+pub struct QueryAnswer {
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<Value>>,
+    pub row_count: u64,
+    /// The source had more rows (or bytes) than the caps allowed.
+    pub truncated: bool,
+    /// When truncated: what was cut and how to ask for less.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+    /// When some values had a type this gateway does not map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub hint: Option<String>,
+}
+
+impl QueryAnswer {
+    /// The answer for a source's result set, with no note or hint yet.
+    pub fn from_result(result: conexor_types::ResultSet) -> Self {
+        QueryAnswer {
+            columns: result
+                .columns
+                .into_iter()
+                .map(|c| ResultColumn {
+                    name: c.name,
+                    type_name: c.type_name,
+                })
+                .collect(),
+            row_count: result.rows.len() as u64,
+            rows: result.rows,
+            truncated: result.truncated,
+            note: None,
+            hint: None,
+        }
+    }
+
+    /// The answer as JSON, its rows moved rather than copied (serialising
+    /// the struct would build a second tree of every value). Equal to what
+    /// `serde_json::to_value` gives (a test holds them together).
+    pub fn into_value(self) -> Value {
+        let mut answer = serde_json::Map::with_capacity(6);
+        answer.insert(
+            "columns".into(),
+            Value::Array(
+                self.columns
+                    .into_iter()
+                    .map(|c| {
+                        let mut column = serde_json::Map::with_capacity(2);
+                        column.insert("name".into(), Value::String(c.name));
+                        column.insert("type".into(), Value::String(c.type_name));
+                        Value::Object(column)
+                    })
+                    .collect(),
+            ),
+        );
+        answer.insert(
+            "rows".into(),
+            Value::Array(self.rows.into_iter().map(Value::Array).collect()),
+        );
+        answer.insert("row_count".into(), Value::from(self.row_count));
+        answer.insert("truncated".into(), Value::Bool(self.truncated));
+        if let Some(note) = self.note {
+            answer.insert("note".into(), Value::String(note));
+        }
+        if let Some(hint) = self.hint {
+            answer.insert("hint".into(), Value::String(hint));
+        }
+        Value::Object(answer)
+    }
 }
 
 // ------------------------------------------------------------------ tools
@@ -299,6 +425,15 @@ pub struct ToolShown {
     pub definition: Value,
     pub source: String,
     pub updated_at: String,
+}
+
+/// `POST /tools` answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct ToolSaved {
+    pub name: String,
+    /// Always true.
+    #[ts(type = "true")]
+    pub saved: bool,
 }
 
 /// `POST /tools/generate`.
@@ -403,6 +538,18 @@ pub struct AgentCreated {
     pub expires_at: String,
 }
 
+/// `DELETE /agents/{agent}` answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct AgentRevoked {
+    pub agent_id: String,
+    pub name: String,
+    /// Always true.
+    #[ts(type = "true")]
+    pub revoked: bool,
+    /// It had been revoked before.
+    pub already: bool,
+}
+
 /// An agent, as `GET /agents` lists it.
 #[derive(Serialize, Deserialize, TS, Debug, Clone)]
 pub struct AgentSummary {
@@ -442,6 +589,23 @@ pub struct SecretSummary {
     pub updated_at: String,
     /// The connections that reference it.
     pub used_by: Vec<String>,
+}
+
+/// `POST /secrets` answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct SecretAdded {
+    pub name: String,
+    pub kind: String,
+    pub version: i64,
+}
+
+/// `PUT /secrets/{name}` answer.
+#[derive(Serialize, Deserialize, TS, Debug, Clone)]
+pub struct SecretRotated {
+    pub name: String,
+    pub version: i64,
+    /// The connections that take the new value from their next call.
+    pub connections: Vec<String>,
 }
 
 /// `GET /secrets`.
@@ -532,6 +696,15 @@ pub fn typescript() -> String {
         SecretSummary,
         SecretList,
         ErrorAnswer,
+        ResultColumn,
+        QueryAnswer,
+        KeyRevoked,
+        Removed,
+        Refreshed,
+        ToolSaved,
+        AgentRevoked,
+        SecretAdded,
+        SecretRotated,
     );
     out
 }
@@ -557,6 +730,30 @@ mod tests {
             "{} differs from the API's types: run `CONEXOR_BLESS=1 cargo test -p conexor-api` and commit it",
             path.display()
         );
+    }
+
+    #[test]
+    fn a_query_answer_moved_into_json_is_its_serde_shape() {
+        for (note, hint) in [
+            (None, None),
+            (Some("cut at 1 row".to_owned()), Some("cast it".to_owned())),
+        ] {
+            let answer = QueryAnswer {
+                columns: vec![ResultColumn {
+                    name: "id".into(),
+                    type_name: "int4".into(),
+                }],
+                rows: vec![vec![Value::from(1), Value::Null]],
+                row_count: 1,
+                truncated: note.is_some(),
+                note,
+                hint,
+            };
+            let moved = answer.clone().into_value();
+            assert_eq!(moved, serde_json::to_value(&answer).unwrap());
+            let back: QueryAnswer = serde_json::from_value(moved).unwrap();
+            assert_eq!(back, answer);
+        }
     }
 
     #[test]

@@ -10,8 +10,34 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use conexor_crypto::{ApiKey, Envelope, SealedSecret, Wmk};
 use conexor_types::{ConnectionKind, KeyId, WorkspaceId};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
+
+/// Percent-encodes a path segment or a query value: everything but the
+/// unreserved characters of RFC 3986 (letters, digits, `-_.~`).
+pub fn encode_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Reads a successful answer as `T`; a shape this client does not know
+/// (another version of the server, most likely) is said in words.
+pub fn answer_as<T: DeserializeOwned>(method: &str, path: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).with_context(|| {
+        format!(
+            "the server's answer to {method} /api/v1/{path} is not what this conexor expects (is the server another version?)"
+        )
+    })
+}
 
 /// A server and, usually, the API key to present to it.
 pub struct Client {
@@ -211,6 +237,23 @@ impl Client {
             message,
         }
         .into())
+    }
+
+    /// A GET whose answer is read as the API's type for it (`conexor-api`).
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        answer_as("GET", path, self.get(path).await?)
+    }
+    /// A POST whose answer is read as the API's type for it.
+    pub async fn post_as<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
+        answer_as("POST", path, self.post(path, body).await?)
+    }
+    /// A PUT whose answer is read as the API's type for it.
+    pub async fn put_as<T: DeserializeOwned>(&self, path: &str, body: Value) -> Result<T> {
+        answer_as("PUT", path, self.put(path, body).await?)
+    }
+    /// A DELETE whose answer is read as the API's type for it.
+    pub async fn delete_as<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        answer_as("DELETE", path, self.delete(path).await?)
     }
 
     pub async fn get(&self, path: &str) -> Result<Value> {

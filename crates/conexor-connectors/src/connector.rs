@@ -52,7 +52,10 @@ macro_rules! each_kind {
     ($source:expr, |$s:ident| $body:expr) => {
         match $source {
             $crate::Source::Postgresql($s) => $body,
-            $crate::Source::Mysql($s) => $body,
+            $crate::Source::Mysql(boxed) => {
+                let $s = &**boxed;
+                $body
+            }
             $crate::Source::Sqlite($s) => $body,
             $crate::Source::Sqlserver($s) => $body,
             $crate::Source::S3($s) => $body,
@@ -69,7 +72,10 @@ macro_rules! each_sql_kind {
     ($source:expr, |$s:ident| $sql:expr, $other:expr) => {
         match $source {
             $crate::Source::Postgresql($s) => $sql,
-            $crate::Source::Mysql($s) => $sql,
+            $crate::Source::Mysql(boxed) => {
+                let $s = &**boxed;
+                $sql
+            }
             $crate::Source::Sqlite($s) => $sql,
             $crate::Source::Sqlserver($s) => $sql,
             $crate::Source::S3(_) | $crate::Source::Rest(_) | $crate::Source::Kafka(_) => $other,

@@ -488,3 +488,77 @@ used_by: Array<string>, };
 export type SecretList = { secrets: Array<SecretSummary>, };
 
 export type ErrorAnswer = { error: string, };
+
+export type ResultColumn = { name: string, 
+/**
+ * The source's own type name, as its driver reports it.
+ */
+type: string, };
+
+export type QueryAnswer = { columns: Array<ResultColumn>, rows: Array<Array<JsonValue>>, row_count: number, 
+/**
+ * The source had more rows (or bytes) than the caps allowed.
+ */
+truncated: boolean, 
+/**
+ * When truncated: what was cut and how to ask for less.
+ */
+note?: string, 
+/**
+ * When some values had a type this gateway does not map.
+ */
+hint?: string, };
+
+export type KeyRevoked = { key_id: string, 
+/**
+ * Always true.
+ */
+revoked: true, 
+/**
+ * Set when the key had been revoked before.
+ */
+note?: string, };
+
+export type Removed = { name: string, 
+/**
+ * Always true.
+ */
+removed: true, };
+
+export type Refreshed = { name: string, tables: number, buckets: number, 
+/**
+ * Kafka only.
+ */
+topics: number | null, 
+/**
+ * REST only.
+ */
+operations: number | null, 
+/**
+ * REST only.
+ */
+tools: ToolPlan | null, };
+
+export type ToolSaved = { name: string, 
+/**
+ * Always true.
+ */
+saved: true, };
+
+export type AgentRevoked = { agent_id: string, name: string, 
+/**
+ * Always true.
+ */
+revoked: true, 
+/**
+ * It had been revoked before.
+ */
+already: boolean, };
+
+export type SecretAdded = { name: string, kind: string, version: number, };
+
+export type SecretRotated = { name: string, version: number, 
+/**
+ * The connections that take the new value from their next call.
+ */
+connections: Array<string>, };

@@ -15,7 +15,7 @@ export const keySelf = () => api("GET", "keys/self");
 export const listKeys = () => api("GET", "keys");
 /** @param {import("./api").NewKey} key @returns {Promise<import("./api").KeyCreated>} */
 export const createKey = (key) => api("POST", "keys", key);
-/** @param {string} keyId */
+/** @param {string} keyId @returns {Promise<import("./api").KeyRevoked>} */
 export const revokeKey = (keyId) => api("DELETE", `keys/${seg(keyId)}`);
 /** @returns {Promise<import("./api").DekList>} */
 export const listDeks = () => api("GET", "keys/deks");
@@ -34,22 +34,22 @@ export const testConnection = (body) => api("POST", "connections/test", body);
 export const addConnection = (body) => api("POST", "connections", body);
 /** @param {string} name @param {import("./api").SealedConnection} body @returns {Promise<import("./api").Saved>} */
 export const editConnection = (name, body) => api("PUT", `connections/${seg(name)}`, body);
-/** @param {string} name */
+/** @param {string} name @returns {Promise<import("./api").Refreshed>} */
 export const refreshConnection = (name) => api("POST", `connections/${seg(name)}/refresh`);
-/** @param {string} name */
+/** @param {string} name @returns {Promise<import("./api").Removed>} */
 export const removeConnection = (name) => api("DELETE", `connections/${seg(name)}`);
 /** @returns {Promise<import("./api").SecretList>} */
 export const listSecrets = () => api("GET", "secrets");
 
-/** A query as the AI's run_query: the answer is the tool's own. @param {{connection: string, sql: string, limit?: number}} body @returns {Promise<any>} */
+/** A query as the AI's run_query. @param {{connection: string, sql: string, limit?: number}} body @returns {Promise<import("./api").QueryAnswer>} */
 export const query = (body) => api("POST", "query", body);
 /** @returns {Promise<import("./api").ToolList>} */
 export const listTools = () => api("GET", "tools");
 /** @param {string} name @returns {Promise<import("./api").ToolShown>} */
 export const showTool = (name) => api("GET", `tools/${seg(name)}`);
-/** @param {import("./api").ToolDef} def */
+/** @param {import("./api").ToolDef} def @returns {Promise<import("./api").ToolSaved>} */
 export const saveTool = (def) => api("POST", "tools", def);
-/** @param {string} name */
+/** @param {string} name @returns {Promise<import("./api").Removed>} */
 export const removeTool = (name) => api("DELETE", `tools/${seg(name)}`);
 /** @param {import("./api").Generate} body @returns {Promise<import("./api").Generated>} */
 export const generateTools = (body) => api("POST", "tools/generate", body);
@@ -72,5 +72,5 @@ export const exportAudit = async (format) => {
 export const listAgents = () => api("GET", "agents");
 /** @param {import("./api").NewAgent} body @returns {Promise<import("./api").AgentCreated>} */
 export const createAgent = (body) => api("POST", "agents", body);
-/** @param {string} agentId */
+/** @param {string} agentId @returns {Promise<import("./api").AgentRevoked>} */
 export const revokeAgent = (agentId) => api("DELETE", `agents/${seg(agentId)}`);

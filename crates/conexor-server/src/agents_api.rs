@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use conexor_store::AgentRecord;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 /// Longest an enrolment token may live.
@@ -147,7 +147,7 @@ async fn revoke_agent(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(which): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::AgentRevoked>, ApiError> {
     p.require_admin()?;
     let agents = state.store.agents(&p.workspace_id).await?;
     let agent = agents
@@ -174,7 +174,10 @@ async fn revoke_agent(
         .await?;
         tracing::info!(workspace_id = %p.workspace_id, agent_id = %agent.id, "Agent revoked.");
     }
-    Ok(Json(
-        json!({"agent_id": agent.id, "name": agent.name, "revoked": true, "already": !newly}),
-    ))
+    Ok(Json(conexor_api::AgentRevoked {
+        agent_id: agent.id.to_string(),
+        name: agent.name.clone(),
+        revoked: true,
+        already: !newly,
+    }))
 }

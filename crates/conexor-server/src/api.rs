@@ -230,7 +230,7 @@ async fn revoke_key(
     Extension(p): Extension<Principal>,
     Path(key_id): Path<String>,
     Query(q): Query<RevokeQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::KeyRevoked>, ApiError> {
     p.require_admin()?;
     let key_id = KeyId::parse(&key_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     match state.store.revoke_key(&p.workspace_id, &key_id, q.force).await? {
@@ -238,9 +238,13 @@ async fn revoke_key(
             state.keys.forget(&key_id);
             audited(&state, &p, "admin.key_revoke", json!({"key_id": key_id, "force": q.force}), None).await?;
             tracing::info!(workspace_id = %p.workspace_id, key_id = %key_id, "Key revoked.");
-            Ok(Json(json!({"key_id": key_id, "revoked": true})))
+            Ok(Json(shapes::KeyRevoked { key_id: key_id.to_string(), revoked: true, note: None }))
         }
-        RevokeOutcome::AlreadyRevoked => Ok(Json(json!({"key_id": key_id, "revoked": true, "note": "already revoked"}))),
+        RevokeOutcome::AlreadyRevoked => Ok(Json(shapes::KeyRevoked {
+            key_id: key_id.to_string(),
+            revoked: true,
+            note: Some("already revoked".into()),
+        })),
         RevokeOutcome::LastKey => Err(ApiError::Conflict(
             "this is the workspace's last key: revoking it makes every stored secret unrecoverable; pass force to do it anyway".into(),
         )),
@@ -779,18 +783,19 @@ async fn refresh_connection(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::Refreshed>, ApiError> {
     p.require_admin()?;
     let gateway = state.gateway.clone();
-    let schema = gateway.refresh(&ctx(&p), &name).await.map_err(tool_error)?;
-    Ok(Json(json!({"name": name, "tables": schema.tables.len()})))
+    let (schema, kind) = gateway.refresh(&ctx(&p), &name).await.map_err(tool_error)?;
+    let found = discovered(&name, kind, &schema);
+    Ok(Json(shapes::Refreshed { name, found }))
 }
 
 async fn remove_connection(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<shapes::Removed>, ApiError> {
     p.require_admin()?;
     refuse_if_agent(&state, &p, &name).await?;
     state
@@ -807,7 +812,7 @@ async fn remove_connection(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, connection = %name, "Connection removed.");
-    Ok(Json(json!({"name": name, "removed": true})))
+    Ok(Json(shapes::Removed::new(name)))
 }
 
 async fn query(

@@ -15,7 +15,7 @@ use conexor_crypto::SealedSecret;
 use conexor_store::{SECRET_KINDS, SecretRecord};
 use conexor_types::SecretId;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -94,7 +94,7 @@ async fn add(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<NewSecret>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<conexor_api::SecretAdded>), ApiError> {
     p.require_admin()?;
     valid_name(&body.name)?;
     if !SECRET_KINDS.contains(&body.kind.as_str()) {
@@ -146,7 +146,11 @@ async fn add(
     tracing::info!(workspace_id = %p.workspace_id, secret = %body.name, "Secret added.");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"name": body.name, "kind": body.kind, "version": 1})),
+        Json(conexor_api::SecretAdded {
+            name: body.name,
+            kind: body.kind,
+            version: 1,
+        }),
     ))
 }
 
@@ -155,7 +159,7 @@ async fn rotate(
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
     Json(body): Json<Rotation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::SecretRotated>, ApiError> {
     p.require_admin()?;
     let secret_id = parse_id(&body.secret_id)?;
     state
@@ -197,16 +201,18 @@ async fn rotate(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, secret = %name, version, connections = users.len(), "Secret rotated.");
-    Ok(Json(
-        json!({"name": name, "version": version, "connections": users}),
-    ))
+    Ok(Json(conexor_api::SecretRotated {
+        name,
+        version,
+        connections: users,
+    }))
 }
 
 async fn remove(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::Removed>, ApiError> {
     p.require_admin()?;
     state
         .store
@@ -230,5 +236,5 @@ async fn remove(
     )
     .await?;
     tracing::info!(workspace_id = %p.workspace_id, secret = %name, "Secret removed.");
-    Ok(Json(json!({"name": name, "removed": true})))
+    Ok(Json(conexor_api::Removed::new(name)))
 }

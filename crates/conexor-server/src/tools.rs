@@ -250,7 +250,7 @@ async fn put_tool(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::ToolSaved>, ApiError> {
     p.require_admin()?;
     if let Some(bad) = body.as_object().and_then(|o| {
         o.keys()
@@ -291,14 +291,17 @@ async fn put_tool(
     .await?;
     state.tool_watchers.notify(&p.workspace_id);
     tracing::info!(workspace_id = %p.workspace_id, tool = %def.name, "Tool saved.");
-    Ok(Json(json!({"name": def.name, "saved": true})))
+    Ok(Json(conexor_api::ToolSaved {
+        name: def.name,
+        saved: true,
+    }))
 }
 
 async fn remove_tool(
     State(state): State<Arc<AppState>>,
     Extension(p): Extension<Principal>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<conexor_api::Removed>, ApiError> {
     p.require_admin()?;
     if !state.store.delete_api_tool(&p.workspace_id, &name).await? {
         return match state.store.tool(&p.workspace_id, &name).await? {
@@ -310,7 +313,7 @@ async fn remove_tool(
     }
     crate::api::audited(&state, &p, "admin.tool_remove", json!({"name": name}), None).await?;
     state.tool_watchers.notify(&p.workspace_id);
-    Ok(Json(json!({"name": name, "removed": true})))
+    Ok(Json(conexor_api::Removed::new(name)))
 }
 
 /// Most tables generated without naming them: one tool per table does not

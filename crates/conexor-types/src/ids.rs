@@ -17,7 +17,7 @@ pub fn is_base62(text: &str) -> bool {
 }
 
 macro_rules! prefixed_id {
-    ($name:ident, $prefix:literal, $len:literal, $kind:literal) => {
+    ($name:ident, $prefix:literal, $len:literal, $kind:literal, $expected:literal) => {
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
@@ -28,7 +28,7 @@ macro_rules! prefixed_id {
             pub fn parse(text: &str) -> Result<Self, IdError> {
                 let err = IdError {
                     kind: $kind,
-                    expected: concat!("\"", $prefix, "\" followed by ", $len, " base62 characters"),
+                    expected: $expected,
                 };
                 let rest = text.strip_prefix($prefix).ok_or(err.clone())?;
                 if rest.len() != $len || !is_base62(rest) {
@@ -81,9 +81,28 @@ macro_rules! prefixed_id {
     };
 }
 
-prefixed_id!(WorkspaceId, "ws_", 16, "workspace id");
-prefixed_id!(SecretId, "sec_", 16, "secret id");
-prefixed_id!(KeyId, "", 12, "key id");
+prefixed_id!(
+    WorkspaceId,
+    "ws_",
+    16,
+    "workspace id",
+    "\"ws_\" followed by 16 letters or digits"
+);
+prefixed_id!(
+    SecretId,
+    "sec_",
+    16,
+    "secret id",
+    "\"sec_\" followed by 16 letters or digits"
+);
+// The first 12 characters after `cxk_` in an API key.
+prefixed_id!(
+    KeyId,
+    "",
+    12,
+    "key id",
+    "12 letters or digits (as `conexor keys list` shows them)"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use crate::ClientArgs;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -60,17 +60,14 @@ pub async fn agents(cmd: AgentsCmd) -> Result<()> {
         } => {
             let client = args.client()?;
             let body = json!({"name": name, "expires_in_s": parse_duration(&expires_in)?});
-            let v = client.post("agents", body).await?;
+            let v: conexor_api::AgentCreated = client.post_as("agents", body).await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
                 return Ok(());
             }
-            let token = v["token"].as_str().unwrap_or("?");
             println!(
-                "Agent {} ({}) created. Its enrolment token, shown once, valid until {}:\n\n    {token}\n",
-                v["name"].as_str().unwrap_or("?"),
-                v["agent_id"].as_str().unwrap_or("?"),
-                v["expires_at"].as_str().unwrap_or("?"),
+                "Agent {} ({}) created. Its enrolment token, shown once, valid until {}:\n\n    {}\n",
+                v.name, v.agent_id, v.expires_at, v.token
             );
             println!(
                 "On the agent's host (next to your databases), write agent.toml:\n\n\
@@ -86,29 +83,31 @@ pub async fn agents(cmd: AgentsCmd) -> Result<()> {
             );
         }
         AgentsCmd::List { client: args } => {
-            let v = args.client()?.get("agents").await?;
+            let list: conexor_api::AgentList = args.client()?.get_as("agents").await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&list)?);
+                return Ok(());
+            }
+            if list.agents.is_empty() {
+                println!(
+                    "No agents yet: `conexor agents create NAME` makes one and prints its agent.toml."
+                );
                 return Ok(());
             }
             println!(
                 "{:<20} {:<16} {:<10} {:<25} {:<9} {:<22} CONNECTIONS",
                 "AGENT ID", "NAME", "STATE", "LAST SEEN", "VERSION", "ADDRESS"
             );
-            for a in v["agents"].as_array().cloned().unwrap_or_default() {
-                let conns: Vec<&str> = a["connections"]
-                    .as_array()
-                    .map(|c| c.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
+            for a in &list.agents {
                 println!(
                     "{:<20} {:<16} {:<10} {:<25} {:<9} {:<22} {}",
-                    a["agent_id"].as_str().unwrap_or("?"),
-                    a["name"].as_str().unwrap_or("?"),
-                    a["state"].as_str().unwrap_or("?"),
-                    a["last_seen_at"].as_str().unwrap_or("never"),
-                    a["version"].as_str().unwrap_or("-"),
-                    a["address"].as_str().unwrap_or("-"),
-                    conns.join(",")
+                    a.agent_id,
+                    a.name,
+                    a.state,
+                    a.last_seen_at.as_deref().unwrap_or("never"),
+                    a.version.as_deref().unwrap_or("-"),
+                    a.address.as_deref().unwrap_or("-"),
+                    a.connections.join(",")
                 );
             }
         }
@@ -116,18 +115,18 @@ pub async fn agents(cmd: AgentsCmd) -> Result<()> {
             client: args,
             agent,
         } => {
-            let v = args.client()?.delete(&format!("agents/{agent}")).await?;
+            let v: conexor_api::AgentRevoked = args
+                .client()?
+                .delete_as(&format!("agents/{}", crate::client_cmds::encode(&agent)))
+                .await?;
             if args.json {
-                println!("{v}");
-            } else if v["already"] == Value::Bool(true) {
-                println!(
-                    "Agent {} was already revoked.",
-                    v["name"].as_str().unwrap_or("?")
-                );
+                println!("{}", serde_json::to_string(&v)?);
+            } else if v.already {
+                println!("Agent {} was already revoked.", v.name);
             } else {
                 println!(
                     "Agent {} revoked: disconnected, its connections removed.",
-                    v["name"].as_str().unwrap_or("?")
+                    v.name
                 );
             }
         }

@@ -213,23 +213,12 @@ pub async fn run(cmd: AuditCmd) -> Result<()> {
                 println!("{}", key.public().to_text());
             }
             None => {
-                let v = args.client()?.get("audit/pubkey").await?;
-                println!("{}", v["pubkey"].as_str().unwrap_or_default());
+                let v: conexor_api::AuditKey = args.client()?.get_as("audit/pubkey").await?;
+                println!("{}", v.pubkey);
             }
         },
     }
     Ok(())
 }
 
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use conexor_client::encode_component as encode;

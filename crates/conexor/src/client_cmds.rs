@@ -111,32 +111,24 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
             }
         }
         KeysCmd::List { client: args } => {
-            let value = args.client()?.get("keys").await?;
+            let list: conexor_api::KeyList = args.client()?.get_as("keys").await?;
             if args.json {
-                println!("{value}");
+                println!("{}", serde_json::to_string(&list)?);
             } else {
                 println!(
                     "{:<14} {:<6} {:<9} {:<26} LABEL",
                     "KEY ID", "SCOPE", "STATE", "CREATED"
                 );
-                for k in value["keys"].as_array().cloned().unwrap_or_default() {
-                    let state = if k["revoked_at"].is_null() {
+                for k in &list.keys {
+                    let state = if k.revoked_at.is_none() {
                         "live"
                     } else {
                         "revoked"
                     };
-                    let current = if k["current"] == Value::Bool(true) {
-                        " (this key)"
-                    } else {
-                        ""
-                    };
+                    let current = if k.current { " (this key)" } else { "" };
                     println!(
                         "{:<14} {:<6} {:<9} {:<26} {}{current}",
-                        k["key_id"].as_str().unwrap_or("?"),
-                        k["scope"].as_str().unwrap_or("?"),
-                        state,
-                        k["created_at"].as_str().unwrap_or(""),
-                        k["label"].as_str().unwrap_or("")
+                        k.key_id, k.scope, state, k.created_at, k.label
                     );
                 }
             }
@@ -152,10 +144,12 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
             } else {
                 format!("keys/{key_id}")
             };
-            match client.delete(&path).await {
+            match client.delete_as::<conexor_api::KeyRevoked>(&path).await {
                 Ok(v) => {
                     if args.json {
-                        println!("{v}");
+                        println!("{}", serde_json::to_string(&v)?);
+                    } else if let Some(note) = &v.note {
+                        println!("Key {key_id}: {note}.");
                     } else {
                         println!("Key {key_id} revoked.");
                         println!(
@@ -182,6 +176,8 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
         } => {
             let client = args.client()?;
             let (result, issued) = client.rotate_master(reissue).await?;
+            let result: conexor_api::Rotated =
+                conexor_client::answer_as("POST", "keys/rotate-master", result)?;
             if args.json {
                 let issued: Vec<Value> = issued
                     .iter()
@@ -191,8 +187,8 @@ pub async fn keys(cmd: KeysCmd) -> Result<()> {
             } else {
                 println!(
                     "Master key rotated: {} secrets re-wrapped, {} other keys revoked.",
-                    result["rewrapped"],
-                    result["revoked"].as_array().map(Vec::len).unwrap_or(0)
+                    result.rewrapped,
+                    result.revoked.len()
                 );
                 for (label, scope, k) in issued {
                     println!(
@@ -804,9 +800,9 @@ fn spinner(args: &ClientArgs, message: String) -> Option<indicatif::ProgressBar>
     Some(pb)
 }
 
-fn print_test(report: &Value) {
-    println!("  server:   {}", report["version"].as_str().unwrap_or("?"));
-    println!("  latency:  {} ms", report["latency_ms"]);
+fn print_test(report: &conexor_api::TestReport) {
+    println!("  server:   {}", report.version);
+    println!("  latency:  {} ms", report.latency_ms);
 }
 
 pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
@@ -818,12 +814,12 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             allow_privileged,
         } => {
             let (client, body) = sealed_body(&args, &name, &spec, allow_privileged).await?;
-            let v = client.post("connections/test", body).await?;
+            let v: conexor_api::Tested = client.post_as("connections/test", body).await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("Connection test passed:");
-                print_test(&v["test"]);
+                print_test(&v.test);
             }
         }
         ConnectionsCmd::Add {
@@ -837,171 +833,64 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
                 &args,
                 format!("Testing {name:?} and discovering its schema…"),
             );
-            let v = client.post("connections", body).await;
+            let v = client
+                .post_as::<conexor_api::Saved>("connections", body)
+                .await;
             if let Some(pb) = spinner {
                 pb.finish_and_clear();
             }
             let v = v?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                if let Some(topics) = v["topics"].as_u64() {
-                    println!(
-                        "Connection {name:?} saved ({topics} topic{} discovered).",
-                        if topics == 1 { "" } else { "s" }
-                    );
-                    print_test(&v["test"]);
-                    return Ok(());
-                }
-                if let Some(ops) = v["operations"].as_u64() {
-                    println!(
-                        "Connection {name:?} saved ({ops} read operation{} enabled; {} tool{} in tools/list, {} bytes).",
-                        if ops == 1 { "" } else { "s" },
-                        v["tools"]["count"],
-                        if v["tools"]["count"] == 1 { "" } else { "s" },
-                        v["tools"]["bytes"],
-                    );
-                    print_test(&v["test"]);
-                    return Ok(());
-                }
-                match v["buckets"].as_u64().filter(|n| *n > 0) {
-                    Some(buckets) => println!(
-                        "Connection {name:?} saved ({buckets} bucket{} discovered).",
-                        if buckets == 1 { "" } else { "s" }
-                    ),
-                    None => println!(
-                        "Connection {name:?} saved ({} tables and views discovered).",
-                        v["tables"]
-                    ),
-                }
-                print_test(&v["test"]);
+                println!("Connection {name:?} saved ({}).", found_words(&v.found));
+                print_test(&v.test);
             }
         }
         ConnectionsCmd::List { client: args } => {
-            let v = args.client()?.get("connections").await?;
+            let list: conexor_api::ConnectionList = args.client()?.get_as("connections").await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&list)?);
+            } else if list.connections.is_empty() {
+                println!(
+                    "No connections yet: `conexor connections add NAME --url …` adds one (or the dashboard's Add connection)."
+                );
             } else {
                 println!(
-                    "{:<24} {:<11} {:<7} {:>7}  DISCOVERED",
-                    "NAME", "TYPE", "MODE", "TABLES"
+                    "{:<24} {:<11} {:<7} {:<26} {:<26} FOUND",
+                    "NAME", "TYPE", "MODE", "STATUS", "DISCOVERED"
                 );
-                for c in v["connections"].as_array().cloned().unwrap_or_default() {
+                for c in &list.connections {
+                    let status = match (c.mode.as_str(), c.online) {
+                        ("agent", Some(true)) => {
+                            format!("agent {} online", c.agent.as_deref().unwrap_or("?"))
+                        }
+                        ("agent", _) => {
+                            format!("agent {} offline", c.agent.as_deref().unwrap_or("?"))
+                        }
+                        _ => format!("spec v{}", c.secret_version.unwrap_or(1)),
+                    };
                     println!(
-                        "{:<24} {:<11} {:<7} {:>7}  {}",
-                        c["name"].as_str().unwrap_or("?"),
-                        c["type"].as_str().unwrap_or("?"),
-                        c["mode"].as_str().unwrap_or("?"),
-                        c["tables"]
-                            .as_u64()
-                            .map(|n| n.to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        c["discovered_at"].as_str().unwrap_or("never")
+                        "{:<24} {:<11} {:<7} {:<26} {:<26} {}",
+                        c.name,
+                        c.kind,
+                        c.mode,
+                        status,
+                        c.discovered_at.as_deref().unwrap_or("never"),
+                        summary_found(c)
                     );
                 }
             }
         }
         ConnectionsCmd::Show { client: args, name } => {
-            let v = args
+            let v: conexor_api::ConnectionDetail = args
                 .client()?
-                .get(&format!("connections/{}", encode(&name)))
+                .get_as(&format!("connections/{}", encode(&name)))
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                println!(
-                    "{} ({}, {}), secret version {}",
-                    v["name"].as_str().unwrap_or("?"),
-                    v["type"].as_str().unwrap_or("?"),
-                    v["mode"].as_str().unwrap_or("?"),
-                    v["secret_version"]
-                );
-                for t in v["schema"]["topics"].as_array().into_iter().flatten() {
-                    println!(
-                        "  topic {} ({} partitions)",
-                        t["name"].as_str().unwrap_or("?"),
-                        t["partitions"]
-                    );
-                }
-                if let Some(api) = v["schema"]["api"].as_object() {
-                    println!(
-                        "  API {} {}: {} read operations enabled of {}, {} write operations never callable",
-                        api.get("title").and_then(Value::as_str).unwrap_or("?"),
-                        api.get("version").and_then(Value::as_str).unwrap_or("?"),
-                        api.get("operations")
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len),
-                        api.get("read_operations").unwrap_or(&Value::Null),
-                        api.get("write_operations").unwrap_or(&Value::Null),
-                    );
-                    for op in api
-                        .get("operations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .take(200)
-                    {
-                        println!(
-                            "  operation {} {} {}{}",
-                            op["tool"].as_str().unwrap_or("?"),
-                            op["method"].as_str().unwrap_or("?"),
-                            op["path"].as_str().unwrap_or("?"),
-                            op["summary"]
-                                .as_str()
-                                .map(|s| format!(" — {s}"))
-                                .unwrap_or_default()
-                        );
-                    }
-                }
-                for b in v["schema"]["buckets"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    let prefixes: Vec<&str> = b["prefixes"]
-                        .as_array()
-                        .map(|p| p.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
-                    println!(
-                        "  bucket {}{}: {}",
-                        b["name"].as_str().unwrap_or("?"),
-                        b["scope"]
-                            .as_str()
-                            .map(|s| format!(" (only {s})"))
-                            .unwrap_or_default(),
-                        if prefixes.is_empty() {
-                            "(no folders)".to_owned()
-                        } else {
-                            prefixes.join(", ")
-                        }
-                    );
-                }
-                for t in v["schema"]["tables"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    let cols: Vec<String> = t["columns"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|c| {
-                            format!(
-                                "{} {}",
-                                c["name"].as_str().unwrap_or("?"),
-                                c["type"].as_str().unwrap_or("?")
-                            )
-                        })
-                        .collect();
-                    println!(
-                        "  {}.{} [{}]: {}",
-                        t["schema"].as_str().unwrap_or(""),
-                        t["name"].as_str().unwrap_or("?"),
-                        t["kind"].as_str().unwrap_or(""),
-                        cols.join(", ")
-                    );
-                }
+                print_detail(&v);
             }
         }
         ConnectionsCmd::Edit {
@@ -1011,15 +900,16 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             allow_privileged,
         } => {
             let (client, body) = sealed_body(&args, &name, &spec, allow_privileged).await?;
-            let v = client
-                .put(&format!("connections/{}", encode(&name)), body)
+            let v: conexor_api::Saved = client
+                .put_as(&format!("connections/{}", encode(&name)), body)
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!(
-                    "Connection {name:?} updated (secret version {}); old pools closed.",
-                    v["secret_version"]
+                    "Connection {name:?} updated (secret version {}; {}); old pools closed.",
+                    v.secret_version.unwrap_or(1),
+                    found_words(&v.found)
                 );
             }
         }
@@ -1027,28 +917,28 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
             let spinner = spinner(&args, format!("Rediscovering the schema of {name:?}…"));
             let v = args
                 .client()?
-                .post(&format!("connections/{}/refresh", encode(&name)), json!({}))
+                .post_as::<conexor_api::Refreshed>(
+                    &format!("connections/{}/refresh", encode(&name)),
+                    json!({}),
+                )
                 .await;
             if let Some(pb) = spinner {
                 pb.finish_and_clear();
             }
             let v = v?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                println!(
-                    "Schema of {name:?} rediscovered: {} tables and views.",
-                    v["tables"]
-                );
+                println!("Schema of {name:?} refreshed: {}.", found_words(&v.found));
             }
         }
         ConnectionsCmd::Remove { client: args, name } => {
-            let v = args
+            let v: conexor_api::Removed = args
                 .client()?
-                .delete(&format!("connections/{}", encode(&name)))
+                .delete_as(&format!("connections/{}", encode(&name)))
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("Connection {name:?} removed.");
             }
@@ -1057,18 +947,117 @@ pub async fn connections(cmd: ConnectionsCmd) -> Result<()> {
     Ok(())
 }
 
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// What discovery found, in words: "12 tables and views discovered".
+fn found_words(found: &conexor_api::Found) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if let Some(topics) = found.topics {
+        return format!("{} discovered", plural(topics, "topic", "topics"));
+    }
+    if let Some(ops) = found.operations {
+        let (count, bytes) = found.tools.as_ref().map_or((0, 0), |t| (t.count, t.bytes));
+        return format!(
+            "{} enabled; {} in tools/list, {bytes} bytes",
+            plural(ops, "read operation", "read operations"),
+            plural(count, "tool", "tools")
+        );
+    }
+    if found.buckets > 0 {
+        return format!("{} discovered", plural(found.buckets, "bucket", "buckets"));
+    }
+    format!(
+        "{} discovered",
+        plural(found.tables, "table or view", "tables and views")
+    )
 }
+
+/// The FOUND column of `connections list`: the count that fits the kind.
+fn summary_found(c: &conexor_api::ConnectionSummary) -> String {
+    [
+        (c.topics, "topics"),
+        (c.operations, "operations"),
+        (c.buckets.filter(|n| *n > 0), "buckets"),
+        (c.tables, "tables"),
+    ]
+    .into_iter()
+    .find_map(|(n, what)| n.map(|n| format!("{n} {what}")))
+    .unwrap_or_else(|| "-".into())
+}
+
+fn print_detail(v: &conexor_api::ConnectionDetail) {
+    let c = &v.summary;
+    let where_ = match (&c.agent, c.online) {
+        (Some(agent), Some(true)) => format!("agent {agent}, online"),
+        (Some(agent), _) => format!("agent {agent}, offline"),
+        _ => format!("direct, secret version {}", c.secret_version.unwrap_or(1)),
+    };
+    println!("{} ({}, {where_})", c.name, c.kind);
+    let Some(schema) = &v.schema else {
+        println!(
+            "  no schema discovered yet: `conexor connections refresh {}`",
+            c.name
+        );
+        return;
+    };
+    for t in &schema.topics {
+        println!("  topic {} ({} partitions)", t.name, t.partitions);
+    }
+    if let Some(api) = &schema.api {
+        println!(
+            "  API {} {}: {} read operations enabled of {}, {} write operations never callable",
+            api.title,
+            api.version,
+            api.operations.len(),
+            api.read_operations,
+            api.write_operations,
+        );
+        for op in api.operations.iter().take(200) {
+            println!(
+                "  operation {} {} {}{}",
+                op.tool,
+                op.method.as_str(),
+                op.path,
+                if op.summary.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", op.summary)
+                }
+            );
+        }
+    }
+    for b in &schema.buckets {
+        println!(
+            "  bucket {}{}: {}",
+            b.name,
+            if b.scope.is_empty() {
+                String::new()
+            } else {
+                format!(" (only {})", b.scope)
+            },
+            if b.prefixes.is_empty() {
+                "(no folders)".to_owned()
+            } else {
+                b.prefixes.join(", ")
+            }
+        );
+    }
+    for t in &schema.tables {
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.type_name))
+            .collect();
+        println!(
+            "  {}.{} [{}]: {}",
+            t.schema,
+            t.name,
+            t.kind,
+            cols.join(", ")
+        );
+    }
+}
+
+pub(crate) use conexor_client::encode_component as encode;
 
 #[derive(Args, Debug)]
 pub struct QueryArgs {
@@ -1115,10 +1104,10 @@ pub async fn query(args: QueryArgs) -> Result<()> {
     };
     if args.client.json {
         println!("{result}");
+        Ok(())
     } else {
-        print_table(&result);
+        print_answer(&result)
     }
-    Ok(())
 }
 
 /// Runs a query on an inline connection, locally, with the same guard and limits.
@@ -1151,28 +1140,33 @@ pub(crate) async fn local_query(
         .await
         .map_err(|e| anyhow!("{e}"));
     source.close().await;
-    let result = result?;
-    Ok(
-        json!({"columns": result.columns, "rows": result.rows, "row_count": result.rows.len(), "truncated": result.truncated}),
-    )
+    let mut answer = conexor_api::QueryAnswer::from_result(result?);
+    if answer.truncated {
+        answer.note = Some(format!(
+            "result truncated at {} rows (limit {}); add WHERE filters, aggregate, or select fewer columns",
+            answer.row_count, limits.max_rows
+        ));
+    }
+    Ok(answer.into_value())
 }
 
-pub(crate) fn print_table(result: &Value) {
-    let columns: Vec<String> = result["columns"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap_or("?").to_owned())
-        .collect();
-    let rows = result["rows"].as_array().cloned().unwrap_or_default();
-    let cells: Vec<Vec<String>> = rows
+/// A tool's answer on a terminal: rows as a table when it is a read of
+/// rows ([`conexor_api::QueryAnswer`]), any other answer as indented JSON.
+pub(crate) fn print_answer(result: &Value) -> Result<()> {
+    match <conexor_api::QueryAnswer as serde::Deserialize>::deserialize(result) {
+        Ok(answer) => print_table(&answer),
+        Err(_) => println!("{}", serde_json::to_string_pretty(result)?),
+    }
+    Ok(())
+}
+
+fn print_table(result: &conexor_api::QueryAnswer) {
+    let columns: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
+    let cells: Vec<Vec<String>> = result
+        .rows
         .iter()
         .map(|r| {
-            r.as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
+            r.iter()
                 .map(|v| match v {
                     Value::String(s) => s.clone(),
                     Value::Null => "NULL".into(),
@@ -1215,14 +1209,10 @@ pub(crate) fn print_table(result: &Value) {
     println!(
         "({} rows{})",
         cells.len(),
-        if result["truncated"] == Value::Bool(true) {
-            ", truncated"
-        } else {
-            ""
-        }
+        if result.truncated { ", truncated" } else { "" }
     );
-    if let Some(note) = result["note"].as_str() {
-        println!("{note}");
+    for said in [&result.note, &result.hint].into_iter().flatten() {
+        println!("{said}");
     }
 }
 

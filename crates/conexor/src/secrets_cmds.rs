@@ -7,7 +7,7 @@ use crate::ClientArgs;
 use crate::client_cmds::prompt_secret;
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::{IsTerminal, Read};
 use zeroize::Zeroizing;
 
@@ -88,21 +88,17 @@ async fn read_and_seal(
     Ok((client, secret_id, sealed))
 }
 
-fn print_secret(s: &Value) {
-    let used: Vec<&str> = s["used_by"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+fn print_secret(s: &conexor_api::SecretSummary) {
     println!(
         "{:<24} {:<18} {:<5} {:<25} {}",
-        s["name"].as_str().unwrap_or(""),
-        s["kind"].as_str().unwrap_or(""),
-        format!("v{}", s["version"].as_i64().unwrap_or(0)),
-        s["updated_at"].as_str().unwrap_or(""),
-        if used.is_empty() {
+        s.name,
+        s.kind,
+        format!("v{}", s.version),
+        s.updated_at,
+        if s.used_by.is_empty() {
             "-".to_owned()
         } else {
-            used.join(", ")
+            s.used_by.join(", ")
         }
     );
 }
@@ -116,14 +112,14 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
             stdin,
         } => {
             let (client, secret_id, sealed) = read_and_seal(&args, stdin).await?;
-            let v = client
-                .post(
+            let v: conexor_api::SecretAdded = client
+                .post_as(
                     "secrets",
                     json!({"name": name, "kind": kind, "secret_id": secret_id, "sealed": sealed}),
                 )
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!(
                     "Secret {name:?} ({kind}) sealed here and stored. Use it with --{}-secret {name}.",
@@ -136,11 +132,11 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
             }
         }
         SecretsCmd::List { client: args } => {
-            let v = args.client()?.get("secrets").await?;
+            let list: conexor_api::SecretList = args.client()?.get_as("secrets").await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&list)?);
             } else {
-                let all = v["secrets"].as_array().cloned().unwrap_or_default();
+                let all = &list.secrets;
                 if all.is_empty() {
                     println!("No secrets yet: `conexor secrets add NAME` seals one.");
                 } else {
@@ -148,16 +144,19 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
                         "{:<24} {:<18} {:<5} {:<25} USED BY",
                         "NAME", "KIND", "VER", "UPDATED"
                     );
-                    for s in &all {
+                    for s in all {
                         print_secret(s);
                     }
                 }
             }
         }
         SecretsCmd::Show { client: args, name } => {
-            let v = args.client()?.get(&format!("secrets/{name}")).await?;
+            let v: conexor_api::SecretSummary = args
+                .client()?
+                .get_as(&format!("secrets/{}", crate::client_cmds::encode(&name)))
+                .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 print_secret(&v);
             }
@@ -168,20 +167,16 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
             stdin,
         } => {
             let (client, secret_id, sealed) = read_and_seal(&args, stdin).await?;
-            let v = client
-                .put(
-                    &format!("secrets/{name}"),
+            let v: conexor_api::SecretRotated = client
+                .put_as(
+                    &format!("secrets/{}", crate::client_cmds::encode(&name)),
                     json!({"secret_id": secret_id, "sealed": sealed}),
                 )
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                let users: Vec<&str> = v["connections"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let reach = match users.as_slice() {
+                let reach = match v.connections.as_slice() {
                     [] => "no connection uses it yet".to_owned(),
                     [one] => format!("connection {one} takes the new value from its next call"),
                     many => format!(
@@ -189,16 +184,16 @@ pub async fn secrets(cmd: SecretsCmd) -> Result<()> {
                         many.join(", ")
                     ),
                 };
-                println!(
-                    "Secret {name:?} rotated (version {}); {reach}.",
-                    v["version"]
-                );
+                println!("Secret {name:?} rotated (version {}); {reach}.", v.version);
             }
         }
         SecretsCmd::Remove { client: args, name } => {
-            let v = args.client()?.delete(&format!("secrets/{name}")).await?;
+            let v: conexor_api::Removed = args
+                .client()?
+                .delete_as(&format!("secrets/{}", crate::client_cmds::encode(&name)))
+                .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 println!("Secret {name:?} removed.");
             }

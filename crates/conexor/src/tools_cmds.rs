@@ -112,7 +112,7 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             for t in &tools {
                 let body = serde_json::to_value(&t.def)?;
                 client
-                    .post("tools", body)
+                    .post_as::<conexor_api::ToolSaved>("tools", body)
                     .await
                     .with_context(|| format!("{} line {}", file.display(), t.line))?;
                 if !args.json {
@@ -127,44 +127,45 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             }
         }
         ToolsCmd::List { client: args } => {
-            let v = args.client()?.get("tools").await?;
+            let list: conexor_api::ToolList = args.client()?.get_as("tools").await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&list)?);
+                return Ok(());
+            }
+            if list.tools.is_empty() {
+                println!(
+                    "No named or generated tools yet: `conexor tools add FILE` or `conexor tools generate --connection NAME`."
+                );
                 return Ok(());
             }
             println!(
                 "{:<32} {:<16} {:<6} PARAMETERS",
                 "NAME", "CONNECTION", "SOURCE"
             );
-            for t in v["tools"].as_array().cloned().unwrap_or_default() {
-                let params: Vec<String> = t["params"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+            for t in &list.tools {
+                let params: Vec<String> = t
+                    .params
                     .iter()
-                    .map(|p| {
-                        format!(
-                            "{}: {}",
-                            p["name"].as_str().unwrap_or("?"),
-                            p["type"].as_str().unwrap_or("?")
-                        )
-                    })
+                    .map(|p| format!("{}: {}", p.name, p.kind))
                     .collect();
                 println!(
                     "{:<32} {:<16} {:<6} {}",
-                    t["name"].as_str().unwrap_or("?"),
-                    t["connection"].as_str().unwrap_or("?"),
-                    t["source"].as_str().unwrap_or("?"),
+                    t.name,
+                    t.connection,
+                    t.source,
                     params.join(", ")
                 );
             }
         }
         ToolsCmd::Show { client: args, name } => {
-            let v = args.client()?.get(&format!("tools/{name}")).await?;
+            let v: conexor_api::ToolShown = args
+                .client()?
+                .get_as(&format!("tools/{}", crate::client_cmds::encode(&name)))
+                .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                let def: conexor_tools::ToolDef = serde_json::from_value(v["definition"].clone())?;
+                let def: conexor_tools::ToolDef = serde_json::from_value(v.definition)?;
                 print!(
                     "{}",
                     conexor_tools::to_file(&[def]).map_err(|e| anyhow!("{e}"))?
@@ -172,7 +173,12 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             }
         }
         ToolsCmd::Remove { client: args, name } => {
-            args.client()?.delete(&format!("tools/{name}")).await?;
+            args.client()?
+                .delete_as::<conexor_api::Removed>(&format!(
+                    "tools/{}",
+                    crate::client_cmds::encode(&name)
+                ))
+                .await?;
             if !args.json {
                 println!("Tool {name} removed.");
             }
@@ -182,18 +188,18 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             connection,
             tables,
         } => {
-            let v = args
+            let v: conexor_api::Generated = args
                 .client()?
-                .post(
+                .post_as(
                     "tools/generate",
                     json!({"connection": connection, "tables": tables}),
                 )
                 .await?;
             if args.json {
-                println!("{v}");
+                println!("{}", serde_json::to_string(&v)?);
             } else {
-                for t in v["tools"].as_array().cloned().unwrap_or_default() {
-                    println!("Tool {} generated.", t.as_str().unwrap_or("?"));
+                for t in &v.tools {
+                    println!("Tool {t} generated.");
                 }
             }
         }
@@ -225,7 +231,10 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
                 }
                 (None, None) => {
                     args.client()?
-                        .post(&format!("tools/{name}/try"), call_args)
+                        .post(
+                            &format!("tools/{}/try", crate::client_cmds::encode(&name)),
+                            call_args,
+                        )
                         .await?
                 }
                 _ => bail!("--url needs --file (the definition is read locally)"),
@@ -233,7 +242,7 @@ pub async fn tools(cmd: ToolsCmd) -> Result<()> {
             if args.json {
                 println!("{result}");
             } else {
-                crate::client_cmds::print_table(&result);
+                crate::client_cmds::print_answer(&result)?;
             }
         }
     }

@@ -324,8 +324,13 @@ impl Gateway {
         outcome.map(|(v, _)| v)
     }
 
-    /// Rediscovers a stored connection's schema.
-    pub async fn refresh(&self, ctx: &CallContext, name: &str) -> Result<Schema, ToolError> {
+    /// Rediscovers a stored connection's schema and stores it; answers the
+    /// schema and the connection's kind.
+    pub async fn refresh(
+        &self,
+        ctx: &CallContext,
+        name: &str,
+    ) -> Result<(Schema, ConnectionKind), ToolError> {
         let started = Instant::now();
         let outcome = async {
             let record = self.connection(ctx, name).await?;
@@ -357,7 +362,7 @@ impl Gateway {
             };
             let tables = schema.items() as u64;
             Ok((
-                schema,
+                (schema, record.kind()),
                 Measure {
                     mode: Some(mode),
                     rows: Some(tables),

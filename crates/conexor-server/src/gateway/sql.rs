@@ -229,35 +229,29 @@ impl Gateway {
             .iter()
             .flatten()
             .any(|v| v.get("$unsupported").is_some());
-        // The rows are moved into the answer, not copied (`json!` would
-        // serialise them into a second tree).
-        let mut answer = serde_json::Map::with_capacity(6);
-        answer.insert("columns".into(), json!(result.columns));
-        answer.insert(
-            "rows".into(),
-            Value::Array(result.rows.into_iter().map(Value::Array).collect()),
-        );
-        answer.insert("row_count".into(), json!(row_count));
-        answer.insert("truncated".into(), Value::Bool(result.truncated));
-        if result.truncated {
-            answer.insert("note".into(), json!(format!(
+        let bytes = result.bytes;
+        let mut answer = conexor_api::QueryAnswer::from_result(result);
+        if answer.truncated {
+            answer.note = Some(format!(
                 "result truncated at {row_count} rows (limit {max_rows}, {} bytes max); add WHERE filters, aggregate, or select fewer columns",
                 limits.max_bytes
-            )));
-        }
-        if unmapped {
-            answer.insert("hint".into(), json!(
-                "some values have a type this gateway does not map; cast them to text in the SQL"
             ));
         }
-        let answer = Value::Object(answer);
+        if unmapped {
+            answer.hint = Some(
+                "some values have a type this gateway does not map; cast them to text in the SQL"
+                    .to_owned(),
+            );
+        }
+        // The rows are moved into the answer, not copied.
+        let answer = answer.into_value();
         Ok((
             answer,
             Measure {
                 mode: Some(mode),
                 query_hash: Some(measure_hash),
                 rows: Some(row_count),
-                bytes: Some(result.bytes),
+                bytes: Some(bytes),
                 ..Default::default()
             },
         ))
