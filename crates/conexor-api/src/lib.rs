@@ -248,7 +248,9 @@ pub struct ToolPlan {
 /// What discovery found when a connection was saved, in counts.
 #[derive(Serialize, Deserialize, TS, Debug, Clone, Default)]
 pub struct Found {
+    #[serde(default)]
     pub tables: usize,
+    #[serde(default)]
     pub buckets: usize,
     /// Kafka only.
     pub topics: Option<usize>,

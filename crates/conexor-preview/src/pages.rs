@@ -16,7 +16,7 @@ use crate::{PreviewError, bad};
 /// Most pages checked in one preview.
 pub(crate) const MAX_PAGES: usize = 100_000;
 
-/// Deepest Thrift nesting skipped in a page header (real ones nest 2).
+/// Deepest Thrift nesting skipped in a page header (real ones nest 3).
 const MAX_DEPTH: usize = 8;
 
 /// The sizes a page header declares, and the header's own length.
@@ -56,15 +56,17 @@ pub(crate) fn chunk_uncompressed(chunk: &[u8], budget: &mut usize) -> Result<u64
 
 /// Reads the page header at the start of `bytes`.
 pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
-    let mut r = Compact::new(bytes, MAX_DEPTH);
+    // Walked first as the parquet crate will read it (see `crate::thrift`).
+    let header_len = crate::thrift::check_page_header(bytes)?;
+    let mut r = Compact::new(&bytes[..header_len], MAX_DEPTH);
     let (mut uncompressed, mut compressed) = (None, None);
     let mut last_id: i16 = 0;
     loop {
         let head = r.byte()?;
-        if head == 0 {
+        let kind = head & 0x0f;
+        if kind == 0 {
             break;
         }
-        let kind = head & 0x0f;
         let delta = i16::from(head >> 4);
         let id = if delta == 0 {
             r.zigzag()? as i16
@@ -82,7 +84,7 @@ pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
         (Some(uncompressed), Some(compressed)) => Ok(PageSizes {
             uncompressed,
             compressed,
-            header_len: r.position(),
+            header_len,
         }),
         _ => Err(bad("a Parquet page header has no page sizes")),
     }

@@ -127,11 +127,6 @@ fn plan_unguarded(
     Ok(plan)
 }
 
-/// Deepest Thrift nesting in a footer: real ones nest about 8 (file, row
-/// groups, a row group, its columns, a column, its metadata, its encoding
-/// statistics, one of those).
-const MAX_FOOTER_DEPTH: usize = 24;
-
 /// The file metadata of a footer (the footer without its 8-byte trailer),
 /// once its Thrift is known to be whole and honest about its sizes: the
 /// parquet crate's own reader trusts a collection's declared size when it
@@ -140,8 +135,7 @@ fn checked_metadata(footer: &[u8]) -> Result<&[u8], PreviewError> {
     let Some(metadata) = footer.len().checked_sub(8).map(|n| &footer[..n]) else {
         return Err(bad("the Parquet footer is cut short"));
     };
-    crate::thrift::check_struct(metadata, MAX_FOOTER_DEPTH)
-        .map_err(|_| bad("the Parquet footer is malformed"))?;
+    crate::thrift::check_footer(metadata).map_err(|_| bad("the Parquet footer is malformed"))?;
     Ok(metadata)
 }
 

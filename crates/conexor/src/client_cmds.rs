@@ -1143,8 +1143,8 @@ pub(crate) async fn local_query(
     let mut answer = conexor_api::QueryAnswer::from_result(result?);
     if answer.truncated {
         answer.note = Some(format!(
-            "result truncated at {} rows (limit {}); add WHERE filters, aggregate, or select fewer columns",
-            answer.row_count, limits.max_rows
+            "result truncated at {} rows (limit {} rows, {} bytes); add WHERE filters, aggregate, or select fewer columns",
+            answer.row_count, limits.max_rows, limits.max_bytes
         ));
     }
     Ok(answer.into_value())

@@ -346,6 +346,44 @@ impl Gateway {
             })
     }
 
+    /// The server's caps for a read that answers one JSON value (an object
+    /// read, a Kafka peek, a REST call), its bytes at most `cap`.
+    fn value_caps(&self, cap: u64) -> Limits {
+        let limits = &self.parts.config.limits;
+        Limits {
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes.min(cap),
+            timeout_ms: limits.statement_timeout.as_millis() as u64,
+        }
+    }
+
+    /// Asks an agent for a read that answers one JSON value, under `caps`.
+    /// A cancelled call gives up at once (dropping the request sends the
+    /// agent a cancel). Answers the value, its rows, and the hash of the
+    /// read the agent sent, which may be under tighter caps of its own.
+    async fn agent_value(
+        &self,
+        ctx: &CallContext,
+        agent: &AgentConnectionRecord,
+        read: crate::agents::ValueRead,
+        caps: &Limits,
+    ) -> Result<(Value, Option<u64>, Option<String>), ToolError> {
+        // Base64 and JSON escaping at most double the bytes read.
+        let max_answer = caps.max_bytes.saturating_mul(2) + 64 * 1024;
+        let asked = self.parts.agents.read_value(
+            &agent.agent_id,
+            &agent.agent_name,
+            &agent.name,
+            read,
+            caps,
+            max_answer,
+        );
+        tokio::select! {
+            answer = asked => answer.map_err(|e| e.in_mode("agent")),
+            _ = ctx.stop.cancelled() => Err(ToolError::cancelled().in_mode("agent")),
+        }
+    }
+
     async fn dispatch(
         &self,
         ctx: &CallContext,
@@ -504,6 +542,27 @@ fn suggest(near: &[String]) -> String {
     } else {
         format!("; did you mean {}?", near.join(", "))
     }
+}
+
+/// A JSON answer (an object read, a Kafka peek) and its measure for the
+/// audit record: the rows it holds, its size, the hash of the read.
+fn value_measured(
+    value: Value,
+    rows: Option<u64>,
+    query_hash: String,
+    mode: &'static str,
+) -> (Value, Measure) {
+    let bytes = conexor_connectors::json_len(&value);
+    (
+        value,
+        Measure {
+            connection: None,
+            mode: Some(mode),
+            query_hash: Some(query_hash),
+            rows,
+            bytes: Some(bytes),
+        },
+    )
 }
 
 pub(crate) use conexor_tools::nearest;

@@ -230,7 +230,8 @@ impl Gateway {
         rest::request::prepare(&operation, &placeholder, arguments).map_err(ToolError::from)?;
         let record = self.connection(ctx, &connection).await?;
         let kind = record.kind();
-        let max_bytes = self.parts.config.limits.max_bytes.min(ANSWER_CAP) as usize;
+        let caps = self.value_caps(ANSWER_CAP);
+        let max_bytes = caps.max_bytes as usize;
         let _memory = self.memory_permit().await?;
         let (answer, mode) = match &record {
             Conn::Direct(direct) => {
@@ -250,28 +251,11 @@ impl Gateway {
             // The agent checks the arguments against its own description
             // and reports the hash of the request it sent.
             Conn::Agent(a) => {
-                let limits = Limits {
-                    max_rows: self.parts.config.limits.max_rows,
-                    max_bytes: max_bytes as u64,
-                    timeout_ms: self.parts.config.limits.statement_timeout.as_millis() as u64,
+                let read = crate::agents::ValueRead::Call {
+                    operation: operation.tool.clone(),
+                    arguments: arguments.clone(),
                 };
-                // JSON escaping of a text answer at most doubles it.
-                let max_answer = (max_bytes as u64).saturating_mul(2) + 64 * 1024;
-                let asked = self.parts.agents.read_value(
-                    &a.agent_id,
-                    &a.agent_name,
-                    &a.name,
-                    crate::agents::ValueRead::Call {
-                        operation: operation.tool.clone(),
-                        arguments: arguments.clone(),
-                    },
-                    &limits,
-                    max_answer,
-                );
-                let (value, rows, sent) = tokio::select! {
-                    answer = asked => answer.map_err(|e| e.in_mode("agent"))?,
-                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
-                };
+                let (value, rows, sent) = self.agent_value(ctx, a, read, &caps).await?;
                 let bytes = conexor_connectors::json_len(&value);
                 return Ok((
                     value,

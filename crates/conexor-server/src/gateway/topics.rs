@@ -102,12 +102,7 @@ impl Gateway {
                 "connection {connection:?} is a {kind} connection, not Kafka"
             )));
         }
-        let limits = &self.parts.config.limits;
-        let caps = Limits {
-            max_rows: limits.max_rows,
-            max_bytes: limits.max_bytes.min(PEEK_CAP),
-            timeout_ms: limits.statement_timeout.as_millis() as u64,
-        };
+        let caps = self.value_caps(PEEK_CAP);
         let op = KafkaSource::clamp(asked, &caps);
         let _memory = self.memory_permit().await?;
         let (value, rows, query_hash, mode) = match &record {
@@ -128,34 +123,13 @@ impl Gateway {
             }
             Conn::Agent(a) => {
                 let ours = conexor_connectors::query_hash(&op.hash_input());
-                // Base64 and JSON escaping at most double the bytes read.
-                let max_answer = caps.max_bytes.saturating_mul(2) + 64 * 1024;
-                let asked = self.parts.agents.read_value(
-                    &a.agent_id,
-                    &a.agent_name,
-                    &a.name,
-                    crate::agents::ValueRead::Topics(op),
-                    &caps,
-                    max_answer,
-                );
-                let (value, rows, sent) = tokio::select! {
-                    answer = asked => answer.map_err(|e| e.in_mode("agent"))?,
-                    _ = ctx.stop.cancelled() => return Err(ToolError::cancelled().in_mode("agent")),
-                };
+                let (value, rows, sent) = self
+                    .agent_value(ctx, a, crate::agents::ValueRead::Topics(op), &caps)
+                    .await?;
                 (value, rows, sent.unwrap_or(ours), "agent")
             }
         };
-        let bytes = conexor_connectors::json_len(&value);
-        Ok((
-            value,
-            Measure {
-                connection: None,
-                mode: Some(mode),
-                query_hash: Some(query_hash),
-                rows,
-                bytes: Some(bytes),
-            },
-        ))
+        Ok(value_measured(value, rows, query_hash, mode))
     }
 }
 
