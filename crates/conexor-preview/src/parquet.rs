@@ -109,6 +109,16 @@ fn plan_unguarded(
         if group.columns().is_empty() || end > data_end || start >= end {
             return Err(bad("the Parquet footer points outside the object's data"));
         }
+        // Each byte is fetched once: two ranges over the same bytes could
+        // come back different (the object changed between the reads) and
+        // the checks would then read other bytes than the decoder.
+        if plan
+            .ranges
+            .iter()
+            .any(|&(at, len)| start < at + len && at < end)
+        {
+            return Err(bad("the Parquet footer's row groups overlap"));
+        }
         let size = end - start;
         if fetched + size > max_fetch || decoded.saturating_add(unpacked) > MAX_UNCOMPRESSED {
             if plan.row_groups == 0 {
@@ -136,6 +146,7 @@ fn checked_metadata(footer: &[u8]) -> Result<&[u8], PreviewError> {
         return Err(bad("the Parquet footer is cut short"));
     };
     crate::thrift::check_footer(metadata).map_err(|_| bad("the Parquet footer is malformed"))?;
+    crate::thrift::check_schema_tree(metadata)?;
     Ok(metadata)
 }
 
@@ -167,6 +178,24 @@ struct Sparse {
 }
 
 impl Sparse {
+    /// The pieces, each byte of the object in at most one of them, so that
+    /// every read of an offset sees the same bytes.
+    fn new(size: u64, pieces: Vec<(u64, Vec<u8>)>) -> Result<Sparse, PreviewError> {
+        let mut pieces: Vec<(u64, Bytes)> = pieces
+            .into_iter()
+            .map(|(at, bytes)| (at, Bytes::from(bytes)))
+            .collect();
+        pieces.sort_by_key(|(at, _)| *at);
+        for pair in pieces.windows(2) {
+            if let [(at, bytes), (next, _)] = pair
+                && at.saturating_add(bytes.len() as u64) > *next
+            {
+                return Err(bad("the pieces of the Parquet object overlap"));
+            }
+        }
+        Ok(Sparse { size, pieces })
+    }
+
     fn piece(&self, start: u64, len: u64) -> parquet::errors::Result<Bytes> {
         for (at, bytes) in &self.pieces {
             let end = at + bytes.len() as u64;
@@ -225,13 +254,7 @@ fn rows_unguarded(
     row_groups: usize,
     rows: usize,
 ) -> Result<Preview, PreviewError> {
-    let reader = Sparse {
-        size: object_size,
-        pieces: pieces
-            .into_iter()
-            .map(|(at, bytes)| (at, Bytes::from(bytes)))
-            .collect(),
-    };
+    let reader = Sparse::new(object_size, pieces)?;
     let check = Sparse {
         size: reader.size,
         pieces: reader.pieces.clone(),
@@ -403,6 +426,14 @@ mod tests {
         lying.extend_from_slice(b"PAR1");
         assert!(footer_len(&lying, u64::MAX).is_err(), "a 4 GiB footer");
         assert!(plan(b"garbage!PAR1", 1000, 10, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn overlapping_pieces_are_refused() {
+        let pieces = vec![(4, vec![0u8; 100]), (54, vec![1u8; 100])];
+        assert!(Sparse::new(1000, pieces).is_err());
+        let apart = vec![(54, vec![1u8; 100]), (4, vec![0u8; 50])];
+        assert!(Sparse::new(1000, apart).is_ok());
     }
 
     #[test]

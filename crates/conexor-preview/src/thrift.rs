@@ -243,6 +243,61 @@ pub(crate) fn check_footer(metadata: &[u8]) -> Result<(), PreviewError> {
     r.typed(FILE_METADATA, 0)
 }
 
+/// Most elements a file's schema may have: the crate copies the path of
+/// every leaf while it builds the tree, so memory grows with depth times
+/// leaves; real wide tables have a few thousand.
+const MAX_SCHEMA_ELEMENTS: usize = 20_000;
+/// Deepest schema tree: the crate builds and drops it recursively, one
+/// stack frame per level, with no limit of its own (a chain of 9,000 nested
+/// groups fits in the first 64 KiB read).
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+/// Checks the schema tree a checked footer describes (its elements in
+/// depth-first order, each group saying how many children it has) before
+/// the crate builds it: a bounded size and depth, and no group claiming
+/// more children than elements follow (the crate reserves that many).
+pub(crate) fn check_schema_tree(metadata: &[u8]) -> Result<(), PreviewError> {
+    let children = Compact::new(metadata, MAX_DEPTH).schema_children()?;
+    if children.len() > MAX_SCHEMA_ELEMENTS {
+        return Err(bad(format!(
+            "the file's schema has {} elements; a preview reads at most {MAX_SCHEMA_ELEMENTS}",
+            children.len()
+        )));
+    }
+    let malformed = || bad("the Parquet footer's schema is malformed");
+    let Some((root, rest)) = children.split_first() else {
+        return Err(malformed());
+    };
+    // Children still to come, for each open group from the root down.
+    let root = usize::try_from(root.unwrap_or(0)).map_err(|_| malformed())?;
+    if root > rest.len() {
+        return Err(malformed());
+    }
+    let mut open: Vec<usize> = vec![root];
+    for (i, element) in rest.iter().enumerate() {
+        while open.last() == Some(&0) {
+            open.pop();
+        }
+        let Some(parent) = open.last_mut() else {
+            return Err(malformed());
+        };
+        *parent -= 1;
+        let count = usize::try_from(element.unwrap_or(0)).map_err(|_| malformed())?;
+        if count > rest.len() - i - 1 {
+            return Err(malformed());
+        }
+        if count > 0 {
+            open.push(count);
+            if open.len() > MAX_SCHEMA_DEPTH {
+                return Err(bad(format!(
+                    "the file's schema nests deeper than {MAX_SCHEMA_DEPTH} levels"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks the page header at the start of `bytes` and returns its length.
 pub(crate) fn check_page_header(bytes: &[u8]) -> Result<usize, PreviewError> {
     let mut r = Compact::new(bytes, MAX_DEPTH);
@@ -402,6 +457,56 @@ impl<'a> Compact<'a> {
         }
     }
 
+    /// The `num_children` of every schema element of a checked footer, in
+    /// order (`None` for a leaf).
+    fn schema_children(&mut self) -> Result<Vec<Option<i32>>, PreviewError> {
+        let mut children = Vec::new();
+        let mut last_id = 0i16;
+        while let Some((id, kind)) = self.field(last_id)? {
+            last_id = id;
+            let Ty::Struct(fields) = FILE_METADATA else {
+                return Err(Self::cut());
+            };
+            let ty = fields
+                .iter()
+                .find(|(known, _)| *known == id)
+                .map(|(_, ty)| *ty);
+            match ty {
+                Some(Ty::List(_)) if id == 2 => {
+                    if self.bytes.get(self.at) == Some(&0) {
+                        self.at += 1;
+                        continue;
+                    }
+                    let (_, size) = self.list_header()?;
+                    for _ in 0..size {
+                        children.push(self.schema_element()?);
+                    }
+                }
+                Some(ty) => self.typed(ty, 1)?,
+                None => self.skip(kind, 1)?,
+            }
+        }
+        Ok(children)
+    }
+
+    /// Reads one schema element of a checked footer: its `num_children`.
+    fn schema_element(&mut self) -> Result<Option<i32>, PreviewError> {
+        let Ty::Struct(fields) = SCHEMA_ELEMENT else {
+            return Err(Self::cut());
+        };
+        let mut children = None;
+        let mut last_id = 0i16;
+        while let Some((id, kind)) = self.field(last_id)? {
+            last_id = id;
+            match fields.iter().find(|(known, _)| *known == id) {
+                Some((5, _)) => children = Some(self.zigzag_i32()?),
+                Some((_, ty)) => self.typed(*ty, 2)?,
+                None => self.skip(kind, 2)?,
+            }
+        }
+        Ok(children)
+    }
+
     /// Skips one value of wire type `kind`, as the crate skips a field it
     /// does not know; refuses what the crate would read otherwise than
     /// the compact protocol says (booleans inside a collection).
@@ -510,6 +615,66 @@ mod tests {
         // A map with a boolean side, an empty struct that is not.
         assert!(check_footer(&[0xeb, 0x01, 0x15, 1, 2, 0]).is_err());
         assert!(check_page_header(&[0x6c, 0x15, 0x02, 0x00, 0x00]).is_ok());
+    }
+
+    /// A footer holding only a schema: `children` per element (`None`: a
+    /// leaf), in depth-first order.
+    fn schema_footer(children: &[Option<i32>]) -> Vec<u8> {
+        fn varint(mut v: u64, out: &mut Vec<u8>) {
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+        let mut out = vec![0x29, 0xfc];
+        varint(children.len() as u64, &mut out);
+        for c in children {
+            match c {
+                // name "", num_children
+                Some(n) => {
+                    out.extend([0x48, 0x00, 0x15]);
+                    varint(
+                        ((i64::from(*n) << 1) ^ (i64::from(*n) >> 63)) as u64,
+                        &mut out,
+                    );
+                }
+                // type INT32, name ""
+                None => out.extend([0x15, 0x02, 0x38, 0x00]),
+            }
+            out.push(0);
+        }
+        out.push(0);
+        out
+    }
+
+    #[test]
+    fn schema_trees_are_bounded_before_the_crate_builds_them() {
+        let flat = schema_footer(&[Some(2), None, None]);
+        assert!(check_footer(&flat).is_ok());
+        assert!(check_schema_tree(&flat).is_ok());
+        let nested: Vec<Option<i32>> = (0..30).map(|_| Some(1)).chain([None]).collect();
+        assert!(check_schema_tree(&schema_footer(&nested)).is_ok());
+        // A chain of groups deeper than the crate's recursion can take.
+        let deep: Vec<Option<i32>> = (0..100).map(|_| Some(1)).chain([None]).collect();
+        let deep = schema_footer(&deep);
+        assert!(check_footer(&deep).is_ok());
+        assert!(check_schema_tree(&deep).is_err());
+        // A root claiming i32::MAX children (the crate reserves them all).
+        let claim = [
+            0x29, 0xfc, 0x01, 0x48, 0x00, 0x15, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0, 0,
+        ];
+        assert!(check_footer(&claim).is_ok());
+        assert!(check_schema_tree(&claim).is_err());
+        // More elements than the tree holds, a negative count, no schema.
+        assert!(check_schema_tree(&schema_footer(&[Some(1), None, None])).is_err());
+        assert!(check_schema_tree(&schema_footer(&[Some(-1)])).is_err());
+        assert!(check_schema_tree(&[0x15, 0x02, 0x00]).is_err());
+        let wide: Vec<Option<i32>> = [Some(25_000)]
+            .into_iter()
+            .chain((0..25_000).map(|_| None))
+            .collect();
+        assert!(check_schema_tree(&schema_footer(&wide)).is_err());
     }
 
     #[test]
