@@ -62,6 +62,9 @@ pub(crate) struct Request<'a> {
     pub query: Vec<(&'static str, String)>,
     /// First and last byte, inclusive.
     pub range: Option<ByteRange>,
+    /// The object's ETag as an earlier read answered it: the store refuses
+    /// the read (412) if the object has changed since.
+    pub if_match: Option<&'a str>,
 }
 
 impl Endpoint {
@@ -84,6 +87,9 @@ impl Endpoint {
             }
             Some(ByteRange::Tail(len)) => headers.push(("range", format!("bytes=-{len}"))),
             None => {}
+        }
+        if let Some(etag) = request.if_match {
+            headers.push(("if-match", etag.to_owned()));
         }
         let canonical_query = url.query().unwrap_or_default().to_owned();
         let authorization = sigv4::authorization(
@@ -208,8 +214,14 @@ async fn status_error(method: ReadMethod, response: reqwest::Response) -> Error 
         404 => "NoSuchKey".to_owned(),
         403 => "AccessDenied".to_owned(),
         416 => "InvalidRange".to_owned(),
+        412 => "PreconditionFailed".to_owned(),
         other => format!("http_{other}"),
     });
+    error_for_code(code)
+}
+
+/// The error an S3 error code means, in words a user can act on.
+fn error_for_code(code: String) -> Error {
     let message = match code.as_str() {
         "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken" => {
             return Error::Connect {
@@ -220,6 +232,9 @@ async fn status_error(method: ReadMethod, response: reqwest::Response) -> Error 
         "NoSuchBucket" => "no such bucket (list_connections shows the buckets discovered)",
         "AccessDenied" | "AllAccessDisabled" => "the connection's credentials may not read this",
         "InvalidRange" => "the range starts beyond the end of the object",
+        "PreconditionFailed" => {
+            "the object changed while it was being read (it was rewritten between two ranged reads); try again"
+        }
         "SlowDown" | "ServiceUnavailable" | "InternalError" => {
             "the object store is busy or failing; try again shortly"
         }
@@ -261,6 +276,19 @@ mod tests {
     }
 
     #[test]
+    fn an_object_changed_between_ranged_reads_is_said_in_words() {
+        let Error::Source { code, message, .. } = error_for_code("PreconditionFailed".into())
+        else {
+            panic!("a precondition failure is the source's error");
+        };
+        assert_eq!(code, "s3:PreconditionFailed");
+        assert!(
+            message.contains("changed while it was being read"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn urls_keep_keys_literal() {
         let e = endpoint("http://127.0.0.1:5000", true);
         let bucket = BucketName::parse("cx-data").unwrap();
@@ -270,6 +298,7 @@ mod tests {
             key,
             query: vec![],
             range: None,
+            if_match: None,
         };
         let (url, host) = e.url(&req("a/%2e%2e/b c")).unwrap();
         assert_eq!(
@@ -288,6 +317,7 @@ mod tests {
                 key: "",
                 query: vec![("list-type", "2".into()), ("prefix", "a b".into())],
                 range: None,
+                if_match: None,
             })
             .unwrap();
         assert_eq!(
@@ -303,6 +333,7 @@ mod tests {
                 key: "a",
                 query: vec![],
                 range: None,
+                if_match: None,
             })
             .unwrap();
         assert_eq!(

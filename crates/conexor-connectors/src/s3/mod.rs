@@ -85,6 +85,16 @@ struct Inner {
     scopes: Vec<Scope>,
 }
 
+/// What a ranged `GET` brought back.
+struct Fetched {
+    body: Vec<u8>,
+    /// The whole object's size, when the store said it.
+    size: Option<u64>,
+    content_type: Option<String>,
+    /// As the store sent it (quotes included), to send back in If-Match.
+    etag: Option<String>,
+}
+
 impl S3Source {
     /// Builds the HTTP client for `spec`. Sends nothing.
     pub fn open(spec: &S3Spec, options: &OpenOptions) -> Result<S3Source, Error> {
@@ -280,6 +290,7 @@ impl S3Source {
                 key: "",
                 query,
                 range: None,
+                if_match: None,
             })
             .await?;
         let (body, more) = http::read_capped(response, MAX_LIST_BODY).await?;
@@ -310,6 +321,7 @@ impl S3Source {
                 key: key.as_str(),
                 query: vec![],
                 range: None,
+                if_match: None,
             })
             .await
     }
@@ -352,14 +364,15 @@ impl S3Source {
     }
 
     /// A ranged `GET` of `length` bytes from `offset` (at most `length` are
-    /// read, whatever the store sends) and the object's size.
+    /// read, whatever the store sends).
     async fn get_range(
         &self,
         bucket: &BucketName,
         key: &ObjectKey,
         offset: u64,
         length: u64,
-    ) -> Result<(Vec<u8>, Option<u64>, Option<String>), Error> {
+        if_match: Option<&str>,
+    ) -> Result<Fetched, Error> {
         let last = offset.saturating_add(length.max(1) - 1);
         self.get(
             bucket,
@@ -369,19 +382,21 @@ impl S3Source {
                 last,
             },
             length,
+            if_match,
         )
         .await
     }
 
-    /// A `GET` of `range`, reading at most `cap` bytes of the body; returns
-    /// them, the object's size and its content type.
+    /// A `GET` of `range`, reading at most `cap` bytes of the body; with
+    /// `if_match`, only of that version of the object.
     async fn get(
         &self,
         bucket: &BucketName,
         key: &ObjectKey,
         range: ByteRange,
         cap: u64,
-    ) -> Result<(Vec<u8>, Option<u64>, Option<String>), Error> {
+        if_match: Option<&str>,
+    ) -> Result<Fetched, Error> {
         let response = self
             .inner
             .endpoint
@@ -391,6 +406,7 @@ impl S3Source {
                 key: key.as_str(),
                 query: vec![],
                 range: Some(range),
+                if_match,
             })
             .await?;
         let header = |name: &str| {
@@ -401,6 +417,7 @@ impl S3Source {
                 .map(str::to_owned)
         };
         let content_type = header("content-type");
+        let etag = header("etag");
         let size: Option<u64> = match (response.status().as_u16(), header("content-range")) {
             // `bytes 0-9/1234`
             (206, Some(range)) => range.rsplit('/').next().and_then(|s| s.parse().ok()),
@@ -425,7 +442,12 @@ impl S3Source {
         }
         let cap = usize::try_from(cap).unwrap_or(usize::MAX);
         let (body, _) = http::read_capped(response, cap).await?;
-        Ok((body, size, content_type))
+        Ok(Fetched {
+            body,
+            size,
+            content_type,
+            etag,
+        })
     }
 
     async fn read_range(
@@ -436,7 +458,12 @@ impl S3Source {
         length: u64,
         encoding: Encoding,
     ) -> Result<ObjectAnswer, Error> {
-        let (body, size, content_type) = self.get_range(bucket, key, offset, length).await?;
+        let Fetched {
+            body,
+            size,
+            content_type,
+            ..
+        } = self.get_range(bucket, key, offset, length, None).await?;
         let fetched = body.len() as u64;
         let end = offset + fetched;
         let truncated = size.is_some_and(|s| end < s);
@@ -489,7 +516,11 @@ impl S3Source {
             PreviewFormat::Jsonl => conexor_preview::TextFormat::Jsonl,
             PreviewFormat::Parquet => return self.preview_parquet(bucket, key, rows).await,
         };
-        let (head, size, _) = self.get_range(bucket, key, 0, PREVIEW_FETCH_BYTES).await?;
+        let Fetched {
+            body: head, size, ..
+        } = self
+            .get_range(bucket, key, 0, PREVIEW_FETCH_BYTES, None)
+            .await?;
         let fetched = head.len() as u64;
         let complete = size.is_some_and(|s| s <= fetched) || fetched < PREVIEW_FETCH_BYTES;
         let gzip = conexor_preview::is_gzip(&head);
@@ -515,10 +546,18 @@ impl S3Source {
         rows: u32,
     ) -> Result<ObjectAnswer, Error> {
         use conexor_preview::parquet::{TAIL_BYTES, footer_len, plan};
-        // One request for the tail and the size (`bytes=-N`).
-        let (tail, size, _) = self
-            .get(bucket, key, ByteRange::Tail(TAIL_BYTES), TAIL_BYTES)
+        // One request for the tail and the size (`bytes=-N`); every later
+        // range is of the same version of the object (If-Match its ETag),
+        // so a file rewritten between the reads is an error, not a mix.
+        let Fetched {
+            body: tail,
+            size,
+            etag,
+            ..
+        } = self
+            .get(bucket, key, ByteRange::Tail(TAIL_BYTES), TAIL_BYTES, None)
             .await?;
+        let etag = etag.as_deref();
         let size = size.ok_or_else(|| Error::Source {
             code: "s3:NoContentLength".into(),
             message: "the object store did not say the object's size".into(),
@@ -529,7 +568,10 @@ impl S3Source {
         let footer_bytes = if footer <= tail.len() as u64 {
             tail[tail.len() - footer as usize..].to_vec()
         } else {
-            let (more, _, _) = self.get_range(bucket, key, size - footer, footer).await?;
+            let more = self
+                .get_range(bucket, key, size - footer, footer, etag)
+                .await?
+                .body;
             fetched += more.len() as u64;
             more
         };
@@ -537,7 +579,7 @@ impl S3Source {
             plan(&footer_bytes, size, rows as usize, PARQUET_FETCH_BYTES).map_err(unreadable)?;
         let mut pieces = vec![(size - footer, footer_bytes)];
         for (start, len) in &plan.ranges {
-            let (bytes, _, _) = self.get_range(bucket, key, *start, *len).await?;
+            let bytes = self.get_range(bucket, key, *start, *len, etag).await?.body;
             fetched += bytes.len() as u64;
             pieces.push((*start, bytes));
         }
@@ -610,6 +652,7 @@ impl S3Source {
                 key: "",
                 query: vec![],
                 range: None,
+                if_match: None,
             })
             .await?;
         let (body, _) = http::read_capped(response, MAX_LIST_BODY).await?;
