@@ -598,3 +598,65 @@ async fn objects_through_an_agent_under_the_agent_s_own_caps_and_allow_list() {
     agent.stop.cancel();
     let _ = service.cancel().await;
 }
+
+/// A Parquet object rewritten while it is previewed (another process puts
+/// two versions of different layouts in turn, as fast as it can): each
+/// preview reads one version (every range after the tail carries If-Match
+/// with the tail's ETag) or says the object changed, and nothing else —
+/// never rows of two versions, never bytes of one decoded with the other's
+/// footer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parquet_file_rewritten_during_a_preview_is_one_version_or_a_clear_error() {
+    use std::io::BufRead;
+    let store = moto();
+    let server = TestServer::start().await;
+    let admin = server.workspace("rewrites").await;
+    add_s3(&admin, "lake", &store.endpoint, &[]).await.unwrap();
+    let (service, _) = mcp(&server, &admin).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/s3_rewriter.py");
+    let mut writer = std::process::Command::new(conexor_tests::s3::python())
+        .args([script, &store.endpoint, "cx-data", "race.parquet", "14"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start s3_rewriter.py");
+    let mut lines = std::io::BufReader::new(writer.stdout.take().expect("its stdout")).lines();
+    assert_eq!(
+        lines.next().and_then(Result::ok).as_deref(),
+        Some("ready"),
+        "s3_rewriter.py did not start"
+    );
+    let (mut whole, mut changed) = (0, 0);
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        let (err, p, text) = call(
+            &service,
+            "preview_object",
+            json!({"connection": "lake", "bucket": "cx-data", "key": "race.parquet", "rows": 50}),
+        )
+        .await;
+        if err {
+            assert!(
+                text.contains("changed while it was being read"),
+                "a preview of a file being rewritten failed otherwise: {text}"
+            );
+            changed += 1;
+            continue;
+        }
+        let rows = p["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 50, "{p}");
+        let tag = &rows[0][1];
+        assert!(
+            rows.iter().all(|r| &r[1] == tag),
+            "rows of two versions in one preview: {p}"
+        );
+        whole += 1;
+    }
+    let _ = writer.kill();
+    let _ = writer.wait();
+    assert!(
+        whole > 0,
+        "no preview read a whole version ({changed} changed)"
+    );
+    eprintln!("previews during rewrites: {whole} whole, {changed} refused as changed");
+}

@@ -29,7 +29,7 @@ pub struct Moto {
 
 /// The venv's Python: `CONEXOR_TEST_PYTHON` (set by `scripts/test`), else
 /// `.venv/bin/python` at the workspace root (`scripts/python-env.sh`).
-pub(crate) fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     std::env::var_os("CONEXOR_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
