@@ -250,12 +250,14 @@ async fn an_ai_lists_reads_and_previews_objects_and_each_read_is_audited() {
         );
     }
     // Only reads ever reached the store: every request after the fixtures
-    // were written (tests in this process only read) is a GET or a HEAD.
+    // were written is a GET or a HEAD, but for the test's own rewriter
+    // (another process, `REWRITTEN`), which writes under its own prefix.
     let writes: Vec<String> = store
         .requests()
         .into_iter()
         .skip(store.fixture_requests)
         .filter(|r| !(r.starts_with("GET ") || r.starts_with("HEAD ")))
+        .filter(|r| !r.starts_with(&format!("PUT /cx-data/{REWRITTEN}")))
         .collect();
     assert!(writes.is_empty(), "requests other than reads: {writes:?}");
     let _ = service.cancel().await;
@@ -599,6 +601,10 @@ async fn objects_through_an_agent_under_the_agent_s_own_caps_and_allow_list() {
     let _ = service.cancel().await;
 }
 
+/// The key the rewrite test's own writer puts, over and over (the only
+/// writes the store sees after its fixtures).
+const REWRITTEN: &str = "rewritten-by-the-test/race.parquet";
+
 /// A Parquet object rewritten while it is previewed (another process puts
 /// two versions of different layouts in turn, as fast as it can): each
 /// preview reads one version (every range after the tail carries If-Match
@@ -615,7 +621,7 @@ async fn a_parquet_file_rewritten_during_a_preview_is_one_version_or_a_clear_err
     let (service, _) = mcp(&server, &admin).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/s3_rewriter.py");
     let mut writer = std::process::Command::new(conexor_tests::s3::python())
-        .args([script, &store.endpoint, "cx-data", "race.parquet", "14"])
+        .args([script, &store.endpoint, "cx-data", REWRITTEN, "14"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -632,7 +638,7 @@ async fn a_parquet_file_rewritten_during_a_preview_is_one_version_or_a_clear_err
         let (err, p, text) = call(
             &service,
             "preview_object",
-            json!({"connection": "lake", "bucket": "cx-data", "key": "race.parquet", "rows": 50}),
+            json!({"connection": "lake", "bucket": "cx-data", "key": REWRITTEN, "rows": 50}),
         )
         .await;
         if err {
