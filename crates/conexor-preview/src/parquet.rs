@@ -365,6 +365,18 @@ mod tests {
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode")[1..],
             &include_bytes!("../../../fuzz/regressions/objects/parquet-slow-decode-2")[1..],
             &include_bytes!("../../../fuzz/regressions/objects/parquet-footer-bool-map")[1..],
+            // Found by review: bytes the crate reads otherwise than a walk by
+            // wire types, and schema trees it would build without bound.
+            &include_bytes!(
+                "../../../fuzz/regressions/objects/parquet-footer-bool-list-before-lie"
+            )[1..],
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-footer-retyped-version")
+                [1..],
+            &include_bytes!(
+                "../../../fuzz/regressions/objects/parquet-footer-schema-claims-i32max-children"
+            )[1..],
+            &include_bytes!("../../../fuzz/regressions/objects/parquet-footer-schema-9000-levels")
+                [1..],
         ] {
             let started = std::time::Instant::now();
             let outcome = preview_whole(object);
