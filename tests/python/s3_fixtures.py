@@ -14,20 +14,12 @@ import io
 import json
 import sys
 
-import boto3
-from botocore.config import Config
+from s3_client import client
 
 endpoint = sys.argv[1]
 huge_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 30
 
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id="AKIDCONEXORTEST",
-    aws_secret_access_key="conexor-test-secret",
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}),
-)
+s3 = client(endpoint)
 
 
 def put(key, body, bucket="cx-data", **extra):

@@ -13,20 +13,13 @@ import io
 import sys
 import time
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
-from botocore.config import Config
+
+from s3_client import client
 
 endpoint, bucket, key, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id="AKIDCONEXORTEST",
-    aws_secret_access_key="conexor-test-secret",
-    region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}),
-)
+s3 = client(endpoint)
 
 
 def version(letter, rows, group):

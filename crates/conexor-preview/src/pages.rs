@@ -10,14 +10,10 @@
 //! preview is refused when the pages claim more than
 //! [`crate::parquet::MAX_UNCOMPRESSED`] in all, or do not tile the chunk.
 
-use crate::thrift::Compact;
 use crate::{PreviewError, bad};
 
 /// Most pages checked in one preview.
 pub(crate) const MAX_PAGES: usize = 100_000;
-
-/// Deepest Thrift nesting skipped in a page header (real ones nest 3).
-const MAX_DEPTH: usize = 8;
 
 /// The sizes a page header declares, and the header's own length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,37 +50,15 @@ pub(crate) fn chunk_uncompressed(chunk: &[u8], budget: &mut usize) -> Result<u64
     Ok(total)
 }
 
-/// Reads the page header at the start of `bytes`.
+/// Reads the page header at the start of `bytes`, walked as the parquet
+/// crate will read it (see [`crate::thrift`]).
 pub(crate) fn page_header(bytes: &[u8]) -> Result<PageSizes, PreviewError> {
-    // Walked first as the parquet crate will read it (see `crate::thrift`).
-    let header_len = crate::thrift::check_page_header(bytes)?;
-    let mut r = Compact::new(&bytes[..header_len], MAX_DEPTH);
-    let (mut uncompressed, mut compressed) = (None, None);
-    let mut last_id: i16 = 0;
-    loop {
-        let head = r.byte()?;
-        let kind = head & 0x0f;
-        if kind == 0 {
-            break;
-        }
-        let delta = i16::from(head >> 4);
-        let id = if delta == 0 {
-            r.zigzag()? as i16
-        } else {
-            last_id.wrapping_add(delta)
-        };
-        last_id = id;
-        match (id, kind) {
-            (2, 5) => uncompressed = Some(r.zigzag_i32()?),
-            (3, 5) => compressed = Some(r.zigzag_i32()?),
-            _ => r.skip(kind, 0)?,
-        }
-    }
-    match (uncompressed, compressed) {
+    let header = crate::thrift::check_page_header(bytes)?;
+    match (header.uncompressed, header.compressed) {
         (Some(uncompressed), Some(compressed)) => Ok(PageSizes {
             uncompressed,
             compressed,
-            header_len,
+            header_len: header.len,
         }),
         _ => Err(bad("a Parquet page header has no page sizes")),
     }

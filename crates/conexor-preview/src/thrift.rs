@@ -42,6 +42,29 @@ enum Ty {
     List(&'static Ty),
     /// A struct or a union, by its fields.
     Struct(&'static [(i16, Ty)]),
+    /// An `i32` whose value the walk keeps (see [`Seen`]).
+    Kept(Slot),
+    /// A schema element: a struct whose `num_children` the walk keeps, one
+    /// entry per element.
+    SchemaElement,
+}
+
+/// Where a kept `i32` goes.
+#[derive(Clone, Copy)]
+enum Slot {
+    Uncompressed,
+    Compressed,
+    Children,
+}
+
+/// What a walk keeps of the values it reads: the page sizes of a page
+/// header, the `num_children` of a footer's schema elements.
+#[derive(Default)]
+struct Seen {
+    uncompressed: Option<i32>,
+    compressed: Option<i32>,
+    /// One entry per schema element, in order (`None`: a leaf).
+    children: Vec<Option<i32>>,
 }
 
 impl Ty {
@@ -57,7 +80,8 @@ impl Ty {
             Ty::Double => kind == 7,
             Ty::Binary => kind == 8,
             Ty::List(_) => kind == 9,
-            Ty::Struct(_) => kind == 12,
+            Ty::Struct(_) | Ty::SchemaElement => kind == 12,
+            Ty::Kept(_) => kind == 5,
         }
     }
 }
@@ -96,18 +120,18 @@ const LOGICAL_TYPE: Ty = Ty::Struct(&[
     (18, Ty::Struct(&[(1, Ty::Binary), (2, Ty::I32)])),
     (19, EMPTY),
 ]);
-const SCHEMA_ELEMENT: Ty = Ty::Struct(&[
+const SCHEMA_ELEMENT: &[(i16, Ty)] = &[
     (1, Ty::I32),
     (2, Ty::I32),
     (3, Ty::I32),
     (4, Ty::Binary),
-    (5, Ty::I32),
+    (5, Ty::Kept(Slot::Children)),
     (6, Ty::I32),
     (7, Ty::I32),
     (8, Ty::I32),
     (9, Ty::I32),
     (10, LOGICAL_TYPE),
-]);
+];
 const SIZE_STATISTICS: Ty = Ty::Struct(&[
     (1, Ty::I64),
     (2, Ty::List(&Ty::I64)),
@@ -186,7 +210,7 @@ const AES_GCM: Ty = Ty::Struct(&[(1, Ty::Binary), (2, Ty::Binary), (3, Ty::Bool)
 /// `FileMetaData`: a file's footer.
 const FILE_METADATA: Ty = Ty::Struct(&[
     (1, Ty::I32),
-    (2, Ty::List(&SCHEMA_ELEMENT)),
+    (2, Ty::List(&Ty::SchemaElement)),
     (3, Ty::I64),
     (4, Ty::List(&ROW_GROUP)),
     (5, Ty::List(&KEY_VALUE)),
@@ -202,8 +226,8 @@ const FILE_METADATA: Ty = Ty::Struct(&[
 /// `PageHeader`: the header before each page of a column chunk.
 const PAGE_HEADER: Ty = Ty::Struct(&[
     (1, Ty::I32),
-    (2, Ty::I32),
-    (3, Ty::I32),
+    (2, Ty::Kept(Slot::Uncompressed)),
+    (3, Ty::Kept(Slot::Compressed)),
     (4, Ty::I32),
     (
         5,
@@ -232,15 +256,25 @@ const PAGE_HEADER: Ty = Ty::Struct(&[
     ),
 ]);
 
-/// Deepest nesting a footer may have: real ones nest about 8 (file, row
-/// groups, a row group, its columns, a column, its metadata, a list in it).
+/// Deepest nesting a footer or page header may have: real footers nest
+/// about 8 (file, row groups, a row group, its columns, a column, its
+/// metadata, a list in it), page headers 3.
 const MAX_DEPTH: usize = 24;
 
 /// Checks a footer's metadata (the footer without its 8-byte trailer):
-/// one whole `FileMetaData` the crate reads as it is walked here.
+/// one whole `FileMetaData` the crate reads as it is walked here, whose
+/// schema tree is bounded ([`check_schema_tree`]).
 pub(crate) fn check_footer(metadata: &[u8]) -> Result<(), PreviewError> {
-    let mut r = Compact::new(metadata, MAX_DEPTH);
-    r.typed(FILE_METADATA, 0)
+    let seen = walk_footer(metadata).map_err(|_| bad("the Parquet footer is malformed"))?;
+    check_schema_tree(&seen.children)
+}
+
+/// Walks a footer's metadata as the crate will read it; answers what the
+/// walk kept.
+fn walk_footer(metadata: &[u8]) -> Result<Seen, PreviewError> {
+    let mut r = Compact::new(metadata);
+    r.typed(FILE_METADATA, 0)?;
+    Ok(r.seen)
 }
 
 /// Most elements a file's schema may have: the crate copies the path of
@@ -252,12 +286,11 @@ const MAX_SCHEMA_ELEMENTS: usize = 20_000;
 /// groups fits in the first 64 KiB read).
 const MAX_SCHEMA_DEPTH: usize = 64;
 
-/// Checks the schema tree a checked footer describes (its elements in
-/// depth-first order, each group saying how many children it has) before
-/// the crate builds it: a bounded size and depth, and no group claiming
-/// more children than elements follow (the crate reserves that many).
-pub(crate) fn check_schema_tree(metadata: &[u8]) -> Result<(), PreviewError> {
-    let children = Compact::new(metadata, MAX_DEPTH).schema_children()?;
+/// Checks the schema tree a footer describes (`children`: its elements'
+/// `num_children` in depth-first order) before the crate builds it: a
+/// bounded size and depth, and no group claiming more children than
+/// elements follow (the crate reserves that many).
+fn check_schema_tree(children: &[Option<i32>]) -> Result<(), PreviewError> {
     if children.len() > MAX_SCHEMA_ELEMENTS {
         return Err(bad(format!(
             "the file's schema has {} elements; a preview reads at most {MAX_SCHEMA_ELEMENTS}",
@@ -298,41 +331,45 @@ pub(crate) fn check_schema_tree(metadata: &[u8]) -> Result<(), PreviewError> {
     Ok(())
 }
 
-/// Checks the page header at the start of `bytes` and returns its length.
-pub(crate) fn check_page_header(bytes: &[u8]) -> Result<usize, PreviewError> {
-    let mut r = Compact::new(bytes, MAX_DEPTH);
+/// A page header, walked: its length and the sizes it declares.
+pub(crate) struct PageHeader {
+    pub(crate) len: usize,
+    pub(crate) uncompressed: Option<i32>,
+    pub(crate) compressed: Option<i32>,
+}
+
+/// Checks the page header at the start of `bytes`.
+pub(crate) fn check_page_header(bytes: &[u8]) -> Result<PageHeader, PreviewError> {
+    let mut r = Compact::new(bytes);
     r.typed(PAGE_HEADER, 0)?;
-    Ok(r.position())
+    Ok(PageHeader {
+        len: r.at,
+        uncompressed: r.seen.uncompressed,
+        compressed: r.seen.compressed,
+    })
 }
 
 /// A reader of the Thrift compact protocol over a slice.
-pub(crate) struct Compact<'a> {
+struct Compact<'a> {
     bytes: &'a [u8],
     at: usize,
-    max_depth: usize,
+    seen: Seen,
 }
 
 impl<'a> Compact<'a> {
-    /// A reader at the start of `bytes` that refuses values nested deeper
-    /// than `max_depth`.
-    pub(crate) fn new(bytes: &'a [u8], max_depth: usize) -> Self {
+    fn new(bytes: &'a [u8]) -> Self {
         Compact {
             bytes,
             at: 0,
-            max_depth,
+            seen: Seen::default(),
         }
-    }
-
-    /// Bytes read so far.
-    pub(crate) fn position(&self) -> usize {
-        self.at
     }
 
     fn cut() -> PreviewError {
         bad("a Parquet page header or footer is cut short or malformed")
     }
 
-    pub(crate) fn byte(&mut self) -> Result<u8, PreviewError> {
+    fn byte(&mut self) -> Result<u8, PreviewError> {
         let b = *self.bytes.get(self.at).ok_or_else(Self::cut)?;
         self.at += 1;
         Ok(b)
@@ -350,12 +387,12 @@ impl<'a> Compact<'a> {
         Err(Self::cut())
     }
 
-    pub(crate) fn zigzag(&mut self) -> Result<i64, PreviewError> {
+    fn zigzag(&mut self) -> Result<i64, PreviewError> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
-    pub(crate) fn zigzag_i32(&mut self) -> Result<i32, PreviewError> {
+    fn zigzag_i32(&mut self) -> Result<i32, PreviewError> {
         i32::try_from(self.zigzag()?).map_err(|_| Self::cut())
     }
 
@@ -412,7 +449,7 @@ impl<'a> Compact<'a> {
 
     /// Reads a value of schema type `ty` (its wire type already checked).
     fn typed(&mut self, ty: Ty, depth: usize) -> Result<(), PreviewError> {
-        if depth > self.max_depth {
+        if depth > MAX_DEPTH {
             return Err(Self::cut());
         }
         match ty {
@@ -440,6 +477,23 @@ impl<'a> Compact<'a> {
                 }
                 Ok(())
             }
+            Ty::Kept(slot) => {
+                let value = Some(self.zigzag_i32()?);
+                match slot {
+                    Slot::Uncompressed => self.seen.uncompressed = value,
+                    Slot::Compressed => self.seen.compressed = value,
+                    Slot::Children => {
+                        if let Some(last) = self.seen.children.last_mut() {
+                            *last = value;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Ty::SchemaElement => {
+                self.seen.children.push(None);
+                self.typed(Ty::Struct(SCHEMA_ELEMENT), depth)
+            }
             Ty::Struct(fields) => {
                 let mut last_id = 0i16;
                 while let Some((id, kind)) = self.field(last_id)? {
@@ -457,61 +511,11 @@ impl<'a> Compact<'a> {
         }
     }
 
-    /// The `num_children` of every schema element of a checked footer, in
-    /// order (`None` for a leaf).
-    fn schema_children(&mut self) -> Result<Vec<Option<i32>>, PreviewError> {
-        let mut children = Vec::new();
-        let mut last_id = 0i16;
-        while let Some((id, kind)) = self.field(last_id)? {
-            last_id = id;
-            let Ty::Struct(fields) = FILE_METADATA else {
-                return Err(Self::cut());
-            };
-            let ty = fields
-                .iter()
-                .find(|(known, _)| *known == id)
-                .map(|(_, ty)| *ty);
-            match ty {
-                Some(Ty::List(_)) if id == 2 => {
-                    if self.bytes.get(self.at) == Some(&0) {
-                        self.at += 1;
-                        continue;
-                    }
-                    let (_, size) = self.list_header()?;
-                    for _ in 0..size {
-                        children.push(self.schema_element()?);
-                    }
-                }
-                Some(ty) => self.typed(ty, 1)?,
-                None => self.skip(kind, 1)?,
-            }
-        }
-        Ok(children)
-    }
-
-    /// Reads one schema element of a checked footer: its `num_children`.
-    fn schema_element(&mut self) -> Result<Option<i32>, PreviewError> {
-        let Ty::Struct(fields) = SCHEMA_ELEMENT else {
-            return Err(Self::cut());
-        };
-        let mut children = None;
-        let mut last_id = 0i16;
-        while let Some((id, kind)) = self.field(last_id)? {
-            last_id = id;
-            match fields.iter().find(|(known, _)| *known == id) {
-                Some((5, _)) => children = Some(self.zigzag_i32()?),
-                Some((_, ty)) => self.typed(*ty, 2)?,
-                None => self.skip(kind, 2)?,
-            }
-        }
-        Ok(children)
-    }
-
     /// Skips one value of wire type `kind`, as the crate skips a field it
     /// does not know; refuses what the crate would read otherwise than
     /// the compact protocol says (booleans inside a collection).
-    pub(crate) fn skip(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
-        if depth > self.max_depth {
+    fn skip(&mut self, kind: u8, depth: usize) -> Result<(), PreviewError> {
+        if depth > MAX_DEPTH {
             return Err(Self::cut());
         }
         match kind {
@@ -572,6 +576,11 @@ impl<'a> Compact<'a> {
 mod tests {
     use super::*;
 
+    /// The schema-tree check of a footer the walk accepts.
+    fn tree(metadata: &[u8]) -> Result<(), PreviewError> {
+        check_schema_tree(&walk_footer(metadata)?.children)
+    }
+
     fn fast(check: impl FnOnce()) {
         let started = std::time::Instant::now();
         check();
@@ -591,7 +600,7 @@ mod tests {
         });
         // An honest map of two i32 -> i32 pairs in an unknown field passes.
         let honest = [0xeb, 0x02, 0x55, 2, 4, 6, 8, 0];
-        assert!(check_footer(&honest).is_ok());
+        assert!(walk_footer(&honest).is_ok());
     }
 
     /// Bytes the crate would read otherwise than a walk by wire types: a
@@ -651,30 +660,30 @@ mod tests {
     #[test]
     fn schema_trees_are_bounded_before_the_crate_builds_them() {
         let flat = schema_footer(&[Some(2), None, None]);
-        assert!(check_footer(&flat).is_ok());
-        assert!(check_schema_tree(&flat).is_ok());
+        assert!(walk_footer(&flat).is_ok());
+        assert!(tree(&flat).is_ok());
         let nested: Vec<Option<i32>> = (0..30).map(|_| Some(1)).chain([None]).collect();
-        assert!(check_schema_tree(&schema_footer(&nested)).is_ok());
+        assert!(tree(&schema_footer(&nested)).is_ok());
         // A chain of groups deeper than the crate's recursion can take.
         let deep: Vec<Option<i32>> = (0..100).map(|_| Some(1)).chain([None]).collect();
         let deep = schema_footer(&deep);
-        assert!(check_footer(&deep).is_ok());
-        assert!(check_schema_tree(&deep).is_err());
+        assert!(walk_footer(&deep).is_ok());
+        assert!(tree(&deep).is_err());
         // A root claiming i32::MAX children (the crate reserves them all).
         let claim = [
             0x29, 0xfc, 0x01, 0x48, 0x00, 0x15, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0, 0,
         ];
-        assert!(check_footer(&claim).is_ok());
-        assert!(check_schema_tree(&claim).is_err());
+        assert!(walk_footer(&claim).is_ok());
+        assert!(tree(&claim).is_err());
         // More elements than the tree holds, a negative count, no schema.
-        assert!(check_schema_tree(&schema_footer(&[Some(1), None, None])).is_err());
-        assert!(check_schema_tree(&schema_footer(&[Some(-1)])).is_err());
-        assert!(check_schema_tree(&[0x15, 0x02, 0x00]).is_err());
+        assert!(tree(&schema_footer(&[Some(1), None, None])).is_err());
+        assert!(tree(&schema_footer(&[Some(-1)])).is_err());
+        assert!(tree(&[0x15, 0x02, 0x00]).is_err());
         let wide: Vec<Option<i32>> = [Some(25_000)]
             .into_iter()
             .chain((0..25_000).map(|_| None))
             .collect();
-        assert!(check_schema_tree(&schema_footer(&wide)).is_err());
+        assert!(tree(&schema_footer(&wide)).is_err());
     }
 
     #[test]
@@ -690,6 +699,7 @@ mod tests {
             "a string cut short"
         );
         assert!(check_footer(&[]).is_err());
-        assert!(check_footer(&[0x15, 0x02, 0x00]).is_ok(), "version 1");
+        assert!(walk_footer(&[0x15, 0x02, 0x00]).is_ok(), "version 1");
+        assert!(check_footer(&[0x15, 0x02, 0x00]).is_err(), "but no schema");
     }
 }
